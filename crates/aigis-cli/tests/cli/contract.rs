@@ -1,0 +1,82 @@
+//! The JSON contract (`shared/CONTRACT.md`) and exit codes, on the bundled examples.
+
+use crate::support::{aigis, repo_root, scan_json};
+use serde_json::Value;
+
+#[test]
+fn json_has_contract_fields_and_exit_code_reflects_threshold() {
+    let examples = repo_root().join("examples");
+    let (code, doc) = scan_json(&[&examples], &[]);
+    assert_eq!(doc["schema_version"], 1);
+    assert_eq!(doc["tool"]["name"], "aigis");
+    let results = doc["results"].as_array().cloned().unwrap_or_default();
+    assert!(results.len() >= 4);
+    for result in &results {
+        for key in [
+            "path",
+            "format",
+            "size",
+            "status",
+            "max_severity",
+            "findings",
+        ] {
+            assert!(!result[key].is_null(), "{key} missing in {result}");
+        }
+        assert_eq!(result["sha256"].as_str().map(str::len), Some(64));
+    }
+    assert_eq!(doc["summary"]["files"].as_u64(), Some(results.len() as u64));
+    // The examples hold a malicious model: default threshold `high` fails the run.
+    assert_eq!(code, 1);
+    let (code, _) = scan_json(&[&examples], &["--fail-on", "critical", "--no-hash"]);
+    assert_eq!(code, 1);
+    let clean = examples.join("resnet-tiny.pt");
+    let (code, doc) = scan_json(&[&clean], &["--no-hash"]);
+    assert_eq!(code, 0, "{doc}");
+    assert!(doc["results"][0]["sha256"].is_null());
+}
+
+#[test]
+fn usage_errors_exit_2() {
+    let out = aigis(&["scan", "/definitely/not/here"]);
+    assert_eq!(out.status.code(), Some(2));
+    let out = aigis(&["scan", "--fail-on", "severe", "."]);
+    assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn terminal_report_lists_verdict_and_summary() {
+    let examples = repo_root().join("examples");
+    let out = aigis(&["scan", &examples.to_string_lossy()]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("MALICIOUS"), "{text}");
+    assert!(text.contains("files scanned"), "{text}");
+    assert!(
+        !text.contains("\x1b["),
+        "no colour when stdout is not a terminal"
+    );
+}
+
+#[test]
+fn allow_global_turns_a_class_finding_off() {
+    let fixture = repo_root().join("fixtures/torch/whole_model_main_class.pt");
+    if !fixture.exists() {
+        panic!("fixture missing: {}", fixture.display());
+    }
+    let (_, doc) = scan_json(&[&fixture], &["--no-hash"]);
+    let classes: Vec<String> = doc["results"][0]["findings"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|f| f["rule_id"] == "PICKLE-CLASS-UNKNOWN")
+        .filter_map(|f| f["message"].as_str().map(str::to_string))
+        .collect();
+    assert!(!classes.is_empty(), "{doc}");
+    let (_, allowed) = scan_json(&[&fixture], &["--no-hash", "--allow-global", "__main__.*"]);
+    let still: Vec<&Value> = allowed["results"][0]["findings"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|f| f["rule_id"] == "PICKLE-CLASS-UNKNOWN")
+        .collect();
+    assert!(still.is_empty(), "{allowed}");
+}

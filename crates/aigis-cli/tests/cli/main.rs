@@ -1,0 +1,5 @@
+//! End-to-end tests of the `aigis` binary: one test binary (one link step), modules per area.
+
+mod contract;
+mod fixtures;
+mod support;

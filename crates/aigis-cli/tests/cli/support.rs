@@ -1,0 +1,59 @@
+//! Helpers: run the binary, parse its JSON, locate the repository's fixtures.
+
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// The repository root (two levels above this crate).
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .ancestors()
+        .nth(2)
+        .map(Path::to_path_buf)
+        .unwrap_or_default()
+}
+
+/// Runs `aigis` with `args`.
+pub fn aigis(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_aigis"))
+        .args(args)
+        .output()
+        .unwrap_or_else(|err| panic!("cannot run aigis: {err}"))
+}
+
+/// Runs `aigis scan --format json` on `paths` and returns (exit code, document).
+pub fn scan_json(paths: &[&Path], extra: &[&str]) -> (i32, Value) {
+    let mut args = vec!["scan", "--format", "json"];
+    args.extend_from_slice(extra);
+    let owned: Vec<String> = paths
+        .iter()
+        .map(|p| p.to_string_lossy().into_owned())
+        .collect();
+    args.extend(owned.iter().map(String::as_str));
+    let out = aigis(&args);
+    let doc: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|err| {
+        panic!(
+            "stdout is not JSON ({err}); stderr: {}",
+            String::from_utf8_lossy(&out.stderr)
+        )
+    });
+    (out.status.code().unwrap_or(-1), doc)
+}
+
+/// All findings' messages and locations of a result, joined, for substring assertions.
+pub fn finding_text(result: &Value) -> String {
+    result["findings"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|f| {
+            format!(
+                "{} | {} | {}",
+                f["rule_id"].as_str().unwrap_or(""),
+                f["message"].as_str().unwrap_or(""),
+                f["location"].as_str().unwrap_or("")
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}

@@ -1,0 +1,298 @@
+//! Name classification against the tables in [`crate::callables`].
+
+use crate::callables::{
+    ALLOWED_CALLS, Category, DANGEROUS, NAME_COLLISIONS, TRUSTED_NAMESPACES, normalize_builtin,
+    normalize_module,
+};
+
+/// How a name is judged.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum NameClass {
+    /// Known safe for this use.
+    Allowed,
+    /// A dangerous primitive.
+    Dangerous(Category),
+    /// Neither.
+    Unknown,
+}
+
+/// The dotted components of `module.qualname`, Python-2 names normalized.
+fn components(module: &str, qualname: &str) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    let module = normalize_module(module);
+    for (i, part) in module.split('.').chain(qualname.split('.')).enumerate() {
+        let part = match part {
+            "__builtin__" => "builtins",
+            p if i == 0 => normalize_module(p),
+            p => p,
+        };
+        let part = match out.last() {
+            Some(prev) if prev == "builtins" => normalize_builtin(part),
+            _ => part,
+        };
+        out.extend(part.split('.').map(str::to_owned));
+    }
+    out
+}
+
+/// The normalized full name `module.qualname`.
+pub(crate) fn full_name(module: &str, qualname: &str) -> String {
+    let comps = components(module, qualname);
+    let joined = comps.join(".");
+    match joined.as_str() {
+        "builtins.reduce" => "functools.reduce".to_owned(),
+        "builtins.intern" => "sys.intern".to_owned(),
+        "itertools.imap" => "builtins.map".to_owned(),
+        "itertools.ifilter" => "builtins.filter".to_owned(),
+        "itertools.izip" => "builtins.zip".to_owned(),
+        _ => joined,
+    }
+}
+
+fn entry_matches(entry: &str, suffix: &[String]) -> bool {
+    let mut parts = entry.split('.').peekable();
+    let mut i = 0;
+    while let Some(p) = parts.next() {
+        let Some(comp) = suffix.get(i) else {
+            return false;
+        };
+        let last = parts.peek().is_none();
+        let ok = match p.strip_suffix('*') {
+            Some(prefix) if last => comp.starts_with(prefix),
+            _ => comp == p,
+        };
+        if !ok {
+            return false;
+        }
+        i += 1;
+    }
+    true
+}
+
+/// The dangerous category of `module.qualname`, if any suffix of it (starting at a component
+/// boundary) starts with a dangerous entry.
+pub(crate) fn dangerous_category(module: &str, qualname: &str) -> Option<Category> {
+    let comps = components(module, qualname);
+    let full = full_name(module, qualname);
+    let comps = if full != comps.join(".") {
+        full.split('.').map(str::to_owned).collect()
+    } else {
+        comps
+    };
+    // TorchScript class names are resolved by the archive's compilation unit, never imported.
+    if comps.first().is_some_and(|c| c == "__torch__") {
+        return None;
+    }
+    let mut skip_at = Vec::new();
+    for c in NAME_COLLISIONS {
+        let cc: Vec<&str> = c.split('.').collect();
+        if comps.len() >= cc.len() && comps.iter().zip(&cc).all(|(a, b)| a == b) {
+            skip_at.push(cc.len() - 1);
+        }
+    }
+    // A match starting inside the module path names a real submodule of that package
+    // (`numpy.random._pickle`, `scipy.signal`): `import a.b` cannot reach an attribute.
+    let module_len = normalize_module(module).split('.').count();
+    for start in 0..comps.len() {
+        if skip_at.contains(&start) || (start > 0 && start < module_len) {
+            continue;
+        }
+        let suffix = &comps[start..];
+        for (cat, entries) in DANGEROUS {
+            if entries.iter().any(|e| entry_matches(e, suffix)) {
+                return Some(*cat);
+            }
+        }
+    }
+    None
+}
+
+/// Whether the top-level package of `module` is a trusted framework namespace.
+pub(crate) fn is_trusted_namespace(module: &str) -> bool {
+    let top = normalize_module(module.split('.').next().unwrap_or(module));
+    let top = top.split('.').next().unwrap_or(top);
+    TRUSTED_NAMESPACES.contains(&top)
+}
+
+/// Whether a user allow-list entry covers `name`: an exact `module.Qualname`, or `prefix.*`
+/// for everything under a module or class.
+fn user_allows(extra: &[String], name: &str) -> bool {
+    extra.iter().any(|entry| match entry.strip_suffix(".*") {
+        Some(prefix) => name
+            .strip_prefix(prefix)
+            .is_some_and(|rest| rest.starts_with('.')),
+        None => entry == name,
+    })
+}
+
+/// Whether the name is on the exact invocation allow-list (or the user's).
+fn is_allowed_call(module: &str, qualname: &str, extra: &[String]) -> bool {
+    let raw = format!("{module}.{qualname}");
+    if user_allows(extra, &raw) {
+        return true;
+    }
+    let full = full_name(module, qualname);
+    if user_allows(extra, &full) || ALLOWED_CALLS.contains(&full.as_str()) {
+        return true;
+    }
+    // Cython-generated unpicklers of extension types, inside a framework.
+    let last = qualname.rsplit('.').next().unwrap_or(qualname);
+    last.starts_with("__pyx_unpickle_") && !qualname.contains('.') && is_trusted_namespace(module)
+}
+
+/// Judges an invocation of `module.qualname`.
+pub(crate) fn invocation(module: &str, qualname: &str, extra: &[String]) -> NameClass {
+    let raw = format!("{module}.{qualname}");
+    if user_allows(extra, &raw) {
+        return NameClass::Allowed;
+    }
+    if let Some(cat) = dangerous_category(module, qualname) {
+        return NameClass::Dangerous(cat);
+    }
+    if is_allowed_call(module, qualname, extra) {
+        NameClass::Allowed
+    } else {
+        NameClass::Unknown
+    }
+}
+
+/// Judges a construction without `__init__` (NEWOBJ) or a reference of `module.qualname`.
+pub(crate) fn construction_or_reference(
+    module: &str,
+    qualname: &str,
+    extra: &[String],
+) -> NameClass {
+    let raw = format!("{module}.{qualname}");
+    if user_allows(extra, &raw) {
+        return NameClass::Allowed;
+    }
+    if let Some(cat) = dangerous_category(module, qualname) {
+        return NameClass::Dangerous(cat);
+    }
+    if is_trusted_namespace(module) || is_allowed_call(module, qualname, extra) {
+        NameClass::Allowed
+    } else {
+        NameClass::Unknown
+    }
+}
+
+#[cfg(test)]
+mod user_allow_tests {
+    use super::user_allows;
+
+    #[test]
+    fn exact_and_prefix_entries() {
+        let extra = vec!["mypkg.models.Net".to_string(), "__main__.*".to_string()];
+        assert!(user_allows(&extra, "mypkg.models.Net"));
+        assert!(!user_allows(&extra, "mypkg.models.Net2"));
+        assert!(user_allows(&extra, "__main__.Tiny"));
+        assert!(!user_allows(&extra, "__main__x.Tiny"));
+    }
+}
+
+/// Whether a name looks like a class (last component starts with an upper-case letter).
+pub(crate) fn looks_like_class(qualname: &str) -> bool {
+    qualname
+        .rsplit('.')
+        .next()
+        .and_then(|s| s.chars().next())
+        .is_some_and(|c| c.is_ascii_uppercase())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn suffix_matching() {
+        assert_eq!(dangerous_category("os", "system"), Some(Category::Shell));
+        assert_eq!(
+            dangerous_category("pathlib", "os.system"),
+            Some(Category::Shell)
+        );
+        assert_eq!(
+            dangerous_category("torch", "os.system"),
+            Some(Category::Shell)
+        );
+        assert_eq!(
+            dangerous_category("numpy.random._pickle", "__randomstate_ctor"),
+            None
+        );
+        assert_eq!(
+            dangerous_category("numpy", "random._pickle.x"),
+            Some(Category::Loader)
+        );
+        assert_eq!(
+            dangerous_category("numpy", "testing._private.utils.runstring"),
+            Some(Category::Exec)
+        );
+        assert_eq!(
+            dangerous_category("__builtin__", "eval"),
+            Some(Category::Exec)
+        );
+        assert_eq!(dangerous_category("builtins", "getattr"), None);
+        assert_eq!(
+            dangerous_category("pandas", "read_csv"),
+            Some(Category::Loader)
+        );
+        assert_eq!(
+            dangerous_category("pathlib", "PosixPath.touch"),
+            Some(Category::File)
+        );
+        assert_eq!(
+            dangerous_category("posixpath", "join"),
+            Some(Category::Shell)
+        );
+        assert_eq!(
+            dangerous_category("torch._utils", "_rebuild_tensor_v2"),
+            None
+        );
+        assert_eq!(dangerous_category("scipy.signal", "windows.hann"), None);
+        assert_eq!(dangerous_category("collections", "OrderedDict"), None);
+        assert_eq!(
+            dangerous_category("numpy.core.multiarray", "_reconstruct"),
+            None
+        );
+        assert_eq!(
+            dangerous_category("operator", "attrgetter"),
+            Some(Category::Reflection)
+        );
+    }
+
+    #[test]
+    fn allow_and_namespace() {
+        assert_eq!(invocation("__builtin__", "set", &[]), NameClass::Allowed);
+        assert_eq!(
+            invocation("copy_reg", "_reconstructor", &[]),
+            NameClass::Allowed
+        );
+        assert_eq!(
+            invocation("torch.nn.modules.linear", "Linear", &[]),
+            NameClass::Unknown
+        );
+        assert_eq!(
+            construction_or_reference("torch.nn.modules.linear", "Linear", &[]),
+            NameClass::Allowed
+        );
+        assert_eq!(
+            construction_or_reference("__main__", "Net", &[]),
+            NameClass::Unknown
+        );
+        assert_eq!(
+            invocation("__main__", "f", &["__main__.f".to_owned()]),
+            NameClass::Allowed
+        );
+        assert_eq!(
+            invocation("sklearn.tree._tree", "__pyx_unpickle_Foo", &[]),
+            NameClass::Allowed
+        );
+        assert_eq!(
+            invocation("evil", "__pyx_unpickle_Foo", &[]),
+            NameClass::Unknown
+        );
+        assert_eq!(
+            construction_or_reference("torch", "load", &[]),
+            NameClass::Dangerous(Category::Loader)
+        );
+    }
+}

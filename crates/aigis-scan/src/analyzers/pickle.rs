@@ -1,0 +1,137 @@
+//! Pickle streams: raw pickles of any protocol, PyTorch legacy stacked pickles, joblib files.
+//! The symbolic machine lives in `aigis-pickle`; this module turns its verdicts into findings and
+//! decides the file format from what the stream references.
+
+use crate::analyzer::{Analyzer, Context, Input};
+use crate::{ByteSource, Finding, Format, RuleId, Severity};
+use aigis_pickle::{PickleScan, ProblemKind, Risk, VerdictKind};
+
+/// Opcodes a protocol 0/1 pickle can start with (no PROTO header): `(`, `]`, `}`, `)`, `c`, `i`,
+/// `N`, `I`, `L`, `F`, `S`, `V`, `U`, `T`, `X`, `K`, `M`, `J`, `G`, `B`, `C`, `q`, `p`, `g`, `h`, `j`…
+/// Only a whole, successfully parsed stream makes such a file a pickle.
+const PROTO0_START: &[u8] = b"(]}).ciNILFSVUTXKMJGBCpPgQ\x88\x89";
+
+/// PyTorch's legacy magic number 0x1950a86a20f9469cfc6c as the LONG1 payload `torch.save` writes.
+const TORCH_LEGACY_MAGIC: &[u8] = b"\x8a\x0a\x6c\xfc\x9c\x46\xf9\x20\x6a\xa8\x50\x19";
+
+/// Analyzer for pickle streams.
+pub struct PickleAnalyzer;
+
+impl Analyzer for PickleAnalyzer {
+    fn id(&self) -> &'static str {
+        "pickle"
+    }
+
+    fn version(&self) -> u32 {
+        1
+    }
+
+    fn sniff(&self, head: &[u8], _len: u64) -> bool {
+        match head {
+            [0x80, proto, ..] => *proto <= 5,
+            [first, ..] => PROTO0_START.contains(first),
+            [] => false,
+        }
+    }
+
+    fn analyze(&self, input: &Input<'_>, cx: &mut Context<'_>) -> Option<Format> {
+        let has_proto_header = input.head.first() == Some(&0x80);
+        let scan = run(input.source, 0, cx);
+        let complete = !scan.streams.is_empty();
+        let alarming = scan
+            .verdicts
+            .iter()
+            .any(|v| matches!(v.risk, Risk::Critical | Risk::High));
+        if !has_proto_header && !complete && !alarming {
+            return None;
+        }
+        if has_proto_header && !complete && scan.verdicts.is_empty() && scan.bytes_consumed < 4 {
+            return None;
+        }
+        let format = pickle_format(&scan, input.head);
+        report(&scan, cx);
+        Some(format)
+    }
+}
+
+/// Scans the pickle stream(s) starting at `start` with the context's limits and allow-list.
+pub(crate) fn run(source: &dyn ByteSource, start: u64, cx: &Context<'_>) -> PickleScan {
+    let options = aigis_pickle::Options {
+        extra_allowed: cx.options().allow_globals.clone(),
+        limits: cx.limits().pickle.clone(),
+    };
+    aigis_pickle::scan(source, start, &options)
+}
+
+/// Turns a pickle scan into findings: one per verdict, the format warning, and the structural
+/// problem if the stream broke.
+pub(crate) fn report(scan: &PickleScan, cx: &mut Context<'_>) {
+    for verdict in &scan.verdicts {
+        let rule = match verdict.kind {
+            VerdictKind::DangerousCall => RuleId::PickleCallDangerous,
+            VerdictKind::UnknownCall => RuleId::PickleCallUnknown,
+            VerdictKind::DangerousReference => RuleId::PickleRefDangerous,
+            VerdictKind::UnknownReference => RuleId::PickleRefUnknown,
+            VerdictKind::UnknownClass => RuleId::PickleClassUnknown,
+            VerdictKind::StateOnGlobal => RuleId::PickleStateOnGlobal,
+            VerdictKind::UnresolvedExtension => RuleId::PickleExtensionUnresolved,
+            VerdictKind::NestedPickle => RuleId::PickleNested,
+            VerdictKind::DynamicImport => RuleId::PickleDynamicImport,
+            VerdictKind::Anomaly => RuleId::PickleAnomaly,
+        };
+        let mut finding = Finding::new(rule, verdict.message.clone());
+        finding.severity = severity(verdict.risk);
+        finding.location = cx.location(Some(verdict.offset));
+        finding.indicators = verdict.iocs.clone();
+        cx.push(finding);
+    }
+    if let Some(problem) = &scan.problem {
+        let rule = match problem.kind {
+            ProblemKind::LimitExceeded { .. } => RuleId::ResourceLimit,
+            _ => RuleId::PickleMalformed,
+        };
+        cx.malformed(
+            rule,
+            format!("pickle stream: {}", problem.kind),
+            Some(problem.offset),
+        );
+    }
+    cx.report(
+        RuleId::PickleFormat,
+        "pickle runs code on load; prefer safetensors",
+        None,
+    );
+}
+
+fn severity(risk: Risk) -> Severity {
+    match risk {
+        Risk::Critical => Severity::Critical,
+        Risk::High => Severity::High,
+        Risk::Medium => Severity::Medium,
+        Risk::Info => Severity::Info,
+    }
+}
+
+/// Refines "pickle" into the framework format the stream belongs to.
+fn pickle_format(scan: &PickleScan, head: &[u8]) -> Format {
+    let references = |prefix: &str| {
+        scan.globals.iter().any(|g| {
+            g.module.starts_with(prefix)
+                || format!("{}.{}", g.module, g.qualname).starts_with(prefix)
+        })
+    };
+    let legacy_magic = head
+        .windows(TORCH_LEGACY_MAGIC.len())
+        .take(8)
+        .any(|w| w == TORCH_LEGACY_MAGIC);
+    if legacy_magic || (scan.streams.len() >= 3 && references("torch")) {
+        Format::PytorchLegacy
+    } else if scan.joblib_arrays > 0
+        || references("joblib.numpy_pickle")
+        || references("sklearn.externals.joblib")
+    {
+        Format::Joblib
+    } else {
+        Format::Pickle
+    }
+}

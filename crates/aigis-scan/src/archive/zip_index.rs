@@ -1,0 +1,581 @@
+//! A lenient, adversarial zip directory reader.
+//!
+//! Strict zip libraries stop at the first inconsistency, and loaders are more forgiving: PyTorch
+//! (miniz) reads the central directory and ignores CRCs, Python's `zipfile` tolerates prepended
+//! data, extraction tools walk local headers. An attacker hides a payload in whatever view the
+//! scanner does not read. This reader builds the union of both views — every central-directory
+//! entry and every entry reachable by chaining local headers — and records each disagreement
+//! between them as an anomaly. It only reads headers; member data is opened separately.
+
+use crate::ByteSource;
+use std::collections::BTreeMap;
+
+const LOCAL_SIG: u32 = 0x0403_4b50;
+const CENTRAL_SIG: u32 = 0x0201_4b50;
+const EOCD_SIG: u32 = 0x0605_4b50;
+const ZIP64_LOCATOR_SIG: u32 = 0x0706_4b50;
+const ZIP64_EOCD_SIG: u32 = 0x0606_4b50;
+const DESCRIPTOR_SIG: u32 = 0x0807_4b50;
+/// Largest central directory read (bytes).
+const MAX_CENTRAL_DIR: u64 = 64 << 20;
+
+/// One member, merged from its central-directory record and its local header.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ZipEntry {
+    /// Name from the central directory, or from the local header for a hidden entry.
+    pub name: String,
+    /// Name in the local header, when it was read.
+    pub local_name: Option<String>,
+    /// Compression method.
+    pub method: u16,
+    /// General-purpose flags (central record when present).
+    pub flags: u16,
+    /// CRC-32 declared for the uncompressed data.
+    pub crc32: u32,
+    /// Compressed size in bytes.
+    pub compressed_size: u64,
+    /// Declared uncompressed size in bytes.
+    pub uncompressed_size: u64,
+    /// Offset of the local header in the file.
+    pub header_offset: u64,
+    /// Offset of the member data in the file.
+    pub data_offset: u64,
+    /// Unix mode from the external attributes, when the archive was made on Unix.
+    pub unix_mode: Option<u32>,
+    /// Listed in the central directory.
+    pub in_central: bool,
+}
+
+impl ZipEntry {
+    /// True for directory entries.
+    pub fn is_dir(&self) -> bool {
+        self.name.ends_with('/')
+    }
+
+    /// True for symbolic links (Unix mode `S_IFLNK`).
+    pub fn is_symlink(&self) -> bool {
+        self.unix_mode.is_some_and(|m| m & 0o170000 == 0o120000)
+    }
+}
+
+/// The entries of a zip and everything odd about its structure.
+#[derive(Debug, Default)]
+pub struct ZipIndex {
+    /// Entries in data-offset order.
+    pub entries: Vec<ZipEntry>,
+    /// Disagreements between views: (member, description).
+    pub anomalies: Vec<String>,
+    /// Entries whose data overlaps another's: a zip-bomb technique no writer produces.
+    pub overlaps: Vec<String>,
+    /// A structural error that makes the archive invalid (no central directory, truncated…).
+    pub broken: Option<String>,
+    /// Bytes before the first zip record (a polyglot prefix or a self-extractor stub).
+    pub prefix_len: u64,
+}
+
+fn u16_at(b: &[u8], at: usize) -> Option<u16> {
+    Some(u16::from_le_bytes(b.get(at..at + 2)?.try_into().ok()?))
+}
+
+fn u32_at(b: &[u8], at: usize) -> Option<u32> {
+    Some(u32::from_le_bytes(b.get(at..at + 4)?.try_into().ok()?))
+}
+
+fn u64_at(b: &[u8], at: usize) -> Option<u64> {
+    Some(u64::from_le_bytes(b.get(at..at + 8)?.try_into().ok()?))
+}
+
+/// Where the end-of-central-directory record says the directory is.
+struct Eocd {
+    at: u64,
+    /// Where the central directory ends: the ZIP64 end record when present, else `at`.
+    cd_end: u64,
+    cd_offset: u64,
+    cd_size: u64,
+    entries: u64,
+}
+
+/// True when `source` ends exactly with a zip end-of-central-directory record (and its
+/// comment): the shape of a zip appended to other content. Archives that merely *contain* a zip
+/// (a tar with trailing padding) do not qualify.
+pub fn ends_with_eocd(source: &dyn ByteSource) -> bool {
+    let Some(eocd) = find_eocd(source) else {
+        return false;
+    };
+    let comment_len = source
+        .read_vec(eocd.at + 20, 2)
+        .ok()
+        .and_then(|b| u16_at(&b, 0))
+        .map_or(0, u64::from);
+    eocd.at + 22 + comment_len == source.len()
+}
+
+fn find_eocd(source: &dyn ByteSource) -> Option<Eocd> {
+    let len = source.len();
+    if len < 22 {
+        return None;
+    }
+    let tail_len = len.min(22 + 65_535);
+    let tail = source.read_vec(len - tail_len, tail_len as usize).ok()?;
+    let base = len - tail_len;
+    let mut i = tail.len().checked_sub(22)?;
+    loop {
+        if u32_at(&tail, i) == Some(EOCD_SIG) {
+            let comment_len = u16_at(&tail, i + 20)? as usize;
+            // The comment must end exactly at (or within) the file: tolerate trailing junk only
+            // when no better candidate exists.
+            if i + 22 + comment_len <= tail.len() {
+                let mut eocd = Eocd {
+                    at: base + i as u64,
+                    cd_end: base + i as u64,
+                    cd_offset: u64::from(u32_at(&tail, i + 16)?),
+                    cd_size: u64::from(u32_at(&tail, i + 12)?),
+                    entries: u64::from(u16_at(&tail, i + 10)?),
+                };
+                read_zip64(source, &mut eocd);
+                return Some(eocd);
+            }
+        }
+        if i == 0 {
+            return None;
+        }
+        i -= 1;
+    }
+}
+
+fn read_zip64(source: &dyn ByteSource, eocd: &mut Eocd) {
+    let Some(loc_at) = eocd.at.checked_sub(20) else {
+        return;
+    };
+    let Ok(loc) = source.read_vec(loc_at, 20) else {
+        return;
+    };
+    if u32_at(&loc, 0) != Some(ZIP64_LOCATOR_SIG) {
+        return;
+    }
+    let Some(declared_at) = u64_at(&loc, 8) else {
+        return;
+    };
+    // The declared offset is relative to the zip's start; with prepended data the record sits
+    // right before the locator instead.
+    for rec_at in [declared_at, loc_at.saturating_sub(56)] {
+        let Ok(rec) = source.read_vec(rec_at, 56) else {
+            continue;
+        };
+        if u32_at(&rec, 0) == Some(ZIP64_EOCD_SIG)
+            && let (Some(n), Some(size), Some(off)) =
+                (u64_at(&rec, 32), u64_at(&rec, 40), u64_at(&rec, 48))
+        {
+            eocd.entries = n;
+            eocd.cd_size = size;
+            eocd.cd_offset = off;
+            eocd.cd_end = rec_at;
+            return;
+        }
+    }
+}
+
+/// Reads the zip structure of `source`, examining at most `max_entries` entries.
+pub fn read_index(source: &dyn ByteSource, max_entries: usize) -> ZipIndex {
+    let mut index = ZipIndex::default();
+    let mut by_offset: BTreeMap<u64, ZipEntry> = BTreeMap::new();
+    let mut shift = 0u64;
+    match find_eocd(source) {
+        Some(eocd) => {
+            // With prepended data, offsets in the directory are relative to the zip's start.
+            let cd_start = eocd.cd_end.saturating_sub(eocd.cd_size);
+            if cd_start > eocd.cd_offset
+                && eocd.cd_offset.saturating_add(eocd.cd_size) <= eocd.cd_end
+            {
+                shift = cd_start - eocd.cd_offset;
+                index.prefix_len = shift;
+            }
+            read_central(
+                source,
+                &eocd,
+                shift,
+                max_entries,
+                &mut by_offset,
+                &mut index,
+            );
+        }
+        None => {
+            index.broken =
+                Some("no end-of-central-directory record (truncated or not a zip)".into())
+        }
+    }
+    let start = by_offset.keys().next().copied().unwrap_or(0).min(shift);
+    walk_local(source, start, max_entries, &mut by_offset, &mut index);
+    if by_offset.is_empty() && index.broken.is_none() {
+        index.broken = Some("no entries".into());
+    }
+    check_overlaps(&by_offset, &mut index);
+    index.entries = by_offset.into_values().collect();
+    index
+}
+
+fn read_central(
+    source: &dyn ByteSource,
+    eocd: &Eocd,
+    shift: u64,
+    max_entries: usize,
+    out: &mut BTreeMap<u64, ZipEntry>,
+    index: &mut ZipIndex,
+) {
+    if eocd.cd_size > MAX_CENTRAL_DIR {
+        index.broken = Some(format!(
+            "central directory of {} bytes exceeds the limit",
+            eocd.cd_size
+        ));
+        return;
+    }
+    let cd_at = eocd.cd_offset.saturating_add(shift);
+    let cd = match source.read_vec(cd_at, eocd.cd_size as usize) {
+        Ok(cd) if cd.len() as u64 == eocd.cd_size => cd,
+        _ => {
+            index.broken = Some("central directory lies beyond the end of the file".into());
+            return;
+        }
+    };
+    let mut pos = 0usize;
+    let mut seen = 0u64;
+    while u32_at(&cd, pos) == Some(CENTRAL_SIG) {
+        if out.len() >= max_entries {
+            index.broken = Some(format!(
+                "more than {max_entries} entries; the rest were not examined"
+            ));
+            return;
+        }
+        let Some(entry) = parse_central(&cd, pos, shift) else {
+            index.broken = Some("central directory record truncated".into());
+            return;
+        };
+        let (name_len, extra_len, comment_len) = (
+            u16_at(&cd, pos + 28).unwrap_or(0) as usize,
+            u16_at(&cd, pos + 30).unwrap_or(0) as usize,
+            u16_at(&cd, pos + 32).unwrap_or(0) as usize,
+        );
+        pos += 46 + name_len + extra_len + comment_len;
+        seen += 1;
+        let mut entry = entry;
+        attach_local(source, &mut entry, index);
+        if let Some(prev) = out.get(&entry.header_offset) {
+            index.overlaps.push(format!(
+                "`{}` and `{}` share the same local header at byte {}",
+                prev.name, entry.name, entry.header_offset
+            ));
+            continue;
+        }
+        out.insert(entry.header_offset, entry);
+    }
+    if seen != eocd.entries {
+        index.anomalies.push(format!(
+            "end record announces {} entries, central directory holds {seen}",
+            eocd.entries
+        ));
+    }
+}
+
+fn parse_central(cd: &[u8], pos: usize, shift: u64) -> Option<ZipEntry> {
+    let made_by = u16_at(cd, pos + 4)?;
+    let flags = u16_at(cd, pos + 8)?;
+    let method = u16_at(cd, pos + 10)?;
+    let crc32 = u32_at(cd, pos + 16)?;
+    let mut compressed = u64::from(u32_at(cd, pos + 20)?);
+    let mut uncompressed = u64::from(u32_at(cd, pos + 24)?);
+    let name_len = u16_at(cd, pos + 28)? as usize;
+    let extra_len = u16_at(cd, pos + 30)? as usize;
+    let external = u32_at(cd, pos + 38)?;
+    let mut offset = u64::from(u32_at(cd, pos + 42)?);
+    let name_bytes = cd.get(pos + 46..pos + 46 + name_len)?;
+    let extra = cd.get(pos + 46 + name_len..pos + 46 + name_len + extra_len)?;
+    // ZIP64 extended information: only the fields whose 32-bit value is saturated are present.
+    let mut e = 0;
+    while e + 4 <= extra.len() {
+        let id = u16_at(extra, e)?;
+        let size = u16_at(extra, e + 2)? as usize;
+        let body = extra.get(e + 4..e + 4 + size)?;
+        if id == 1 {
+            let mut f = 0;
+            for field in [&mut uncompressed, &mut compressed, &mut offset] {
+                if *field == u64::from(u32::MAX) {
+                    if let Some(v) = u64_at(body, f) {
+                        *field = v;
+                    }
+                    f += 8;
+                }
+            }
+        }
+        e += 4 + size;
+    }
+    Some(ZipEntry {
+        name: String::from_utf8_lossy(name_bytes).into_owned(),
+        local_name: None,
+        method,
+        flags,
+        crc32,
+        compressed_size: compressed,
+        uncompressed_size: uncompressed,
+        header_offset: offset.saturating_add(shift),
+        data_offset: 0,
+        unix_mode: (made_by >> 8 == 3).then_some(external >> 16),
+        in_central: true,
+    })
+}
+
+/// Reads the local header of a central entry, fills in the data offset and notes disagreements.
+fn attach_local(source: &dyn ByteSource, entry: &mut ZipEntry, index: &mut ZipIndex) {
+    let Some(local) = read_local(source, entry.header_offset) else {
+        index.anomalies.push(format!(
+            "`{}`: no local header at byte {}",
+            entry.name, entry.header_offset
+        ));
+        entry.data_offset = entry.header_offset.saturating_add(30);
+        return;
+    };
+    if local.name != entry.name {
+        index.anomalies.push(format!(
+            "local header names `{}` but the central directory names `{}`",
+            local.name, entry.name
+        ));
+    }
+    if local.flags != entry.flags {
+        index.anomalies.push(format!(
+            "`{}`: local flags {:#06x} differ from central flags {:#06x}",
+            entry.name, local.flags, entry.flags
+        ));
+    }
+    if local.method != entry.method {
+        index.anomalies.push(format!(
+            "`{}`: local compression method {} differs from central method {}",
+            entry.name, local.method, entry.method
+        ));
+    }
+    entry.local_name = Some(local.name);
+    entry.data_offset = local.data_offset;
+}
+
+struct Local {
+    name: String,
+    flags: u16,
+    method: u16,
+    crc32: u32,
+    compressed: u64,
+    uncompressed: u64,
+    data_offset: u64,
+}
+
+fn read_local(source: &dyn ByteSource, at: u64) -> Option<Local> {
+    let head = source.read_vec(at, 30).ok()?;
+    if u32_at(&head, 0)? != LOCAL_SIG {
+        return None;
+    }
+    let name_len = u16_at(&head, 26)? as u64;
+    let extra_len = u16_at(&head, 28)? as u64;
+    let tail = source
+        .read_vec(at + 30, (name_len + extra_len) as usize)
+        .ok()?;
+    let name = String::from_utf8_lossy(tail.get(..name_len as usize)?).into_owned();
+    let mut compressed = u64::from(u32_at(&head, 18)?);
+    let mut uncompressed = u64::from(u32_at(&head, 22)?);
+    let extra = tail.get(name_len as usize..)?;
+    let mut e = 0;
+    while e + 4 <= extra.len() {
+        let (id, size) = (u16_at(extra, e)?, u16_at(extra, e + 2)? as usize);
+        if id == 1 && size >= 16 {
+            uncompressed = u64_at(extra, e + 4)?;
+            compressed = u64_at(extra, e + 12)?;
+        }
+        e += 4 + size;
+    }
+    Some(Local {
+        name,
+        flags: u16_at(&head, 6)?,
+        method: u16_at(&head, 8)?,
+        crc32: u32_at(&head, 14)?,
+        compressed,
+        uncompressed,
+        data_offset: at + 30 + name_len + extra_len,
+    })
+}
+
+/// Follows local headers from `start`: each entry's data is followed by the next header. Entries
+/// found this way but absent from the central directory are hidden from most readers.
+fn walk_local(
+    source: &dyn ByteSource,
+    start: u64,
+    max_entries: usize,
+    out: &mut BTreeMap<u64, ZipEntry>,
+    index: &mut ZipIndex,
+) {
+    let mut at = start;
+    let mut steps = 0usize;
+    while steps < max_entries {
+        steps += 1;
+        let known = out.get(&at).map(|e| e.compressed_size);
+        let Some(local) = read_local(source, at) else {
+            break;
+        };
+        let size = match known {
+            Some(size) => size,
+            None if local.flags & 0x8 != 0 && local.compressed == 0 => {
+                index.anomalies.push(format!(
+                    "`{}` at byte {at}: hidden entry with deferred sizes; not followed further",
+                    local.name
+                ));
+                insert_hidden(out, at, &local, index);
+                break;
+            }
+            None => {
+                insert_hidden(out, at, &local, index);
+                local.compressed
+            }
+        };
+        let mut next = local.data_offset.saturating_add(size);
+        if let Ok(sig) = source.read_vec(next, 4)
+            && u32_at(&sig, 0) == Some(DESCRIPTOR_SIG)
+        {
+            next += 16;
+        } else if local.flags & 0x8 != 0 {
+            next += 12;
+            if read_local(source, next).is_none() {
+                next += 4;
+            }
+        }
+        if next <= at || next >= source.len() {
+            break;
+        }
+        at = next;
+    }
+}
+
+fn insert_hidden(out: &mut BTreeMap<u64, ZipEntry>, at: u64, local: &Local, index: &mut ZipIndex) {
+    if out.contains_key(&at) {
+        return;
+    }
+    if index.broken.is_none() {
+        index.anomalies.push(format!(
+            "`{}` at byte {at} has a local header but no central directory record",
+            local.name
+        ));
+    }
+    out.insert(
+        at,
+        ZipEntry {
+            name: local.name.clone(),
+            local_name: Some(local.name.clone()),
+            method: local.method,
+            flags: local.flags,
+            crc32: local.crc32,
+            compressed_size: local.compressed,
+            uncompressed_size: local.uncompressed,
+            header_offset: at,
+            data_offset: local.data_offset,
+            unix_mode: None,
+            in_central: false,
+        },
+    );
+}
+
+fn check_overlaps(entries: &BTreeMap<u64, ZipEntry>, index: &mut ZipIndex) {
+    let mut ranges: Vec<(u64, u64, &str)> = entries
+        .values()
+        .map(|e| {
+            (
+                e.data_offset,
+                e.data_offset.saturating_add(e.compressed_size),
+                e.name.as_str(),
+            )
+        })
+        .collect();
+    ranges.sort_unstable();
+    for pair in ranges.windows(2) {
+        if pair[1].0 < pair[0].1 && pair[0].1 > pair[0].0 {
+            index.overlaps.push(format!(
+                "data of `{}` overlaps data of `{}` (overlapping entries: a zip-bomb technique)",
+                pair[0].2, pair[1].2
+            ));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::MemorySource;
+
+    /// Builds a stored zip by hand: (local name, central name, data).
+    pub(crate) fn stored_zip(members: &[(&str, &str, &[u8])]) -> Vec<u8> {
+        let mut out = Vec::new();
+        let mut central = Vec::new();
+        for (local, name, data) in members {
+            let offset = out.len() as u32;
+            let crc = crc32fast::hash(data);
+            out.extend(LOCAL_SIG.to_le_bytes());
+            out.extend([20, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
+            out.extend(crc.to_le_bytes());
+            out.extend((data.len() as u32).to_le_bytes());
+            out.extend((data.len() as u32).to_le_bytes());
+            out.extend((local.len() as u16).to_le_bytes());
+            out.extend([0, 0]);
+            out.extend(local.as_bytes());
+            out.extend(*data);
+            central.extend(CENTRAL_SIG.to_le_bytes());
+            central.extend([20, 3, 20, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
+            central.extend(crc.to_le_bytes());
+            central.extend((data.len() as u32).to_le_bytes());
+            central.extend((data.len() as u32).to_le_bytes());
+            central.extend((name.len() as u16).to_le_bytes());
+            central.extend([0; 8]);
+            central.extend((0o100644u32 << 16).to_le_bytes());
+            central.extend(offset.to_le_bytes());
+            central.extend(name.as_bytes());
+        }
+        let cd_offset = out.len() as u32;
+        out.extend(&central);
+        out.extend(EOCD_SIG.to_le_bytes());
+        out.extend([0, 0, 0, 0]);
+        out.extend((members.len() as u16).to_le_bytes());
+        out.extend((members.len() as u16).to_le_bytes());
+        out.extend((central.len() as u32).to_le_bytes());
+        out.extend(cd_offset.to_le_bytes());
+        out.extend([0, 0]);
+        out
+    }
+
+    #[test]
+    fn reads_plain_zip() {
+        let zip = stored_zip(&[("a.txt", "a.txt", b"hello"), ("b/c.pkl", "b/c.pkl", b"xyz")]);
+        let index = read_index(&MemorySource::new(zip), 100);
+        assert!(
+            index.broken.is_none() && index.anomalies.is_empty(),
+            "{index:?}"
+        );
+        let names: Vec<_> = index.entries.iter().map(|e| e.name.as_str()).collect();
+        assert_eq!(names, ["a.txt", "b/c.pkl"]);
+        assert_eq!(index.entries[0].data_offset, 35);
+    }
+
+    #[test]
+    fn notes_name_mismatch_and_prefix() {
+        let mut file = b"JUNKJUNK".to_vec();
+        file.extend(stored_zip(&[("evil.txt", "data.pkl", b"x")]));
+        let index = read_index(&MemorySource::new(file), 100);
+        assert_eq!(index.prefix_len, 8);
+        assert_eq!(index.entries.len(), 1);
+        assert!(
+            index.anomalies.iter().any(|a| a.contains("evil.txt")),
+            "{:?}",
+            index.anomalies
+        );
+    }
+
+    #[test]
+    fn finds_entries_without_central_directory() {
+        let zip = stored_zip(&[("a", "a", b"1"), ("b", "b", b"2")]);
+        let cut = zip.len() - 30;
+        let index = read_index(&MemorySource::new(zip[..cut].to_vec()), 100);
+        assert!(index.broken.is_some());
+        assert_eq!(index.entries.len(), 2);
+    }
+}

@@ -1,0 +1,103 @@
+//! Format ids, decided from content, never from a file name.
+
+use serde::{Serialize, Serializer};
+use std::fmt;
+
+macro_rules! formats {
+    ($( $(#[$doc:meta])* $variant:ident = $id:literal, )*) => {
+        /// A file format aigis recognises. The id strings are part of the JSON contract.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub enum Format {
+            $( $(#[$doc])* $variant, )*
+        }
+
+        impl Format {
+            /// Lower-case id used in JSON output.
+            pub fn as_str(self) -> &'static str {
+                match self { $( Format::$variant => $id, )* }
+            }
+        }
+    };
+}
+
+formats! {
+    /// A raw pickle stream of any protocol.
+    Pickle = "pickle",
+    /// PyTorch zip checkpoint (`torch.save` since 1.6).
+    PytorchZip = "pytorch-zip",
+    /// PyTorch legacy stacked pickles (`_use_new_zipfile_serialization=False`).
+    PytorchLegacy = "pytorch-legacy",
+    /// Very old PyTorch tar checkpoint (`sys_info`, `pickle`, `storages`, `tensors`).
+    PytorchTar = "pytorch-tar",
+    /// TorchScript archive (`torch.jit.save`).
+    Torchscript = "torchscript",
+    /// joblib pickle with interleaved NumPy buffers, possibly compressed.
+    Joblib = "joblib",
+    /// NumPy `.npy`.
+    Numpy = "numpy",
+    /// NumPy `.npz` (a zip of `.npy`).
+    NumpyNpz = "numpy-npz",
+    /// safetensors.
+    Safetensors = "safetensors",
+    /// GGUF (llama.cpp).
+    Gguf = "gguf",
+    /// ONNX protobuf.
+    Onnx = "onnx",
+    /// TensorFlow SavedModel / GraphDef protobuf.
+    TfSavedmodel = "tf-savedmodel",
+    /// TensorFlow Lite flatbuffer.
+    Tflite = "tflite",
+    /// Keras v3 `.keras` zip.
+    KerasV3 = "keras-v3",
+    /// Keras HDF5.
+    KerasH5 = "keras-h5",
+    /// Plain zip archive.
+    Zip = "zip",
+    /// Plain tar archive.
+    Tar = "tar",
+    /// gzip stream.
+    Gzip = "gzip",
+    /// zlib stream.
+    Zlib = "zlib",
+    /// bzip2 stream.
+    Bz2 = "bz2",
+    /// xz stream.
+    Xz = "xz",
+    /// Legacy `.lzma` (LZMA-alone) stream.
+    Lzma = "lzma",
+    /// LZ4 frame.
+    Lz4 = "lz4",
+    /// Zstandard frame.
+    Zstd = "zstd",
+    /// 7-Zip archive.
+    SevenZ = "7z",
+    /// Nothing aigis knows.
+    Unknown = "unknown",
+}
+
+impl Format {
+    /// True for formats whose loading can run pickle code.
+    pub fn is_pickle_family(self) -> bool {
+        matches!(
+            self,
+            Format::Pickle
+                | Format::PytorchZip
+                | Format::PytorchLegacy
+                | Format::PytorchTar
+                | Format::Torchscript
+                | Format::Joblib
+        )
+    }
+}
+
+impl fmt::Display for Format {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl Serialize for Format {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}

@@ -1,0 +1,62 @@
+//! Per-file results, in the shape of the JSON contract (`shared/CONTRACT.md`).
+
+use crate::{Finding, Format, Severity};
+use serde::Serialize;
+
+/// Outcome of scanning one file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    /// Parsed and analyzed.
+    Ok,
+    /// Claims a model format but is malformed or hit a limit (a finding explains why).
+    Invalid,
+    /// Not a model format aigis knows.
+    Unsupported,
+    /// Could not be read, or analysis did not finish.
+    Error,
+}
+
+/// The result for one file found on disk (or one object in a bucket).
+#[derive(Debug, Clone, Serialize)]
+pub struct FileResult {
+    /// Path as found under the scanned root, joined with the root as given.
+    pub path: String,
+    /// Detected format.
+    pub format: Format,
+    /// Size in bytes.
+    pub size: u64,
+    /// Lower-case hex SHA-256 of the content (absent with `--no-hash`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sha256: Option<String>,
+    /// Outcome.
+    pub status: Status,
+    /// Highest severity among the findings, or `None`.
+    #[serde(serialize_with = "serialize_max")]
+    pub max_severity: Option<Severity>,
+    /// Findings, most severe first.
+    pub findings: Vec<Finding>,
+    /// Bytes read from storage to analyze (hashing excluded).
+    pub bytes_read: u64,
+}
+
+fn serialize_max<S: serde::Serializer>(max: &Option<Severity>, s: S) -> Result<S::Ok, S::Error> {
+    match max {
+        Some(sev) => s.serialize_str(sev.as_str()),
+        None => s.serialize_str("none"),
+    }
+}
+
+impl FileResult {
+    /// Sorts findings (most severe first, then by location and rule) and recomputes `max_severity`.
+    pub fn normalize(&mut self) {
+        self.findings.sort_by(|a, b| {
+            b.severity
+                .cmp(&a.severity)
+                .then_with(|| a.location.cmp(&b.location))
+                .then_with(|| a.rule_id.cmp(&b.rule_id))
+                .then_with(|| a.message.cmp(&b.message))
+        });
+        self.max_severity = self.findings.iter().map(|f| f.severity).max();
+    }
+}

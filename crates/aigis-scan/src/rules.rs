@@ -1,0 +1,254 @@
+//! The rule catalogue: every finding carries one stable [`RuleId`], and this module is the single
+//! place that says what each rule means, how bad it is by default, what to do about it, and where
+//! it is documented elsewhere (CWE, MITRE ATLAS, OWASP). `aigis rules`, SARIF `rules[]` and policy
+//! suppressions all read it.
+
+use crate::Severity;
+use serde::{Serialize, Serializer};
+use std::fmt;
+
+/// Description of one rule, as printed by `aigis rules ID`.
+#[derive(Debug, Clone, Serialize)]
+pub struct Rule {
+    /// Stable id, e.g. `PICKLE-CALL-DANGEROUS`.
+    pub id: &'static str,
+    /// Severity a finding of this rule has unless a policy overrides it.
+    pub default_severity: Severity,
+    /// One-line title.
+    pub title: &'static str,
+    /// Why this matters.
+    pub explanation: &'static str,
+    /// What to do about it.
+    pub remediation: &'static str,
+    /// External references (CWE, MITRE ATLAS, OWASP, …).
+    pub references: &'static [&'static str],
+}
+
+const SUPPLY_CHAIN: &[&str] = &[
+    "CWE-502: Deserialization of Untrusted Data",
+    "MITRE ATLAS AML.T0010: ML Supply Chain Compromise",
+    "MITRE ATLAS AML.T0011: User Execution",
+    "OWASP LLM03:2025 Supply Chain",
+    "OWASP ML06:2023 AI Supply Chain Attacks",
+];
+const MALFORMED: &[&str] = &[
+    "CWE-20: Improper Input Validation",
+    "OWASP ML06:2023 AI Supply Chain Attacks",
+];
+const PATH_ESCAPE: &[&str] = &[
+    "CWE-22: Improper Limitation of a Pathname to a Restricted Directory",
+    "CWE-59: Improper Link Resolution Before File Access",
+    "MITRE ATLAS AML.T0010: ML Supply Chain Compromise",
+];
+const RESOURCES: &[&str] = &[
+    "CWE-400: Uncontrolled Resource Consumption",
+    "CWE-409: Improper Handling of Highly Compressed Data",
+];
+
+macro_rules! rules {
+    ($( $(#[$doc:meta])* $variant:ident = $id:literal, $sev:ident, $title:literal, $expl:literal, $fix:literal, $refs:expr; )*) => {
+        /// Stable identifier of every rule aigis can emit.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+        pub enum RuleId {
+            $( $(#[$doc])* $variant, )*
+        }
+
+        impl RuleId {
+            /// Every rule, in catalogue order.
+            pub const ALL: &'static [RuleId] = &[$(RuleId::$variant),*];
+
+            /// The full catalogue entry.
+            pub fn rule(self) -> &'static Rule {
+                match self {
+                    $( RuleId::$variant => &Rule {
+                        id: $id,
+                        default_severity: Severity::$sev,
+                        title: $title,
+                        explanation: $expl,
+                        remediation: $fix,
+                        references: $refs,
+                    }, )*
+                }
+            }
+        }
+    };
+}
+
+rules! {
+    /// A pickle invokes a known code-execution, shell, file, network or import primitive.
+    PickleCallDangerous = "PICKLE-CALL-DANGEROUS", Critical,
+        "Loading runs a dangerous function",
+        "Unpickling calls a function that executes commands or code, writes files, opens network connections or imports modules. Loading this file attacks the machine that loads it.",
+        "Do not load this file. Treat the source as compromised; obtain the model from a trusted publisher, preferably as safetensors.",
+        SUPPLY_CHAIN;
+    /// A pickle invokes a callable outside the allow-list of known framework callables.
+    PickleCallUnknown = "PICKLE-CALL-UNKNOWN", High,
+        "Loading calls a function no known framework needs",
+        "Unpickling calls a function that is not on the allow-list of callables that PyTorch, NumPy, scikit-learn, pandas and the standard library use to rebuild models. Such a call can have any effect.",
+        "Review the call. If it is your own code and trusted, allow it with `--allow-global module.name` or the policy file; otherwise do not load the file.",
+        SUPPLY_CHAIN;
+    /// A pickle loads a reference to a dangerous callable without visibly calling it.
+    PickleRefDangerous = "PICKLE-REF-DANGEROUS", High,
+        "Pickle references a dangerous function",
+        "The pickle imports a code-execution, shell, file or network function. Even when the call is not visible statically, a reference passed into other objects can be invoked during or after loading.",
+        "Do not load this file; legitimate models never reference these functions.",
+        SUPPLY_CHAIN;
+    /// A pickle references a global outside the known framework namespaces.
+    PickleRefUnknown = "PICKLE-REF-UNKNOWN", Medium,
+        "Pickle references code outside the known-safe set",
+        "The pickle imports a module attribute outside the known framework namespaces. Importing a module runs its top-level code.",
+        "Check that the module is installed from a trusted source; allow it with `--allow-global` if it is yours.",
+        SUPPLY_CHAIN;
+    /// A pickle constructs an instance of a class outside the known framework namespaces.
+    PickleClassUnknown = "PICKLE-CLASS-UNKNOWN", Medium,
+        "Loading constructs a class from outside the known frameworks",
+        "The pickle rebuilds an object of a third-party or application class (e.g. a model class from `__main__`). Loading needs that code and trusts its `__setstate__`.",
+        "Prefer saving weights only (state_dict + safetensors). If the class is yours, allow it with `--allow-global module.Class`.",
+        SUPPLY_CHAIN;
+    /// A pickle sets attributes on a module or class object (monkey-patching on load).
+    PickleStateOnGlobal = "PICKLE-STATE-ON-GLOBAL", High,
+        "Loading modifies a module or class",
+        "A BUILD opcode applies state to an imported module or class object, which replaces its attributes: loading monkey-patches code that later runs.",
+        "Do not load this file; no framework pickles state onto classes or modules.",
+        SUPPLY_CHAIN;
+    /// An EXT opcode refers to a copyreg extension code that cannot be resolved statically.
+    PickleExtensionUnresolved = "PICKLE-EXT-UNRESOLVED", High,
+        "Pickle uses an unregistered extension code",
+        "EXT1/EXT2/EXT4 opcodes name a callable through the copyreg extension registry, which is empty unless the loading process registered codes. The target cannot be verified.",
+        "Do not load this file unless you know which extension registry it was made for.",
+        SUPPLY_CHAIN;
+    /// A byte string in a pickle is itself a pickle that a loader call would unpickle.
+    PickleNested = "PICKLE-NESTED", Info,
+        "Pickle contains a nested pickle passed to a loader",
+        "A bytes constant is handed to a pickle loader during unpickling; its content is scanned and reported separately.",
+        "Review the nested findings.",
+        SUPPLY_CHAIN;
+    /// A STACK_GLOBAL whose module or name is computed while loading.
+    PickleDynamicImport = "PICKLE-DYNAMIC-IMPORT", High,
+        "Pickle imports a name computed at load time",
+        "The module or attribute name of a STACK_GLOBAL is not a constant: it is built by calls during unpickling, which hides what is imported from scanners.",
+        "Do not load this file; frameworks always write constant names.",
+        SUPPLY_CHAIN;
+    /// An irregularity in a pickle stream that a loader tolerates (frame length mismatch, …).
+    PickleAnomaly = "PICKLE-ANOMALY", Medium,
+        "Irregular pickle stream",
+        "The stream holds something a loader tolerates but no pickler writes, such as a FRAME whose declared length does not match its content. Such irregularities are used to confuse scanners.",
+        "Treat the file as crafted; re-export the model from its framework.",
+        MALFORMED;
+    /// The file is a pickle (or carries one): loading it runs code by design.
+    PickleFormat = "PICKLE-FORMAT", Info,
+        "Pickle format runs code on load",
+        "Pickle-based formats (PyTorch .pt/.bin, joblib, NumPy object arrays) can execute arbitrary code when loaded. Nothing dangerous was found, but the format cannot be made safe.",
+        "Prefer safetensors (or ONNX/GGUF) for distribution; load pickles only with `torch.load(weights_only=True)` or an equivalent restricted loader.",
+        SUPPLY_CHAIN;
+    /// The pickle stream is malformed (truncated, bad opcode, stack misuse).
+    PickleMalformed = "PICKLE-MALFORMED", Medium,
+        "Malformed pickle stream",
+        "The pickle stream breaks: a loader executes every opcode up to the break, so anything reported before it still runs. Malformed streams are also used to confuse scanners.",
+        "Do not load the file; re-export it from the source framework.",
+        MALFORMED;
+    /// An archive or compressed stream is malformed.
+    ArchiveMalformed = "ARCHIVE-MALFORMED", Medium,
+        "Malformed archive",
+        "The archive or compressed stream is truncated or corrupt. Lenient loaders may still read parts that strict tools skip.",
+        "Re-download or re-export the file.",
+        MALFORMED;
+    /// An archive member would be written outside the extraction folder.
+    ArchivePathTraversal = "ARCHIVE-PATH-TRAVERSAL", High,
+        "Archive member escapes the extraction folder",
+        "A member name is absolute or contains `..`: extracting the archive writes outside the destination (archive slip), e.g. over shell start-up files.",
+        "Do not extract this archive; it was crafted to overwrite files.",
+        PATH_ESCAPE;
+    /// An archive member is a symbolic or hard link that points outside the archive.
+    ArchiveLinkEscape = "ARCHIVE-LINK-ESCAPE", High,
+        "Archive link points outside the archive",
+        "A symbolic or hard link member targets an absolute path or climbs out with `..`; extraction makes later writes land outside the destination.",
+        "Do not extract this archive.",
+        PATH_ESCAPE;
+    /// An archive contains device files, FIFOs or other special members.
+    ArchiveSpecialMember = "ARCHIVE-SPECIAL-MEMBER", Medium,
+        "Archive contains a device or special file",
+        "Model archives hold regular files only; device nodes and FIFOs are a sign of tampering.",
+        "Inspect the archive before extracting it.",
+        PATH_ESCAPE;
+    /// Two archive members have the same name, so tools disagree on which one is read.
+    ArchiveDuplicateName = "ARCHIVE-DUPLICATE-NAME", Medium,
+        "Duplicate member names in archive",
+        "Different readers pick different members when names repeat, a known way to show a scanner one file and a loader another.",
+        "Re-create the archive.",
+        MALFORMED;
+    /// Local and central zip headers disagree, or a zip entry is hidden from the central directory.
+    ZipInconsistent = "ZIP-INCONSISTENT", Medium,
+        "Zip headers disagree",
+        "The local header and the central directory of a zip entry disagree (name, flags, CRC) or an entry appears in only one of them. Loaders and scanners then read different contents.",
+        "Re-export the model with its framework; treat the file as tampered.",
+        MALFORMED;
+    /// The file is valid as two formats at once.
+    Polyglot = "POLYGLOT-FILE", Medium,
+        "File is valid as two formats",
+        "The content parses as one format from its start and as another (e.g. a zip found from its end). Loaders that pick different views load different content, and scanners that read one view miss the other.",
+        "Treat the file as crafted; re-export the model from its framework.",
+        MALFORMED;
+    /// A decompression bomb or an input beyond a resource limit.
+    ResourceLimit = "RESOURCE-LIMIT", Medium,
+        "Input exceeds a resource limit",
+        "The file hits a limit on size, decompression ratio, nesting depth, opcode count, memo size or time. The part beyond the limit was not analysed.",
+        "Inspect the file by other means; raise the limit only for trusted inputs.",
+        RESOURCES;
+    /// The file claims a model format but is malformed.
+    FormatMalformed = "FORMAT-MALFORMED", Medium,
+        "Malformed model file",
+        "The file starts like a known model format but its structure is invalid.",
+        "Re-download or re-export the file.",
+        MALFORMED;
+    /// The file could not be read.
+    ReadError = "READ-ERROR", Medium,
+        "File could not be read",
+        "An I/O error prevented the scan; the file was not analysed.",
+        "Check permissions and retry.",
+        &[];
+}
+
+impl RuleId {
+    /// The stable string id.
+    pub fn as_str(self) -> &'static str {
+        self.rule().id
+    }
+
+    /// Looks a rule up by its string id (case-insensitive).
+    pub fn from_id(id: &str) -> Option<RuleId> {
+        RuleId::ALL
+            .iter()
+            .copied()
+            .find(|rule| rule.as_str().eq_ignore_ascii_case(id))
+    }
+}
+
+impl fmt::Display for RuleId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl Serialize for RuleId {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashSet;
+
+    #[test]
+    fn ids_are_unique_and_documented() {
+        let mut seen = HashSet::new();
+        for rule in RuleId::ALL {
+            let entry = rule.rule();
+            assert!(seen.insert(entry.id), "duplicate id {}", entry.id);
+            assert!(!entry.title.is_empty() && !entry.explanation.is_empty());
+            assert_eq!(RuleId::from_id(&entry.id.to_lowercase()), Some(*rule));
+        }
+    }
+}
