@@ -90,8 +90,10 @@ fn scan(args: ScanArgs) -> Result<ExitCode> {
             bail!("no such file or directory: {}", path.display());
         }
     }
-    let mut options = ScanOptions::default();
-    options.hash = !args.no_hash;
+    let mut options = ScanOptions {
+        hash: !args.no_hash,
+        ..ScanOptions::default()
+    };
     options.analysis.allow_globals = args.allow_global.clone();
     let scanner = Scanner::new(options);
     let files = scanner.collect(&args.paths);
@@ -116,7 +118,6 @@ fn scan(args: ScanArgs) -> Result<ExitCode> {
     }
     let report = ScanReport::new(results);
 
-    let mut wrote_stdout = false;
     for spec in &args.output {
         let (format, path) = match spec.split_once('=') {
             Some((name, path)) => (
@@ -133,9 +134,7 @@ fn scan(args: ScanArgs) -> Result<ExitCode> {
         let color = args.format == OutputFormat::Terminal && std::io::stdout().is_terminal();
         let text = render(&report, args.format, color, args.verbose)?;
         std::io::stdout().write_all(text.as_bytes())?;
-        wrote_stdout = true;
     }
-    let _ = wrote_stdout;
     let failed = report.max_severity().is_some_and(|max| max >= args.fail_on);
     Ok(if failed {
         ExitCode::from(1)

@@ -6,10 +6,9 @@ use crate::analyzer::{Analyzer, Context, Input};
 use crate::{ByteSource, Finding, Format, RuleId, Severity};
 use aigis_pickle::{PickleScan, ProblemKind, Risk, VerdictKind};
 
-/// Opcodes a protocol 0/1 pickle can start with (no PROTO header): `(`, `]`, `}`, `)`, `c`, `i`,
-/// `N`, `I`, `L`, `F`, `S`, `V`, `U`, `T`, `X`, `K`, `M`, `J`, `G`, `B`, `C`, `q`, `p`, `g`, `h`, `j`…
-/// Only a whole, successfully parsed stream makes such a file a pickle.
-const PROTO0_START: &[u8] = b"(]}).ciNILFSVUTXKMJGBCpPgQ\x88\x89";
+/// Opcodes a pickle can start with when it has no PROTO header (protocols 0 and 1, or a crafted
+/// stream). Only a stream that parses makes such a file a pickle.
+const PROTO0_START: &[u8] = b"(]}).ciNILFSVUTXKMJGBCpPgQ\x80\x88\x89";
 
 /// PyTorch's legacy magic number 0x1950a86a20f9469cfc6c as the LONG1 payload `torch.save` writes.
 const TORCH_LEGACY_MAGIC: &[u8] = b"\x8a\x0a\x6c\xfc\x9c\x46\xf9\x20\x6a\xa8\x50\x19";
@@ -27,25 +26,25 @@ impl Analyzer for PickleAnalyzer {
     }
 
     fn sniff(&self, head: &[u8], _len: u64) -> bool {
-        match head {
-            [0x80, proto, ..] => *proto <= 5,
-            [first, ..] => PROTO0_START.contains(first),
-            [] => false,
-        }
+        head.first()
+            .is_some_and(|first| PROTO0_START.contains(first))
     }
 
     fn analyze(&self, input: &Input<'_>, cx: &mut Context<'_>) -> Option<Format> {
-        let has_proto_header = input.head.first() == Some(&0x80);
+        // Pickle writers emit PROTO only for protocols 2 and up: that is a real signature. Any
+        // other start is weak, and only a stream that parses to STOP (or that reaches an import
+        // or call before it breaks) makes the content a pickle.
+        let strong = matches!(input.head, [0x80, 2..=5, ..]);
         let scan = run(input.source, 0, cx);
         let complete = !scan.streams.is_empty();
-        let alarming = scan
-            .verdicts
-            .iter()
-            .any(|v| matches!(v.risk, Risk::Critical | Risk::High));
-        if !has_proto_header && !complete && !alarming {
-            return None;
-        }
-        if has_proto_header && !complete && scan.verdicts.is_empty() && scan.bytes_consumed < 4 {
+        let eventful = !scan.verdicts.is_empty() || !scan.globals.is_empty();
+        // A PROTO followed by a byte that is no opcode is not a pickle; one followed by an opcode
+        // that runs past the end is a truncated pickle.
+        let broke_at_once = scan
+            .problem
+            .as_ref()
+            .is_some_and(|p| p.offset <= 2 && matches!(p.kind, ProblemKind::BadOpcode(_)));
+        if !complete && !eventful && (!strong || broke_at_once) {
             return None;
         }
         let format = pickle_format(&scan, input.head);

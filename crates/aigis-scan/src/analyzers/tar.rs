@@ -11,12 +11,13 @@ pub struct TarAnalyzer;
 
 /// A ustar/GNU magic at offset 257, or an old-style header whose checksum adds up.
 fn is_tar_header(head: &[u8]) -> bool {
+    // The magic alone identifies a (possibly truncated) ustar/GNU header.
+    if head.get(257..262) == Some(b"ustar") {
+        return true;
+    }
     let Some(block) = head.get(..512) else {
         return false;
     };
-    if &block[257..262] == b"ustar" {
-        return true;
-    }
     let field = String::from_utf8_lossy(&block[148..156]);
     let Ok(declared) = u32::from_str_radix(field.trim_matches(|c: char| c == '\0' || c == ' '), 8)
     else {
