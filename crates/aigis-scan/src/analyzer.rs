@@ -5,7 +5,7 @@
 //! Container analyzers (zip, tar, compressed streams) hand their members back to the same registry
 //! through [`Context::scan_member`], with a depth and byte budget.
 
-use crate::{ByteSource, Finding, Format, Limits, RuleId};
+use crate::{ByteSource, Finding, Format, Limits, ModelInfo, RuleId};
 use std::time::Instant;
 
 /// Bytes of the head passed to [`Analyzer::sniff`].
@@ -126,6 +126,7 @@ pub struct Context<'a> {
     read_failed: bool,
     decompressed: u64,
     started: Instant,
+    model: ModelInfo,
 }
 
 impl<'a> Context<'a> {
@@ -140,6 +141,7 @@ impl<'a> Context<'a> {
             read_failed: false,
             decompressed: 0,
             started: Instant::now(),
+            model: ModelInfo::default(),
         }
     }
 
@@ -265,8 +267,13 @@ impl<'a> Context<'a> {
         &self.findings
     }
 
-    /// Consumes the context, returning its findings.
-    pub fn into_findings(self) -> Vec<Finding> {
-        self.findings
+    /// What is known about the model so far; analyzers add to it.
+    pub fn model(&mut self) -> &mut ModelInfo {
+        &mut self.model
+    }
+
+    /// Consumes the context, returning its findings and model facts.
+    pub fn finish(self) -> (Vec<Finding>, ModelInfo) {
+        (self.findings, self.model)
     }
 }

@@ -1,6 +1,6 @@
 //! Per-file results, in the shape of the JSON contract (`shared/CONTRACT.md`).
 
-use crate::{Finding, Format, Severity};
+use crate::{Finding, Format, ModelInfo, Severity};
 use serde::Serialize;
 
 /// Outcome of scanning one file.
@@ -38,6 +38,9 @@ pub struct FileResult {
     pub findings: Vec<Finding>,
     /// Bytes read from storage to analyze (hashing excluded).
     pub bytes_read: u64,
+    /// What the analyzers learned about the model (framework, architecture, ops, …).
+    #[serde(skip_serializing_if = "ModelInfo::is_empty")]
+    pub model: ModelInfo,
 }
 
 fn serialize_max<S: serde::Serializer>(max: &Option<Severity>, s: S) -> Result<S::Ok, S::Error> {

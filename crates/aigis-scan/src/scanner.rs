@@ -143,6 +143,7 @@ impl Scanner {
         } else {
             Status::Ok
         };
+        let (findings, model) = cx.finish();
         let mut result = FileResult {
             path,
             format,
@@ -150,8 +151,9 @@ impl Scanner {
             sha256: None,
             status,
             max_severity: None,
-            findings: cx.into_findings(),
+            findings,
             bytes_read: 0,
+            model,
         };
         result.normalize();
         result
@@ -169,6 +171,7 @@ impl Scanner {
             max_severity: None,
             findings: vec![finding],
             bytes_read: 0,
+            model: Default::default(),
         };
         result.normalize();
         result

@@ -7,13 +7,34 @@ use serde_json::Value;
 use std::collections::HashMap;
 use std::path::PathBuf;
 
+/// Rows of every `fixtures/manifest*.jsonl` (one per generator script).
 fn manifest() -> Vec<Value> {
-    let path = repo_root().join("fixtures/manifest.jsonl");
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    text.lines()
-        .filter(|l| !l.trim().is_empty())
-        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("bad manifest line {l}: {e}")))
-        .collect()
+    let dir = repo_root().join("fixtures");
+    let mut paths: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| {
+            let name = p
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            name.starts_with("manifest") && name.ends_with(".jsonl")
+        })
+        .collect();
+    paths.sort();
+    let mut rows = Vec::new();
+    for path in paths {
+        let text =
+            std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        for line in text.lines().filter(|l| !l.trim().is_empty()) {
+            rows.push(
+                serde_json::from_str(line)
+                    .unwrap_or_else(|e| panic!("bad manifest line {line}: {e}")),
+            );
+        }
+    }
+    rows
 }
 
 #[test]

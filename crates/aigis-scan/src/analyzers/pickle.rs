@@ -48,6 +48,9 @@ impl Analyzer for PickleAnalyzer {
             return None;
         }
         let format = pickle_format(&scan, input.head);
+        if let Some(framework) = framework(&scan) {
+            cx.model().set_framework(framework);
+        }
         report(&scan, cx);
         Some(format)
     }
@@ -109,6 +112,26 @@ fn severity(risk: Risk) -> Severity {
         Risk::Medium => Severity::Medium,
         Risk::Info => Severity::Info,
     }
+}
+
+/// The framework whose classes the pickle rebuilds, judged from the globals it imports.
+fn framework(scan: &PickleScan) -> Option<&'static str> {
+    const FRAMEWORKS: &[(&str, &str)] = &[
+        ("torch", "pytorch"),
+        ("sklearn", "scikit-learn"),
+        ("xgboost", "xgboost"),
+        ("lightgbm", "lightgbm"),
+        ("catboost", "catboost"),
+        ("pandas", "pandas"),
+        ("joblib", "joblib"),
+        ("numpy", "numpy"),
+    ];
+    FRAMEWORKS.iter().find_map(|(prefix, name)| {
+        scan.globals
+            .iter()
+            .any(|g| g.module == *prefix || g.module.starts_with(&format!("{prefix}.")))
+            .then_some(*name)
+    })
 }
 
 /// Refines "pickle" into the framework format the stream belongs to.

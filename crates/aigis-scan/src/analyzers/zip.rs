@@ -89,6 +89,9 @@ pub(crate) fn analyze_index(
             member_formats.push(format);
         }
     }
+    if torch {
+        cx.model().set_framework("pytorch");
+    }
     if torchscript && torch {
         Format::Torchscript
     } else if torch {
