@@ -396,7 +396,9 @@ def cmd_report(args):
         return wa / wb
 
     def fmt_ratio(x, what):
-        return "n/a" if x is None else "%.2f× %s" % (x, what)
+        if x is None:
+            return "n/a"
+        return ("%.2f× %s" if x >= 0.1 else "%.4f× %s") % (x, what)  # keep tiny ratios readable
 
     manifest = None
     if args.manifest and os.path.exists(args.manifest):
@@ -452,7 +454,7 @@ def cmd_report(args):
     out.append("| --- | --- | ---: | ---: | --- | --- |")
     for row in rows:
         if row["status"] == "ok":
-            w = "%.3f" % float(row["wall"])
+            w = ("%.3f" if float(row["wall"]) >= 0.1 else "%.4f") % float(row["wall"])
             rss = "%.1f" % (int(row["rss"]) / 1024.0) if row["rss"] else "n/a"
             rt = ratio_txt.get(row["case"], "")
         else:

@@ -59,6 +59,15 @@ struct ScanArgs {
     /// Skip SHA-256 hashing.
     #[arg(long)]
     no_hash: bool,
+    /// Wall-clock limit per file, in seconds; a file over it is reported with status `error`.
+    #[arg(long, value_name = "SECONDS", default_value = "60")]
+    time_limit: f64,
+    /// Bytes read or decompressed from any single archive member or stream.
+    #[arg(long, value_name = "BYTES")]
+    max_member_bytes: Option<u64>,
+    /// Archive-in-archive nesting depth.
+    #[arg(long, value_name = "N")]
+    max_depth: Option<usize>,
     /// No progress bar and no report on stdout unless --format/--output ask for one.
     #[arg(long, short)]
     quiet: bool,
@@ -95,7 +104,18 @@ fn scan(args: ScanArgs) -> Result<ExitCode> {
         ..ScanOptions::default()
     };
     options.analysis.allow_globals = args.allow_global.clone();
-    let scanner = Scanner::new(options);
+    let limits = &mut options.analysis.limits;
+    if !(args.time_limit.is_finite() && args.time_limit >= 0.0) {
+        bail!("--time-limit must be a number of seconds");
+    }
+    limits.time_limit = std::time::Duration::from_secs_f64(args.time_limit);
+    if let Some(bytes) = args.max_member_bytes {
+        limits.max_member_bytes = bytes;
+    }
+    if let Some(depth) = args.max_depth {
+        limits.max_depth = depth;
+    }
+    let scanner = std::sync::Arc::new(Scanner::new(options));
     let files = scanner.collect(&args.paths);
 
     let bar = if !args.quiet && std::io::stderr().is_terminal() {

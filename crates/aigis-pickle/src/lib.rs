@@ -81,6 +81,8 @@ pub struct Options {
     pub extra_allowed: Vec<String>,
     /// Resource limits.
     pub limits: Limits,
+    /// Wall-clock deadline: the scan stops with [`LimitKind::Time`] once it passes.
+    pub deadline: Option<std::time::Instant>,
 }
 
 /// How bad a verdict is.
@@ -219,6 +221,8 @@ pub enum LimitKind {
     Read,
     /// A line of a text opcode longer than [`Limits::max_inline_bytes`].
     LineLength,
+    /// The wall-clock deadline of [`Options::deadline`].
+    Time,
 }
 
 impl fmt::Display for LimitKind {
@@ -232,6 +236,7 @@ impl fmt::Display for LimitKind {
             LimitKind::Streams => "max_streams",
             LimitKind::Read => "max_read",
             LimitKind::LineLength => "max_inline_bytes (line)",
+            LimitKind::Time => "time limit",
         })
     }
 }

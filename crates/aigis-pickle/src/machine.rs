@@ -524,6 +524,15 @@ impl<'c, 'o, 'i> Machine<'c, 'o, 'i> {
         if self.ctx.opcodes > self.limits().max_opcodes {
             return Err(limit(LimitKind::Opcodes));
         }
+        if self.ctx.opcodes % 4096 == 0
+            && self
+                .ctx
+                .opts
+                .deadline
+                .is_some_and(|d| std::time::Instant::now() >= d)
+        {
+            return Err(limit(LimitKind::Time));
+        }
         let code = cur.u8()?;
         match code {
             op::MARK => {

@@ -124,6 +124,7 @@ pub struct Context<'a> {
     findings: Vec<Finding>,
     invalid: bool,
     read_failed: bool,
+    timed_out: bool,
     decompressed: u64,
     started: Instant,
     model: ModelInfo,
@@ -139,6 +140,7 @@ impl<'a> Context<'a> {
             findings: Vec::new(),
             invalid: false,
             read_failed: false,
+            timed_out: false,
             decompressed: 0,
             started: Instant::now(),
             model: ModelInfo::default(),
@@ -232,24 +234,37 @@ impl<'a> Context<'a> {
         true
     }
 
+    /// The instant the per-file time limit runs out.
+    pub fn deadline(&self) -> Instant {
+        self.started + self.limits().time_limit
+    }
+
     /// True (and reported once) when the per-file time limit has passed.
     pub fn out_of_time(&mut self) -> bool {
-        let limit = self.limits().time_limit;
-        if self.started.elapsed() <= limit {
+        if Instant::now() < self.deadline() {
             return false;
         }
-        if !self
-            .findings
-            .iter()
-            .any(|f| f.rule_id == RuleId::ResourceLimit && f.message.contains("time limit"))
-        {
-            let msg = format!(
-                "time limit of {} s exceeded; analysis stopped",
-                limit.as_secs_f64()
-            );
-            self.malformed(RuleId::ResourceLimit, msg, None);
-        }
+        self.time_limit_hit();
         true
+    }
+
+    /// Records that analysis stopped at the time limit: a finding, and status `error`.
+    pub fn time_limit_hit(&mut self) {
+        if self.timed_out {
+            return;
+        }
+        self.timed_out = true;
+        let secs = self.limits().time_limit.as_secs_f64();
+        self.report(
+            RuleId::TimeLimit,
+            format!("time limit of {secs} s exceeded; analysis stopped"),
+            None,
+        );
+    }
+
+    /// Whether the time limit stopped the analysis.
+    pub fn timed_out(&self) -> bool {
+        self.timed_out
     }
 
     /// Whether a structural problem made the file invalid.

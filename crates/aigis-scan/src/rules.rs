@@ -195,6 +195,12 @@ rules! {
         "The file hits a limit on size, decompression ratio, nesting depth, opcode count, memo size or time. The part beyond the limit was not analysed.",
         "Inspect the file by other means; raise the limit only for trusted inputs.",
         RESOURCES;
+    /// Analysis of a file did not finish within the per-file time limit.
+    TimeLimit = "TIME-LIMIT", Medium,
+        "Analysis exceeded the time limit",
+        "The file took longer than the per-file time limit to analyse and was not fully examined. Crafted files use this to make scanners give up.",
+        "Inspect the file by other means; raise `--time-limit` only for trusted inputs.",
+        RESOURCES;
     /// The file claims a model format but is malformed.
     FormatMalformed = "FORMAT-MALFORMED", Medium,
         "Malformed model file",

@@ -8,6 +8,8 @@ use sha2::{Digest, Sha256};
 use std::fs::File;
 use std::io;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, mpsc};
+use std::time::Duration;
 
 /// Files up to this size are read whole, once, and both hashed and analyzed from memory.
 const READ_WHOLE: u64 = 8 << 20;
@@ -73,20 +75,54 @@ impl Scanner {
     }
 
     /// Scans files in parallel; `progress` is called once per finished file. Results keep the
-    /// order of `files`.
+    /// order of `files`. Each file runs under a watchdog: analysis is cooperative about the time
+    /// limit, and a file that still has not finished shortly after it is reported as `error`
+    /// while the scan moves on.
     pub fn scan_files(
-        &self,
+        self: &Arc<Self>,
         files: &[PathBuf],
         progress: &(dyn Fn(&FileResult) + Sync),
     ) -> Vec<FileResult> {
         files
             .par_iter()
             .map(|path| {
-                let result = self.scan_file(path);
+                let result = self.scan_file_watched(path);
                 progress(&result);
                 result
             })
             .collect()
+    }
+
+    /// Scans one file on its own thread and gives up waiting after the time limit plus grace.
+    fn scan_file_watched(self: &Arc<Self>, path: &Path) -> FileResult {
+        let limit = self.options.analysis.limits.time_limit;
+        let grace = (limit / 4).max(Duration::from_secs(2));
+        let (tx, rx) = mpsc::channel();
+        let scanner = Arc::clone(self);
+        let owned = path.to_path_buf();
+        let spawned = std::thread::Builder::new()
+            .name("aigis-file".into())
+            .spawn(move || {
+                let _ = tx.send(scanner.scan_file(&owned));
+            });
+        if spawned.is_err() {
+            return self.scan_file(path);
+        }
+        match rx.recv_timeout(limit + grace) {
+            Ok(result) => result,
+            Err(_) => {
+                let size = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
+                let message = format!(
+                    "time limit of {} s exceeded; analysis abandoned",
+                    limit.as_secs_f64()
+                );
+                failed_result(
+                    path.to_string_lossy().into_owned(),
+                    size,
+                    crate::Finding::new(RuleId::TimeLimit, message),
+                )
+            }
+        }
     }
 
     /// Scans one local file.
@@ -134,7 +170,7 @@ impl Scanner {
     pub fn scan_source(&self, path: String, source: &dyn ByteSource) -> FileResult {
         let mut cx = Context::new(&self.registry, &self.options.analysis);
         let format = self.registry.analyze(source, None, &mut cx);
-        let status = if cx.read_failed() {
+        let status = if cx.read_failed() || cx.timed_out() {
             Status::Error
         } else if cx.is_invalid() {
             Status::Invalid
@@ -160,22 +196,26 @@ impl Scanner {
     }
 
     fn error_result(&self, path: String, size: u64, err: &io::Error) -> FileResult {
-        let mut finding = crate::Finding::new(RuleId::ReadError, format!("read failed: {err}"));
-        finding.location = None;
-        let mut result = FileResult {
-            path,
-            format: Format::Unknown,
-            size,
-            sha256: None,
-            status: Status::Error,
-            max_severity: None,
-            findings: vec![finding],
-            bytes_read: 0,
-            model: Default::default(),
-        };
-        result.normalize();
-        result
+        let finding = crate::Finding::new(RuleId::ReadError, format!("read failed: {err}"));
+        failed_result(path, size, finding)
     }
+}
+
+/// A result with status `error` and the one finding that says why.
+fn failed_result(path: String, size: u64, finding: crate::Finding) -> FileResult {
+    let mut result = FileResult {
+        path,
+        format: Format::Unknown,
+        size,
+        sha256: None,
+        status: Status::Error,
+        max_severity: None,
+        findings: vec![finding],
+        bytes_read: 0,
+        model: Default::default(),
+    };
+    result.normalize();
+    result
 }
 
 /// SHA-256 of a whole source, read sequentially in large chunks.

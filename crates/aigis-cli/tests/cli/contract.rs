@@ -80,3 +80,37 @@ fn allow_global_turns_a_class_finding_off() {
         .collect();
     assert!(still.is_empty(), "{allowed}");
 }
+
+#[test]
+fn time_limit_reports_error_and_scan_goes_on() {
+    let slow = repo_root().join("fixtures/pickle/big_memo_10k.pkl");
+    let quick = repo_root().join("fixtures/pickle/os_system_p2.pkl");
+    let (code, doc) = scan_json(&[&slow, &quick], &["--time-limit", "0", "--no-hash"]);
+    let results = doc["results"].as_array().cloned().unwrap_or_default();
+    assert_eq!(results.len(), 2, "{doc}");
+    let slow_result = results.iter().find(|r| {
+        r["path"]
+            .as_str()
+            .is_some_and(|p| p.ends_with("big_memo_10k.pkl"))
+    });
+    let slow_result = slow_result.unwrap_or_else(|| panic!("{doc}"));
+    assert_eq!(slow_result["status"], "error", "{slow_result}");
+    assert!(
+        slow_result["findings"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .any(|f| f["rule_id"] == "TIME-LIMIT")
+    );
+    // The small payload file is below the check interval and still gets its verdict.
+    let quick_result = results.iter().find(|r| {
+        r["path"]
+            .as_str()
+            .is_some_and(|p| p.ends_with("os_system_p2.pkl"))
+    });
+    assert_eq!(
+        quick_result.map(|r| r["max_severity"].clone()),
+        Some(Value::from("critical"))
+    );
+    assert_eq!(code, 1);
+}

@@ -4,7 +4,7 @@
 
 use crate::analyzer::{Analyzer, Context, Input};
 use crate::{ByteSource, Finding, Format, RuleId, Severity};
-use aigis_pickle::{PickleScan, ProblemKind, Risk, VerdictKind};
+use aigis_pickle::{LimitKind, PickleScan, ProblemKind, Risk, VerdictKind};
 
 /// Opcodes a pickle can start with when it has no PROTO header (protocols 0 and 1, or a crafted
 /// stream). Only a stream that parses makes such a file a pickle.
@@ -61,6 +61,7 @@ pub(crate) fn run(source: &dyn ByteSource, start: u64, cx: &Context<'_>) -> Pick
     let options = aigis_pickle::Options {
         extra_allowed: cx.options().allow_globals.clone(),
         limits: cx.limits().pickle.clone(),
+        deadline: Some(cx.deadline()),
     };
     aigis_pickle::scan(source, start, &options)
 }
@@ -88,6 +89,14 @@ pub(crate) fn report(scan: &PickleScan, cx: &mut Context<'_>) {
         cx.push(finding);
     }
     if let Some(problem) = &scan.problem {
+        if problem.kind
+            == (ProblemKind::LimitExceeded {
+                which: LimitKind::Time,
+            })
+        {
+            cx.time_limit_hit();
+            return;
+        }
         let rule = match problem.kind {
             ProblemKind::LimitExceeded { .. } => RuleId::ResourceLimit,
             _ => RuleId::PickleMalformed,
