@@ -524,7 +524,7 @@ impl<'c, 'o, 'i> Machine<'c, 'o, 'i> {
         if self.ctx.opcodes > self.limits().max_opcodes {
             return Err(limit(LimitKind::Opcodes));
         }
-        if self.ctx.opcodes % 4096 == 0
+        if self.ctx.opcodes.is_multiple_of(4096)
             && self
                 .ctx
                 .opts
