@@ -449,6 +449,7 @@ def cmd_report(args):
                    len(manifest["malicious"]) if manifest else "?",
                    manifest.get("numpy", "?") if manifest else "?"))
     out.append("- Versions: %s" % meta.get("versions", "?"))
+    out.append("- Load average (1 min): %s; other work on the machine skews the times." % meta.get("load", "?"))
     out.append("")
     out.append("| tool | case | wall s | peak RSS MB | ratio | goal |")
     out.append("| --- | --- | ---: | ---: | --- | --- |")

@@ -1,0 +1,45 @@
+//! Shared entry points for the fuzz targets: each runs a parser on arbitrary bytes with limits
+//! small enough that a fuzzer explores instead of waiting.
+
+use aigis_scan::analyzer::HEAD_LEN;
+use aigis_scan::{AnalysisOptions, Context, Input, MemorySource, ScanOptions, Scanner};
+use std::sync::OnceLock;
+use std::time::Duration;
+
+fn options() -> AnalysisOptions {
+    let mut options = AnalysisOptions::default();
+    options.limits.time_limit = Duration::from_secs(5);
+    options.limits.max_member_bytes = 16 << 20;
+    options.limits.max_total_decompressed = 64 << 20;
+    options.limits.pickle.max_opcodes = 1_000_000;
+    options
+}
+
+fn scanner() -> &'static Scanner {
+    static SCANNER: OnceLock<Scanner> = OnceLock::new();
+    SCANNER.get_or_init(|| {
+        Scanner::new(ScanOptions {
+            analysis: options(),
+            hash: false,
+        })
+    })
+}
+
+/// The whole pipeline: sniff, dispatch, every analyzer reachable from the content.
+pub fn scan(data: &[u8]) {
+    let source = MemorySource::new(data.to_vec());
+    let _ = scanner().scan_source("fuzz".into(), &source);
+}
+
+/// One analyzer, called directly (no sniffing), so its parser sees every input.
+pub fn analyzer(id: &str, data: &[u8]) {
+    let scanner = scanner();
+    let options = options();
+    let source = MemorySource::new(data.to_vec());
+    let head = &data[..data.len().min(HEAD_LEN)];
+    for analyzer in scanner.registry().analyzers().filter(|a| a.id() == id) {
+        let mut cx = Context::new(scanner.registry(), &options);
+        let input = Input { source: &source, head, name: None };
+        let _ = analyzer.analyze(&input, &mut cx);
+    }
+}
