@@ -132,7 +132,10 @@ pub(crate) fn analyze(text: &str) -> Vec<TemplateIssue> {
                     walker.push(
                         RuleId::ChatTemplateSuspicious,
                         Severity::High,
-                        format!("{} (in template text outside parsed expressions)", issue.message),
+                        format!(
+                            "{} (in template text outside parsed expressions)",
+                            issue.message
+                        ),
                     );
                 }
             }
@@ -142,8 +145,9 @@ pub(crate) fn analyze(text: &str) -> Vec<TemplateIssue> {
                 RuleId::ChatTemplateUnparsable,
                 Severity::Medium,
                 format!(
-                    "chat template does not parse ({}); a Python Jinja might still render it",
-                    err.kind()
+                    "chat template does not parse ({}: {}); a Python Jinja might still render it",
+                    err.kind(),
+                    err.detail().unwrap_or("")
                 ),
             );
             for issue in raw_name_checks(text) {
@@ -167,7 +171,8 @@ fn neutralise_extension_tags(text: &str) -> String {
             return out;
         };
         let tag = &tag_and_after[..end + 2];
-        let inner = tag[2..tag.len() - 2].trim_matches(|c: char| c == '-' || c == '+' || c.is_whitespace());
+        let inner =
+            tag[2..tag.len() - 2].trim_matches(|c: char| c == '-' || c == '+' || c.is_whitespace());
         if inner == "generation" || inner == "endgeneration" {
             out.push_str("{#");
             out.push_str(&" ".repeat(tag.len() - 4));
@@ -208,9 +213,7 @@ fn is_mangled(name: &str) -> bool {
     };
     match rest.find("__") {
         Some(at) => {
-            at > 0
-                && rest[..at].chars().all(|c| c.is_ascii_alphanumeric())
-                && rest.len() > at + 2
+            at > 0 && rest[..at].chars().all(|c| c.is_ascii_alphanumeric()) && rest.len() > at + 2
         }
         None => false,
     }
@@ -255,7 +258,7 @@ fn raw_name_checks(text: &str) -> Vec<TemplateIssue> {
     for call in DANGEROUS_CALLS {
         if compact.contains(&format!(".{call}(")) {
             issues.push(TemplateIssue {
-                rule: RuleId::ChatTemplateInjection,
+                rule: RuleId::ChatTemplateSuspicious,
                 severity: Severity::High,
                 message: format!("chat template calls `{call}()`"),
             });
@@ -294,7 +297,10 @@ fn decode_python_escapes(text: &str) -> String {
                     _ => break,
                 }
             }
-            if let Some(ch) = u32::from_str_radix(&digits, 8).ok().and_then(char::from_u32) {
+            if let Some(ch) = u32::from_str_radix(&digits, 8)
+                .ok()
+                .and_then(char::from_u32)
+            {
                 out.push(ch);
             }
             continue;
@@ -309,7 +315,10 @@ fn decode_python_escapes(text: &str) -> String {
                 _ => break,
             }
         }
-        match u32::from_str_radix(&digits, 16).ok().and_then(char::from_u32) {
+        match u32::from_str_radix(&digits, 16)
+            .ok()
+            .and_then(char::from_u32)
+        {
             Some(ch) if digits.len() == width => out.push(ch),
             _ => {
                 out.push('\\');
@@ -380,7 +389,9 @@ impl Walker {
                 self.push(
                     RuleId::ChatTemplateInjection,
                     severity,
-                    format!("chat template builds the Python internal name `{token}` (sandbox escape)"),
+                    format!(
+                        "chat template builds the Python internal name `{token}` (sandbox escape)"
+                    ),
                 );
             }
         }
@@ -515,7 +526,9 @@ impl Walker {
     /// Whether `expr` is a Jinja global the template did not rebind.
     fn is_walk_start(&self, expr: &Expr<'_>) -> Option<String> {
         match expr {
-            Expr::Var(v) if WALK_STARTS.contains(&v.id) && !self.assigned.iter().any(|a| a == v.id) => {
+            Expr::Var(v)
+                if WALK_STARTS.contains(&v.id) && !self.assigned.iter().any(|a| a == v.id) =>
+            {
                 Some(v.id.to_string())
             }
             _ => None,
@@ -552,7 +565,7 @@ impl Walker {
         };
         if DANGEROUS_CALLS.contains(&name) || name == "__import__" {
             self.push(
-                RuleId::ChatTemplateInjection,
+                RuleId::ChatTemplateSuspicious,
                 Severity::High,
                 format!("chat template calls `{name}()`"),
             );
@@ -755,7 +768,9 @@ impl Walker {
                 Some(percent_format(&text, &values))
             }
             "replace" => match args.as_slice() {
-                [Some(from), Some(to), ..] if !from.is_empty() => Some(text.replace(from.as_str(), to)),
+                [Some(from), Some(to), ..] if !from.is_empty() => {
+                    Some(text.replace(from.as_str(), to))
+                }
                 _ => None,
             },
             "reverse" => Some(text.chars().rev().collect()),
@@ -878,42 +893,123 @@ mod tests {
 
     /// Chat templates of popular models, as published in their `tokenizer_config.json`.
     pub(crate) const BENIGN: &[(&str, &str)] = &[
-        ("chatml", "{% for message in messages %}{{'<|im_start|>' + message['role'] + '\\n' + message['content'] + '<|im_end|>' + '\\n'}}{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif %}"),
-        ("llama3", "{% set loop_messages = messages %}{% for message in loop_messages %}{% set content = '<|start_header_id|>' + message['role'] + '<|end_header_id|>\n\n'+ message['content'] | trim + '<|eot_id|>' %}{% if loop.index0 == 0 %}{% set content = bos_token + content %}{% endif %}{{ content }}{% endfor %}{% if add_generation_prompt %}{{ '<|start_header_id|>assistant<|end_header_id|>\n\n' }}{% endif %}"),
-        ("mistral", "{{ bos_token }}{% for message in messages %}{% if (message['role'] == 'user') != (loop.index0 % 2 == 0) %}{{ raise_exception('Conversation roles must alternate user/assistant/user/assistant/...') }}{% endif %}{% if message['role'] == 'user' %}{{ '[INST] ' + message['content'] + ' [/INST]' }}{% elif message['role'] == 'assistant' %}{{ message['content'] + eos_token}}{% else %}{{ raise_exception('Only user and assistant roles are supported!') }}{% endif %}{% endfor %}"),
-        ("gemma", "{{ bos_token }}{% if messages[0]['role'] == 'system' %}{{ raise_exception('System role not supported') }}{% endif %}{% for message in messages %}{% if (message['role'] == 'user') != (loop.index0 % 2 == 0) %}{{ raise_exception('Conversation roles must alternate user/assistant/user/assistant/...') }}{% endif %}{% if (message['role'] == 'assistant') %}{% set role = 'model' %}{% else %}{% set role = message['role'] %}{% endif %}{{ '<start_of_turn>' + role + '\n' + message['content'] | trim + '<end_of_turn>\n' }}{% endfor %}{% if add_generation_prompt %}{{'<start_of_turn>model\n'}}{% endif %}"),
-        ("phi3", "{% for message in messages %}{% if message['role'] == 'system' %}{{'<|system|>\n' + message['content'] + '<|end|>\n'}}{% elif message['role'] == 'user' %}{{'<|user|>\n' + message['content'] + '<|end|>\n'}}{% elif message['role'] == 'assistant' %}{{'<|assistant|>\n' + message['content'] + '<|end|>\n'}}{% endif %}{% endfor %}{% if add_generation_prompt %}{{ '<|assistant|>\n' }}{% else %}{{ eos_token }}{% endif %}"),
-        ("qwen2", "{% for message in messages %}{% if loop.first and messages[0]['role'] != 'system' %}{{ '<|im_start|>system\nYou are a helpful assistant.<|im_end|>\n' }}{% endif %}{{'<|im_start|>' + message['role'] + '\n' + message['content'] + '<|im_end|>' + '\n'}}{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}{% endif %}"),
-        ("deepseek", "{% if not add_generation_prompt is defined %}{% set add_generation_prompt = false %}{% endif %}{% set ns = namespace(is_first=false, is_tool=false, is_output_first=true, system_prompt='') %}{%- for message in messages %}{%- if message['role'] == 'system' %}{% set ns.system_prompt = message['content'] %}{%- endif %}{%- endfor %}{{bos_token}}{{ns.system_prompt}}{%- for message in messages %}{%- if message['role'] == 'user' %}{%- set ns.is_tool = false -%}{{'<｜User｜>' + message['content']}}{%- endif %}{%- if message['role'] == 'assistant' and message['content'] is none %}{%- set ns.is_tool = false -%}{%- for tool in message['tool_calls']%}{%- if not ns.is_first %}{{'<｜Assistant｜><｜tool▁calls▁begin｜><｜tool▁call▁begin｜>' + tool['type'] + '<｜tool▁sep｜>' + tool['function']['name'] + '\\n' + '```json' + '\\n' + tool['function']['arguments'] + '\\n' + '```' + '<｜tool▁call▁end｜>'}}{%- set ns.is_first = true -%}{%- endif %}{%- endfor %}{%- endif %}{%- if message['role'] == 'assistant' and message['content'] is not none %}{% set content = message['content'] %}{% if '</think>' in content %}{% set content = content.split('</think>')[-1] %}{% endif %}{{'<｜Assistant｜>' + content + '<｜end▁of▁sentence｜>'}}{%- endif %}{%- endfor -%}{% if add_generation_prompt and not ns.is_tool %}{{'<｜Assistant｜>'}}{% endif %}"),
-        ("hermes-tools", "{%- macro json_to_python_type(json_spec) %}{%- set basic_type_map = {\"string\": \"str\", \"number\": \"float\", \"integer\": \"int\", \"boolean\": \"bool\"} %}{%- if basic_type_map[json_spec.type] is defined %}{{- basic_type_map[json_spec.type] }}{%- elif json_spec.type == \"array\" %}{{- \"list[\" +  json_to_python_type(json_spec|items) + \"]\"}}{%- elif json_spec.type == \"object\" %}{{- \"dict\" }}{%- else %}{{- \"Any\" }}{%- endif %}{%- endmacro %}{{- bos_token }}{{- '<|im_start|>system\nYou are a function calling AI model. <tools> ' }}{%- for tool in tools %}{%- if tool.function is defined %}{%- set tool = tool.function %}{%- endif %}{{- '{\"type\": \"function\", \"function\": ' }}{{- '\"name\": \"' + tool.name + '\", ' }}{{- '\"description\": \"' + tool.name + '(' }}{%- for param_name, param_fields in tool.parameters.properties|items %}{{- param_name + \": \" + json_to_python_type(param_fields) }}{%- if not loop.last %}{{- \", \" }}{%- endif %}{%- endfor %}{{- \")\" }}{{- tool.parameters|tojson }}{%- endfor %}{{- \" </tools>\" }}{%- for message in messages %}{%- if message.role == \"user\" or message.role == \"system\" or (message.role == \"assistant\" and message.tool_calls is not defined) %}{{- '<|im_start|>' + message.role + '\n' + message.content + '<|im_end|>' + '\n' }}{%- elif message.role == \"tool\" %}{%- if loop.previtem and loop.previtem.role != \"tool\" %}{{- '<|im_start|>tool\n' }}{%- endif %}{{- '<tool_response>\n' }}{{- message.content }}{%- if not loop.last %}{{- '\n</tool_response>\n' }}{%- else %}{{- '\n</tool_response>' }}{%- endif %}{%- endif %}{%- endfor %}{%- if add_generation_prompt %}{{- '<|im_start|>assistant\n' }}{%- endif %}"),
-        ("llama3.1-tools", "{{- bos_token }}{%- if custom_tools is defined %}{%- set tools = custom_tools %}{%- endif %}{%- if not tools_in_user_message is defined %}{%- set tools_in_user_message = true %}{%- endif %}{%- if not date_string is defined %}{%- set date_string = strftime_now(\"%d %b %Y\") %}{%- endif %}{%- if messages[0]['role'] == 'system' %}{%- set system_message = messages[0]['content']|trim %}{%- set messages = messages[1:] %}{%- else %}{%- set system_message = \"\" %}{%- endif %}{{- \"<|start_header_id|>system<|end_header_id|>\\n\\n\" }}{{- \"Today Date: \" + date_string + \"\\n\\n\" }}{%- for t in tools %}{{- t | tojson(indent=4) }}{{- \"\\n\\n\" }}{%- endfor %}{%- for message in messages %}{%- if not (message.role == 'ipython' or message.role == 'tool' or 'tool_calls' in message) %}{{- '<|start_header_id|>' + message['role'] + '<|end_header_id|>\\n\\n'+ message['content'] | trim + '<|eot_id|>' }}{%- elif 'tool_calls' in message %}{%- if not message.tool_calls|length == 1 %}{{- raise_exception(\"This model only supports single tool-calls at once!\") }}{%- endif %}{%- set tool_call = message.tool_calls[0].function %}{{- '{\"name\": \"' + tool_call.name + '\", ' }}{{- '\"parameters\": ' }}{{- tool_call.arguments | tojson }}{{- \"}\" }}{{- \"<|eot_id|>\" }}{%- endif %}{%- endfor %}{%- if add_generation_prompt %}{{- '<|start_header_id|>assistant<|end_header_id|>\\n\\n' }}{%- endif %}"),
-        ("generation-tags", "{% for message in messages %}{% if message.role == 'assistant' %}{% generation %}{{ message.content }}{% endgeneration %}{% else %}{{ message.content }}{% endif %}{% endfor %}"),
-        ("loop-controls", "{% for m in messages %}{% if m.role == 'system' %}{% continue %}{% endif %}{{ m.content | upper }}{% if loop.index > 10 %}{% break %}{% endif %}{% endfor %}"),
+        (
+            "chatml",
+            "{% for message in messages %}{{'<|im_start|>' + message['role'] + '\\n' + message['content'] + '<|im_end|>' + '\\n'}}{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif %}",
+        ),
+        (
+            "llama3",
+            "{% set loop_messages = messages %}{% for message in loop_messages %}{% set content = '<|start_header_id|>' + message['role'] + '<|end_header_id|>\n\n'+ message['content'] | trim + '<|eot_id|>' %}{% if loop.index0 == 0 %}{% set content = bos_token + content %}{% endif %}{{ content }}{% endfor %}{% if add_generation_prompt %}{{ '<|start_header_id|>assistant<|end_header_id|>\n\n' }}{% endif %}",
+        ),
+        (
+            "mistral",
+            "{{ bos_token }}{% for message in messages %}{% if (message['role'] == 'user') != (loop.index0 % 2 == 0) %}{{ raise_exception('Conversation roles must alternate user/assistant/user/assistant/...') }}{% endif %}{% if message['role'] == 'user' %}{{ '[INST] ' + message['content'] + ' [/INST]' }}{% elif message['role'] == 'assistant' %}{{ message['content'] + eos_token}}{% else %}{{ raise_exception('Only user and assistant roles are supported!') }}{% endif %}{% endfor %}",
+        ),
+        (
+            "gemma",
+            "{{ bos_token }}{% if messages[0]['role'] == 'system' %}{{ raise_exception('System role not supported') }}{% endif %}{% for message in messages %}{% if (message['role'] == 'user') != (loop.index0 % 2 == 0) %}{{ raise_exception('Conversation roles must alternate user/assistant/user/assistant/...') }}{% endif %}{% if (message['role'] == 'assistant') %}{% set role = 'model' %}{% else %}{% set role = message['role'] %}{% endif %}{{ '<start_of_turn>' + role + '\n' + message['content'] | trim + '<end_of_turn>\n' }}{% endfor %}{% if add_generation_prompt %}{{'<start_of_turn>model\n'}}{% endif %}",
+        ),
+        (
+            "phi3",
+            "{% for message in messages %}{% if message['role'] == 'system' %}{{'<|system|>\n' + message['content'] + '<|end|>\n'}}{% elif message['role'] == 'user' %}{{'<|user|>\n' + message['content'] + '<|end|>\n'}}{% elif message['role'] == 'assistant' %}{{'<|assistant|>\n' + message['content'] + '<|end|>\n'}}{% endif %}{% endfor %}{% if add_generation_prompt %}{{ '<|assistant|>\n' }}{% else %}{{ eos_token }}{% endif %}",
+        ),
+        (
+            "qwen2",
+            "{% for message in messages %}{% if loop.first and messages[0]['role'] != 'system' %}{{ '<|im_start|>system\nYou are a helpful assistant.<|im_end|>\n' }}{% endif %}{{'<|im_start|>' + message['role'] + '\n' + message['content'] + '<|im_end|>' + '\n'}}{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}{% endif %}",
+        ),
+        (
+            "deepseek",
+            "{% if not add_generation_prompt is defined %}{% set add_generation_prompt = false %}{% endif %}{% set ns = namespace(is_first=false, is_tool=false, is_output_first=true, system_prompt='') %}{%- for message in messages %}{%- if message['role'] == 'system' %}{% set ns.system_prompt = message['content'] %}{%- endif %}{%- endfor %}{{bos_token}}{{ns.system_prompt}}{%- for message in messages %}{%- if message['role'] == 'user' %}{%- set ns.is_tool = false -%}{{'<｜User｜>' + message['content']}}{%- endif %}{%- if message['role'] == 'assistant' and message['content'] is none %}{%- set ns.is_tool = false -%}{%- for tool in message['tool_calls']%}{%- if not ns.is_first %}{{'<｜Assistant｜><｜tool▁calls▁begin｜><｜tool▁call▁begin｜>' + tool['type'] + '<｜tool▁sep｜>' + tool['function']['name'] + '\\n' + '```json' + '\\n' + tool['function']['arguments'] + '\\n' + '```' + '<｜tool▁call▁end｜>'}}{%- set ns.is_first = true -%}{%- endif %}{%- endfor %}{%- endif %}{%- if message['role'] == 'assistant' and message['content'] is not none %}{% set content = message['content'] %}{% if '</think>' in content %}{% set content = content.split('</think>')[-1] %}{% endif %}{{'<｜Assistant｜>' + content + '<｜end▁of▁sentence｜>'}}{%- endif %}{%- endfor -%}{% if add_generation_prompt and not ns.is_tool %}{{'<｜Assistant｜>'}}{% endif %}",
+        ),
+        (
+            "hermes-tools",
+            "{%- macro json_to_python_type(json_spec) %}{%- set basic_type_map = {\"string\": \"str\", \"number\": \"float\", \"integer\": \"int\", \"boolean\": \"bool\"} %}{%- if basic_type_map[json_spec.type] is defined %}{{- basic_type_map[json_spec.type] }}{%- elif json_spec.type == \"array\" %}{{- \"list[\" +  json_to_python_type(json_spec|items) + \"]\"}}{%- elif json_spec.type == \"object\" %}{{- \"dict\" }}{%- else %}{{- \"Any\" }}{%- endif %}{%- endmacro %}{{- bos_token }}{{- '<|im_start|>system\nYou are a function calling AI model. <tools> ' }}{%- for tool in tools %}{%- if tool.function is defined %}{%- set tool = tool.function %}{%- endif %}{{- '{\"type\": \"function\", \"function\": ' }}{{- '\"name\": \"' + tool.name + '\", ' }}{{- '\"description\": \"' + tool.name + '(' }}{%- for param_name, param_fields in tool.parameters.properties|items %}{{- param_name + \": \" + json_to_python_type(param_fields) }}{%- if not loop.last %}{{- \", \" }}{%- endif %}{%- endfor %}{{- \")\" }}{{- tool.parameters|tojson }}{%- endfor %}{{- \" </tools>\" }}{%- for message in messages %}{%- if message.role == \"user\" or message.role == \"system\" or (message.role == \"assistant\" and message.tool_calls is not defined) %}{{- '<|im_start|>' + message.role + '\n' + message.content + '<|im_end|>' + '\n' }}{%- elif message.role == \"tool\" %}{%- if loop.previtem and loop.previtem.role != \"tool\" %}{{- '<|im_start|>tool\n' }}{%- endif %}{{- '<tool_response>\n' }}{{- message.content }}{%- if not loop.last %}{{- '\n</tool_response>\n' }}{%- else %}{{- '\n</tool_response>' }}{%- endif %}{%- endif %}{%- endfor %}{%- if add_generation_prompt %}{{- '<|im_start|>assistant\n' }}{%- endif %}",
+        ),
+        (
+            "llama3.1-tools",
+            "{{- bos_token }}{%- if custom_tools is defined %}{%- set tools = custom_tools %}{%- endif %}{%- if not tools_in_user_message is defined %}{%- set tools_in_user_message = true %}{%- endif %}{%- if not date_string is defined %}{%- set date_string = strftime_now(\"%d %b %Y\") %}{%- endif %}{%- if messages[0]['role'] == 'system' %}{%- set system_message = messages[0]['content']|trim %}{%- set messages = messages[1:] %}{%- else %}{%- set system_message = \"\" %}{%- endif %}{{- \"<|start_header_id|>system<|end_header_id|>\\n\\n\" }}{{- \"Today Date: \" + date_string + \"\\n\\n\" }}{%- for t in tools %}{{- t | tojson(indent=4) }}{{- \"\\n\\n\" }}{%- endfor %}{%- for message in messages %}{%- if not (message.role == 'ipython' or message.role == 'tool' or 'tool_calls' in message) %}{{- '<|start_header_id|>' + message['role'] + '<|end_header_id|>\\n\\n'+ message['content'] | trim + '<|eot_id|>' }}{%- elif 'tool_calls' in message %}{%- if not message.tool_calls|length == 1 %}{{- raise_exception(\"This model only supports single tool-calls at once!\") }}{%- endif %}{%- set tool_call = message.tool_calls[0].function %}{{- '{\"name\": \"' + tool_call.name + '\", ' }}{{- '\"parameters\": ' }}{{- tool_call.arguments | tojson }}{{- \"}\" }}{{- \"<|eot_id|>\" }}{%- endif %}{%- endfor %}{%- if add_generation_prompt %}{{- '<|start_header_id|>assistant<|end_header_id|>\\n\\n' }}{%- endif %}",
+        ),
+        (
+            "generation-tags",
+            "{% for message in messages %}{% if message.role == 'assistant' %}{% generation %}{{ message.content }}{% endgeneration %}{% else %}{{ message.content }}{% endif %}{% endfor %}",
+        ),
+        (
+            "loop-controls",
+            "{% for m in messages %}{% if m.role == 'system' %}{% continue %}{% endif %}{{ m.content | upper }}{% if loop.index > 10 %}{% break %}{% endif %}{% endfor %}",
+        ),
     ];
 
     /// The sandbox-escape shapes seen in published GGUF template payloads.
     pub(crate) const MALICIOUS: &[(&str, &str)] = &[
-        ("cycler-globals", "{{ cycler.__init__.__globals__.os.popen('id').read() }}"),
-        ("joiner-globals", "{{ joiner.__init__.__globals__.os.system('id') }}"),
-        ("self-context", "{{ self._TemplateReference__context.cycler.__init__.__globals__.os.popen('id').read() }}"),
-        ("catch-warnings", "{% for c in [].__class__.__base__.__subclasses__() %}{% if c.__name__ == 'catch_warnings' %}{{ c()._module.__builtins__['__import__']('os').popen('id').read() }}{% endif %}{% endfor %}"),
-        ("item-access", "{{ lipsum['__globals__']['os']['popen']('id')['read']() }}"),
-        ("attr-chain", "{{ (namespace|attr('__init__')|attr('__globals__'))['os'].popen('id').read() }}"),
-        ("hex-escaped", "{{ cycler['\\x5f\\x5finit\\x5f\\x5f']['\\x5f\\x5fglobals\\x5f\\x5f']['os'].popen('id').read() }}"),
-        ("unicode-escaped", "{{ cycler|attr('\\u005f\\u005finit\\u005f\\u005f') }}"),
-        ("concat", "{% set a = '__glo' %}{% set b = 'bals__' %}{{ cycler.__init__[a ~ b].os.popen('id') }}"),
-        ("concat-attr", "{{ cycler|attr('__in' + 'it__')|attr('__glo' ~ 'bals__') }}"),
+        (
+            "cycler-globals",
+            "{{ cycler.__init__.__globals__.os.popen('id').read() }}",
+        ),
+        (
+            "joiner-globals",
+            "{{ joiner.__init__.__globals__.os.system('id') }}",
+        ),
+        (
+            "self-context",
+            "{{ self._TemplateReference__context.cycler.__init__.__globals__.os.popen('id').read() }}",
+        ),
+        (
+            "catch-warnings",
+            "{% for c in [].__class__.__base__.__subclasses__() %}{% if c.__name__ == 'catch_warnings' %}{{ c()._module.__builtins__['__import__']('os').popen('id').read() }}{% endif %}{% endfor %}",
+        ),
+        (
+            "item-access",
+            "{{ lipsum['__globals__']['os']['popen']('id')['read']() }}",
+        ),
+        (
+            "attr-chain",
+            "{{ (namespace|attr('__init__')|attr('__globals__'))['os'].popen('id').read() }}",
+        ),
+        (
+            "hex-escaped",
+            "{{ cycler['\\x5f\\x5finit\\x5f\\x5f']['\\x5f\\x5fglobals\\x5f\\x5f']['os'].popen('id').read() }}",
+        ),
+        (
+            "unicode-escaped",
+            "{{ cycler|attr('\\u005f\\u005finit\\u005f\\u005f') }}",
+        ),
+        (
+            "concat",
+            "{% set a = '__glo' %}{% set b = 'bals__' %}{{ cycler.__init__[a ~ b].os.popen('id') }}",
+        ),
+        (
+            "concat-attr",
+            "{{ cycler|attr('__in' + 'it__')|attr('__glo' ~ 'bals__') }}",
+        ),
         ("join", "{{ lipsum|attr(['__glo', 'bals__']|join) }}"),
-        ("format", "{{ lipsum|attr('%sglobals%s'|format('__', '__')) }}"),
-        ("format-char", "{{ lipsum|attr('%c%cglobals%c%c'|format(95, 95, 95, 95)) }}"),
+        (
+            "format",
+            "{{ lipsum|attr('%sglobals%s'|format('__', '__')) }}",
+        ),
+        (
+            "format-char",
+            "{{ lipsum|attr('%c%cglobals%c%c'|format(95, 95, 95, 95)) }}",
+        ),
         ("reverse", "{{ lipsum|attr('__slabolg__'|reverse) }}"),
         ("slice-reverse", "{{ lipsum|attr('__slabolg__'[::-1]) }}"),
-        ("computed-attr", "{% for m in messages %}{{ cycler|attr(m.content) }}{% endfor %}"),
+        (
+            "computed-attr",
+            "{% for m in messages %}{{ cycler|attr(m.content) }}{% endfor %}",
+        ),
         ("range-walk", "{{ range.__init__.__globals__ }}"),
-        ("request-app", "{{ request.application.__globals__.__builtins__.__import__('os').popen('id').read() }}"),
+        (
+            "request-app",
+            "{{ request.application.__globals__.__builtins__.__import__('os').popen('id').read() }}",
+        ),
         ("config-items", "{{ config.items() }}"),
-        ("unparsable-payload", "{% for x in %}{{ cycler.__init__.__globals__.os.popen('id').read() }}"),
-        ("unparsable-hex", "{{ ( }}{{ lipsum['\\x5f\\x5fglobals\\x5f\\x5f'] }}"),
+        (
+            "unparsable-payload",
+            "{% for x in %}{{ cycler.__init__.__globals__.os.popen('id').read() }}",
+        ),
+        (
+            "unparsable-hex",
+            "{{ ( }}{{ lipsum['\\x5f\\x5fglobals\\x5f\\x5f'] }}",
+        ),
         ("func-globals", "{{ messages.append.func_globals }}"),
         ("kwarg-dunder", "{{ dict(__class__=1) }}"),
     ];
@@ -940,9 +1036,29 @@ mod tests {
 
     #[test]
     fn dunder_walks_are_critical() {
-        for name in ["cycler-globals", "self-context", "catch-warnings", "hex-escaped", "concat", "join", "format", "format-char", "reverse", "unicode-escaped"] {
-            let template = MALICIOUS.iter().find(|(n, _)| *n == name).map(|(_, t)| *t).unwrap_or("");
-            assert_eq!(max_severity(template), Some(Severity::Critical), "{name}: {:?}", analyze(template));
+        for name in [
+            "cycler-globals",
+            "self-context",
+            "catch-warnings",
+            "hex-escaped",
+            "concat",
+            "join",
+            "format",
+            "format-char",
+            "reverse",
+            "unicode-escaped",
+        ] {
+            let template = MALICIOUS
+                .iter()
+                .find(|(n, _)| *n == name)
+                .map(|(_, t)| *t)
+                .unwrap_or("");
+            assert_eq!(
+                max_severity(template),
+                Some(Severity::Critical),
+                "{name}: {:?}",
+                analyze(template)
+            );
         }
     }
 
@@ -964,7 +1080,10 @@ mod tests {
 
     #[test]
     fn escapes_decode_like_python() {
-        assert_eq!(decode_python_escapes("\\x5f\\u005f\\U0000005f\\137"), "____");
+        assert_eq!(
+            decode_python_escapes("\\x5f\\u005f\\U0000005f\\137"),
+            "____"
+        );
         assert_eq!(decode_python_escapes("a\\nb\\x4"), "a\\nb\\x4");
     }
 

@@ -88,7 +88,7 @@ impl Analyzer for ExecutableAnalyzer {
         cx.report(RuleId::ExecutableModel, msg, Some(at));
         cx.model().metadata.insert("executable".into(), kind.into());
         let embedded = SliceSource::new(source, at, source.len() - at);
-        gguf::analyze_source(&embedded, cx);
+        gguf::analyze_source(&embedded, at, cx);
         Some(Format::Executable)
     }
 }
@@ -104,7 +104,8 @@ fn gguf_in_zip(source: &dyn ByteSource) -> Option<String> {
             && source
                 .read_vec(entry.data_offset, 4)
                 .is_ok_and(|m| m == gguf::MAGIC);
-        (stored_gguf || entry.name.to_ascii_lowercase().ends_with(".gguf")).then(|| entry.name.clone())
+        (stored_gguf || entry.name.to_ascii_lowercase().ends_with(".gguf"))
+            .then(|| entry.name.clone())
     })
 }
 

@@ -49,7 +49,7 @@ impl Analyzer for GgufAnalyzer {
     }
 
     fn analyze(&self, input: &Input<'_>, cx: &mut Context<'_>) -> Option<Format> {
-        analyze_source(input.source, cx);
+        analyze_source(input.source, 0, cx);
         Some(Format::Gguf)
     }
 }
@@ -233,11 +233,15 @@ impl<'a> Reader<'a> {
     fn take(&mut self, n: u64, what: &str) -> Result<&[u8]> {
         if n > self.remaining() {
             return Err(Stop::Malformed(
-                format!("truncated {what}: needs {n} bytes, {} left", self.remaining()),
+                format!(
+                    "truncated {what}: needs {n} bytes, {} left",
+                    self.remaining()
+                ),
                 self.pos,
             ));
         }
-        let len = usize::try_from(n).map_err(|_| Stop::Malformed(format!("{what} too long"), self.pos))?;
+        let len = usize::try_from(n)
+            .map_err(|_| Stop::Malformed(format!("{what} too long"), self.pos))?;
         let start = self.pos;
         self.pos += n;
         if let Some(all) = self.source.as_slice() {
@@ -266,7 +270,10 @@ impl<'a> Reader<'a> {
     fn skip(&mut self, n: u64, what: &str) -> Result<()> {
         if n > self.remaining() {
             return Err(Stop::Malformed(
-                format!("truncated {what}: needs {n} bytes, {} left", self.remaining()),
+                format!(
+                    "truncated {what}: needs {n} bytes, {} left",
+                    self.remaining()
+                ),
                 self.pos,
             ));
         }
@@ -378,10 +385,14 @@ impl Parser<'_> {
             .ok_or_else(|| Stop::Malformed("metadata key longer than 64 KiB".into(), at))?;
         let code = self.r.u32("value type")?;
         let kind = ValueType::from_u32(code).ok_or_else(|| {
-            Stop::Malformed(format!("metadata `{key}` has unknown value type {code}"), at)
+            Stop::Malformed(
+                format!("metadata `{key}` has unknown value type {code}"),
+                at,
+            )
         })?;
         let value_at = self.r.pos;
-        let is_template = key == "tokenizer.chat_template" || key.starts_with("tokenizer.chat_template.");
+        let is_template =
+            key == "tokenizer.chat_template" || key.starts_with("tokenizer.chat_template.");
         let value = if kind == ValueType::String && is_template {
             match self.string(&format!("`{key}`"), MAX_TEMPLATE_LEN)? {
                 Some(text) => {
@@ -465,7 +476,10 @@ impl Parser<'_> {
         let name = self
             .string("tensor name", MAX_TENSOR_NAME - 1)?
             .ok_or_else(|| {
-                Stop::Malformed(format!("tensor name longer than {} bytes", MAX_TENSOR_NAME - 1), at)
+                Stop::Malformed(
+                    format!("tensor name longer than {} bytes", MAX_TENSOR_NAME - 1),
+                    at,
+                )
             })?;
         let n_dims = self.r.u32("tensor dimension count")?;
         if n_dims > MAX_DIMS {
@@ -504,7 +518,10 @@ impl Parser<'_> {
     }
 }
 
-fn parse(source: &dyn ByteSource, templates: &mut Vec<(String, String, u64)>) -> (Header, Option<Stop>) {
+fn parse(
+    source: &dyn ByteSource,
+    templates: &mut Vec<(String, String, u64)>,
+) -> (Header, Option<Stop>) {
     let mut header = Header::default();
     let mut p = Parser {
         r: Reader::new(source, 0),
@@ -515,7 +532,10 @@ fn parse(source: &dyn ByteSource, templates: &mut Vec<(String, String, u64)>) ->
         p.r.take(4, "magic")?;
         let version = p.r.u32("version")?;
         if !(1..=3).contains(&version) {
-            return Err(Stop::Malformed(format!("unsupported GGUF version {version}"), 4));
+            return Err(Stop::Malformed(
+                format!("unsupported GGUF version {version}"),
+                4,
+            ));
         }
         p.version = version;
         header.version = version;
@@ -523,8 +543,18 @@ fn parse(source: &dyn ByteSource, templates: &mut Vec<(String, String, u64)>) ->
         let tensor_count = p.count("tensor count")?;
         let kv_count = p.count("metadata count")?;
         // A key/value takes at least 13 bytes (v1: 9), a tensor info at least 24 (v1: 16).
-        p.fits(kv_count, if version == 1 { 9 } else { 13 }, "metadata count", at)?;
-        p.fits(tensor_count, if version == 1 { 16 } else { 24 }, "tensor count", at)?;
+        p.fits(
+            kv_count,
+            if version == 1 { 9 } else { 13 },
+            "metadata count",
+            at,
+        )?;
+        p.fits(
+            tensor_count,
+            if version == 1 { 16 } else { 24 },
+            "tensor count",
+            at,
+        )?;
         for _ in 0..kv_count {
             let kv = p.kv()?;
             header.values.push(kv);
@@ -541,26 +571,35 @@ fn parse(source: &dyn ByteSource, templates: &mut Vec<(String, String, u64)>) ->
     (header, stop)
 }
 
-/// Analyzes a GGUF file (or an embedded GGUF window) and reports into `cx`.
-pub(crate) fn analyze_source(source: &dyn ByteSource, cx: &mut Context<'_>) {
+/// Analyzes a GGUF file (or an embedded GGUF window starting at byte `base` of the file) and
+/// reports into `cx`.
+pub(crate) fn analyze_source(source: &dyn ByteSource, base: u64, cx: &mut Context<'_>) {
     let mut templates = Vec::new();
     let (header, stop) = parse(source, &mut templates);
     for (key, text, at) in &templates {
         for issue in chat_template::analyze(text) {
             let mut finding = Finding::new(issue.rule, format!("`{key}`: {}", issue.message));
             finding.severity = issue.severity;
-            finding.location = cx.location(Some(*at));
+            finding.location = cx.location(Some(base + at));
             cx.push(finding);
         }
     }
     record_model(&header, cx);
     match stop {
         Some(Stop::Malformed(msg, at)) => {
-            cx.malformed(RuleId::FormatMalformed, format!("gguf: {msg}"), Some(at));
+            cx.malformed(
+                RuleId::FormatMalformed,
+                format!("gguf: {msg}"),
+                Some(base + at),
+            );
             return;
         }
         Some(Stop::Exploit(msg, at)) => {
-            cx.malformed(RuleId::GgufOverflow, format!("gguf: {msg}"), Some(at));
+            cx.malformed(
+                RuleId::GgufOverflow,
+                format!("gguf: {msg}"),
+                Some(base + at),
+            );
             return;
         }
         Some(Stop::Io(err)) => {
@@ -569,7 +608,7 @@ pub(crate) fn analyze_source(source: &dyn ByteSource, cx: &mut Context<'_>) {
         }
         None => {}
     }
-    check_tensors(&header, source.len(), cx);
+    check_tensors(&header, source.len(), base, cx);
 }
 
 fn record_model(header: &Header, cx: &mut Context<'_>) {
@@ -606,7 +645,10 @@ fn record_model(header: &Header, cx: &mut Context<'_>) {
         if let Some((_, name, _, _)) = GGML_TYPES.iter().find(|t| t.0 == tensor.ggml_type) {
             model.dtypes.insert((*name).to_string());
         }
-        let n = tensor.dims.iter().try_fold(1u64, |acc, &d| acc.checked_mul(d));
+        let n = tensor
+            .dims
+            .iter()
+            .try_fold(1u64, |acc, &d| acc.checked_mul(d));
         params = params.saturating_add(n.unwrap_or(0));
     }
     if !header.tensors.is_empty() {
@@ -615,10 +657,12 @@ fn record_model(header: &Header, cx: &mut Context<'_>) {
 }
 
 /// Alignment, types, bounds and overlap of tensor data.
-fn check_tensors(header: &Header, file_len: u64, cx: &mut Context<'_>) {
+fn check_tensors(header: &Header, file_len: u64, base: u64, cx: &mut Context<'_>) {
     let alignment = match header.get("general.alignment") {
         None => DEFAULT_ALIGNMENT,
-        Some(Value::Int(a)) if *a > 0 && (*a as u64).is_power_of_two() && *a <= u32::MAX as i128 => {
+        Some(Value::Int(a))
+            if *a > 0 && (*a as u64).is_power_of_two() && *a <= u32::MAX as i128 =>
+        {
             *a as u64
         }
         Some(other) => {
@@ -630,7 +674,10 @@ fn check_tensors(header: &Header, file_len: u64, cx: &mut Context<'_>) {
             return;
         }
     };
-    let data_start = header.infos_end.div_ceil(alignment).saturating_mul(alignment);
+    let data_start = header
+        .infos_end
+        .div_ceil(alignment)
+        .saturating_mul(alignment);
     let mut names = HashSet::new();
     let mut spans = Vec::with_capacity(header.tensors.len());
     for t in &header.tensors {
@@ -638,15 +685,19 @@ fn check_tensors(header: &Header, file_len: u64, cx: &mut Context<'_>) {
             cx.malformed(
                 RuleId::FormatMalformed,
                 format!("gguf: duplicate tensor name `{}`", t.name),
-                Some(t.at),
+                Some(base + t.at),
             );
         }
-        let Some(&(_, type_name, block, type_size)) = GGML_TYPES.iter().find(|g| g.0 == t.ggml_type)
+        let Some(&(_, type_name, block, type_size)) =
+            GGML_TYPES.iter().find(|g| g.0 == t.ggml_type)
         else {
             cx.malformed(
                 RuleId::FormatMalformed,
-                format!("gguf: tensor `{}` has unknown ggml type {}", t.name, t.ggml_type),
-                Some(t.at),
+                format!(
+                    "gguf: tensor `{}` has unknown ggml type {}",
+                    t.name, t.ggml_type
+                ),
+                Some(base + t.at),
             );
             continue;
         };
@@ -654,7 +705,7 @@ fn check_tensors(header: &Header, file_len: u64, cx: &mut Context<'_>) {
             cx.malformed(
                 RuleId::FormatMalformed,
                 format!("gguf: tensor `{}` row size is not a multiple of the {type_name} block ({block})", t.name),
-                Some(t.at),
+                Some(base + t.at),
             );
             continue;
         }
@@ -667,19 +718,27 @@ fn check_tensors(header: &Header, file_len: u64, cx: &mut Context<'_>) {
         let Some(size) = size.filter(|s| *s <= i64::MAX as u64) else {
             cx.malformed(
                 RuleId::GgufOverflow,
-                format!("gguf: tensor `{}` byte size overflows (dims {:?})", t.name, t.dims),
-                Some(t.at),
+                format!(
+                    "gguf: tensor `{}` byte size overflows (dims {:?})",
+                    t.name, t.dims
+                ),
+                Some(base + t.at),
             );
             continue;
         };
         if t.offset % alignment != 0 {
             cx.malformed(
                 RuleId::FormatMalformed,
-                format!("gguf: tensor `{}` offset {} is not aligned to {alignment}", t.name, t.offset),
-                Some(t.at),
+                format!(
+                    "gguf: tensor `{}` offset {} is not aligned to {alignment}",
+                    t.name, t.offset
+                ),
+                Some(base + t.at),
             );
         }
-        let end = data_start.checked_add(t.offset).and_then(|s| s.checked_add(size));
+        let end = data_start
+            .checked_add(t.offset)
+            .and_then(|s| s.checked_add(size));
         match end {
             Some(end) if end <= file_len => spans.push((t.offset, t.offset + size, t)),
             _ => {
@@ -694,7 +753,7 @@ fn check_tensors(header: &Header, file_len: u64, cx: &mut Context<'_>) {
                         "gguf: tensor `{}` data (offset {}, {size} bytes) lies outside the file",
                         t.name, t.offset
                     ),
-                    Some(t.at),
+                    Some(base + t.at),
                 );
             }
         }
@@ -706,7 +765,7 @@ fn check_tensors(header: &Header, file_len: u64, cx: &mut Context<'_>) {
             cx.malformed(
                 RuleId::FormatMalformed,
                 format!("gguf: tensors `{}` and `{}` overlap", a.2.name, b.2.name),
-                Some(b.2.at),
+                Some(base + b.2.at),
             );
         }
     }
@@ -719,7 +778,11 @@ mod tests {
     use crate::{AnalysisOptions, MemorySource, Severity};
 
     /// A minimal v3 GGUF builder for unit tests (fixtures come from the real `gguf` writer).
-    fn gguf(kvs: &[(&str, u32, Vec<u8>)], tensors: &[(&str, &[u64], u32, u64)], data: usize) -> Vec<u8> {
+    fn gguf(
+        kvs: &[(&str, u32, Vec<u8>)],
+        tensors: &[(&str, &[u64], u32, u64)],
+        data: usize,
+    ) -> Vec<u8> {
         let mut out = b"GGUF".to_vec();
         out.extend(3u32.to_le_bytes());
         out.extend((tensors.len() as u64).to_le_bytes());
@@ -758,7 +821,7 @@ mod tests {
         let opts = AnalysisOptions::default();
         let mut cx = Context::new(&reg, &opts);
         let src = MemorySource::new(bytes);
-        analyze_source(&src, &mut cx);
+        analyze_source(&src, 0, &mut cx);
         let invalid = cx.is_invalid();
         let (findings, model) = cx.finish();
         (invalid, findings, model)
@@ -770,7 +833,17 @@ mod tests {
             &[
                 ("general.architecture", 8, string("llama")),
                 ("general.file_type", 4, 15u32.to_le_bytes().to_vec()),
-                ("tokenizer.ggml.tokens", 9, [8u32.to_le_bytes().to_vec(), 2u64.to_le_bytes().to_vec(), string("a"), string("b")].concat()),
+                (
+                    "tokenizer.ggml.tokens",
+                    9,
+                    [
+                        8u32.to_le_bytes().to_vec(),
+                        2u64.to_le_bytes().to_vec(),
+                        string("a"),
+                        string("b"),
+                    ]
+                    .concat(),
+                ),
             ],
             &[("w", &[8, 2], 0, 0), ("b", &[8], 1, 64)],
             96,
@@ -792,7 +865,11 @@ mod tests {
         bytes.extend(b"general.name");
         let (invalid, findings, _) = scan(bytes);
         assert!(invalid);
-        assert!(findings.iter().any(|f| f.rule_id == RuleId::GgufOverflow && f.severity == Severity::High));
+        assert!(
+            findings
+                .iter()
+                .any(|f| f.rule_id == RuleId::GgufOverflow && f.severity == Severity::High)
+        );
     }
 
     #[test]
@@ -812,7 +889,11 @@ mod tests {
     #[test]
     fn template_payload_is_critical() {
         let bytes = gguf(
-            &[("tokenizer.chat_template", 8, string("{{ cycler.__init__.__globals__.os.popen('id').read() }}"))],
+            &[(
+                "tokenizer.chat_template",
+                8,
+                string("{{ cycler.__init__.__globals__.os.popen('id').read() }}"),
+            )],
             &[],
             0,
         );
@@ -823,7 +904,10 @@ mod tests {
     #[test]
     fn every_truncation_is_handled() {
         let bytes = gguf(
-            &[("general.architecture", 8, string("llama")), ("tokenizer.chat_template", 8, string("{{ x }}"))],
+            &[
+                ("general.architecture", 8, string("llama")),
+                ("tokenizer.chat_template", 8, string("{{ x }}")),
+            ],
             &[("w", &[8, 2], 0, 0)],
             64,
         );

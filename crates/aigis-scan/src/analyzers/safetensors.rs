@@ -119,8 +119,12 @@ struct Tensor {
 }
 
 fn check(input: &Input<'_>, cx: &mut Context<'_>) -> Result<(), Problem> {
+    cx.model().set_framework("safetensors");
     let file_len = input.source.len();
-    let len_bytes = input.head.get(..8).ok_or("file shorter than the 8-byte header length")?;
+    let len_bytes = input
+        .head
+        .get(..8)
+        .ok_or("file shorter than the 8-byte header length")?;
     let mut raw = [0u8; 8];
     raw.copy_from_slice(len_bytes);
     let header_len = u64::from_le_bytes(raw);
@@ -146,8 +150,12 @@ fn check(input: &Input<'_>, cx: &mut Context<'_>) -> Result<(), Problem> {
     if bytes.len() as u64 != header_len {
         return Err(Problem("header truncated".into(), Some(8)));
     }
-    let text = std::str::from_utf8(&bytes)
-        .map_err(|e| Problem(format!("header is not UTF-8: {e}"), Some(8 + e.valid_up_to() as u64)))?;
+    let text = std::str::from_utf8(&bytes).map_err(|e| {
+        Problem(
+            format!("header is not UTF-8: {e}"),
+            Some(8 + e.valid_up_to() as u64),
+        )
+    })?;
     // serde_json caps nesting at 128 levels, so hostile depth is an error, not a stack overflow.
     let entries: Entries = serde_json::from_str(text)
         .map_err(|e| Problem(format!("header is not a JSON object: {e}"), Some(8)))?;
@@ -197,7 +205,9 @@ fn check(input: &Input<'_>, cx: &mut Context<'_>) -> Result<(), Problem> {
             .iter()
             .map(Value::as_u64)
             .collect::<Option<Vec<u64>>>()
-            .ok_or_else(|| format!("tensor `{name}` shape is not a list of non-negative integers"))?;
+            .ok_or_else(|| {
+                format!("tensor `{name}` shape is not a list of non-negative integers")
+            })?;
         let offsets = info
             .get("data_offsets")
             .and_then(Value::as_array)
@@ -208,7 +218,10 @@ fn check(input: &Input<'_>, cx: &mut Context<'_>) -> Result<(), Problem> {
             .ok_or_else(|| format!("tensor `{name}` data_offsets is not a pair of integers"))?;
         let (start, end) = offsets;
         if end < start {
-            return Err(format!("tensor `{name}` data_offsets [{start}, {end}] end before they start").into());
+            return Err(format!(
+                "tensor `{name}` data_offsets [{start}, {end}] end before they start"
+            )
+            .into());
         }
         if end > data_len {
             return Err(format!(
@@ -275,10 +288,8 @@ fn check(input: &Input<'_>, cx: &mut Context<'_>) -> Result<(), Problem> {
         return Err(format!("rejected by the reference parser: {err}").into());
     }
 
-    let model = cx.model();
-    model.set_framework("safetensors");
     if !tensors.is_empty() {
-        model.add_parameters(parameters);
+        cx.model().add_parameters(parameters);
     }
     Ok(())
 }
@@ -301,7 +312,10 @@ mod tests {
         let opts = AnalysisOptions::default();
         let mut cx = Context::new(&reg, &opts);
         let src = MemorySource::new(bytes);
-        let head = src.as_slice().map(|s| s[..s.len().min(4096)].to_vec()).unwrap_or_default();
+        let head = src
+            .as_slice()
+            .map(|s| s[..s.len().min(4096)].to_vec())
+            .unwrap_or_default();
         let input = Input {
             source: &src,
             head: &head,
@@ -324,16 +338,43 @@ mod tests {
     #[test]
     fn structural_violations_are_invalid() {
         let cases = [
-            (r#"{"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}}"#, 12),
-            (r#"{"a":{"dtype":"F32","shape":[2],"data_offsets":[4,12]}}"#, 12),
-            (r#"{"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"b":{"dtype":"F32","shape":[2],"data_offsets":[4,12]}}"#, 12),
-            (r#"{"a":{"dtype":"F32","shape":[3],"data_offsets":[0,8]}}"#, 8),
-            (r#"{"a":{"dtype":"Q4","shape":[2],"data_offsets":[0,8]}}"#, 8),
-            (r#"{"a":{"dtype":"F32","shape":[2],"data_offsets":[0,80]}}"#, 8),
-            (r#"{"a":{"dtype":"F32","shape":[4294967296,4294967296,4294967296],"data_offsets":[0,8]}}"#, 8),
-            (r#"{"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}}"#, 8),
+            (
+                r#"{"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}}"#,
+                12,
+            ),
+            (
+                r#"{"a":{"dtype":"F32","shape":[2],"data_offsets":[4,12]}}"#,
+                12,
+            ),
+            (
+                r#"{"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"b":{"dtype":"F32","shape":[2],"data_offsets":[4,12]}}"#,
+                12,
+            ),
+            (
+                r#"{"a":{"dtype":"F32","shape":[3],"data_offsets":[0,8]}}"#,
+                8,
+            ),
+            (
+                r#"{"a":{"dtype":"Q4","shape":[2],"data_offsets":[0,8]}}"#,
+                8,
+            ),
+            (
+                r#"{"a":{"dtype":"F32","shape":[2],"data_offsets":[0,80]}}"#,
+                8,
+            ),
+            (
+                r#"{"a":{"dtype":"F32","shape":[4294967296,4294967296,4294967296],"data_offsets":[0,8]}}"#,
+                8,
+            ),
+            (
+                r#"{"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}}"#,
+                8,
+            ),
             (r#"{"__metadata__":{"k":1}}"#, 0),
-            (r#"{"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}"#, 8),
+            (
+                r#"{"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}"#,
+                8,
+            ),
         ];
         for (header, data) in cases {
             assert!(invalid(file(header, data)), "{header}");
