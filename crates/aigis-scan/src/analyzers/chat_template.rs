@@ -166,7 +166,11 @@ fn neutralise_extension_tags(text: &str) -> String {
     while let Some(start) = rest.find("{%") {
         let (before, tag_and_after) = rest.split_at(start);
         out.push_str(before);
-        let Some(end) = tag_and_after.find("%}") else {
+        let Some(end) = tag_and_after
+            .get(2..)
+            .and_then(|t| t.find("%}"))
+            .map(|e| e + 2)
+        else {
             out.push_str(tag_and_after);
             return out;
         };
@@ -1085,6 +1089,20 @@ mod tests {
             "____"
         );
         assert_eq!(decode_python_escapes("a\\nb\\x4"), "a\\nb\\x4");
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn arbitrary_text_never_panics(text in "[{}%#()\\[\\]|.'_a-z0-9 ~+-]{0,200}") {
+            analyze(&text);
+        }
+    }
+
+    #[test]
+    fn odd_tags_do_not_panic() {
+        for text in ["{%}", "{%%}", "{%-%}", "{% generation", "{%}generation%}"] {
+            analyze(text);
+        }
     }
 
     #[test]

@@ -443,8 +443,9 @@ impl Parser<'_> {
                         self.fits(count, min, &format!("array `{key}`"), at)?;
                         for _ in 0..count {
                             if elem == ValueType::String {
-                                let len = self.count(&format!("`{key}` element length"))?;
-                                self.r.skip(len, &format!("`{key}` element"))?;
+                                // Hot loop (vocabularies hold 100k+ strings): no allocation.
+                                let len = self.count("string array element length")?;
+                                self.r.skip(len, "string array element")?;
                             } else {
                                 self.value(elem, key, depth + 1)?;
                             }
@@ -803,7 +804,7 @@ mod tests {
             out.extend(kind.to_le_bytes());
             out.extend(offset.to_le_bytes());
         }
-        while out.len() % 32 != 0 {
+        while !out.len().is_multiple_of(32) {
             out.push(0);
         }
         out.extend(vec![0u8; data]);
@@ -899,6 +900,22 @@ mod tests {
         );
         let (_, findings, _) = scan(bytes);
         assert!(findings.iter().any(|f| f.severity == Severity::Critical));
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn corrupted_headers_never_panic(flips in proptest::collection::vec((0usize..400, proptest::num::u8::ANY), 1..8)) {
+            let mut bytes = gguf(
+                &[("general.architecture", 8, string("llama")), ("tokenizer.chat_template", 8, string("{{ x }}"))],
+                &[("w", &[8, 2], 0, 0), ("b", &[8], 1, 64)],
+                96,
+            );
+            for (at, value) in flips {
+                let len = bytes.len();
+                bytes[at % len] = value;
+            }
+            scan(bytes);
+        }
     }
 
     #[test]
