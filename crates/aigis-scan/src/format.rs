@@ -71,6 +71,8 @@ formats! {
     Zstd = "zstd",
     /// 7-Zip archive.
     SevenZ = "7z",
+    /// A native executable carrying a model (llamafile and similar).
+    Executable = "executable",
     /// Nothing aigis knows.
     Unknown = "unknown",
 }

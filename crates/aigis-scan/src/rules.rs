@@ -40,6 +40,12 @@ const PATH_ESCAPE: &[&str] = &[
     "CWE-59: Improper Link Resolution Before File Access",
     "MITRE ATLAS AML.T0010: ML Supply Chain Compromise",
 ];
+const TEMPLATE_INJECTION: &[&str] = &[
+    "CWE-1336: Improper Neutralization of Special Elements Used in a Template Engine",
+    "CVE-2024-34359",
+    "MITRE ATLAS AML.T0010: ML Supply Chain Compromise",
+    "OWASP LLM03:2025 Supply Chain",
+];
 const RESOURCES: &[&str] = &[
     "CWE-400: Uncontrolled Resource Consumption",
     "CWE-409: Improper Handling of Highly Compressed Data",
@@ -213,6 +219,37 @@ rules! {
         "An I/O error prevented the scan; the file was not analysed.",
         "Check permissions and retry.",
         &[];
+    /// A Jinja chat template reaches Python internals: rendering it unsandboxed runs code.
+    ChatTemplateInjection = "CHAT-TEMPLATE-INJECTION", Critical,
+        "Chat template escapes the Jinja sandbox",
+        "The model's Jinja chat template (e.g. GGUF `tokenizer.chat_template`) walks to Python internals such as `__globals__`, `__subclasses__` or `__builtins__`. Loaders that render templates with an unsandboxed Jinja environment (llama-cpp-python < 0.2.72, CVE-2024-34359) run the commands it reaches as soon as a chat starts.",
+        "Do not load this model with a Python loader. Replace the chat template with the publisher's original, and render templates only in a sandboxed environment (`jinja2.sandbox.ImmutableSandboxedEnvironment`).",
+        TEMPLATE_INJECTION;
+    /// A Jinja chat template does something no real chat template needs (computed attributes,
+    /// walks from Jinja globals, private attributes, module names).
+    ChatTemplateSuspicious = "CHAT-TEMPLATE-SUSPICIOUS", High,
+        "Chat template uses sandbox-escape building blocks",
+        "The chat template reads attributes by computed names, walks attributes of Jinja globals (`cycler`, `lipsum`, `self`, …), touches private attributes or names modules such as `os`. Real chat templates only read message fields; these are the first steps of a sandbox escape.",
+        "Review the template; replace it with the publisher's original and render it sandboxed.",
+        TEMPLATE_INJECTION;
+    /// A Jinja chat template does not parse.
+    ChatTemplateUnparsable = "CHAT-TEMPLATE-UNPARSABLE", Medium,
+        "Chat template does not parse",
+        "The chat template is not valid Jinja for a strict parser, so it could not be analysed as a syntax tree (its raw text was still checked for sandbox-escape names). Python's Jinja may still render it.",
+        "Review the template text by hand before loading the model with a Python loader.",
+        TEMPLATE_INJECTION;
+    /// A GGUF count or length is large enough to overflow a loader's arithmetic.
+    GgufOverflow = "GGUF-OVERFLOW", High,
+        "GGUF header sized to overflow a loader",
+        "A tensor, metadata or array count, a string length or a tensor dimension is close to the integer limits. No model needs such values; they are the shape of llama.cpp heap-overflow exploits (e.g. CVE-2024-21802, CVE-2024-21836, CVE-2024-23496, CVE-2024-23605).",
+        "Do not load this file; update llama.cpp/ggml-based loaders.",
+        MALFORMED;
+    /// An executable that carries a model (llamafile and similar).
+    ExecutableModel = "EXECUTABLE-MODEL", High,
+        "Model ships inside an executable",
+        "The file is a native executable (ELF, PE, Mach-O or an Actually Portable Executable such as llamafile) that embeds model weights. Running it runs native code that no scan of the weights can vouch for; it is not a data file.",
+        "Use the embedded model as a plain GGUF file with a loader you trust, or run the executable only if you trust its publisher and have verified its signature.",
+        SUPPLY_CHAIN;
 }
 
 impl RuleId {

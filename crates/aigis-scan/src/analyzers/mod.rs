@@ -1,16 +1,23 @@
 //! Every format analyzer, and the one function that lists them. Adding a format means adding a
 //! module here and one line to [`registry`].
 
+mod chat_template;
 mod compressed;
+mod executable;
+mod gguf;
 mod numpy;
 mod pickle;
+mod safetensors;
 mod sevenz;
 mod tar;
 mod zip;
 
 pub use compressed::CompressedAnalyzer;
+pub use executable::ExecutableAnalyzer;
+pub use gguf::GgufAnalyzer;
 pub use numpy::NumpyAnalyzer;
 pub use pickle::PickleAnalyzer;
+pub use safetensors::SafetensorsAnalyzer;
 pub use sevenz::SevenZAnalyzer;
 pub use tar::TarAnalyzer;
 pub use zip::ZipAnalyzer;
@@ -23,9 +30,12 @@ pub fn registry() -> Registry {
     let analyzers: Vec<Box<dyn Analyzer>> = vec![
         Box::new(ZipAnalyzer),
         Box::new(NumpyAnalyzer),
+        Box::new(GgufAnalyzer),
+        Box::new(SafetensorsAnalyzer),
         Box::new(SevenZAnalyzer),
         Box::new(CompressedAnalyzer),
         Box::new(TarAnalyzer),
+        Box::new(ExecutableAnalyzer),
         Box::new(PickleAnalyzer),
     ];
     Registry::new(analyzers)
