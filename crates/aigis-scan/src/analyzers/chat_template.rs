@@ -108,7 +108,7 @@ const DANGEROUS_CALLS: &[&str] = &[
 
 /// One problem found in a template.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct TemplateIssue {
+pub struct TemplateIssue {
     /// Rule the issue belongs to.
     pub rule: RuleId,
     /// Severity of this issue.
@@ -118,7 +118,7 @@ pub(crate) struct TemplateIssue {
 }
 
 /// Analyzes a Jinja template's text without rendering it.
-pub(crate) fn analyze(text: &str) -> Vec<TemplateIssue> {
+pub fn analyze(text: &str) -> Vec<TemplateIssue> {
     let prepared = neutralise_extension_tags(text);
     let mut walker = Walker::default();
     match parse(&prepared, "chat_template", SyntaxConfig::default()) {

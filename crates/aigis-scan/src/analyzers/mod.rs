@@ -1,7 +1,7 @@
 //! Every format analyzer, and the one function that lists them. Adding a format means adding a
 //! module here and one line to [`registry`].
 
-mod chat_template;
+pub mod chat_template;
 mod compressed;
 mod executable;
 mod gguf;
