@@ -1,17 +1,31 @@
 //! Every format analyzer, and the one function that lists them. Adding a format means adding a
 //! module here and one line to [`registry`].
 
+mod callables;
 mod compressed;
+mod flax;
+mod inventory;
+mod keras;
+mod mlflow;
+mod nemo;
 mod numpy;
 mod pickle;
 mod sevenz;
+mod skops;
 mod tar;
+mod yaml;
 mod zip;
 
 pub use compressed::CompressedAnalyzer;
+pub use flax::FlaxAnalyzer;
+pub use inventory::{CoremlAnalyzer, InventoryAnalyzer};
+pub use keras::{KerasH5Analyzer, KerasV3Analyzer};
+pub use mlflow::{MlflowCodeAnalyzer, MlmodelAnalyzer};
+pub use nemo::HydraConfigAnalyzer;
 pub use numpy::NumpyAnalyzer;
 pub use pickle::PickleAnalyzer;
 pub use sevenz::SevenZAnalyzer;
+pub use skops::SkopsAnalyzer;
 pub use tar::TarAnalyzer;
 pub use zip::ZipAnalyzer;
 
@@ -21,11 +35,22 @@ use crate::analyzer::{Analyzer, Registry};
 /// analyzer, whose protocol 0/1 sniff is weak, comes last.
 pub fn registry() -> Registry {
     let analyzers: Vec<Box<dyn Analyzer>> = vec![
+        // Zip-based model formats decline zips that are not theirs.
+        Box::new(KerasV3Analyzer),
+        Box::new(SkopsAnalyzer),
         Box::new(ZipAnalyzer),
+        Box::new(KerasH5Analyzer),
         Box::new(NumpyAnalyzer),
         Box::new(SevenZAnalyzer),
         Box::new(CompressedAnalyzer),
         Box::new(TarAnalyzer),
+        Box::new(CoremlAnalyzer),
+        Box::new(FlaxAnalyzer),
+        // Text formats, recognised by content; each declines text that is not its own.
+        Box::new(InventoryAnalyzer),
+        Box::new(MlmodelAnalyzer),
+        Box::new(MlflowCodeAnalyzer),
+        Box::new(HydraConfigAnalyzer),
         Box::new(PickleAnalyzer),
     ];
     Registry::new(analyzers)
