@@ -50,7 +50,11 @@ pub(crate) fn report_with(
 
 /// Shortens untrusted text for a message: at most `max` characters, control characters escaped.
 pub(crate) fn clip(text: &str, max: usize) -> String {
-    let mut out: String = text.chars().take(max).flat_map(char::escape_debug).collect();
+    let mut out: String = text
+        .chars()
+        .take(max)
+        .flat_map(char::escape_debug)
+        .collect();
     if text.chars().count() > max {
         out.push('…');
     }
@@ -71,10 +75,7 @@ mod tests {
             judge("builtins", "eval", &["builtins"]),
             Trust::Dangerous("code execution")
         );
-        assert_eq!(
-            judge("keras.layers", "Dense", &["keras"]),
-            Trust::Trusted
-        );
+        assert_eq!(judge("keras.layers", "Dense", &["keras"]), Trust::Trusted);
         assert_eq!(judge("acme.layers", "Fancy", &["keras"]), Trust::Unknown);
         assert_eq!(split_dotted("subprocess.Popen"), ("subprocess", "Popen"));
         assert_eq!(split_dotted("eval"), ("builtins", "eval"));

@@ -154,7 +154,10 @@ impl Walk {
                 return self.ext(src, n);
             }
             Marker::Reserved => {
-                return Err(format!("byte {} is the reserved msgpack marker 0xc1", self.pos - 1));
+                return Err(format!(
+                    "byte {} is the reserved msgpack marker 0xc1",
+                    self.pos - 1
+                ));
             }
         };
         let per_item = if pairs { 2 } else { 1 };
@@ -184,7 +187,8 @@ impl Walk {
                 let (shape, dtype, buffer) = ndarray_header(&payload)
                     .map_err(|e| format!("Flax ndarray at byte {start}: {e}"))?;
                 let count = shape.iter().try_fold(1u64, |acc, d| acc.checked_mul(*d));
-                let count = count.ok_or_else(|| format!("Flax ndarray at byte {start}: shape overflows"))?;
+                let count = count
+                    .ok_or_else(|| format!("Flax ndarray at byte {start}: shape overflows"))?;
                 if let Some(size) = itemsize(&dtype)
                     && count.checked_mul(size) != Some(buffer)
                 {
@@ -201,7 +205,9 @@ impl Walk {
                 Ok(true)
             }
             2 | 3 => Ok(true),
-            other => Err(format!("unknown msgpack extension type {other} at byte {start}")),
+            other => Err(format!(
+                "unknown msgpack extension type {other} at byte {start}"
+            )),
         }
     }
 }
@@ -338,7 +344,7 @@ mod tests {
         let src = MemorySource::new(vec![0x81, 0xa1, b'a', 0xdf, 0xff, 0xff, 0xff, 0xff]);
         let mut w = Walk::default();
         assert!(w.value(&src, 0).is_err());
-        let deep = [vec![0x81, 0xa1, b'a'].repeat(100), vec![0xc0]].concat();
+        let deep = [[0x81, 0xa1, b'a'].repeat(100), vec![0xc0]].concat();
         let mut w = Walk::default();
         assert!(w.value(&MemorySource::new(deep), 0).is_err());
     }

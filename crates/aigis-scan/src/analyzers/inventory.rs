@@ -46,7 +46,7 @@ fn kind(head: &[u8]) -> Option<Format> {
     // XGBoost JSON: {"learner": {...}, "version": [...]}; UBJSON: `{` then a length-prefixed
     // "learner" key.
     if t.starts_with(b"{")
-        && t.get(..32).is_some_and(|h| contains(h, b"learner"))
+        && contains(&t[..t.len().min(32)], b"learner")
         && (contains(t, b"gradient_booster")
             || contains(t, b"learner_model_param")
             || !looks_like_text(head))
@@ -101,8 +101,16 @@ fn check_openvino(text: &str, cx: &mut Context<'_>) {
 
 fn check_pmml(text: &str, cx: &mut Context<'_>) {
     const SCRIPT_HINTS: &[&str] = &[
-        "<script", "import ", "def ", "lambda", "eval(", "exec(", "os.system", "Runtime.getRuntime",
-        "function(", "subprocess",
+        "<script",
+        "import ",
+        "def ",
+        "lambda",
+        "eval(",
+        "exec(",
+        "os.system",
+        "Runtime.getRuntime",
+        "function(",
+        "subprocess",
     ];
     for (at, _) in text.match_indices("<Extension").take(10_000) {
         let rest = &text[at..];
@@ -310,12 +318,18 @@ mod tests {
     #[test]
     fn recognises_by_content() {
         assert_eq!(kind(b"CBM1\x00\x00"), Some(Format::Catboost));
-        assert_eq!(kind(b"tree\nversion=v4\nnum_class=1\n"), Some(Format::Lightgbm));
+        assert_eq!(
+            kind(b"tree\nversion=v4\nnum_class=1\n"),
+            Some(Format::Lightgbm)
+        );
         assert_eq!(
             kind(br#"{"learner":{"attributes":{},"gradient_booster":{}},"version":[2,1,0]}"#),
             Some(Format::Xgboost)
         );
-        assert_eq!(kind(b"{L\x00\x00\x00\x00\x00\x00\x00\x07learner{"), Some(Format::Xgboost));
+        assert_eq!(
+            kind(b"{L\x00\x00\x00\x00\x00\x00\x00\x07learner{"),
+            Some(Format::Xgboost)
+        );
         assert_eq!(
             kind(b"<?xml version=\"1.0\"?>\n<PMML xmlns=\"http://www.dmg.org/PMML-4_4\">"),
             Some(Format::Pmml)

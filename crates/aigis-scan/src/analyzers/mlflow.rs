@@ -26,7 +26,17 @@ pub struct MlmodelAnalyzer;
 pub struct MlflowCodeAnalyzer;
 
 /// Flavors whose model is a pickle or cloudpickle.
-const PICKLE_FLAVORS: &[&str] = &["sklearn", "pytorch", "xgboost", "lightgbm", "catboost", "statsmodels", "prophet", "spacy", "fastai"];
+const PICKLE_FLAVORS: &[&str] = &[
+    "sklearn",
+    "pytorch",
+    "xgboost",
+    "lightgbm",
+    "catboost",
+    "statsmodels",
+    "prophet",
+    "spacy",
+    "fastai",
+];
 
 fn parse_mlmodel(text: &str) -> Option<Yaml> {
     let docs = yaml::parse(text).ok()?;
@@ -70,7 +80,9 @@ impl Analyzer for MlmodelAnalyzer {
         let model = cx.model();
         model.set_framework("mlflow");
         if let Some(version) = root.get("mlflow_version").and_then(Yaml::as_str) {
-            model.metadata.insert("mlflow_version".into(), clip(version, 40));
+            model
+                .metadata
+                .insert("mlflow_version".into(), clip(version, 40));
         }
         let names: Vec<String> = flavors
             .iter()
@@ -88,18 +100,26 @@ impl Analyzer for MlmodelAnalyzer {
                         let msg = format!(
                             "pyfunc imports the loader module `{}` (code paths: {}) when the model loads",
                             clip(loader, 100),
-                            if dirs.is_empty() { "none".into() } else { clip(&dirs, 100) }
+                            if dirs.is_empty() {
+                                "none".into()
+                            } else {
+                                clip(&dirs, 100)
+                            }
                         );
                         cx.report(RuleId::MlflowLoader, msg, None);
                     }
                     Some(_) if flavor.get("python_model").is_some() => {
-                        let msg = "pyfunc loads a cloudpickled python_model (scanned as its own file)";
+                        let msg =
+                            "pyfunc loads a cloudpickled python_model (scanned as its own file)";
                         report_with(cx, RuleId::MlflowLoader, Severity::Info, msg);
                     }
                     _ => {}
                 }
             } else if PICKLE_FLAVORS.contains(&name) {
-                let msg = format!("the `{}` flavor stores its model as a pickle", clip(name, 60));
+                let msg = format!(
+                    "the `{}` flavor stores its model as a pickle",
+                    clip(name, 60)
+                );
                 report_with(cx, RuleId::MlflowLoader, Severity::Info, msg);
             }
         }
@@ -269,7 +289,9 @@ mod tests {
 
     #[test]
     fn code_dirs_from_mlmodel() {
-        let root = parse_mlmodel("flavors:\n  python_function:\n    code: code\n    loader_module: loader\n");
+        let root = parse_mlmodel(
+            "flavors:\n  python_function:\n    code: code\n    loader_module: loader\n",
+        );
         assert_eq!(root.as_ref().map(code_dirs), Some(vec!["code".to_string()]));
         assert!(parse_mlmodel("name: x\n").is_none());
     }

@@ -63,9 +63,9 @@ fn has_target_key(node: &Yaml, depth: usize) -> bool {
         return false;
     }
     match node {
-        Yaml::Map(entries) => entries.iter().any(|(k, v)| {
-            k.as_str() == Some("_target_") || has_target_key(v, depth + 1)
-        }),
+        Yaml::Map(entries) => entries
+            .iter()
+            .any(|(k, v)| k.as_str() == Some("_target_") || has_target_key(v, depth + 1)),
         Yaml::Seq(items) => items.iter().any(|v| has_target_key(v, depth + 1)),
         _ => false,
     }
@@ -136,7 +136,8 @@ impl Analyzer for HydraConfigAnalyzer {
 
     fn analyze(&self, input: &Input<'_>, cx: &mut Context<'_>) -> Option<Format> {
         let text = read_text(input, MAX_YAML_BYTES)?;
-        if !text.contains("target") {
+        // Cheap pre-check before parsing: Hydra keys or NeMo's version stamp.
+        if !text.contains("_target_") && !text.contains("nemo_version") {
             return None;
         }
         let docs = yaml::parse(&text).ok()?;
@@ -157,9 +158,7 @@ impl Analyzer for HydraConfigAnalyzer {
         if let Some(target) = root.get("target").and_then(Yaml::as_str) {
             model.set_framework("nemo");
             let class = target.rsplit('.').next().unwrap_or(target);
-            model
-                .architecture
-                .get_or_insert_with(|| clip(class, 100));
+            model.architecture.get_or_insert_with(|| clip(class, 100));
         }
         if let Some(version) = root.get("nemo_version").and_then(Yaml::as_str) {
             model.set_framework("nemo");
@@ -181,6 +180,11 @@ mod tests {
         assert!(!looks_like_text(b"a\0b"));
         assert!(!looks_like_text(b"\xff\xfe\xfd\xfc\xfb\xfa"));
         // A UTF-8 sequence cut by the head boundary is still text.
-        assert!(looks_like_text("abc\u{e9}".as_bytes().split_last().map_or(&[][..], |(_, r)| r)));
+        assert!(looks_like_text(
+            "abc\u{e9}"
+                .as_bytes()
+                .split_last()
+                .map_or(&[][..], |(_, r)| r)
+        ));
     }
 }

@@ -73,7 +73,9 @@ impl Analyzer for SkopsAnalyzer {
             model.architecture.get_or_insert_with(|| clip(class, 100));
         }
         if let Some(version) = top.get("_skops_version").and_then(Value::as_str) {
-            model.metadata.insert("skops_version".into(), clip(version, 40));
+            model
+                .metadata
+                .insert("skops_version".into(), clip(version, 40));
         }
         cx.with_member("schema.json", |cx| walk(&schema, cx, 0));
         Some(Format::Skops)
@@ -115,13 +117,19 @@ fn check_node(node: &Map<String, Value>, cx: &mut Context<'_>) {
     // otherwise the node's class.
     let (target_module, target_name, what) = match loader {
         "FunctionNode" | "OperatorFuncNode" => {
-            let m = content.and_then(|c| str_of(c, "module_path")).unwrap_or(module);
+            let m = content
+                .and_then(|c| str_of(c, "module_path"))
+                .unwrap_or(module);
             let f = content.and_then(|c| str_of(c, "function")).unwrap_or(class);
             (m, f, "calls the function")
         }
         "TypeNode" => {
-            let m = content.and_then(|c| str_of(c, "__module__")).unwrap_or(module);
-            let t = content.and_then(|c| str_of(c, "__class__")).unwrap_or(class);
+            let m = content
+                .and_then(|c| str_of(c, "__module__"))
+                .unwrap_or(module);
+            let t = content
+                .and_then(|c| str_of(c, "__class__"))
+                .unwrap_or(class);
             (m, t, "imports the type")
         }
         "MethodNode" => {
@@ -137,9 +145,7 @@ fn check_node(node: &Map<String, Value>, cx: &mut Context<'_>) {
     let callable = matches!(loader, "FunctionNode" | "OperatorFuncNode" | "MethodNode");
     let trust = match judge(target_module, target_name, TRUSTED) {
         Trust::Unknown
-            if target_module == "builtins"
-                && !callable
-                && SAFE_BUILTINS.contains(&target_name) =>
+            if target_module == "builtins" && !callable && SAFE_BUILTINS.contains(&target_name) =>
         {
             Trust::Trusted
         }

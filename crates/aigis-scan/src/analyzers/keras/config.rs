@@ -12,9 +12,9 @@
 //! - `TorchModuleWrapper`, whose config carries a pickled torch module (`torch.load` on load).
 
 use super::marshal::{CodeSummary, summarize_code};
+use crate::analyzer::Context;
 use crate::analyzers::callables::{Trust, clip, judge, report_with};
 use crate::analyzers::pickle;
-use crate::analyzer::Context;
 use crate::{MemorySource, RuleId, Severity};
 use base64::Engine;
 use serde_json::{Map, Value};
@@ -186,16 +186,40 @@ fn gadget(name: &str) -> Option<&'static str> {
         .map(|(_, what)| *what)
 }
 
-/// Judges one named callable or class (`module.name`).
-fn check_callable(module: Option<&str>, name: &str, what: &str, cx: &mut Context<'_>) {
+/// The string arguments a config passes to a callable, for the message (`origin='http://…'`).
+fn string_args(args: Option<&Value>) -> String {
+    let Some(args) = args.and_then(Value::as_object) else {
+        return String::new();
+    };
+    let shown: Vec<String> = args
+        .iter()
+        .filter_map(|(k, v)| Some(format!("{}='{}'", clip(k, 40), clip(v.as_str()?, 200))))
+        .take(6)
+        .collect();
+    if shown.is_empty() {
+        String::new()
+    } else {
+        format!(" with {}", shown.join(", "))
+    }
+}
+
+/// Judges one named callable or class (`module.name`) called with the config `args`.
+fn check_callable(
+    module: Option<&str>,
+    name: &str,
+    args: Option<&Value>,
+    what: &str,
+    cx: &mut Context<'_>,
+) {
     let full = match module {
         Some(m) if !m.is_empty() => format!("{m}.{name}"),
         _ => name.to_string(),
     };
     if let Some(effect) = gadget(name) {
         let msg = format!(
-            "{what} references `{}`, which {effect} when the model loads",
-            clip(&full, 200)
+            "{what} references `{}`{}, which {effect} when the model loads",
+            clip(&full, 200),
+            string_args(args)
         );
         report_with(cx, RuleId::KerasDangerousReference, Severity::Critical, msg);
         return;
@@ -206,8 +230,9 @@ fn check_callable(module: Option<&str>, name: &str, what: &str, cx: &mut Context
     match judge(module, name, KERAS_PACKAGES) {
         Trust::Dangerous(label) => {
             let msg = format!(
-                "{what} references `{}` ({label}): loading the model calls it",
-                clip(&full, 200)
+                "{what} references `{}` ({label}){}: loading the model calls it",
+                clip(&full, 200),
+                string_args(args)
             );
             report_with(cx, RuleId::KerasDangerousReference, Severity::Critical, msg);
         }
@@ -243,14 +268,14 @@ fn check_object(
         "function" => {
             // A serialized function: {"class_name": "function", "config": NAME, "module": M}.
             if let Some(name) = map.get("config").and_then(Value::as_str) {
-                check_callable(module, name, "a serialized function", cx);
+                check_callable(module, name, None, "a serialized function", cx);
             }
             return;
         }
         _ => {}
     }
     let what = format!("object `{}`", clip(class_name, 100));
-    check_callable(module, class_name, &what, cx);
+    check_callable(module, class_name, map.get("config"), &what, cx);
     // Keras 3 writes `registered_name: null` for its own objects; a `package>Name` or a name
     // without a module is a custom object registered by the code that saved it.
     if let Some(registered) = registered
@@ -383,7 +408,7 @@ fn check_lambda(map: &Map<String, Value>, cx: &mut Context<'_>) {
                 clip(function, 100)
             );
             cx.report(RuleId::KerasLambda, msg, None);
-            check_callable(module, function, "a Lambda layer", cx);
+            check_callable(module, function, None, "a Lambda layer", cx);
         }
         LambdaFunction::Missing => {
             let msg = format!(
