@@ -32,6 +32,13 @@ mod value;
 pub use callables::Category;
 pub use reader::ReadAt;
 
+/// The dangerous category of the callable `module.qualname` (after Python-2 name
+/// normalization), judged with the same table as pickle imports. Other serialization formats
+/// that name callables in configs (Keras, Hydra, skops) use it too.
+pub fn dangerous_callable(module: &str, qualname: &str) -> Option<Category> {
+    classify::dangerous_category(module, qualname)
+}
+
 use std::fmt;
 
 /// Resource limits of one [`scan`]. Every limit hit ends the scan with

@@ -6,6 +6,7 @@
 //! through [`Context::scan_member`], with a depth and byte budget.
 
 use crate::{ByteSource, Finding, Format, Limits, ModelInfo, RuleId};
+use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 /// Bytes of the head passed to [`Analyzer::sniff`].
@@ -97,7 +98,12 @@ impl Registry {
             }
         }
         for (i, analyzer) in self.analyzers.iter().enumerate() {
-            if primary.is_some_and(|(p, _)| p == i) || !analyzer.sniff_embedded(source) {
+            // An analyzer that accepts the head is not looking at an *embedded* format: a
+            // zip-based model (`.keras`, `.skops`) is a zip from its first byte.
+            if primary.is_some_and(|(p, _)| p == i)
+                || analyzer.sniff(&head, source.len())
+                || !analyzer.sniff_embedded(source)
+            {
                 continue;
             }
             let what = primary.map_or(Format::Unknown, |(_, f)| f);
@@ -128,6 +134,7 @@ pub struct Context<'a> {
     decompressed: u64,
     started: Instant,
     model: ModelInfo,
+    file_path: Option<PathBuf>,
 }
 
 impl<'a> Context<'a> {
@@ -144,7 +151,20 @@ impl<'a> Context<'a> {
             decompressed: 0,
             started: Instant::now(),
             model: ModelInfo::default(),
+            file_path: None,
         }
+    }
+
+    /// Records where the top-level file lives on disk. Only analyzers of formats that span a
+    /// folder (an MLflow model: `MLmodel` beside `code/*.py`) look at it; formats are still
+    /// decided from content.
+    pub fn set_file_path(&mut self, path: &Path) {
+        self.file_path = Some(path.to_path_buf());
+    }
+
+    /// On-disk path of the top-level file, when it was scanned from a local file system.
+    pub fn file_path(&self) -> Option<&Path> {
+        self.file_path.as_deref()
     }
 
     /// The analysis options.
@@ -180,6 +200,15 @@ impl<'a> Context<'a> {
         let format = self.registry.analyze(source, Some(name), self);
         self.members.pop();
         Some(format)
+    }
+
+    /// Runs `f` with findings located inside `name`, a part of the current input analysed in
+    /// place (e.g. the `config.json` of a `.keras` zip) rather than through the registry.
+    pub fn with_member<T>(&mut self, name: &str, f: impl FnOnce(&mut Context<'a>) -> T) -> T {
+        self.members.push(name.to_string());
+        let out = f(self);
+        self.members.pop();
+        out
     }
 
     /// Location string for the current member and an optional byte offset inside it.

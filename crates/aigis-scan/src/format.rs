@@ -51,6 +51,26 @@ formats! {
     KerasV3 = "keras-v3",
     /// Keras HDF5.
     KerasH5 = "keras-h5",
+    /// NeMo `.nemo` archive or its Hydra model config.
+    Nemo = "nemo",
+    /// skops `.skops` zip.
+    Skops = "skops",
+    /// MLflow model (`MLmodel` or a code file it loads).
+    Mlflow = "mlflow",
+    /// Flax msgpack checkpoint.
+    Flax = "flax",
+    /// Core ML `.mlmodel` protobuf.
+    Coreml = "coreml",
+    /// OpenVINO IR (`.xml` network).
+    Openvino = "openvino",
+    /// XGBoost JSON or UBJSON model.
+    Xgboost = "xgboost",
+    /// LightGBM text model.
+    Lightgbm = "lightgbm",
+    /// CatBoost binary model.
+    Catboost = "catboost",
+    /// PMML XML model.
+    Pmml = "pmml",
     /// Plain zip archive.
     Zip = "zip",
     /// Plain tar archive.

@@ -2,8 +2,9 @@
 //!
 //! ```no_run
 //! use aigis_scan::{ScanOptions, Scanner};
+//! use std::sync::Arc;
 //!
-//! let scanner = Scanner::new(ScanOptions::default());
+//! let scanner = Arc::new(Scanner::new(ScanOptions::default()));
 //! let files = scanner.collect(&["models/".into()]);
 //! for result in scanner.scan_files(&files, &|_| {}) {
 //!     println!("{} {} {:?}", result.path, result.format, result.max_severity);

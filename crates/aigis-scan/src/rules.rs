@@ -207,6 +207,60 @@ rules! {
         "The file took longer than the per-file time limit to analyse and was not fully examined. Crafted files use this to make scanners give up.",
         "Inspect the file by other means; raise `--time-limit` only for trusted inputs.",
         RESOURCES;
+    /// A Keras Lambda layer carries marshalled Python bytecode.
+    KerasLambda = "KERAS-LAMBDA", High,
+        "Keras Lambda layer runs Python bytecode",
+        "A Lambda layer stores a Python function as marshalled bytecode; Keras runs it when the model is loaded with safe_mode off (and through safe-mode bypasses) and on every call. The message lists the names and strings the bytecode uses.",
+        "Do not load the model with safe_mode=False. Re-create the layer from source code you trust, or replace it with built-in layers.",
+        SUPPLY_CHAIN;
+    /// A Keras config names a dangerous callable or a file/network gadget.
+    KerasDangerousReference = "KERAS-DANGEROUS-REFERENCE", Critical,
+        "Keras config references a dangerous function",
+        "The model config names a function or class that Keras imports and calls while loading, and that runs commands, evaluates code, touches files or the network (e.g. keras.utils.get_file), or disables safe mode (keras.config.enable_unsafe_deserialization, CVE-2025-9906).",
+        "Do not load this model; legitimate models never reference these functions.",
+        SUPPLY_CHAIN;
+    /// A Keras config needs a custom object from outside Keras.
+    KerasCustomObject = "KERAS-CUSTOM-OBJECT", Medium,
+        "Keras model needs a custom object",
+        "The config names a class or function from outside Keras (a custom layer, loss or activation). Loading imports that code and runs it.",
+        "Check that the custom code comes from a trusted source before loading the model.",
+        SUPPLY_CHAIN;
+    /// A Keras TorchModuleWrapper carries a pickled torch module.
+    KerasTorchModule = "KERAS-TORCH-MODULE", Medium,
+        "Keras TorchModuleWrapper unpickles a torch module",
+        "TorchModuleWrapper stores a torch module as a base64 pickle that Keras loads with torch.load(weights_only=False), even in safe mode (CVE-2025-49655). The pickle is scanned and reported separately.",
+        "Load only from trusted sources, or upgrade Keras to a release that restricts the wrapper.",
+        SUPPLY_CHAIN;
+    /// A Hydra `_target_` in a model config names code outside the known frameworks.
+    HydraTarget = "HYDRA-TARGET", Medium,
+        "Model config instantiates code outside the known frameworks",
+        "Hydra/OmegaConf model configs (NeMo `.nemo`) name classes and functions in `_target_` keys that are imported and called when the model is built. A target outside NeMo, PyTorch and their libraries needs trust; a command, code or file primitive attacks the host.",
+        "Review every `_target_`; do not restore models whose targets you do not recognise.",
+        SUPPLY_CHAIN;
+    /// A skops schema loads a function, method or type outside the trusted set.
+    SkopsUntrusted = "SKOPS-UNTRUSTED", High,
+        "skops file loads an untrusted function or type",
+        "The skops schema asks the loader to import and call a function or method, or to construct a type, outside skops' default trusted set (scikit-learn, NumPy, SciPy, safe builtins). skops.io.load with trusted= or an over-wide trust list runs it (CVE-2025-54412, CVE-2025-54413, CVE-2025-54886).",
+        "Call skops.io.get_untrusted_types and review each entry; never pass trusted=True.",
+        SUPPLY_CHAIN;
+    /// Python code in an MLflow model folder runs when the model loads.
+    MlflowCode = "MLFLOW-CODE", Medium,
+        "MLflow model code runs on load",
+        "mlflow.pyfunc.load_model puts the model's code paths on sys.path and imports its loader module: this Python file runs on load. Static red flags (commands, code evaluation, network) raise the severity.",
+        "Read the code before loading the model; load models only from trusted registries.",
+        SUPPLY_CHAIN;
+    /// An MLflow MLmodel loads through a custom module or a pickle-based flavor.
+    MlflowLoader = "MLFLOW-LOADER", Medium,
+        "MLflow model loads through custom code",
+        "The MLmodel file names a loader module outside MLflow (imported on load), or a flavor whose model is a (cloud)pickle.",
+        "Review the loader module and code paths; prefer flavors that store weights in safe formats.",
+        SUPPLY_CHAIN;
+    /// A tabular/other model format carries a custom extension that needs code.
+    ModelExtension = "MODEL-EXTENSION", Medium,
+        "Model needs custom code or carries scripts",
+        "The model declares custom layers or extension elements (CoreML custom layers, PMML Extension content) that a runtime resolves to code outside the format.",
+        "Check that the custom code the model needs comes from a trusted source.",
+        SUPPLY_CHAIN;
     /// The file claims a model format but is malformed.
     FormatMalformed = "FORMAT-MALFORMED", Medium,
         "Malformed model file",

@@ -142,7 +142,7 @@ impl Scanner {
                         .hash
                         .then(|| hex::encode(Sha256::digest(&bytes)));
                     let mem = MemorySource::new(bytes);
-                    let mut result = self.scan_source(display, &mem);
+                    let mut result = self.scan_source_at(display, &mem, Some(path));
                     result.sha256 = sha;
                     result.bytes_read = source.bytes_read();
                     result
@@ -152,7 +152,7 @@ impl Scanner {
         }
         let (sha, mut result) = rayon::join(
             || self.options.hash.then(|| hash_source(&source)),
-            || self.scan_source(display.clone(), &source),
+            || self.scan_source_at(display.clone(), &source, Some(path)),
         );
         match sha {
             Some(Err(err)) => return self.error_result(display, size, &err),
@@ -168,7 +168,21 @@ impl Scanner {
 
     /// Analyzes any byte source (no hashing): sniff, analyze, collect findings, set the status.
     pub fn scan_source(&self, path: String, source: &dyn ByteSource) -> FileResult {
+        self.scan_source_at(path, source, None)
+    }
+
+    /// [`Scanner::scan_source`] for bytes read from `on_disk`, which folder-shaped formats
+    /// (MLflow models) use to look at sibling files.
+    fn scan_source_at(
+        &self,
+        path: String,
+        source: &dyn ByteSource,
+        on_disk: Option<&Path>,
+    ) -> FileResult {
         let mut cx = Context::new(&self.registry, &self.options.analysis);
+        if let Some(on_disk) = on_disk {
+            cx.set_file_path(on_disk);
+        }
         let format = self.registry.analyze(source, None, &mut cx);
         let status = if cx.read_failed() || cx.timed_out() {
             Status::Error

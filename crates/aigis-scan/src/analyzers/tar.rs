@@ -142,15 +142,19 @@ impl Analyzer for TarAnalyzer {
         if count == 0 {
             cx.malformed(RuleId::ArchiveMalformed, "tar: no members", None);
         }
+        let mut nemo = false;
         for (name, offset, size) in regular {
             if cx.out_of_time() {
                 break;
             }
             let member = SliceSource::new(source, offset, size);
-            cx.scan_member(&name, &member);
+            nemo |= cx.scan_member(&name, &member) == Some(Format::Nemo);
         }
         Some(if torch_members >= 3 {
             Format::PytorchTar
+        } else if nemo {
+            // A `.nemo` archive: a tar whose model config was recognised.
+            Format::Nemo
         } else {
             Format::Tar
         })

@@ -1,0 +1,298 @@
+//! MLflow model folders: the `MLmodel` YAML (flavors, loader module, code paths) and the Python
+//! files that `mlflow.pyfunc.load_model` imports from the model's code paths.
+//!
+//! A model folder spans several files, and the file that runs on load is plain Python. So the
+//! code analyzer is the one place that looks beyond the bytes: for a top-level file read from
+//! disk ([`Context::file_path`]), it looks for an `MLmodel` in the ancestor folders and reports
+//! the file only when that `MLmodel`'s `python_function` flavor loads it (it sits under the
+//! declared `code` folder). Python files anywhere else are out of scope and declined.
+
+use crate::analyzer::{Analyzer, Context, Input};
+use crate::analyzers::callables::{clip, report_with};
+use crate::analyzers::nemo::{looks_like_text, read_text};
+use crate::analyzers::yaml::{self, Yaml};
+use crate::{Format, RuleId, Severity};
+use std::path::{Path, PathBuf};
+
+/// Largest `MLmodel` or code file read.
+const MAX_TEXT: usize = 4 << 20;
+/// Ancestor folders searched for `MLmodel`.
+const MAX_ANCESTORS: usize = 8;
+
+/// Analyzer for `MLmodel` files.
+pub struct MlmodelAnalyzer;
+
+/// Analyzer for Python files an MLflow model loads.
+pub struct MlflowCodeAnalyzer;
+
+/// Flavors whose model is a pickle or cloudpickle.
+const PICKLE_FLAVORS: &[&str] = &[
+    "sklearn",
+    "pytorch",
+    "xgboost",
+    "lightgbm",
+    "catboost",
+    "statsmodels",
+    "prophet",
+    "spacy",
+    "fastai",
+];
+
+fn parse_mlmodel(text: &str) -> Option<Yaml> {
+    let docs = yaml::parse(text).ok()?;
+    let root = docs.docs.into_iter().next()?;
+    matches!(root.get("flavors"), Some(Yaml::Map(_))).then_some(root)
+}
+
+/// The folders (relative to the model root) pyfunc puts on `sys.path`.
+fn code_dirs(root: &Yaml) -> Vec<String> {
+    let pyfunc = root.get("flavors").and_then(|f| f.get("python_function"));
+    match pyfunc.and_then(|p| p.get("code")) {
+        Some(Yaml::Scalar(dir)) if !dir.is_empty() && dir != "null" => vec![dir.clone()],
+        Some(Yaml::Seq(items)) => items
+            .iter()
+            .filter_map(Yaml::as_str)
+            .map(str::to_string)
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
+impl Analyzer for MlmodelAnalyzer {
+    fn id(&self) -> &'static str {
+        "mlflow"
+    }
+
+    fn version(&self) -> u32 {
+        1
+    }
+
+    fn sniff(&self, head: &[u8], _len: u64) -> bool {
+        looks_like_text(head) && head.windows(8).any(|w| w == b"flavors:")
+    }
+
+    fn analyze(&self, input: &Input<'_>, cx: &mut Context<'_>) -> Option<Format> {
+        let text = read_text(input, MAX_TEXT)?;
+        let root = parse_mlmodel(&text)?;
+        let Some(Yaml::Map(flavors)) = root.get("flavors") else {
+            return None;
+        };
+        let model = cx.model();
+        model.set_framework("mlflow");
+        if let Some(version) = root.get("mlflow_version").and_then(Yaml::as_str) {
+            model
+                .metadata
+                .insert("mlflow_version".into(), clip(version, 40));
+        }
+        let names: Vec<String> = flavors
+            .iter()
+            .filter_map(|(k, _)| k.as_str())
+            .map(|k| clip(k, 60))
+            .collect();
+        model.metadata.insert("flavors".into(), names.join(","));
+        for (name, flavor) in flavors {
+            let name = name.as_str().unwrap_or("?");
+            if name == "python_function" {
+                let loader = flavor.get("loader_module").and_then(Yaml::as_str);
+                match loader {
+                    Some(loader) if !loader.starts_with("mlflow.") => {
+                        let dirs = code_dirs(&root).join(", ");
+                        let msg = format!(
+                            "pyfunc imports the loader module `{}` (code paths: {}) when the model loads",
+                            clip(loader, 100),
+                            if dirs.is_empty() {
+                                "none".into()
+                            } else {
+                                clip(&dirs, 100)
+                            }
+                        );
+                        cx.report(RuleId::MlflowLoader, msg, None);
+                    }
+                    Some(_) if flavor.get("python_model").is_some() => {
+                        let msg =
+                            "pyfunc loads a cloudpickled python_model (scanned as its own file)";
+                        report_with(cx, RuleId::MlflowLoader, Severity::Info, msg);
+                    }
+                    _ => {}
+                }
+            } else if PICKLE_FLAVORS.contains(&name) {
+                let msg = format!(
+                    "the `{}` flavor stores its model as a pickle",
+                    clip(name, 60)
+                );
+                report_with(cx, RuleId::MlflowLoader, Severity::Info, msg);
+            }
+        }
+        Some(Format::Mlflow)
+    }
+}
+
+/// The model root and `MLmodel` above `file`, if one loads it as pyfunc code.
+fn owning_model(file: &Path) -> Option<(PathBuf, Yaml)> {
+    let mut dir = file.parent();
+    for _ in 0..MAX_ANCESTORS {
+        let here = dir?;
+        let mlmodel = here.join("MLmodel");
+        let meta = std::fs::symlink_metadata(&mlmodel).ok();
+        if meta.is_some_and(|m| m.is_file() && m.len() <= MAX_TEXT as u64) {
+            let text = std::fs::read_to_string(&mlmodel).ok()?;
+            return Some((here.to_path_buf(), parse_mlmodel(&text)?));
+        }
+        dir = here.parent();
+    }
+    None
+}
+
+/// A red flag in one line of Python: (severity, what it does).
+fn red_flag(line: &str) -> Option<(Severity, &'static str)> {
+    const CRITICAL: &[(&str, &str)] = &[
+        ("os.system", "runs a shell command"),
+        ("os.popen", "runs a shell command"),
+        ("os.exec", "replaces the process"),
+        ("os.spawn", "starts a process"),
+        ("subprocess", "starts a process"),
+        ("pty.spawn", "starts a process"),
+        ("eval(", "evaluates code"),
+        ("exec(", "executes code"),
+        ("__import__(", "imports a module by name"),
+        ("socket", "opens a network connection"),
+        ("urllib", "fetches a URL"),
+        ("requests.", "fetches a URL"),
+        ("import requests", "fetches URLs"),
+        ("http.client", "opens a network connection"),
+        ("ctypes", "loads native code"),
+    ];
+    const HIGH: &[(&str, &str)] = &[
+        ("b64decode", "decodes a hidden payload"),
+        ("marshal.loads", "loads bytecode"),
+        ("pickle.loads", "unpickles data"),
+        ("shutil.rmtree", "deletes files"),
+        ("os.remove", "deletes files"),
+        ("compile(", "compiles code"),
+    ];
+    let code = strip_comment(line);
+    let hit = |needle: &str| {
+        code.match_indices(needle).any(|(at, _)| {
+            // `model.eval()` is not `eval(`: the match must start a name.
+            !needle.ends_with('(')
+                || at == 0
+                || !code[..at]
+                    .chars()
+                    .next_back()
+                    .is_some_and(|c| c.is_alphanumeric() || c == '_' || c == '.')
+        })
+    };
+    CRITICAL
+        .iter()
+        .find(|(n, _)| hit(n))
+        .map(|(_, what)| (Severity::Critical, *what))
+        .or_else(|| {
+            HIGH.iter()
+                .find(|(n, _)| hit(n))
+                .map(|(_, what)| (Severity::High, *what))
+        })
+}
+
+/// The line without a trailing `#` comment (a `#` inside a string literal is kept).
+fn strip_comment(line: &str) -> &str {
+    let mut quote: Option<char> = None;
+    let mut escaped = false;
+    for (i, c) in line.char_indices() {
+        match (quote, c) {
+            (_, _) if escaped => escaped = false,
+            (Some(_), '\\') => escaped = true,
+            (Some(q), c) if c == q => quote = None,
+            (None, '\'' | '"') => quote = Some(c),
+            (None, '#') => return &line[..i],
+            _ => {}
+        }
+    }
+    line
+}
+
+impl Analyzer for MlflowCodeAnalyzer {
+    fn id(&self) -> &'static str {
+        "mlflow-code"
+    }
+
+    fn version(&self) -> u32 {
+        1
+    }
+
+    fn sniff(&self, head: &[u8], _len: u64) -> bool {
+        looks_like_text(head)
+    }
+
+    fn analyze(&self, input: &Input<'_>, cx: &mut Context<'_>) -> Option<Format> {
+        if cx.depth() != 0 {
+            return None;
+        }
+        let path = cx.file_path()?.to_path_buf();
+        if path.extension().and_then(|e| e.to_str()) != Some("py") {
+            return None;
+        }
+        let (root, mlmodel) = owning_model(&path)?;
+        let relative = path.strip_prefix(&root).ok()?;
+        let loaded = code_dirs(&mlmodel)
+            .iter()
+            .any(|dir| relative.starts_with(dir.trim_end_matches('/')));
+        if !loaded {
+            return None;
+        }
+        let text = read_text(input, MAX_TEXT)?;
+        let shown = relative.to_string_lossy().into_owned();
+        let msg = format!(
+            "`{}` is on the model's pyfunc code path: mlflow imports it, so it runs on load",
+            clip(&shown, 200)
+        );
+        cx.report(RuleId::MlflowCode, msg, None);
+        let mut flagged = 0;
+        for (number, line) in text.lines().enumerate() {
+            if let Some((severity, what)) = red_flag(line) {
+                let msg = format!(
+                    "`{}` line {} {what} on load: {}",
+                    clip(&shown, 200),
+                    number + 1,
+                    clip(line.trim(), 160)
+                );
+                report_with(cx, RuleId::MlflowCode, severity, msg);
+                flagged += 1;
+                if flagged >= 32 {
+                    break;
+                }
+            }
+        }
+        cx.model().set_framework("mlflow");
+        Some(Format::Mlflow)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn red_flags_skip_comments_and_methods() {
+        assert_eq!(
+            red_flag("os.system('touch /tmp/x')").map(|f| f.0),
+            Some(Severity::Critical)
+        );
+        assert_eq!(red_flag("model.eval()"), None);
+        assert_eq!(red_flag("# os.system('x')"), None);
+        assert_eq!(red_flag("x = '#'  # subprocess"), None);
+        assert_eq!(
+            red_flag("data = base64.b64decode(s)").map(|f| f.0),
+            Some(Severity::High)
+        );
+        assert_eq!(red_flag("import json"), None);
+    }
+
+    #[test]
+    fn code_dirs_from_mlmodel() {
+        let root = parse_mlmodel(
+            "flavors:\n  python_function:\n    code: code\n    loader_module: loader\n",
+        );
+        assert_eq!(root.as_ref().map(code_dirs), Some(vec!["code".to_string()]));
+        assert!(parse_mlmodel("name: x\n").is_none());
+    }
+}

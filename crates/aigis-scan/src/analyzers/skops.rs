@@ -1,0 +1,171 @@
+//! skops `.skops` files: a zip with `schema.json` (a tree of nodes, each naming the loader
+//! that rebuilds it and the `__module__`/`__class__` it imports) and `.npy` arrays.
+//!
+//! `skops.io.load` refuses types outside its trusted set unless the caller trusts them; callers
+//! routinely pass the list `get_untrusted_types` returns, so every node that imports something
+//! outside scikit-learn, NumPy, SciPy and plain builtin types is reported: a command, code or
+//! file primitive as critical, anything else (and any function, method or type reference outside
+//! the trusted packages) as high.
+
+use crate::analyzer::{Analyzer, Context, Input};
+use crate::analyzers::callables::{Trust, clip, judge, report_with};
+use crate::analyzers::keras::read_zip_member;
+use crate::analyzers::zip::analyze_index;
+use crate::archive::zip_index::read_index;
+use crate::{Format, RuleId, Severity};
+use serde_json::{Map, Value};
+
+/// Largest `schema.json` read.
+const MAX_SCHEMA: u64 = 64 << 20;
+/// Deepest schema nesting walked.
+const MAX_DEPTH: usize = 128;
+/// Packages whose types and functions skops trusts (or that scikit-learn models are made of).
+const TRUSTED: &[&str] = &["sklearn", "numpy", "scipy"];
+/// Builtin types skops rebuilds as data.
+const SAFE_BUILTINS: &[&str] = &[
+    "dict",
+    "list",
+    "tuple",
+    "set",
+    "frozenset",
+    "str",
+    "int",
+    "float",
+    "bool",
+    "complex",
+    "bytes",
+    "bytearray",
+    "slice",
+    "NoneType",
+    "object",
+    "type",
+];
+
+/// Analyzer for skops archives.
+pub struct SkopsAnalyzer;
+
+impl Analyzer for SkopsAnalyzer {
+    fn id(&self) -> &'static str {
+        "skops"
+    }
+
+    fn version(&self) -> u32 {
+        1
+    }
+
+    fn sniff(&self, head: &[u8], _len: u64) -> bool {
+        head.starts_with(b"PK\x03\x04") || head.starts_with(b"PK\x05\x06")
+    }
+
+    fn analyze(&self, input: &Input<'_>, cx: &mut Context<'_>) -> Option<Format> {
+        let index = read_index(input.source, cx.limits().max_members);
+        let entry = index.entries.iter().find(|e| e.name == "schema.json")?;
+        let bytes = read_zip_member(input.source, entry, MAX_SCHEMA).ok()?;
+        let schema: Value = serde_json::from_slice(&bytes).ok()?;
+        let top = schema.as_object()?;
+        if !top.contains_key("__loader__") && !top.contains_key("_skops_version") {
+            return None;
+        }
+        analyze_index(input.source, &index, cx);
+        let model = cx.model();
+        model.set_framework("scikit-learn");
+        if let Some(class) = top.get("__class__").and_then(Value::as_str) {
+            model.architecture.get_or_insert_with(|| clip(class, 100));
+        }
+        if let Some(version) = top.get("_skops_version").and_then(Value::as_str) {
+            model
+                .metadata
+                .insert("skops_version".into(), clip(version, 40));
+        }
+        cx.with_member("schema.json", |cx| walk(&schema, cx, 0));
+        Some(Format::Skops)
+    }
+}
+
+fn walk(value: &Value, cx: &mut Context<'_>, depth: usize) {
+    if depth > MAX_DEPTH {
+        return;
+    }
+    match value {
+        Value::Object(map) => {
+            if map.contains_key("__loader__") {
+                check_node(map, cx);
+            }
+            for child in map.values() {
+                walk(child, cx, depth + 1);
+            }
+        }
+        Value::Array(items) => {
+            for item in items {
+                walk(item, cx, depth + 1);
+            }
+        }
+        _ => {}
+    }
+}
+
+fn str_of<'a>(map: &'a Map<String, Value>, key: &str) -> Option<&'a str> {
+    map.get(key).and_then(Value::as_str)
+}
+
+fn check_node(node: &Map<String, Value>, cx: &mut Context<'_>) {
+    let loader = str_of(node, "__loader__").unwrap_or("?");
+    let module = str_of(node, "__module__").unwrap_or("");
+    let class = str_of(node, "__class__").unwrap_or("");
+    let content = node.get("content").and_then(Value::as_object);
+    // What the node imports: a function for FunctionNode, the type itself for TypeNode,
+    // otherwise the node's class.
+    let (target_module, target_name, what) = match loader {
+        "FunctionNode" | "OperatorFuncNode" => {
+            let m = content
+                .and_then(|c| str_of(c, "module_path"))
+                .unwrap_or(module);
+            let f = content.and_then(|c| str_of(c, "function")).unwrap_or(class);
+            (m, f, "calls the function")
+        }
+        "TypeNode" => {
+            let m = content
+                .and_then(|c| str_of(c, "__module__"))
+                .unwrap_or(module);
+            let t = content
+                .and_then(|c| str_of(c, "__class__"))
+                .unwrap_or(class);
+            (m, t, "imports the type")
+        }
+        "MethodNode" => {
+            let f = content.and_then(|c| str_of(c, "func")).unwrap_or(class);
+            (module, f, "calls the method")
+        }
+        _ => (module, class, "constructs"),
+    };
+    if target_module.is_empty() && target_name.is_empty() {
+        return;
+    }
+    let full = format!("{target_module}.{target_name}");
+    let callable = matches!(loader, "FunctionNode" | "OperatorFuncNode" | "MethodNode");
+    let trust = match judge(target_module, target_name, TRUSTED) {
+        Trust::Unknown
+            if target_module == "builtins" && !callable && SAFE_BUILTINS.contains(&target_name) =>
+        {
+            Trust::Trusted
+        }
+        other => other,
+    };
+    match trust {
+        Trust::Trusted => {}
+        Trust::Dangerous(label) => {
+            let msg = format!(
+                "{loader} {what} `{}` ({label}) when the file is loaded",
+                clip(&full, 200)
+            );
+            report_with(cx, RuleId::SkopsUntrusted, Severity::Critical, msg);
+        }
+        Trust::Unknown => {
+            let msg = format!(
+                "{loader} {what} `{}`, outside skops' trusted types",
+                clip(&full, 200)
+            );
+            cx.report(RuleId::SkopsUntrusted, msg, None);
+        }
+    }
+}
