@@ -3,13 +3,13 @@
 use crate::analyzer::{AnalysisOptions, Context, Registry};
 use crate::result::{FileResult, Status};
 use crate::{ByteSource, FileSource, Format, MemorySource, RuleId};
-use rayon::prelude::*;
 use sha2::{Digest, Sha256};
+use std::collections::{HashMap, VecDeque};
 use std::fs::File;
 use std::io;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, mpsc};
-use std::time::Duration;
+use std::sync::{Arc, Mutex, MutexGuard, mpsc};
+use std::time::{Duration, Instant};
 
 /// Files up to this size are read whole, once, and both hashed and analyzed from memory.
 const READ_WHOLE: u64 = 8 << 20;
@@ -75,53 +75,103 @@ impl Scanner {
     }
 
     /// Scans files in parallel; `progress` is called once per finished file. Results keep the
-    /// order of `files`. Each file runs under a watchdog: analysis is cooperative about the time
-    /// limit, and a file that still has not finished shortly after it is reported as `error`
-    /// while the scan moves on.
+    /// order of `files`.
+    ///
+    /// Files go to a pool of long-lived worker threads under a watchdog: analysis is cooperative
+    /// about the time limit, and a file that still has not finished shortly after it is reported
+    /// as `error` — its worker is abandoned and replaced — while the scan moves on.
     pub fn scan_files(
         self: &Arc<Self>,
         files: &[PathBuf],
         progress: &(dyn Fn(&FileResult) + Sync),
     ) -> Vec<FileResult> {
-        files
-            .par_iter()
-            .map(|path| {
-                let result = self.scan_file_watched(path);
-                progress(&result);
-                result
-            })
+        let limit = self.options.analysis.limits.time_limit;
+        let give_up = limit + (limit / 4).max(Duration::from_secs(2));
+        let jobs = Arc::new(Mutex::new(
+            files.iter().cloned().enumerate().collect::<VecDeque<_>>(),
+        ));
+        let running: Arc<Mutex<HashMap<usize, Instant>>> = Arc::default();
+        let (done_tx, done_rx) = mpsc::channel();
+        let workers = std::thread::available_parallelism()
+            .map_or(2, |n| n.get())
+            .min(files.len().max(1));
+        for _ in 0..workers {
+            self.spawn_worker(&jobs, &running, &done_tx);
+        }
+        let mut results: Vec<Option<FileResult>> = vec![None; files.len()];
+        let mut pending = files.len();
+        while pending > 0 {
+            match done_rx.recv_timeout(Duration::from_millis(200)) {
+                Ok((index, result)) => {
+                    if let Some(slot) = results.get_mut(index)
+                        && slot.is_none()
+                    {
+                        progress(&result);
+                        *slot = Some(result);
+                        pending -= 1;
+                    }
+                }
+                Err(mpsc::RecvTimeoutError::Timeout) => {
+                    let overdue: Vec<usize> = lock(&running)
+                        .iter()
+                        .filter(|(_, started)| started.elapsed() > give_up)
+                        .map(|(index, _)| *index)
+                        .collect();
+                    for index in overdue {
+                        lock(&running).remove(&index);
+                        if let (Some(slot), Some(path)) = (results.get_mut(index), files.get(index))
+                            && slot.is_none()
+                        {
+                            let result = timed_out(path, limit);
+                            progress(&result);
+                            *slot = Some(result);
+                            pending -= 1;
+                        }
+                        // That worker is stuck inside a file: leave it and start another.
+                        self.spawn_worker(&jobs, &running, &done_tx);
+                    }
+                }
+                Err(mpsc::RecvTimeoutError::Disconnected) => break,
+            }
+        }
+        results
+            .into_iter()
+            .zip(files)
+            .map(|(result, path)| result.unwrap_or_else(|| timed_out(path, limit)))
             .collect()
     }
 
-    /// Scans one file on its own thread and gives up waiting after the time limit plus grace.
-    fn scan_file_watched(self: &Arc<Self>, path: &Path) -> FileResult {
-        let limit = self.options.analysis.limits.time_limit;
-        let grace = (limit / 4).max(Duration::from_secs(2));
-        let (tx, rx) = mpsc::channel();
-        let scanner = Arc::clone(self);
-        let owned = path.to_path_buf();
-        let spawned = std::thread::Builder::new()
-            .name("aigis-file".into())
-            .spawn(move || {
-                let _ = tx.send(scanner.scan_file(&owned));
-            });
-        if spawned.is_err() {
-            return self.scan_file(path);
-        }
-        match rx.recv_timeout(limit + grace) {
-            Ok(result) => result,
-            Err(_) => {
-                let size = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
-                let message = format!(
-                    "time limit of {} s exceeded; analysis abandoned",
-                    limit.as_secs_f64()
-                );
-                failed_result(
-                    path.to_string_lossy().into_owned(),
-                    size,
-                    crate::Finding::new(RuleId::TimeLimit, message),
-                )
+    fn spawn_worker(
+        self: &Arc<Self>,
+        jobs: &Arc<Mutex<VecDeque<(usize, PathBuf)>>>,
+        running: &Arc<Mutex<HashMap<usize, Instant>>>,
+        done: &mpsc::Sender<(usize, FileResult)>,
+    ) {
+        let (scanner, jobs, running, done) = (
+            Arc::clone(self),
+            Arc::clone(jobs),
+            Arc::clone(running),
+            done.clone(),
+        );
+        let work = move || {
+            loop {
+                let Some((index, path)) = lock(&jobs).pop_front() else {
+                    break;
+                };
+                lock(&running).insert(index, Instant::now());
+                let result = scanner.scan_file(&path);
+                lock(&running).remove(&index);
+                if done.send((index, result)).is_err() {
+                    break;
+                }
             }
+        };
+        if std::thread::Builder::new()
+            .name("aigis-worker".into())
+            .spawn(work)
+            .is_err()
+        {
+            // No thread to be had: the remaining jobs are picked up by the other workers.
         }
     }
 
@@ -213,6 +263,27 @@ impl Scanner {
         let finding = crate::Finding::new(RuleId::ReadError, format!("read failed: {err}"));
         failed_result(path, size, finding)
     }
+}
+
+/// Locks a mutex, recovering the data if a worker panicked while holding it.
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// The result for a file whose analysis never came back.
+fn timed_out(path: &Path, limit: Duration) -> FileResult {
+    let size = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
+    let message = format!(
+        "time limit of {} s exceeded; analysis abandoned",
+        limit.as_secs_f64()
+    );
+    failed_result(
+        path.to_string_lossy().into_owned(),
+        size,
+        crate::Finding::new(RuleId::TimeLimit, message),
+    )
 }
 
 /// A result with status `error` and the one finding that says why.

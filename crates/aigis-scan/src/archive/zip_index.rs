@@ -118,29 +118,23 @@ fn find_eocd(source: &dyn ByteSource) -> Option<Eocd> {
     let tail_len = len.min(22 + 65_535);
     let tail = source.read_vec(len - tail_len, tail_len as usize).ok()?;
     let base = len - tail_len;
-    let mut i = tail.len().checked_sub(22)?;
-    loop {
-        if u32_at(&tail, i) == Some(EOCD_SIG) {
-            let comment_len = u16_at(&tail, i + 20)? as usize;
-            // The comment must end exactly at (or within) the file: tolerate trailing junk only
-            // when no better candidate exists.
-            if i + 22 + comment_len <= tail.len() {
-                let mut eocd = Eocd {
-                    at: base + i as u64,
-                    cd_end: base + i as u64,
-                    cd_offset: u64::from(u32_at(&tail, i + 16)?),
-                    cd_size: u64::from(u32_at(&tail, i + 12)?),
-                    entries: u64::from(u16_at(&tail, i + 10)?),
-                };
-                read_zip64(source, &mut eocd);
-                return Some(eocd);
-            }
+    let search = &tail[..tail.len().checked_sub(18)?];
+    for i in memchr::memmem::rfind_iter(search, &EOCD_SIG.to_le_bytes()) {
+        let comment_len = u16_at(&tail, i + 20)? as usize;
+        // The comment must end within the file.
+        if i + 22 + comment_len <= tail.len() {
+            let mut eocd = Eocd {
+                at: base + i as u64,
+                cd_end: base + i as u64,
+                cd_offset: u64::from(u32_at(&tail, i + 16)?),
+                cd_size: u64::from(u32_at(&tail, i + 12)?),
+                entries: u64::from(u16_at(&tail, i + 10)?),
+            };
+            read_zip64(source, &mut eocd);
+            return Some(eocd);
         }
-        if i == 0 {
-            return None;
-        }
-        i -= 1;
     }
+    None
 }
 
 fn read_zip64(source: &dyn ByteSource, eocd: &mut Eocd) {
