@@ -48,8 +48,11 @@ pub struct Input<'a> {
 pub struct AnalysisOptions {
     /// Resource limits.
     pub limits: Limits,
-    /// Extra globals (`module.Qualname`) the user trusts in pickles.
+    /// Extra globals (`module.Qualname` or `prefix.*`) the user trusts in pickles.
     pub allow_globals: Vec<String>,
+    /// Globals (`module.Qualname` or `prefix.*`) the user forbids in pickles: any use is
+    /// reported as dangerous, even of a name the built-in allow-list trusts.
+    pub deny_globals: Vec<String>,
 }
 
 /// The ordered set of analyzers.

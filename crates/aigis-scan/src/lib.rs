@@ -28,7 +28,7 @@ mod severity;
 mod source;
 
 pub use analyzer::{AnalysisOptions, Analyzer, Context, Input, Registry};
-pub use finding::Finding;
+pub use finding::{Finding, Suppressed};
 pub use format::Format;
 pub use limits::Limits;
 pub use model_info::ModelInfo;
