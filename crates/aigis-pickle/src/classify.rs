@@ -170,11 +170,7 @@ pub(crate) fn invocation(module: &str, qualname: &str, opts: &Options) -> NameCl
 }
 
 /// Judges a construction without `__init__` (NEWOBJ) or a reference of `module.qualname`.
-pub(crate) fn construction_or_reference(
-    module: &str,
-    qualname: &str,
-    opts: &Options,
-) -> NameClass {
+pub(crate) fn construction_or_reference(module: &str, qualname: &str, opts: &Options) -> NameClass {
     let extra = &opts.extra_allowed;
     let raw = format!("{module}.{qualname}");
     if user_denies(&opts.extra_denied, module, qualname) {
@@ -203,11 +199,18 @@ mod user_allow_tests {
         use crate::{Category, Options};
         let opts = Options {
             extra_allowed: vec!["mypkg.*".into()],
-            extra_denied: vec!["torch._utils.*".into(), "mypkg.evil".into(), "builtins.print".into()],
+            extra_denied: vec![
+                "torch._utils.*".into(),
+                "mypkg.evil".into(),
+                "builtins.print".into(),
+            ],
             ..Options::default()
         };
         let denied = NameClass::Dangerous(Category::Denied);
-        assert_eq!(invocation("torch._utils", "_rebuild_tensor_v2", &opts), denied);
+        assert_eq!(
+            invocation("torch._utils", "_rebuild_tensor_v2", &opts),
+            denied
+        );
         assert_eq!(invocation("mypkg", "evil", &opts), denied);
         assert_eq!(invocation("__builtin__", "print", &opts), denied);
         assert_eq!(construction_or_reference("mypkg", "evil", &opts), denied);
@@ -299,7 +302,10 @@ mod tests {
 
     #[test]
     fn allow_and_namespace() {
-        assert_eq!(invocation("__builtin__", "set", &Options::default()), NameClass::Allowed);
+        assert_eq!(
+            invocation("__builtin__", "set", &Options::default()),
+            NameClass::Allowed
+        );
         assert_eq!(
             invocation("copy_reg", "_reconstructor", &Options::default()),
             NameClass::Allowed
@@ -328,7 +334,11 @@ mod tests {
             NameClass::Allowed
         );
         assert_eq!(
-            invocation("sklearn.tree._tree", "__pyx_unpickle_Foo", &Options::default()),
+            invocation(
+                "sklearn.tree._tree",
+                "__pyx_unpickle_Foo",
+                &Options::default()
+            ),
             NameClass::Allowed
         );
         assert_eq!(
