@@ -30,6 +30,8 @@ const SUPPLY_CHAIN: &[&str] = &[
     "MITRE ATLAS AML.T0011: User Execution",
     "OWASP LLM03:2025 Supply Chain",
     "OWASP ML06:2023 AI Supply Chain Attacks",
+    "NIST AI RMF 1.0 MANAGE 3.1: risks from third-party AI resources are monitored and controlled",
+    "EU AI Act Art. 15(5): cybersecurity of high-risk AI systems (model poisoning, supply chain)",
 ];
 const MALFORMED: &[&str] = &[
     "CWE-20: Improper Input Validation",
@@ -39,10 +41,12 @@ const PATH_ESCAPE: &[&str] = &[
     "CWE-22: Improper Limitation of a Pathname to a Restricted Directory",
     "CWE-59: Improper Link Resolution Before File Access",
     "MITRE ATLAS AML.T0010: ML Supply Chain Compromise",
+    "OWASP LLM03:2025 Supply Chain",
 ];
 const RESOURCES: &[&str] = &[
     "CWE-400: Uncontrolled Resource Consumption",
     "CWE-409: Improper Handling of Highly Compressed Data",
+    "MITRE ATLAS AML.T0029: Denial of ML Service",
 ];
 
 macro_rules! rules {
@@ -206,7 +210,7 @@ rules! {
         "File could not be read",
         "An I/O error prevented the scan; the file was not analysed.",
         "Check permissions and retry.",
-        &[];
+        &["CWE-703: Improper Check or Handling of Exceptional Conditions"];
 }
 
 impl RuleId {
