@@ -35,10 +35,20 @@ pub fn default_dir() -> Option<PathBuf> {
 }
 
 /// A short hex id of everything that decides analysis output for given bytes: the crate
-/// version, every analyzer's id and version, the limits and the allow/deny lists.
+/// version, every analyzer's id and version, the limits and the allow/deny lists, and the
+/// identity (size, mtime) of the running binary, so a rebuilt development binary whose
+/// analyzer changed without a version bump never reads stale results.
 pub fn ruleset_version(scanner: &Scanner, options: &ScanOptions) -> String {
     let mut hasher = Sha256::new();
     hasher.update(env!("CARGO_PKG_VERSION").as_bytes());
+    if let Some(stat) = std::env::current_exe()
+        .and_then(fs::metadata)
+        .ok()
+        .as_ref()
+        .and_then(stat_of)
+    {
+        hasher.update(format!("|exe:{}:{}", stat.size, stat.mtime).as_bytes());
+    }
     for analyzer in scanner.registry().analyzers() {
         hasher.update(format!("|{}@{}", analyzer.id(), analyzer.version()).as_bytes());
     }

@@ -40,7 +40,8 @@ th{background:#f9fafb;font-size:12px;text-transform:uppercase;letter-spacing:.6p
 tr:last-child td{border-bottom:none}
 tr.suppressed td{opacity:.55}
 td.msg code{white-space:pre-wrap;word-break:break-word;font:13px/1.45 ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;background:#f2f4f7;border-radius:6px;padding:4px 6px;display:block}
-td.file{word-break:break-all;font-size:13px}
+td.file{overflow-wrap:anywhere;font-size:13px;width:28%}
+th.sevcol{width:104px}th.rulecol{width:210px}
 td.file small,.muted{color:var(--muted)}
 .sev{display:inline-block;border-radius:999px;padding:2px 10px;font-size:12px;font-weight:700;color:#fff;text-transform:uppercase;letter-spacing:.5px}
 .sev.critical{background:var(--critical)}.sev.high{background:var(--high)}.sev.medium{background:var(--medium)}
@@ -69,7 +70,8 @@ const SCRIPT: &str = r#"
     var shown=0;
     for(var i=0;i<rows.length;i++){
       var r=rows[i];
-      var ok=filter==='all'||(filter==='suppressed'?r.dataset.suppressed==='1':(r.dataset.sev===filter&&r.dataset.suppressed!=='1'));
+      var sup=r.dataset.suppressed==='1';
+      var ok=filter==='all'||(filter==='suppressed'?sup:!sup&&(filter==='issues'?r.dataset.sev!=='info':r.dataset.sev===filter));
       r.style.display=ok?'':'none';
       if(ok){shown++;}
     }
@@ -79,7 +81,7 @@ const SCRIPT: &str = r#"
   for(var k=0;k<buttons.length;k++){
     buttons[k].addEventListener('click',function(){apply(this.dataset.filter);});
   }
-  apply('all');
+  apply('issues');
   table.setAttribute('data-ready','1');
 })();
 "#;
@@ -208,22 +210,43 @@ pub fn render(report: &ScanReport) -> String {
 
     let total: usize = report.results.iter().map(|r| r.findings.len()).sum();
     let _ = write!(out, "<h2>Findings</h2>\n<div class=\"filters\">");
-    let _ = write!(out, "<button data-filter=\"all\" class=\"on\">All</button>");
+    let issues: usize = SEVERITIES_DESC[..4]
+        .iter()
+        .map(|sev| s.by_severity.get(sev).copied().unwrap_or(0))
+        .sum();
+    let _ = write!(
+        out,
+        "<button data-filter=\"issues\" class=\"on\">issues · {issues}</button>"
+    );
     for sev in SEVERITIES_DESC {
         let _ = write!(
             out,
-            "<button data-filter=\"{0}\">{0}</button>",
-            sev.as_str()
+            "<button data-filter=\"{0}\">{0} · {1}</button>",
+            sev.as_str(),
+            s.by_severity.get(&sev).copied().unwrap_or(0)
         );
     }
     let _ = write!(
         out,
-        "<button data-filter=\"suppressed\">suppressed</button><span class=\"count\" id=\"shown\">{total} findings</span></div>\n"
+        "<button data-filter=\"suppressed\">suppressed · {}</button><button data-filter=\"all\">all · {total}</button><span class=\"count\" id=\"shown\">{total} findings</span></div>\n",
+        s.suppressed
     );
-    out.push_str("<table id=\"findings\"><thead><tr><th>severity</th><th>rule</th><th>file</th><th>what loading does</th></tr></thead><tbody>\n");
+    out.push_str("<table id=\"findings\"><thead><tr><th class=\"sevcol\">severity</th><th class=\"rulecol\">rule</th><th>file</th><th>what loading does</th></tr></thead><tbody>\n");
     let mut rules = BTreeSet::new();
-    for result in &report.results {
-        for f in &result.findings {
+    let mut rows: Vec<(&FileResult, &aigis_scan::Finding)> = report
+        .results
+        .iter()
+        .flat_map(|r| r.findings.iter().map(move |f| (r, f)))
+        .collect();
+    rows.sort_by(|a, b| {
+        a.1.suppressed
+            .is_some()
+            .cmp(&b.1.suppressed.is_some())
+            .then(b.1.severity.cmp(&a.1.severity))
+            .then(a.0.path.cmp(&b.0.path))
+    });
+    for (result, f) in rows {
+        {
             rules.insert(f.rule_id);
             let suppressed = f.suppressed.is_some();
             let _ = write!(
