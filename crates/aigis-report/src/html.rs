@@ -199,9 +199,9 @@ pub fn render(report: &ScanReport) -> String {
             s.by_severity.get(&sev).copied().unwrap_or(0)
         );
     }
-    let _ = write!(
+    let _ = writeln!(
         out,
-        "<div class=\"card\"><div class=\"n\">{}</div><div class=\"l\">suppressed</div></div></section>\n",
+        "<div class=\"card\"><div class=\"n\">{}</div><div class=\"l\">suppressed</div></div></section>",
         s.suppressed
     );
     for warning in &report.warnings {
@@ -226,9 +226,9 @@ pub fn render(report: &ScanReport) -> String {
             s.by_severity.get(&sev).copied().unwrap_or(0)
         );
     }
-    let _ = write!(
+    let _ = writeln!(
         out,
-        "<button data-filter=\"suppressed\">suppressed · {}</button><button data-filter=\"all\">all · {total}</button><span class=\"count\" id=\"shown\">{total} findings</span></div>\n",
+        "<button data-filter=\"suppressed\">suppressed · {}</button><button data-filter=\"all\">all · {total}</button><span class=\"count\" id=\"shown\">{total} findings</span></div>",
         s.suppressed
     );
     out.push_str("<table id=\"findings\"><thead><tr><th class=\"sevcol\">severity</th><th class=\"rulecol\">rule</th><th>file</th><th>what loading does</th></tr></thead><tbody>\n");

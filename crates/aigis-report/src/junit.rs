@@ -21,9 +21,9 @@ fn finding_line(finding: &Finding) -> String {
 }
 
 fn testcase(out: &mut String, report: &ScanReport, result: &FileResult) {
-    let _ = write!(
+    let _ = writeln!(
         out,
-        "    <testcase classname=\"aigis.{}\" name=\"{}\" time=\"0\">\n",
+        "    <testcase classname=\"aigis.{}\" name=\"{}\" time=\"0\">",
         xml_escape(result.format.as_str()),
         xml_escape(&result.path)
     );

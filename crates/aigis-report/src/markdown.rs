@@ -75,7 +75,7 @@ pub fn render(report: &ScanReport) -> String {
                 || matches!(r.status, Status::Invalid | Status::Error)
         })
         .collect();
-    flagged.sort_by(|a, b| b.max_severity.cmp(&a.max_severity));
+    flagged.sort_by_key(|r| std::cmp::Reverse(r.max_severity));
     if !flagged.is_empty() {
         out.push_str("### Files\n\n| severity | file | format | status |\n|---|---|---|---|\n");
         for r in &flagged {
@@ -101,7 +101,7 @@ pub fn render(report: &ScanReport) -> String {
         .flat_map(|r| r.findings.iter().map(move |f| (r, f)))
         .filter(|(_, f)| f.is_active() && f.severity > Severity::Info)
         .collect();
-    findings.sort_by(|a, b| b.1.severity.cmp(&a.1.severity));
+    findings.sort_by_key(|f| std::cmp::Reverse(f.1.severity));
     if !findings.is_empty() {
         out.push_str("### Top findings\n\n| severity | rule | file | what loading does |\n|---|---|---|---|\n");
         for (r, f) in findings.iter().take(TOP_FINDINGS) {

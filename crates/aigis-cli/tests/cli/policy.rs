@@ -218,3 +218,62 @@ fn invalid_policy_reports_line_and_column() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+#[test]
+fn changed_since_scans_only_changed_files() {
+    let dir = temp_dir();
+    let repo = dir.path();
+    let git = |args: &[&str]| {
+        let out = std::process::Command::new("git")
+            .arg("-C")
+            .arg(repo)
+            .args([
+                "-c",
+                "user.name=t",
+                "-c",
+                "user.email=t@t",
+                "-c",
+                "commit.gpgsign=false",
+            ])
+            .args(args)
+            .output()
+            .unwrap_or_else(|e| panic!("git: {e}"));
+        assert!(
+            out.status.success(),
+            "git {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    git(&["init", "-q", "-b", "base"]);
+    std::fs::copy(
+        repo_root().join("fixtures/torch/state_dict.pt"),
+        repo.join("old.pt"),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    git(&["add", "."]);
+    git(&["commit", "-q", "-m", "base"]);
+    git(&["checkout", "-q", "-b", "feature"]);
+    std::fs::copy(
+        repo_root().join("fixtures/pickle/os_system_p2.pkl"),
+        repo.join("new.pkl"),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    write(repo, "notes.txt", "not a model");
+    git(&["add", "new.pkl"]);
+    git(&["commit", "-q", "-m", "add"]);
+    let (code, doc) = scan_json(&[repo], &["--changed-since", "base"]);
+    let mut paths: Vec<String> = doc["results"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|r| r["path"].as_str().map(str::to_string))
+        .collect();
+    paths.sort();
+    assert_eq!(paths.len(), 2, "{doc}");
+    assert!(
+        paths[0].ends_with("new.pkl") && paths[1].ends_with("notes.txt"),
+        "{paths:?}"
+    );
+    assert_eq!(doc["results"][1]["status"], "unsupported");
+    assert_eq!(code, 1);
+}
