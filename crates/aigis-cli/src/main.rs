@@ -1,13 +1,18 @@
 //! `aigis`: find and scan AI model files for code that runs when they are loaded.
 
-use aigis_report::{ScanReport, terminal};
-use aigis_scan::{RuleId, ScanOptions, Scanner, Severity};
+mod cache;
+mod changed;
+
+use aigis_policy::{Date, Policy};
+use aigis_report::{ScanReport, cyclonedx, html, junit, markdown, sarif, terminal};
+use aigis_scan::{FileResult, RuleId, ScanOptions, Scanner, Severity};
 use anyhow::{Context as _, Result, bail};
 use clap::{Parser, Subcommand, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
 use std::io::{IsTerminal, Write};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::Arc;
 
 #[derive(Parser)]
 #[command(
@@ -28,7 +33,32 @@ enum Command {
     Rules {
         /// Rule id, e.g. PICKLE-CALL-DANGEROUS.
         id: Option<String>,
+        /// `text` for people, `json` for machines.
+        #[arg(long, value_enum, default_value = "text")]
+        format: RulesFormat,
     },
+    /// Work with policy files (`aigis.toml`).
+    Policy {
+        #[command(subcommand)]
+        command: PolicyCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum PolicyCommand {
+    /// Validate a policy file (default: the `aigis.toml` found from the current folder up).
+    Check {
+        /// The policy file.
+        file: Option<PathBuf>,
+    },
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum RulesFormat {
+    /// Aligned text.
+    Text,
+    /// A JSON array of rules.
+    Json,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -37,12 +67,23 @@ enum OutputFormat {
     Terminal,
     /// The JSON contract document.
     Json,
+    /// SARIF 2.1.0 (GitHub code scanning).
+    Sarif,
+    /// One self-contained HTML page.
+    Html,
+    /// JUnit XML, one test case per file.
+    Junit,
+    /// A Markdown pull-request comment.
+    Markdown,
+    /// A CycloneDX 1.6 JSON BOM.
+    Cyclonedx,
 }
 
 #[derive(clap::Args)]
 struct ScanArgs {
-    /// Files and folders to scan (folders recursively).
-    #[arg(required = true)]
+    /// Files and folders to scan (folders recursively). With --changed-since, limits the
+    /// changed files to these paths.
+    #[arg(required_unless_present = "changed_since")]
     paths: Vec<PathBuf>,
     /// Report format written to stdout (or to --output).
     #[arg(long, value_enum, default_value = "terminal")]
@@ -50,13 +91,30 @@ struct ScanArgs {
     /// Write the report here; `FORMAT=FILE` writes that format (repeatable).
     #[arg(long, short)]
     output: Vec<String>,
-    /// Exit with code 1 when a finding reaches this severity.
-    #[arg(long, default_value = "high")]
-    fail_on: Severity,
-    /// Trust this global in pickles (`module.Qualname`, repeatable).
+    /// Exit with code 1 when an unsuppressed finding reaches this severity [default: the
+    /// policy's `fail_on`, else high].
+    #[arg(long)]
+    fail_on: Option<Severity>,
+    /// Trust this global in pickles (`module.Qualname` or `prefix.*`, repeatable).
     #[arg(long = "allow-global", value_name = "MODULE.NAME")]
     allow_global: Vec<String>,
-    /// Skip SHA-256 hashing.
+    /// Policy file [default: `aigis.toml` in the first scanned path or a parent folder].
+    #[arg(long, value_name = "FILE", conflicts_with = "no_policy")]
+    policy: Option<PathBuf>,
+    /// Do not look for a policy file.
+    #[arg(long)]
+    no_policy: bool,
+    /// Scan only files git reports changed since REF (committed since the merge base, plus
+    /// uncommitted and untracked files).
+    #[arg(long, value_name = "REF")]
+    changed_since: Option<String>,
+    /// Cache folder [default: $XDG_CACHE_HOME/aigis or ~/.cache/aigis].
+    #[arg(long, value_name = "DIR")]
+    cache_dir: Option<PathBuf>,
+    /// Neither read nor write the result cache.
+    #[arg(long)]
+    no_cache: bool,
+    /// Skip SHA-256 hashing (also disables the cache, which is keyed by content hash).
     #[arg(long)]
     no_hash: bool,
     /// Wall-clock limit per file, in seconds; a file over it is reported with status `error`.
@@ -71,7 +129,8 @@ struct ScanArgs {
     /// No progress bar and no report on stdout unless --format/--output ask for one.
     #[arg(long, short)]
     quiet: bool,
-    /// List every file, including clean ones and info findings.
+    /// List every file, including clean ones, info and suppressed findings; print cache
+    /// statistics on stderr.
     #[arg(long, short)]
     verbose: bool,
 }
@@ -89,8 +148,71 @@ fn main() -> ExitCode {
 fn run(cli: Cli) -> Result<ExitCode> {
     match cli.command {
         Command::Scan(args) => scan(args),
-        Command::Rules { id } => rules(id.as_deref()),
+        Command::Rules { id, format } => rules(id.as_deref(), format),
+        Command::Policy {
+            command: PolicyCommand::Check { file },
+        } => policy_check(file),
     }
+}
+
+/// The policy for this run: `--policy`, else one discovered from the first scanned path.
+fn load_policy(args: &ScanArgs) -> Result<Policy> {
+    if args.no_policy {
+        return Ok(Policy::default());
+    }
+    let file = match &args.policy {
+        Some(file) => Some(file.clone()),
+        None => {
+            let start = args
+                .paths
+                .first()
+                .cloned()
+                .unwrap_or_else(|| PathBuf::from("."));
+            aigis_policy::discover(&start)
+        }
+    };
+    match file {
+        Some(file) => Ok(Policy::load(&file)?),
+        None => Ok(Policy::default()),
+    }
+}
+
+/// A path shown relative to the current folder when it lies under it.
+fn display_path(path: &Path) -> PathBuf {
+    std::env::current_dir()
+        .ok()
+        .and_then(|cwd| path.strip_prefix(cwd).ok().map(Path::to_path_buf))
+        .unwrap_or_else(|| path.to_path_buf())
+}
+
+fn files_to_scan(args: &ScanArgs, scanner: &Scanner, policy: &Policy) -> Result<Vec<PathBuf>> {
+    let mut files = match &args.changed_since {
+        Some(reference) => {
+            let roots: Vec<PathBuf> = args
+                .paths
+                .iter()
+                .filter_map(|p| std::fs::canonicalize(p).ok())
+                .collect();
+            let start = roots.first().map_or_else(
+                || PathBuf::from("."),
+                |r| {
+                    if r.is_dir() {
+                        r.clone()
+                    } else {
+                        r.parent().map_or_else(|| r.clone(), Path::to_path_buf)
+                    }
+                },
+            );
+            changed::changed_files(&start, reference)?
+                .into_iter()
+                .filter(|f| roots.is_empty() || roots.iter().any(|r| f.starts_with(r)))
+                .map(|f| display_path(&f))
+                .collect()
+        }
+        None => scanner.collect(&args.paths),
+    };
+    files.retain(|f| policy.includes(f));
+    Ok(files)
 }
 
 fn scan(args: ScanArgs) -> Result<ExitCode> {
@@ -99,6 +221,7 @@ fn scan(args: ScanArgs) -> Result<ExitCode> {
             bail!("no such file or directory: {}", path.display());
         }
     }
+    let policy = load_policy(&args)?;
     let mut options = ScanOptions {
         hash: !args.no_hash,
         ..ScanOptions::default()
@@ -115,8 +238,13 @@ fn scan(args: ScanArgs) -> Result<ExitCode> {
     if let Some(depth) = args.max_depth {
         limits.max_depth = depth;
     }
-    let scanner = std::sync::Arc::new(Scanner::new(options));
-    let files = scanner.collect(&args.paths);
+    options
+        .analysis
+        .allow_globals
+        .extend(policy.allow_globals.iter().cloned());
+    options.analysis.deny_globals = policy.deny_globals.clone();
+    let scanner = Scanner::new(options.clone());
+    let files = files_to_scan(&args, &scanner, &policy)?;
 
     let bar = if !args.quiet && std::io::stderr().is_terminal() {
         let bar = ProgressBar::new(files.len() as u64);
@@ -128,15 +256,53 @@ fn scan(args: ScanArgs) -> Result<ExitCode> {
     } else {
         None
     };
-    let results = scanner.scan_files(&files, &|_| {
+    let tick = |_: &FileResult| {
         if let Some(bar) = &bar {
             bar.inc(1);
         }
+    };
+    let cache_dir = if args.no_cache || args.no_hash {
+        None
+    } else {
+        args.cache_dir.clone().or_else(cache::default_dir)
+    };
+    let cache = cache_dir.as_ref().map(|dir| {
+        Arc::new(cache::Cache::open(
+            dir,
+            &cache::ruleset_version(&scanner, &options),
+        ))
     });
+    let mut scanner = scanner;
+    if let Some(cache) = &cache {
+        scanner = scanner.with_cache(cache.clone());
+    }
+    let mut results = Arc::new(scanner).scan_files(&files, &tick);
+    if let (Some(cache), Some(dir)) = (&cache, &cache_dir) {
+        if let Err(err) = cache.save() {
+            eprintln!(
+                "aigis: warning: cache not saved in {}: {err}",
+                dir.display()
+            );
+        }
+        if args.verbose {
+            let hits = cache.hits();
+            let misses = results.len().saturating_sub(hits);
+            eprintln!(
+                "aigis: cache {}: {hits} hits, {misses} misses",
+                dir.display()
+            );
+        }
+    }
     if let Some(bar) = bar {
         bar.finish_and_clear();
     }
-    let report = ScanReport::new(results);
+    let applied = policy.apply(&mut results, Date::today());
+    let mut report = ScanReport::new(results);
+    report.fail_on = args.fail_on.or(policy.fail_on).unwrap_or(Severity::High);
+    report.warnings = applied.warnings;
+    for warning in &report.warnings {
+        eprintln!("aigis: warning: {warning}");
+    }
 
     for spec in &args.output {
         let (format, path) = match spec.split_once('=') {
@@ -155,8 +321,7 @@ fn scan(args: ScanArgs) -> Result<ExitCode> {
         let text = render(&report, args.format, color, args.verbose)?;
         std::io::stdout().write_all(text.as_bytes())?;
     }
-    let failed = report.max_severity().is_some_and(|max| max >= args.fail_on);
-    Ok(if failed {
+    Ok(if report.fails() {
         ExitCode::from(1)
     } else {
         ExitCode::SUCCESS
@@ -167,40 +332,96 @@ fn render(report: &ScanReport, format: OutputFormat, color: bool, verbose: bool)
     Ok(match format {
         OutputFormat::Terminal => terminal::render(report, terminal::Style { color, verbose }),
         OutputFormat::Json => aigis_report::json::to_string(report)? + "\n",
+        OutputFormat::Sarif => {
+            let base = std::env::current_dir().context("current directory")?;
+            sarif::render(report, &base)?
+        }
+        OutputFormat::Html => html::render(report),
+        OutputFormat::Junit => junit::render(report),
+        OutputFormat::Markdown => markdown::render(report),
+        OutputFormat::Cyclonedx => cyclonedx::render(report)?,
     })
 }
 
-fn rules(id: Option<&str>) -> Result<ExitCode> {
+fn rules(id: Option<&str>, format: RulesFormat) -> Result<ExitCode> {
+    let selected: Vec<RuleId> = match id {
+        Some(id) => match RuleId::from_id(id) {
+            Some(rule) => vec![rule],
+            None => bail!("no rule `{id}` (see `aigis rules`)"),
+        },
+        None => RuleId::ALL.to_vec(),
+    };
     let mut out = String::new();
-    match id {
-        Some(id) => {
-            let Some(rule) = RuleId::from_id(id) else {
-                bail!("no rule `{id}` (see `aigis rules`)");
-            };
-            let r = rule.rule();
-            out += &format!(
-                "{}  [{}]\n{}\n\n{}\n\nRemediation: {}\n",
-                r.id, r.default_severity, r.title, r.explanation, r.remediation
-            );
-            if !r.references.is_empty() {
-                out += "\nReferences:\n";
-                for reference in r.references {
-                    out += &format!("  - {reference}\n");
-                }
+    if format == RulesFormat::Json {
+        let entries: Vec<&aigis_scan::Rule> = selected.iter().map(|r| r.rule()).collect();
+        out = serde_json::to_string_pretty(&entries)? + "\n";
+    } else if let (Some(_), [rule]) = (id, selected.as_slice()) {
+        let r = rule.rule();
+        out += &format!(
+            "{}  [{}]\n{}\n\n{}\n\nRemediation: {}\n",
+            r.id, r.default_severity, r.title, r.explanation, r.remediation
+        );
+        if !r.references.is_empty() {
+            out += "\nReferences:\n";
+            for reference in r.references {
+                out += &format!("  - {reference}\n");
             }
         }
-        None => {
-            for rule in RuleId::ALL {
-                let r = rule.rule();
-                out += &format!(
-                    "{:<28} {:<9} {}\n",
-                    r.id,
-                    r.default_severity.as_str(),
-                    r.title
-                );
-            }
+    } else {
+        out += &format!("{:<28} {:<9} {}\n", "ID", "SEVERITY", "TITLE");
+        for rule in selected {
+            let r = rule.rule();
+            out += &format!(
+                "{:<28} {:<9} {}\n",
+                r.id,
+                r.default_severity.as_str(),
+                r.title
+            );
         }
     }
     std::io::stdout().write_all(out.as_bytes())?;
     Ok(ExitCode::SUCCESS)
+}
+
+fn policy_check(file: Option<PathBuf>) -> Result<ExitCode> {
+    let file = match file {
+        Some(file) => file,
+        None => match aigis_policy::discover(Path::new(".")) {
+            Some(file) => file,
+            None => bail!(
+                "no {} in this folder or its parents",
+                aigis_policy::FILE_NAME
+            ),
+        },
+    };
+    match Policy::load(&file) {
+        Ok(policy) => {
+            println!(
+                "{}: ok ({} allowed, {} denied globals, {} severity overrides, {} suppressions, {} include / {} exclude globs)",
+                file.display(),
+                policy.allow_globals.len(),
+                policy.deny_globals.len(),
+                policy.severity.len(),
+                policy.suppressions.len(),
+                policy.include.len(),
+                policy.exclude.len()
+            );
+            let today = Date::today();
+            for s in policy.suppressions.iter().filter(|s| s.is_expired(today)) {
+                println!(
+                    "{}:{}: warning: suppression expired on {} (\"{}\")",
+                    file.display(),
+                    s.line,
+                    s.expires.map(|d| d.to_string()).unwrap_or_default(),
+                    s.reason
+                );
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(err @ aigis_policy::PolicyError::Invalid { .. }) => {
+            eprintln!("{err}");
+            Ok(ExitCode::from(1))
+        }
+        Err(err) => Err(err.into()),
+    }
 }

@@ -33,6 +33,8 @@ pub enum Category {
     Loader,
     /// Reflection gadgets that reach arbitrary attributes or call arbitrary objects.
     Reflection,
+    /// Forbidden by the user's policy (`Options::extra_denied`).
+    Denied,
 }
 
 impl Category {
@@ -46,6 +48,7 @@ impl Category {
             Category::Import => "arbitrary import",
             Category::Loader => "nested deserialization",
             Category::Reflection => "reflection gadget",
+            Category::Denied => "denied by policy",
         }
     }
 }

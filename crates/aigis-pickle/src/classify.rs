@@ -1,5 +1,6 @@
 //! Name classification against the tables in [`crate::callables`].
 
+use crate::Options;
 use crate::callables::{
     ALLOWED_CALLS, Category, DANGEROUS, NAME_COLLISIONS, TRUSTED_NAMESPACES, normalize_builtin,
     normalize_module,
@@ -125,6 +126,14 @@ fn user_allows(extra: &[String], name: &str) -> bool {
     })
 }
 
+/// Whether a user deny-list entry covers `module.qualname`, as written or normalized
+/// (`__builtin__.eval` is `builtins.eval`).
+fn user_denies(denied: &[String], module: &str, qualname: &str) -> bool {
+    !denied.is_empty()
+        && (user_allows(denied, &format!("{module}.{qualname}"))
+            || user_allows(denied, &full_name(module, qualname)))
+}
+
 /// Whether the name is on the exact invocation allow-list (or the user's).
 fn is_allowed_call(module: &str, qualname: &str, extra: &[String]) -> bool {
     let raw = format!("{module}.{qualname}");
@@ -141,8 +150,12 @@ fn is_allowed_call(module: &str, qualname: &str, extra: &[String]) -> bool {
 }
 
 /// Judges an invocation of `module.qualname`.
-pub(crate) fn invocation(module: &str, qualname: &str, extra: &[String]) -> NameClass {
+pub(crate) fn invocation(module: &str, qualname: &str, opts: &Options) -> NameClass {
+    let extra = &opts.extra_allowed;
     let raw = format!("{module}.{qualname}");
+    if user_denies(&opts.extra_denied, module, qualname) {
+        return NameClass::Dangerous(Category::Denied);
+    }
     if user_allows(extra, &raw) {
         return NameClass::Allowed;
     }
@@ -157,12 +170,12 @@ pub(crate) fn invocation(module: &str, qualname: &str, extra: &[String]) -> Name
 }
 
 /// Judges a construction without `__init__` (NEWOBJ) or a reference of `module.qualname`.
-pub(crate) fn construction_or_reference(
-    module: &str,
-    qualname: &str,
-    extra: &[String],
-) -> NameClass {
+pub(crate) fn construction_or_reference(module: &str, qualname: &str, opts: &Options) -> NameClass {
+    let extra = &opts.extra_allowed;
     let raw = format!("{module}.{qualname}");
+    if user_denies(&opts.extra_denied, module, qualname) {
+        return NameClass::Dangerous(Category::Denied);
+    }
     if user_allows(extra, &raw) {
         return NameClass::Allowed;
     }
@@ -179,6 +192,34 @@ pub(crate) fn construction_or_reference(
 #[cfg(test)]
 mod user_allow_tests {
     use super::user_allows;
+
+    #[test]
+    fn denied_names_win_over_every_allow_list() {
+        use super::{NameClass, construction_or_reference, invocation};
+        use crate::{Category, Options};
+        let opts = Options {
+            extra_allowed: vec!["mypkg.*".into()],
+            extra_denied: vec![
+                "torch._utils.*".into(),
+                "mypkg.evil".into(),
+                "builtins.print".into(),
+            ],
+            ..Options::default()
+        };
+        let denied = NameClass::Dangerous(Category::Denied);
+        assert_eq!(
+            invocation("torch._utils", "_rebuild_tensor_v2", &opts),
+            denied
+        );
+        assert_eq!(invocation("mypkg", "evil", &opts), denied);
+        assert_eq!(invocation("__builtin__", "print", &opts), denied);
+        assert_eq!(construction_or_reference("mypkg", "evil", &opts), denied);
+        assert_eq!(invocation("mypkg", "good", &opts), NameClass::Allowed);
+        assert_eq!(
+            invocation("torch._utils", "_rebuild_tensor_v2", &Options::default()),
+            NameClass::Allowed
+        );
+    }
 
     #[test]
     fn exact_and_prefix_entries() {
@@ -261,37 +302,51 @@ mod tests {
 
     #[test]
     fn allow_and_namespace() {
-        assert_eq!(invocation("__builtin__", "set", &[]), NameClass::Allowed);
         assert_eq!(
-            invocation("copy_reg", "_reconstructor", &[]),
+            invocation("__builtin__", "set", &Options::default()),
             NameClass::Allowed
         );
         assert_eq!(
-            invocation("torch.nn.modules.linear", "Linear", &[]),
+            invocation("copy_reg", "_reconstructor", &Options::default()),
+            NameClass::Allowed
+        );
+        assert_eq!(
+            invocation("torch.nn.modules.linear", "Linear", &Options::default()),
             NameClass::Unknown
         );
         assert_eq!(
-            construction_or_reference("torch.nn.modules.linear", "Linear", &[]),
+            construction_or_reference("torch.nn.modules.linear", "Linear", &Options::default()),
             NameClass::Allowed
         );
         assert_eq!(
-            construction_or_reference("__main__", "Net", &[]),
+            construction_or_reference("__main__", "Net", &Options::default()),
             NameClass::Unknown
         );
         assert_eq!(
-            invocation("__main__", "f", &["__main__.f".to_owned()]),
+            invocation(
+                "__main__",
+                "f",
+                &Options {
+                    extra_allowed: vec!["__main__.f".to_owned()],
+                    ..Options::default()
+                }
+            ),
             NameClass::Allowed
         );
         assert_eq!(
-            invocation("sklearn.tree._tree", "__pyx_unpickle_Foo", &[]),
+            invocation(
+                "sklearn.tree._tree",
+                "__pyx_unpickle_Foo",
+                &Options::default()
+            ),
             NameClass::Allowed
         );
         assert_eq!(
-            invocation("evil", "__pyx_unpickle_Foo", &[]),
+            invocation("evil", "__pyx_unpickle_Foo", &Options::default()),
             NameClass::Unknown
         );
         assert_eq!(
-            construction_or_reference("torch", "load", &[]),
+            construction_or_reference("torch", "load", &Options::default()),
             NameClass::Dangerous(Category::Loader)
         );
     }

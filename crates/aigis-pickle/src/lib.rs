@@ -86,6 +86,10 @@ impl Default for Limits {
 pub struct Options {
     /// Extra callables to trust, as `module.qualname` (from `--allow-global`).
     pub extra_allowed: Vec<String>,
+    /// Callables to forbid, as `module.qualname` or `prefix.*` (from a policy file): any
+    /// import, call or construction of one is a dangerous verdict of category
+    /// [`Category::Denied`], even when the built-in or user allow-list trusts it.
+    pub extra_denied: Vec<String>,
     /// Resource limits.
     pub limits: Limits,
     /// Wall-clock deadline: the scan stops with [`LimitKind::Time`] once it passes.

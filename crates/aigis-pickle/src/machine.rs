@@ -1061,7 +1061,7 @@ impl<'c, 'o, 'i> Machine<'c, 'o, 'i> {
         } else {
             "loading calls"
         };
-        match classify::invocation(&module, &qualname, &self.ctx.opts.extra_allowed) {
+        match classify::invocation(&module, &qualname, self.ctx.opts) {
             NameClass::Allowed => {}
             NameClass::Dangerous(cat) => {
                 let iocs = self.iocs(&[args]);
@@ -1327,7 +1327,7 @@ impl<'c, 'o, 'i> Machine<'c, 'o, 'i> {
             return;
         };
         self.used.insert(f);
-        match classify::construction_or_reference(&m, &q, &self.ctx.opts.extra_allowed) {
+        match classify::construction_or_reference(&m, &q, self.ctx.opts) {
             NameClass::Allowed => {}
             NameClass::Dangerous(cat) => {
                 self.verdict(
@@ -1381,7 +1381,7 @@ impl<'c, 'o, 'i> Machine<'c, 'o, 'i> {
             return;
         };
         self.used.insert(cls);
-        match classify::construction_or_reference(&m, &q, &self.ctx.opts.extra_allowed) {
+        match classify::construction_or_reference(&m, &q, self.ctx.opts) {
             NameClass::Allowed => {}
             NameClass::Dangerous(cat) => {
                 let iocs = args.map(|a| self.iocs(&[a])).unwrap_or_default();
@@ -1621,10 +1621,15 @@ impl<'c, 'o, 'i> Machine<'c, 'o, 'i> {
             let Some((m, q)) = self.global_of(id) else {
                 continue;
             };
-            match classify::construction_or_reference(&m, &q, &self.ctx.opts.extra_allowed) {
+            match classify::construction_or_reference(&m, &q, self.ctx.opts) {
                 NameClass::Allowed => {}
                 NameClass::Dangerous(cat) => self.verdict(
-                    Risk::High,
+                    // A name the user's policy denies is critical however it is used.
+                    if cat == Category::Denied {
+                        Risk::Critical
+                    } else {
+                        Risk::High
+                    },
                     VerdictKind::DangerousReference,
                     off,
                     Some(format!("{m}.{q}")),

@@ -1025,6 +1025,27 @@ fn extra_allowed_globals() {
 }
 
 #[test]
+fn extra_denied_globals_are_critical() {
+    // collections.OrderedDict() is on the built-in allow-list; a policy can still forbid it.
+    let p = P::new()
+        .proto(2)
+        .global("collections", "OrderedDict")
+        .op(b')')
+        .reduce()
+        .stop();
+    assert!(run(&p).verdicts.is_empty());
+    let opts = Options {
+        extra_denied: vec!["collections.*".into()],
+        ..Options::default()
+    };
+    let r = scan(&p.0[..], 0, &opts);
+    assert_eq!(r.verdicts.len(), 1, "{:?}", r.verdicts);
+    assert_eq!(r.verdicts[0].risk, Risk::Critical);
+    assert_eq!(r.verdicts[0].category, Some(aigis_pickle::Category::Denied));
+    assert!(r.verdicts[0].message.contains("denied by policy"));
+}
+
+#[test]
 fn build_on_a_global_is_state_on_global() {
     let p = P::new()
         .proto(2)

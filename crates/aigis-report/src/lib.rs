@@ -1,5 +1,6 @@
-//! Report writers for aigis scan results. Each format is one module with one `write` function
-//! over a [`ScanReport`]; they know nothing of how the scan was made.
+//! Report writers for aigis scan results. Each format is one module with one `render` function
+//! over a [`ScanReport`]; they know nothing of how the scan was made. Model content is hostile:
+//! every writer escapes what it prints for its own syntax.
 //!
 //! ```
 //! use aigis_report::ScanReport;
@@ -9,8 +10,14 @@
 //! assert!(json.contains("\"schema_version\": 1"));
 //! ```
 
+pub mod cyclonedx;
+pub mod html;
 pub mod json;
+pub mod junit;
+pub mod markdown;
+pub mod sarif;
 pub mod terminal;
+mod text;
 
 use aigis_scan::{FileResult, Severity, Status};
 use serde::Serialize;
@@ -30,8 +37,10 @@ pub struct Tool {
 pub struct Summary {
     /// Number of files (results).
     pub files: usize,
-    /// Findings per severity.
+    /// Findings per severity (suppressed findings excluded).
     pub by_severity: BTreeMap<Severity, usize>,
+    /// Findings a policy suppressed (still listed in the results).
+    pub suppressed: usize,
     /// Files per status.
     pub by_status: BTreeMap<String, usize>,
 }
@@ -47,6 +56,11 @@ pub struct ScanReport {
     pub results: Vec<FileResult>,
     /// Totals.
     pub summary: Summary,
+    /// The run fails (exit code 1) when an unsuppressed finding reaches this severity.
+    pub fail_on: Severity,
+    /// Report-level notes, e.g. expired policy suppressions.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
 }
 
 impl ScanReport {
@@ -58,7 +72,11 @@ impl ScanReport {
         };
         for result in &results {
             for finding in &result.findings {
-                *summary.by_severity.entry(finding.severity).or_default() += 1;
+                if finding.is_active() {
+                    *summary.by_severity.entry(finding.severity).or_default() += 1;
+                } else {
+                    summary.suppressed += 1;
+                }
             }
             let status = serde_json::to_value(result.status)
                 .ok()
@@ -74,10 +92,17 @@ impl ScanReport {
             },
             results,
             summary,
+            fail_on: Severity::High,
+            warnings: Vec::new(),
         }
     }
 
-    /// Highest severity of any finding in any file.
+    /// Whether an unsuppressed finding reaches the fail threshold (exit code 1).
+    pub fn fails(&self) -> bool {
+        self.max_severity().is_some_and(|max| max >= self.fail_on)
+    }
+
+    /// Highest severity of any unsuppressed finding in any file.
     pub fn max_severity(&self) -> Option<Severity> {
         self.results.iter().filter_map(|r| r.max_severity).max()
     }

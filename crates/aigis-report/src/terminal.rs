@@ -65,7 +65,7 @@ pub fn render(report: &ScanReport, style: Style) -> String {
             result.format
         );
         for finding in &result.findings {
-            if finding.severity == Severity::Info && !style.verbose {
+            if (finding.severity == Severity::Info || !finding.is_active()) && !style.verbose {
                 continue;
             }
             let sev = paint(
@@ -77,7 +77,13 @@ pub fn render(report: &ScanReport, style: Style) -> String {
             if let Some(location) = &finding.location {
                 let _ = writeln!(out, "             at {location}");
             }
+            if let Some(suppressed) = &finding.suppressed {
+                let _ = writeln!(out, "             suppressed: {}", suppressed.reason);
+            }
         }
+    }
+    for warning in &report.warnings {
+        let _ = writeln!(out, "{} {warning}", paint(style, "33", "warning:"));
     }
     let s = &report.summary;
     let count = |sev| s.by_severity.get(&sev).copied().unwrap_or(0);
@@ -88,7 +94,7 @@ pub fn render(report: &ScanReport, style: Style) -> String {
         .count();
     let _ = writeln!(
         out,
-        "{} files scanned: {} clean, {} invalid, {} errors, {} unsupported; findings: {} critical, {} high, {} medium, {} low, {} info",
+        "{} files scanned: {} clean, {} invalid, {} errors, {} unsupported; findings: {} critical, {} high, {} medium, {} low, {} info{}",
         s.files,
         clean,
         s.by_status.get("invalid").copied().unwrap_or(0),
@@ -99,6 +105,11 @@ pub fn render(report: &ScanReport, style: Style) -> String {
         count(Severity::Medium),
         count(Severity::Low),
         count(Severity::Info),
+        if s.suppressed > 0 {
+            format!(", {} suppressed", s.suppressed)
+        } else {
+            String::new()
+        },
     );
     out
 }

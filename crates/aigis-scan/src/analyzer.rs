@@ -49,8 +49,11 @@ pub struct Input<'a> {
 pub struct AnalysisOptions {
     /// Resource limits.
     pub limits: Limits,
-    /// Extra globals (`module.Qualname`) the user trusts in pickles.
+    /// Extra globals (`module.Qualname` or `prefix.*`) the user trusts in pickles.
     pub allow_globals: Vec<String>,
+    /// Globals (`module.Qualname` or `prefix.*`) the user forbids in pickles: any use is
+    /// reported as dangerous, even of a name the built-in allow-list trusts.
+    pub deny_globals: Vec<String>,
 }
 
 /// The ordered set of analyzers.
@@ -135,6 +138,7 @@ pub struct Context<'a> {
     started: Instant,
     model: ModelInfo,
     file_path: Option<PathBuf>,
+    used_file_path: std::cell::Cell<bool>,
 }
 
 impl<'a> Context<'a> {
@@ -152,6 +156,7 @@ impl<'a> Context<'a> {
             started: Instant::now(),
             model: ModelInfo::default(),
             file_path: None,
+            used_file_path: std::cell::Cell::new(false),
         }
     }
 
@@ -163,8 +168,16 @@ impl<'a> Context<'a> {
     }
 
     /// On-disk path of the top-level file, when it was scanned from a local file system.
+    /// Asking for it makes the result depend on where the file is, not only on its bytes.
     pub fn file_path(&self) -> Option<&Path> {
+        self.used_file_path.set(true);
         self.file_path.as_deref()
+    }
+
+    /// Whether an analyzer looked at the file's location (so its result cannot be reused for
+    /// the same bytes elsewhere).
+    pub fn depends_on_location(&self) -> bool {
+        self.used_file_path.get()
     }
 
     /// The analysis options.

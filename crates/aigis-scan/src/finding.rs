@@ -1,10 +1,10 @@
 //! What an analyzer reports.
 
 use crate::{RuleId, Severity};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// One thing an analyzer found in a file.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Finding {
     /// Stable rule id (see [`RuleId`]).
     pub rule_id: RuleId,
@@ -13,11 +13,25 @@ pub struct Finding {
     /// What loading the file would do, in words a reviewer can act on.
     pub message: String,
     /// Where: archive member path and byte offset, e.g. `archive/data.pkl @ byte 1234`.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub location: Option<String>,
     /// Indicators extracted from constant arguments: URLs, IP addresses, shell commands.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub indicators: Vec<String>,
+    /// Set when a policy suppression covers this finding: it stays in reports but no longer
+    /// counts toward the exit code or `max_severity`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub suppressed: Option<Suppressed>,
+}
+
+/// Why a finding is suppressed: the policy entry that covers it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Suppressed {
+    /// The reviewer's reason, from the policy file.
+    pub reason: String,
+    /// Last day (`YYYY-MM-DD`) the suppression applies, if it expires.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires: Option<String>,
 }
 
 impl Finding {
@@ -29,6 +43,12 @@ impl Finding {
             message: message.into(),
             location: None,
             indicators: Vec::new(),
+            suppressed: None,
         }
+    }
+
+    /// Whether the finding counts: not suppressed by a policy.
+    pub fn is_active(&self) -> bool {
+        self.suppressed.is_none()
     }
 }

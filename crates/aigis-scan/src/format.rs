@@ -1,6 +1,6 @@
 //! Format ids, decided from content, never from a file name.
 
-use serde::{Serialize, Serializer};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use std::fmt;
 
 macro_rules! formats {
@@ -15,6 +15,11 @@ macro_rules! formats {
             /// Lower-case id used in JSON output.
             pub fn as_str(self) -> &'static str {
                 match self { $( Format::$variant => $id, )* }
+            }
+
+            /// The format with this id, if any.
+            pub fn from_id(id: &str) -> Option<Format> {
+                match id { $( $id => Some(Format::$variant), )* _ => None }
             }
         }
     };
@@ -121,5 +126,13 @@ impl fmt::Display for Format {
 impl Serialize for Format {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         serializer.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> Deserialize<'de> for Format {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let id = String::deserialize(deserializer)?;
+        Format::from_id(&id)
+            .ok_or_else(|| serde::de::Error::custom(format!("unknown format `{id}`")))
     }
 }

@@ -29,12 +29,12 @@ mod severity;
 mod source;
 
 pub use analyzer::{AnalysisOptions, Analyzer, Context, Input, Registry};
-pub use finding::Finding;
+pub use finding::{Finding, Suppressed};
 pub use format::Format;
 pub use limits::Limits;
 pub use model_info::ModelInfo;
 pub use result::{FileResult, Status};
 pub use rules::{Rule, RuleId};
-pub use scanner::{ScanOptions, Scanner};
+pub use scanner::{ResultCache, ScanOptions, Scanner};
 pub use severity::Severity;
 pub use source::{ByteSource, FileSource, MemorySource, SliceSource, SourceReader};

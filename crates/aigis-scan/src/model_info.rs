@@ -2,11 +2,12 @@
 //! inventory, parameter count, dtypes, quantisation — so the AI-BOM can describe it without
 //! parsing the file a second time.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
 
 /// Facts about the model in a file. Every field is optional: analyzers fill what headers tell.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct ModelInfo {
     /// Framework that wrote the file (`pytorch`, `scikit-learn`, `keras`, `onnx`, `gguf`, …).
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -1,10 +1,10 @@
 //! Per-file results, in the shape of the JSON contract (`shared/CONTRACT.md`).
 
 use crate::{Finding, Format, ModelInfo, Severity};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// Outcome of scanning one file.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Status {
     /// Parsed and analyzed.
@@ -18,7 +18,7 @@ pub enum Status {
 }
 
 /// The result for one file found on disk (or one object in a bucket).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FileResult {
     /// Path as found under the scanned root, joined with the root as given.
     pub path: String,
@@ -32,14 +32,19 @@ pub struct FileResult {
     /// Outcome.
     pub status: Status,
     /// Highest severity among the findings, or `None`.
-    #[serde(serialize_with = "serialize_max")]
+    #[serde(serialize_with = "serialize_max", deserialize_with = "deserialize_max")]
     pub max_severity: Option<Severity>,
     /// Findings, most severe first.
     pub findings: Vec<Finding>,
     /// Bytes read from storage to analyze (hashing excluded).
     pub bytes_read: u64,
+    /// True when analyzers looked at the file's location as well as its bytes (e.g. an MLflow
+    /// code file judged by the `MLmodel` beside it): the result is not reusable for the same
+    /// bytes elsewhere.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub location_dependent: bool,
     /// What the analyzers learned about the model (framework, architecture, ops, …).
-    #[serde(skip_serializing_if = "ModelInfo::is_empty")]
+    #[serde(default, skip_serializing_if = "ModelInfo::is_empty")]
     pub model: ModelInfo,
 }
 
@@ -50,8 +55,17 @@ fn serialize_max<S: serde::Serializer>(max: &Option<Severity>, s: S) -> Result<S
     }
 }
 
+fn deserialize_max<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Severity>, D::Error> {
+    let name = String::deserialize(d)?;
+    if name == "none" {
+        return Ok(None);
+    }
+    name.parse().map(Some).map_err(serde::de::Error::custom)
+}
+
 impl FileResult {
-    /// Sorts findings (most severe first, then by location and rule) and recomputes `max_severity`.
+    /// Sorts findings (most severe first, then by location and rule) and recomputes
+    /// `max_severity` over the findings no policy suppressed.
     pub fn normalize(&mut self) {
         self.findings.sort_by(|a, b| {
             b.severity
@@ -60,6 +74,11 @@ impl FileResult {
                 .then_with(|| a.rule_id.cmp(&b.rule_id))
                 .then_with(|| a.message.cmp(&b.message))
         });
-        self.max_severity = self.findings.iter().map(|f| f.severity).max();
+        self.max_severity = self
+            .findings
+            .iter()
+            .filter(|f| f.is_active())
+            .map(|f| f.severity)
+            .max();
     }
 }

@@ -4,7 +4,7 @@
 //! suppressions all read it.
 
 use crate::Severity;
-use serde::{Serialize, Serializer};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use std::fmt;
 
 /// Description of one rule, as printed by `aigis rules ID`.
@@ -30,6 +30,8 @@ const SUPPLY_CHAIN: &[&str] = &[
     "MITRE ATLAS AML.T0011: User Execution",
     "OWASP LLM03:2025 Supply Chain",
     "OWASP ML06:2023 AI Supply Chain Attacks",
+    "NIST AI RMF 1.0 MANAGE 3.1: risks from third-party AI resources are monitored and controlled",
+    "EU AI Act Art. 15(5): cybersecurity of high-risk AI systems (model poisoning, supply chain)",
 ];
 const MALFORMED: &[&str] = &[
     "CWE-20: Improper Input Validation",
@@ -39,6 +41,7 @@ const PATH_ESCAPE: &[&str] = &[
     "CWE-22: Improper Limitation of a Pathname to a Restricted Directory",
     "CWE-59: Improper Link Resolution Before File Access",
     "MITRE ATLAS AML.T0010: ML Supply Chain Compromise",
+    "OWASP LLM03:2025 Supply Chain",
 ];
 const TEMPLATE_INJECTION: &[&str] = &[
     "CWE-1336: Improper Neutralization of Special Elements Used in a Template Engine",
@@ -49,6 +52,7 @@ const TEMPLATE_INJECTION: &[&str] = &[
 const RESOURCES: &[&str] = &[
     "CWE-400: Uncontrolled Resource Consumption",
     "CWE-409: Improper Handling of Highly Compressed Data",
+    "MITRE ATLAS AML.T0029: Denial of ML Service",
 ];
 
 macro_rules! rules {
@@ -272,7 +276,7 @@ rules! {
         "File could not be read",
         "An I/O error prevented the scan; the file was not analysed.",
         "Check permissions and retry.",
-        &[];
+        &["CWE-703: Improper Check or Handling of Exceptional Conditions"];
     /// A Jinja chat template reaches Python internals: rendering it unsandboxed runs code.
     ChatTemplateInjection = "CHAT-TEMPLATE-INJECTION", Critical,
         "Chat template escapes the Jinja sandbox",
@@ -330,6 +334,13 @@ impl fmt::Display for RuleId {
 impl Serialize for RuleId {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         serializer.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> Deserialize<'de> for RuleId {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let id = String::deserialize(deserializer)?;
+        RuleId::from_id(&id).ok_or_else(|| serde::de::Error::custom(format!("unknown rule `{id}`")))
     }
 }
 

@@ -34,10 +34,24 @@ impl Default for ScanOptions {
     }
 }
 
+/// Earlier results the scanner may reuse instead of analyzing a file again (an incremental
+/// scan). Results are stored as the analyzers produced them, before any policy.
+pub trait ResultCache: Send + Sync {
+    /// A result recorded for this file whose metadata (size, times, inode) still matches, so
+    /// the file need not even be read.
+    fn by_metadata(&self, path: &Path, metadata: &std::fs::Metadata) -> Option<FileResult>;
+    /// A result recorded for these bytes (lower-case hex SHA-256).
+    fn by_content(&self, sha256: &str) -> Option<FileResult>;
+    /// Records a fresh result; `result.sha256` is set. Results with
+    /// `location_dependent` must only be reused for the same path.
+    fn record(&self, path: &Path, metadata: &std::fs::Metadata, result: &FileResult);
+}
+
 /// Scans files and trees with a registry of analyzers.
 pub struct Scanner {
     registry: Registry,
     options: ScanOptions,
+    cache: Option<Arc<dyn ResultCache>>,
 }
 
 impl Scanner {
@@ -46,7 +60,22 @@ impl Scanner {
         Scanner {
             registry: crate::analyzers::registry(),
             options,
+            cache: None,
         }
+    }
+
+    /// Consults `cache` before analyzing files and records fresh results in it. Needs hashing
+    /// (ignored when [`ScanOptions::hash`] is off).
+    pub fn with_cache(mut self, cache: Arc<dyn ResultCache>) -> Scanner {
+        if self.options.hash {
+            self.cache = Some(cache);
+        }
+        self
+    }
+
+    /// The options this scanner runs with.
+    pub fn options(&self) -> &ScanOptions {
+        &self.options
     }
 
     /// The analyzer registry.
@@ -175,44 +204,79 @@ impl Scanner {
         }
     }
 
-    /// Scans one local file.
+    /// Scans one local file (through the cache, when there is one).
     pub fn scan_file(&self, path: &Path) -> FileResult {
         let display = path.to_string_lossy().into_owned();
-        let opened = File::open(path).and_then(FileSource::new);
-        let source = match opened {
-            Ok(source) => source,
+        let opened = File::open(path).and_then(|file| {
+            let metadata = file.metadata()?;
+            Ok((FileSource::new(file)?, metadata))
+        });
+        let (source, metadata) = match opened {
+            Ok(opened) => opened,
             Err(err) => return self.error_result(display, 0, &err),
         };
+        let cache = self.cache.as_deref();
+        if let Some(mut cached) = cache.and_then(|c| c.by_metadata(path, &metadata)) {
+            cached.path = display;
+            return cached;
+        }
         let size = source.len();
-        if size <= READ_WHOLE {
-            return match source.read_vec(0, size as usize) {
-                Ok(bytes) => {
-                    let sha = self
-                        .options
-                        .hash
-                        .then(|| hex::encode(Sha256::digest(&bytes)));
-                    let mem = MemorySource::new(bytes);
-                    let mut result = self.scan_source_at(display, &mem, Some(path));
-                    result.sha256 = sha;
-                    result.bytes_read = source.bytes_read();
-                    result
-                }
-                Err(err) => self.error_result(display, size, &err),
+        let result = if size <= READ_WHOLE {
+            let bytes = match source.read_vec(0, size as usize) {
+                Ok(bytes) => bytes,
+                Err(err) => return self.error_result(display, size, &err),
             };
+            let sha = self
+                .options
+                .hash
+                .then(|| hex::encode(Sha256::digest(&bytes)));
+            if let Some(mut cached) = sha
+                .as_deref()
+                .and_then(|sha| reusable(cache?.by_content(sha)?, path))
+            {
+                cached.path = display;
+                cache.inspect(|c| c.record(path, &metadata, &cached));
+                return cached;
+            }
+            let mut result = self.scan_source_at(display, &MemorySource::new(bytes), Some(path));
+            result.sha256 = sha;
+            result.bytes_read = source.bytes_read();
+            result
+        } else if let Some(cache) = cache {
+            // Hash first (at disk speed), so a known file is not analyzed at all.
+            let sha = match hash_source(&source) {
+                Ok(sha) => sha,
+                Err(err) => return self.error_result(display, size, &err),
+            };
+            if let Some(mut cached) = cache.by_content(&sha).and_then(|r| reusable(r, path)) {
+                cached.path = display;
+                cache.record(path, &metadata, &cached);
+                return cached;
+            }
+            let mut result = self.scan_source_at(display, &source, Some(path));
+            result.sha256 = Some(sha);
+            result.bytes_read = source.bytes_read().saturating_sub(size);
+            result
+        } else {
+            let (sha, mut result) = rayon::join(
+                || self.options.hash.then(|| hash_source(&source)),
+                || self.scan_source_at(display.clone(), &source, Some(path)),
+            );
+            match sha {
+                Some(Err(err)) => return self.error_result(display, size, &err),
+                Some(Ok(sha)) => result.sha256 = Some(sha),
+                None => {}
+            }
+            let hashed = if self.options.hash { size } else { 0 };
+            result.bytes_read = source.bytes_read().saturating_sub(hashed);
+            result
+        };
+        if let Some(cache) = cache
+            && result.sha256.is_some()
+            && result.status != Status::Error
+        {
+            cache.record(path, &metadata, &result);
         }
-        let (sha, mut result) = rayon::join(
-            || self.options.hash.then(|| hash_source(&source)),
-            || self.scan_source_at(display.clone(), &source, Some(path)),
-        );
-        match sha {
-            Some(Err(err)) => return self.error_result(display, size, &err),
-            Some(Ok(sha)) => result.sha256 = Some(sha),
-            None => {}
-        }
-        result.bytes_read =
-            source
-                .bytes_read()
-                .saturating_sub(if self.options.hash { size } else { 0 });
         result
     }
 
@@ -243,8 +307,10 @@ impl Scanner {
         } else {
             Status::Ok
         };
+        let location_dependent = cx.depends_on_location();
         let (findings, model) = cx.finish();
         let mut result = FileResult {
+            location_dependent,
             path,
             format,
             size: source.len(),
@@ -263,6 +329,15 @@ impl Scanner {
         let finding = crate::Finding::new(RuleId::ReadError, format!("read failed: {err}"));
         failed_result(path, size, finding)
     }
+}
+
+/// A cached result found by content is reusable unless it depended on where its file was.
+fn reusable(result: FileResult, path: &Path) -> Option<FileResult> {
+    let same_place = std::path::absolute(path)
+        .ok()
+        .zip(std::path::absolute(&result.path).ok())
+        .is_some_and(|(a, b)| a == b);
+    (!result.location_dependent || same_place).then_some(result)
 }
 
 /// Locks a mutex, recovering the data if a worker panicked while holding it.
@@ -297,6 +372,7 @@ fn failed_result(path: String, size: u64, finding: crate::Finding) -> FileResult
         max_severity: None,
         findings: vec![finding],
         bytes_read: 0,
+        location_dependent: false,
         model: Default::default(),
     };
     result.normalize();

@@ -1,5 +1,9 @@
 //! End-to-end tests of the `aigis` binary: one test binary (one link step), modules per area.
 
+mod cache;
 mod contract;
 mod fixtures;
+mod policy;
+mod reports;
+mod rules;
 mod support;

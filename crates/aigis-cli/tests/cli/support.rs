@@ -13,12 +13,53 @@ pub fn repo_root() -> PathBuf {
         .unwrap_or_default()
 }
 
+/// A fresh temporary folder for one test.
+pub fn temp_dir() -> tempfile::TempDir {
+    tempfile::Builder::new()
+        .prefix("aigis-test-")
+        .tempdir_in(env!("CARGO_TARGET_TMPDIR"))
+        .unwrap_or_else(|err| panic!("temp dir: {err}"))
+}
+
+/// The `aigis` command, with its default result cache inside the target folder (tests never
+/// touch the user's cache).
+pub fn aigis_command() -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_aigis"));
+    cmd.env(
+        "XDG_CACHE_HOME",
+        Path::new(env!("CARGO_TARGET_TMPDIR")).join("xdg-cache"),
+    );
+    cmd
+}
+
 /// Runs `aigis` with `args`.
 pub fn aigis(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_aigis"))
+    aigis_command()
         .args(args)
         .output()
         .unwrap_or_else(|err| panic!("cannot run aigis: {err}"))
+}
+
+/// Whether the tests run in CI (`CI=true`), where optional tools must be present.
+pub fn in_ci() -> bool {
+    std::env::var("CI").is_ok_and(|v| v == "true" || v == "1")
+}
+
+/// The folder holding the official JSON schemas: `$AIGIS_SCHEMA_DIR`, else `../shared/schemas`
+/// beside the repository. `None` (with a note) outside CI when neither exists; a panic in CI.
+pub fn schema_dir() -> Option<PathBuf> {
+    if let Some(dir) = std::env::var_os("AIGIS_SCHEMA_DIR") {
+        return Some(PathBuf::from(dir));
+    }
+    let fallback = repo_root().join("../shared/schemas");
+    if fallback.is_dir() {
+        return Some(fallback);
+    }
+    if in_ci() {
+        panic!("CI=true but no schemas: set AIGIS_SCHEMA_DIR or provide ../shared/schemas");
+    }
+    eprintln!("note: schema validation skipped (no AIGIS_SCHEMA_DIR, no ../shared/schemas)");
+    None
 }
 
 /// Runs `aigis scan --format json` on `paths` and returns (exit code, document).

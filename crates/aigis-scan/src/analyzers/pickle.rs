@@ -60,6 +60,7 @@ impl Analyzer for PickleAnalyzer {
 pub(crate) fn run(source: &dyn ByteSource, start: u64, cx: &Context<'_>) -> PickleScan {
     let options = aigis_pickle::Options {
         extra_allowed: cx.options().allow_globals.clone(),
+        extra_denied: cx.options().deny_globals.clone(),
         limits: cx.limits().pickle.clone(),
         deadline: Some(cx.deadline()),
     };

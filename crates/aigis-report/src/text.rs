@@ -1,0 +1,162 @@
+//! Escaping and small text helpers shared by the writers.
+
+use aigis_scan::Severity;
+use std::path::{Component, Path, PathBuf};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+/// Escapes text for HTML element content and attribute values.
+pub(crate) fn html_escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c if c.is_control() && c != '\n' && c != '\t' => {
+                out.push_str(&format!("&#x{:x};", u32::from(c)));
+            }
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// Escapes text for XML content and attributes (XML 1.0 forbids most control characters,
+/// which are replaced by U+FFFD).
+pub(crate) fn xml_escape(text: &str) -> String {
+    text.chars()
+        .map(|c| match c {
+            '&' => "&amp;".to_string(),
+            '<' => "&lt;".to_string(),
+            '>' => "&gt;".to_string(),
+            '"' => "&quot;".to_string(),
+            '\'' => "&apos;".to_string(),
+            '\t' | '\n' | '\r' => c.to_string(),
+            c if c.is_control() => '\u{fffd}'.to_string(),
+            c => c.to_string(),
+        })
+        .collect()
+}
+
+/// Resolves `.` and `..` lexically.
+fn normalize(path: &Path) -> PathBuf {
+    let mut out = PathBuf::new();
+    for component in path.components() {
+        match component {
+            Component::CurDir => {}
+            Component::ParentDir => {
+                if !out.pop() {
+                    out.push("..");
+                }
+            }
+            other => out.push(other.as_os_str()),
+        }
+    }
+    out
+}
+
+/// Percent-encodes a path for a URI (RFC 3986 unreserved characters and `/` stay).
+pub(crate) fn uri_encode(path: &str) -> String {
+    let mut out = String::new();
+    for b in path.bytes() {
+        if b.is_ascii_alphanumeric() || b"-._~/".contains(&b) {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// A result path relative to `base` (as a URI reference with `/` separators), or `None` when
+/// the file lies outside `base`.
+pub(crate) fn relative_to(path: &str, base: &Path) -> Option<String> {
+    let path = Path::new(path);
+    let full = if path.is_absolute() {
+        normalize(path)
+    } else {
+        normalize(&base.join(path))
+    };
+    let relative = full.strip_prefix(normalize(base)).ok()?;
+    let parts: Vec<String> = relative
+        .components()
+        .map(|c| c.as_os_str().to_string_lossy().into_owned())
+        .collect();
+    (!parts.is_empty()).then(|| parts.join("/"))
+}
+
+/// `file://` URI of an absolute path (or of `base` joined with a relative one).
+pub(crate) fn file_uri(path: &str, base: &Path) -> String {
+    let full = normalize(&base.join(path));
+    let text = full.to_string_lossy().replace('\\', "/");
+    let text = if text.starts_with('/') {
+        text
+    } else {
+        format!("/{text}")
+    };
+    format!("file://{}", uri_encode(&text))
+}
+
+/// The current UTC time as RFC 3339 (`2026-01-02T03:04:05Z`).
+pub(crate) fn utc_timestamp() -> String {
+    let secs = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let days = i64::try_from(secs / 86_400).unwrap_or(0);
+    let rem = secs % 86_400;
+    // H. Hinnant's civil_from_days.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
+        rem / 3600,
+        rem / 60 % 60,
+        rem % 60
+    )
+}
+
+/// Display order: most severe first.
+pub(crate) const SEVERITIES_DESC: [Severity; 5] = [
+    Severity::Critical,
+    Severity::High,
+    Severity::Medium,
+    Severity::Low,
+    Severity::Info,
+];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn escapes_and_paths() {
+        assert_eq!(
+            html_escape("<img src=x onerror='a'>&\u{7}"),
+            "&lt;img src=x onerror=&#39;a&#39;&gt;&amp;&#x7;"
+        );
+        assert_eq!(xml_escape("a<\u{1}>"), "a&lt;\u{fffd}&gt;");
+        let base = Path::new("/repo");
+        assert_eq!(
+            relative_to("./models/a b.pt", base).as_deref(),
+            Some("models/a b.pt")
+        );
+        assert_eq!(
+            relative_to("/repo/x/../y.pt", base).as_deref(),
+            Some("y.pt")
+        );
+        assert_eq!(relative_to("/elsewhere/y.pt", base), None);
+        assert_eq!(relative_to("../y.pt", base), None);
+        assert_eq!(uri_encode("a b/%c#"), "a%20b/%25c%23");
+        assert_eq!(file_uri("/tmp/x y", base), "file:///tmp/x%20y");
+        assert_eq!(utc_timestamp().len(), 20);
+    }
+}
