@@ -3,16 +3,23 @@
 
 mod compressed;
 mod numpy;
+mod onnx;
 mod pickle;
+mod protobuf;
 mod sevenz;
 mod tar;
+mod tf;
+mod tflite;
 mod zip;
 
 pub use compressed::CompressedAnalyzer;
 pub use numpy::NumpyAnalyzer;
+pub use onnx::OnnxAnalyzer;
 pub use pickle::PickleAnalyzer;
 pub use sevenz::SevenZAnalyzer;
 pub use tar::TarAnalyzer;
+pub use tf::TfAnalyzer;
+pub use tflite::TfliteAnalyzer;
 pub use zip::ZipAnalyzer;
 
 use crate::analyzer::{Analyzer, Registry};
@@ -26,6 +33,10 @@ pub fn registry() -> Registry {
         Box::new(SevenZAnalyzer),
         Box::new(CompressedAnalyzer),
         Box::new(TarAnalyzer),
+        Box::new(TfliteAnalyzer),
+        // Protobufs have no magic: these sniff the head against message schemas.
+        Box::new(TfAnalyzer),
+        Box::new(OnnxAnalyzer),
         Box::new(PickleAnalyzer),
     ];
     Registry::new(analyzers)
