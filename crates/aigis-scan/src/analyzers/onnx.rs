@@ -191,9 +191,9 @@ impl Analyzer for OnnxAnalyzer {
             }
         };
         let has_nodes = model.graph.as_ref().is_some_and(|g| !g.node.is_empty());
-        if !(1..=MAX_IR_VERSION).contains(&model.ir_version)
-            || !(has_nodes || !model.opset_import.is_empty())
-        {
+        let plausible = (1..=MAX_IR_VERSION).contains(&model.ir_version)
+            && (has_nodes || !model.opset_import.is_empty());
+        if !plausible {
             return None;
         }
         let mut walk = Walk::new(&model);
@@ -590,5 +590,44 @@ mod tests {
         assert_eq!(walk.escapes.len(), 1);
         assert_eq!(walk.parameters, 6);
         assert!(walk.custom_ops.contains_key("com.example.Relu"));
+    }
+
+    /// Every prefix and byte flip of a real model is pruned and decoded without panicking.
+    #[test]
+    fn mutated_models_never_panic() {
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../fixtures/onnx/external_in_if_branch.onnx"
+        );
+        let Ok(bytes) = std::fs::read(path) else {
+            panic!("missing fixture {path}");
+        };
+        let limits = PruneLimits {
+            max_depth: MAX_MESSAGE_DEPTH,
+            max_output: 1 << 20,
+        };
+        let run = |data: Vec<u8>| {
+            let head = data
+                .get(..data.len().min(4096))
+                .unwrap_or_default()
+                .to_vec();
+            let _ = looks_like_model(&head, data.len() as u64);
+            let pruned = protobuf::prune(&crate::MemorySource::new(data), &MODEL, limits);
+            if let Ok(model) = pruned.map(|p| ModelProto::decode(p.as_slice())) {
+                let _ = model.map(|m| {
+                    m.graph
+                        .map(|g| Walk::new(&ModelProto::default()).graph(&g, 0))
+                });
+            }
+        };
+        run(bytes.clone());
+        for cut in 0..bytes.len() {
+            run(bytes[..cut].to_vec());
+        }
+        for at in 0..bytes.len() {
+            let mut copy = bytes.clone();
+            copy[at] ^= 0x5A;
+            run(copy);
+        }
     }
 }

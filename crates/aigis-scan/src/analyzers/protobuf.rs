@@ -288,13 +288,12 @@ pub fn head_matches(bytes: &[u8], schema: &Schema, depth: usize) -> Option<HeadM
             None if schema.open => None,
             None => return None,
         };
-        let fits = match (kind, wire) {
-            (None, 0 | 1 | 2 | 5) => true,
-            (Some(Kind::Varint), 0) => true,
-            (Some(Kind::Scalar), 0 | 1 | 2 | 5) => true,
-            (Some(Kind::Bytes | Kind::Text | Kind::Message(_)), 2) => true,
-            _ => false,
-        };
+        let fits = matches!(
+            (kind, wire),
+            (None | Some(Kind::Scalar), 0 | 1 | 2 | 5)
+                | (Some(Kind::Varint), 0)
+                | (Some(Kind::Bytes | Kind::Text | Kind::Message(_)), 2)
+        );
         if !fits {
             return None;
         }
