@@ -199,6 +199,36 @@ rules! {
         "The content parses as one format from its start and as another (e.g. a zip found from its end). Loaders that pick different views load different content, and scanners that read one view miss the other.",
         "Treat the file as crafted; re-export the model from its framework.",
         MALFORMED;
+    /// An ONNX tensor's external data lives outside the model folder.
+    OnnxExternalDataEscape = "ONNX-EXTERNAL-DATA-ESCAPE", Critical,
+        "ONNX external data points outside the model folder",
+        "A tensor stores its data in an external file whose `location` is absolute, climbs out with `..` or is a URL. Runtimes join it with the model folder and read it on load, so the model reads an arbitrary file of the host (e.g. keys or /etc/passwd) into a tensor whose values the model's outputs can leak.",
+        "Do not load this model. Legitimate external data sits beside the model file or in a subfolder.",
+        PATH_ESCAPE;
+    /// An ONNX operator from a non-standard domain, or a model-local function.
+    OnnxCustomOp = "ONNX-CUSTOM-OP", Medium,
+        "ONNX model uses custom operators",
+        "The graph uses operators outside the ONNX standard and ONNX Runtime built-in domains, which run only after a custom op library (native code) is registered, or defines model-local functions that run as operators.",
+        "Check that the custom op library comes from a trusted publisher before registering it.",
+        SUPPLY_CHAIN;
+    /// A TensorFlow graph (or a TFLite Flex op) runs an op that touches files, the network or Python.
+    TfDangerousOp = "TF-DANGEROUS-OP", Critical,
+        "TensorFlow graph runs a file, network or Python op",
+        "A node of the graph or of one of its functions runs an op that reads or writes files (ReadFile, WriteFile, MatchingFiles, dataset readers and writers), calls Python (PyFunc, EagerPyFunc), opens network connections (RPC, data service) or writes debug output to a path or URL. Serving or calling the model does it on the host; no model computation needs it.",
+        "Do not serve or call this model; rebuild it from trusted code.",
+        SUPPLY_CHAIN;
+    /// A TensorFlow or TFLite op that is not part of the framework.
+    TfCustomOp = "TF-CUSTOM-OP", Medium,
+        "TensorFlow model uses custom ops",
+        "The graph uses ops that TensorFlow (or TFLite) does not ship. They run only after a custom op library (native code) is loaded, which then runs with the model.",
+        "Check that the op library comes from a trusted publisher before loading it.",
+        SUPPLY_CHAIN;
+    /// A Keras Lambda layer in a Keras 2 SavedModel's `keras_metadata.pb`.
+    TfKerasLambda = "TF-KERAS-LAMBDA", Critical,
+        "Keras SavedModel metadata carries a Lambda layer",
+        "`keras_metadata.pb` describes a Lambda layer. For a lambda the config holds marshalled Python bytecode that `tf.keras.models.load_model` turns back into a function and runs; a named function is imported from its module.",
+        "Do not load this model with Keras; load only the TensorFlow graph with `tf.saved_model.load`, or rebuild the model in code.",
+        SUPPLY_CHAIN;
     /// A decompression bomb or an input beyond a resource limit.
     ResourceLimit = "RESOURCE-LIMIT", Medium,
         "Input exceeds a resource limit",

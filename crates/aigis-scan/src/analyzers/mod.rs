@@ -12,11 +12,15 @@ mod keras;
 mod mlflow;
 mod nemo;
 mod numpy;
+mod onnx;
 mod pickle;
+mod protobuf;
 mod safetensors;
 mod sevenz;
 mod skops;
 mod tar;
+mod tf;
+mod tflite;
 mod yaml;
 mod zip;
 
@@ -29,11 +33,14 @@ pub use keras::{KerasH5Analyzer, KerasV3Analyzer};
 pub use mlflow::{MlflowCodeAnalyzer, MlmodelAnalyzer};
 pub use nemo::HydraConfigAnalyzer;
 pub use numpy::NumpyAnalyzer;
+pub use onnx::OnnxAnalyzer;
 pub use pickle::PickleAnalyzer;
 pub use safetensors::SafetensorsAnalyzer;
 pub use sevenz::SevenZAnalyzer;
 pub use skops::SkopsAnalyzer;
 pub use tar::TarAnalyzer;
+pub use tf::TfAnalyzer;
+pub use tflite::TfliteAnalyzer;
 pub use zip::ZipAnalyzer;
 
 use crate::analyzer::{Analyzer, Registry};
@@ -53,7 +60,12 @@ pub fn registry() -> Registry {
         Box::new(SevenZAnalyzer),
         Box::new(CompressedAnalyzer),
         Box::new(TarAnalyzer),
+        Box::new(TfliteAnalyzer),
         Box::new(ExecutableAnalyzer),
+        // Protobufs have no magic: these sniff the head against message schemas, and ONNX
+        // declines what is not a plausible ModelProto before Core ML looks.
+        Box::new(TfAnalyzer),
+        Box::new(OnnxAnalyzer),
         Box::new(CoremlAnalyzer),
         Box::new(FlaxAnalyzer),
         // Text formats, recognised by content; each declines text that is not its own.

@@ -1,0 +1,633 @@
+//! ONNX models (`ModelProto` protobuf). ONNX has no magic number: the head must parse as the
+//! start of a `ModelProto` (known field numbers with fitting wire types, readable text, nested
+//! graph fields that fit `GraphProto`), and the decoded model must be plausible (a sane
+//! `ir_version`, and a graph with nodes or an opset import) or the analyzer declines.
+//!
+//! The model is pruned (see [`super::protobuf`]) so tensor data is never read: a 1 GB model costs
+//! reads of its graph structure only. Findings:
+//! - a tensor whose external data `location` is absolute, climbs out with `..`, or is a URL:
+//!   loading reads an arbitrary file (`ONNX-EXTERNAL-DATA-ESCAPE`, critical);
+//! - an operator from a domain outside [`KNOWN_DOMAINS`] (it needs a custom op library loaded into
+//!   the runtime), and model-local functions (`ONNX-CUSTOM-OP`, medium).
+//!
+//! Subgraphs (If/Loop/Scan bodies in graph attributes), training graphs and function bodies are
+//! walked too, to [`MAX_GRAPH_DEPTH`] levels.
+
+use super::protobuf::{self, Kind, PruneError, PruneLimits, Schema};
+use crate::analyzer::{Analyzer, Context, Input};
+use crate::{Finding, Format, RuleId, Severity};
+use aigis_proto::onnx::{FunctionProto, GraphProto, ModelProto, NodeProto, TensorProto};
+use aigis_proto::prost::Message;
+use std::collections::{BTreeMap, BTreeSet};
+
+/// Operator domains every ONNX runtime build knows without a custom op library: the ONNX
+/// standard domains and ONNX Runtime's built-in contrib domains (including the internal layout
+/// domains ORT writes into optimized models it saves).
+pub const KNOWN_DOMAINS: &[&str] = &[
+    "",
+    "ai.onnx",
+    "ai.onnx.ml",
+    "ai.onnx.training",
+    "ai.onnx.preview.training",
+    "com.microsoft",
+    "com.microsoft.nchwc",
+    "com.microsoft.experimental",
+    "com.ms.internal.nhwc",
+];
+
+/// Highest plausible `ir_version` (ONNX 1.17 writes 10; leave room for new releases).
+const MAX_IR_VERSION: i64 = 32;
+/// Nesting of subgraphs walked (real models nest If/Loop bodies a few levels).
+pub const MAX_GRAPH_DEPTH: usize = 16;
+/// Message nesting accepted by the pruner (each subgraph level is three messages deep).
+const MAX_MESSAGE_DEPTH: usize = 3 * MAX_GRAPH_DEPTH + 8;
+/// Findings of one kind listed individually before they are summarised.
+const MAX_LISTED: usize = 32;
+/// Hard cap on the pruned graph structure, whatever the limits say.
+const MAX_STRUCTURE: u64 = 256 << 20;
+
+static MODEL: Schema = Schema {
+    name: "ModelProto",
+    fields: &[
+        (1, Kind::Varint, true),
+        (2, Kind::Text, true),
+        (3, Kind::Text, true),
+        (4, Kind::Text, true),
+        (5, Kind::Varint, true),
+        (6, Kind::Text, false),
+        (7, Kind::Message(&GRAPH), true),
+        (8, Kind::Message(&OPSET), true),
+        (14, Kind::Bytes, false),
+        (20, Kind::Message(&TRAINING), true),
+        (25, Kind::Message(&FUNCTION), true),
+        (26, Kind::Bytes, false),
+    ],
+    open: false,
+};
+static OPSET: Schema = Schema {
+    name: "OperatorSetIdProto",
+    fields: &[(1, Kind::Text, true), (2, Kind::Varint, true)],
+    open: false,
+};
+static TRAINING: Schema = Schema {
+    name: "TrainingInfoProto",
+    fields: &[
+        (1, Kind::Message(&GRAPH), true),
+        (2, Kind::Message(&GRAPH), true),
+    ],
+    open: true,
+};
+static GRAPH: Schema = Schema {
+    name: "GraphProto",
+    fields: &[
+        (1, Kind::Message(&NODE), true),
+        (2, Kind::Text, true),
+        (5, Kind::Message(&TENSOR), true),
+        (10, Kind::Text, false),
+        (11, Kind::Bytes, false),
+        (12, Kind::Bytes, false),
+        (13, Kind::Bytes, false),
+        (14, Kind::Bytes, false),
+        (15, Kind::Message(&SPARSE), true),
+        (16, Kind::Bytes, false),
+    ],
+    open: false,
+};
+static NODE: Schema = Schema {
+    name: "NodeProto",
+    fields: &[
+        (1, Kind::Text, false),
+        (2, Kind::Text, false),
+        (3, Kind::Text, true),
+        (4, Kind::Text, true),
+        (5, Kind::Message(&ATTRIBUTE), true),
+        (6, Kind::Text, false),
+        (7, Kind::Text, true),
+        (8, Kind::Text, false),
+    ],
+    open: true,
+};
+static ATTRIBUTE: Schema = Schema {
+    name: "AttributeProto",
+    fields: &[
+        (1, Kind::Text, true),
+        (5, Kind::Message(&TENSOR), true),
+        (6, Kind::Message(&GRAPH), true),
+        (10, Kind::Message(&TENSOR), true),
+        (11, Kind::Message(&GRAPH), true),
+        (20, Kind::Varint, true),
+        (22, Kind::Message(&SPARSE), true),
+        (23, Kind::Message(&SPARSE), true),
+    ],
+    open: true,
+};
+static TENSOR: Schema = Schema {
+    name: "TensorProto",
+    fields: &[
+        (1, Kind::Scalar, true),
+        (2, Kind::Varint, true),
+        (8, Kind::Text, true),
+        (9, Kind::Bytes, false),
+        (13, Kind::Bytes, true),
+        (14, Kind::Varint, true),
+    ],
+    open: true,
+};
+static SPARSE: Schema = Schema {
+    name: "SparseTensorProto",
+    fields: &[
+        (1, Kind::Message(&TENSOR), true),
+        (2, Kind::Message(&TENSOR), true),
+        (3, Kind::Scalar, true),
+    ],
+    open: false,
+};
+static FUNCTION: Schema = Schema {
+    name: "FunctionProto",
+    fields: &[
+        (1, Kind::Text, true),
+        (7, Kind::Message(&NODE), true),
+        (9, Kind::Message(&OPSET), true),
+        (10, Kind::Text, true),
+    ],
+    open: true,
+};
+
+/// Analyzer for ONNX models.
+pub struct OnnxAnalyzer;
+
+impl Analyzer for OnnxAnalyzer {
+    fn id(&self) -> &'static str {
+        "onnx"
+    }
+
+    fn version(&self) -> u32 {
+        1
+    }
+
+    fn sniff(&self, head: &[u8], len: u64) -> bool {
+        looks_like_model(head, len)
+    }
+
+    fn analyze(&self, input: &Input<'_>, cx: &mut Context<'_>) -> Option<Format> {
+        let limits = PruneLimits {
+            max_depth: MAX_MESSAGE_DEPTH,
+            max_output: usize::try_from(cx.limits().max_member_bytes.min(MAX_STRUCTURE))
+                .unwrap_or(usize::MAX),
+        };
+        let pruned = match protobuf::prune(input.source, &MODEL, limits) {
+            Ok(pruned) => pruned,
+            Err(err) => {
+                report_prune_error("ONNX model", &err, cx);
+                return Some(Format::Onnx);
+            }
+        };
+        let model = match ModelProto::decode(pruned.as_slice()) {
+            Ok(model) => model,
+            Err(err) => {
+                let msg = format!("ONNX model does not decode: {err}");
+                cx.malformed(RuleId::FormatMalformed, msg, None);
+                return Some(Format::Onnx);
+            }
+        };
+        let has_nodes = model.graph.as_ref().is_some_and(|g| !g.node.is_empty());
+        let plausible = (1..=MAX_IR_VERSION).contains(&model.ir_version)
+            && (has_nodes || !model.opset_import.is_empty());
+        if !plausible {
+            return None;
+        }
+        let mut walk = Walk::new(&model);
+        if let Some(graph) = &model.graph {
+            walk.graph(graph, 0);
+        }
+        for info in &model.training_info {
+            for graph in [&info.initialization, &info.algorithm]
+                .into_iter()
+                .flatten()
+            {
+                walk.graph(graph, 0);
+            }
+        }
+        for function in &model.functions {
+            walk.function(function);
+        }
+        walk.report(&model, cx);
+        Some(Format::Onnx)
+    }
+}
+
+/// Reports why pruning a protobuf failed: a limit (`RESOURCE-LIMIT`), an I/O error, or corrupt
+/// bytes (`FORMAT-MALFORMED`); all make the file invalid.
+pub fn report_prune_error(what: &str, err: &PruneError, cx: &mut Context<'_>) {
+    match err {
+        PruneError::Io(io) => cx.read_error(io),
+        PruneError::TooDeep(_) | PruneError::TooLarge(_) => {
+            cx.malformed(RuleId::ResourceLimit, format!("{what}: {err}"), None);
+        }
+        PruneError::Corrupt { offset, .. } => {
+            cx.malformed(
+                RuleId::FormatMalformed,
+                format!("{what}: {err}"),
+                Some(*offset),
+            );
+        }
+    }
+}
+
+fn looks_like_model(head: &[u8], len: u64) -> bool {
+    let Some((number, wire, value)) = protobuf::first_field(head) else {
+        return false;
+    };
+    // Serializers write fields in number order: ir_version (1) comes first when set, and a
+    // model without it is refused by runtimes. Anything else first is not an ONNX writer's.
+    if !(number == 1 && wire == 0 && (1..=MAX_IR_VERSION as u64).contains(&value)) {
+        return false;
+    }
+    let Some(found) = protobuf::head_matches(head, &MODEL, 3) else {
+        return false;
+    };
+    found.fields >= 3 || (found.complete && head.len() as u64 == len && found.fields >= 2)
+}
+
+/// Why an external-data location escapes the model folder, if it does.
+pub fn location_escape(location: &str) -> Option<&'static str> {
+    let bytes = location.as_bytes();
+    if location.contains('\0') {
+        return Some("contains a NUL byte");
+    }
+    if location.starts_with('/') || location.starts_with('\\') {
+        return Some("is an absolute path");
+    }
+    if bytes.len() >= 2 && bytes[0].is_ascii_alphabetic() && bytes[1] == b':' {
+        return Some("is a Windows drive path");
+    }
+    if location.contains("://") {
+        return Some("is a URL");
+    }
+    if location.split(['/', '\\']).any(|part| part == "..") {
+        return Some("climbs out of the model folder with `..`");
+    }
+    None
+}
+
+/// ONNX `TensorProto.DataType` names.
+fn dtype_name(code: i32) -> Option<&'static str> {
+    Some(match code {
+        1 => "float32",
+        2 => "uint8",
+        3 => "int8",
+        4 => "uint16",
+        5 => "int16",
+        6 => "int32",
+        7 => "int64",
+        8 => "string",
+        9 => "bool",
+        10 => "float16",
+        11 => "float64",
+        12 => "uint32",
+        13 => "uint64",
+        14 => "complex64",
+        15 => "complex128",
+        16 => "bfloat16",
+        17 => "float8e4m3fn",
+        18 => "float8e4m3fnuz",
+        19 => "float8e5m2",
+        20 => "float8e5m2fnuz",
+        21 => "uint4",
+        22 => "int4",
+        23 => "float4e2m1",
+        _ => return None,
+    })
+}
+
+/// What the graph walk collects.
+struct Walk {
+    local_domains: BTreeSet<String>,
+    operators: BTreeSet<String>,
+    custom_ops: BTreeMap<String, String>,
+    escapes: Vec<(String, String, &'static str)>,
+    external_files: BTreeSet<String>,
+    parameters: u64,
+    dtypes: BTreeSet<&'static str>,
+    too_deep: bool,
+}
+
+impl Walk {
+    fn new(model: &ModelProto) -> Walk {
+        Walk {
+            local_domains: model.functions.iter().map(|f| f.domain.clone()).collect(),
+            operators: BTreeSet::new(),
+            custom_ops: BTreeMap::new(),
+            escapes: Vec::new(),
+            external_files: BTreeSet::new(),
+            parameters: 0,
+            dtypes: BTreeSet::new(),
+            too_deep: false,
+        }
+    }
+
+    fn graph(&mut self, graph: &GraphProto, depth: usize) {
+        if depth > MAX_GRAPH_DEPTH {
+            self.too_deep = true;
+            return;
+        }
+        for tensor in &graph.initializer {
+            self.tensor(tensor, true);
+        }
+        for sparse in &graph.sparse_initializer {
+            for tensor in [&sparse.values, &sparse.indices].into_iter().flatten() {
+                self.tensor(tensor, false);
+            }
+        }
+        for node in &graph.node {
+            self.node(node, &graph.name, depth);
+        }
+    }
+
+    fn function(&mut self, function: &FunctionProto) {
+        let name = format!("{}.{}", function.domain, function.name);
+        for node in &function.node {
+            self.node(node, &name, 1);
+        }
+    }
+
+    fn node(&mut self, node: &NodeProto, graph: &str, depth: usize) {
+        let standard = node.domain.is_empty() || node.domain == "ai.onnx";
+        let op = if standard {
+            node.op_type.clone()
+        } else {
+            format!("{}.{}", node.domain, node.op_type)
+        };
+        if !KNOWN_DOMAINS.contains(&node.domain.as_str())
+            && !self.local_domains.contains(&node.domain)
+        {
+            let name = if node.name.is_empty() {
+                graph
+            } else {
+                &node.name
+            };
+            self.custom_ops
+                .entry(op.clone())
+                .or_insert_with(|| name.to_string());
+        }
+        self.operators.insert(op);
+        for attribute in &node.attribute {
+            let tensors = attribute.t.iter().chain(&attribute.tensors);
+            let sparse = attribute
+                .sparse_tensor
+                .iter()
+                .chain(&attribute.sparse_tensors);
+            for tensor in tensors.chain(sparse.flat_map(|s| s.values.iter().chain(&s.indices))) {
+                self.tensor(tensor, false);
+            }
+            for graph in attribute.g.iter().chain(&attribute.graphs) {
+                self.graph(graph, depth + 1);
+            }
+        }
+    }
+
+    fn tensor(&mut self, tensor: &TensorProto, parameter: bool) {
+        if parameter {
+            let count = tensor.dims.iter().try_fold(1u64, |acc, &d| {
+                u64::try_from(d).ok().and_then(|d| acc.checked_mul(d))
+            });
+            self.parameters = self.parameters.saturating_add(count.unwrap_or(0));
+            if let Some(name) = dtype_name(tensor.data_type) {
+                self.dtypes.insert(name);
+            }
+        }
+        let location = tensor
+            .external_data
+            .iter()
+            .find(|entry| entry.key == "location")
+            .map(|entry| entry.value.as_str());
+        let Some(location) = location else {
+            return;
+        };
+        match location_escape(location) {
+            Some(why) if self.escapes.len() < MAX_LISTED => {
+                self.escapes
+                    .push((tensor.name.clone(), location.to_string(), why));
+            }
+            Some(_) => {}
+            None => {
+                if self.external_files.len() < MAX_LISTED {
+                    self.external_files.insert(location.to_string());
+                }
+            }
+        }
+    }
+
+    fn report(self, model: &ModelProto, cx: &mut Context<'_>) {
+        for (tensor, location, why) in &self.escapes {
+            let msg = format!(
+                "tensor `{tensor}` takes its data from external file `{location}`, which {why}: loading the model reads an arbitrary file of the host"
+            );
+            cx.report(RuleId::OnnxExternalDataEscape, msg, None);
+        }
+        for (op, node) in self.custom_ops.iter().take(MAX_LISTED) {
+            let msg = format!(
+                "operator `{op}` (node `{node}`) is outside the standard ONNX and ONNX Runtime domains: running the model needs a custom op library"
+            );
+            cx.report(RuleId::OnnxCustomOp, msg, None);
+        }
+        if self.custom_ops.len() > MAX_LISTED {
+            let msg = format!(
+                "{} more custom operators not listed",
+                self.custom_ops.len() - MAX_LISTED
+            );
+            cx.report(RuleId::OnnxCustomOp, msg, None);
+        }
+        for function in model.functions.iter().take(MAX_LISTED) {
+            let msg = format!(
+                "model-local function `{}.{}` ({} nodes) is defined in the file and runs as an operator",
+                function.domain,
+                function.name,
+                function.node.len()
+            );
+            cx.report(RuleId::OnnxCustomOp, msg, None);
+        }
+        if self.too_deep {
+            let mut finding = Finding::new(
+                RuleId::ResourceLimit,
+                format!("subgraphs nested deeper than {MAX_GRAPH_DEPTH} levels were not walked"),
+            );
+            finding.severity = Severity::Medium;
+            finding.location = cx.location(None);
+            cx.push(finding);
+        }
+        let info = cx.model();
+        info.set_framework("onnx");
+        info.operators.extend(self.operators);
+        info.dtypes
+            .extend(self.dtypes.iter().map(|d| (*d).to_string()));
+        if self.parameters > 0 {
+            info.add_parameters(self.parameters);
+        }
+        let meta = &mut info.metadata;
+        meta.insert("ir_version".into(), model.ir_version.to_string());
+        let texts = [
+            ("producer_name", &model.producer_name),
+            ("producer_version", &model.producer_version),
+            ("domain", &model.domain),
+        ];
+        for (key, value) in texts {
+            if !value.is_empty() {
+                meta.insert(key.into(), value.clone());
+            }
+        }
+        if let Some(graph) = model.graph.as_ref().filter(|g| !g.name.is_empty()) {
+            meta.insert("graph_name".into(), graph.name.clone());
+        }
+        let opsets: Vec<String> = model
+            .opset_import
+            .iter()
+            .map(|o| {
+                let domain = if o.domain.is_empty() {
+                    "ai.onnx"
+                } else {
+                    &o.domain
+                };
+                format!("{domain}={}", o.version)
+            })
+            .collect();
+        if !opsets.is_empty() {
+            meta.insert("opset_import".into(), opsets.join(","));
+        }
+        if !self.external_files.is_empty() {
+            let files: Vec<&str> = self.external_files.iter().map(String::as_str).collect();
+            meta.insert("external_data".into(), files.join(","));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use aigis_proto::onnx::{OperatorSetIdProto, StringStringEntryProto};
+
+    fn model_bytes(location: Option<&str>, domain: &str) -> Vec<u8> {
+        let tensor = TensorProto {
+            dims: vec![2, 3],
+            data_type: 1,
+            name: "w".into(),
+            external_data: location
+                .map(|l| StringStringEntryProto {
+                    key: "location".into(),
+                    value: l.into(),
+                })
+                .into_iter()
+                .collect(),
+            data_location: i32::from(location.is_some()),
+        };
+        let node = NodeProto {
+            name: "n".into(),
+            op_type: "Relu".into(),
+            domain: domain.into(),
+            attribute: vec![],
+        };
+        ModelProto {
+            ir_version: 9,
+            producer_name: "test".into(),
+            opset_import: vec![OperatorSetIdProto {
+                domain: String::new(),
+                version: 17,
+            }],
+            graph: Some(GraphProto {
+                node: vec![node],
+                name: "g".into(),
+                initializer: vec![tensor],
+                sparse_initializer: vec![],
+            }),
+            ..Default::default()
+        }
+        .encode_to_vec()
+    }
+
+    #[test]
+    fn sniff_accepts_models_and_rejects_other_protobufs() {
+        let bytes = model_bytes(None, "");
+        assert!(looks_like_model(&bytes, bytes.len() as u64));
+        // A SavedModel: schema version 1, then a MetaGraphDef (not text) as field 2.
+        let saved = [0x08, 0x01, 0x12, 0x04, 0x0a, 0x02, 0x0a, 0x00];
+        assert!(!looks_like_model(&saved, saved.len() as u64));
+        assert!(!looks_like_model(b"\x08\xff\xff\x03", 4));
+    }
+
+    #[test]
+    fn locations_that_escape() {
+        for bad in [
+            "/etc/passwd",
+            "../x",
+            "a/../../b",
+            "..\\x",
+            "C:\\x",
+            "file:///x",
+            "\\\\host\\x",
+        ] {
+            assert!(location_escape(bad).is_some(), "{bad}");
+        }
+        for ok in ["weights.bin", "data/weights.bin", "a..b", "./w.bin"] {
+            assert!(location_escape(ok).is_none(), "{ok}");
+        }
+    }
+
+    #[test]
+    fn external_data_and_custom_domains_are_found_after_pruning() {
+        let bytes = model_bytes(Some("../../etc/passwd"), "com.example");
+        let source = crate::MemorySource::new(bytes);
+        let limits = PruneLimits {
+            max_depth: MAX_MESSAGE_DEPTH,
+            max_output: 1 << 20,
+        };
+        let pruned = protobuf::prune(&source, &MODEL, limits).ok();
+        let model = pruned.and_then(|p| ModelProto::decode(p.as_slice()).ok());
+        let Some(model) = model else {
+            panic!("model did not round-trip");
+        };
+        let mut walk = Walk::new(&model);
+        walk.graph(model.graph.as_ref().expect("graph"), 0);
+        assert_eq!(walk.escapes.len(), 1);
+        assert_eq!(walk.parameters, 6);
+        assert!(walk.custom_ops.contains_key("com.example.Relu"));
+    }
+
+    /// Every prefix and byte flip of a real model is pruned and decoded without panicking.
+    #[test]
+    fn mutated_models_never_panic() {
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../fixtures/onnx/external_in_if_branch.onnx"
+        );
+        let Ok(bytes) = std::fs::read(path) else {
+            panic!("missing fixture {path}");
+        };
+        let limits = PruneLimits {
+            max_depth: MAX_MESSAGE_DEPTH,
+            max_output: 1 << 20,
+        };
+        let run = |data: Vec<u8>| {
+            let head = data
+                .get(..data.len().min(4096))
+                .unwrap_or_default()
+                .to_vec();
+            let _ = looks_like_model(&head, data.len() as u64);
+            let pruned = protobuf::prune(&crate::MemorySource::new(data), &MODEL, limits);
+            if let Ok(model) = pruned.map(|p| ModelProto::decode(p.as_slice())) {
+                let _ = model.map(|m| {
+                    m.graph
+                        .map(|g| Walk::new(&ModelProto::default()).graph(&g, 0))
+                });
+            }
+        };
+        run(bytes.clone());
+        for cut in 0..bytes.len() {
+            run(bytes[..cut].to_vec());
+        }
+        for at in 0..bytes.len() {
+            let mut copy = bytes.clone();
+            copy[at] ^= 0x5A;
+            run(copy);
+        }
+    }
+}
