@@ -9,6 +9,8 @@ use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+mod remote;
+
 #[derive(Parser)]
 #[command(
     name = "aigis",
@@ -74,6 +76,8 @@ struct ScanArgs {
     /// List every file, including clean ones and info findings.
     #[arg(long, short)]
     verbose: bool,
+    #[command(flatten)]
+    remote: remote::RemoteArgs,
 }
 
 fn main() -> ExitCode {
@@ -94,7 +98,8 @@ fn run(cli: Cli) -> Result<ExitCode> {
 }
 
 fn scan(args: ScanArgs) -> Result<ExitCode> {
-    for path in &args.paths {
+    let (remote_urls, local_paths) = remote::split(&args.paths);
+    for path in &local_paths {
         if std::fs::symlink_metadata(path).is_err() {
             bail!("no such file or directory: {}", path.display());
         }
@@ -116,7 +121,7 @@ fn scan(args: ScanArgs) -> Result<ExitCode> {
         limits.max_depth = depth;
     }
     let scanner = std::sync::Arc::new(Scanner::new(options));
-    let files = scanner.collect(&args.paths);
+    let files = scanner.collect(&local_paths);
 
     let bar = if !args.quiet && std::io::stderr().is_terminal() {
         let bar = ProgressBar::new(files.len() as u64);
@@ -128,11 +133,17 @@ fn scan(args: ScanArgs) -> Result<ExitCode> {
     } else {
         None
     };
-    let results = scanner.scan_files(&files, &|_| {
+    let mut results = scanner.scan_files(&files, &|_| {
         if let Some(bar) = &bar {
             bar.inc(1);
         }
     });
+    results.extend(remote::scan(&scanner, &remote_urls, &args.remote, &|_| {
+        if let Some(bar) = &bar {
+            bar.inc_length(1);
+            bar.inc(1);
+        }
+    })?);
     if let Some(bar) = bar {
         bar.finish_and_clear();
     }

@@ -2,4 +2,6 @@
 
 mod contract;
 mod fixtures;
+#[cfg(feature = "remote")]
+mod remote;
 mod support;
