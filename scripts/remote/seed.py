@@ -62,6 +62,8 @@ def big_torch(pickle_from, size, out):
 def az_request(endpoint, method, path, query=None, headers=None, body=b""):
     query = query or {}
     headers = dict(headers or {})
+    # urllib would add its own form Content-Type to a PUT body; set (and sign) ours.
+    headers.setdefault("Content-Type", "application/octet-stream")
     headers["x-ms-date"] = datetime.datetime.now(datetime.timezone.utc).strftime(
         "%a, %d %b %Y %H:%M:%S GMT")
     headers["x-ms-version"] = "2021-08-06"

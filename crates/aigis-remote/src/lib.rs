@@ -145,7 +145,7 @@ impl RemoteScanner {
                 let built = match cloud {
                     Cloud::S3 => stores::s3(bucket, &self.options)?,
                     Cloud::Gcs => stores::gcs(bucket, &self.options)?,
-                    Cloud::Azure => stores::azure(url, &self.options)?,
+                    Cloud::Azure => stores::azure(url, bucket, &self.options)?,
                 };
                 let store = built.store.clone();
                 let (listed, exposure) = self.runtime.block_on(async {

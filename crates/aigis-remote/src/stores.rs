@@ -121,7 +121,7 @@ pub(crate) fn s3(bucket: &str, options: &RemoteOptions) -> Result<BucketStore, E
     })
 }
 
-pub(crate) fn azure(url: &str, options: &RemoteOptions) -> Result<BucketStore, Error> {
+pub(crate) fn azure(url: &str, container: &str, options: &RemoteOptions) -> Result<BucketStore, Error> {
     let mut builder = MicrosoftAzureBuilder::from_env()
         .with_url(url)
         .with_retry(retry_config());
@@ -140,11 +140,16 @@ pub(crate) fn azure(url: &str, options: &RemoteOptions) -> Result<BucketStore, E
             .build()
             .map_err(|e| Error::Store(e.to_string()))?,
     );
-    let container = builder
-        .get_config_value(&AzureConfigKey::ContainerName)
-        .unwrap_or_default();
-    let account = builder
-        .get_config_value(&AzureConfigKey::AccountName)
+    // `with_url` is parsed only at build time: take the account from an
+    // `abfs[s]://container@account.dfs.core.windows.net/` URL ourselves.
+    let account = url
+        .split_once("://")
+        .and_then(|(_, rest)| rest.split('/').next())
+        .and_then(|authority| authority.split_once('@'))
+        .and_then(|(_, host)| host.split('.').next())
+        .filter(|a| !a.is_empty())
+        .map(str::to_string)
+        .or_else(|| builder.get_config_value(&AzureConfigKey::AccountName))
         .unwrap_or_else(|| "devstoreaccount1".to_string());
     let account_url = match (&endpoint, emulator) {
         (Some(ep), _) => ep.trim_end_matches('/').to_string(),

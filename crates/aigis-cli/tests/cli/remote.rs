@@ -444,8 +444,19 @@ fn same_findings_from_local_disk_s3_azure_and_the_hub() {
         .map(|f| fixtures.join(f).to_string_lossy().into_owned())
         .collect();
     let args: Vec<&str> = local_paths.iter().map(String::as_str).collect();
-    let local = results(&json_of(&aigis_env(&args, &[])));
-    assert_eq!(local.len(), TABLE.len());
+    let unordered = results(&json_of(&aigis_env(&args, &[])));
+    assert_eq!(unordered.len(), TABLE.len());
+    // Local results come sorted by path: put them in TABLE order.
+    let local: Vec<Value> = local_paths
+        .iter()
+        .map(|p| {
+            unordered
+                .iter()
+                .find(|r| r["path"] == p.as_str())
+                .cloned()
+                .unwrap_or_else(|| panic!("no local result for {p}"))
+        })
+        .collect();
     let reference: Vec<_> = local.iter().map(content_findings).collect();
     for (file, findings) in TABLE.iter().zip(&reference) {
         assert!(
