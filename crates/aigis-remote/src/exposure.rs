@@ -340,7 +340,8 @@ pub fn s3_policy_findings(policy: &Value, arn: &str) -> Vec<Finding> {
             out.push(finding);
         }
     }
-    if !read.denied && !(read.unconditional.is_empty() && read.conditional.is_empty()) {
+    let read_granted = !read.unconditional.is_empty() || !read.conditional.is_empty();
+    if !read.denied && read_granted {
         let mut names = read.unconditional.clone();
         names.extend(read.conditional.iter().cloned());
         let when = if read.unconditional.is_empty() {

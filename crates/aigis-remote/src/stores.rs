@@ -121,7 +121,11 @@ pub(crate) fn s3(bucket: &str, options: &RemoteOptions) -> Result<BucketStore, E
     })
 }
 
-pub(crate) fn azure(url: &str, container: &str, options: &RemoteOptions) -> Result<BucketStore, Error> {
+pub(crate) fn azure(
+    url: &str,
+    container: &str,
+    options: &RemoteOptions,
+) -> Result<BucketStore, Error> {
     let mut builder = MicrosoftAzureBuilder::from_env()
         .with_url(url)
         .with_retry(retry_config());
