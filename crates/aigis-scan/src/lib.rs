@@ -3,7 +3,7 @@
 //! ```no_run
 //! use aigis_scan::{ScanOptions, Scanner};
 //!
-//! let scanner = Scanner::new(ScanOptions::default());
+//! let scanner = std::sync::Arc::new(Scanner::new(ScanOptions::default()));
 //! let files = scanner.collect(&["models/".into()]);
 //! for result in scanner.scan_files(&files, &|_| {}) {
 //!     println!("{} {} {:?}", result.path, result.format, result.max_severity);
