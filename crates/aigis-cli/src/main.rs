@@ -14,6 +14,8 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 
+mod remote;
+
 #[derive(Parser)]
 #[command(
     name = "aigis",
@@ -28,7 +30,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Scan model files and folders statically (nothing is loaded or executed).
-    Scan(ScanArgs),
+    Scan(Box<ScanArgs>),
     /// List the rule catalogue, or show one rule.
     Rules {
         /// Rule id, e.g. PICKLE-CALL-DANGEROUS.
@@ -133,6 +135,8 @@ struct ScanArgs {
     /// statistics on stderr.
     #[arg(long, short)]
     verbose: bool,
+    #[command(flatten)]
+    remote: remote::RemoteArgs,
 }
 
 fn main() -> ExitCode {
@@ -147,7 +151,7 @@ fn main() -> ExitCode {
 
 fn run(cli: Cli) -> Result<ExitCode> {
     match cli.command {
-        Command::Scan(args) => scan(args),
+        Command::Scan(args) => scan(*args),
         Command::Rules { id, format } => rules(id.as_deref(), format),
         Command::Policy {
             command: PolicyCommand::Check { file },
@@ -185,11 +189,15 @@ fn display_path(path: &Path) -> PathBuf {
         .unwrap_or_else(|| path.to_path_buf())
 }
 
-fn files_to_scan(args: &ScanArgs, scanner: &Scanner, policy: &Policy) -> Result<Vec<PathBuf>> {
+fn files_to_scan(
+    args: &ScanArgs,
+    paths: &[PathBuf],
+    scanner: &Scanner,
+    policy: &Policy,
+) -> Result<Vec<PathBuf>> {
     let mut files = match &args.changed_since {
         Some(reference) => {
-            let roots: Vec<PathBuf> = args
-                .paths
+            let roots: Vec<PathBuf> = paths
                 .iter()
                 .filter_map(|p| std::fs::canonicalize(p).ok())
                 .collect();
@@ -209,14 +217,15 @@ fn files_to_scan(args: &ScanArgs, scanner: &Scanner, policy: &Policy) -> Result<
                 .map(|f| display_path(&f))
                 .collect()
         }
-        None => scanner.collect(&args.paths),
+        None => scanner.collect(paths),
     };
     files.retain(|f| policy.includes(f));
     Ok(files)
 }
 
 fn scan(args: ScanArgs) -> Result<ExitCode> {
-    for path in &args.paths {
+    let (remote_urls, local_paths) = remote::split(&args.paths);
+    for path in &local_paths {
         if std::fs::symlink_metadata(path).is_err() {
             bail!("no such file or directory: {}", path.display());
         }
@@ -244,7 +253,7 @@ fn scan(args: ScanArgs) -> Result<ExitCode> {
         .extend(policy.allow_globals.iter().cloned());
     options.analysis.deny_globals = policy.deny_globals.clone();
     let scanner = Scanner::new(options.clone());
-    let files = files_to_scan(&args, &scanner, &policy)?;
+    let files = files_to_scan(&args, &local_paths, &scanner, &policy)?;
 
     let bar = if !args.quiet && std::io::stderr().is_terminal() {
         let bar = ProgressBar::new(files.len() as u64);
@@ -276,7 +285,8 @@ fn scan(args: ScanArgs) -> Result<ExitCode> {
     if let Some(cache) = &cache {
         scanner = scanner.with_cache(cache.clone());
     }
-    let mut results = Arc::new(scanner).scan_files(&files, &tick);
+    let scanner = Arc::new(scanner);
+    let mut results = scanner.scan_files(&files, &tick);
     if let (Some(cache), Some(dir)) = (&cache, &cache_dir) {
         if let Err(err) = cache.save() {
             eprintln!(
@@ -293,6 +303,12 @@ fn scan(args: ScanArgs) -> Result<ExitCode> {
             );
         }
     }
+    results.extend(remote::scan(&scanner, &remote_urls, &args.remote, &|_| {
+        if let Some(bar) = &bar {
+            bar.inc_length(1);
+            bar.inc(1);
+        }
+    })?);
     if let Some(bar) = bar {
         bar.finish_and_clear();
     }

@@ -26,6 +26,7 @@ fn result(path: &str, findings: &[(RuleId, Severity)]) -> FileResult {
             .collect(),
         bytes_read: 1,
         location_dependent: false,
+        source: None,
         model: ModelInfo::default(),
     };
     result.normalize();

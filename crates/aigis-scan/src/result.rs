@@ -46,6 +46,10 @@ pub struct FileResult {
     /// What the analyzers learned about the model (framework, architecture, ops, …).
     #[serde(default, skip_serializing_if = "ModelInfo::is_empty")]
     pub model: ModelInfo,
+    /// Where a remote object came from (`{"kind": "s3" | "gcs" | "azure" | "http" |
+    /// "huggingface", …}`: bucket or repo, key or file, revision, ETag); absent for local files.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub source: Option<serde_json::Value>,
 }
 
 fn serialize_max<S: serde::Serializer>(max: &Option<Severity>, s: S) -> Result<S::Ok, S::Error> {
@@ -64,6 +68,25 @@ fn deserialize_max<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Seve
 }
 
 impl FileResult {
+    /// A result with status `error` and the one finding that says why (e.g. `READ-ERROR`).
+    pub fn failed(path: String, size: u64, finding: Finding) -> FileResult {
+        let mut result = FileResult {
+            path,
+            format: Format::Unknown,
+            size,
+            sha256: None,
+            status: Status::Error,
+            max_severity: None,
+            findings: vec![finding],
+            bytes_read: 0,
+            location_dependent: false,
+            model: ModelInfo::default(),
+            source: None,
+        };
+        result.normalize();
+        result
+    }
+
     /// Sorts findings (most severe first, then by location and rule) and recomputes
     /// `max_severity` over the findings no policy suppressed.
     pub fn normalize(&mut self) {

@@ -49,6 +49,11 @@ const TEMPLATE_INJECTION: &[&str] = &[
     "MITRE ATLAS AML.T0010: ML Supply Chain Compromise",
     "OWASP LLM03:2025 Supply Chain",
 ];
+const STORAGE_EXPOSURE: &[&str] = &[
+    "CWE-732: Incorrect Permission Assignment for Critical Resource",
+    "MITRE ATLAS AML.T0010: ML Supply Chain Compromise",
+    "OWASP LLM03:2025 Supply Chain",
+];
 const RESOURCES: &[&str] = &[
     "CWE-400: Uncontrolled Resource Consumption",
     "CWE-409: Improper Handling of Highly Compressed Data",
@@ -338,6 +343,30 @@ rules! {
         "The file is a native executable (ELF, PE, Mach-O or an Actually Portable Executable such as llamafile) that embeds model weights. Running it runs native code that no scan of the weights can vouch for; it is not a data file.",
         "Use the embedded model as a plain GGUF file with a loader you trust, or run the executable only if you trust its publisher and have verified its signature.",
         SUPPLY_CHAIN;
+    /// Anonymous or all-authenticated users can write where the model is stored.
+    StoragePublicWrite = "STORAGE-PUBLIC-WRITE", Critical,
+        "Anyone can replace this model",
+        "The bucket or container holding this model lets anonymous users (or every authenticated user of the cloud) write objects: a bucket policy allowing `s3:PutObject` to `*`, an ACL grant of WRITE/FULL_CONTROL to AllUsers/AuthenticatedUsers, or a GCS IAM binding of a write role to `allUsers`/`allAuthenticatedUsers`. Anyone can swap the file for a malicious one after it was reviewed. A grant restricted by conditions is reported as `high`.",
+        "Remove the public write grant, enable Block Public Access (S3) or public access prevention (GCS), and verify the model against a recorded hash before loading it.",
+        STORAGE_EXPOSURE;
+    /// Anonymous or all-authenticated users can read or list where the model is stored.
+    StoragePublicRead = "STORAGE-PUBLIC-READ", Medium,
+        "Model storage is publicly readable",
+        "The bucket or container lets anonymous users read or list objects (S3 policy or ACL, Azure container public access level `blob`/`container`, GCS `allUsers` reader role). Private or fine-tuned weights may leak.",
+        "Make the bucket private unless the model is meant to be public.",
+        STORAGE_EXPOSURE;
+    /// The bucket's access configuration could not be read, so exposure is unknown.
+    StorageAccessUnknown = "STORAGE-ACCESS-UNKNOWN", Low,
+        "Bucket access configuration could not be checked",
+        "Reading the bucket policy, ACL or IAM policy was denied or failed, so aigis cannot tell whether anyone can replace the model. The absence of exposure findings is not a clean bill.",
+        "Grant the scanning identity read access to the bucket configuration (s3:GetBucketPolicy, s3:GetBucketAcl, s3:GetBucketPublicAccessBlock; storage.buckets.getIamPolicy; Azure container properties) or check it by other means.",
+        STORAGE_EXPOSURE;
+    /// S3 Block Public Access is not fully enabled on the bucket.
+    StoragePublicAccessBlockOff = "STORAGE-PUBLIC-ACCESS-BLOCK-OFF", Info,
+        "S3 Block Public Access is off for the bucket",
+        "The bucket has no Public Access Block configuration, or some of its four settings are off, so a future policy or ACL change can expose the model. (An account-level block may still apply; it is not checked.)",
+        "Enable all four Block Public Access settings on buckets that hold models.",
+        STORAGE_EXPOSURE;
 }
 
 impl RuleId {

@@ -320,6 +320,7 @@ impl Scanner {
             findings,
             bytes_read: 0,
             model,
+            source: None,
         };
         result.normalize();
         result
@@ -363,20 +364,7 @@ fn timed_out(path: &Path, limit: Duration) -> FileResult {
 
 /// A result with status `error` and the one finding that says why.
 fn failed_result(path: String, size: u64, finding: crate::Finding) -> FileResult {
-    let mut result = FileResult {
-        path,
-        format: Format::Unknown,
-        size,
-        sha256: None,
-        status: Status::Error,
-        max_severity: None,
-        findings: vec![finding],
-        bytes_read: 0,
-        location_dependent: false,
-        model: Default::default(),
-    };
-    result.normalize();
-    result
+    FileResult::failed(path, size, finding)
 }
 
 /// SHA-256 of a whole source, read sequentially in large chunks.

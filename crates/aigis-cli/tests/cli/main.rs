@@ -4,6 +4,8 @@ mod cache;
 mod contract;
 mod fixtures;
 mod policy;
+#[cfg(feature = "remote")]
+mod remote;
 mod reports;
 mod rules;
 mod support;

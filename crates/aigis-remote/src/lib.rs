@@ -1,0 +1,397 @@
+//! Remote sources for aigis: models in object storage (S3 and S3-compatible stores, Google Cloud
+//! Storage, Azure Blob), single files over HTTP(S), and Hugging Face Hub repositories.
+//!
+//! A remote object is just another [`aigis_scan::ByteSource`] ([`RemoteSource`]): its length
+//! comes from the listing or a HEAD request and every read is a ranged GET through a small block
+//! cache, so the unchanged analyzers read only the bytes they need (a zip's directory and pickle,
+//! a safetensors or GGUF header) and the scan goes through the same
+//! [`Scanner::scan_source`](aigis_scan::Scanner::scan_source) as a local file.
+//!
+//! The analyzers are synchronous; each [`RemoteScanner`] owns a tokio runtime, and scanning
+//! threads (never the runtime's own) block on its handle for each request. Bucket access
+//! configuration is read once per bucket and reported on every model under it
+//! (`STORAGE-PUBLIC-WRITE`, `STORAGE-PUBLIC-READ`, `STORAGE-ACCESS-UNKNOWN`, …).
+
+mod exposure;
+pub mod hf;
+mod source;
+mod stores;
+mod target;
+
+pub use exposure::{Exposure, gcs_iam_findings, s3_acl_findings, s3_policy_findings};
+pub use source::{CacheConfig, RemoteSource};
+pub use target::{Cloud, Target, is_remote};
+
+use aigis_scan::{FileResult, Finding, RuleId, Scanner, Status};
+use futures_util::StreamExt as _;
+use object_store::path::Path;
+use object_store::{ObjectStore, ObjectStoreExt};
+use serde_json::{Map, Value, json};
+use sha2::{Digest, Sha256};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use tokio::runtime::Runtime;
+
+/// Errors that stop a whole remote argument (per-object failures become `error` results).
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The argument is not a usable remote location.
+    #[error("{0}")]
+    Target(String),
+    /// The store could not be configured (missing region, bad endpoint, …).
+    #[error("cannot configure the store: {0}")]
+    Store(String),
+    /// Listing the objects failed.
+    #[error("cannot list {0}")]
+    List(String),
+    /// The Hugging Face Hub API failed.
+    #[error("{0}")]
+    Hub(String),
+    /// The async runtime could not start.
+    #[error("cannot start the I/O runtime: {0}")]
+    Runtime(String),
+}
+
+/// Options of remote scanning.
+#[derive(Debug, Clone)]
+pub struct RemoteOptions {
+    /// Endpoint of an S3-compatible store (or Azure/GCS API base), e.g. `http://127.0.0.1:9000`.
+    pub endpoint: Option<String>,
+    /// Allow plain HTTP to non-loopback endpoints (loopback endpoints always may use HTTP).
+    pub allow_http: bool,
+    /// Objects scanned at once.
+    pub concurrency: usize,
+    /// Read every object in full to compute its SHA-256 (off by default: costs a full download).
+    pub hash: bool,
+    /// Block cache of each object.
+    pub cache: CacheConfig,
+}
+
+impl Default for RemoteOptions {
+    fn default() -> RemoteOptions {
+        RemoteOptions {
+            endpoint: None,
+            allow_http: false,
+            concurrency: 32,
+            hash: false,
+            cache: CacheConfig::default(),
+        }
+    }
+}
+
+/// One object to scan.
+struct RemoteObject {
+    store: Arc<dyn ObjectStore>,
+    path: Path,
+    /// The result's `path`.
+    display: String,
+    /// Size from the listing; `None` asks a HEAD first.
+    size: Option<u64>,
+    /// The result's `source` (kind, bucket/repo, key/file, revision, etag…).
+    source: Map<String, Value>,
+    /// Bucket exposure and the key it is matched with.
+    exposure: Option<(Arc<Exposure>, String)>,
+}
+
+/// Scans remote locations with a scanner; owns the I/O runtime.
+pub struct RemoteScanner {
+    runtime: Runtime,
+    client: reqwest::Client,
+    options: RemoteOptions,
+}
+
+impl RemoteScanner {
+    /// Starts the I/O runtime (two threads: the work is waiting, not computing).
+    pub fn new(options: RemoteOptions) -> Result<RemoteScanner, Error> {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .thread_name("aigis-io")
+            .enable_all()
+            .build()
+            .map_err(|e| Error::Runtime(e.to_string()))?;
+        let client = reqwest::Client::builder()
+            .connect_timeout(std::time::Duration::from_secs(10))
+            .timeout(std::time::Duration::from_secs(60))
+            .build()
+            .map_err(|e| Error::Runtime(e.to_string()))?;
+        Ok(RemoteScanner {
+            runtime,
+            client,
+            options,
+        })
+    }
+
+    /// Lists what `arg` names and scans every object; results are sorted by path.
+    /// `progress` is called once per finished object.
+    pub fn scan(
+        &self,
+        scanner: &Scanner,
+        arg: &str,
+        progress: &(dyn Fn(&FileResult) + Sync),
+    ) -> Result<Vec<FileResult>, Error> {
+        let objects = self.collect(&Target::parse(arg)?)?;
+        Ok(self.scan_objects(scanner, objects, progress))
+    }
+
+    /// Lists the objects a target names.
+    fn collect(&self, target: &Target) -> Result<Vec<RemoteObject>, Error> {
+        match target {
+            Target::Bucket {
+                cloud,
+                url,
+                bucket,
+                prefix,
+            } => {
+                let built = match cloud {
+                    Cloud::S3 => stores::s3(bucket, &self.options)?,
+                    Cloud::Gcs => stores::gcs(bucket, &self.options)?,
+                    Cloud::Azure => stores::azure(url, bucket, &self.options)?,
+                };
+                let store = built.store.clone();
+                let (listed, exposure) = self.runtime.block_on(async {
+                    let listed = list_prefix(store.as_ref(), prefix).await;
+                    let exposure = built.access.read(&self.client).await;
+                    (listed, exposure)
+                });
+                let listed = listed.map_err(|e| Error::List(format!("{url}: {e}")))?;
+                let exposure = Arc::new(exposure);
+                let scheme = url.split("://").next().unwrap_or("s3");
+                Ok(listed
+                    .into_iter()
+                    .map(|meta| {
+                        let key = meta.location.to_string();
+                        let mut source = Map::new();
+                        source.insert("kind".into(), json!(cloud.kind()));
+                        source.insert("bucket".into(), json!(bucket));
+                        source.insert("key".into(), json!(key));
+                        if let Some(etag) = &meta.e_tag {
+                            source.insert("etag".into(), json!(etag));
+                        }
+                        if let Some(version) = &meta.version {
+                            source.insert("version".into(), json!(version));
+                        }
+                        RemoteObject {
+                            store: store.clone(),
+                            display: format!("{scheme}://{bucket}/{key}"),
+                            path: meta.location,
+                            size: Some(meta.size),
+                            source,
+                            exposure: Some((exposure.clone(), key)),
+                        }
+                    })
+                    .collect())
+            }
+            Target::Http { url } => {
+                let parsed = url::Url::parse(url).map_err(|e| Error::Target(e.to_string()))?;
+                let origin = parsed.origin().ascii_serialization();
+                let path = Path::from_url_path(parsed.path())
+                    .map_err(|e| Error::Target(format!("{url}: {e}")))?;
+                let store = object_store::http::HttpBuilder::new()
+                    .with_url(&origin)
+                    .with_retry(stores::retry_config())
+                    .with_client_options(stores::client_options(&self.options, Some(&origin)))
+                    .build()
+                    .map_err(|e| Error::Store(e.to_string()))?;
+                let mut source = Map::new();
+                source.insert("kind".into(), json!("http"));
+                source.insert("url".into(), json!(url));
+                Ok(vec![RemoteObject {
+                    store: Arc::new(store),
+                    path,
+                    display: url.clone(),
+                    size: None,
+                    source,
+                    exposure: None,
+                }])
+            }
+            Target::HuggingFace { repo, revision } => {
+                let endpoint = hf::endpoint();
+                let token = hf::token();
+                let listing = self.runtime.block_on(hf::list(
+                    &self.client,
+                    &endpoint,
+                    repo,
+                    revision,
+                    token.as_deref(),
+                ))?;
+                let mut client_options = stores::client_options(&self.options, Some(&endpoint));
+                if let Some(token) = &token {
+                    let mut headers = http::HeaderMap::new();
+                    let mut value = http::HeaderValue::from_str(&format!("Bearer {token}"))
+                        .map_err(|_| Error::Hub("HF_TOKEN is not a valid header value".into()))?;
+                    value.set_sensitive(true);
+                    headers.insert(http::header::AUTHORIZATION, value);
+                    client_options = client_options.with_default_headers(headers);
+                }
+                let store: Arc<dyn ObjectStore> = Arc::new(
+                    object_store::http::HttpBuilder::new()
+                        .with_url(&endpoint)
+                        .with_retry(stores::retry_config())
+                        .with_client_options(client_options)
+                        .build()
+                        .map_err(|e| Error::Store(e.to_string()))?,
+                );
+                let at = listing.commit.as_deref().unwrap_or(revision);
+                Ok(listing
+                    .files
+                    .iter()
+                    .map(|file| {
+                        let mut source = Map::new();
+                        source.insert("kind".into(), json!("huggingface"));
+                        source.insert("repo".into(), json!(repo));
+                        source.insert("revision".into(), json!(revision));
+                        if let Some(commit) = &listing.commit {
+                            source.insert("commit".into(), json!(commit));
+                        }
+                        source.insert("file".into(), json!(file));
+                        RemoteObject {
+                            store: store.clone(),
+                            path: Path::from(hf::resolve_path(repo, at, file)),
+                            display: format!("hf://{repo}@{revision}/{file}"),
+                            size: None,
+                            source,
+                            exposure: None,
+                        }
+                    })
+                    .collect())
+            }
+        }
+    }
+
+    /// Scans objects on `concurrency` threads; each blocks on the runtime for its reads.
+    fn scan_objects(
+        &self,
+        scanner: &Scanner,
+        objects: Vec<RemoteObject>,
+        progress: &(dyn Fn(&FileResult) + Sync),
+    ) -> Vec<FileResult> {
+        let next = AtomicUsize::new(0);
+        let workers = self
+            .options
+            .concurrency
+            .clamp(1, 256)
+            .min(objects.len().max(1));
+        let mut results: Vec<FileResult> = std::thread::scope(|scope| {
+            let handles: Vec<_> = (0..workers)
+                .map(|_| {
+                    scope.spawn(|| {
+                        let mut done = Vec::new();
+                        loop {
+                            let i = next.fetch_add(1, Ordering::Relaxed);
+                            let Some(object) = objects.get(i) else {
+                                break;
+                            };
+                            let result = self.scan_object(scanner, object);
+                            progress(&result);
+                            done.push(result);
+                        }
+                        done
+                    })
+                })
+                .collect();
+            handles
+                .into_iter()
+                .flat_map(|h| h.join().unwrap_or_default())
+                .collect()
+        });
+        results.sort_by(|a, b| a.path.cmp(&b.path));
+        results
+    }
+
+    /// Scans one object; any failure becomes an `error` result with a `READ-ERROR` finding.
+    fn scan_object(&self, scanner: &Scanner, object: &RemoteObject) -> FileResult {
+        let handle = self.runtime.handle().clone();
+        let mut source_meta = object.source.clone();
+        let size = match object.size {
+            Some(size) => size,
+            None => match handle.block_on(object.store.head(&object.path)) {
+                Ok(meta) => {
+                    if let Some(etag) = meta.e_tag {
+                        source_meta.insert("etag".into(), json!(etag));
+                    }
+                    meta.size
+                }
+                Err(err) => {
+                    let mut result = FileResult::failed(
+                        object.display.clone(),
+                        0,
+                        Finding::new(RuleId::ReadError, format!("HEAD failed: {}", short(&err))),
+                    );
+                    result.source = Some(Value::Object(source_meta));
+                    return result;
+                }
+            },
+        };
+        let source = RemoteSource::new(
+            object.store.clone(),
+            object.path.clone(),
+            size,
+            handle.clone(),
+            self.options.cache,
+        );
+        let mut result = scanner.scan_source(object.display.clone(), &source);
+        result.bytes_read = source.bytes_fetched();
+        if self.options.hash && result.status != Status::Error {
+            match handle.block_on(hash_object(object.store.as_ref(), &object.path)) {
+                Ok(sha) => result.sha256 = Some(sha),
+                Err(err) => {
+                    result.status = Status::Error;
+                    result.findings.push(Finding::new(
+                        RuleId::ReadError,
+                        format!("hashing failed: {}", short(&err)),
+                    ));
+                }
+            }
+        }
+        if let Some((exposure, key)) = &object.exposure
+            && result.status != Status::Unsupported
+        {
+            result.findings.extend(exposure.findings_for(key));
+        }
+        result.source = Some(Value::Object(source_meta));
+        result.normalize();
+        result
+    }
+}
+
+/// The objects under `prefix` (as a folder), or the one object `prefix` names.
+async fn list_prefix(
+    store: &dyn ObjectStore,
+    prefix: &str,
+) -> Result<Vec<object_store::ObjectMeta>, String> {
+    let path = Path::from(prefix);
+    let mut listed = Vec::new();
+    let mut stream = store.list(if prefix.is_empty() { None } else { Some(&path) });
+    while let Some(item) = stream.next().await {
+        listed.push(item.map_err(|e| short(&e))?);
+    }
+    if listed.is_empty() && !prefix.is_empty() {
+        match store.head(&path).await {
+            Ok(meta) => listed.push(meta),
+            Err(object_store::Error::NotFound { .. }) => {}
+            Err(err) => return Err(short(&err)),
+        }
+    }
+    listed.sort_by(|a, b| a.location.cmp(&b.location));
+    Ok(listed)
+}
+
+/// SHA-256 of a whole object, streamed (only with `--hash-remote`).
+async fn hash_object(store: &dyn ObjectStore, path: &Path) -> Result<String, object_store::Error> {
+    let mut stream = store.get(path).await?.into_stream();
+    let mut hasher = Sha256::new();
+    while let Some(chunk) = stream.next().await {
+        hasher.update(&chunk?);
+    }
+    Ok(hex::encode(hasher.finalize()))
+}
+
+/// An object_store error in one line, without credentials (object_store never puts secrets in
+/// its messages; URLs of SAS-signed requests are not used here).
+fn short(err: &object_store::Error) -> String {
+    err.to_string()
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .to_string()
+}
