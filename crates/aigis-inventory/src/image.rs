@@ -9,7 +9,7 @@
 //! in place: a window of the layer for uncompressed layers, the member decoded into memory (up to
 //! the member limit) for gzip/zstd layers. Each such file is one result whose path names the
 //! layer that brought it: `image.tar!/layer:<first 12 hex of the layer digest>/opt/models/x.pt`.
-//! Files no sniff accepts (the operating system) get no result.
+//! Files that are not in a format aigis knows (the operating system) get no result.
 
 use crate::walk::is_candidate;
 use aigis_scan::analyzer::HEAD_LEN;
@@ -335,6 +335,9 @@ fn scan_member(
         return None;
     }
     let mut result = scanner.scan_source(display, source);
+    if result.status == Status::Unsupported {
+        return None;
+    }
     if scanner.options().hash {
         result.sha256 = sha256_of(source).ok();
     }

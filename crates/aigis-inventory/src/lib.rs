@@ -74,6 +74,23 @@ fn side_result(path: String, size: u64) -> FileResult {
     }
 }
 
+/// SHA-256 of a file, read in chunks.
+fn sha256_file(path: &std::path::Path) -> std::io::Result<String> {
+    use sha2::{Digest, Sha256};
+    use std::io::Read;
+    let mut file = std::fs::File::open(path)?;
+    let mut hasher = Sha256::new();
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        let n = file.read(&mut buf)?;
+        if n == 0 {
+            break;
+        }
+        hasher.update(&buf[..n]);
+    }
+    Ok(hex::encode(hasher.finalize()))
+}
+
 /// Walks `roots`, reads facts (or scans, see [`InventoryOptions::scan`]) of the candidates,
 /// checks host context and groups the files into models.
 pub fn discover(roots: &[PathBuf], options: &InventoryOptions, scanner: &Arc<Scanner>) -> Inventory {
@@ -116,8 +133,13 @@ pub fn discover(roots: &[PathBuf], options: &InventoryOptions, scanner: &Arc<Sca
             scanned: options.scan,
         });
     }
-    for found in side {
-        let result = side_result(found.path.to_string_lossy().into_owned(), found.size);
+    let side_hashes: Vec<Option<String>> = side
+        .par_iter()
+        .map(|f| options.scan.then(|| sha256_file(&f.real).ok()).flatten())
+        .collect();
+    for (found, sha256) in side.into_iter().zip(side_hashes) {
+        let mut result = side_result(found.path.to_string_lossy().into_owned(), found.size);
+        result.sha256 = sha256;
         entries.push(Entry {
             path: found.path,
             real: found.real,

@@ -468,7 +468,7 @@ fn describe(kind: Kind, path: &Path, members: &[usize], entries: &[Entry]) -> Mo
             model.name = format!("{name}:{tag}");
             model.version = Some(tag.clone());
             model.provenance = Some(Provenance {
-                refs: vec![tag.clone()],
+                revision: Some(tag.clone()),
                 ..Provenance::new(SourceKind::Ollama, name.clone())
             });
             if let Some(e) = files.first() {

@@ -6,8 +6,7 @@ use serde::Serialize;
 use std::path::{Component, Path, PathBuf};
 
 /// The store or layout a model was recognised in.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "kebab-case")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SourceKind {
     /// Hugging Face hub cache (`models--org--name/snapshots/<revision>/`).
     HuggingFace,
@@ -46,6 +45,12 @@ impl SourceKind {
             SourceKind::Triton => "triton",
             SourceKind::Torchserve => "torchserve",
         }
+    }
+}
+
+impl Serialize for SourceKind {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
     }
 }
 
