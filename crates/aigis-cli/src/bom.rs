@@ -75,7 +75,9 @@ pub fn run(args: BomArgs) -> Result<ExitCode> {
     };
     let text = inventory::render_bom(format, &models, &[], &found.escapes)?;
     match &args.output {
-        Some(path) => std::fs::write(path, text).with_context(|| format!("writing {}", path.display()))?,
+        Some(path) => {
+            std::fs::write(path, text).with_context(|| format!("writing {}", path.display()))?
+        }
         None => std::io::stdout().write_all(text.as_bytes())?,
     }
     Ok(ExitCode::SUCCESS)

@@ -80,7 +80,15 @@ pub fn standard_roots() -> Vec<PathBuf> {
             roots.push(home.join(sub));
         }
     }
-    for var in ["HF_HOME", "HF_HUB_CACHE", "HUGGINGFACE_HUB_CACHE", "TRANSFORMERS_CACHE", "TORCH_HOME", "OLLAMA_MODELS", "KERAS_HOME"] {
+    for var in [
+        "HF_HOME",
+        "HF_HUB_CACHE",
+        "HUGGINGFACE_HUB_CACHE",
+        "TRANSFORMERS_CACHE",
+        "TORCH_HOME",
+        "OLLAMA_MODELS",
+        "KERAS_HOME",
+    ] {
         if let Some(dir) = std::env::var_os(var) {
             roots.push(PathBuf::from(dir));
         }
@@ -149,7 +157,11 @@ fn row(model: &Model) -> Vec<String> {
         source,
         formats.join(","),
         model.framework.clone().unwrap_or_else(dash),
-        model.architecture.clone().or_else(|| model.model_type.clone()).unwrap_or_else(dash),
+        model
+            .architecture
+            .clone()
+            .or_else(|| model.model_type.clone())
+            .unwrap_or_else(dash),
         model.parameters.map_or_else(dash, human_count),
         model.license().map_or_else(dash, str::to_string),
         model.files.len().to_string(),
@@ -160,15 +172,27 @@ fn row(model: &Model) -> Vec<String> {
 
 fn table(inventory: &Inventory) -> String {
     let header: Vec<String> = [
-        "MODEL", "SOURCE", "FORMAT", "FRAMEWORK", "ARCHITECTURE", "PARAMS", "LICENSE", "FILES",
-        "SIZE", "SEVERITY",
+        "MODEL",
+        "SOURCE",
+        "FORMAT",
+        "FRAMEWORK",
+        "ARCHITECTURE",
+        "PARAMS",
+        "LICENSE",
+        "FILES",
+        "SIZE",
+        "SEVERITY",
     ]
     .iter()
     .map(|s| s.to_string())
     .collect();
     let rows: Vec<Vec<String>> = std::iter::once(header)
         .chain(inventory.models.iter().map(row))
-        .map(|r| r.into_iter().map(|c| c.replace(['\n', '\r', '\t'], " ")).collect())
+        .map(|r| {
+            r.into_iter()
+                .map(|c| c.replace(['\n', '\r', '\t'], " "))
+                .collect()
+        })
         .collect();
     let widths: Vec<usize> = (0..10)
         .map(|i| rows.iter().map(|r| r[i].chars().count()).max().unwrap_or(0))
@@ -187,7 +211,11 @@ fn table(inventory: &Inventory) -> String {
     for model in &inventory.models {
         for (file, finding) in model.findings() {
             if finding.severity >= Severity::Medium {
-                findings.push(format!("  {}: {}", file.path, inventory::finding_line(finding)));
+                findings.push(format!(
+                    "  {}: {}",
+                    file.path,
+                    inventory::finding_line(finding)
+                ));
             }
         }
     }

@@ -46,13 +46,10 @@ impl ModelCard {
         else {
             return ModelCard::default();
         };
-        let end = rest
-            .match_indices("\n---")
-            .map(|(i, _)| i)
-            .find(|&i| {
-                rest.get(i + 4..)
-                    .is_some_and(|after| after.is_empty() || after.starts_with(['\n', '\r']))
-            });
+        let end = rest.match_indices("\n---").map(|(i, _)| i).find(|&i| {
+            rest.get(i + 4..)
+                .is_some_and(|after| after.is_empty() || after.starts_with(['\n', '\r']))
+        });
         let Some(yaml_text) = end.and_then(|i| rest.get(..i)) else {
             return ModelCard::default();
         };

@@ -108,7 +108,11 @@ pub fn ollama_layers(path: &Path) -> Vec<(String, String)> {
     };
     let mut layers = Vec::new();
     let config = v.get("config").into_iter();
-    let listed = v.get("layers").and_then(Value::as_array).into_iter().flatten();
+    let listed = v
+        .get("layers")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten();
     for layer in config.chain(listed).take(1024) {
         let media = str_at(layer, "mediaType").unwrap_or("").to_string();
         if let Some(hex) = str_at(layer, "digest").and_then(|d| d.strip_prefix("sha256:"))
@@ -130,7 +134,10 @@ pub fn mar_manifest(path: &Path) -> Option<Value> {
         .iter()
         .find(|e| e.name == "MAR-INF/MANIFEST.json")?;
     let raw = source
-        .read_vec(entry.data_offset, usize::try_from(entry.compressed_size.min(MAX_META)).ok()?)
+        .read_vec(
+            entry.data_offset,
+            usize::try_from(entry.compressed_size.min(MAX_META)).ok()?,
+        )
         .ok()?;
     let bytes = match entry.method {
         0 => raw,
@@ -155,8 +162,11 @@ mod tests {
     fn triton_config_text() {
         let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
         let p = dir.path().join("config.pbtxt");
-        std::fs::write(&p, "name: \"resnet\"\nplatform: \"onnxruntime_onnx\"\nmax_batch_size: 8\n")
-            .unwrap_or_else(|e| panic!("{e}"));
+        std::fs::write(
+            &p,
+            "name: \"resnet\"\nplatform: \"onnxruntime_onnx\"\nmax_batch_size: 8\n",
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(
             triton_config(&p),
             (Some("resnet".into()), Some("onnxruntime_onnx".into()))

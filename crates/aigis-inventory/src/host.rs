@@ -277,7 +277,8 @@ mod tests {
         std::fs::write(root.join("a"), b"x").unwrap_or_else(|e| panic!("{e}"));
         std::fs::write(tmp.path().join("outside"), b"x").unwrap_or_else(|e| panic!("{e}"));
         std::os::unix::fs::symlink("a", root.join("inside")).unwrap_or_else(|e| panic!("{e}"));
-        std::os::unix::fs::symlink("../outside", root.join("out")).unwrap_or_else(|e| panic!("{e}"));
+        std::os::unix::fs::symlink("../outside", root.join("out"))
+            .unwrap_or_else(|e| panic!("{e}"));
         let escapes = symlink_escapes(std::slice::from_ref(&root));
         assert_eq!(escapes.len(), 1, "{escapes:?}");
         assert!(escapes[0].link.ends_with("out"));

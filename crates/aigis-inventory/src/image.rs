@@ -189,9 +189,10 @@ fn docker_layers(path: &Path) -> Result<Vec<LayerRef>, ImageError> {
         // folder, whose content digest the config lists in the same order.
         let digest = match name.strip_prefix("blobs/sha256/") {
             Some(hex) => format!("sha256:{hex}"),
-            None => diff_ids.get(i).cloned().unwrap_or_else(|| {
-                format!("sha256:{}", name.split('/').next().unwrap_or(name))
-            }),
+            None => diff_ids
+                .get(i)
+                .cloned()
+                .unwrap_or_else(|| format!("sha256:{}", name.split('/').next().unwrap_or(name))),
         };
         layers.push(LayerRef {
             digest,
@@ -268,7 +269,13 @@ fn apply(
             Some((d, n)) => (d.to_string(), n.to_string()),
             None => (String::new(), path.clone()),
         };
-        let prefix = |p: &str| if p.is_empty() { String::new() } else { format!("{p}/") };
+        let prefix = |p: &str| {
+            if p.is_empty() {
+                String::new()
+            } else {
+                format!("{p}/")
+            }
+        };
         if name == ".wh..wh..opq" {
             let under = prefix(&dir);
             tree.retain(|p, m| m.layer == index || !p.starts_with(&under));
@@ -289,9 +296,7 @@ fn apply(
             };
             tree.insert(path, member);
         } else if kind.is_hard_link() {
-            let target = entry
-                .link_name()?
-                .map(|t| normalize(&t.to_string_lossy()));
+            let target = entry.link_name()?.map(|t| normalize(&t.to_string_lossy()));
             match target.and_then(|t| tree.get(&t).copied()) {
                 Some(member) => {
                     tree.insert(path, member);
@@ -402,8 +407,17 @@ pub fn scan_image(path: &Path, scanner: &Scanner) -> Result<Option<Vec<FileResul
             if member.size > limits.max_member_bytes {
                 let mut head = Vec::new();
                 (&mut entry).take(HEAD_LEN as u64).read_to_end(&mut head)?;
-                if is_candidate(scanner.registry(), Path::new(name.as_str()), &head, member.size) {
-                    results.push(too_large(display(name), member.size, limits.max_member_bytes));
+                if is_candidate(
+                    scanner.registry(),
+                    Path::new(name.as_str()),
+                    &head,
+                    member.size,
+                ) {
+                    results.push(too_large(
+                        display(name),
+                        member.size,
+                        limits.max_member_bytes,
+                    ));
                 }
                 continue;
             }
@@ -427,7 +441,9 @@ fn too_large(path: String, size: u64, cap: u64) -> FileResult {
         max_severity: None,
         findings: vec![Finding::new(
             RuleId::ResourceLimit,
-            format!("member of a compressed layer is {size} bytes, over the {cap}-byte member limit; not scanned"),
+            format!(
+                "member of a compressed layer is {size} bytes, over the {cap}-byte member limit; not scanned"
+            ),
         )],
         bytes_read: 0,
         location_dependent: false,

@@ -93,7 +93,11 @@ fn sha256_file(path: &std::path::Path) -> std::io::Result<String> {
 
 /// Walks `roots`, reads facts (or scans, see [`InventoryOptions::scan`]) of the candidates,
 /// checks host context and groups the files into models.
-pub fn discover(roots: &[PathBuf], options: &InventoryOptions, scanner: &Arc<Scanner>) -> Inventory {
+pub fn discover(
+    roots: &[PathBuf],
+    options: &InventoryOptions,
+    scanner: &Arc<Scanner>,
+) -> Inventory {
     let walked = walk::walk(roots, &options.walk, scanner.registry());
     let (candidates, side): (Vec<_>, Vec<_>) = walked
         .files

@@ -272,7 +272,8 @@ pub fn group(entries: Vec<Entry>) -> Vec<Model> {
         .filter(|e| {
             let in_blobs = e.path.parent().is_some_and(|p| {
                 name_of(p) == "blobs"
-                    && p.parent().is_some_and(|r| name_of(r).starts_with("models--"))
+                    && p.parent()
+                        .is_some_and(|r| name_of(r).starts_with("models--"))
             });
             !in_blobs
         })
@@ -292,7 +293,11 @@ pub fn group(entries: Vec<Entry>) -> Vec<Model> {
         };
         let blobs: Vec<usize> = facts::ollama_layers(&entry.real)
             .into_iter()
-            .filter_map(|(_, blob)| by_path.get(store.join("blobs").join(blob).as_path()).copied())
+            .filter_map(|(_, blob)| {
+                by_path
+                    .get(store.join("blobs").join(blob).as_path())
+                    .copied()
+            })
             .collect();
         if blobs.is_empty() {
             continue;
@@ -414,7 +419,9 @@ fn describe(kind: Kind, path: &Path, members: &[usize], entries: &[Entry]) -> Mo
         card: ModelCard::default(),
         metadata: BTreeMap::new(),
         size: 0,
-        scanned: files.iter().all(|e| e.scanned || e.result.format == Format::Unknown),
+        scanned: files
+            .iter()
+            .all(|e| e.scanned || e.result.format == Format::Unknown),
         max_severity: None,
         files: Vec::new(),
     };
@@ -452,7 +459,9 @@ fn describe(kind: Kind, path: &Path, members: &[usize], entries: &[Entry]) -> Mo
         model.model_type = config.model_type;
         if let Some(version) = config.transformers_version {
             model.framework = Some("transformers".into());
-            model.metadata.insert("transformers_version".into(), version);
+            model
+                .metadata
+                .insert("transformers_version".into(), version);
         }
         if let Some(dtype) = config.dtype {
             model.metadata.insert("config_dtype".into(), dtype);
@@ -476,7 +485,9 @@ fn describe(kind: Kind, path: &Path, members: &[usize], entries: &[Entry]) -> Mo
             }
         }
         Kind::Root(RootKind::Spacy) => {
-            if let Some((name, version)) = find("meta.json").and_then(|e| facts::spacy_meta(&e.real)) {
+            if let Some((name, version)) =
+                find("meta.json").and_then(|e| facts::spacy_meta(&e.real))
+            {
                 model.provenance = Some(Provenance {
                     revision: version.clone(),
                     ..Provenance::new(SourceKind::Spacy, name)
@@ -495,7 +506,9 @@ fn describe(kind: Kind, path: &Path, members: &[usize], entries: &[Entry]) -> Mo
             }
         }
         Kind::Root(RootKind::Mlflow) => {
-            if let Some((run, uuid, flavors)) = find("MLmodel").and_then(|e| facts::mlmodel(&e.real)) {
+            if let Some((run, uuid, flavors)) =
+                find("MLmodel").and_then(|e| facts::mlmodel(&e.real))
+            {
                 model.provenance = Some(Provenance {
                     revision: run.clone(),
                     ..Provenance::new(SourceKind::Mlflow, uuid.unwrap_or_else(|| dir_name.clone()))
@@ -526,7 +539,11 @@ fn describe(kind: Kind, path: &Path, members: &[usize], entries: &[Entry]) -> Mo
                 ..Provenance::new(SourceKind::Triton, name)
             });
         }
-        Kind::Single if files.first().is_some_and(|e| e.result.format == Format::Zip) => {
+        Kind::Single
+            if files
+                .first()
+                .is_some_and(|e| e.result.format == Format::Zip) =>
+        {
             if let Some(manifest) = files.first().and_then(|e| facts::mar_manifest(&e.real)) {
                 let m = &manifest["model"];
                 let name = m["modelName"].as_str().unwrap_or(&dir_name).to_string();
@@ -534,7 +551,9 @@ fn describe(kind: Kind, path: &Path, members: &[usize], entries: &[Entry]) -> Mo
                 model.layout = "torchserve";
                 model.framework = Some("torchserve".into());
                 if let Some(handler) = m["handler"].as_str() {
-                    model.metadata.insert("torchserve_handler".into(), handler.into());
+                    model
+                        .metadata
+                        .insert("torchserve_handler".into(), handler.into());
                 }
                 model.version.clone_from(&version);
                 model.provenance = Some(Provenance {

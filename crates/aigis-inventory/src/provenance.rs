@@ -153,7 +153,11 @@ pub fn hf_snapshot(path: &Path) -> Option<HfSnapshot> {
         return None;
     }
     let revision = parts.get(at + 2)?.to_str()?.to_string();
-    let repo_id = parts.get(at)?.to_str()?.strip_prefix("models--")?.replace("--", "/");
+    let repo_id = parts
+        .get(at)?
+        .to_str()?
+        .strip_prefix("models--")?
+        .replace("--", "/");
     let repo_dir: PathBuf = parts.iter().take(at + 1).collect();
     let snapshot_dir = repo_dir.join("snapshots").join(&revision);
     Some(HfSnapshot {
@@ -219,7 +223,9 @@ pub fn from_path(path: &Path) -> Option<Provenance> {
         let stem = file.split('.').next().unwrap_or(file);
         // torch.hub names checkpoints `<name>-<first hex digits of sha256>.pth`.
         return Some(match stem.rsplit_once('-') {
-            Some((name, hash)) if hash.len() >= 6 && hash.bytes().all(|b| b.is_ascii_hexdigit()) => {
+            Some((name, hash))
+                if hash.len() >= 6 && hash.bytes().all(|b| b.is_ascii_hexdigit()) =>
+            {
                 Provenance {
                     revision: Some(hash.to_string()),
                     ..Provenance::new(SourceKind::TorchHub, name)
@@ -267,7 +273,9 @@ mod tests {
 
     #[test]
     fn hub_cache_snapshot() {
-        let p = Path::new("/h/.cache/huggingface/hub/models--org--my-model/snapshots/abc123/sub/model.safetensors");
+        let p = Path::new(
+            "/h/.cache/huggingface/hub/models--org--my-model/snapshots/abc123/sub/model.safetensors",
+        );
         let snap = hf_snapshot(p).unwrap_or_else(|| panic!("no snapshot"));
         assert_eq!(snap.repo_id, "org/my-model");
         assert_eq!(snap.revision, "abc123");
@@ -279,7 +287,9 @@ mod tests {
 
     #[test]
     fn torch_keras_lmstudio() {
-        let p = from_path(Path::new("/root/.cache/torch/hub/checkpoints/resnet18-f37072fd.pth"));
+        let p = from_path(Path::new(
+            "/root/.cache/torch/hub/checkpoints/resnet18-f37072fd.pth",
+        ));
         assert_eq!(p.map(|p| p.id()), Some("resnet18@f37072fd".into()));
         let p = from_path(Path::new(
             "/root/.cache/torch/hub/pytorch_vision_v0.10.0/hubconf.py",
@@ -290,7 +300,9 @@ mod tests {
         );
         let p = from_path(Path::new("/home/u/.keras/models/vgg16.h5"));
         assert_eq!(p.map(|p| p.source), Some(SourceKind::Keras));
-        let p = from_path(Path::new("/home/u/.cache/lm-studio/models/TheBloke/Foo-GGUF/foo.Q4.gguf"));
+        let p = from_path(Path::new(
+            "/home/u/.cache/lm-studio/models/TheBloke/Foo-GGUF/foo.Q4.gguf",
+        ));
         assert_eq!(p.map(|p| p.name), Some("TheBloke/Foo-GGUF".into()));
         assert!(from_path(Path::new("/srv/models/x.pt")).is_none());
     }

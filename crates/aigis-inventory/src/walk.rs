@@ -112,7 +112,8 @@ pub fn is_candidate(registry: &Registry, path: &Path, head: &[u8], len: u64) -> 
         "executable" => len >= MIN_EXECUTABLE_MODEL,
         // Protocol 2+ pickles start with PROTO; older ones only by their extension.
         "pickle" => {
-            matches!(head, [0x80, 2..=5, ..]) || PICKLE_EXTENSIONS.contains(&extension(path).as_str())
+            matches!(head, [0x80, 2..=5, ..])
+                || PICKLE_EXTENSIONS.contains(&extension(path).as_str())
         }
         _ => true,
     }

@@ -29,7 +29,10 @@ fn json_out(args: &[&str]) -> Value {
 /// repository in the fixture cache, read from the files the fixture script wrote.
 fn cache_repos(hub: &Path) -> Vec<(String, String, String)> {
     let mut repos = Vec::new();
-    for entry in std::fs::read_dir(hub).unwrap_or_else(|e| panic!("{e}")).flatten() {
+    for entry in std::fs::read_dir(hub)
+        .unwrap_or_else(|e| panic!("{e}"))
+        .flatten()
+    {
         let name = entry.file_name().to_string_lossy().into_owned();
         let Some(id) = name.strip_prefix("models--") else {
             continue;
@@ -37,11 +40,20 @@ fn cache_repos(hub: &Path) -> Vec<(String, String, String)> {
         let rev = std::fs::read_to_string(entry.path().join("refs/main"))
             .unwrap_or_else(|e| panic!("{e}"));
         let config: Value = serde_json::from_slice(
-            &std::fs::read(entry.path().join("snapshots").join(rev.trim()).join("config.json"))
-                .unwrap_or_else(|e| panic!("{e}")),
+            &std::fs::read(
+                entry
+                    .path()
+                    .join("snapshots")
+                    .join(rev.trim())
+                    .join("config.json"),
+            )
+            .unwrap_or_else(|e| panic!("{e}")),
         )
         .unwrap_or_else(|e| panic!("{e}"));
-        let arch = config["architectures"][0].as_str().unwrap_or("").to_string();
+        let arch = config["architectures"][0]
+            .as_str()
+            .unwrap_or("")
+            .to_string();
         repos.push((id.replace("--", "/"), rev.trim().to_string(), arch));
     }
     repos.sort();
@@ -77,7 +89,10 @@ fn discover_lists_hub_cache_models_with_revision_license_and_architecture() {
         assert_eq!(model["card"]["license"], licenses[id.as_str()]);
         assert_eq!(model["framework"], "transformers");
         assert_eq!(model["formats"][0], "safetensors");
-        assert!(model["parameters"].as_u64().is_some_and(|p| p > 0), "{model}");
+        assert!(
+            model["parameters"].as_u64().is_some_and(|p| p > 0),
+            "{model}"
+        );
         // Blobs are reached through the snapshot links, not listed separately.
         for file in model["files"].as_array().into_iter().flatten() {
             assert!(file["path"].as_str().unwrap_or("").contains("/snapshots/"));
@@ -135,19 +150,33 @@ fn discover_recognises_ollama_and_torch_hub_layouts() {
 
 /// The digest the image config lists for the layer that holds `member` (classic docker save).
 fn layer_of(image: &Path, member: &str) -> String {
-    let mut archive = tar::Archive::new(std::fs::File::open(image).unwrap_or_else(|e| panic!("{e}")));
+    let mut archive =
+        tar::Archive::new(std::fs::File::open(image).unwrap_or_else(|e| panic!("{e}")));
     let mut files: BTreeMap<String, Vec<u8>> = BTreeMap::new();
     for entry in archive.entries().unwrap_or_else(|e| panic!("{e}")) {
         let mut entry = entry.unwrap_or_else(|e| panic!("{e}"));
-        let name = entry.path().unwrap_or_else(|e| panic!("{e}")).to_string_lossy().into_owned();
+        let name = entry
+            .path()
+            .unwrap_or_else(|e| panic!("{e}"))
+            .to_string_lossy()
+            .into_owned();
         let mut data = Vec::new();
-        entry.read_to_end(&mut data).unwrap_or_else(|e| panic!("{e}"));
+        entry
+            .read_to_end(&mut data)
+            .unwrap_or_else(|e| panic!("{e}"));
         files.insert(name, data);
     }
-    let manifest: Value = serde_json::from_slice(&files["manifest.json"]).unwrap_or_else(|e| panic!("{e}"));
-    let config: Value = serde_json::from_slice(&files[manifest[0]["Config"].as_str().unwrap_or("")])
-        .unwrap_or_else(|e| panic!("{e}"));
-    for (i, layer) in manifest[0]["Layers"].as_array().into_iter().flatten().enumerate() {
+    let manifest: Value =
+        serde_json::from_slice(&files["manifest.json"]).unwrap_or_else(|e| panic!("{e}"));
+    let config: Value =
+        serde_json::from_slice(&files[manifest[0]["Config"].as_str().unwrap_or("")])
+            .unwrap_or_else(|e| panic!("{e}"));
+    for (i, layer) in manifest[0]["Layers"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .enumerate()
+    {
         let bytes = &files[layer.as_str().unwrap_or("")];
         let mut inner = tar::Archive::new(bytes.as_slice());
         let has = inner
@@ -174,7 +203,11 @@ fn image_layers_are_applied_with_whiteouts_and_models_name_their_layer() {
         let paths: Vec<&str> = results.iter().filter_map(|r| r["path"].as_str()).collect();
         let evil = results
             .iter()
-            .find(|r| r["path"].as_str().is_some_and(|p| p.ends_with("/opt/models/evil.pkl")))
+            .find(|r| {
+                r["path"]
+                    .as_str()
+                    .is_some_and(|p| p.ends_with("/opt/models/evil.pkl"))
+            })
             .unwrap_or_else(|| panic!("{image}: evil.pkl not reported: {paths:?}"));
         assert_eq!(evil["max_severity"], "critical", "{image}");
         assert!(finding_text(evil).contains("touch /tmp/aigis-fixture-image-added"));
@@ -187,7 +220,10 @@ fn image_layers_are_applied_with_whiteouts_and_models_name_their_layer() {
         }
         // Deleted by a whiteout and by an opaque folder in the top layer.
         for gone in ["old-evil.pkl", "stale.pkl"] {
-            assert!(!paths.iter().any(|p| p.ends_with(gone)), "{image}: {gone} listed");
+            assert!(
+                !paths.iter().any(|p| p.ends_with(gone)),
+                "{image}: {gone} listed"
+            );
         }
         assert!(
             results.iter().any(|r| r["path"]
@@ -210,8 +246,11 @@ fn world_writable_model_folder_is_reported_normal_one_is_not() {
     let folder = tmp.path().join("models");
     std::fs::create_dir(&folder).unwrap_or_else(|e| panic!("{e}"));
     let model = folder.join("good.safetensors");
-    std::fs::copy(repo_root().join("fixtures/safetensors/good_single.safetensors"), &model)
-        .unwrap_or_else(|e| panic!("{e}"));
+    std::fs::copy(
+        repo_root().join("fixtures/safetensors/good_single.safetensors"),
+        &model,
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
     chmod(tmp.path(), 0o755);
     chmod(&folder, 0o755);
     chmod(&model, 0o644);
@@ -240,8 +279,11 @@ fn symlink_out_of_the_tree_is_reported_not_followed() {
     let root = tmp.path().join("root");
     std::fs::create_dir(&root).unwrap_or_else(|e| panic!("{e}"));
     let outside = tmp.path().join("outside.pkl");
-    std::fs::copy(repo_root().join("fixtures/safetensors/good_single.safetensors"), &outside)
-        .unwrap_or_else(|e| panic!("{e}"));
+    std::fs::copy(
+        repo_root().join("fixtures/safetensors/good_single.safetensors"),
+        &outside,
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
     std::os::unix::fs::symlink(&outside, root.join("model.safetensors"))
         .unwrap_or_else(|e| panic!("{e}"));
     let (_, doc) = scan_json(&[&root], &["--no-cache"]);
@@ -254,7 +296,11 @@ fn symlink_out_of_the_tree_is_reported_not_followed() {
     assert!(all.contains("HOST-SYMLINK-ESCAPE"), "{doc}");
     assert!(all.contains("outside.pkl"), "{all}");
     let inv = json_out(&["discover", "--format", "json", &root.to_string_lossy()]);
-    assert_eq!(inv["models"].as_array().map(Vec::len), Some(0), "link followed");
+    assert_eq!(
+        inv["models"].as_array().map(Vec::len),
+        Some(0),
+        "link followed"
+    );
     assert_eq!(inv["findings"][0]["rule_id"], "HOST-SYMLINK-ESCAPE");
 }
 
@@ -273,7 +319,11 @@ fn bom(format: &str, out: &Path) {
         &fixtures.to_string_lossy(),
         &image.to_string_lossy(),
     ]);
-    assert!(result.status.success(), "{}", String::from_utf8_lossy(&result.stderr));
+    assert!(
+        result.status.success(),
+        "{}",
+        String::from_utf8_lossy(&result.stderr)
+    );
 }
 
 #[test]
@@ -295,11 +345,24 @@ fn cyclonedx_bom_validates_and_says_which_models_are_unsafe() {
         .iter()
         .find(|m| m["name"] == "aigis-test/tiny-gpt2")
         .unwrap_or_else(|| panic!("no gpt2"));
-    assert!(gpt2["purl"].as_str().is_some_and(|p| p.starts_with("pkg:huggingface/aigis-test/tiny-gpt2@")));
+    assert!(
+        gpt2["purl"]
+            .as_str()
+            .is_some_and(|p| p.starts_with("pkg:huggingface/aigis-test/tiny-gpt2@"))
+    );
     assert_eq!(gpt2["licenses"][0]["license"]["id"], "Apache-2.0");
-    assert_eq!(gpt2["modelCard"]["modelParameters"]["task"], "text-generation");
-    assert_eq!(gpt2["modelCard"]["modelParameters"]["datasets"][0]["name"], "wikitext");
-    assert_eq!(gpt2["pedigree"]["ancestors"][0]["name"], "openai-community/gpt2");
+    assert_eq!(
+        gpt2["modelCard"]["modelParameters"]["task"],
+        "text-generation"
+    );
+    assert_eq!(
+        gpt2["modelCard"]["modelParameters"]["datasets"][0]["name"],
+        "wikitext"
+    );
+    assert_eq!(
+        gpt2["pedigree"]["ancestors"][0]["name"],
+        "openai-community/gpt2"
+    );
     for file in gpt2["components"].as_array().into_iter().flatten() {
         assert_eq!(file["type"], "file");
         assert_eq!(file["hashes"][0]["alg"], "SHA-256");
@@ -309,14 +372,25 @@ fn cyclonedx_bom_validates_and_says_which_models_are_unsafe() {
         .find(|m| m["name"].as_str().is_some_and(|n| n.ends_with("evil.pkl")))
         .unwrap_or_else(|| panic!("no evil model"));
     let evil_ref = evil["bom-ref"].clone();
-    let vulns = doc["vulnerabilities"].as_array().cloned().unwrap_or_default();
+    let vulns = doc["vulnerabilities"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
     assert!(
-        vulns.iter().any(|v| v["ratings"][0]["severity"] == "critical"
-            && v["affects"].as_array().into_iter().flatten().any(|a| a["ref"] == evil_ref)),
+        vulns
+            .iter()
+            .any(|v| v["ratings"][0]["severity"] == "critical"
+                && v["affects"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .any(|a| a["ref"] == evil_ref)),
         "no critical vulnerability affects {evil_ref}"
     );
     assert!(
-        !vulns.iter().any(|v| v["affects"][0]["ref"] == gpt2["bom-ref"]),
+        !vulns
+            .iter()
+            .any(|v| v["affects"][0]["ref"] == gpt2["bom-ref"]),
         "the benign model has vulnerabilities"
     );
 }
@@ -328,7 +402,10 @@ fn spdx_python() -> Option<PathBuf> {
         return Some(python);
     }
     if in_ci() {
-        panic!("CI=true but {} is missing (.ci/run creates it)", python.display());
+        panic!(
+            "CI=true but {} is missing (.ci/run creates it)",
+            python.display()
+        );
     }
     eprintln!("note: SPDX read-back skipped (no target/ci-tools/spdx-venv)");
     None
@@ -342,7 +419,10 @@ fn spdx_bom_reads_back_with_the_official_bindings() {
     let doc: Value = serde_json::from_slice(&std::fs::read(&out).unwrap_or_default())
         .unwrap_or_else(|e| panic!("{e}"));
     let graph = doc["@graph"].as_array().cloned().unwrap_or_default();
-    let packages: Vec<&Value> = graph.iter().filter(|e| e["type"] == "ai_AIPackage").collect();
+    let packages: Vec<&Value> = graph
+        .iter()
+        .filter(|e| e["type"] == "ai_AIPackage")
+        .collect();
     assert_eq!(packages.len(), 7);
     let evil = packages
         .iter()

@@ -145,9 +145,7 @@ fn cyclonedx_validates_and_links_findings_to_components() {
     // Files are grouped into models; every file (a model's or a loose one) has its hash.
     let files: Vec<&Value> = components
         .iter()
-        .flat_map(|c| {
-            std::iter::once(c).chain(c["components"].as_array().into_iter().flatten())
-        })
+        .flat_map(|c| std::iter::once(c).chain(c["components"].as_array().into_iter().flatten()))
         .filter(|c| c["type"] == "file")
         .collect();
     assert!(files.len() > 50);

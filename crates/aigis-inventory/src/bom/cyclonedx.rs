@@ -88,7 +88,12 @@ fn model_component(index: usize, model: &Model) -> Value {
         property("aigis:path", model.path.clone()),
         property(
             "aigis:formats",
-            model.formats.iter().map(|f| f.as_str()).collect::<Vec<_>>().join(","),
+            model
+                .formats
+                .iter()
+                .map(|f| f.as_str())
+                .collect::<Vec<_>>()
+                .join(","),
         ),
         property("aigis:size", model.size.to_string()),
         property(
@@ -102,7 +107,13 @@ fn model_component(index: usize, model: &Model) -> Value {
         ("aigis:model_type", model.model_type.clone()),
         ("aigis:parameters", model.parameters.map(|p| p.to_string())),
         ("aigis:quantization", model.quantization.clone()),
-        ("aigis:source", model.provenance.as_ref().map(|p| p.source.as_str().to_string())),
+        (
+            "aigis:source",
+            model
+                .provenance
+                .as_ref()
+                .map(|p| p.source.as_str().to_string()),
+        ),
     ];
     for (name, value) in optional {
         if let Some(value) = value {
@@ -286,7 +297,11 @@ pub fn render(input: &BomInput<'_>) -> serde_json::Result<String> {
         }
         for escape in input.escapes_of(model) {
             let n = vulnerabilities.len() + 1;
-            vulnerabilities.push(vulnerability(n, std::slice::from_ref(&model_ref), &escape.finding()));
+            vulnerabilities.push(vulnerability(
+                n,
+                std::slice::from_ref(&model_ref),
+                &escape.finding(),
+            ));
         }
     }
     for (i, result) in input.loose.iter().enumerate() {

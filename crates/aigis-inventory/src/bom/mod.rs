@@ -90,14 +90,49 @@ pub fn utc_timestamp() -> String {
 /// `Apache-2.0`); tags that are not SPDX ids (`llama3.1`, `openrail`, `other`) give `None`.
 pub fn spdx_license_id(tag: &str) -> Option<&'static str> {
     const IDS: &[&str] = &[
-        "Apache-2.0", "MIT", "BSD-2-Clause", "BSD-3-Clause", "BSL-1.0", "CC0-1.0", "CC-BY-4.0",
-        "CC-BY-SA-4.0", "CC-BY-NC-4.0", "CC-BY-NC-SA-4.0", "CC-BY-NC-ND-4.0", "CC-BY-3.0",
-        "CC-BY-SA-3.0", "CC-BY-NC-2.0", "CC-BY-NC-3.0", "CC-BY-ND-4.0", "GPL-2.0-only",
-        "GPL-3.0-only", "LGPL-2.1-only", "LGPL-3.0-only", "AGPL-3.0-only", "MPL-2.0",
-        "EPL-2.0", "Unlicense", "WTFPL", "Artistic-2.0", "ISC", "Zlib", "ODbL-1.0",
-        "PDDL-1.0", "ODC-By-1.0", "AFL-3.0", "ECL-2.0", "EUPL-1.1", "EUPL-1.2", "OSL-3.0",
-        "PostgreSQL", "NCSA", "LPPL-1.3c", "C-UDA-1.0", "CDLA-Permissive-1.0",
-        "CDLA-Permissive-2.0", "CDLA-Sharing-1.0",
+        "Apache-2.0",
+        "MIT",
+        "BSD-2-Clause",
+        "BSD-3-Clause",
+        "BSL-1.0",
+        "CC0-1.0",
+        "CC-BY-4.0",
+        "CC-BY-SA-4.0",
+        "CC-BY-NC-4.0",
+        "CC-BY-NC-SA-4.0",
+        "CC-BY-NC-ND-4.0",
+        "CC-BY-3.0",
+        "CC-BY-SA-3.0",
+        "CC-BY-NC-2.0",
+        "CC-BY-NC-3.0",
+        "CC-BY-ND-4.0",
+        "GPL-2.0-only",
+        "GPL-3.0-only",
+        "LGPL-2.1-only",
+        "LGPL-3.0-only",
+        "AGPL-3.0-only",
+        "MPL-2.0",
+        "EPL-2.0",
+        "Unlicense",
+        "WTFPL",
+        "Artistic-2.0",
+        "ISC",
+        "Zlib",
+        "ODbL-1.0",
+        "PDDL-1.0",
+        "ODC-By-1.0",
+        "AFL-3.0",
+        "ECL-2.0",
+        "EUPL-1.1",
+        "EUPL-1.2",
+        "OSL-3.0",
+        "PostgreSQL",
+        "NCSA",
+        "LPPL-1.3c",
+        "C-UDA-1.0",
+        "CDLA-Permissive-1.0",
+        "CDLA-Permissive-2.0",
+        "CDLA-Sharing-1.0",
     ];
     let tag = match tag.to_ascii_lowercase().as_str() {
         "gpl-2.0" => "gpl-2.0-only",
@@ -106,7 +141,12 @@ pub fn spdx_license_id(tag: &str) -> Option<&'static str> {
         "lgpl-3.0" | "lgpl-lr" => "lgpl-3.0-only",
         "agpl-3.0" => "agpl-3.0-only",
         "bsl-1.0" => "bsl-1.0",
-        other => return IDS.iter().copied().find(|id| id.eq_ignore_ascii_case(other)),
+        other => {
+            return IDS
+                .iter()
+                .copied()
+                .find(|id| id.eq_ignore_ascii_case(other));
+        }
     };
     IDS.iter().copied().find(|id| id.eq_ignore_ascii_case(tag))
 }
@@ -114,9 +154,16 @@ pub fn spdx_license_id(tag: &str) -> Option<&'static str> {
 /// Inputs and outputs of common Hugging Face tasks.
 pub fn task_io(task: &str) -> Option<(&'static str, &'static str)> {
     Some(match task {
-        "text-generation" | "text2text-generation" | "summarization" | "translation"
-        | "question-answering" | "fill-mask" | "conversational" => ("string", "string"),
-        "text-classification" | "token-classification" | "zero-shot-classification"
+        "text-generation"
+        | "text2text-generation"
+        | "summarization"
+        | "translation"
+        | "question-answering"
+        | "fill-mask"
+        | "conversational" => ("string", "string"),
+        "text-classification"
+        | "token-classification"
+        | "zero-shot-classification"
         | "sentiment-analysis" => ("string", "label"),
         "feature-extraction" | "sentence-similarity" => ("string", "embedding"),
         "image-classification" => ("image", "label"),

@@ -26,7 +26,13 @@ fn license_expression(tag: &str) -> String {
         None => {
             let clean: String = tag
                 .chars()
-                .map(|c| if c.is_ascii_alphanumeric() || c == '.' || c == '-' { c } else { '-' })
+                .map(|c| {
+                    if c.is_ascii_alphanumeric() || c == '.' || c == '-' {
+                        c
+                    } else {
+                        '-'
+                    }
+                })
                 .collect();
             format!("LicenseRef-{clean}")
         }
@@ -65,7 +71,13 @@ impl Writer {
         }));
     }
 
-    fn file(&mut self, local: &str, path: &str, sha: Option<&String>, purpose: Option<&str>) -> String {
+    fn file(
+        &mut self,
+        local: &str,
+        path: &str,
+        sha: Option<&String>,
+        purpose: Option<&str>,
+    ) -> String {
         let id = self.id(local);
         let mut file = json!({
             "type": "software_File",
@@ -74,7 +86,8 @@ impl Writer {
             "name": path,
         });
         if let Some(sha) = sha {
-            file["verifiedUsing"] = json!([{ "type": "Hash", "algorithm": "sha256", "hashValue": sha }]);
+            file["verifiedUsing"] =
+                json!([{ "type": "Hash", "algorithm": "sha256", "hashValue": sha }]);
         }
         if let Some(purpose) = purpose {
             file["software_primaryPurpose"] = json!(purpose);
@@ -105,10 +118,15 @@ impl Writer {
         if let Some(p) = &model.provenance {
             package["software_packageUrl"] = json!(p.purl());
             if p.source == crate::SourceKind::HuggingFace {
-                package["software_downloadLocation"] = json!(format!("https://huggingface.co/{}", p.name));
+                package["software_downloadLocation"] =
+                    json!(format!("https://huggingface.co/{}", p.name));
             }
         }
-        let types: Vec<&String> = model.architecture.iter().chain(model.model_type.iter()).collect();
+        let types: Vec<&String> = model
+            .architecture
+            .iter()
+            .chain(model.model_type.iter())
+            .collect();
         if !types.is_empty() {
             package["ai_typeOfModel"] = json!(types);
         }
@@ -116,13 +134,20 @@ impl Writer {
             package["ai_domain"] = json!([task]);
         }
         if !model.card.datasets.is_empty() {
-            package["ai_informationAboutTraining"] =
-                json!(format!("datasets named by the model card: {}", model.card.datasets.join(", ")));
+            package["ai_informationAboutTraining"] = json!(format!(
+                "datasets named by the model card: {}",
+                model.card.datasets.join(", ")
+            ));
         }
         let mut comment = format!(
             "aigis: layout {}, formats {}, max severity {}",
             model.layout,
-            model.formats.iter().map(|f| f.as_str()).collect::<Vec<_>>().join(","),
+            model
+                .formats
+                .iter()
+                .map(|f| f.as_str())
+                .collect::<Vec<_>>()
+                .join(","),
             model.max_severity.map_or("none", |s| s.as_str())
         );
         if let Some(p) = model.parameters {
@@ -143,7 +168,12 @@ impl Writer {
             .enumerate()
             .map(|(j, f)| {
                 let purpose = (f.format != Format::Unknown).then_some("model");
-                self.file(&format!("{local}-file-{}", j + 1), &f.path, f.sha256.as_ref(), purpose)
+                self.file(
+                    &format!("{local}-file-{}", j + 1),
+                    &f.path,
+                    f.sha256.as_ref(),
+                    purpose,
+                )
             })
             .collect();
         if !files.is_empty() {
@@ -163,7 +193,12 @@ impl Writer {
     }
 
     fn loose(&mut self, index: usize, result: &FileResult) -> String {
-        self.file(&format!("file-{}", index + 1), &result.path, result.sha256.as_ref(), None)
+        self.file(
+            &format!("file-{}", index + 1),
+            &result.path,
+            result.sha256.as_ref(),
+            None,
+        )
     }
 }
 
