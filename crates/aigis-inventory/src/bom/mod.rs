@@ -187,4 +187,11 @@ mod tests {
         assert_eq!(spdx_license_id("gpl-3.0"), Some("GPL-3.0-only"));
         assert_eq!(spdx_license_id("llama3.1"), None);
     }
+
+    #[test]
+    fn timestamp_is_rfc3339_utc() {
+        let t = utc_timestamp();
+        assert_eq!(t.len(), 20);
+        assert!(t.ends_with('Z') && t.as_bytes().get(10) == Some(&b'T'));
+    }
 }
