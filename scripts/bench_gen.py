@@ -427,6 +427,8 @@ def cmd_report(args):
         ratio_txt["big-" + peer] = fmt_ratio(ratio("big-" + peer, "big-aigis-nohash"), "aigis --no-hash")
         ratio_txt["small-" + peer] = fmt_ratio(ratio("small-" + peer, "small-aigis"), "aigis")
     ratio_txt["small-aigis"] = "1.00× (baseline)" if wall("small-aigis") is not None else "n/a"
+    ratio_txt["big-aigis-cached"] = fmt_ratio(ratio("big-aigis-cached", "big-openssl"), "openssl")
+    ratio_txt["small-aigis-cached"] = fmt_ratio(ratio("small-aigis-cached", "small-aigis"), "aigis")
     r = ratio("small-picklescan", "small-aigis")
     goal_txt["small-picklescan"] = "aigis ≥ 20× faster: " + ("n/a" if r is None else ("PASS" if round(r, 2) >= 20 else "FAIL"))
 
@@ -442,6 +444,13 @@ def cmd_report(args):
     out.append("- Ratio = this row's wall time ÷ the named baseline's (> 1 means slower than it). The peers do "
                "not hash, so on the checkpoint they are compared with `aigis --no-hash`; on the small "
                "pickles aigis runs as a user would, hashing on.")
+    flags = meta.get("aigis_flags", "").strip()
+    if meta.get("has_cache") == "1":
+        out.append("- aigis runs as `aigis %s`: its result cache would answer every timed run after the "
+                   "warm-up, so plain rows skip it; the \"cache warm\" rows time the cached re-scan (a "
+                   "private `--cache-dir` filled by the warm-up)." % flags)
+    else:
+        out.append("- aigis runs as `aigis %s` (this build has no result cache)." % flags)
     out.append("- Checkpoint: `%s`, %s bytes, written by %s. Small files: %s pickles in `%s` "
                "(%s malicious, %s with numpy arrays)." % (
                    meta.get("big", "?"), meta.get("big_bytes", "?"), meta.get("writer", "?"),

@@ -1,10 +1,13 @@
 //! `aigis`: find and scan AI model files for code that runs when they are loaded.
 
+mod bom;
 mod cache;
 mod changed;
+mod discover;
+mod inventory;
 
 use aigis_policy::{Date, Policy};
-use aigis_report::{ScanReport, cyclonedx, html, junit, markdown, sarif, terminal};
+use aigis_report::{ScanReport, html, junit, markdown, sarif, terminal};
 use aigis_scan::{FileResult, RuleId, ScanOptions, Scanner, Severity};
 use anyhow::{Context as _, Result, bail};
 use clap::{Parser, Subcommand, ValueEnum};
@@ -31,6 +34,10 @@ struct Cli {
 enum Command {
     /// Scan model files and folders statically (nothing is loaded or executed).
     Scan(Box<ScanArgs>),
+    /// Inventory the models on this host (or under PATH): name, provenance, format, facts.
+    Discover(discover::DiscoverArgs),
+    /// Write an AI-BOM (CycloneDX 1.6 or SPDX 3.0) of the models under PATH.
+    Bom(bom::BomArgs),
     /// List the rule catalogue, or show one rule.
     Rules {
         /// Rule id, e.g. PICKLE-CALL-DANGEROUS.
@@ -77,8 +84,10 @@ enum OutputFormat {
     Junit,
     /// A Markdown pull-request comment.
     Markdown,
-    /// A CycloneDX 1.6 JSON BOM.
+    /// A CycloneDX 1.6 JSON BOM (files grouped into models).
     Cyclonedx,
+    /// An SPDX 3.0.1 JSON-LD document (files grouped into models).
+    Spdx,
 }
 
 #[derive(clap::Args)]
@@ -152,6 +161,8 @@ fn main() -> ExitCode {
 fn run(cli: Cli) -> Result<ExitCode> {
     match cli.command {
         Command::Scan(args) => scan(*args),
+        Command::Discover(args) => discover::run(args),
+        Command::Bom(args) => bom::run(args),
         Command::Rules { id, format } => rules(id.as_deref(), format),
         Command::Policy {
             command: PolicyCommand::Check { file },
@@ -253,7 +264,8 @@ fn scan(args: ScanArgs) -> Result<ExitCode> {
         .extend(policy.allow_globals.iter().cloned());
     options.analysis.deny_globals = policy.deny_globals.clone();
     let scanner = Scanner::new(options.clone());
-    let files = files_to_scan(&args, &local_paths, &scanner, &policy)?;
+    let mut files = files_to_scan(&args, &local_paths, &scanner, &policy)?;
+    let images = inventory::take_images(&local_paths, &mut files);
 
     let bar = if !args.quiet && std::io::stderr().is_terminal() {
         let bar = ProgressBar::new(files.len() as u64);
@@ -287,6 +299,7 @@ fn scan(args: ScanArgs) -> Result<ExitCode> {
     }
     let scanner = Arc::new(scanner);
     let mut results = scanner.scan_files(&files, &tick);
+    inventory::add_host_context(&mut results, &local_paths);
     if let (Some(cache), Some(dir)) = (&cache, &cache_dir) {
         if let Err(err) = cache.save() {
             eprintln!(
@@ -303,6 +316,7 @@ fn scan(args: ScanArgs) -> Result<ExitCode> {
             );
         }
     }
+    results.extend(inventory::scan_images(&images, &scanner));
     results.extend(remote::scan(&scanner, &remote_urls, &args.remote, &|_| {
         if let Some(bar) = &bar {
             bar.inc_length(1);
@@ -355,7 +369,8 @@ fn render(report: &ScanReport, format: OutputFormat, color: bool, verbose: bool)
         OutputFormat::Html => html::render(report),
         OutputFormat::Junit => junit::render(report),
         OutputFormat::Markdown => markdown::render(report),
-        OutputFormat::Cyclonedx => cyclonedx::render(report)?,
+        OutputFormat::Cyclonedx => inventory::report_bom(report, inventory::BomFormat::Cyclonedx)?,
+        OutputFormat::Spdx => inventory::report_bom(report, inventory::BomFormat::Spdx)?,
     })
 }
 

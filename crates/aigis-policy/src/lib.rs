@@ -60,6 +60,8 @@ pub struct Policy {
     pub severity: BTreeMap<RuleId, Severity>,
     /// Accepted findings.
     pub suppressions: Vec<Suppression>,
+    /// Folders `aigis discover` walks instead of the host's standard model locations.
+    pub discover_roots: Vec<PathBuf>,
 }
 
 /// A path glob from the policy (`globset` syntax; `*` stops at `/`, `**` crosses folders).

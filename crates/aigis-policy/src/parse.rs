@@ -25,6 +25,8 @@ struct RawPolicy {
     severity: BTreeMap<Spanned<String>, Spanned<String>>,
     #[serde(default)]
     suppress: Vec<Spanned<RawSuppression>>,
+    #[serde(default)]
+    discover_roots: Vec<String>,
 }
 
 #[derive(Deserialize)]
@@ -86,7 +88,10 @@ pub(crate) fn parse(text: &str, origin: &str) -> Result<Policy, PolicyError> {
         text,
         diagnostics: Vec::new(),
     };
-    let mut policy = Policy::default();
+    let mut policy = Policy {
+        discover_roots: raw.discover_roots.iter().map(Into::into).collect(),
+        ..Policy::default()
+    };
 
     if let Some(fail_on) = &raw.fail_on {
         match fail_on.get_ref().parse::<Severity>() {

@@ -1,5 +1,5 @@
 use super::*;
-use aigis_scan::{Finding, Format, ModelInfo, Status};
+use aigis_scan::{Finding, Format, Status};
 
 fn errors(text: &str) -> Vec<Diagnostic> {
     match Policy::parse(text, "aigis.toml") {
@@ -9,27 +9,17 @@ fn errors(text: &str) -> Vec<Diagnostic> {
 }
 
 fn result(path: &str, findings: &[(RuleId, Severity)]) -> FileResult {
-    let mut result = FileResult {
-        path: path.to_string(),
-        format: Format::Pickle,
-        size: 1,
-        sha256: Some("ab".repeat(32)),
-        status: Status::Ok,
-        max_severity: None,
-        findings: findings
-            .iter()
-            .map(|(rule, sev)| {
-                let mut f = Finding::new(*rule, "m");
-                f.severity = *sev;
-                f
-            })
-            .collect(),
-        bytes_read: 1,
-        location_dependent: false,
-        source: None,
-        model: ModelInfo::default(),
-    };
-    result.normalize();
+    let findings = findings
+        .iter()
+        .map(|(rule, sev)| {
+            let mut f = Finding::new(*rule, "m");
+            f.severity = *sev;
+            f
+        })
+        .collect();
+    let mut result = FileResult::new(path.to_string(), Format::Pickle, 1, Status::Ok, findings);
+    result.sha256 = Some("ab".repeat(32));
+    result.bytes_read = 1;
     result
 }
 

@@ -10,7 +10,6 @@
 //! assert!(json.contains("\"schema_version\": 1"));
 //! ```
 
-pub mod cyclonedx;
 pub mod html;
 pub mod json;
 pub mod junit;

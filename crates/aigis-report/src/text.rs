@@ -2,7 +2,6 @@
 
 use aigis_scan::Severity;
 use std::path::{Component, Path, PathBuf};
-use std::time::{SystemTime, UNIX_EPOCH};
 
 /// Escapes text for HTML element content and attribute values.
 pub(crate) fn html_escape(text: &str) -> String {
@@ -99,31 +98,6 @@ pub(crate) fn file_uri(path: &str, base: &Path) -> String {
     format!("file://{}", uri_encode(&text))
 }
 
-/// The current UTC time as RFC 3339 (`2026-01-02T03:04:05Z`).
-pub(crate) fn utc_timestamp() -> String {
-    let secs = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs());
-    let days = i64::try_from(secs / 86_400).unwrap_or(0);
-    let rem = secs % 86_400;
-    // H. Hinnant's civil_from_days.
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
-        rem / 3600,
-        rem / 60 % 60,
-        rem % 60
-    )
-}
-
 /// Display order: most severe first.
 pub(crate) const SEVERITIES_DESC: [Severity; 5] = [
     Severity::Critical,
@@ -157,6 +131,5 @@ mod tests {
         assert_eq!(relative_to("../y.pt", base), None);
         assert_eq!(uri_encode("a b/%c#"), "a%20b/%25c%23");
         assert_eq!(file_uri("/tmp/x y", base), "file:///tmp/x%20y");
-        assert_eq!(utc_timestamp().len(), 20);
     }
 }

@@ -68,16 +68,22 @@ fn deserialize_max<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Seve
 }
 
 impl FileResult {
-    /// A result with status `error` and the one finding that says why (e.g. `READ-ERROR`).
-    pub fn failed(path: String, size: u64, finding: Finding) -> FileResult {
+    /// A result with the given findings and nothing else known (no hash, no model facts).
+    pub fn new(
+        path: String,
+        format: Format,
+        size: u64,
+        status: Status,
+        findings: Vec<Finding>,
+    ) -> FileResult {
         let mut result = FileResult {
             path,
-            format: Format::Unknown,
+            format,
             size,
             sha256: None,
-            status: Status::Error,
+            status,
             max_severity: None,
-            findings: vec![finding],
+            findings,
             bytes_read: 0,
             location_dependent: false,
             model: ModelInfo::default(),
@@ -85,6 +91,11 @@ impl FileResult {
         };
         result.normalize();
         result
+    }
+
+    /// A result with status `error` and the one finding that says why (e.g. `READ-ERROR`).
+    pub fn failed(path: String, size: u64, finding: Finding) -> FileResult {
+        FileResult::new(path, Format::Unknown, size, Status::Error, vec![finding])
     }
 
     /// Sorts findings (most severe first, then by location and rule) and recomputes

@@ -54,6 +54,12 @@ const STORAGE_EXPOSURE: &[&str] = &[
     "MITRE ATLAS AML.T0010: ML Supply Chain Compromise",
     "OWASP LLM03:2025 Supply Chain",
 ];
+const HOST_CONTEXT: &[&str] = &[
+    "CWE-732: Incorrect Permission Assignment for Critical Resource",
+    "CWE-276: Incorrect Default Permissions",
+    "MITRE ATLAS AML.T0010: ML Supply Chain Compromise",
+    "OWASP LLM03:2025 Supply Chain",
+];
 const RESOURCES: &[&str] = &[
     "CWE-400: Uncontrolled Resource Consumption",
     "CWE-409: Improper Handling of Highly Compressed Data",
@@ -367,6 +373,18 @@ rules! {
         "The bucket has no Public Access Block configuration, or some of its four settings are off, so a future policy or ACL change can expose the model. (An account-level block may still apply; it is not checked.)",
         "Enable all four Block Public Access settings on buckets that hold models.",
         STORAGE_EXPOSURE;
+    /// A model file, or a folder above it, that other users of the host can write.
+    HostWritablePath = "HOST-WRITABLE-PATH", Medium,
+        "Model path writable by other users of the host",
+        "The model file or a folder above it can be written by users other than the model's owner and root: it is world-writable (a folder without the sticky bit), group-writable by a group other than the owner's own group, or owned by another user. Anyone in that position can replace the model with a malicious one that runs code when it is next loaded. World-writable paths are high; the others medium.",
+        "Make the model and every folder above it owned by the model's owner or root and writable only by them (e.g. chmod o-w,g-w; chown).",
+        HOST_CONTEXT;
+    /// A symbolic link that leads out of the scanned tree.
+    HostSymlinkEscape = "HOST-SYMLINK-ESCAPE", Medium,
+        "Symbolic link leads out of the scanned tree",
+        "A symbolic link in the model tree points to a file outside the tree that was scanned. A loader follows it and reads content that this scan did not vouch for, and whoever controls the target controls the model.",
+        "Replace the link with the file it points to, or scan the link target too.",
+        PATH_ESCAPE;
 }
 
 impl RuleId {

@@ -309,26 +309,15 @@ impl Scanner {
         };
         let location_dependent = cx.depends_on_location();
         let (findings, model) = cx.finish();
-        let mut result = FileResult {
-            location_dependent,
-            path,
-            format,
-            size: source.len(),
-            sha256: None,
-            status,
-            max_severity: None,
-            findings,
-            bytes_read: 0,
-            model,
-            source: None,
-        };
-        result.normalize();
+        let mut result = FileResult::new(path, format, source.len(), status, findings);
+        result.location_dependent = location_dependent;
+        result.model = model;
         result
     }
 
     fn error_result(&self, path: String, size: u64, err: &io::Error) -> FileResult {
         let finding = crate::Finding::new(RuleId::ReadError, format!("read failed: {err}"));
-        failed_result(path, size, finding)
+        FileResult::failed(path, size, finding)
     }
 }
 
@@ -355,16 +344,11 @@ fn timed_out(path: &Path, limit: Duration) -> FileResult {
         "time limit of {} s exceeded; analysis abandoned",
         limit.as_secs_f64()
     );
-    failed_result(
+    FileResult::failed(
         path.to_string_lossy().into_owned(),
         size,
         crate::Finding::new(RuleId::TimeLimit, message),
     )
-}
-
-/// A result with status `error` and the one finding that says why.
-fn failed_result(path: String, size: u64, finding: crate::Finding) -> FileResult {
-    FileResult::failed(path, size, finding)
 }
 
 /// SHA-256 of a whole source, read sequentially in large chunks.

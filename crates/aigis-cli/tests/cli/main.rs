@@ -3,6 +3,7 @@
 mod cache;
 mod contract;
 mod fixtures;
+mod inventory;
 mod policy;
 #[cfg(feature = "remote")]
 mod remote;

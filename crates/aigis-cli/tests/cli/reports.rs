@@ -22,7 +22,7 @@ impl jsonschema::Retrieve for LocalSchemas {
     }
 }
 
-fn validate(schema_file: &str, document: &Value) {
+pub(crate) fn validate(schema_file: &str, document: &Value) {
     let Some(dir) = schema_dir() else { return };
     let text = std::fs::read_to_string(dir.join(schema_file))
         .unwrap_or_else(|e| panic!("{}: {e}", dir.join(schema_file).display()));
@@ -142,12 +142,22 @@ fn cyclonedx_validates_and_links_findings_to_components() {
             .iter()
             .any(|c| c["type"] == "machine-learning-model")
     );
-    assert!(
-        components
-            .iter()
-            .all(|c| c["hashes"][0]["alg"] == "SHA-256")
-    );
-    let refs: Vec<&Value> = components.iter().map(|c| &c["bom-ref"]).collect();
+    // Files are grouped into models; every file (a model's or a loose one) has its hash.
+    let files: Vec<&Value> = components
+        .iter()
+        .flat_map(|c| std::iter::once(c).chain(c["components"].as_array().into_iter().flatten()))
+        .filter(|c| c["type"] == "file")
+        .collect();
+    assert!(files.len() > 50);
+    assert!(files.iter().all(|c| c["hashes"][0]["alg"] == "SHA-256"));
+    let nested = components
+        .iter()
+        .flat_map(|c| c["components"].as_array().into_iter().flatten());
+    let refs: Vec<&Value> = components
+        .iter()
+        .chain(nested)
+        .map(|c| &c["bom-ref"])
+        .collect();
     let vulns = bom["vulnerabilities"]
         .as_array()
         .cloned()

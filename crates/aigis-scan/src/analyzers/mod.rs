@@ -21,7 +21,7 @@ mod skops;
 mod tar;
 mod tf;
 mod tflite;
-mod yaml;
+pub mod yaml;
 mod zip;
 
 pub use compressed::CompressedAnalyzer;

@@ -16,7 +16,7 @@ const MAX_NODES: usize = 200_000;
 
 /// A YAML node.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum Yaml {
+pub enum Yaml {
     /// Any scalar, as written.
     Scalar(String),
     /// A sequence.
@@ -29,7 +29,7 @@ pub(crate) enum Yaml {
 
 impl Yaml {
     /// The scalar text, if this is a scalar.
-    pub(crate) fn as_str(&self) -> Option<&str> {
+    pub fn as_str(&self) -> Option<&str> {
         match self {
             Yaml::Scalar(s) => Some(s),
             _ => None,
@@ -37,7 +37,7 @@ impl Yaml {
     }
 
     /// The value of `key` in a mapping.
-    pub(crate) fn get(&self, key: &str) -> Option<&Yaml> {
+    pub fn get(&self, key: &str) -> Option<&Yaml> {
         match self {
             Yaml::Map(entries) => entries
                 .iter()
@@ -50,7 +50,7 @@ impl Yaml {
 
 /// A parsed YAML text: its documents and the tags that ask for Python objects.
 #[derive(Debug, Default)]
-pub(crate) struct YamlDocs {
+pub struct YamlDocs {
     /// Every document.
     pub docs: Vec<Yaml>,
     /// `!!python/…` tags (unsafe-loader object construction), as written.
@@ -63,7 +63,7 @@ enum Frame {
 }
 
 /// Parses `text`. Errors name the YAML problem or the limit hit.
-pub(crate) fn parse(text: &str) -> Result<YamlDocs, String> {
+pub fn parse(text: &str) -> Result<YamlDocs, String> {
     let mut out = YamlDocs::default();
     let mut stack: Vec<Frame> = Vec::new();
     let mut scalars: HashMap<usize, String> = HashMap::new();

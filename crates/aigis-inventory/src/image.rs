@@ -1,0 +1,461 @@
+//! Container images without Docker: `docker save` tarballs (classic `<id>/layer.tar` with a
+//! `manifest.json`, and the OCI layout Docker ≥ 25 writes inside) and OCI image layout folders
+//! (`oci-layout`, `index.json` → manifest → `blobs/sha256/…`).
+//!
+//! Layers are applied in order, whiteouts included (`.wh.<name>` deletes a lower entry,
+//! `.wh..wh..opq` empties a lower folder), into an in-memory map *path → (layer, offset, size)*
+//! of the final file system; nothing is extracted to disk. Then every file of the final tree whose
+//! head a sniff accepts (the discovery candidate rule, [`crate::walk::is_candidate`]) is scanned
+//! in place: a window of the layer for uncompressed layers, the member decoded into memory (up to
+//! the member limit) for gzip/zstd layers. Each such file is one result whose path names the
+//! layer that brought it: `image.tar!/layer:<first 12 hex of the layer digest>/opt/models/x.pt`.
+//! Files that are not in a format aigis knows (the operating system) get no result.
+
+use crate::walk::is_candidate;
+use aigis_scan::analyzer::HEAD_LEN;
+use aigis_scan::{
+    ByteSource, FileResult, FileSource, Finding, Format, MemorySource, RuleId, Scanner,
+    SliceSource, SourceReader, Status,
+};
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+use std::collections::BTreeMap;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+/// Most members indexed in one tar (the outer archive or a layer).
+const MAX_ENTRIES: usize = 2_000_000;
+/// Most bytes of a JSON document (manifest, index, config) read.
+const MAX_JSON: u64 = 4 << 20;
+
+/// Why an image could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum ImageError {
+    /// I/O error.
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+    /// The image's structure is broken.
+    #[error("{0}")]
+    Malformed(String),
+}
+
+fn malformed(msg: impl Into<String>) -> ImageError {
+    ImageError::Malformed(msg.into())
+}
+
+/// True for an OCI image layout folder.
+pub fn is_oci_layout(dir: &Path) -> bool {
+    dir.join("oci-layout").is_file() && dir.join("index.json").is_file()
+}
+
+/// Member name → (data offset, size) of a tar read through `source`.
+fn tar_index(source: &dyn ByteSource) -> Result<BTreeMap<String, (u64, u64)>, ImageError> {
+    let mut archive = tar::Archive::new(SourceReader::new(source));
+    let mut index = BTreeMap::new();
+    for entry in archive.entries_with_seek()?.take(MAX_ENTRIES) {
+        let entry = entry?;
+        if entry.header().entry_type().is_file() {
+            let name = normalize(&entry.path()?.to_string_lossy());
+            index.insert(name, (entry.raw_file_position(), entry.size()));
+        }
+    }
+    Ok(index)
+}
+
+/// True for a `docker save` tarball: a tar whose `manifest.json` lists layers.
+pub fn is_docker_archive(path: &Path) -> bool {
+    let Ok(source) = std::fs::File::open(path).and_then(FileSource::new) else {
+        return false;
+    };
+    let head = source.read_vec(0, 512).unwrap_or_default();
+    if head.get(257..262) != Some(b"ustar") {
+        return false;
+    }
+    let Ok(index) = tar_index(&source) else {
+        return false;
+    };
+    index
+        .get("manifest.json")
+        .and_then(|&(at, len)| json_at(&source, at, len).ok())
+        .is_some_and(|m| m.get(0).and_then(|e| e.get("Layers")).is_some())
+}
+
+fn json_at(source: &dyn ByteSource, at: u64, len: u64) -> Result<Value, ImageError> {
+    if len > MAX_JSON {
+        return Err(malformed("JSON document over 4 MiB"));
+    }
+    let bytes = source.read_vec(at, usize::try_from(len).unwrap_or(0))?;
+    serde_json::from_slice(&bytes).map_err(|e| malformed(format!("bad JSON: {e}")))
+}
+
+/// `./a//b/` → `a/b`.
+fn normalize(name: &str) -> String {
+    name.split('/')
+        .filter(|p| !p.is_empty() && *p != ".")
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
+/// Where a layer's bytes are.
+struct LayerRef {
+    /// `sha256:<hex>` (declared by the manifest or config).
+    digest: String,
+    /// The file holding it (the image tar or a blob file).
+    file: PathBuf,
+    /// Window within that file.
+    offset: u64,
+    len: u64,
+}
+
+impl LayerRef {
+    fn short(&self) -> String {
+        let hex = self.digest.rsplit(':').next().unwrap_or(&self.digest);
+        hex.chars().take(12).collect()
+    }
+}
+
+fn blob_name(digest: &str) -> Result<String, ImageError> {
+    let hex = digest
+        .strip_prefix("sha256:")
+        .filter(|h| h.len() == 64 && h.bytes().all(|b| b.is_ascii_hexdigit()))
+        .ok_or_else(|| malformed(format!("unsupported digest `{digest}`")))?;
+    Ok(format!("blobs/sha256/{hex}"))
+}
+
+/// Follows an OCI index to the first image manifest and returns its layer digests.
+fn oci_layers(read: &dyn Fn(&str) -> Result<Value, ImageError>) -> Result<Vec<String>, ImageError> {
+    let mut doc = read("index.json")?;
+    for _ in 0..4 {
+        if let Some(layers) = doc.get("layers").and_then(Value::as_array) {
+            return layers
+                .iter()
+                .map(|l| {
+                    l.get("digest")
+                        .and_then(Value::as_str)
+                        .map(str::to_string)
+                        .ok_or_else(|| malformed("layer without digest"))
+                })
+                .collect();
+        }
+        let next = doc
+            .get("manifests")
+            .and_then(|m| m.get(0))
+            .and_then(|m| m.get("digest"))
+            .and_then(Value::as_str)
+            .ok_or_else(|| malformed("index without manifests"))?;
+        doc = read(&blob_name(next)?)?;
+    }
+    Err(malformed("index nesting too deep"))
+}
+
+/// The layers of a `docker save` tarball, bottom first.
+fn docker_layers(path: &Path) -> Result<Vec<LayerRef>, ImageError> {
+    let source = FileSource::new(std::fs::File::open(path)?)?;
+    let index = tar_index(&source)?;
+    let member = |name: &str| {
+        index
+            .get(&normalize(name))
+            .copied()
+            .ok_or_else(|| malformed(format!("missing member `{name}`")))
+    };
+    let read = |name: &str| -> Result<Value, ImageError> {
+        let (at, len) = member(name)?;
+        json_at(&source, at, len)
+    };
+    let manifest = read("manifest.json")?;
+    let entry = manifest
+        .get(0)
+        .ok_or_else(|| malformed("empty manifest.json"))?;
+    let names: Vec<String> = entry
+        .get("Layers")
+        .and_then(Value::as_array)
+        .ok_or_else(|| malformed("manifest.json without Layers"))?
+        .iter()
+        .filter_map(|v| v.as_str().map(str::to_string))
+        .collect();
+    let diff_ids: Vec<String> = entry
+        .get("Config")
+        .and_then(Value::as_str)
+        .and_then(|c| read(c).ok())
+        .and_then(|c| c.get("rootfs")?.get("diff_ids")?.as_array().cloned())
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|v| v.as_str().map(str::to_string))
+        .collect();
+    let mut layers = Vec::new();
+    for (i, name) in names.iter().enumerate() {
+        let (offset, len) = member(name)?;
+        // Docker ≥ 25 names layers by digest (`blobs/sha256/<hex>`); the classic format by a
+        // folder, whose content digest the config lists in the same order.
+        let digest = match name.strip_prefix("blobs/sha256/") {
+            Some(hex) => format!("sha256:{hex}"),
+            None => diff_ids
+                .get(i)
+                .cloned()
+                .unwrap_or_else(|| format!("sha256:{}", name.split('/').next().unwrap_or(name))),
+        };
+        layers.push(LayerRef {
+            digest,
+            file: path.to_path_buf(),
+            offset,
+            len,
+        });
+    }
+    Ok(layers)
+}
+
+/// The layers of an OCI layout folder, bottom first.
+fn oci_dir_layers(dir: &Path) -> Result<Vec<LayerRef>, ImageError> {
+    let read = |name: &str| -> Result<Value, ImageError> {
+        let file = FileSource::new(std::fs::File::open(dir.join(name))?)?;
+        json_at(&file, 0, file.len())
+    };
+    oci_layers(&read)?
+        .into_iter()
+        .map(|digest| {
+            let file = dir.join(blob_name(&digest)?);
+            let len = std::fs::metadata(&file)?.len();
+            Ok(LayerRef {
+                digest,
+                file,
+                offset: 0,
+                len,
+            })
+        })
+        .collect()
+}
+
+/// A file of the final tree.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Member {
+    layer: usize,
+    /// Data offset within the layer's (decoded) tar stream.
+    offset: u64,
+    size: u64,
+}
+
+/// A decoder over a layer's bytes, by magic.
+fn layer_reader<'a>(layer: &'a dyn ByteSource) -> Box<dyn Read + 'a> {
+    let head = layer.read_vec(0, 4).unwrap_or_default();
+    let reader = SourceReader::new(layer);
+    if head.starts_with(&[0x1f, 0x8b]) {
+        Box::new(flate2::read::MultiGzDecoder::new(reader))
+    } else if head.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
+        match ruzstd::decoding::StreamingDecoder::new(reader) {
+            Ok(decoder) => Box::new(decoder),
+            Err(_) => Box::new(std::io::empty()),
+        }
+    } else {
+        Box::new(reader)
+    }
+}
+
+fn is_compressed(layer: &dyn ByteSource) -> bool {
+    let head = layer.read_vec(0, 4).unwrap_or_default();
+    head.starts_with(&[0x1f, 0x8b]) || head.starts_with(&[0x28, 0xb5, 0x2f, 0xfd])
+}
+
+/// Applies one layer to the tree.
+fn apply(
+    tree: &mut BTreeMap<String, Member>,
+    index: usize,
+    layer: &dyn ByteSource,
+) -> Result<(), ImageError> {
+    let mut archive = tar::Archive::new(layer_reader(layer));
+    for entry in archive.entries()?.take(MAX_ENTRIES) {
+        let entry = entry?;
+        let path = normalize(&entry.path()?.to_string_lossy());
+        let (dir, name) = match path.rsplit_once('/') {
+            Some((d, n)) => (d.to_string(), n.to_string()),
+            None => (String::new(), path.clone()),
+        };
+        let prefix = |p: &str| {
+            if p.is_empty() {
+                String::new()
+            } else {
+                format!("{p}/")
+            }
+        };
+        if name == ".wh..wh..opq" {
+            let under = prefix(&dir);
+            tree.retain(|p, m| m.layer == index || !p.starts_with(&under));
+            continue;
+        }
+        if let Some(hidden) = name.strip_prefix(".wh.") {
+            let target = format!("{}{hidden}", prefix(&dir));
+            let under = format!("{target}/");
+            tree.retain(|p, m| m.layer == index || (*p != target && !p.starts_with(&under)));
+            continue;
+        }
+        let kind = entry.header().entry_type();
+        if kind.is_file() {
+            let member = Member {
+                layer: index,
+                offset: entry.raw_file_position(),
+                size: entry.size(),
+            };
+            tree.insert(path, member);
+        } else if kind.is_hard_link() {
+            let target = entry.link_name()?.map(|t| normalize(&t.to_string_lossy()));
+            match target.and_then(|t| tree.get(&t).copied()) {
+                Some(member) => {
+                    tree.insert(path, member);
+                }
+                None => {
+                    tree.remove(&path);
+                }
+            }
+        } else {
+            // A link or folder replaces a lower file of the same name.
+            tree.remove(&path);
+        }
+    }
+    Ok(())
+}
+
+fn sha256_of(source: &dyn ByteSource) -> std::io::Result<String> {
+    let mut hasher = Sha256::new();
+    let mut offset = 0;
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        let n = source.read_at(offset, &mut buf)?;
+        if n == 0 {
+            break;
+        }
+        hasher.update(&buf[..n]);
+        offset += n as u64;
+    }
+    Ok(hex::encode(hasher.finalize()))
+}
+
+/// One finished member scan.
+fn scan_member(
+    scanner: &Scanner,
+    display: String,
+    name: &str,
+    source: &dyn ByteSource,
+) -> Option<FileResult> {
+    let head = source.read_vec(0, HEAD_LEN).ok()?;
+    if head.is_empty() || !is_candidate(scanner.registry(), Path::new(name), &head, source.len()) {
+        return None;
+    }
+    let mut result = scanner.scan_source(display, source);
+    if result.status == Status::Unsupported {
+        return None;
+    }
+    if scanner.options().hash {
+        result.sha256 = sha256_of(source).ok();
+    }
+    Some(result)
+}
+
+/// Scans a `docker save` tarball or an OCI layout folder. `Ok(None)` when `path` is neither.
+pub fn scan_image(path: &Path, scanner: &Scanner) -> Result<Option<Vec<FileResult>>, ImageError> {
+    let layers = if path.is_dir() {
+        if !is_oci_layout(path) {
+            return Ok(None);
+        }
+        oci_dir_layers(path)?
+    } else if is_docker_archive(path) {
+        docker_layers(path)?
+    } else {
+        return Ok(None);
+    };
+    let mut tree = BTreeMap::new();
+    let mut files = Vec::new();
+    for layer in &layers {
+        files.push(FileSource::new(std::fs::File::open(&layer.file)?)?);
+    }
+    let window = |i: usize| -> Option<SliceSource<'_>> {
+        let layer = layers.get(i)?;
+        Some(SliceSource::new(files.get(i)?, layer.offset, layer.len))
+    };
+    for (i, layer) in layers.iter().enumerate() {
+        let Some(source) = window(i) else { continue };
+        apply(&mut tree, i, &source)
+            .map_err(|e| malformed(format!("layer {}: {e}", layer.short())))?;
+    }
+    let limits = &scanner.options().analysis.limits;
+    let root = path.to_string_lossy();
+    let mut results = Vec::new();
+    for (i, layer) in layers.iter().enumerate() {
+        let Some(source) = window(i) else { continue };
+        let wanted: BTreeMap<u64, (&String, Member)> = tree
+            .iter()
+            .filter(|(_, m)| m.layer == i)
+            .map(|(p, m)| (m.offset, (p, *m)))
+            .collect();
+        if wanted.is_empty() {
+            continue;
+        }
+        let display = |p: &str| format!("{root}!/layer:{}/{p}", layer.short());
+        if !is_compressed(&source) {
+            for (name, member) in wanted.values() {
+                let slice = SliceSource::new(&source, member.offset, member.size);
+                results.extend(scan_member(scanner, display(name), name, &slice));
+            }
+            continue;
+        }
+        // A compressed layer is decoded once more, as a stream; wanted members are read into
+        // memory (up to the member limit) and scanned there.
+        let mut archive = tar::Archive::new(layer_reader(&source));
+        for entry in archive.entries()?.take(MAX_ENTRIES) {
+            let mut entry = entry?;
+            let Some((name, member)) = wanted.get(&entry.raw_file_position()) else {
+                continue;
+            };
+            if member.size > limits.max_member_bytes {
+                let mut head = Vec::new();
+                (&mut entry).take(HEAD_LEN as u64).read_to_end(&mut head)?;
+                if is_candidate(
+                    scanner.registry(),
+                    Path::new(name.as_str()),
+                    &head,
+                    member.size,
+                ) {
+                    results.push(too_large(
+                        display(name),
+                        member.size,
+                        limits.max_member_bytes,
+                    ));
+                }
+                continue;
+            }
+            let mut bytes = Vec::new();
+            (&mut entry).take(member.size).read_to_end(&mut bytes)?;
+            let memory = MemorySource::new(bytes);
+            results.extend(scan_member(scanner, display(name), name, &memory));
+        }
+    }
+    results.sort_by(|a, b| a.path.cmp(&b.path));
+    Ok(Some(results))
+}
+
+fn too_large(path: String, size: u64, cap: u64) -> FileResult {
+    let finding = Finding::new(
+        RuleId::ResourceLimit,
+        format!(
+            "member of a compressed layer is {size} bytes, over the {cap}-byte member limit; not scanned"
+        ),
+    );
+    FileResult::new(path, Format::Unknown, size, Status::Invalid, vec![finding])
+}
+
+/// The result for an image that could not be read.
+pub fn failed(path: &Path, err: &ImageError) -> FileResult {
+    let size = std::fs::metadata(path).map_or(0, |m| m.len());
+    let finding = Finding::new(RuleId::ArchiveMalformed, format!("container image: {err}"));
+    let path = path.to_string_lossy().into_owned();
+    FileResult::new(path, Format::Unknown, size, Status::Invalid, vec![finding])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn normalizes_member_names() {
+        assert_eq!(normalize("./opt//models/x.pt"), "opt/models/x.pt");
+        assert_eq!(normalize("/a/b/"), "a/b");
+    }
+}
