@@ -33,10 +33,12 @@ impl Analyzer for PickleAnalyzer {
     fn analyze(&self, input: &Input<'_>, cx: &mut Context<'_>) -> Option<Format> {
         // Pickle writers emit PROTO only for protocols 2 and up: that is a real signature. Any
         // other start is weak, and only a stream that parses to STOP (or that reaches an import
-        // or call before it breaks) makes the content a pickle.
+        // or call before it breaks) makes the content a pickle. Without a signature the streams
+        // must cover the whole content: random bytes often happen to start with a tiny complete
+        // pickle (`N.`), but never with one that ends exactly where the file does.
         let strong = matches!(input.head, [0x80, 2..=5, ..]);
         let scan = run(input.source, 0, cx);
-        let complete = !scan.streams.is_empty();
+        let complete = !scan.streams.is_empty() && (strong || scan.end == input.source.len());
         let eventful = !scan.verdicts.is_empty() || !scan.globals.is_empty();
         // A PROTO followed by a byte that is no opcode is not a pickle; one followed by an opcode
         // that runs past the end is a truncated pickle.
@@ -165,5 +167,29 @@ fn pickle_format(scan: &PickleScan, head: &[u8]) -> Format {
         Format::Joblib
     } else {
         Format::Pickle
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::{Format, MemorySource, ScanOptions, Scanner, Status};
+
+    fn scan(bytes: &[u8]) -> (Format, Status) {
+        let scanner = Scanner::new(ScanOptions::default());
+        let result = scanner.scan_source("t".into(), &MemorySource::new(bytes.to_vec()));
+        (result.format, result.status)
+    }
+
+    #[test]
+    fn unsigned_content_is_a_pickle_only_when_streams_cover_it() {
+        // A protocol-0 pickle of None, alone: a pickle.
+        assert_eq!(scan(b"N."), (Format::Pickle, Status::Ok));
+        // The same two bytes at the start of binary data: not a pickle.
+        assert_eq!(
+            scan(b"N.\x9a\x01\xff\x00\x13garbage"),
+            (Format::Unknown, Status::Unsupported)
+        );
+        // A protocol-2 signature is trusted even with trailing bytes (legacy torch storages).
+        assert_eq!(scan(b"\x80\x02N.\x9a\x01\xff").0, Format::Pickle);
     }
 }
