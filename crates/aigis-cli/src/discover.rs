@@ -115,21 +115,6 @@ pub fn standard_roots() -> Vec<PathBuf> {
     existing
 }
 
-fn human_size(bytes: u64) -> String {
-    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
-    let mut value = bytes as f64;
-    let mut unit = 0;
-    while value >= 1024.0 && unit + 1 < UNITS.len() {
-        value /= 1024.0;
-        unit += 1;
-    }
-    if unit == 0 {
-        format!("{bytes} B")
-    } else {
-        format!("{value:.1} {}", UNITS[unit])
-    }
-}
-
 fn human_count(n: u64) -> String {
     match n {
         0..1_000 => n.to_string(),
@@ -165,7 +150,7 @@ fn row(model: &Model) -> Vec<String> {
         model.parameters.map_or_else(dash, human_count),
         model.license().map_or_else(dash, str::to_string),
         model.files.len().to_string(),
-        human_size(model.size),
+        aigis_report::html::human_size(model.size),
         severity,
     ]
 }

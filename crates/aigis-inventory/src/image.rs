@@ -18,7 +18,6 @@ use aigis_scan::{
     SliceSource, SourceReader, Status,
 };
 use serde_json::Value;
-use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -313,21 +312,6 @@ fn apply(
     Ok(())
 }
 
-fn sha256_of(source: &dyn ByteSource) -> std::io::Result<String> {
-    let mut hasher = Sha256::new();
-    let mut offset = 0;
-    let mut buf = vec![0u8; 1 << 20];
-    loop {
-        let n = source.read_at(offset, &mut buf)?;
-        if n == 0 {
-            break;
-        }
-        hasher.update(&buf[..n]);
-        offset += n as u64;
-    }
-    Ok(hex::encode(hasher.finalize()))
-}
-
 /// One finished member scan.
 fn scan_member(
     scanner: &Scanner,
@@ -344,7 +328,7 @@ fn scan_member(
         return None;
     }
     if scanner.options().hash {
-        result.sha256 = sha256_of(source).ok();
+        result.sha256 = aigis_scan::hash_source(source).ok();
     }
     Some(result)
 }

@@ -63,21 +63,10 @@ fn side_result(path: String, size: u64) -> FileResult {
     FileResult::new(path, Format::Unknown, size, Status::Unsupported, Vec::new())
 }
 
-/// SHA-256 of a file, read in chunks.
+/// SHA-256 of a file.
 fn sha256_file(path: &std::path::Path) -> std::io::Result<String> {
-    use sha2::{Digest, Sha256};
-    use std::io::Read;
-    let mut file = std::fs::File::open(path)?;
-    let mut hasher = Sha256::new();
-    let mut buf = vec![0u8; 1 << 20];
-    loop {
-        let n = file.read(&mut buf)?;
-        if n == 0 {
-            break;
-        }
-        hasher.update(&buf[..n]);
-    }
-    Ok(hex::encode(hasher.finalize()))
+    let source = aigis_scan::FileSource::new(std::fs::File::open(path)?)?;
+    aigis_scan::hash_source(&source)
 }
 
 /// Walks `roots`, reads facts (or scans, see [`InventoryOptions::scan`]) of the candidates,

@@ -99,7 +99,8 @@ fn sev_class(sev: Option<Severity>) -> &'static str {
     sev.map_or("none", |s| s.as_str())
 }
 
-fn human_size(bytes: u64) -> String {
+/// A byte count for people: `512 B`, `1.5 MiB`.
+pub fn human_size(bytes: u64) -> String {
     const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
     let mut value = bytes as f64;
     let mut unit = 0;

@@ -35,6 +35,6 @@ pub use limits::Limits;
 pub use model_info::ModelInfo;
 pub use result::{FileResult, Status};
 pub use rules::{Rule, RuleId};
-pub use scanner::{ResultCache, ScanOptions, Scanner};
+pub use scanner::{ResultCache, ScanOptions, Scanner, hash_source};
 pub use severity::Severity;
 pub use source::{ByteSource, FileSource, MemorySource, SliceSource, SourceReader};

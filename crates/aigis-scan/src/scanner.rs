@@ -351,8 +351,8 @@ fn timed_out(path: &Path, limit: Duration) -> FileResult {
     )
 }
 
-/// SHA-256 of a whole source, read sequentially in large chunks.
-fn hash_source(source: &dyn ByteSource) -> io::Result<String> {
+/// Lower-case hex SHA-256 of a whole source, read sequentially in large chunks.
+pub fn hash_source(source: &dyn ByteSource) -> io::Result<String> {
     let mut hasher = Sha256::new();
     let mut buf = vec![0u8; HASH_CHUNK];
     let mut offset = 0u64;
