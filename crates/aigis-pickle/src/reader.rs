@@ -204,9 +204,6 @@ impl<'a> Cursor<'a> {
         if self.pos >= self.len {
             return Err(ReadError::Truncated);
         }
-        if self.window.is_empty() {
-            self.window = vec![0; WINDOW];
-        }
         let want = usize::try_from(self.len - self.pos)
             .unwrap_or(WINDOW)
             .min(WINDOW);
@@ -214,6 +211,10 @@ impl<'a> Cursor<'a> {
         let want = want.min(budget);
         if want == 0 {
             return Err(ReadError::ReadLimit);
+        }
+        // Small inputs get a small window: most pickles are a few KiB.
+        if self.window.len() < want {
+            self.window.resize(want, 0);
         }
         let mut got = 0;
         while got < want {
