@@ -9,7 +9,7 @@ Subcommands (all driven by scripts/bench; each is usable by hand too):
       N small pickle files (1-20 KB, protocols 2-5, some with numpy arrays), a few of them
       malicious; writes DIR.manifest.json listing which.
   time --out FILE -- CMD...
-      Fallback timer when /usr/bin/time is missing: runs CMD, writes "wall_us maxrss_kb".
+      Fallback timer when /usr/bin/time is missing: runs CMD, writes "wall_us maxrss_kb cpu_us".
   report --results TSV --logs DIR --meta FILE --manifest FILE --out FILE
       Reads the timings and the tools' outputs, prints the Markdown report.
 
@@ -295,7 +295,9 @@ def cmd_time(args):
     _, status, usage = os.wait4(proc.pid, 0)
     wall = time.perf_counter() - start
     with open(args.out, "w") as f:
-        f.write("%d %d\n" % (round(wall * 1e6), usage.ru_maxrss))  # microseconds; ru_maxrss is KiB on Linux
+        cpu = usage.ru_utime + usage.ru_stime
+        # wall and CPU in microseconds; ru_maxrss is KiB on Linux
+        f.write("%d %d %d\n" % (round(wall * 1e6), usage.ru_maxrss, round(cpu * 1e6)))
     sys.exit(os.waitstatus_to_exitcode(status) if hasattr(os, "waitstatus_to_exitcode") else status >> 8)
 
 
@@ -378,9 +380,9 @@ def cmd_report(args):
     rows = []  # dicts: case, tool, label, status, wall, rss, rc, note
     for line in _read(args.results).splitlines():
         f = line.split("\t")
-        if len(f) < 8:
+        if len(f) < 9:
             continue
-        rows.append(dict(zip(["case", "tool", "label", "status", "wall", "rss", "rc", "note"], f)))
+        rows.append(dict(zip(["case", "tool", "label", "status", "wall", "rss", "cpu", "rc", "note"], f)))
     by = {r["case"]: r for r in rows}
 
     def wall(case):
@@ -438,8 +440,8 @@ def cmd_report(args):
     out.append("- When: %s; machine: %s, %s cores, %s RAM" % (
         meta.get("date", "?"), meta.get("cpu", "?"), meta.get("cores", "?"), meta.get("mem", "?")))
     out.append("- Method: each command runs once as a warm-up (so the page cache is warm: no disk I/O is "
-               "measured), then %s timed runs; wall s = the best of them, peak RSS = the highest of them "
-               "(MB = MiB). Timer: %s; its own overhead, timing `true`: %s ms." % (
+               "measured), then %s timed runs; wall s and CPU s (user + system, all threads) = the "
+               "least of them, peak RSS = the highest of them (MB = MiB). Timer: %s; its own overhead, timing `true`: %s ms." % (
                    meta.get("runs", "?"), meta.get("timer", "?"), meta.get("overhead_ms", "?")))
     out.append("- Ratio = this row's wall time ÷ the named baseline's (> 1 means slower than it). The peers do "
                "not hash, so on the checkpoint they are compared with `aigis --no-hash`; on the small "
@@ -460,18 +462,19 @@ def cmd_report(args):
     out.append("- Versions: %s" % meta.get("versions", "?"))
     out.append("- Load average (1 min): %s; other work on the machine skews the times." % meta.get("load", "?"))
     out.append("")
-    out.append("| tool | case | wall s | peak RSS MB | ratio | goal |")
-    out.append("| --- | --- | ---: | ---: | --- | --- |")
+    out.append("| tool | case | wall s | CPU s | peak RSS MB | ratio | goal |")
+    out.append("| --- | --- | ---: | ---: | ---: | --- | --- |")
     for row in rows:
         if row["status"] == "ok":
             w = ("%.3f" if float(row["wall"]) >= 0.1 else "%.4f") % float(row["wall"])
             rss = "%.1f" % (int(row["rss"]) / 1024.0) if row["rss"] else "n/a"
+            cpu = "%.2f" % float(row["cpu"]) if row["cpu"] else "n/a"
             rt = ratio_txt.get(row["case"], "")
         else:
             w = "n/a (%s)" % _cell(row["note"])
-            rss, rt = "n/a", "n/a"
-        out.append("| %s | %s | %s | %s | %s | %s |" % (
-            _cell(row["tool"]), _cell(row["label"]), w, rss, _cell(rt), _cell(goal_txt.get(row["case"], ""))))
+            cpu, rss, rt = "n/a", "n/a", "n/a"
+        out.append("| %s | %s | %s | %s | %s | %s | %s |" % (
+            _cell(row["tool"]), _cell(row["label"]), w, cpu, rss, _cell(rt), _cell(goal_txt.get(row["case"], ""))))
     out.append("")
     out.append("Detection sanity (from the last timed run of each command; exit code in brackets):")
     out.append("")
