@@ -125,8 +125,9 @@ fn literal_after(text: &str, key: &str) -> Option<String> {
         let end = rest.find("],").or_else(|| rest.rfind(']'))?;
         return Some(rest[..=end].to_string());
     }
+    // A Python string literal: the value runs to the matching quote.
+    let body = rest.strip_prefix(['\'', '"'])?;
     let quote = rest.chars().next()?;
-    let body = &rest[1..];
     Some(body[..body.find(quote)?].to_string())
 }
 
@@ -187,6 +188,13 @@ mod tests {
         let src = MemorySource::new(bytes.clone());
         let h = parse_header(&bytes, &src).ok();
         assert!(h.is_some_and(|h| has_object_dtype(&h.descr)));
+    }
+
+    #[test]
+    fn non_ascii_where_a_quote_belongs_is_an_error_not_a_panic() {
+        let bytes = npy("{'descr': \u{fffd}<f4\u{fffd}, 'shape': (1,), }", &[0; 4]);
+        let src = MemorySource::new(bytes.clone());
+        assert!(parse_header(&bytes, &src).is_err());
     }
 
     #[test]
