@@ -110,10 +110,22 @@ pub fn is_candidate(registry: &Registry, path: &Path, head: &[u8], len: u64) -> 
         "tar" => extension(path) == "nemo",
         "7z" | "compressed" => false,
         "executable" => len >= MIN_EXECUTABLE_MODEL,
-        // Protocol 2+ pickles start with PROTO; older ones only by their extension.
+        // Protocol 2+ pickles start with PROTO. Older ones have no signature: when the head is
+        // the whole file, the content decides (the pickle analyzer parses it); larger files are
+        // candidates only under a pickle extension, which a full `aigis scan` then confirms.
         "pickle" => {
-            matches!(head, [0x80, 2..=5, ..])
-                || PICKLE_EXTENSIONS.contains(&extension(path).as_str())
+            if matches!(head, [0x80, 2..=5, ..]) {
+                true
+            } else if len <= head.len() as u64 {
+                let scanner = aigis_scan::Scanner::new(aigis_scan::ScanOptions {
+                    hash: false,
+                    ..aigis_scan::ScanOptions::default()
+                });
+                let source = aigis_scan::MemorySource::new(head.to_vec());
+                scanner.scan_source(String::new(), &source).format != aigis_scan::Format::Unknown
+            } else {
+                PICKLE_EXTENSIONS.contains(&extension(path).as_str())
+            }
         }
         _ => true,
     }

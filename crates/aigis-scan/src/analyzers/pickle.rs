@@ -32,21 +32,31 @@ impl Analyzer for PickleAnalyzer {
 
     fn analyze(&self, input: &Input<'_>, cx: &mut Context<'_>) -> Option<Format> {
         // Pickle writers emit PROTO only for protocols 2 and up: that is a real signature. Any
-        // other start is weak, and only a stream that parses to STOP (or that reaches an import
-        // or call before it breaks) makes the content a pickle. Without a signature the streams
-        // must cover the whole content: random bytes often happen to start with a tiny complete
-        // pickle (`N.`), but never with one that ends exactly where the file does.
+        // other start is weak: random bytes often begin with a tiny complete pickle (`N.`) or
+        // run into an opcode that means something (an EXT code, a frame) before they break.
+        // Without the signature, the content is a pickle only when its streams cover all of it,
+        // or when it imports a well-formed name and something dangerous is done with it (a
+        // protocol-0 payload cut short after its REDUCE).
         let strong = matches!(input.head, [0x80, 2..=5, ..]);
         let scan = run(input.source, 0, cx);
-        let complete = !scan.streams.is_empty() && (strong || scan.end == input.source.len());
-        let eventful = !scan.verdicts.is_empty() || !scan.globals.is_empty();
-        // A PROTO followed by a byte that is no opcode is not a pickle; one followed by an opcode
-        // that runs past the end is a truncated pickle.
-        let broke_at_once = scan
-            .problem
-            .as_ref()
-            .is_some_and(|p| p.offset <= 2 && matches!(p.kind, ProblemKind::BadOpcode(_)));
-        if !complete && !eventful && (!strong || broke_at_once) {
+        let imports = !scan.globals.is_empty();
+        let alarming = scan
+            .verdicts
+            .iter()
+            .any(|v| matches!(v.risk, Risk::Critical | Risk::High));
+        let accept = if strong {
+            // A PROTO followed by a byte that is no opcode is not a pickle; one followed by an
+            // opcode that runs past the end is a truncated pickle.
+            let broke_at_once = scan
+                .problem
+                .as_ref()
+                .is_some_and(|p| p.offset <= 2 && matches!(p.kind, ProblemKind::BadOpcode(_)));
+            !scan.streams.is_empty() || !scan.verdicts.is_empty() || imports || !broke_at_once
+        } else {
+            let whole = !scan.streams.is_empty() && scan.end == input.source.len();
+            whole || (imports && alarming)
+        };
+        if !accept {
             return None;
         }
         let format = pickle_format(&scan, input.head);
@@ -191,5 +201,13 @@ mod tests {
         );
         // A protocol-2 signature is trusted even with trailing bytes (legacy torch storages).
         assert_eq!(scan(b"\x80\x02N.\x9a\x01\xff").0, Format::Pickle);
+        // Random bytes that happen to reach an EXT2 opcode are not a pickle with a finding.
+        assert_eq!(
+            scan(b"V\xe3<\n\x82\x3d\xbd\xff\xfe"),
+            (Format::Unknown, Status::Unsupported)
+        );
+        // A protocol-0 payload cut short after its REDUCE still is one.
+        let (format, status) = scan(b"cos\nsystem\n(S'id'\ntR");
+        assert_eq!((format, status), (Format::Pickle, Status::Invalid));
     }
 }
