@@ -24,7 +24,7 @@ pub struct Limits {
 impl Default for Limits {
     fn default() -> Limits {
         Limits {
-            max_member_bytes: 256 << 20,
+            max_member_bytes: 128 << 20,
             max_total_decompressed: 1 << 30,
             max_ratio: 1000,
             max_depth: 8,
