@@ -316,18 +316,13 @@ fn s3_public_write_policy_marks_every_model_under_it() {
     };
     let write = |severity: &str| ("STORAGE-PUBLIC-WRITE".to_string(), severity.to_string());
 
-    seed(
-        &python,
-        &[
-            "s3-policy",
-            "--endpoint",
-            &endpoint,
-            "--bucket",
-            "open",
-            "--json",
-            &policy(""),
-        ],
-    );
+    // Sets (`--json POLICY`) or deletes (`--delete`) the bucket policy of `open`.
+    let set_policy = |change: &[&str]| {
+        let mut args = vec!["s3-policy", "--endpoint", &endpoint, "--bucket", "open"];
+        args.extend_from_slice(change);
+        seed(&python, &args);
+    };
+    set_policy(&["--json", &policy("")]);
     let with_grant = scan();
     assert_eq!(with_grant.len(), 3, "{with_grant:?}");
     for (path, rules) in &with_grant {
@@ -349,18 +344,7 @@ fn s3_public_write_policy_marks_every_model_under_it() {
     }
 
     let conditional = policy(r#","Condition":{"IpAddress":{"aws:SourceIp":"203.0.113.0/24"}}"#);
-    seed(
-        &python,
-        &[
-            "s3-policy",
-            "--endpoint",
-            &endpoint,
-            "--bucket",
-            "open",
-            "--json",
-            &conditional,
-        ],
-    );
+    set_policy(&["--json", &conditional]);
     for (path, rules) in scan() {
         let under_grant = path.starts_with("s3://open/models/");
         assert_eq!(
@@ -371,17 +355,7 @@ fn s3_public_write_policy_marks_every_model_under_it() {
         assert!(!rules.contains(&write("critical")), "{path}: {rules:?}");
     }
 
-    seed(
-        &python,
-        &[
-            "s3-policy",
-            "--endpoint",
-            &endpoint,
-            "--bucket",
-            "open",
-            "--delete",
-        ],
-    );
+    set_policy(&["--delete"]);
     let without = scan();
     assert_eq!(without.len(), 3);
     for (path, rules) in &without {
