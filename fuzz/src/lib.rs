@@ -43,3 +43,22 @@ pub fn analyzer(id: &str, data: &[u8]) {
         let _ = analyzer.analyze(&input, &mut cx);
     }
 }
+
+/// A container image tarball (`docker save`, either layout): the outer tar, `manifest.json`,
+/// the config, then every layer's tar (gzip/zstd or plain) and whiteouts. The image reader works
+/// on paths, so the input is written to a scratch file first.
+pub fn image(data: &[u8]) {
+    static PATH: OnceLock<std::path::PathBuf> = OnceLock::new();
+    let path = PATH.get_or_init(|| {
+        let dir = std::path::Path::new("/dev/shm");
+        let dir = if dir.is_dir() {
+            dir.to_path_buf()
+        } else {
+            std::env::temp_dir()
+        };
+        dir.join(format!("aigis-fuzz-image-{}.tar", std::process::id()))
+    });
+    if std::fs::write(path, data).is_ok() {
+        let _ = aigis_inventory::image::scan_image(path, scanner());
+    }
+}

@@ -254,13 +254,69 @@ fn is_compressed(layer: &dyn ByteSource) -> bool {
     head.starts_with(&[0x1f, 0x8b]) || head.starts_with(&[0x28, 0xb5, 0x2f, 0xfd])
 }
 
+/// Removes the entries under `under` (a folder prefix ending in `/`, or empty for all) brought by
+/// layers below `index`. A range of the ordered map, so a layer full of whiteouts costs
+/// O(entries removed · log n), not a pass over the whole tree per whiteout.
+fn remove_lower(tree: &mut BTreeMap<String, Member>, index: usize, under: &str) {
+    let doomed: Vec<String> = tree
+        .range::<str, _>((std::ops::Bound::Included(under), std::ops::Bound::Unbounded))
+        .take_while(|(p, _)| p.starts_with(under))
+        .filter(|(_, m)| m.layer != index)
+        .map(|(p, _)| p.clone())
+        .collect();
+    for p in doomed {
+        tree.remove(&p);
+    }
+}
+
+/// A decoded layer stream that fails once it has produced more than `cap` bytes: a compressed
+/// layer may not expand without bound (a zstd frame of a few KiB can declare terabytes).
+struct CappedReader<R> {
+    inner: R,
+    produced: u64,
+    cap: u64,
+}
+
+impl<R: Read> Read for CappedReader<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.produced = self.produced.saturating_add(n as u64);
+        if self.produced > self.cap {
+            return Err(std::io::Error::other(format!(
+                "layer decompresses past {} bytes (decompression ratio limit)",
+                self.cap
+            )));
+        }
+        Ok(n)
+    }
+}
+
+/// Most bytes a layer of `compressed` bytes may decode to: the ratio limit, with a floor so that
+/// small layers of text are never refused.
+fn decoded_cap(compressed: u64, max_ratio: u64) -> u64 {
+    compressed.saturating_mul(max_ratio).max(64 << 20)
+}
+
+/// A decoder over a layer, capped at [`decoded_cap`].
+fn capped_reader<'a>(
+    layer: &'a dyn ByteSource,
+    max_ratio: u64,
+) -> CappedReader<Box<dyn Read + 'a>> {
+    CappedReader {
+        inner: layer_reader(layer),
+        produced: 0,
+        cap: decoded_cap(layer.len(), max_ratio),
+    }
+}
+
 /// Applies one layer to the tree.
 fn apply(
     tree: &mut BTreeMap<String, Member>,
     index: usize,
     layer: &dyn ByteSource,
+    max_ratio: u64,
 ) -> Result<(), ImageError> {
-    let mut archive = tar::Archive::new(layer_reader(layer));
+    let mut archive = tar::Archive::new(capped_reader(layer, max_ratio));
     for entry in archive.entries()?.take(MAX_ENTRIES) {
         let entry = entry?;
         let path = normalize(&entry.path()?.to_string_lossy());
@@ -276,14 +332,15 @@ fn apply(
             }
         };
         if name == ".wh..wh..opq" {
-            let under = prefix(&dir);
-            tree.retain(|p, m| m.layer == index || !p.starts_with(&under));
+            remove_lower(tree, index, &prefix(&dir));
             continue;
         }
         if let Some(hidden) = name.strip_prefix(".wh.") {
             let target = format!("{}{hidden}", prefix(&dir));
-            let under = format!("{target}/");
-            tree.retain(|p, m| m.layer == index || (*p != target && !p.starts_with(&under)));
+            if tree.get(&target).is_some_and(|m| m.layer != index) {
+                tree.remove(&target);
+            }
+            remove_lower(tree, index, &format!("{target}/"));
             continue;
         }
         let kind = entry.header().entry_type();
@@ -354,12 +411,12 @@ pub fn scan_image(path: &Path, scanner: &Scanner) -> Result<Option<Vec<FileResul
         let layer = layers.get(i)?;
         Some(SliceSource::new(files.get(i)?, layer.offset, layer.len))
     };
+    let limits = &scanner.options().analysis.limits;
     for (i, layer) in layers.iter().enumerate() {
         let Some(source) = window(i) else { continue };
-        apply(&mut tree, i, &source)
+        apply(&mut tree, i, &source, limits.max_ratio)
             .map_err(|e| malformed(format!("layer {}: {e}", layer.short())))?;
     }
-    let limits = &scanner.options().analysis.limits;
     let root = path.to_string_lossy();
     let mut results = Vec::new();
     for (i, layer) in layers.iter().enumerate() {
@@ -382,7 +439,7 @@ pub fn scan_image(path: &Path, scanner: &Scanner) -> Result<Option<Vec<FileResul
         }
         // A compressed layer is decoded once more, as a stream; wanted members are read into
         // memory (up to the member limit) and scanned there.
-        let mut archive = tar::Archive::new(layer_reader(&source));
+        let mut archive = tar::Archive::new(capped_reader(&source, limits.max_ratio));
         for entry in archive.entries()?.take(MAX_ENTRIES) {
             let mut entry = entry?;
             let Some((name, member)) = wanted.get(&entry.raw_file_position()) else {
@@ -441,5 +498,116 @@ mod tests {
     fn normalizes_member_names() {
         assert_eq!(normalize("./opt//models/x.pt"), "opt/models/x.pt");
         assert_eq!(normalize("/a/b/"), "a/b");
+    }
+
+    /// A tar of empty regular files with these names.
+    fn layer(names: &[&str]) -> Vec<u8> {
+        let mut builder = tar::Builder::new(Vec::new());
+        for name in names {
+            let mut header = tar::Header::new_gnu();
+            header.set_size(0);
+            header.set_entry_type(tar::EntryType::Regular);
+            header.set_cksum();
+            builder
+                .append_data(&mut header, name, std::io::empty())
+                .expect("in-memory tar");
+        }
+        builder.into_inner().expect("in-memory tar")
+    }
+
+    fn tree_of(layers: &[Vec<u8>]) -> Vec<String> {
+        let mut tree = BTreeMap::new();
+        for (i, bytes) in layers.iter().enumerate() {
+            apply(&mut tree, i, &MemorySource::new(bytes.clone()), 1000).expect("valid layer");
+        }
+        tree.into_keys().collect()
+    }
+
+    #[test]
+    fn whiteouts_remove_lower_entries_only() {
+        let base = layer(&["m/a.pt", "m/sub/b.pt", "models/c.pt", "m.pt", "keep/d.pt"]);
+        // `.wh.m` removes the folder `m` and the file... only `m` and `m/…`, not `m.pt` or
+        // `models/…`, which merely share the prefix.
+        let top = layer(&[".wh.m", "m/new.pt"]);
+        assert_eq!(
+            tree_of(&[base.clone(), top]),
+            ["keep/d.pt", "m.pt", "m/new.pt", "models/c.pt"]
+        );
+        // An opaque folder hides everything below it from lower layers, but keeps its own.
+        let opaque = layer(&["models/own.pt", "models/.wh..wh..opq"]);
+        assert_eq!(
+            tree_of(&[base, opaque]),
+            ["keep/d.pt", "m.pt", "m/a.pt", "m/sub/b.pt", "models/own.pt"]
+        );
+    }
+
+    #[test]
+    fn a_decompression_bomb_layer_stops_at_the_ratio_cap() {
+        use std::io::Write;
+        // 200 MiB of zeros after one tar header: gzip squeezes it ~1000:1, past the ratio cap of
+        // 10 and the 64 MiB floor.
+        let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+        let mut header = tar::Header::new_gnu();
+        header.set_size(200 << 20);
+        header.set_entry_type(tar::EntryType::Regular);
+        header.set_path("zeros").expect("short name");
+        header.set_cksum();
+        encoder.write_all(header.as_bytes()).expect("in memory");
+        let zeros = vec![0u8; 1 << 20];
+        for _ in 0..201 {
+            encoder.write_all(&zeros).expect("in memory");
+        }
+        let bomb = encoder.finish().expect("in memory");
+        assert!(bomb.len() < 1 << 20, "{} bytes", bomb.len());
+        let mut tree = BTreeMap::new();
+        let err = apply(&mut tree, 0, &MemorySource::new(bomb.clone()), 10)
+            .expect_err("the cap must stop decoding");
+        assert!(err.to_string().contains("decompression ratio"), "{err}");
+        // With a generous ratio the same layer is read to its end.
+        apply(&mut tree, 0, &MemorySource::new(bomb), 5000).expect("within the cap");
+        assert!(tree.contains_key("zeros"));
+    }
+
+    /// Every image input a fuzzer once found (`fuzz/regressions/image/`) and the image fixtures:
+    /// read without panicking, within a loose time bound, with the same result twice.
+    #[test]
+    fn fuzz_regressions_and_fixture_images_are_bounded_and_deterministic() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+        let mut inputs: Vec<PathBuf> = ["docker-save.tar", "docker-save-oci.tar", "oci-layout"]
+            .iter()
+            .map(|n| root.join("fixtures/inventory/image").join(n))
+            .collect();
+        if let Ok(entries) = std::fs::read_dir(root.join("fuzz/regressions/image")) {
+            inputs.extend(
+                entries
+                    .flatten()
+                    .map(|e| e.path())
+                    .filter(|p| p.extension().is_none_or(|e| e != "md")),
+            );
+        }
+        let scanner = Scanner::new(aigis_scan::ScanOptions {
+            hash: false,
+            ..aigis_scan::ScanOptions::default()
+        });
+        let summary = |r: &Result<Option<Vec<FileResult>>, ImageError>| match r {
+            Ok(results) => serde_json::to_string(results).unwrap_or_default(),
+            Err(e) => e.to_string(),
+        };
+        for input in inputs {
+            let started = std::time::Instant::now();
+            let first = scan_image(&input, &scanner);
+            let elapsed = started.elapsed();
+            assert!(elapsed.as_secs() < 10, "{}: {elapsed:?}", input.display());
+            if input.starts_with(root.join("fixtures")) {
+                let found = first
+                    .as_ref()
+                    .ok()
+                    .and_then(Option::as_ref)
+                    .map_or(0, Vec::len);
+                assert!(found >= 2, "{}: {} models", input.display(), found);
+            }
+            let second = scan_image(&input, &scanner);
+            assert_eq!(summary(&first), summary(&second), "{}", input.display());
+        }
     }
 }
