@@ -101,13 +101,17 @@ impl ByteSource for FileSource {
 /// Bytes held in memory (a small file read whole, or a decompressed member).
 #[derive(Debug, Clone)]
 pub struct MemorySource {
-    data: Arc<[u8]>,
+    /// `Arc<Vec>` rather than `Arc<[u8]>`: taking a `Vec` then costs no copy (a decoded member of
+    /// 128 MiB would otherwise exist twice at once).
+    data: Arc<Vec<u8>>,
 }
 
 impl MemorySource {
-    /// Takes ownership of the bytes.
-    pub fn new(data: impl Into<Arc<[u8]>>) -> MemorySource {
-        MemorySource { data: data.into() }
+    /// Takes ownership of the bytes (no copy).
+    pub fn new(data: Vec<u8>) -> MemorySource {
+        MemorySource {
+            data: Arc::new(data),
+        }
     }
 }
 

@@ -1,8 +1,14 @@
-//! 7-Zip archives. Members are decoded with `sevenz-rust2` under the per-member cap and scanned.
+//! 7-Zip archives. Members are decoded one at a time with `sevenz-rust2` under the per-member cap,
+//! scanned, and dropped before the next is decoded, so memory stays at one member (plus the
+//! decoder, whose dictionary is capped too). Archive hygiene as for tar and zip: paths escaping
+//! the destination, links (Unix mode in the high attribute bits, or a Windows reparse point),
+//! duplicate names.
 
 use crate::analyzer::{Analyzer, Context, Input};
 use crate::archive::escapes_root;
 use crate::{Format, MemorySource, RuleId, SourceReader};
+use sevenz_rust2::{ArchiveEntry, EntryDecision};
+use std::collections::HashSet;
 use std::io::Read;
 
 /// Analyzer for 7z archives.
@@ -10,13 +16,37 @@ pub struct SevenZAnalyzer;
 
 const MAGIC: &[u8] = b"7z\xbc\xaf\x27\x1c";
 
+/// Most memory (KiB) a decoder may ask for: the header buffers and the LZMA/PPMd dictionary an
+/// archive declares. 64 MiB covers `7z -mx9` (LZMA2, 64 MiB dictionary).
+const DECODER_MEMORY_KIB: usize = 96 << 10;
+
+/// `FILE_ATTRIBUTE_UNIX_EXTENSION`: the high 16 bits of the attributes hold a Unix mode.
+const UNIX_EXTENSION: u32 = 0x8000;
+/// `FILE_ATTRIBUTE_REPARSE_POINT` (a Windows symbolic link or junction).
+const REPARSE_POINT: u32 = 0x400;
+
+/// Whether an entry is a link: a Unix symlink mode, or a Windows reparse point.
+fn is_link(entry: &ArchiveEntry) -> bool {
+    if !entry.has_windows_attributes {
+        return false;
+    }
+    let attributes = entry.windows_attributes;
+    let unix_link = attributes & UNIX_EXTENSION != 0 && (attributes >> 16) & 0o170_000 == 0o120_000;
+    unix_link || attributes & REPARSE_POINT != 0
+}
+
+/// The folder part of a member name (`a/b/c` → `a/b`).
+fn parent(name: &str) -> &str {
+    name.rsplit_once('/').map_or("", |(dir, _)| dir)
+}
+
 impl Analyzer for SevenZAnalyzer {
     fn id(&self) -> &'static str {
         "7z"
     }
 
     fn version(&self) -> u32 {
-        1
+        2
     }
 
     fn sniff(&self, head: &[u8], _len: u64) -> bool {
@@ -24,9 +54,10 @@ impl Analyzer for SevenZAnalyzer {
     }
 
     fn analyze(&self, input: &Input<'_>, cx: &mut Context<'_>) -> Option<Format> {
-        let mut reader = match sevenz_rust2::ArchiveReader::new(
+        let mut reader = match sevenz_rust2::ArchiveReader::new_with_memory_limit(
             SourceReader::new(input.source),
             sevenz_rust2::Password::empty(),
+            DECODER_MEMORY_KIB,
         ) {
             Ok(reader) => reader,
             Err(err) => {
@@ -34,50 +65,78 @@ impl Analyzer for SevenZAnalyzer {
                 return Some(Format::SevenZ);
             }
         };
+        // One decoding thread: files are already scanned in parallel, and the multi-threaded
+        // LZMA2 decoder buffers whole chunks per thread.
+        reader.set_thread_count(1);
         let cap = cx.limits().max_member_bytes;
         let max_members = cx.limits().max_members;
-        let mut budget = cx.limits().max_total_decompressed;
-        let mut members: Vec<(String, Vec<u8>, bool)> = Vec::new();
-        let mut errors = Vec::new();
-        let result = reader.for_each_entries(|entry, data| {
-            if members.len() >= max_members {
-                return Ok(false);
+        let mut names = HashSet::new();
+        let mut count = 0usize;
+        let result = reader.for_each_entries_with_decision(|entry, data| {
+            count += 1;
+            if cx.out_of_time() {
+                return Ok(EntryDecision::Stop);
             }
-            if entry.is_directory() {
-                return Ok(true);
+            if count > max_members {
+                let msg = format!("more than {max_members} members; the rest were not examined");
+                cx.malformed(RuleId::ResourceLimit, msg, None);
+                return Ok(EntryDecision::Stop);
             }
-            let mut buf = Vec::new();
-            let read = data.take(cap + 1).read_to_end(&mut buf);
-            if let Err(err) = read {
-                errors.push(format!("`{}`: {err}", entry.name()));
-                return Ok(false);
-            }
-            let over = buf.len() as u64 > cap;
-            buf.truncate(cap as usize);
-            budget = budget.saturating_sub(buf.len() as u64);
-            members.push((entry.name().to_string(), buf, over));
-            Ok(budget > 0)
-        });
-        if let Err(err) = result {
-            errors.push(err.to_string());
-        }
-        for (name, data, over) in members {
+            let name = entry.name().replace('\\', "/");
             if escapes_root(&name) {
                 let msg =
                     format!("member `{name}` would be extracted outside the destination folder");
                 cx.report(RuleId::ArchivePathTraversal, msg, None);
             }
+            if !names.insert(name.clone()) && !entry.is_directory() {
+                let msg = format!("`{name}` appears more than once");
+                cx.report(RuleId::ArchiveDuplicateName, msg, None);
+            }
+            if entry.is_directory() || !entry.has_stream {
+                return Ok(EntryDecision::Continue);
+            }
+            // Read one byte past the cap (to know it was exceeded). The buffer is reserved from the
+            // declared size (bounded by the cap) so it does not double while growing; pages a
+            // lying size reserves but nothing fills are never touched.
+            let reserve = entry.size.min(cap).saturating_add(1);
+            let mut buf = Vec::with_capacity(usize::try_from(reserve).unwrap_or(0));
+            if let Err(err) = data.take(cap.saturating_add(1)).read_to_end(&mut buf) {
+                let msg = format!("7z: `{name}`: {err}");
+                cx.malformed(RuleId::ArchiveMalformed, msg, None);
+                return Ok(EntryDecision::Stop);
+            }
+            if is_link(entry) {
+                let target = String::from_utf8_lossy(&buf[..buf.len().min(4096)]).into_owned();
+                let escapes =
+                    escapes_root(&target) || escapes_root(&format!("{}/{target}", parent(&name)));
+                if escapes {
+                    let msg = format!("symbolic link `{name}` points to `{target}`");
+                    cx.report(RuleId::ArchiveLinkEscape, msg, None);
+                }
+                return Ok(EntryDecision::Continue);
+            }
+            let over = buf.len() as u64 > cap;
             if over {
-                let msg =
-                    format!("`{name}` decompresses beyond {cap} bytes; the rest was not analysed");
+                buf.truncate(usize::try_from(cap).unwrap_or(usize::MAX));
+                let msg = format!(
+                    "`{name}` decompresses beyond {cap} bytes; the rest of its solid block was \
+                     not analysed"
+                );
                 cx.malformed(RuleId::ResourceLimit, msg, None);
             }
-            if !cx.charge_decompressed(data.len() as u64) {
-                break;
+            if !cx.charge_decompressed(buf.len() as u64) {
+                return Ok(EntryDecision::Stop);
             }
-            cx.scan_member(&name, &MemorySource::new(data));
-        }
-        for err in errors {
+            cx.scan_member(&name, &MemorySource::new(buf));
+            // Past the cap, the rest of the member would still have to be decoded to reach the
+            // next one in the same solid block: skip the block instead.
+            Ok(if over {
+                EntryDecision::SkipBlock
+            } else {
+                EntryDecision::Continue
+            })
+        });
+        if let Err(err) = result {
             cx.malformed(RuleId::ArchiveMalformed, format!("7z: {err}"), None);
         }
         Some(Format::SevenZ)
