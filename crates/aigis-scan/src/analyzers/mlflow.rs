@@ -73,7 +73,30 @@ impl Analyzer for MlmodelAnalyzer {
 
     fn analyze(&self, input: &Input<'_>, cx: &mut Context<'_>) -> Option<Format> {
         let text = read_text(input, MAX_TEXT)?;
-        let root = parse_mlmodel(&text)?;
+        let Some(root) = parse_mlmodel(&text) else {
+            // A file named `MLmodel` that our parser refuses (nesting past the depth cap, syntax
+            // a YAML loader might still accept) is reported, not passed over: MLflow would read it.
+            let name = input
+                .name
+                .map(|n| n.rsplit('/').next().unwrap_or(n).to_owned())
+                .or_else(|| {
+                    cx.file_path()
+                        .and_then(|p| p.file_name())
+                        .map(|n| n.to_string_lossy().into_owned())
+                });
+            if name.as_deref() != Some("MLmodel") {
+                return None;
+            }
+            let why = yaml::parse(&text)
+                .err()
+                .unwrap_or_else(|| "no `flavors` mapping".to_owned());
+            cx.malformed(
+                RuleId::FormatMalformed,
+                format!("MLmodel could not be analysed: {why}"),
+                None,
+            );
+            return Some(Format::Mlflow);
+        };
         let Some(Yaml::Map(flavors)) = root.get("flavors") else {
             return None;
         };
@@ -294,5 +317,30 @@ mod tests {
         );
         assert_eq!(root.as_ref().map(code_dirs), Some(vec!["code".to_string()]));
         assert!(parse_mlmodel("name: x\n").is_none());
+    }
+
+    #[test]
+    fn an_mlmodel_past_the_parser_limits_is_invalid_not_skipped() {
+        let dir = std::env::temp_dir().join(format!("aigis-mlmodel-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("{e}"));
+        let deep = format!("{}{}", "[".repeat(5000), "]".repeat(5000));
+        let text =
+            format!("flavors:\n  python_function:\n    loader_module: evil\n    x: {deep}\n");
+        let scanner = crate::Scanner::new(crate::ScanOptions::default());
+        for (name, expected) in [
+            ("MLmodel", Some(crate::Status::Invalid)),
+            ("notes.yaml", None),
+        ] {
+            let path = dir.join(name);
+            std::fs::write(&path, &text).unwrap_or_else(|e| panic!("{e}"));
+            let result = scanner.scan_file(&path);
+            if let Some(status) = expected {
+                assert_eq!(result.status, status, "{name}");
+                assert_eq!(result.format, Format::Mlflow, "{name}");
+            } else {
+                assert_ne!(result.format, Format::Mlflow, "{name}");
+            }
+        }
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }
