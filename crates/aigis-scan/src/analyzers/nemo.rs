@@ -121,6 +121,54 @@ fn walk(node: &Yaml, path: &str, cx: &mut Context<'_>, depth: usize) {
     }
 }
 
+/// Every `_target_` value written in `text`, with its 1-based line: block (`_target_: x`), flow
+/// (`{_target_: x}`) and JSON (`"_target_": "x"`) spellings.
+fn textual_targets(text: &str) -> Vec<(usize, String)> {
+    let mut out = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        let mut rest = line;
+        while let Some(at) = rest.find("_target_") {
+            rest = &rest[at + "_target_".len()..];
+            let after = rest.trim_start_matches(['"', '\'']).trim_start();
+            let Some(value) = after.strip_prefix(':') else {
+                continue;
+            };
+            let value = value.trim_start().trim_start_matches(['"', '\'']);
+            let end = value
+                .find(|c: char| {
+                    c.is_whitespace() || matches!(c, '"' | '\'' | ',' | '}' | ']' | '#')
+                })
+                .unwrap_or(value.len());
+            if end > 0 && out.len() < 1024 {
+                out.push((i + 1, value[..end].to_owned()));
+            }
+        }
+    }
+    out
+}
+
+/// A config with Hydra keys that the YAML reader refuses (nesting past its cap, syntax it does
+/// not take): invalid, and every `_target_` written in the text is still judged, so a config
+/// cannot hide a target behind a construct only Python's YAML loader accepts.
+fn unparsed(text: &str, err: &str, cx: &mut Context<'_>) -> Option<Format> {
+    let targets = textual_targets(text);
+    if targets.is_empty() {
+        return None;
+    }
+    cx.malformed(
+        RuleId::FormatMalformed,
+        format!(
+            "config could not be parsed ({}); its `_target_` values were read from the text",
+            clip(err, 120)
+        ),
+        None,
+    );
+    for (line, target) in targets {
+        check_target(&target, &format!("line {line}: _target_"), cx);
+    }
+    Some(Format::Nemo)
+}
+
 impl Analyzer for HydraConfigAnalyzer {
     fn id(&self) -> &'static str {
         "nemo"
@@ -140,7 +188,10 @@ impl Analyzer for HydraConfigAnalyzer {
         if !text.contains("_target_") && !text.contains("nemo_version") {
             return None;
         }
-        let docs = yaml::parse(&text).ok()?;
+        let docs = match yaml::parse(&text) {
+            Ok(docs) => docs,
+            Err(err) => return unparsed(&text, &err, cx),
+        };
         let root = docs.docs.first()?;
         let nemo_top = root.get("target").is_some() && root.get("nemo_version").is_some();
         if !nemo_top && !has_target_key(root, 0) {
@@ -173,6 +224,27 @@ impl Analyzer for HydraConfigAnalyzer {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn targets_are_read_from_text_in_every_spelling() {
+        let text = "a:\n  _target_: os.system  # x\nb: {_target_: 'subprocess.Popen', c: 1}\n\
+                    \"_target_\": \"builtins.eval\"\nno_target_here: 1\n";
+        let found: Vec<String> = textual_targets(text).into_iter().map(|t| t.1).collect();
+        assert_eq!(found, ["os.system", "subprocess.Popen", "builtins.eval"]);
+    }
+
+    #[test]
+    fn a_config_past_the_yaml_limits_still_has_its_targets_judged() {
+        let deep = format!("{}{}", "[".repeat(100), "]".repeat(100));
+        let text = format!("model:\n  _target_: os.system\npad: {deep}\n");
+        let scanner = crate::Scanner::new(crate::ScanOptions::default());
+        let result = scanner.scan_source("c.yaml".into(), &crate::MemorySource::new(text.into()));
+        assert_eq!(result.format, Format::Nemo);
+        assert_eq!(result.status, crate::Status::Invalid);
+        assert_eq!(result.max_severity, Some(Severity::Critical));
+        let text = serde_json::to_string(&result.findings).unwrap_or_default();
+        assert!(text.contains("os.system"), "{text}");
+    }
 
     #[test]
     fn text_heads() {
