@@ -27,6 +27,7 @@ mod joblib;
 mod machine;
 mod opcodes;
 mod reader;
+mod sweep;
 mod value;
 
 pub use callables::Category;
@@ -71,7 +72,7 @@ impl Default for Limits {
             max_opcodes: 20_000_000,
             max_stack: 1_000_000,
             max_memo: 1_000_000,
-            max_values: 20_000_000,
+            max_values: 4_000_000,
             max_inline_bytes: 1 << 20,
             max_nesting: 8,
             max_streams: 256,

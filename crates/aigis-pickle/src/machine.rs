@@ -123,7 +123,8 @@ pub(crate) fn scan_input(input: &dyn ReadAt, start: u64, opts: &Options) -> Pick
         nested_fetched: 0,
     };
     let mut cur = Cursor::new(input, start, opts.limits.max_read);
-    let out = ctx.scan_streams(&mut cur, 0);
+    let mut out = ctx.scan_streams(&mut cur, 0);
+    sweep_after_limit(input, &cur, &mut out, &mut ctx);
     PickleScan {
         streams: out.streams,
         end: out.end,
@@ -133,6 +134,58 @@ pub(crate) fn scan_input(input: &dyn ReadAt, start: u64, opts: &Options) -> Pick
         bytes_consumed: cur.fetched.saturating_add(ctx.nested_fetched),
         joblib_arrays: ctx.joblib_arrays,
     }
+}
+
+/// After an emulation limit (opcodes, values, stack, memo, streams), the rest of the input is
+/// walked without emulation ([`crate::sweep`]) and every dangerous name it imports is reported:
+/// padding cannot push a payload past the machine's reach. The walk shares the read budget.
+fn sweep_after_limit(input: &dyn ReadAt, cur: &Cursor<'_>, out: &mut Streams, ctx: &mut Ctx<'_>) {
+    let Some(Problem {
+        offset,
+        kind: ProblemKind::LimitExceeded { which },
+    }) = out.problem.clone()
+    else {
+        return;
+    };
+    if !matches!(
+        which,
+        LimitKind::Opcodes
+            | LimitKind::Values
+            | LimitKind::Stack
+            | LimitKind::Memo
+            | LimitKind::Streams
+    ) {
+        return;
+    }
+    let budget = ctx.opts.limits.max_read.saturating_sub(cur.fetched);
+    let mut rest = Cursor::new(input, offset, budget);
+    for import in crate::sweep::sweep(&mut rest, ctx.opts.deadline) {
+        let Some((m, q)) = import.name else { continue };
+        if let NameClass::Dangerous(cat) = classify::construction_or_reference(&m, &q, ctx.opts) {
+            if out.verdicts.len() >= MAX_VERDICTS {
+                break;
+            }
+            ctx.note_global(&m, &q);
+            out.verdicts.push(Verdict {
+                risk: if cat == Category::Denied {
+                    Risk::Critical
+                } else {
+                    Risk::High
+                },
+                kind: VerdictKind::DangerousReference,
+                message: format!(
+                    "loading imports {m}.{q} ({}) after the point where the {which} limit \
+                     stopped emulation; what it is called with was not followed",
+                    cat.label()
+                ),
+                offset: import.offset,
+                callee: Some(format!("{m}.{q}")),
+                category: Some(cat),
+                iocs: Vec::new(),
+            });
+        }
+    }
+    ctx.nested_fetched = ctx.nested_fetched.saturating_add(rest.fetched);
 }
 
 impl Ctx<'_> {

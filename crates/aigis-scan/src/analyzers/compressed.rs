@@ -113,11 +113,6 @@ impl Analyzer for CompressedAnalyzer {
                 ),
                 None,
             ),
-            Some(DecodeStop::Ratio(r)) => cx.malformed(
-                RuleId::ResourceLimit,
-                format!("{format} stream expands more than {r}x (decompression bomb)"),
-                None,
-            ),
             None if !decoded.finished() => {
                 // The inner analyzer did not need the whole stream; make sure it is intact.
                 decoded.decode_all();
@@ -130,6 +125,16 @@ impl Analyzer for CompressedAnalyzer {
                 }
             }
             None => {}
+        }
+        if let Some(r) = decoded.past_ratio() {
+            cx.malformed(
+                RuleId::ResourceLimit,
+                format!(
+                    "{format} stream expands more than {r}x (decompression bomb); analysed up to \
+                     the member cap"
+                ),
+                None,
+            );
         }
         Some(match inner {
             Some(Format::Joblib) | Some(Format::Pickle) if format == Format::Zlib => Format::Joblib,

@@ -203,14 +203,14 @@ fn scan_entry(
             );
             cx.malformed(RuleId::ResourceLimit, msg, None);
         }
-        Some(DecodeStop::Ratio(r)) => {
-            let msg = format!(
-                "`{}` expands more than {r}x (decompression bomb); not analysed further",
-                entry.name
-            );
-            cx.malformed(RuleId::ResourceLimit, msg, None);
-        }
         None => {}
+    }
+    if let Some(r) = decoded.past_ratio() {
+        let msg = format!(
+            "`{}` expands more than {r}x (decompression bomb); analysed up to the member cap",
+            entry.name
+        );
+        cx.malformed(RuleId::ResourceLimit, msg, None);
     }
     format
 }

@@ -1,5 +1,7 @@
 //! A [`ByteSource`] over a compressed stream, decoded lazily and only as far as analyzers read,
-//! with a cap on output and on the expansion ratio (decompression bombs stop at the cap).
+//! with a cap on output (decompression bombs stop at the cap). An expansion beyond the ratio limit
+//! is recorded but does not stop decoding: the cap already bounds time and memory, and stopping
+//! early would let padding push a payload out of the analyzers' sight.
 
 use crate::ByteSource;
 use std::io::{self, Read};
@@ -10,8 +12,6 @@ use std::sync::Mutex;
 pub enum DecodeStop {
     /// The output cap was reached.
     Cap(u64),
-    /// Output/input ratio beyond the limit.
-    Ratio(u64),
     /// The compressed data is corrupt or truncated.
     Corrupt(String),
 }
@@ -21,6 +21,7 @@ struct State<'a> {
     decoded: Vec<u8>,
     done: bool,
     stop: Option<DecodeStop>,
+    past_ratio: bool,
 }
 
 /// Lazily decoded stream. `len()` is the declared size when the container states one, else the
@@ -49,6 +50,7 @@ impl<'a> DecodedSource<'a> {
                 decoded: Vec::new(),
                 done: false,
                 stop: None,
+                past_ratio: false,
             }),
             declared_len,
             compressed_len,
@@ -74,6 +76,12 @@ impl<'a> DecodedSource<'a> {
     /// Why decoding stopped early, if it did.
     pub fn stop(&self) -> Option<DecodeStop> {
         self.state.lock().ok().and_then(|s| s.stop.clone())
+    }
+
+    /// The ratio limit, when the output has grown past it (a decompression bomb's signature).
+    pub fn past_ratio(&self) -> Option<u64> {
+        let past = self.state.lock().map(|s| s.past_ratio).unwrap_or(false);
+        past.then_some(self.max_ratio)
     }
 
     /// True when the stream was decoded to its natural end.
@@ -103,8 +111,7 @@ impl<'a> DecodedSource<'a> {
                     state.decoded.extend_from_slice(&chunk[..n]);
                     let out = state.decoded.len() as u64;
                     if out > 1 << 20 && out / self.compressed_len.max(1) > self.max_ratio {
-                        state.stop = Some(DecodeStop::Ratio(self.max_ratio));
-                        state.done = true;
+                        state.past_ratio = true;
                     }
                 }
                 Err(err) if err.kind() == io::ErrorKind::Interrupted => {}
@@ -180,8 +187,22 @@ mod tests {
             64 << 20,
             100,
         );
+        // Past the ratio: flagged, but decoded on to the end (a payload after padding is seen).
         src.decode_all();
-        assert!(matches!(src.stop(), Some(DecodeStop::Ratio(100))));
-        assert!(src.decoded_len() < 8 << 20);
+        assert_eq!(src.past_ratio(), Some(100));
+        assert_eq!(src.stop(), None);
+        assert_eq!(src.decoded_len(), 8 << 20);
+
+        // The cap is what stops a bomb.
+        let src = DecodedSource::new(
+            Box::new(flate2::read::GzDecoder::new(&bomb[..])),
+            bomb.len() as u64,
+            None,
+            2 << 20,
+            100,
+        );
+        src.decode_all();
+        assert_eq!(src.stop(), Some(DecodeStop::Cap(2 << 20)));
+        assert_eq!(src.decoded_len(), 2 << 20);
     }
 }
