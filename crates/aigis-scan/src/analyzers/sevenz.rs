@@ -5,7 +5,7 @@
 //! duplicate names.
 
 use crate::analyzer::{Analyzer, Context, Input};
-use crate::archive::escapes_root;
+use crate::archive::{MAX_ENTRY_POINTS_PAST_CAP, escapes_root, loader_entry_point};
 use crate::{Format, MemorySource, RuleId, SourceReader};
 use sevenz_rust2::{ArchiveEntry, EntryDecision};
 use std::collections::HashSet;
@@ -72,17 +72,30 @@ impl Analyzer for SevenZAnalyzer {
         let max_members = cx.limits().max_members;
         let mut names = HashSet::new();
         let mut count = 0usize;
+        let mut extras = 0usize;
         let result = reader.for_each_entries_with_decision(|entry, data| {
             count += 1;
             if cx.out_of_time() {
                 return Ok(EntryDecision::Stop);
             }
-            if count > max_members {
-                let msg = format!("more than {max_members} members; the rest were not examined");
-                cx.malformed(RuleId::ResourceLimit, msg, None);
-                return Ok(EntryDecision::Stop);
-            }
             let name = entry.name().replace('\\', "/");
+            if count == max_members + 1 {
+                let msg = format!(
+                    "more than {max_members} members; past that only the members loaders open by \
+                     name were examined"
+                );
+                cx.malformed(RuleId::ResourceLimit, msg, None);
+            }
+            if count > max_members {
+                // Past the cap, padding must not push what a loader reads out of sight.
+                if extras >= MAX_ENTRY_POINTS_PAST_CAP {
+                    return Ok(EntryDecision::Stop);
+                }
+                if !loader_entry_point(&name) {
+                    return Ok(EntryDecision::Continue);
+                }
+                extras += 1;
+            }
             if escapes_root(&name) {
                 let msg =
                     format!("member `{name}` would be extracted outside the destination folder");

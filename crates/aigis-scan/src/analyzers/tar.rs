@@ -2,7 +2,7 @@
 //! `tensors` members). Regular members are scanned in place — a window of the tar, no copy.
 
 use crate::analyzer::{Analyzer, Context, Input};
-use crate::archive::escapes_root;
+use crate::archive::{MAX_ENTRY_POINTS_PAST_CAP, escapes_root, loader_entry_point};
 use crate::{Format, RuleId, SliceSource, SourceReader};
 use std::collections::HashSet;
 
@@ -65,14 +65,19 @@ impl Analyzer for TarAnalyzer {
         let mut count = 0usize;
         // Members are collected first: the tar reader borrows the source sequentially.
         let mut regular: Vec<(String, u64, u64)> = Vec::new();
+        let mut extras = 0usize;
         for entry in entries {
             count += 1;
-            if count > cx.limits().max_members {
+            let over = count > cx.limits().max_members;
+            if count == cx.limits().max_members + 1 {
                 let msg = format!(
-                    "more than {} members; the rest were not examined",
+                    "more than {} members; past that only the members loaders open by name were \
+                     examined",
                     cx.limits().max_members
                 );
                 cx.malformed(RuleId::ResourceLimit, msg, None);
+            }
+            if over && (extras >= MAX_ENTRY_POINTS_PAST_CAP || cx.out_of_time()) {
                 break;
             }
             let entry = match entry {
@@ -83,6 +88,13 @@ impl Analyzer for TarAnalyzer {
                 }
             };
             let name = String::from_utf8_lossy(&entry.path_bytes()).into_owned();
+            if over {
+                // Past the cap, padding must not push what a loader reads out of sight.
+                if !loader_entry_point(&name) {
+                    continue;
+                }
+                extras += 1;
+            }
             let kind = entry.header().entry_type();
             if escapes_root(&name) {
                 let msg =

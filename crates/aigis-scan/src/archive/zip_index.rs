@@ -233,12 +233,14 @@ fn read_central(
     };
     let mut pos = 0usize;
     let mut seen = 0u64;
+    let mut extras = 0usize;
     while u32_at(&cd, pos) == Some(CENTRAL_SIG) {
-        if out.len() >= max_entries {
+        let over = out.len() >= max_entries.saturating_add(extras);
+        if over && index.broken.is_none() {
             index.broken = Some(format!(
-                "more than {max_entries} entries; the rest were not examined"
+                "more than {max_entries} entries; past that only the members loaders open by \
+                 name were examined"
             ));
-            return;
         }
         let Some(entry) = parse_central(&cd, pos, shift) else {
             index.broken = Some("central directory record truncated".into());
@@ -251,6 +253,14 @@ fn read_central(
         );
         pos += 46 + name_len + extra_len + comment_len;
         seen += 1;
+        if over {
+            // Past the cap, padding must not push what a loader reads out of sight.
+            if extras >= super::MAX_ENTRY_POINTS_PAST_CAP || !super::loader_entry_point(&entry.name)
+            {
+                continue;
+            }
+            extras += 1;
+        }
         let mut entry = entry;
         attach_local(source, &mut entry, index);
         if let Some(prev) = out.get(&entry.header_offset) {
