@@ -21,7 +21,9 @@ pub(crate) enum NameClass {
 fn components(module: &str, qualname: &str) -> Vec<String> {
     let mut out: Vec<String> = Vec::new();
     let module = normalize_module(module);
-    for (i, part) in module.split('.').chain(qualname.split('.')).enumerate() {
+    // An empty qualname names the module itself (`importlib.import_module('os')`).
+    let qualname_parts = qualname.split('.').filter(|_| !qualname.is_empty());
+    for (i, part) in module.split('.').chain(qualname_parts).enumerate() {
         let part = match part {
             "__builtin__" => "builtins",
             p if i == 0 => normalize_module(p),
@@ -94,16 +96,40 @@ pub(crate) fn dangerous_category(module: &str, qualname: &str) -> Option<Categor
     // A match starting inside the module path names a real submodule of that package
     // (`numpy.random._pickle`, `scipy.signal`): `import a.b` cannot reach an attribute.
     let module_len = normalize_module(module).split('.').count();
-    for start in 0..comps.len() {
-        if skip_at.contains(&start) || (start > 0 && start < module_len) {
-            continue;
-        }
-        let suffix = &comps[start..];
-        for (cat, entries) in DANGEROUS {
-            if entries.iter().any(|e| entry_matches(e, suffix)) {
-                return Some(*cat);
+    let matched = |comps: &[String]| {
+        for start in 0..comps.len() {
+            if skip_at.contains(&start) || (start > 0 && start < module_len) {
+                continue;
+            }
+            let suffix = &comps[start..];
+            for (cat, entries) in DANGEROUS {
+                if entries.iter().any(|e| entry_matches(e, suffix)) {
+                    return Some(*cat);
+                }
             }
         }
+        None
+    };
+    if let Some(cat) = matched(&comps) {
+        return Some(cat);
+    }
+    // Modules keep the modules they import under private aliases (`collections._sys`,
+    // `_os`): an attribute path through `_name` reaches the module `name`.
+    let last = comps.len().saturating_sub(1);
+    let unaliased: Vec<String> = comps
+        .iter()
+        .enumerate()
+        .map(|(i, c)| {
+            let alias = i >= module_len && i < last && c.starts_with('_') && !c.starts_with("__");
+            if alias {
+                c.trim_start_matches('_').to_owned()
+            } else {
+                c.clone()
+            }
+        })
+        .collect();
+    if unaliased != comps {
+        return matched(&unaliased);
     }
     None
 }
@@ -297,6 +323,23 @@ mod tests {
         assert_eq!(
             dangerous_category("operator", "attrgetter"),
             Some(Category::Reflection)
+        );
+        // a module's private alias of another module (`collections._sys` is `sys`)
+        assert_eq!(
+            dangerous_category("collections", "_sys.modules"),
+            Some(Category::Import)
+        );
+        assert_eq!(dangerous_category("torch", "_C._nn.gelu"), None);
+        assert_eq!(
+            dangerous_category("torch.nn.functional", "_in_projection"),
+            None
+        );
+        // a module object (empty qualname)
+        assert_eq!(dangerous_category("os", ""), Some(Category::Shell));
+        assert_eq!(full_name("os", ""), "os");
+        assert_eq!(
+            invocation("pathlib", "PosixPath", &Options::default()),
+            NameClass::Allowed
         );
     }
 

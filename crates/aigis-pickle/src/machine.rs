@@ -736,6 +736,8 @@ impl<'c, 'o, 'i> Machine<'c, 'o, 'i> {
                 let list = self.top()?;
                 if let Some(Value::List(items)) = self.arena.get_mut(list) {
                     items.push(v);
+                } else {
+                    self.append_to_object(off, list, vec![v])?;
                 }
             }
             op::APPENDS => {
@@ -743,6 +745,8 @@ impl<'c, 'o, 'i> Machine<'c, 'o, 'i> {
                 let list = self.top()?;
                 if let Some(Value::List(l)) = self.arena.get_mut(list) {
                     l.extend(items);
+                } else {
+                    self.append_to_object(off, list, items)?;
                 }
             }
             op::LIST => {
@@ -787,6 +791,8 @@ impl<'c, 'o, 'i> Machine<'c, 'o, 'i> {
                 let s = self.top()?;
                 if let Some(Value::Set(set)) = self.arena.get_mut(s) {
                     set.extend(items);
+                } else if let Some(&first) = items.first() {
+                    self.call_injected(off, s, &["add"], first)?;
                 }
             }
             op::FROZENSET => {
@@ -1161,6 +1167,9 @@ impl<'c, 'o, 'i> Machine<'c, 'o, 'i> {
         }
         if via == Via::Direct {
             self.after_call(off, &name, args)?;
+            if let Some(r) = self.resolve_by_name(off, &name, args)? {
+                return Ok(r);
+            }
         }
         self.value(Value::Call {
             callee,
@@ -1183,20 +1192,32 @@ impl<'c, 'o, 'i> Machine<'c, 'o, 'i> {
         let shown = self.render_call(callee, args, kwargs, CallKind::Call);
         let iocs = self.iocs(&[callee, args]);
         let what = self.render(callee);
-        let msg = if via == Via::Forwarded {
-            format!("loading passes an object computed at load time to a caller: {shown}")
+        if let Some((method, cat)) = self.dangerous_method(callee) {
+            self.verdict(
+                Risk::Critical,
+                VerdictKind::DangerousCall,
+                off,
+                Some(method.clone()),
+                Some(cat),
+                format!("loading calls {shown}, that is {method} — {}", cat.label()),
+                iocs,
+            );
         } else {
-            format!("loading calls {shown}, an object computed at load time")
-        };
-        self.verdict(
-            Risk::High,
-            VerdictKind::UnknownCall,
-            off,
-            Some(what),
-            None,
-            msg,
-            iocs,
-        );
+            let msg = if via == Via::Forwarded {
+                format!("loading passes an object computed at load time to a caller: {shown}")
+            } else {
+                format!("loading calls {shown}, an object computed at load time")
+            };
+            self.verdict(
+                Risk::High,
+                VerdictKind::UnknownCall,
+                off,
+                Some(what),
+                None,
+                msg,
+                iocs,
+            );
+        }
         self.value(Value::Call {
             callee,
             args,
@@ -1204,6 +1225,21 @@ impl<'c, 'o, 'i> Machine<'c, 'o, 'i> {
             kind: CallKind::Call,
             state: None,
         })
+    }
+
+    /// A method of an object built at load time (`getattr(PosixPath('/x'), 'write_text')`)
+    /// that is a dangerous primitive of its class: `module.Class.method` and its category.
+    fn dangerous_method(&self, callee: Id) -> Option<(String, Category)> {
+        let Value::Attr { base, name } = self.arena.get(callee) else {
+            return None;
+        };
+        let class = self.constructed_class(*base)?;
+        let (m, q) = self.arena.global_name(class)?;
+        if !classify::looks_like_class(q) {
+            return None;
+        }
+        let q = format!("{q}.{name}");
+        classify::dangerous_category(m, &q).map(|cat| (format!("{m}.{q}"), cat))
     }
 
     /// Calls whose result is computed symbolically (attribute access, string/bytes
@@ -1222,7 +1258,12 @@ impl<'c, 'o, 'i> Machine<'c, 'o, 'i> {
                 };
                 if let Some((m, q)) = self.global_of(target) {
                     self.used.insert(target);
-                    let g = self.import(off, &m, &format!("{q}.{attr}"))?;
+                    let q = if q.is_empty() {
+                        attr
+                    } else {
+                        format!("{q}.{attr}")
+                    };
+                    let g = self.import(off, &m, &q)?;
                     return Ok(Some(g));
                 }
                 Ok(Some(self.value(Value::Attr {
@@ -1285,6 +1326,120 @@ impl<'c, 'o, 'i> Machine<'c, 'o, 'i> {
         }
     }
 
+    /// The result of a call that imports by name (`importlib.import_module('os')`,
+    /// `pydoc.locate('os.system')`, `sys.modules.get('os')`, ...) with a constant name: the
+    /// module or object it names, so that what the file does with it next is judged by name.
+    /// The call itself has been judged already.
+    fn resolve_by_name(&mut self, off: u64, name: &str, args: Id) -> Res<Option<Id>> {
+        let Some(target) = self
+            .arg(args, 0)
+            .and_then(|a| self.arena.as_str(a))
+            .map(str::to_owned)
+        else {
+            return Ok(None);
+        };
+        let nargs = self.arena.tuple_items(args).map_or(0, <[Id]>::len);
+        // Also reached through another module (`collections._sys.modules.get`).
+        let known = [
+            "builtins.__import__",
+            "importlib.__import__",
+            "importlib.import_module",
+            "sys.modules.get",
+            "sys.modules.__getitem__",
+            "pydoc.locate",
+            "pkgutil.resolve_name",
+        ];
+        let Some(name) = known.into_iter().find(|k| {
+            name == *k
+                || name
+                    .strip_suffix(k)
+                    .is_some_and(|head| head.ends_with('.') || head.ends_with("._"))
+        }) else {
+            return Ok(None);
+        };
+        match name {
+            // `__import__('a.b')` returns the top package `a` unless a fromlist is given.
+            "builtins.__import__" | "importlib.__import__" => {
+                let fromlist = self.arg(args, 3).is_some_and(|f| {
+                    !matches!(self.arena.get(f), Value::None)
+                        && !matches!(self.arena.get(f), Value::Tuple(t) | Value::List(t) if t.is_empty())
+                });
+                let module = if fromlist || nargs > 4 {
+                    target.as_str()
+                } else {
+                    target.split('.').next().unwrap_or(&target)
+                };
+                self.module_value(module).map(Some)
+            }
+            "importlib.import_module" | "sys.modules.get" | "sys.modules.__getitem__" => {
+                self.module_value(&target).map(Some)
+            }
+            "pydoc.locate" | "pkgutil.resolve_name" => {
+                let (m, q) = match target.split_once(':') {
+                    Some((m, q)) => (m.to_owned(), q.to_owned()),
+                    None => match target.rsplit_once('.') {
+                        Some((m, q)) => (m.to_owned(), q.to_owned()),
+                        None => return self.module_value(&target).map(Some),
+                    },
+                };
+                if q.is_empty() {
+                    return self.module_value(&m).map(Some);
+                }
+                let m = valid_name(m.as_bytes())?;
+                let q = valid_name(q.as_bytes())?;
+                self.import(off, &m, &q).map(Some)
+            }
+            _ => Ok(None),
+        }
+    }
+
+    /// A module object obtained at load time (a global with an empty qualname). Not an import
+    /// site of its own: the call that produced it is judged, and so is any use of it.
+    fn module_value(&mut self, module: &str) -> Res<Id> {
+        let module = valid_name(module.as_bytes())?;
+        self.value(Value::global(&module, ""))
+    }
+
+    /// The value an earlier BUILD stored under attribute `attr` of `obj` (instance dict or
+    /// slot state), if any. The unpickler looks `__setstate__`, `extend`, `append` and `add`
+    /// up on the object, so a stored callable is what a later BUILD/APPEND/ADDITEMS calls.
+    fn injected_method(&self, obj: Id, attr: &str) -> Option<Id> {
+        let Value::Call { state: Some(s), .. } = self.arena.get(obj) else {
+            return None;
+        };
+        let dicts: Vec<Id> = match self.arena.get(*s) {
+            Value::Dict(_) => vec![*s],
+            Value::Tuple(t) if t.len() == 2 => t.clone(),
+            _ => return None,
+        };
+        dicts.iter().find_map(|&d| match self.arena.get(d) {
+            Value::Dict(pairs) => pairs
+                .iter()
+                .rev()
+                .find(|(k, _)| self.arena.as_str(*k) == Some(attr))
+                .map(|&(_, v)| v),
+            _ => None,
+        })
+    }
+
+    /// Calls a method that an earlier BUILD planted on `obj`, when it holds a callable.
+    fn call_injected(&mut self, off: u64, obj: Id, attrs: &[&str], arg: Id) -> Res<bool> {
+        for attr in attrs {
+            if let Some(f) = self.injected_method(obj, attr) {
+                if !matches!(
+                    self.arena.get(f),
+                    Value::Global(_) | Value::Attr { .. } | Value::Call { .. } | Value::Unknown
+                ) {
+                    return Ok(false);
+                }
+                let args = self.value(Value::Tuple(vec![arg]))?;
+                self.invoke(off, f, args, None, Via::Direct)?;
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    }
+
     /// Follow-ups of a direct call: forwarders, helpers that construct, nested pickles,
     /// extension registrations.
     fn after_call(&mut self, off: u64, name: &str, args: Id) -> Res<()> {
@@ -1294,7 +1449,7 @@ impl<'c, 'o, 'i> Machine<'c, 'o, 'i> {
             let fargs = if name.starts_with("torch._tensor._rebuild_from_type") {
                 self.arg(args, 2)
             } else {
-                None
+                self.first_mapped_args(name, args)?
             };
             self.forward(off, f, fargs)?;
         }
@@ -1320,7 +1475,13 @@ impl<'c, 'o, 'i> Machine<'c, 'o, 'i> {
                     }
                 }
             }
-            "copyreg.__newobj__" | "copyreg.__newobj_ex__" => {
+            // `copyreg.__newobj__(cls, ...)` and scikit-learn's Cython `newObj(cls)` both return
+            // `cls.__new__(cls)`.
+            n if n == "copyreg.__newobj__"
+                || n == "copyreg.__newobj_ex__"
+                || n.ends_with("._dist_metrics.newObj")
+                || n.ends_with("_tree.newObj") =>
+            {
                 if let Some(cls) = self.arg(args, 0) {
                     self.judge_class(off, cls, None, None);
                 }
@@ -1344,12 +1505,32 @@ impl<'c, 'o, 'i> Machine<'c, 'o, 'i> {
             }
             _ => {}
         }
-        if NESTED_LOADERS.contains(&name)
+        if is_nested_loader(name)
             && let Some(a) = self.arg(args, 0)
         {
             self.nested(off, name, a)?;
         }
         Ok(())
+    }
+
+    /// The arguments `map(f, items)` / `filter(f, items)` / `starmap(f, items)` first call `f`
+    /// with, when `items` is a constant list or tuple.
+    fn first_mapped_args(&mut self, name: &str, args: Id) -> Res<Option<Id>> {
+        let Some(items) = self.arg(args, 1) else {
+            return Ok(None);
+        };
+        let first = match self.arena.get(items) {
+            Value::List(v) | Value::Tuple(v) => v.first().copied(),
+            _ => None,
+        };
+        let Some(first) = first else {
+            return Ok(None);
+        };
+        match name {
+            "builtins.map" | "builtins.filter" => Ok(Some(self.value(Value::Tuple(vec![first]))?)),
+            "itertools.starmap" if self.arena.tuple_items(first).is_some() => Ok(Some(first)),
+            _ => Ok(None),
+        }
     }
 
     /// A callable handed to something that will call it.
@@ -1516,6 +1697,9 @@ impl<'c, 'o, 'i> Machine<'c, 'o, 'i> {
             );
             return Ok(());
         }
+        if self.call_injected(off, target, &["__setstate__"], state)? {
+            return Ok(());
+        }
         let class = self.constructed_class(target);
         if let Some(Value::Call { state: s, .. }) = self.arena.get_mut(target) {
             *s = Some(state);
@@ -1535,6 +1719,18 @@ impl<'c, 'o, 'i> Machine<'c, 'o, 'i> {
             }
         } else if joblib::WRAPPERS.contains(&name.as_str()) {
             self.joblib_array(cur, state)?;
+        }
+        Ok(())
+    }
+
+    /// APPEND/APPENDS on an object that is not a list: the unpickler calls its `extend`
+    /// (with the list of items) or else its `append` (per item).
+    fn append_to_object(&mut self, off: u64, obj: Id, items: Vec<Id>) -> Res<()> {
+        if self.injected_method(obj, "extend").is_some() {
+            let list = self.value(Value::List(items))?;
+            self.call_injected(off, obj, &["extend"], list)?;
+        } else if let Some(&first) = items.first() {
+            self.call_injected(off, obj, &["append"], first)?;
         }
         Ok(())
     }
@@ -1709,6 +1905,14 @@ impl<'c, 'o, 'i> Machine<'c, 'o, 'i> {
 }
 
 // ---- argument parsing helpers ---------------------------------------------------------
+
+/// Whether `name` hands its first argument to a deserializer: a known loader, or one reached
+/// through a module that re-exports it (`numpy.compat.pickle.loads`).
+fn is_nested_loader(name: &str) -> bool {
+    NESTED_LOADERS
+        .iter()
+        .any(|l| name == *l || name.strip_suffix(l).is_some_and(|head| head.ends_with('.')))
+}
 
 fn pairs(items: Vec<Id>) -> Res<Vec<(Id, Id)>> {
     if !items.len().is_multiple_of(2) {

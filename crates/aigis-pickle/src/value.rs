@@ -321,8 +321,10 @@ impl Arena {
             }
             Value::Global(g) => {
                 out.push_str(&g.module);
-                out.push('.');
-                out.push_str(&g.qualname);
+                if !g.qualname.is_empty() {
+                    out.push('.');
+                    out.push_str(&g.qualname);
+                }
             }
             Value::Call {
                 callee,

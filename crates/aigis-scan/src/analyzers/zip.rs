@@ -168,6 +168,15 @@ fn scan_entry(
             }
         },
         95 => Box::new(lzma_rust2::XzReader::new(SourceReader::new(&stored), true)),
+        // Python's zipfile writes and reads it, so `np.load` of an npz with such members works.
+        14 => match zip_lzma_reader(&stored, entry) {
+            Ok(dec) => Box::new(dec),
+            Err(err) => {
+                let msg = format!("`{}`: LZMA data corrupt: {err}", entry.name);
+                cx.malformed(RuleId::ArchiveMalformed, msg, None);
+                return None;
+            }
+        },
         other => {
             let msg = format!(
                 "`{}` uses compression method {other}, which aigis cannot decode; not analysed",
@@ -218,4 +227,38 @@ fn scan_entry(
 /// A PROTO opcode with a known protocol: the only way a tensor storage would be a pickle.
 fn starts_like_pickle(source: &dyn ByteSource) -> bool {
     matches!(source.read_vec(0, 2).as_deref(), Ok([0x80, 2..=5]))
+}
+
+/// Largest LZMA dictionary allocated for a zip member; members that refer further back are
+/// reported corrupt rather than allowed to size an allocation.
+const MAX_LZMA_DICT: u32 = 16 << 20;
+
+/// A decoder for a zip member of method 14: version (2 bytes), properties size (2 bytes,
+/// 5), properties (lc/lp/pb byte, dictionary size), then raw LZMA. Flag bit 1 says the stream
+/// ends with an end marker; otherwise it ends after the declared uncompressed size.
+fn zip_lzma_reader<'a>(
+    stored: &'a SliceSource<'a>,
+    entry: &ZipEntry,
+) -> Result<lzma_rust2::LzmaReader<SourceReader<'a>>, String> {
+    let head = stored.read_vec(0, 9).map_err(|e| e.to_string())?;
+    let (Some(&[v0, v1, p0, p1, props, d0, d1, d2, d3]), true) =
+        (head.first_chunk::<9>(), head.len() == 9)
+    else {
+        return Err("header truncated".into());
+    };
+    let _version = (v0, v1);
+    if u16::from_le_bytes([p0, p1]) != 5 {
+        return Err("unexpected properties size".into());
+    }
+    let dict_size = u32::from_le_bytes([d0, d1, d2, d3]).clamp(4096, MAX_LZMA_DICT);
+    let size = if entry.flags & 2 != 0 {
+        u64::MAX
+    } else {
+        entry.uncompressed_size
+    };
+    let mut reader = SourceReader::new(stored);
+    let mut skip = [0u8; 9];
+    reader.read_exact(&mut skip).map_err(|e| e.to_string())?;
+    lzma_rust2::LzmaReader::new_with_props(reader, size, props, dict_size, None)
+        .map_err(|e| e.to_string())
 }
