@@ -8,7 +8,7 @@
 //! NeMo builds on are clean; a command/code/file primitive is critical; anything else needs trust.
 
 use crate::analyzer::{Analyzer, Context, Input};
-use crate::analyzers::callables::{Trust, clip, judge, report_with, split_dotted};
+use crate::analyzers::callables::{Trust, clip, config_gadget, judge, report_with, split_dotted};
 use crate::analyzers::yaml::{self, Yaml};
 use crate::{Format, RuleId, Severity};
 
@@ -71,8 +71,46 @@ fn has_target_key(node: &Yaml, depth: usize) -> bool {
     }
 }
 
-fn check_target(target: &str, path: &str, cx: &mut Context<'_>) {
+/// Hydra helpers that import the dotted name given as their argument (`path`, or the first of
+/// `_args_`): the name they resolve is what runs.
+const RESOLVERS: &[&str] = &[
+    "get_method",
+    "get_class",
+    "get_object",
+    "get_static_method",
+    "_locate",
+];
+
+/// The dotted name a resolver target is given, from the mapping that holds the `_target_`.
+fn resolver_argument(entries: &[(Yaml, Yaml)]) -> Option<&str> {
+    let value = |key: &str| {
+        entries
+            .iter()
+            .find(|(k, _)| k.as_str() == Some(key))
+            .map(|(_, v)| v)
+    };
+    match value("path") {
+        Some(path) => path.as_str(),
+        None => match value("_args_") {
+            Some(Yaml::Seq(args)) => args.first().and_then(Yaml::as_str),
+            _ => None,
+        },
+    }
+}
+
+fn check_target(target: &str, path: &str, entries: &[(Yaml, Yaml)], cx: &mut Context<'_>) {
     let (module, name) = split_dotted(target.trim());
+    if module.split('.').next() == Some("hydra") && RESOLVERS.contains(&name) {
+        return check_resolver(target, path, resolver_argument(entries), cx);
+    }
+    if let Some(effect) = config_gadget(module, name) {
+        let msg = format!(
+            "`{path}` instantiates `{}`, which {effect}, when the model is restored",
+            clip(target, 200)
+        );
+        report_with(cx, RuleId::HydraTarget, Severity::Critical, msg);
+        return;
+    }
     match judge(module, name, TRUSTED) {
         Trust::Trusted => {}
         Trust::Dangerous(label) => {
@@ -92,6 +130,34 @@ fn check_target(target: &str, path: &str, cx: &mut Context<'_>) {
     }
 }
 
+/// A `_target_` that is a Hydra resolver: judged by the name it resolves.
+fn check_resolver(target: &str, path: &str, argument: Option<&str>, cx: &mut Context<'_>) {
+    let Some(resolved) = argument.map(str::trim).filter(|a| !a.is_empty()) else {
+        let msg = format!(
+            "`{path}` instantiates `{}`, which imports a name chosen at run time, when the model is restored",
+            clip(target, 200)
+        );
+        return report_with(cx, RuleId::HydraTarget, Severity::High, msg);
+    };
+    let (module, name) = split_dotted(resolved);
+    let verdict = match config_gadget(module, name) {
+        Some(effect) => Some((Severity::Critical, effect.to_string())),
+        None => match judge(module, name, TRUSTED) {
+            Trust::Trusted => None,
+            Trust::Dangerous(label) => Some((Severity::Critical, label.to_string())),
+            Trust::Unknown => Some((Severity::Medium, "code that must be trusted".to_string())),
+        },
+    };
+    if let Some((severity, what)) = verdict {
+        let msg = format!(
+            "`{path}` instantiates `{}` with `{}` ({what}) when the model is restored",
+            clip(target, 100),
+            clip(resolved, 200)
+        );
+        report_with(cx, RuleId::HydraTarget, severity, msg);
+    }
+}
+
 fn walk(node: &Yaml, path: &str, cx: &mut Context<'_>, depth: usize) {
     if depth > 64 {
         return;
@@ -107,7 +173,7 @@ fn walk(node: &Yaml, path: &str, cx: &mut Context<'_>, depth: usize) {
                 };
                 let is_target = key == "_target_" || (depth == 0 && key == "target");
                 match value {
-                    Yaml::Scalar(target) if is_target => check_target(target, &here, cx),
+                    Yaml::Scalar(target) if is_target => check_target(target, &here, entries, cx),
                     _ => walk(value, &here, cx, depth + 1),
                 }
             }
@@ -186,5 +252,34 @@ mod tests {
                 .split_last()
                 .map_or(&[][..], |(_, r)| r)
         ));
+    }
+
+    fn target_findings(text: &str) -> Vec<(Severity, String)> {
+        let reg = crate::analyzers::registry();
+        let options = crate::analyzer::AnalysisOptions::default();
+        let mut cx = Context::new(&reg, &options);
+        let docs = yaml::parse(text).expect("test YAML parses");
+        walk(&docs.docs[0], "", &mut cx, 0);
+        cx.findings()
+            .iter()
+            .map(|f| (f.severity, f.message.clone()))
+            .collect()
+    }
+
+    #[test]
+    fn hydra_resolvers_are_judged_by_what_they_resolve() {
+        let found = target_findings("m:\n  _target_: hydra.utils.get_method\n  path: os.system\n");
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert_eq!(found[0].0, Severity::Critical);
+        assert!(found[0].1.contains("os.system"));
+        let found =
+            target_findings("m:\n  _target_: hydra.utils.get_class\n  _args_: [torch.nn.Linear]\n");
+        assert!(found.is_empty(), "{found:?}");
+        let found = target_findings("m:\n  _target_: hydra.utils.get_class\n");
+        assert_eq!(found[0].0, Severity::High);
+        let found = target_findings(
+            "m:\n  _target_: nemo.core.ModelPT.restore_from\n  restore_path: x.nemo\n",
+        );
+        assert_eq!(found[0].0, Severity::Critical);
     }
 }

@@ -8,7 +8,7 @@
 //! the trusted packages) as high.
 
 use crate::analyzer::{Analyzer, Context, Input};
-use crate::analyzers::callables::{Trust, clip, judge, report_with};
+use crate::analyzers::callables::{Trust, clip, config_gadget, judge, report_with};
 use crate::analyzers::keras::read_zip_member;
 use crate::analyzers::zip::analyze_index;
 use crate::archive::zip_index::read_index;
@@ -143,6 +143,13 @@ fn check_node(node: &Map<String, Value>, cx: &mut Context<'_>) {
     }
     let full = format!("{target_module}.{target_name}");
     let callable = matches!(loader, "FunctionNode" | "OperatorFuncNode" | "MethodNode");
+    if let Some(effect) = config_gadget(target_module, target_name) {
+        let msg = format!(
+            "{loader} {what} `{}`, which {effect}, when the file is loaded",
+            clip(&full, 200)
+        );
+        return report_with(cx, RuleId::SkopsUntrusted, Severity::Critical, msg);
+    }
     let trust = match judge(target_module, target_name, TRUSTED) {
         Trust::Unknown
             if target_module == "builtins" && !callable && SAFE_BUILTINS.contains(&target_name) =>

@@ -155,6 +155,36 @@ pub const DANGEROUS_OPS: &[(&str, Severity, &str)] = &[
         Severity::High,
         "writes a database file",
     ),
+    (
+        "DistributedSave",
+        Severity::Critical,
+        "writes a dataset to a folder through a network dispatcher",
+    ),
+    (
+        "CalibrationStatisticsSaver",
+        Severity::Critical,
+        "writes a file",
+    ),
+    (
+        "SnapshotChunkDataset",
+        Severity::High,
+        "reads snapshot files",
+    ),
+    (
+        "SnapshotDatasetReader",
+        Severity::High,
+        "reads snapshot files",
+    ),
+    (
+        "SnapshotNestedDatasetReader",
+        Severity::High,
+        "reads snapshot files",
+    ),
+    (
+        "ListSnapshotChunksDataset",
+        Severity::High,
+        "lists snapshot files",
+    ),
     ("SnapshotDataset", Severity::High, "writes snapshot files"),
     ("SnapshotDatasetV2", Severity::High, "writes snapshot files"),
     (
@@ -608,6 +638,9 @@ fn analyze_keras_metadata(metadata: &SavedMetadata, cx: &mut Context<'_>) -> boo
             classes.insert(class.to_string());
         }
         find_lambdas(&json, 0, &mut lambdas);
+        // Custom objects, dangerous references and file arguments, as in any Keras config
+        // (identical findings from overlapping node configs are merged by the context).
+        super::keras::check_keras2_objects(&json, cx);
     }
     for (name, kind) in lambdas.iter().take(MAX_LISTED) {
         let mut finding = if kind == "lambda" {

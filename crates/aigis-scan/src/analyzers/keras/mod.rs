@@ -11,6 +11,8 @@
 mod config;
 mod marshal;
 
+pub(crate) use config::check_keras2_objects;
+
 use crate::analyzer::{Analyzer, Context, Input};
 use crate::analyzers::zip::analyze_index;
 use crate::archive::zip_index::{ZipEntry, ZipIndex, read_index};
@@ -130,9 +132,9 @@ impl Analyzer for KerasV3Analyzer {
         cx.model().set_framework("keras");
         match config_bytes {
             Ok(Some(bytes)) => {
-                if let Some(facts) =
-                    cx.with_member("config.json", |cx| config::check_config_text(&bytes, cx))
-                {
+                if let Some(facts) = cx.with_member("config.json", |cx| {
+                    config::check_config_text(&bytes, config::Dialect::Keras3, cx)
+                }) {
                     record_facts(&facts, cx);
                 }
             }
@@ -256,7 +258,7 @@ impl Analyzer for KerasH5Analyzer {
         match model_config {
             Some(json) => {
                 let facts = cx.with_member("model_config", |cx| {
-                    config::check_config_text(json.as_bytes(), cx)
+                    config::check_config_text(json.as_bytes(), config::Dialect::Keras2, cx)
                 });
                 if let Some(facts) = facts {
                     record_facts(&facts, cx);
@@ -270,7 +272,7 @@ impl Analyzer for KerasH5Analyzer {
         }
         if let Some(training) = text("training_config") {
             cx.with_member("training_config", |cx| {
-                config::check_config_text(training.as_bytes(), cx)
+                config::check_config_text(training.as_bytes(), config::Dialect::Keras2, cx)
             });
         }
         Some(Format::KerasH5)
