@@ -631,7 +631,8 @@ fn analyze_keras_metadata(metadata: &SavedMetadata, cx: &mut Context<'_>) -> boo
     let mut lambdas = BTreeMap::new();
     let mut classes = BTreeSet::new();
     for node in &metadata.nodes {
-        let Ok(json) = serde_json::from_str::<Json>(&node.metadata) else {
+        // Read as Python's json reads it (NaN, deep nesting), so nothing hides from the walk.
+        let Ok((json, _)) = super::keras::parse_python_json(node.metadata.as_bytes()) else {
             continue;
         };
         if let Some(class) = json.get("class_name").and_then(Json::as_str) {

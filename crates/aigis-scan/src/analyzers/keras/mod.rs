@@ -11,7 +11,7 @@
 mod config;
 mod marshal;
 
-pub(crate) use config::check_keras2_objects;
+pub(crate) use config::{check_keras2_objects, parse_python_json};
 
 use crate::analyzer::{Analyzer, Context, Input};
 use crate::analyzers::zip::analyze_index;
@@ -65,7 +65,7 @@ fn root_member<'a>(index: &'a ZipIndex, name: &str) -> Option<&'a ZipEntry> {
 fn json_member(source: &dyn ByteSource, index: &ZipIndex, name: &str) -> Option<Value> {
     let entry = root_member(index, name)?;
     let bytes = read_zip_member(source, entry, MAX_CONFIG_BYTES).ok()?;
-    serde_json::from_slice(&bytes).ok()
+    parse_python_json(&bytes).ok().map(|(value, _)| value)
 }
 
 fn record_facts(facts: &config::ConfigFacts, cx: &mut Context<'_>) {
@@ -117,8 +117,8 @@ impl Analyzer for KerasV3Analyzer {
         // else in the zip, so a serialized Keras object there is a Keras model even without
         // `metadata.json` or weights.
         let config_looks_keras = configs.iter().flatten().any(|bytes| {
-            serde_json::from_slice::<Value>(bytes)
-                .is_ok_and(|v| v.get("class_name").is_some() && v.get("config").is_some())
+            parse_python_json(bytes)
+                .is_ok_and(|(v, _)| v.get("class_name").is_some() && v.get("config").is_some())
         });
         if keras_version.is_none() && !config_looks_keras {
             return None;
