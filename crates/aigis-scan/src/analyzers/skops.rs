@@ -61,7 +61,9 @@ impl Analyzer for SkopsAnalyzer {
         let index = read_index(input.source, cx.limits().max_members);
         let entry = index.entries.iter().find(|e| e.name == "schema.json")?;
         let bytes = read_zip_member(input.source, entry, MAX_SCHEMA).ok()?;
-        let schema: Value = serde_json::from_slice(&bytes).ok()?;
+        // Read as skops' json.loads reads it (NaN, deep nesting): a strict parse would decline
+        // the file and let its schema go unjudged.
+        let (schema, _) = crate::analyzers::keras::parse_python_json(&bytes).ok()?;
         let top = schema.as_object()?;
         if !top.contains_key("__loader__") && !top.contains_key("_skops_version") {
             return None;
