@@ -130,6 +130,65 @@ fn check_target(target: &str, path: &str, entries: &[(Yaml, Yaml)], cx: &mut Con
     }
 }
 
+/// Interpolations resolved per `_target_` (and per resolver argument).
+const MAX_INTERPOLATIONS: usize = 8;
+
+/// What an OmegaConf interpolation (`${a.b}`, `${oc.env:VAR,default}`) can resolve to: the value
+/// at a config path, or a resolver's literal arguments. `None` for a value only known on the
+/// loading host (an environment variable without default, an unknown resolver's result).
+fn interpolation_values<'a>(text: &'a str, root: &'a Yaml) -> Vec<Option<&'a str>> {
+    let mut values = Vec::new();
+    for body in text.split("${").skip(1).take(MAX_INTERPOLATIONS) {
+        let body = body.split('}').next().unwrap_or(body).trim();
+        match body.split_once(':') {
+            Some((_resolver, args)) => {
+                let literals: Vec<&str> = args
+                    .split(',')
+                    .skip(1)
+                    .map(|a| a.trim().trim_matches(['"', '\'']))
+                    .filter(|a| !a.is_empty())
+                    .collect();
+                if literals.is_empty() {
+                    values.push(None);
+                }
+                values.extend(literals.into_iter().map(Some));
+            }
+            None => {
+                let mut node = Some(root);
+                for key in body.trim_start_matches('.').split('.') {
+                    node = node.and_then(|n| n.get(key));
+                }
+                values.push(node.and_then(Yaml::as_str));
+            }
+        }
+    }
+    values
+}
+
+/// A `_target_` (or any value of a target mapping) written as an interpolation: judged by every
+/// value the interpolation can take; one only the loading host knows is reported.
+fn check_interpolated(
+    target: &str,
+    root: &Yaml,
+    path: &str,
+    entries: &[(Yaml, Yaml)],
+    cx: &mut Context<'_>,
+) {
+    let values = interpolation_values(target, root);
+    for value in values.iter().flatten() {
+        if !value.contains("${") {
+            check_target(value, path, entries, cx);
+        }
+    }
+    if values.iter().any(Option::is_none) {
+        let msg = format!(
+            "`{path}` is the interpolation `{}`, resolved from the loading host's environment: the class it instantiates is not in the file",
+            clip(target, 200)
+        );
+        report_with(cx, RuleId::HydraTarget, Severity::High, msg);
+    }
+}
+
 /// A `_target_` that is a Hydra resolver: judged by the name it resolves.
 fn check_resolver(target: &str, path: &str, argument: Option<&str>, cx: &mut Context<'_>) {
     let Some(resolved) = argument.map(str::trim).filter(|a| !a.is_empty()) else {
@@ -158,7 +217,7 @@ fn check_resolver(target: &str, path: &str, argument: Option<&str>, cx: &mut Con
     }
 }
 
-fn walk(node: &Yaml, path: &str, cx: &mut Context<'_>, depth: usize) {
+fn walk(node: &Yaml, root: &Yaml, path: &str, cx: &mut Context<'_>, depth: usize) {
     if depth > 64 {
         return;
     }
@@ -173,14 +232,17 @@ fn walk(node: &Yaml, path: &str, cx: &mut Context<'_>, depth: usize) {
                 };
                 let is_target = key == "_target_" || (depth == 0 && key == "target");
                 match value {
+                    Yaml::Scalar(target) if is_target && target.contains("${") => {
+                        check_interpolated(target, root, &here, entries, cx);
+                    }
                     Yaml::Scalar(target) if is_target => check_target(target, &here, entries, cx),
-                    _ => walk(value, &here, cx, depth + 1),
+                    _ => walk(value, root, &here, cx, depth + 1),
                 }
             }
         }
         Yaml::Seq(items) => {
             for (i, item) in items.iter().enumerate() {
-                walk(item, &format!("{path}[{i}]"), cx, depth + 1);
+                walk(item, root, &format!("{path}[{i}]"), cx, depth + 1);
             }
         }
         _ => {}
@@ -203,7 +265,8 @@ impl Analyzer for HydraConfigAnalyzer {
     fn analyze(&self, input: &Input<'_>, cx: &mut Context<'_>) -> Option<Format> {
         let text = read_text(input, MAX_YAML_BYTES)?;
         // Cheap pre-check before parsing: Hydra keys or NeMo's version stamp.
-        if !text.contains("_target_") && !text.contains("nemo_version") {
+        // (`target`, not `_target_`: a double-quoted key can spell it with escapes.)
+        if !text.contains("target") && !text.contains("nemo_version") {
             return None;
         }
         let docs = yaml::parse(&text).ok()?;
@@ -219,7 +282,7 @@ impl Analyzer for HydraConfigAnalyzer {
             );
             report_with(cx, RuleId::HydraTarget, Severity::High, msg);
         }
-        walk(root, "", cx, 0);
+        walk(root, root, "", cx, 0);
         let model = cx.model();
         if let Some(target) = root.get("target").and_then(Yaml::as_str) {
             model.set_framework("nemo");
@@ -259,7 +322,7 @@ mod tests {
         let options = crate::analyzer::AnalysisOptions::default();
         let mut cx = Context::new(&reg, &options);
         let docs = yaml::parse(text).expect("test YAML parses");
-        walk(&docs.docs[0], "", &mut cx, 0);
+        walk(&docs.docs[0], &docs.docs[0], "", &mut cx, 0);
         cx.findings()
             .iter()
             .map(|f| (f.severity, f.message.clone()))
@@ -281,5 +344,17 @@ mod tests {
             "m:\n  _target_: nemo.core.ModelPT.restore_from\n  restore_path: x.nemo\n",
         );
         assert_eq!(found[0].0, Severity::Critical);
+    }
+
+    #[test]
+    fn interpolated_targets_are_judged_by_what_they_resolve_to() {
+        let found = target_findings("m:\n  _target_: ${oc.env:X,os.system}\n");
+        assert_eq!(found[0].0, Severity::Critical, "{found:?}");
+        let found = target_findings("cls: subprocess.Popen\nm:\n  _target_: ${cls}\n");
+        assert_eq!(found[0].0, Severity::Critical, "{found:?}");
+        let found = target_findings("cls: torch.nn.Linear\nm:\n  _target_: ${cls}\n");
+        assert!(found.is_empty(), "{found:?}");
+        let found = target_findings("m:\n  _target_: ${oc.env:MODEL_CLASS}\n");
+        assert_eq!(found[0].0, Severity::High, "{found:?}");
     }
 }
