@@ -69,6 +69,18 @@ fn leaves_model(path: &str) -> bool {
         || path.split(['/', '\\']).any(|part| part == "..")
 }
 
+/// Flavor keys that name a file or folder of the model that loading reads (pickles, code, data).
+const PATH_KEYS: &[&str] = &[
+    "python_model",
+    "data",
+    "model_path",
+    "pickled_model",
+    "model_data",
+    "code",
+    "model_file",
+    "saved_model_dir",
+];
+
 /// Pickle modules MLflow's PyTorch flavor writes as `pickle_module_name`.
 const STANDARD_PICKLE_MODULES: &[&str] = &["mlflow.pytorch.pickle_module", "pickle", "cloudpickle"];
 
@@ -133,6 +145,19 @@ impl Analyzer for MlmodelAnalyzer {
         }
         for (name, flavor) in flavors {
             let name = name.as_str().unwrap_or("?");
+            for key in PATH_KEYS {
+                let Some(path) = flavor.get(key).and_then(Yaml::as_str) else {
+                    continue;
+                };
+                if leaves_model(path) {
+                    let msg = format!(
+                        "the `{}` flavor's `{key}` is `{}`, outside the model folder: loading reads (and may unpickle or import) a file of the host",
+                        clip(name, 60),
+                        clip(path, 200)
+                    );
+                    report_with(cx, RuleId::MlflowLoader, Severity::High, msg);
+                }
+            }
             if let Some(module) = flavor.get("pickle_module_name").and_then(Yaml::as_str)
                 && !STANDARD_PICKLE_MODULES.contains(&module)
             {
@@ -348,5 +373,22 @@ mod tests {
         );
         assert_eq!(root.as_ref().map(code_dirs), Some(vec!["code".to_string()]));
         assert!(parse_mlmodel("name: x\n").is_none());
+    }
+
+    #[test]
+    fn paths_leaving_the_model_folder() {
+        for path in [
+            "/tmp/x.pkl",
+            "../x.pkl",
+            "data/../../x",
+            "C:\\x.pkl",
+            "~/x",
+            "s3://b/x",
+        ] {
+            assert!(leaves_model(path), "{path}");
+        }
+        for path in ["python_model.pkl", "data", "code/agent.py", "./model.pkl"] {
+            assert!(!leaves_model(path), "{path}");
+        }
     }
 }
