@@ -521,6 +521,8 @@ fn check_object(
 /// path they read when the layer is built (`StringLookup`/`IntegerLookup`/`TextVectorization`
 /// `vocabulary`, keras_hub BPE `vocabulary`/`merges`, SentencePiece `proto`): CVE-2025-12058.
 const FILE_KEYS: &[&str] = &["vocabulary", "merges", "proto", "vocabulary_file"];
+/// Longest string taken for a path (PATH_MAX on Linux).
+const MAX_PATH_LEN: usize = 4096;
 
 fn check_file_arguments(
     class_name: &str,
@@ -529,7 +531,11 @@ fn check_file_arguments(
     cx: &mut Context<'_>,
 ) {
     for key in FILE_KEYS {
-        let Some(path) = str_of(config, key).filter(|p| !p.trim().is_empty()) else {
+        // A path is one short line; long or multi-line text is inline data (older keras_nlp
+        // wrote a SentencePiece proto inline as base64).
+        let Some(path) = str_of(config, key)
+            .filter(|p| !p.trim().is_empty() && p.len() <= MAX_PATH_LEN && !p.contains('\n'))
+        else {
             continue;
         };
         let reference = file_reference(path);
@@ -875,6 +881,8 @@ mod tests {
             Severity::Critical
         );
         assert_eq!(findings(&layer(r#""v.txt""#))[0].1, Severity::High);
+        let inline = format!(r#""{}""#, "QUJD".repeat(2000));
+        assert!(findings(&layer(&inline)).is_empty());
         let keras2 = findings_in(&layer(r#""/data/vocab.txt""#), Dialect::Keras2);
         assert_eq!(keras2[0].1, Severity::Low);
     }
