@@ -264,6 +264,12 @@ rules! {
         "The model config names a function or class that Keras imports and calls while loading, and that runs commands, evaluates code, touches files or the network (e.g. keras.utils.get_file), or disables safe mode (keras.config.enable_unsafe_deserialization, CVE-2025-9906).",
         "Do not load this model; legitimate models never reference these functions.",
         SUPPLY_CHAIN;
+    /// A Keras layer config names a file or URL that loading reads.
+    KerasFileReference = "KERAS-FILE-REFERENCE", High,
+        "Keras layer reads a file named in its config",
+        "Lookup and text layers (StringLookup, IntegerLookup, TextVectorization) and Keras-team tokenizers accept their vocabulary as a path and read it when the layer is built, even in safe mode (CVE-2025-12058): a config can make the loading host read any local file or fetch a remote one. Keras 3 `.keras` files never store such a path (vocabularies are saved inline or as archive assets), so one there was put by hand; Keras 2 files keep the path the model was built from (low).",
+        "Do not load a `.keras` file whose config names a path; for Keras 2 models, check that the path is the vocabulary you expect.",
+        PATH_ESCAPE;
     /// A Keras config needs a custom object from outside Keras.
     KerasCustomObject = "KERAS-CUSTOM-OBJECT", Medium,
         "Keras model needs a custom object",

@@ -35,6 +35,113 @@ pub(crate) fn judge(module: &str, name: &str, trusted_tops: &[&str]) -> Trust {
     }
 }
 
+/// Functions of trusted framework namespaces that configs must never name: they reach files, the
+/// network or arbitrary Python although their package is one models are built from. Each entry is
+/// (module prefix, name, what it does); an empty prefix matches any module. The pickle table
+/// (`aigis_pickle::dangerous_callable`) covers the plain primitives; these are the framework
+/// gadgets a config can route through.
+const CONFIG_GADGETS: &[(&str, &str, &str)] = &[
+    ("tensorflow", "py_function", "runs arbitrary Python"),
+    ("tensorflow", "numpy_function", "runs arbitrary Python"),
+    ("tensorflow", "py_func", "runs arbitrary Python"),
+    ("tensorflow", "eager_py_func", "runs arbitrary Python"),
+    (
+        "",
+        "func_load",
+        "rebuilds a Python function from marshalled bytecode",
+    ),
+    (
+        "",
+        "model_from_json",
+        "deserializes a second model config that is not checked here",
+    ),
+    (
+        "",
+        "model_from_yaml",
+        "deserializes a second model config that is not checked here",
+    ),
+    ("", "extract_archive", "extracts an archive onto the disk"),
+    (
+        "",
+        "restore_from",
+        "restores another model file (pickled weights)",
+    ),
+    (
+        "",
+        "load_from_checkpoint",
+        "loads another checkpoint with torch.load",
+    ),
+    (
+        "hydra",
+        "get_method",
+        "imports whatever name its argument says",
+    ),
+    (
+        "hydra",
+        "get_class",
+        "imports whatever name its argument says",
+    ),
+    (
+        "hydra",
+        "get_object",
+        "imports whatever name its argument says",
+    ),
+    (
+        "hydra",
+        "get_static_method",
+        "imports whatever name its argument says",
+    ),
+    (
+        "hydra",
+        "_locate",
+        "imports whatever name its argument says",
+    ),
+    ("omegaconf", "load", "reads a config file from the host"),
+    ("omegaconf", "save", "writes a file"),
+    (
+        "sklearn.datasets",
+        "fetch_",
+        "downloads data from the network",
+    ),
+    (
+        "sklearn.datasets",
+        "load_svmlight_file",
+        "reads a file of the host",
+    ),
+    ("sklearn.datasets", "load_files", "reads files of the host"),
+    ("sklearn.datasets", "dump_svmlight_file", "writes a file"),
+];
+
+/// Module path segments that mean file system access in any framework (`tf.io.gfile`,
+/// TensorFlow's `file_io`).
+const FILE_MODULES: &[&str] = &["gfile", "file_io"];
+
+/// A framework gadget named by `module.name` (see [`CONFIG_GADGETS`]): what calling it does.
+pub(crate) fn config_gadget(module: &str, name: &str) -> Option<&'static str> {
+    let top = module.split('.').next().unwrap_or(module);
+    let in_module = |prefix: &str| {
+        prefix.is_empty()
+            || module == prefix
+            || module.starts_with(&format!("{prefix}."))
+            || (!prefix.contains('.') && top == prefix)
+    };
+    let hit = CONFIG_GADGETS.iter().find(|(prefix, gadget, _)| {
+        in_module(prefix)
+            && if gadget.ends_with('_') {
+                name.starts_with(gadget)
+            } else {
+                name == *gadget
+            }
+    });
+    if let Some((_, _, what)) = hit {
+        return Some(what);
+    }
+    module
+        .split('.')
+        .any(|part| FILE_MODULES.contains(&part))
+        .then_some("touches the file system")
+}
+
 /// Records a finding with an explicit severity at the current location.
 pub(crate) fn report_with(
     cx: &mut Context<'_>,
@@ -80,5 +187,13 @@ mod tests {
         assert_eq!(split_dotted("subprocess.Popen"), ("subprocess", "Popen"));
         assert_eq!(split_dotted("eval"), ("builtins", "eval"));
         assert_eq!(clip("a\nbcdef", 3), "a\\nb…");
+        assert!(config_gadget("tensorflow.io.gfile", "copy").is_some());
+        assert!(config_gadget("tensorflow", "py_function").is_some());
+        assert!(config_gadget("hydra.utils", "get_method").is_some());
+        assert!(config_gadget("sklearn.datasets", "fetch_openml").is_some());
+        assert!(config_gadget("nemo.core.classes.modelPT.ModelPT", "restore_from").is_some());
+        assert!(config_gadget("sklearn.datasets", "make_blobs").is_none());
+        assert!(config_gadget("torch.nn", "Linear").is_none());
+        assert!(config_gadget("omegaconf.OmegaConf", "create").is_none());
     }
 }

@@ -490,10 +490,12 @@ impl Walker {
             }
             Stmt::Block(b) => self.stmts(&b.body, depth),
             Stmt::Import(i) => {
+                self.loads_template("imports", &i.expr);
                 self.expr(&i.expr, depth + 1);
                 self.expr(&i.name, depth + 1);
             }
             Stmt::FromImport(i) => {
+                self.loads_template("imports from", &i.expr);
                 self.expr(&i.expr, depth + 1);
                 for (name, alias) in &i.names {
                     self.expr(name, depth + 1);
@@ -503,9 +505,11 @@ impl Walker {
                 }
             }
             Stmt::Extends(e) => {
+                self.loads_template("extends", &e.name);
                 self.expr(&e.name, depth + 1);
             }
             Stmt::Include(i) => {
+                self.loads_template("includes", &i.name);
                 self.expr(&i.name, depth + 1);
             }
             Stmt::Macro(m) => {
@@ -525,6 +529,19 @@ impl Walker {
                 self.call(&d.call, depth + 1);
             }
         }
+    }
+
+    /// `include`/`import`/`extends`: a chat template is one self-contained string, so loading
+    /// another template only does something with a file-system loader, where it reads a file.
+    fn loads_template(&mut self, verb: &str, name: &Expr<'_>) {
+        let target = self.fold(name).map_or_else(
+            || "a computed name".to_string(),
+            |n| format!("`{}`", crate::analyzers::callables::clip(&n, 200)),
+        );
+        let msg = format!(
+            "chat template {verb} the template {target}: with a file-system loader it reads that file"
+        );
+        self.push(RuleId::ChatTemplateSuspicious, Severity::High, msg);
     }
 
     /// Whether `expr` is a Jinja global the template did not rebind.

@@ -44,6 +44,46 @@ fn parse_mlmodel(text: &str) -> Option<Yaml> {
     matches!(root.get("flavors"), Some(Yaml::Map(_))).then_some(root)
 }
 
+/// The Python files flavors execute on load ("models from code": `model_code_path` of
+/// `python_function`, `langchain`, `llama_index`, … flavors).
+fn model_code_paths(root: &Yaml) -> Vec<(String, String)> {
+    let Some(Yaml::Map(flavors)) = root.get("flavors") else {
+        return Vec::new();
+    };
+    flavors
+        .iter()
+        .filter_map(|(name, flavor)| {
+            let path = flavor.get("model_code_path")?.as_str()?;
+            (!path.is_empty() && path != "null")
+                .then(|| (name.as_str().unwrap_or("?").to_string(), path.to_string()))
+        })
+        .collect()
+}
+
+/// Whether a path named in `MLmodel` leaves the model folder (absolute, drive, `~`, `..`).
+fn leaves_model(path: &str) -> bool {
+    let drive = matches!(path.as_bytes(), [letter, b':', ..] if letter.is_ascii_alphabetic());
+    path.starts_with(['/', '\\', '~'])
+        || drive
+        || path.contains("://")
+        || path.split(['/', '\\']).any(|part| part == "..")
+}
+
+/// Flavor keys that name a file or folder of the model that loading reads (pickles, code, data).
+const PATH_KEYS: &[&str] = &[
+    "python_model",
+    "data",
+    "model_path",
+    "pickled_model",
+    "model_data",
+    "code",
+    "model_file",
+    "saved_model_dir",
+];
+
+/// Pickle modules MLflow's PyTorch flavor writes as `pickle_module_name`.
+const STANDARD_PICKLE_MODULES: &[&str] = &["mlflow.pytorch.pickle_module", "pickle", "cloudpickle"];
+
 /// The folders (relative to the model root) pyfunc puts on `sys.path`.
 fn code_dirs(root: &Yaml) -> Vec<String> {
     let pyfunc = root.get("flavors").and_then(|f| f.get("python_function"));
@@ -113,8 +153,44 @@ impl Analyzer for MlmodelAnalyzer {
             .map(|k| clip(k, 60))
             .collect();
         model.metadata.insert("flavors".into(), names.join(","));
+        for (flavor, path) in model_code_paths(&root) {
+            let (severity, place) = if leaves_model(&path) {
+                (Severity::High, "a file outside the model folder")
+            } else {
+                (Severity::Medium, "model code")
+            };
+            let msg = format!(
+                "the `{}` flavor executes the Python file `{}` ({place}, its model_code_path) when the model loads",
+                clip(&flavor, 60),
+                clip(&path, 200)
+            );
+            report_with(cx, RuleId::MlflowLoader, severity, msg);
+        }
         for (name, flavor) in flavors {
             let name = name.as_str().unwrap_or("?");
+            for key in PATH_KEYS {
+                let Some(path) = flavor.get(key).and_then(Yaml::as_str) else {
+                    continue;
+                };
+                if leaves_model(path) {
+                    let msg = format!(
+                        "the `{}` flavor's `{key}` is `{}`, outside the model folder: loading reads (and may unpickle or import) a file of the host",
+                        clip(name, 60),
+                        clip(path, 200)
+                    );
+                    report_with(cx, RuleId::MlflowLoader, Severity::High, msg);
+                }
+            }
+            if let Some(module) = flavor.get("pickle_module_name").and_then(Yaml::as_str)
+                && !STANDARD_PICKLE_MODULES.contains(&module)
+            {
+                let msg = format!(
+                    "the `{}` flavor imports `{}` as its pickle module when the model loads",
+                    clip(name, 60),
+                    clip(module, 100)
+                );
+                cx.report(RuleId::MlflowLoader, msg, None);
+            }
             if name == "python_function" {
                 let loader = flavor.get("loader_module").and_then(Yaml::as_str);
                 match loader {
@@ -258,14 +334,17 @@ impl Analyzer for MlflowCodeAnalyzer {
         let relative = path.strip_prefix(&root).ok()?;
         let loaded = code_dirs(&mlmodel)
             .iter()
-            .any(|dir| relative.starts_with(dir.trim_end_matches('/')));
+            .any(|dir| relative.starts_with(dir.trim_end_matches('/')))
+            || model_code_paths(&mlmodel)
+                .iter()
+                .any(|(_, file)| relative == Path::new(file.trim_start_matches("./")));
         if !loaded {
             return None;
         }
         let text = read_text(input, MAX_TEXT)?;
         let shown = relative.to_string_lossy().into_owned();
         let msg = format!(
-            "`{}` is on the model's pyfunc code path: mlflow imports it, so it runs on load",
+            "`{}` is model code (pyfunc code path or model_code_path): mlflow imports it, so it runs on load",
             clip(&shown, 200)
         );
         cx.report(RuleId::MlflowCode, msg, None);
@@ -342,5 +421,22 @@ mod tests {
             }
         }
         let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn paths_leaving_the_model_folder() {
+        for path in [
+            "/tmp/x.pkl",
+            "../x.pkl",
+            "data/../../x",
+            "C:\\x.pkl",
+            "~/x",
+            "s3://b/x",
+        ] {
+            assert!(leaves_model(path), "{path}");
+        }
+        for path in ["python_model.pkl", "data", "code/agent.py", "./model.pkl"] {
+            assert!(!leaves_model(path), "{path}");
+        }
     }
 }

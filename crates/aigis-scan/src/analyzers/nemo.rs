@@ -8,7 +8,7 @@
 //! NeMo builds on are clean; a command/code/file primitive is critical; anything else needs trust.
 
 use crate::analyzer::{Analyzer, Context, Input};
-use crate::analyzers::callables::{Trust, clip, judge, report_with, split_dotted};
+use crate::analyzers::callables::{Trust, clip, config_gadget, judge, report_with, split_dotted};
 use crate::analyzers::yaml::{self, Yaml};
 use crate::{Format, RuleId, Severity};
 
@@ -71,8 +71,46 @@ fn has_target_key(node: &Yaml, depth: usize) -> bool {
     }
 }
 
-fn check_target(target: &str, path: &str, cx: &mut Context<'_>) {
+/// Hydra helpers that import the dotted name given as their argument (`path`, or the first of
+/// `_args_`): the name they resolve is what runs.
+const RESOLVERS: &[&str] = &[
+    "get_method",
+    "get_class",
+    "get_object",
+    "get_static_method",
+    "_locate",
+];
+
+/// The dotted name a resolver target is given, from the mapping that holds the `_target_`.
+fn resolver_argument(entries: &[(Yaml, Yaml)]) -> Option<&str> {
+    let value = |key: &str| {
+        entries
+            .iter()
+            .find(|(k, _)| k.as_str() == Some(key))
+            .map(|(_, v)| v)
+    };
+    match value("path") {
+        Some(path) => path.as_str(),
+        None => match value("_args_") {
+            Some(Yaml::Seq(args)) => args.first().and_then(Yaml::as_str),
+            _ => None,
+        },
+    }
+}
+
+fn check_target(target: &str, path: &str, entries: &[(Yaml, Yaml)], cx: &mut Context<'_>) {
     let (module, name) = split_dotted(target.trim());
+    if module.split('.').next() == Some("hydra") && RESOLVERS.contains(&name) {
+        return check_resolver(target, path, resolver_argument(entries), cx);
+    }
+    if let Some(effect) = config_gadget(module, name) {
+        let msg = format!(
+            "`{path}` instantiates `{}`, which {effect}, when the model is restored",
+            clip(target, 200)
+        );
+        report_with(cx, RuleId::HydraTarget, Severity::Critical, msg);
+        return;
+    }
     match judge(module, name, TRUSTED) {
         Trust::Trusted => {}
         Trust::Dangerous(label) => {
@@ -92,7 +130,94 @@ fn check_target(target: &str, path: &str, cx: &mut Context<'_>) {
     }
 }
 
-fn walk(node: &Yaml, path: &str, cx: &mut Context<'_>, depth: usize) {
+/// Interpolations resolved per `_target_` (and per resolver argument).
+const MAX_INTERPOLATIONS: usize = 8;
+
+/// What an OmegaConf interpolation (`${a.b}`, `${oc.env:VAR,default}`) can resolve to: the value
+/// at a config path, or a resolver's literal arguments. `None` for a value only known on the
+/// loading host (an environment variable without default, an unknown resolver's result).
+fn interpolation_values<'a>(text: &'a str, root: &'a Yaml) -> Vec<Option<&'a str>> {
+    let mut values = Vec::new();
+    for body in text.split("${").skip(1).take(MAX_INTERPOLATIONS) {
+        let body = body.split('}').next().unwrap_or(body).trim();
+        match body.split_once(':') {
+            Some((_resolver, args)) => {
+                let literals: Vec<&str> = args
+                    .split(',')
+                    .skip(1)
+                    .map(|a| a.trim().trim_matches(['"', '\'']))
+                    .filter(|a| !a.is_empty())
+                    .collect();
+                if literals.is_empty() {
+                    values.push(None);
+                }
+                values.extend(literals.into_iter().map(Some));
+            }
+            None => {
+                let mut node = Some(root);
+                for key in body.trim_start_matches('.').split('.') {
+                    node = node.and_then(|n| n.get(key));
+                }
+                values.push(node.and_then(Yaml::as_str));
+            }
+        }
+    }
+    values
+}
+
+/// A `_target_` (or any value of a target mapping) written as an interpolation: judged by every
+/// value the interpolation can take; one only the loading host knows is reported.
+fn check_interpolated(
+    target: &str,
+    root: &Yaml,
+    path: &str,
+    entries: &[(Yaml, Yaml)],
+    cx: &mut Context<'_>,
+) {
+    let values = interpolation_values(target, root);
+    for value in values.iter().flatten() {
+        if !value.contains("${") {
+            check_target(value, path, entries, cx);
+        }
+    }
+    if values.iter().any(Option::is_none) {
+        let msg = format!(
+            "`{path}` is the interpolation `{}`, resolved from the loading host's environment: the class it instantiates is not in the file",
+            clip(target, 200)
+        );
+        report_with(cx, RuleId::HydraTarget, Severity::High, msg);
+    }
+}
+
+/// A `_target_` that is a Hydra resolver: judged by the name it resolves.
+fn check_resolver(target: &str, path: &str, argument: Option<&str>, cx: &mut Context<'_>) {
+    let Some(resolved) = argument.map(str::trim).filter(|a| !a.is_empty()) else {
+        let msg = format!(
+            "`{path}` instantiates `{}`, which imports a name chosen at run time, when the model is restored",
+            clip(target, 200)
+        );
+        return report_with(cx, RuleId::HydraTarget, Severity::High, msg);
+    };
+    let (module, name) = split_dotted(resolved);
+    let verdict = match config_gadget(module, name) {
+        Some(effect) => Some((Severity::Critical, effect.to_string())),
+        None => match judge(module, name, TRUSTED) {
+            Trust::Trusted => None,
+            Trust::Dangerous(label) => Some((Severity::Critical, label.to_string())),
+            Trust::Unknown => Some((Severity::Medium, "code that must be trusted".to_string())),
+        },
+    };
+    if let Some((severity, what)) = verdict {
+        let msg = format!(
+            "`{path}` instantiates `{}` with `{}` ({what}) when the model is restored",
+            clip(target, 100),
+            clip(resolved, 200)
+        );
+        report_with(cx, RuleId::HydraTarget, severity, msg);
+    }
+}
+
+fn walk(node: &Yaml, root: &Yaml, path: &str, cx: &mut Context<'_>, depth: usize) {
     if depth > 64 {
         return;
     }
@@ -107,14 +232,17 @@ fn walk(node: &Yaml, path: &str, cx: &mut Context<'_>, depth: usize) {
                 };
                 let is_target = key == "_target_" || (depth == 0 && key == "target");
                 match value {
-                    Yaml::Scalar(target) if is_target => check_target(target, &here, cx),
-                    _ => walk(value, &here, cx, depth + 1),
+                    Yaml::Scalar(target) if is_target && target.contains("${") => {
+                        check_interpolated(target, root, &here, entries, cx);
+                    }
+                    Yaml::Scalar(target) if is_target => check_target(target, &here, entries, cx),
+                    _ => walk(value, root, &here, cx, depth + 1),
                 }
             }
         }
         Yaml::Seq(items) => {
             for (i, item) in items.iter().enumerate() {
-                walk(item, &format!("{path}[{i}]"), cx, depth + 1);
+                walk(item, root, &format!("{path}[{i}]"), cx, depth + 1);
             }
         }
         _ => {}
@@ -164,7 +292,7 @@ fn unparsed(text: &str, err: &str, cx: &mut Context<'_>) -> Option<Format> {
         None,
     );
     for (line, target) in targets {
-        check_target(&target, &format!("line {line}: _target_"), cx);
+        check_target(&target, &format!("line {line}: _target_"), &[], cx);
     }
     Some(Format::Nemo)
 }
@@ -185,7 +313,8 @@ impl Analyzer for HydraConfigAnalyzer {
     fn analyze(&self, input: &Input<'_>, cx: &mut Context<'_>) -> Option<Format> {
         let text = read_text(input, MAX_YAML_BYTES)?;
         // Cheap pre-check before parsing: Hydra keys or NeMo's version stamp.
-        if !text.contains("_target_") && !text.contains("nemo_version") {
+        // (`target`, not `_target_`: a double-quoted key can spell it with escapes.)
+        if !text.contains("target") && !text.contains("nemo_version") {
             return None;
         }
         let docs = match yaml::parse(&text) {
@@ -204,7 +333,7 @@ impl Analyzer for HydraConfigAnalyzer {
             );
             report_with(cx, RuleId::HydraTarget, Severity::High, msg);
         }
-        walk(root, "", cx, 0);
+        walk(root, root, "", cx, 0);
         let model = cx.model();
         if let Some(target) = root.get("target").and_then(Yaml::as_str) {
             model.set_framework("nemo");
@@ -258,5 +387,46 @@ mod tests {
                 .split_last()
                 .map_or(&[][..], |(_, r)| r)
         ));
+    }
+
+    fn target_findings(text: &str) -> Vec<(Severity, String)> {
+        let reg = crate::analyzers::registry();
+        let options = crate::analyzer::AnalysisOptions::default();
+        let mut cx = Context::new(&reg, &options);
+        let docs = yaml::parse(text).expect("test YAML parses");
+        walk(&docs.docs[0], &docs.docs[0], "", &mut cx, 0);
+        cx.findings()
+            .iter()
+            .map(|f| (f.severity, f.message.clone()))
+            .collect()
+    }
+
+    #[test]
+    fn hydra_resolvers_are_judged_by_what_they_resolve() {
+        let found = target_findings("m:\n  _target_: hydra.utils.get_method\n  path: os.system\n");
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert_eq!(found[0].0, Severity::Critical);
+        assert!(found[0].1.contains("os.system"));
+        let found =
+            target_findings("m:\n  _target_: hydra.utils.get_class\n  _args_: [torch.nn.Linear]\n");
+        assert!(found.is_empty(), "{found:?}");
+        let found = target_findings("m:\n  _target_: hydra.utils.get_class\n");
+        assert_eq!(found[0].0, Severity::High);
+        let found = target_findings(
+            "m:\n  _target_: nemo.core.ModelPT.restore_from\n  restore_path: x.nemo\n",
+        );
+        assert_eq!(found[0].0, Severity::Critical);
+    }
+
+    #[test]
+    fn interpolated_targets_are_judged_by_what_they_resolve_to() {
+        let found = target_findings("m:\n  _target_: ${oc.env:X,os.system}\n");
+        assert_eq!(found[0].0, Severity::Critical, "{found:?}");
+        let found = target_findings("cls: subprocess.Popen\nm:\n  _target_: ${cls}\n");
+        assert_eq!(found[0].0, Severity::Critical, "{found:?}");
+        let found = target_findings("cls: torch.nn.Linear\nm:\n  _target_: ${cls}\n");
+        assert!(found.is_empty(), "{found:?}");
+        let found = target_findings("m:\n  _target_: ${oc.env:MODEL_CLASS}\n");
+        assert_eq!(found[0].0, Severity::High, "{found:?}");
     }
 }

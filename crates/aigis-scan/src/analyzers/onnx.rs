@@ -307,6 +307,8 @@ struct Walk {
     custom_ops: BTreeMap<String, String>,
     escapes: Vec<(String, String, &'static str)>,
     external_files: BTreeSet<String>,
+    /// Tensors whose declared dims are negative or multiply past `i64::MAX` elements.
+    impossible_shapes: Vec<(String, Vec<i64>)>,
     parameters: u64,
     dtypes: BTreeSet<&'static str>,
     too_deep: bool,
@@ -320,6 +322,7 @@ impl Walk {
             custom_ops: BTreeMap::new(),
             escapes: Vec::new(),
             external_files: BTreeSet::new(),
+            impossible_shapes: Vec::new(),
             parameters: 0,
             dtypes: BTreeSet::new(),
             too_deep: false,
@@ -387,6 +390,15 @@ impl Walk {
     }
 
     fn tensor(&mut self, tensor: &TensorProto, parameter: bool) {
+        // ONNX caps a tensor at i64::MAX elements; runtimes multiply dims with unchecked
+        // arithmetic, so a larger declared shape is how size computations are overflowed.
+        let elements = tensor.dims.iter().try_fold(1i64, |acc, &d| {
+            (d >= 0).then_some(()).and_then(|()| acc.checked_mul(d))
+        });
+        if elements.is_none() && self.impossible_shapes.len() < MAX_LISTED {
+            let dims = tensor.dims.iter().take(8).copied().collect();
+            self.impossible_shapes.push((tensor.name.clone(), dims));
+        }
         if parameter {
             let count = tensor.dims.iter().try_fold(1u64, |acc, &d| {
                 u64::try_from(d).ok().and_then(|d| acc.checked_mul(d))
@@ -419,6 +431,13 @@ impl Walk {
     }
 
     fn report(self, model: &ModelProto, cx: &mut Context<'_>) {
+        for (tensor, dims) in &self.impossible_shapes {
+            let msg = format!(
+                "tensor `{}` declares dims {dims:?}: negative or more than 2^63 elements, which no valid model has (size computations overflow)",
+                crate::analyzers::callables::clip(tensor, 100)
+            );
+            cx.malformed(RuleId::FormatMalformed, msg, None);
+        }
         for (tensor, location, why) in &self.escapes {
             let msg = format!(
                 "tensor `{tensor}` takes its data from external file `{location}`, which {why}: loading the model reads an arbitrary file of the host"

@@ -8,7 +8,7 @@
 //! the trusted packages) as high.
 
 use crate::analyzer::{Analyzer, Context, Input};
-use crate::analyzers::callables::{Trust, clip, judge, report_with};
+use crate::analyzers::callables::{Trust, clip, config_gadget, judge, report_with};
 use crate::analyzers::keras::read_zip_member;
 use crate::analyzers::zip::analyze_index;
 use crate::archive::zip_index::read_index;
@@ -61,7 +61,9 @@ impl Analyzer for SkopsAnalyzer {
         let index = read_index(input.source, cx.limits().max_members);
         let entry = index.entries.iter().find(|e| e.name == "schema.json")?;
         let bytes = read_zip_member(input.source, entry, MAX_SCHEMA).ok()?;
-        let schema: Value = serde_json::from_slice(&bytes).ok()?;
+        // Read as skops' json.loads reads it (NaN, deep nesting): a strict parse would decline
+        // the file and let its schema go unjudged.
+        let (schema, _) = crate::analyzers::keras::parse_python_json(&bytes).ok()?;
         let top = schema.as_object()?;
         if !top.contains_key("__loader__") && !top.contains_key("_skops_version") {
             return None;
@@ -143,6 +145,13 @@ fn check_node(node: &Map<String, Value>, cx: &mut Context<'_>) {
     }
     let full = format!("{target_module}.{target_name}");
     let callable = matches!(loader, "FunctionNode" | "OperatorFuncNode" | "MethodNode");
+    if let Some(effect) = config_gadget(target_module, target_name) {
+        let msg = format!(
+            "{loader} {what} `{}`, which {effect}, when the file is loaded",
+            clip(&full, 200)
+        );
+        return report_with(cx, RuleId::SkopsUntrusted, Severity::Critical, msg);
+    }
     let trust = match judge(target_module, target_name, TRUSTED) {
         Trust::Unknown
             if target_module == "builtins" && !callable && SAFE_BUILTINS.contains(&target_name) =>

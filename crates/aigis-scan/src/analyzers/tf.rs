@@ -155,6 +155,36 @@ pub const DANGEROUS_OPS: &[(&str, Severity, &str)] = &[
         Severity::High,
         "writes a database file",
     ),
+    (
+        "DistributedSave",
+        Severity::Critical,
+        "writes a dataset to a folder through a network dispatcher",
+    ),
+    (
+        "CalibrationStatisticsSaver",
+        Severity::Critical,
+        "writes a file",
+    ),
+    (
+        "SnapshotChunkDataset",
+        Severity::High,
+        "reads snapshot files",
+    ),
+    (
+        "SnapshotDatasetReader",
+        Severity::High,
+        "reads snapshot files",
+    ),
+    (
+        "SnapshotNestedDatasetReader",
+        Severity::High,
+        "reads snapshot files",
+    ),
+    (
+        "ListSnapshotChunksDataset",
+        Severity::High,
+        "lists snapshot files",
+    ),
     ("SnapshotDataset", Severity::High, "writes snapshot files"),
     ("SnapshotDatasetV2", Severity::High, "writes snapshot files"),
     (
@@ -601,13 +631,17 @@ fn analyze_keras_metadata(metadata: &SavedMetadata, cx: &mut Context<'_>) -> boo
     let mut lambdas = BTreeMap::new();
     let mut classes = BTreeSet::new();
     for node in &metadata.nodes {
-        let Ok(json) = serde_json::from_str::<Json>(&node.metadata) else {
+        // Read as Python's json reads it (NaN, deep nesting), so nothing hides from the walk.
+        let Ok((json, _)) = super::keras::parse_python_json(node.metadata.as_bytes()) else {
             continue;
         };
         if let Some(class) = json.get("class_name").and_then(Json::as_str) {
             classes.insert(class.to_string());
         }
         find_lambdas(&json, 0, &mut lambdas);
+        // Custom objects, dangerous references and file arguments, as in any Keras config
+        // (identical findings from overlapping node configs are merged by the context).
+        super::keras::check_keras2_objects(&json, cx);
     }
     for (name, kind) in lambdas.iter().take(MAX_LISTED) {
         let mut finding = if kind == "lambda" {

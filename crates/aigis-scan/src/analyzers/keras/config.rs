@@ -13,7 +13,7 @@
 
 use super::marshal::{CodeSummary, summarize_code};
 use crate::analyzer::Context;
-use crate::analyzers::callables::{Trust, clip, judge, report_with};
+use crate::analyzers::callables::{Trust, clip, config_gadget, judge, report_with};
 use crate::analyzers::pickle;
 use crate::{MemorySource, RuleId, Severity};
 use base64::Engine;
@@ -101,6 +101,17 @@ const DANGEROUS_NAMES: &[&str] = &[
     "get_file",
 ];
 
+/// Which Keras wrote the config: it decides what a file path in a layer config means.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Dialect {
+    /// Keras 3 `.keras`: vocabularies and tokenizer data are saved inline or as archive assets
+    /// (the config says `null`), so a path there was put by hand.
+    Keras3,
+    /// Keras 2 / tf_keras HDF5 and SavedModel metadata: the config keeps the path the model was
+    /// built from, and loading reads it again.
+    Keras2,
+}
+
 /// What the walk learned about the model.
 #[derive(Debug, Default)]
 pub(crate) struct ConfigFacts {
@@ -114,9 +125,21 @@ pub(crate) struct ConfigFacts {
 
 /// Parses `text` as a Keras config and reports everything loading it would run. Returns `None`
 /// (after reporting the problem) when the JSON does not parse.
-pub(crate) fn check_config_text(text: &[u8], cx: &mut Context<'_>) -> Option<ConfigFacts> {
-    match serde_json::from_slice::<Value>(text) {
-        Ok(value) => Some(check_config(&value, cx)),
+pub(crate) fn check_config_text(
+    text: &[u8],
+    dialect: Dialect,
+    cx: &mut Context<'_>,
+) -> Option<ConfigFacts> {
+    match parse_python_json(text) {
+        Ok((value, pruned)) => {
+            if pruned {
+                let msg = format!(
+                    "Keras model config nests deeper than {PRUNE_DEPTH} levels (no Keras save does); the deeper parts were not checked"
+                );
+                report_with(cx, RuleId::FormatMalformed, Severity::High, msg);
+            }
+            Some(check_config(&value, dialect, cx))
+        }
         Err(err) => {
             cx.malformed(
                 RuleId::FormatMalformed,
@@ -128,8 +151,93 @@ pub(crate) fn check_config_text(text: &[u8], cx: &mut Context<'_>) -> Option<Con
     }
 }
 
+/// Containers nested deeper than this are replaced by `null` when a config is re-read leniently
+/// (serde_json stops at 128 levels; Python's `json` goes far deeper).
+const PRUNE_DEPTH: usize = 100;
+
+/// Parses JSON the way Python's `json.loads` (which Keras uses) accepts it: `NaN`, `Infinity`
+/// and `-Infinity` are values, and nesting is not limited to serde_json's 128 levels. A text
+/// serde_json refuses is rewritten (those literals → `null`, containers deeper than
+/// [`PRUNE_DEPTH`] → `null`) and parsed again, so a payload cannot hide behind either
+/// difference. Returns the value and whether anything was pruned for depth.
+pub(crate) fn parse_python_json(text: &[u8]) -> Result<(Value, bool), serde_json::Error> {
+    match serde_json::from_slice::<Value>(text) {
+        Ok(value) => Ok((value, false)),
+        Err(first) => {
+            let (rewritten, pruned) = rewrite_python_json(text);
+            serde_json::from_slice::<Value>(&rewritten)
+                .map(|value| (value, pruned))
+                .map_err(|_| first)
+        }
+    }
+}
+
+/// The lenient rewrite of [`parse_python_json`]: linear, string-aware, no recursion.
+fn rewrite_python_json(text: &[u8]) -> (Vec<u8>, bool) {
+    let mut out = Vec::with_capacity(text.len());
+    let mut depth = 0usize;
+    // While skipping a too-deep container: the depth at which it started.
+    let mut skipping: Option<usize> = None;
+    let mut pruned = false;
+    let mut i = 0;
+    while let Some(&byte) = text.get(i) {
+        if byte == b'"' {
+            // Copy (or skip) the whole string, escapes included.
+            let start = i;
+            i += 1;
+            while let Some(&c) = text.get(i) {
+                i += 1;
+                if c == b'\\' {
+                    i += 1;
+                } else if c == b'"' {
+                    break;
+                }
+            }
+            if skipping.is_none() {
+                out.extend_from_slice(text.get(start..i.min(text.len())).unwrap_or_default());
+            }
+            continue;
+        }
+        match byte {
+            b'[' | b'{' => {
+                depth += 1;
+                if skipping.is_none() && depth > PRUNE_DEPTH {
+                    skipping = Some(depth);
+                    pruned = true;
+                    out.extend_from_slice(b"null");
+                } else if skipping.is_none() {
+                    out.push(byte);
+                }
+            }
+            b']' | b'}' => {
+                if skipping == Some(depth) {
+                    skipping = None;
+                } else if skipping.is_none() {
+                    out.push(byte);
+                }
+                depth = depth.saturating_sub(1);
+            }
+            _ if skipping.is_some() => {}
+            _ => {
+                let rest = text.get(i..).unwrap_or_default();
+                let literal = [&b"-Infinity"[..], b"Infinity", b"NaN"]
+                    .into_iter()
+                    .find(|lit| rest.starts_with(lit));
+                if let Some(lit) = literal {
+                    out.extend_from_slice(b"null");
+                    i += lit.len();
+                    continue;
+                }
+                out.push(byte);
+            }
+        }
+        i += 1;
+    }
+    (out, pruned)
+}
+
 /// Walks a parsed config.
-pub(crate) fn check_config(config: &Value, cx: &mut Context<'_>) -> ConfigFacts {
+pub(crate) fn check_config(config: &Value, dialect: Dialect, cx: &mut Context<'_>) -> ConfigFacts {
     let mut facts = ConfigFacts::default();
     if let Some(top) = config.as_object() {
         facts.architecture = str_of(top, "class_name").map(str::to_string);
@@ -139,33 +247,117 @@ pub(crate) fn check_config(config: &Value, cx: &mut Context<'_>) -> ConfigFacts 
             .and_then(|c| str_of(c, "name"))
             .map(str::to_string);
     }
-    walk(config, cx, &mut facts, 0, false);
+    walk(config, cx, &mut facts, Walk::top(true, dialect));
     facts
+}
+
+/// Walks the layer configs of a Keras 2 SavedModel (`keras_metadata.pb` nodes) for everything
+/// but `Lambda` layers, which the TensorFlow analyzer reports itself.
+pub(crate) fn check_keras2_objects(config: &Value, cx: &mut Context<'_>) {
+    walk(
+        config,
+        cx,
+        &mut ConfigFacts::default(),
+        Walk::top(false, Dialect::Keras2),
+    );
 }
 
 fn str_of<'a>(map: &'a Map<String, Value>, key: &str) -> Option<&'a str> {
     map.get(key).and_then(Value::as_str)
 }
 
-fn walk(value: &Value, cx: &mut Context<'_>, facts: &mut ConfigFacts, depth: usize, layer: bool) {
-    if depth > MAX_DEPTH {
+/// The innermost serialized object around a value, for messages (`Dense` `dense_1`).
+#[derive(Clone, Copy)]
+struct Owner<'a> {
+    class: &'a str,
+    name: &'a str,
+}
+
+impl Owner<'_> {
+    fn describe(&self) -> String {
+        match self.class {
+            "" => "the config".to_string(),
+            "Lambda" => format!("Lambda layer `{}`", clip(self.name, 100)),
+            class => format!("{} `{}`", clip(class, 60), clip(self.name, 100)),
+        }
+    }
+}
+
+fn walk(value: &Value, cx: &mut Context<'_>, facts: &mut ConfigFacts, at: Walk<'_>) {
+    if at.depth > MAX_DEPTH {
         return;
     }
     match value {
         Value::Array(items) => {
             for item in items {
-                walk(item, cx, facts, depth + 1, layer);
+                walk(
+                    item,
+                    cx,
+                    facts,
+                    Walk {
+                        depth: at.depth + 1,
+                        ..at
+                    },
+                );
             }
         }
         Value::Object(map) => {
-            if map.contains_key("class_name") {
-                check_object(map, cx, facts, layer);
+            let mut owner = at.owner;
+            if let Some(class_name) = str_of(map, "class_name") {
+                check_object(map, cx, facts, &at);
+                let name = map
+                    .get("config")
+                    .and_then(Value::as_object)
+                    .and_then(|c| str_of(c, "name"))
+                    .or_else(|| str_of(map, "name"));
+                if let Some(name) = name {
+                    owner = Owner {
+                        class: class_name,
+                        name,
+                    };
+                }
             }
             for (key, child) in map {
-                walk(child, cx, facts, depth + 1, key == "layers");
+                let next = Walk {
+                    depth: at.depth + 1,
+                    layer: key == "layers",
+                    owner,
+                    key,
+                    lambdas: at.lambdas,
+                    dialect: at.dialect,
+                };
+                walk(child, cx, facts, next);
             }
         }
         _ => {}
+    }
+}
+
+/// Where the walk is: depth, whether the value is in a `layers` list, the enclosing object and
+/// the key that holds the value; `lambdas` says whether `Lambda` layers are judged here.
+#[derive(Clone, Copy)]
+struct Walk<'a> {
+    depth: usize,
+    layer: bool,
+    owner: Owner<'a>,
+    key: &'a str,
+    lambdas: bool,
+    dialect: Dialect,
+}
+
+impl Walk<'_> {
+    fn top(lambdas: bool, dialect: Dialect) -> Walk<'static> {
+        Walk {
+            depth: 0,
+            layer: false,
+            owner: Owner {
+                class: "",
+                name: "",
+            },
+            key: "",
+            lambdas,
+            dialect,
+        }
     }
 }
 
@@ -227,6 +419,15 @@ fn check_callable(
     let Some(module) = module.filter(|m| !m.is_empty()) else {
         return;
     };
+    if let Some(effect) = config_gadget(module, name) {
+        let msg = format!(
+            "{what} references `{}`{}, which {effect} when the model loads",
+            clip(&full, 200),
+            string_args(args)
+        );
+        report_with(cx, RuleId::KerasDangerousReference, Severity::Critical, msg);
+        return;
+    }
     match judge(module, name, KERAS_PACKAGES) {
         Trust::Dangerous(label) => {
             let msg = format!(
@@ -251,20 +452,41 @@ fn check_object(
     map: &Map<String, Value>,
     cx: &mut Context<'_>,
     facts: &mut ConfigFacts,
-    layer: bool,
+    at: &Walk<'_>,
 ) {
     let Some(class_name) = str_of(map, "class_name") else {
         return;
     };
     let module = str_of(map, "module");
     let registered = str_of(map, "registered_name");
-    if layer && facts.layers.len() < 4096 && !facts.layers.iter().any(|l| l == class_name) {
+    if at.layer && facts.layers.len() < 4096 && !facts.layers.iter().any(|l| l == class_name) {
         facts.layers.push(class_name.to_string());
     }
     match class_name {
         // Keras' own classes that carry code; the class itself is not the finding.
-        "Lambda" => return check_lambda(map, cx),
+        "Lambda" if at.lambdas => return check_lambda(map, cx),
+        "Lambda" => return,
         "TorchModuleWrapper" => return check_torch_wrapper(map, cx),
+        // Keras 3 serializes any Python lambda (a Lambda layer's function, output_shape or mask,
+        // an activation, a loss) as {"class_name": "__lambda__", "config": {"code": B64}}, and
+        // `deserialize_keras_object` rebuilds it wherever it sits.
+        "__lambda__" => {
+            // Lambda layers write {"code": B64}; `serialize_keras_object` writes
+            // {"value": [B64, defaults, closure]} (`python_utils.func_dump`).
+            let code = map.get("config").and_then(Value::as_object).and_then(|c| {
+                str_of(c, "code").or_else(|| match c.get("value") {
+                    Some(Value::String(code)) => Some(code.as_str()),
+                    Some(Value::Array(dump)) => dump.first().and_then(Value::as_str),
+                    _ => None,
+                })
+            });
+            let place = match (at.owner.class, at.key) {
+                ("Lambda", "function") => at.owner.describe(),
+                (_, "") => at.owner.describe(),
+                (_, key) => format!("`{}` of {}", clip(key, 60), at.owner.describe()),
+            };
+            return check_bytecode(code, &place, cx);
+        }
         "function" => {
             // A serialized function: {"class_name": "function", "config": NAME, "module": M}.
             if let Some(name) = map.get("config").and_then(Value::as_str) {
@@ -276,6 +498,9 @@ fn check_object(
     }
     let what = format!("object `{}`", clip(class_name, 100));
     check_callable(module, class_name, map.get("config"), &what, cx);
+    if let Some(config) = map.get("config").and_then(Value::as_object) {
+        check_file_arguments(class_name, config, at.dialect, cx);
+    }
     // Keras 3 writes `registered_name: null` for its own objects; a `package>Name` or a name
     // without a module is a custom object registered by the code that saved it.
     if let Some(registered) = registered
@@ -292,6 +517,75 @@ fn check_object(
     }
 }
 
+/// Config keys that Keras layers and Keras-team tokenizers accept either as inline data or as a
+/// path they read when the layer is built (`StringLookup`/`IntegerLookup`/`TextVectorization`
+/// `vocabulary`, keras_hub BPE `vocabulary`/`merges`, SentencePiece `proto`): CVE-2025-12058.
+const FILE_KEYS: &[&str] = &["vocabulary", "merges", "proto", "vocabulary_file"];
+/// Longest string taken for a path (PATH_MAX on Linux).
+const MAX_PATH_LEN: usize = 4096;
+
+fn check_file_arguments(
+    class_name: &str,
+    config: &Map<String, Value>,
+    dialect: Dialect,
+    cx: &mut Context<'_>,
+) {
+    for key in FILE_KEYS {
+        // A path is one short line; long or multi-line text is inline data (older keras_nlp
+        // wrote a SentencePiece proto inline as base64).
+        let Some(path) = str_of(config, key)
+            .filter(|p| !p.trim().is_empty() && p.len() <= MAX_PATH_LEN && !p.contains('\n'))
+        else {
+            continue;
+        };
+        let reference = file_reference(path);
+        let effect = match reference {
+            FileReference::Remote => "fetches it over the network",
+            FileReference::Outside => "reads that file of the host",
+            FileReference::Relative => "reads that file relative to the working directory",
+        };
+        // Keras 3 never writes a path here; Keras 2 keeps the one the model was built from, so
+        // there it is a portability and disclosure concern rather than proof of tampering.
+        let severity = match (dialect, reference) {
+            (Dialect::Keras2, _) => Severity::Low,
+            (Dialect::Keras3, FileReference::Remote) => Severity::Critical,
+            (Dialect::Keras3, _) => Severity::High,
+        };
+        let layer = config.get("name").and_then(Value::as_str).unwrap_or("?");
+        let msg = format!(
+            "{} `{}` takes its `{key}` from `{}`: loading the model {effect}",
+            clip(class_name, 60),
+            clip(layer, 100),
+            clip(path, 200)
+        );
+        report_with(cx, RuleId::KerasFileReference, severity, msg);
+    }
+}
+
+/// Where a path named in a config points.
+enum FileReference {
+    /// A URL (`gs://`, `s3://`, `hdfs://`, `http://`): TensorFlow's file system fetches it.
+    Remote,
+    /// Absolute, home-relative, drive or UNC path, or one that climbs with `..`.
+    Outside,
+    /// A plain relative path.
+    Relative,
+}
+
+fn file_reference(path: &str) -> FileReference {
+    let path = path.trim();
+    if path.contains("://") {
+        return FileReference::Remote;
+    }
+    let drive = matches!(path.as_bytes(), [letter, b':', ..] if letter.is_ascii_alphabetic());
+    let climbs = path.split(['/', '\\']).any(|part| part == "..");
+    if path.starts_with(['/', '\\', '~']) || drive || climbs {
+        FileReference::Outside
+    } else {
+        FileReference::Relative
+    }
+}
+
 fn decode_b64(text: &str) -> Option<Vec<u8>> {
     if text.len() > MAX_PAYLOAD.saturating_mul(2) {
         return None;
@@ -302,43 +596,56 @@ fn decode_b64(text: &str) -> Option<Vec<u8>> {
         .ok()
 }
 
-/// The base64 marshal payload of a Lambda `function` entry, Keras 3 or Keras 2 shape, or the
-/// name of a function referenced by name.
+/// One function slot of a Lambda layer (`function`, `output_shape`, `mask`), Keras 3 or Keras 2.
 enum LambdaFunction<'a> {
+    /// Keras 2 marshalled bytecode (base64).
     Bytecode(&'a str),
-    Named(&'a str),
-    Missing,
+    /// A function named by module path (Keras 2).
+    Named(&'a str, Option<&'a str>),
+    /// A Keras 3 serialized function object, named: the walk judges its module.
+    NamedObject(&'a str),
+    /// Keras 3 `__lambda__` object: judged where the walk meets it.
+    Serialized,
+    /// Data (an output shape) or nothing.
+    Absent,
 }
 
-fn lambda_function(config: &Map<String, Value>) -> LambdaFunction<'_> {
-    match config.get("function") {
-        // Keras 3: {"class_name": "__lambda__", "config": {"code": B64, ...}}
-        Some(Value::Object(f)) => {
-            if let Some(code) = f
-                .get("config")
-                .and_then(Value::as_object)
-                .and_then(|c| str_of(c, "code"))
-            {
-                LambdaFunction::Bytecode(code)
-            } else if let Some(name) = f.get("config").and_then(Value::as_str) {
-                LambdaFunction::Named(name)
-            } else {
-                LambdaFunction::Missing
-            }
-        }
-        // Keras 2: [B64, defaults, closure] with function_type "lambda".
+/// The Lambda slots that hold functions, and the Keras 2 `*_type` / `*_module` keys beside them.
+const LAMBDA_SLOTS: &[(&str, &str, &str)] = &[
+    ("function", "function_type", "module"),
+    ("output_shape", "output_shape_type", "output_shape_module"),
+    ("mask", "mask_type", "mask_module"),
+];
+
+fn lambda_slot<'a>(
+    config: &'a Map<String, Value>,
+    (key, type_key, module_key): (&str, &str, &str),
+) -> LambdaFunction<'a> {
+    let kind = str_of(config, type_key);
+    match config.get(key) {
+        // Keras 3: {"class_name": "__lambda__", "config": {"code": B64, ...}} or a function
+        // {"class_name": "function", "config": NAME, "module": M}.
+        Some(Value::Object(f)) => match f.get("config") {
+            Some(Value::String(name)) => LambdaFunction::NamedObject(name),
+            Some(Value::Object(_)) => LambdaFunction::Serialized,
+            _ => LambdaFunction::Absent,
+        },
+        // Keras 2: [B64, defaults, closure] with `*_type` "lambda"; a raw output shape is a list
+        // of numbers.
         Some(Value::Array(items)) => match items.first().and_then(Value::as_str) {
-            Some(code) => LambdaFunction::Bytecode(code),
-            None => LambdaFunction::Missing,
+            Some(code) if kind != Some("raw") => LambdaFunction::Bytecode(code),
+            _ => LambdaFunction::Absent,
         },
         Some(Value::String(s)) => {
-            if str_of(config, "function_type") == Some("lambda") {
+            if kind == Some("lambda") {
                 LambdaFunction::Bytecode(s)
+            } else if key == "function" || kind == Some("function") {
+                LambdaFunction::Named(s, str_of(config, module_key))
             } else {
-                LambdaFunction::Named(s)
+                LambdaFunction::Absent
             }
         }
-        _ => LambdaFunction::Missing,
+        _ => LambdaFunction::Absent,
     }
 }
 
@@ -367,56 +674,69 @@ fn describe(summary: &CodeSummary) -> (String, bool) {
     (uses, dangerous)
 }
 
+/// Reports marshalled bytecode (base64) that `place` (a Lambda layer, an activation) runs.
+fn check_bytecode(code: Option<&str>, place: &str, cx: &mut Context<'_>) {
+    let Some(code) = code else {
+        let msg = format!("{place} runs a Python function on load");
+        cx.report(RuleId::KerasLambda, msg, None);
+        return;
+    };
+    let summary = decode_b64(code)
+        .ok_or_else(|| "its payload is not base64".to_string())
+        .and_then(|bytes| summarize_code(&bytes).map_err(|e| e.to_string()));
+    match summary {
+        Ok(summary) => {
+            let (uses, dangerous) = describe(&summary);
+            let msg = format!("{place} runs Python bytecode that uses {uses}");
+            let severity = if dangerous {
+                Severity::Critical
+            } else {
+                Severity::High
+            };
+            report_with(cx, RuleId::KerasLambda, severity, msg);
+        }
+        Err(reason) => {
+            let msg = format!("{place} runs Python bytecode that could not be read ({reason})");
+            cx.report(RuleId::KerasLambda, msg, None);
+        }
+    }
+}
+
+fn report_named(place: &str, function: &str, cx: &mut Context<'_>) {
+    let msg = format!(
+        "{place} calls the Python function `{}`",
+        clip(function, 100)
+    );
+    cx.report(RuleId::KerasLambda, msg, None);
+}
+
 fn check_lambda(map: &Map<String, Value>, cx: &mut Context<'_>) {
     let name = layer_name(map);
+    let layer = format!("Lambda layer `{}`", clip(&name, 100));
     let Some(config) = map.get("config").and_then(Value::as_object) else {
         return;
     };
-    match lambda_function(config) {
-        LambdaFunction::Bytecode(code) => {
-            let summary = decode_b64(code)
-                .ok_or_else(|| "its payload is not base64".to_string())
-                .and_then(|bytes| summarize_code(&bytes).map_err(|e| e.to_string()));
-            match summary {
-                Ok(summary) => {
-                    let (uses, dangerous) = describe(&summary);
-                    let msg = format!(
-                        "Lambda layer `{}` runs Python bytecode that uses {uses}",
-                        clip(&name, 100)
-                    );
-                    let severity = if dangerous {
-                        Severity::Critical
-                    } else {
-                        Severity::High
-                    };
-                    report_with(cx, RuleId::KerasLambda, severity, msg);
-                }
-                Err(reason) => {
-                    let msg = format!(
-                        "Lambda layer `{}` runs Python bytecode that could not be read ({reason})",
-                        clip(&name, 100)
-                    );
-                    cx.report(RuleId::KerasLambda, msg, None);
-                }
+    let mut functions = 0;
+    for slot in LAMBDA_SLOTS {
+        let place = if slot.0 == "function" {
+            layer.clone()
+        } else {
+            format!("`{}` of {layer}", slot.0)
+        };
+        match lambda_slot(config, *slot) {
+            LambdaFunction::Bytecode(code) => check_bytecode(Some(code), &place, cx),
+            LambdaFunction::Named(function, module) => {
+                report_named(&place, function, cx);
+                check_callable(module, function, None, "a Lambda layer", cx);
             }
+            LambdaFunction::NamedObject(function) => report_named(&place, function, cx),
+            LambdaFunction::Serialized => {}
+            LambdaFunction::Absent => continue,
         }
-        LambdaFunction::Named(function) => {
-            let module = str_of(config, "module");
-            let msg = format!(
-                "Lambda layer `{}` calls the Python function `{}`",
-                clip(&name, 100),
-                clip(function, 100)
-            );
-            cx.report(RuleId::KerasLambda, msg, None);
-            check_callable(module, function, None, "a Lambda layer", cx);
-        }
-        LambdaFunction::Missing => {
-            let msg = format!(
-                "Lambda layer `{}` runs a Python function on load",
-                clip(&name, 100)
-            );
-            cx.report(RuleId::KerasLambda, msg, None);
-        }
+        functions += 1;
+    }
+    if functions == 0 {
+        check_bytecode(None, &layer, cx);
     }
 }
 
@@ -448,10 +768,14 @@ mod tests {
     use crate::analyzers::registry;
 
     fn findings(json: &str) -> Vec<(RuleId, Severity, String)> {
+        findings_in(json, Dialect::Keras3)
+    }
+
+    fn findings_in(json: &str, dialect: Dialect) -> Vec<(RuleId, Severity, String)> {
         let reg = registry();
         let options = AnalysisOptions::default();
         let mut cx = Context::new(&reg, &options);
-        check_config_text(json.as_bytes(), &mut cx);
+        check_config_text(json.as_bytes(), dialect, &mut cx);
         cx.findings()
             .iter()
             .map(|f| (f.rule_id, f.severity, f.message.clone()))
@@ -498,5 +822,109 @@ mod tests {
         let found = findings(json);
         assert_eq!(found[0].1, Severity::High);
         assert!(found[0].2.contains("could not be read"));
+    }
+
+    /// Marshalled `lambda x: x` (CPython 3.11), base64: bytecode without names or strings.
+    const IDENTITY_CODE: &str = "4wEAAAAAAAAAAAAAAAEAAAADAAAA8wYAAACXAHwAUwApAU6pACkB2gF4cwEAAAAg+gg8c3RyaW5nPvoIPGxhbWJkYT5yBQAAAAIAAABzBgAAAIAAoDGAAPMAAAAA";
+
+    #[test]
+    fn lambdas_outside_lambda_layers_and_in_every_slot() {
+        // A `__lambda__` object as a Dense activation (serialize_keras_object's shape).
+        let json = format!(
+            r#"{{"class_name": "Dense", "config": {{"name": "d", "activation":
+            {{"class_name": "__lambda__", "config": {{"value": ["{IDENTITY_CODE}", null, null]}}}}}}}}"#
+        );
+        let found = findings(&json);
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert_eq!(found[0].0, RuleId::KerasLambda);
+        assert!(
+            found[0].2.contains("`activation` of Dense `d`"),
+            "{found:?}"
+        );
+        // Keras 2: a benign function and marshalled bytecode as output_shape.
+        let json = format!(
+            r#"{{"class_name": "Lambda", "config": {{"name": "l", "function": ["{IDENTITY_CODE}", null, null],
+            "function_type": "lambda", "output_shape": ["{IDENTITY_CODE}", null, null],
+            "output_shape_type": "lambda"}}}}"#
+        );
+        let found = findings(&json);
+        assert_eq!(found.len(), 2, "{found:?}");
+        assert!(
+            found
+                .iter()
+                .any(|f| f.2.contains("`output_shape` of Lambda layer `l`"))
+        );
+        // A raw output shape is data.
+        let json = format!(
+            r#"{{"class_name": "Lambda", "config": {{"name": "l", "function": ["{IDENTITY_CODE}", null, null],
+            "function_type": "lambda", "output_shape": [null, 4], "output_shape_type": "raw"}}}}"#
+        );
+        assert_eq!(findings(&json).len(), 1);
+    }
+
+    #[test]
+    fn vocabulary_paths_by_dialect() {
+        let layer = |vocabulary: &str| {
+            format!(
+                r#"{{"module": "keras.layers", "class_name": "StringLookup", "config":
+                {{"name": "lk", "vocabulary": {vocabulary}}}}}"#
+            )
+        };
+        assert!(findings(&layer("null")).is_empty());
+        assert!(findings(&layer(r#"["a", "b"]"#)).is_empty());
+        let found = findings(&layer(r#""/etc/passwd""#));
+        assert_eq!(found[0].0, RuleId::KerasFileReference);
+        assert_eq!(found[0].1, Severity::High);
+        assert!(found[0].2.contains("/etc/passwd"));
+        assert_eq!(
+            findings(&layer(r#""gs://b/v.txt""#))[0].1,
+            Severity::Critical
+        );
+        assert_eq!(findings(&layer(r#""v.txt""#))[0].1, Severity::High);
+        let inline = format!(r#""{}""#, "QUJD".repeat(2000));
+        assert!(findings(&layer(&inline)).is_empty());
+        let keras2 = findings_in(&layer(r#""/data/vocab.txt""#), Dialect::Keras2);
+        assert_eq!(keras2[0].1, Severity::Low);
+    }
+
+    #[test]
+    fn framework_gadgets_in_trusted_namespaces() {
+        for (module, name) in [
+            ("tensorflow", "py_function"),
+            ("tensorflow.io.gfile", "rmtree"),
+            ("keras.src.utils.python_utils", "func_load"),
+            ("keras.models", "model_from_json"),
+        ] {
+            let json = format!(
+                r#"{{"module": "{module}", "class_name": "function", "config": "{name}"}}"#
+            );
+            let found = findings(&json);
+            assert_eq!(found.len(), 1, "{module}.{name}: {found:?}");
+            assert_eq!(found[0].1, Severity::Critical);
+            assert!(found[0].2.contains(name));
+        }
+    }
+
+    #[test]
+    fn python_json_literals_and_deep_nesting_do_not_hide_payloads() {
+        let lambda = r#"{"class_name": "Lambda", "config": {"name": "l", "function": "system",
+            "function_type": "function", "module": "os"}, "x": NaN, "y": [-Infinity, "NaN"]}"#;
+        let found = findings(lambda);
+        assert!(found.iter().any(|f| f.1 == Severity::Critical), "{found:?}");
+        let deep = format!(
+            r#"{{"junk": {}{}, "class_name": "Lambda", "config": {{"name": "l", "function": "system",
+            "function_type": "function", "module": "os"}}}}"#,
+            "[".repeat(300),
+            "]".repeat(300)
+        );
+        let found = findings(&deep);
+        assert!(found.iter().any(|f| f.1 == Severity::Critical), "{found:?}");
+        assert!(
+            found.iter().any(|f| f.0 == RuleId::FormatMalformed),
+            "{found:?}"
+        );
+        let (value, pruned) = parse_python_json(br#"{"a": "x\"[", "b": 1}"#).expect("parses");
+        assert!(!pruned);
+        assert_eq!(value["a"], "x\"[");
     }
 }

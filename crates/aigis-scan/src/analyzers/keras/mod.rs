@@ -11,6 +11,8 @@
 mod config;
 mod marshal;
 
+pub(crate) use config::{check_keras2_objects, parse_python_json};
+
 use crate::analyzer::{Analyzer, Context, Input};
 use crate::analyzers::zip::analyze_index;
 use crate::archive::zip_index::{ZipEntry, ZipIndex, read_index};
@@ -63,7 +65,7 @@ fn root_member<'a>(index: &'a ZipIndex, name: &str) -> Option<&'a ZipEntry> {
 fn json_member(source: &dyn ByteSource, index: &ZipIndex, name: &str) -> Option<Value> {
     let entry = root_member(index, name)?;
     let bytes = read_zip_member(source, entry, MAX_CONFIG_BYTES).ok()?;
-    serde_json::from_slice(&bytes).ok()
+    parse_python_json(&bytes).ok().map(|(value, _)| value)
 }
 
 fn record_facts(facts: &config::ConfigFacts, cx: &mut Context<'_>) {
@@ -103,22 +105,22 @@ impl Analyzer for KerasV3Analyzer {
             .and_then(|m| m.get("keras_version"))
             .and_then(Value::as_str)
             .map(str::to_string);
-        let config_entry = root_member(&index, "config.json");
-        let config_bytes = config_entry
+        // Every `config.json`: with duplicates, Python's zipfile reads the last one listed, a
+        // lenient reader may take another, so all are judged.
+        let configs: Vec<Result<Vec<u8>, String>> = index
+            .entries
+            .iter()
+            .filter(|e| e.name == "config.json")
             .map(|e| read_zip_member(source, e, MAX_CONFIG_BYTES))
-            .transpose();
-        let config_looks_keras = || {
-            let has_weights = root_member(&index, "model.weights.h5").is_some();
-            let parsed = config_bytes
-                .as_ref()
-                .ok()
-                .and_then(Option::as_ref)
-                .and_then(|b| serde_json::from_slice::<Value>(b).ok());
-            has_weights
-                && parsed
-                    .is_some_and(|v| v.get("class_name").is_some() && v.get("config").is_some())
-        };
-        if keras_version.is_none() && !config_looks_keras() {
+            .collect();
+        // `keras.saving.load_model` deserializes `config.json` before it looks at anything
+        // else in the zip, so a serialized Keras object there is a Keras model even without
+        // `metadata.json` or weights.
+        let config_looks_keras = configs.iter().flatten().any(|bytes| {
+            parse_python_json(bytes)
+                .is_ok_and(|(v, _)| v.get("class_name").is_some() && v.get("config").is_some())
+        });
+        if keras_version.is_none() && !config_looks_keras {
             return None;
         }
         analyze_index(source, &index, cx);
@@ -128,24 +130,28 @@ impl Analyzer for KerasV3Analyzer {
                 .insert("keras_version".into(), version.clone());
         }
         cx.model().set_framework("keras");
-        match config_bytes {
-            Ok(Some(bytes)) => {
-                if let Some(facts) =
-                    cx.with_member("config.json", |cx| config::check_config_text(&bytes, cx))
-                {
-                    record_facts(&facts, cx);
-                }
-            }
-            Ok(None) => cx.malformed(
+        if configs.is_empty() {
+            cx.malformed(
                 RuleId::FormatMalformed,
                 "`.keras` archive has no config.json: Keras cannot load it",
                 None,
-            ),
-            Err(err) => cx.malformed(
-                RuleId::ArchiveMalformed,
-                format!("`config.json` could not be read: {err}"),
-                None,
-            ),
+            );
+        }
+        for config in configs {
+            match config {
+                Ok(bytes) => {
+                    if let Some(facts) = cx.with_member("config.json", |cx| {
+                        config::check_config_text(&bytes, config::Dialect::Keras3, cx)
+                    }) {
+                        record_facts(&facts, cx);
+                    }
+                }
+                Err(err) => cx.malformed(
+                    RuleId::ArchiveMalformed,
+                    format!("`config.json` could not be read: {err}"),
+                    None,
+                ),
+            }
         }
         Some(Format::KerasV3)
     }
@@ -256,7 +262,7 @@ impl Analyzer for KerasH5Analyzer {
         match model_config {
             Some(json) => {
                 let facts = cx.with_member("model_config", |cx| {
-                    config::check_config_text(json.as_bytes(), cx)
+                    config::check_config_text(json.as_bytes(), config::Dialect::Keras2, cx)
                 });
                 if let Some(facts) = facts {
                     record_facts(&facts, cx);
@@ -270,7 +276,7 @@ impl Analyzer for KerasH5Analyzer {
         }
         if let Some(training) = text("training_config") {
             cx.with_member("training_config", |cx| {
-                config::check_config_text(training.as_bytes(), cx)
+                config::check_config_text(training.as_bytes(), config::Dialect::Keras2, cx)
             });
         }
         Some(Format::KerasH5)
