@@ -439,11 +439,11 @@ fn walk_local(
         if let Ok(sig) = source.read_vec(next, 4)
             && u32_at(&sig, 0) == Some(DESCRIPTOR_SIG)
         {
-            next += 16;
+            next = next.saturating_add(16);
         } else if local.flags & 0x8 != 0 {
-            next += 12;
+            next = next.saturating_add(12);
             if read_local(source, next).is_none() {
-                next += 4;
+                next = next.saturating_add(4);
             }
         }
         if next <= at || next >= source.len() {
@@ -581,5 +581,16 @@ mod tests {
         let index = read_index(&MemorySource::new(zip[..cut].to_vec()), 100);
         assert!(index.broken.is_some());
         assert_eq!(index.entries.len(), 2);
+    }
+
+    #[test]
+    fn a_data_descriptor_near_u64_max_does_not_overflow() {
+        // Found by the zip_index fuzzer: a local header whose sizes put the next header just
+        // below u64::MAX, so skipping its data descriptor overflowed.
+        let input = include_bytes!(
+            "../../../../fuzz/regressions/zip_index/crash-d0cf597e895ca0ec71f8e2c339ff3d0907cf2a6f"
+        );
+        let index = read_index(&MemorySource::new(input.to_vec()), 10_000);
+        assert!(index.entries.len() <= 10_000);
     }
 }
