@@ -5,6 +5,7 @@
 //! Container analyzers (zip, tar, compressed streams) hand their members back to the same registry
 //! through [`Context::scan_member`], with a depth and byte budget.
 
+use crate::archive::zip_index::{ZipIndex, read_index};
 use crate::{ByteSource, Finding, Format, Limits, ModelInfo, RuleId};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -29,12 +30,14 @@ pub trait Analyzer: Send + Sync {
 
     /// Whether this format is also embedded in content another analyzer claimed (a polyglot,
     /// e.g. a pickle with a zip appended, which `zipfile` and `torch.load` read differently).
-    fn sniff_embedded(&self, _source: &dyn ByteSource) -> bool {
+    fn sniff_embedded(&self, _input: &Input<'_>, _limits: &Limits) -> bool {
         false
     }
 }
 
 /// What an analyzer reads: the bytes, their head, and (for archive members) the member name.
+/// Views of the bytes that several analyzers need (the zip directory) are built once per input
+/// and shared by every analyzer that looks at it.
 pub struct Input<'a> {
     /// The bytes.
     pub source: &'a dyn ByteSource,
@@ -42,6 +45,26 @@ pub struct Input<'a> {
     pub head: &'a [u8],
     /// Member name inside the enclosing archive, if any. Never used to pick a format.
     pub name: Option<&'a str>,
+    zip: std::cell::OnceCell<ZipIndex>,
+}
+
+impl<'a> Input<'a> {
+    /// An input over `source`, whose first bytes are `head`.
+    pub fn new(source: &'a dyn ByteSource, head: &'a [u8], name: Option<&'a str>) -> Input<'a> {
+        Input {
+            source,
+            head,
+            name,
+            zip: std::cell::OnceCell::new(),
+        }
+    }
+
+    /// The zip directory of this input (the lenient union of central directory and local
+    /// headers), read on first use and shared by every analyzer of a zip-based format.
+    pub fn zip_index(&self, limits: &Limits) -> &ZipIndex {
+        self.zip
+            .get_or_init(|| read_index(self.source, limits.max_members))
+    }
 }
 
 /// Options that shape every analysis.
@@ -86,11 +109,7 @@ impl Registry {
                 return Format::Unknown;
             }
         };
-        let input = Input {
-            source,
-            head: &head,
-            name,
-        };
+        let input = Input::new(source, &head, name);
         let mut primary = None;
         for (i, analyzer) in self.analyzers.iter().enumerate() {
             if analyzer.sniff(&head, source.len())
@@ -105,7 +124,7 @@ impl Registry {
             // zip-based model (`.keras`, `.skops`) is a zip from its first byte.
             if primary.is_some_and(|(p, _)| p == i)
                 || analyzer.sniff(&head, source.len())
-                || !analyzer.sniff_embedded(source)
+                || !analyzer.sniff_embedded(&input, cx.limits())
             {
                 continue;
             }
@@ -170,7 +189,9 @@ impl<'a> Context<'a> {
     /// On-disk path of the top-level file, when it was scanned from a local file system.
     /// Asking for it makes the result depend on where the file is, not only on its bytes.
     pub fn file_path(&self) -> Option<&Path> {
-        self.used_file_path.set(true);
+        if self.file_path.is_some() {
+            self.used_file_path.set(true);
+        }
         self.file_path.as_deref()
     }
 

@@ -180,22 +180,57 @@ impl ByteSource for SliceSource<'_> {
     }
 }
 
-/// Sequential `Read + Seek` view of a source, for crates that want a stream (tar, decompressors).
+/// Sequential `Read + Seek` view of a source (or of a window of it), for crates that want a
+/// stream (tar, decompressors).
 pub struct SourceReader<'a> {
     source: &'a dyn ByteSource,
+    /// Where the window starts in `source`.
+    start: u64,
+    /// Window length; `None` reads to the end of `source` (whose length is not asked for until a
+    /// seek from the end needs it: a lazily decoded source would otherwise decode everything).
+    len: Option<u64>,
+    /// Position within the window.
     pos: u64,
 }
 
 impl<'a> SourceReader<'a> {
     /// A reader positioned at the start of `source`.
     pub fn new(source: &'a dyn ByteSource) -> SourceReader<'a> {
-        SourceReader { source, pos: 0 }
+        SourceReader {
+            source,
+            start: 0,
+            len: None,
+            pos: 0,
+        }
+    }
+
+    /// A reader over the window `[offset, offset + len)` of `source` (clamped to its end), e.g.
+    /// the stored bytes of an archive member, without a [`SliceSource`] to keep alive.
+    pub fn window(source: &'a dyn ByteSource, offset: u64, len: u64) -> SourceReader<'a> {
+        let start = offset.min(source.len());
+        SourceReader {
+            source,
+            start,
+            len: Some(len.min(source.len() - start)),
+            pos: 0,
+        }
     }
 }
 
 impl Read for SourceReader<'_> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let n = self.source.read_at(self.pos, buf)?;
+        let want = match self.len {
+            Some(len) => buf
+                .len()
+                .min(usize::try_from(len.saturating_sub(self.pos)).unwrap_or(usize::MAX)),
+            None => buf.len(),
+        };
+        if want == 0 {
+            return Ok(0);
+        }
+        let n = self
+            .source
+            .read_at(self.start + self.pos, &mut buf[..want])?;
         self.pos += n as u64;
         Ok(n)
     }
@@ -205,7 +240,10 @@ impl Seek for SourceReader<'_> {
     fn seek(&mut self, pos: SeekFrom) -> io::Result<u64> {
         let target = match pos {
             SeekFrom::Start(n) => Some(n),
-            SeekFrom::End(d) => self.source.len().checked_add_signed(d),
+            SeekFrom::End(d) => self
+                .len
+                .unwrap_or_else(|| self.source.len().saturating_sub(self.start))
+                .checked_add_signed(d),
             SeekFrom::Current(d) => self.pos.checked_add_signed(d),
         };
         self.pos = target
@@ -237,5 +275,10 @@ mod tests {
         assert_eq!(r.read(&mut buf).ok(), Some(2));
         assert_eq!(&buf, b"ef");
         assert!(r.seek(SeekFrom::Current(-10)).is_err());
+        let mut w = SourceReader::window(&mem, 1, 3);
+        let mut all = Vec::new();
+        assert_eq!(w.read_to_end(&mut all).ok(), Some(3));
+        assert_eq!(all, b"bcd");
+        assert_eq!(w.seek(SeekFrom::End(-1)).ok(), Some(2));
     }
 }

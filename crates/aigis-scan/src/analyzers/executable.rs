@@ -9,15 +9,13 @@
 
 use super::gguf;
 use crate::analyzer::{Analyzer, Context, Input};
-use crate::archive::zip_index::{ends_with_eocd, read_index};
-use crate::{ByteSource, Format, RuleId, SliceSource};
+use crate::archive::zip_index::ends_with_eocd;
+use crate::{ByteSource, Format, Limits, RuleId, SliceSource};
 
 /// Bytes searched for an appended GGUF magic (executable code of a llamafile is tens of MiB).
 const SEARCH_LIMIT: u64 = 64 << 20;
 /// Bytes read per search step.
 const CHUNK: usize = 1 << 20;
-/// Zip entries examined for a model.
-const MAX_ZIP_ENTRIES: usize = 4096;
 
 /// Analyzer for executables carrying a model.
 pub struct ExecutableAnalyzer;
@@ -65,7 +63,7 @@ impl Analyzer for ExecutableAnalyzer {
     fn analyze(&self, input: &Input<'_>, cx: &mut Context<'_>) -> Option<Format> {
         let kind = kind(input.head)?;
         let source = input.source;
-        if let Some(member) = gguf_in_zip(source) {
+        if let Some(member) = gguf_in_zip(input, cx.limits()) {
             let msg = format!(
                 "{kind} executable carrying the GGUF model `{member}` in an embedded zip (llamafile): running this file runs native code; it is not a data file"
             );
@@ -94,11 +92,12 @@ impl Analyzer for ExecutableAnalyzer {
 }
 
 /// Name of a zip member that is a GGUF file, if the file ends with a zip holding one.
-fn gguf_in_zip(source: &dyn ByteSource) -> Option<String> {
+fn gguf_in_zip(input: &Input<'_>, limits: &Limits) -> Option<String> {
+    let source = input.source;
     if !ends_with_eocd(source) {
         return None;
     }
-    let index = read_index(source, MAX_ZIP_ENTRIES);
+    let index = input.zip_index(limits);
     index.entries.iter().find_map(|entry| {
         let stored_gguf = entry.method == 0
             && source

@@ -316,11 +316,7 @@ mod tests {
             .as_slice()
             .map(|s| s[..s.len().min(4096)].to_vec())
             .unwrap_or_default();
-        let input = Input {
-            source: &src,
-            head: &head,
-            name: None,
-        };
+        let input = Input::new(&src, &head, None);
         assert!(SafetensorsAnalyzer.sniff(&head, src.len()));
         SafetensorsAnalyzer.analyze(&input, &mut cx);
         cx.is_invalid()

@@ -5,10 +5,9 @@
 //! duplicate names.
 
 use crate::analyzer::{Analyzer, Context, Input};
-use crate::archive::{MAX_ENTRY_POINTS_PAST_CAP, escapes_root, loader_entry_point};
+use crate::archive::walk::{MemberKind, MemberWalk, Visit};
 use crate::{Format, MemorySource, RuleId, SourceReader};
 use sevenz_rust2::{ArchiveEntry, EntryDecision};
-use std::collections::HashSet;
 use std::io::Read;
 
 /// Analyzer for 7z archives.
@@ -33,11 +32,6 @@ fn is_link(entry: &ArchiveEntry) -> bool {
     let attributes = entry.windows_attributes;
     let unix_link = attributes & UNIX_EXTENSION != 0 && (attributes >> 16) & 0o170_000 == 0o120_000;
     unix_link || attributes & REPARSE_POINT != 0
-}
-
-/// The folder part of a member name (`a/b/c` → `a/b`).
-fn parent(name: &str) -> &str {
-    name.rsplit_once('/').map_or("", |(dir, _)| dir)
 }
 
 impl Analyzer for SevenZAnalyzer {
@@ -69,44 +63,32 @@ impl Analyzer for SevenZAnalyzer {
         // LZMA2 decoder buffers whole chunks per thread.
         reader.set_thread_count(1);
         let cap = cx.limits().max_member_bytes;
-        let max_members = cx.limits().max_members;
-        let mut names = HashSet::new();
-        let mut count = 0usize;
-        let mut extras = 0usize;
+        let mut walk = MemberWalk::new();
         let result = reader.for_each_entries_with_decision(|entry, data| {
-            count += 1;
-            if cx.out_of_time() {
-                return Ok(EntryDecision::Stop);
-            }
             let name = entry.name().replace('\\', "/");
-            if count == max_members + 1 {
-                let msg = format!(
-                    "more than {max_members} members; past that only the members loaders open by \
-                     name were examined"
-                );
-                cx.malformed(RuleId::ResourceLimit, msg, None);
-            }
-            if count > max_members {
-                // Past the cap, padding must not push what a loader reads out of sight.
-                if extras >= MAX_ENTRY_POINTS_PAST_CAP {
+            let link = is_link(entry);
+            // A link's target is its data: read it (bounded) before judging the member.
+            let mut target = String::new();
+            if link && entry.has_stream {
+                let mut bytes = Vec::new();
+                if let Err(err) = data.take(4096).read_to_end(&mut bytes) {
+                    let msg = format!("7z: `{name}`: {err}");
+                    cx.malformed(RuleId::ArchiveMalformed, msg, None);
                     return Ok(EntryDecision::Stop);
                 }
-                if !loader_entry_point(&name) {
-                    return Ok(EntryDecision::Continue);
-                }
-                extras += 1;
+                target = String::from_utf8_lossy(&bytes).into_owned();
             }
-            if escapes_root(&name) {
-                let msg =
-                    format!("member `{name}` would be extracted outside the destination folder");
-                cx.report(RuleId::ArchivePathTraversal, msg, None);
-            }
-            if !names.insert(name.clone()) && !entry.is_directory() {
-                let msg = format!("`{name}` appears more than once");
-                cx.report(RuleId::ArchiveDuplicateName, msg, None);
-            }
-            if entry.is_directory() || !entry.has_stream {
-                return Ok(EntryDecision::Continue);
+            let kind = if entry.is_directory() || (!entry.has_stream && !link) {
+                MemberKind::Dir
+            } else if link {
+                MemberKind::Symlink(&target)
+            } else {
+                MemberKind::File
+            };
+            match walk.visit(&name, kind, cx) {
+                Visit::Scan => {}
+                Visit::Skip => return Ok(EntryDecision::Continue),
+                Visit::Stop => return Ok(EntryDecision::Stop),
             }
             // Read one byte past the cap (to know it was exceeded). The buffer is reserved from the
             // declared size (bounded by the cap) so it does not double while growing; pages a
@@ -117,16 +99,6 @@ impl Analyzer for SevenZAnalyzer {
                 let msg = format!("7z: `{name}`: {err}");
                 cx.malformed(RuleId::ArchiveMalformed, msg, None);
                 return Ok(EntryDecision::Stop);
-            }
-            if is_link(entry) {
-                let target = String::from_utf8_lossy(&buf[..buf.len().min(4096)]).into_owned();
-                let escapes =
-                    escapes_root(&target) || escapes_root(&format!("{}/{target}", parent(&name)));
-                if escapes {
-                    let msg = format!("symbolic link `{name}` points to `{target}`");
-                    cx.report(RuleId::ArchiveLinkEscape, msg, None);
-                }
-                return Ok(EntryDecision::Continue);
             }
             let over = buf.len() as u64 > cap;
             if over {

@@ -9,9 +9,8 @@
 
 use crate::analyzer::{Analyzer, Context, Input};
 use crate::analyzers::callables::{Trust, clip, config_gadget, judge, report_with};
-use crate::analyzers::keras::read_zip_member;
 use crate::analyzers::zip::analyze_index;
-use crate::archive::zip_index::read_index;
+use crate::archive::member;
 use crate::{Format, RuleId, Severity};
 use serde_json::{Map, Value};
 
@@ -58,9 +57,9 @@ impl Analyzer for SkopsAnalyzer {
     }
 
     fn analyze(&self, input: &Input<'_>, cx: &mut Context<'_>) -> Option<Format> {
-        let index = read_index(input.source, cx.limits().max_members);
+        let index = input.zip_index(cx.limits());
         let entry = index.entries.iter().find(|e| e.name == "schema.json")?;
-        let bytes = read_zip_member(input.source, entry, MAX_SCHEMA).ok()?;
+        let bytes = member::read_to_vec(input.source, entry, MAX_SCHEMA).ok()?;
         // Read as skops' json.loads reads it (NaN, deep nesting): a strict parse would decline
         // the file and let its schema go unjudged.
         let (schema, _) = crate::analyzers::keras::parse_python_json(&bytes).ok()?;
@@ -68,7 +67,7 @@ impl Analyzer for SkopsAnalyzer {
         if !top.contains_key("__loader__") && !top.contains_key("_skops_version") {
             return None;
         }
-        analyze_index(input.source, &index, cx);
+        analyze_index(input.source, index, cx);
         let model = cx.model();
         model.set_framework("scikit-learn");
         if let Some(class) = top.get("__class__").and_then(Value::as_str) {

@@ -2,9 +2,8 @@
 //! `tensors` members). Regular members are scanned in place — a window of the tar, no copy.
 
 use crate::analyzer::{Analyzer, Context, Input};
-use crate::archive::{MAX_ENTRY_POINTS_PAST_CAP, escapes_root, loader_entry_point};
+use crate::archive::walk::{MemberKind, MemberWalk, Visit};
 use crate::{Format, RuleId, SliceSource, SourceReader};
-use std::collections::HashSet;
 
 /// Analyzer for tar archives.
 pub struct TarAnalyzer;
@@ -60,26 +59,13 @@ impl Analyzer for TarAnalyzer {
                 return Some(Format::Tar);
             }
         };
-        let mut names = HashSet::new();
+        let mut walk = MemberWalk::new();
         let mut torch_members = 0;
         let mut count = 0usize;
         // Members are collected first: the tar reader borrows the source sequentially.
         let mut regular: Vec<(String, u64, u64)> = Vec::new();
-        let mut extras = 0usize;
         for entry in entries {
             count += 1;
-            let over = count > cx.limits().max_members;
-            if count == cx.limits().max_members + 1 {
-                let msg = format!(
-                    "more than {} members; past that only the members loaders open by name were \
-                     examined",
-                    cx.limits().max_members
-                );
-                cx.malformed(RuleId::ResourceLimit, msg, None);
-            }
-            if over && (extras >= MAX_ENTRY_POINTS_PAST_CAP || cx.out_of_time()) {
-                break;
-            }
             let entry = match entry {
                 Ok(entry) => entry,
                 Err(err) => {
@@ -88,54 +74,33 @@ impl Analyzer for TarAnalyzer {
                 }
             };
             let name = String::from_utf8_lossy(&entry.path_bytes()).into_owned();
-            if over {
-                // Past the cap, padding must not push what a loader reads out of sight.
-                if !loader_entry_point(&name) {
-                    continue;
-                }
-                extras += 1;
-            }
-            let kind = entry.header().entry_type();
-            if escapes_root(&name) {
-                let msg =
-                    format!("member `{name}` would be extracted outside the destination folder");
-                cx.report(RuleId::ArchivePathTraversal, msg, None);
-            }
-            if !names.insert(name.clone()) && !kind.is_dir() {
-                cx.report(
-                    RuleId::ArchiveDuplicateName,
-                    format!("`{name}` appears more than once"),
-                    None,
-                );
-            }
-            if kind.is_symlink() || kind.is_hard_link() {
-                let target = entry
-                    .link_name_bytes()
-                    .map(|t| String::from_utf8_lossy(&t).into_owned())
-                    .unwrap_or_default();
-                let escapes = escapes_root(&target)
-                    || (kind.is_symlink() && escapes_root(&format!("{}/{target}", parent(&name))));
-                if escapes {
-                    let what = if kind.is_symlink() {
-                        "symbolic"
-                    } else {
-                        "hard"
-                    };
-                    let msg = format!("{what} link `{name}` points to `{target}`");
-                    cx.report(RuleId::ArchiveLinkEscape, msg, None);
-                }
-                continue;
-            }
-            if kind.is_character_special() || kind.is_block_special() || kind.is_fifo() {
-                cx.report(
-                    RuleId::ArchiveSpecialMember,
-                    format!("member `{name}` is a device or FIFO"),
-                    None,
-                );
-                continue;
-            }
-            if !(kind.is_file() || kind == tar::EntryType::Continuous || kind.is_gnu_sparse()) {
-                continue;
+            let header_kind = entry.header().entry_type();
+            let target = entry
+                .link_name_bytes()
+                .map(|t| String::from_utf8_lossy(&t).into_owned())
+                .unwrap_or_default();
+            let kind = if header_kind.is_symlink() {
+                MemberKind::Symlink(&target)
+            } else if header_kind.is_hard_link() {
+                MemberKind::HardLink(&target)
+            } else if header_kind.is_character_special() {
+                MemberKind::Special("character device")
+            } else if header_kind.is_block_special() {
+                MemberKind::Special("block device")
+            } else if header_kind.is_fifo() {
+                MemberKind::Special("FIFO")
+            } else if header_kind.is_file()
+                || header_kind == tar::EntryType::Continuous
+                || header_kind.is_gnu_sparse()
+            {
+                MemberKind::File
+            } else {
+                MemberKind::Dir
+            };
+            match walk.visit(&name, kind, cx) {
+                Visit::Scan => {}
+                Visit::Skip => continue,
+                Visit::Stop => break,
             }
             if matches!(
                 name.as_str(),
@@ -171,10 +136,6 @@ impl Analyzer for TarAnalyzer {
             Format::Tar
         })
     }
-}
-
-fn parent(name: &str) -> &str {
-    name.rsplit_once('/').map(|(p, _)| p).unwrap_or("")
 }
 
 #[cfg(test)]

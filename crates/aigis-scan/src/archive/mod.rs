@@ -1,6 +1,8 @@
 //! Archive and compression plumbing shared by the container analyzers.
 
 pub mod decoded;
+pub mod member;
+pub mod walk;
 pub mod zip_index;
 
 /// True when an archive member name would land outside the extraction folder: absolute paths,

@@ -169,8 +169,19 @@ fn read_zip64(source: &dyn ByteSource, eocd: &mut Eocd) {
     }
 }
 
+thread_local! {
+    static INDEX_BUILDS: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
+}
+
+/// How many zip directories this thread has read so far (each input's directory must be read
+/// once, however many analyzers look at it; tests check that with this counter).
+pub fn index_builds() -> u64 {
+    INDEX_BUILDS.with(std::cell::Cell::get)
+}
+
 /// Reads the zip structure of `source`, examining at most `max_entries` entries.
 pub fn read_index(source: &dyn ByteSource, max_entries: usize) -> ZipIndex {
+    INDEX_BUILDS.with(|n| n.set(n.get() + 1));
     let mut index = ZipIndex::default();
     let mut by_offset: BTreeMap<u64, ZipEntry> = BTreeMap::new();
     let mut shift = 0u64;

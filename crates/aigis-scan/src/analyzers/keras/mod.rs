@@ -15,10 +15,10 @@ pub(crate) use config::{check_keras2_objects, parse_python_json};
 
 use crate::analyzer::{Analyzer, Context, Input};
 use crate::analyzers::zip::analyze_index;
-use crate::archive::zip_index::{ZipEntry, ZipIndex, read_index};
-use crate::{ByteSource, Format, RuleId, SliceSource, SourceReader};
+use crate::archive::member;
+use crate::archive::zip_index::{ZipEntry, ZipIndex};
+use crate::{ByteSource, Format, RuleId};
 use serde_json::Value;
-use std::io::Read;
 
 /// Largest `config.json` / `metadata.json` read from a `.keras` zip.
 const MAX_CONFIG_BYTES: u64 = 64 << 20;
@@ -37,34 +37,13 @@ pub struct KerasV3Analyzer;
 /// Analyzer for legacy Keras HDF5 models.
 pub struct KerasH5Analyzer;
 
-/// Reads a (stored or deflated) zip member, up to `cap` bytes.
-pub(crate) fn read_zip_member(
-    source: &dyn ByteSource,
-    entry: &ZipEntry,
-    cap: u64,
-) -> Result<Vec<u8>, String> {
-    let stored = SliceSource::new(source, entry.data_offset, entry.compressed_size);
-    let mut out = Vec::new();
-    let result = match entry.method {
-        0 => SourceReader::new(&stored).take(cap).read_to_end(&mut out),
-        8 => flate2::read::DeflateDecoder::new(SourceReader::new(&stored))
-            .take(cap)
-            .read_to_end(&mut out),
-        other => return Err(format!("compression method {other} not supported here")),
-    };
-    match result {
-        Ok(_) => Ok(out),
-        Err(err) => Err(err.to_string()),
-    }
-}
-
 fn root_member<'a>(index: &'a ZipIndex, name: &str) -> Option<&'a ZipEntry> {
     index.entries.iter().find(|e| e.name == name)
 }
 
 fn json_member(source: &dyn ByteSource, index: &ZipIndex, name: &str) -> Option<Value> {
     let entry = root_member(index, name)?;
-    let bytes = read_zip_member(source, entry, MAX_CONFIG_BYTES).ok()?;
+    let bytes = member::read_to_vec(source, entry, MAX_CONFIG_BYTES).ok()?;
     parse_python_json(&bytes).ok().map(|(value, _)| value)
 }
 
@@ -98,8 +77,8 @@ impl Analyzer for KerasV3Analyzer {
 
     fn analyze(&self, input: &Input<'_>, cx: &mut Context<'_>) -> Option<Format> {
         let source = input.source;
-        let index = read_index(source, cx.limits().max_members);
-        let metadata = json_member(source, &index, "metadata.json");
+        let index = input.zip_index(cx.limits());
+        let metadata = json_member(source, index, "metadata.json");
         let keras_version = metadata
             .as_ref()
             .and_then(|m| m.get("keras_version"))
@@ -107,11 +86,11 @@ impl Analyzer for KerasV3Analyzer {
             .map(str::to_string);
         // Every `config.json`: with duplicates, Python's zipfile reads the last one listed, a
         // lenient reader may take another, so all are judged.
-        let configs: Vec<Result<Vec<u8>, String>> = index
+        let configs: Vec<Result<Vec<u8>, member::MemberError>> = index
             .entries
             .iter()
             .filter(|e| e.name == "config.json")
-            .map(|e| read_zip_member(source, e, MAX_CONFIG_BYTES))
+            .map(|e| member::read_to_vec(source, e, MAX_CONFIG_BYTES))
             .collect();
         // `keras.saving.load_model` deserializes `config.json` before it looks at anything
         // else in the zip, so a serialized Keras object there is a Keras model even without
@@ -123,7 +102,7 @@ impl Analyzer for KerasV3Analyzer {
         if keras_version.is_none() && !config_looks_keras {
             return None;
         }
-        analyze_index(source, &index, cx);
+        analyze_index(source, index, cx);
         if let Some(version) = &keras_version {
             cx.model()
                 .metadata
