@@ -6,7 +6,7 @@ use aigis_scan::{AnalysisOptions, Context, Input, MemorySource, ScanOptions, Sca
 use std::sync::OnceLock;
 use std::time::Duration;
 
-fn options() -> AnalysisOptions {
+fn options_for_fuzzing() -> AnalysisOptions {
     let mut options = AnalysisOptions::default();
     options.limits.time_limit = Duration::from_secs(5);
     options.limits.max_member_bytes = 16 << 20;
@@ -19,7 +19,7 @@ fn scanner() -> &'static Scanner {
     static SCANNER: OnceLock<Scanner> = OnceLock::new();
     SCANNER.get_or_init(|| {
         Scanner::new(ScanOptions {
-            analysis: options(),
+            analysis: options_for_fuzzing(),
             hash: false,
         })
     })
@@ -34,19 +34,20 @@ pub fn scan(data: &[u8]) {
 /// One analyzer, called directly (no sniffing), so its parser sees every input.
 pub fn analyzer(id: &str, data: &[u8]) {
     let scanner = scanner();
-    let options = options();
+    let options = options_for_fuzzing();
     let source = MemorySource::new(data.to_vec());
     let head = &data[..data.len().min(HEAD_LEN)];
     for analyzer in scanner.registry().analyzers().filter(|a| a.id() == id) {
         let mut cx = Context::new(scanner.registry(), &options);
-        let input = Input { source: &source, head, name: None };
+        let input = Input::new(&source, head, None);
         let _ = analyzer.analyze(&input, &mut cx);
     }
 }
 
 /// A container image tarball (`docker save`, either layout): the outer tar, `manifest.json`,
-/// the config, then every layer's tar (gzip/zstd or plain) and whiteouts. The image reader works
-/// on paths, so the input is written to a scratch file first.
+/// the config, then every layer's tar (gzip/zstd or plain) and whiteouts, then every file of the
+/// final tree, through the whole engine. The engine reads paths, so the input is written to a
+/// scratch file first.
 pub fn image(data: &[u8]) {
     static PATH: OnceLock<std::path::PathBuf> = OnceLock::new();
     let path = PATH.get_or_init(|| {
@@ -59,6 +60,11 @@ pub fn image(data: &[u8]) {
         dir.join(format!("aigis-fuzz-image-{}.tar", std::process::id()))
     });
     if std::fs::write(path, data).is_ok() {
-        let _ = aigis_inventory::image::scan_image(path, scanner());
+        let mut options = aigis_engine::EngineOptions::default();
+        options.scan.analysis = options_for_fuzzing();
+        options.scan.hash = false;
+        options.threads = 1;
+        let target = path.to_string_lossy().into_owned();
+        let _ = aigis_engine::run(&[target], &options, &aigis_engine::NoProgress);
     }
 }

@@ -1,15 +1,13 @@
 //! `aigis bom`: an AI-BOM of the models under the given paths (container images included),
 //! fully scanned, as CycloneDX 1.6 or SPDX 3.0.1.
 
-use crate::inventory::{self, BomFormat};
-use aigis_inventory::{Entry, InventoryOptions, WalkOptions, discover, model};
-use aigis_scan::{ScanOptions, Scanner};
-use anyhow::{Context as _, Result, bail};
+use crate::view::{self, BomFormat};
+use aigis_engine::EngineOptions;
+use anyhow::{Context as _, Result};
 use clap::ValueEnum;
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::Arc;
 
 /// BOM formats.
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -35,45 +33,37 @@ pub struct BomArgs {
     /// Skip paths matching this glob (gitignore syntax, repeatable).
     #[arg(long, value_name = "GLOB")]
     pub exclude: Vec<String>,
+    #[command(flatten)]
+    pub policy: crate::PolicyArgs,
 }
 
 /// Runs `aigis bom`.
 pub fn run(args: BomArgs) -> Result<ExitCode> {
-    for path in &args.paths {
-        if !inventory::exists(path) {
-            bail!("no such file or directory: {}", path.display());
-        }
-    }
-    let scanner = Arc::new(Scanner::new(ScanOptions::default()));
-    let mut plain = args.paths.clone();
-    let images = inventory::take_images(&args.paths, &mut plain);
-    let options = InventoryOptions {
-        walk: WalkOptions {
-            exclude: args.exclude.clone(),
-            threads: 0,
-        },
-        scan: true,
+    let options = EngineOptions {
+        exclude: args.exclude.clone(),
+        policy: crate::load_policy(&args.policy, &args.paths)?,
+        ..EngineOptions::default()
     };
-    let found = discover(&plain, &options, &scanner);
-    let mut models = found.models;
-    let image_results = inventory::scan_images(&images, &scanner);
-    if !image_results.is_empty() {
-        let entries = image_results
-            .into_iter()
-            .map(|r| Entry {
-                path: PathBuf::from(&r.path),
-                real: PathBuf::from(&r.path),
-                result: r,
-                scanned: true,
-            })
-            .collect();
-        models.extend(model::group(entries));
+    let run = aigis_engine::run(
+        &crate::targets(&args.paths),
+        &options,
+        &aigis_engine::NoProgress,
+    )?;
+    for warning in &run.warnings {
+        eprintln!("aigis: warning: {warning}");
     }
     let format = match args.format {
         BomArg::Cyclonedx => BomFormat::Cyclonedx,
         BomArg::Spdx => BomFormat::Spdx,
     };
-    let text = inventory::render_bom(format, &models, &[], &found.escapes)?;
+    // Files in no model are not part of an AI-BOM, unless something was found on them (a link
+    // leading out of the tree, a folder that could not be read).
+    let loose: Vec<_> = run
+        .loose()
+        .into_iter()
+        .filter(|r| !r.findings.is_empty())
+        .collect();
+    let text = view::bom(&run, &loose, format)?;
     match &args.output {
         Some(path) => {
             std::fs::write(path, text).with_context(|| format!("writing {}", path.display()))?

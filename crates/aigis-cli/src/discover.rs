@@ -2,15 +2,15 @@
 //! tree, as a table or JSON. Sniffs files and reads header facts; `--scan` also scans the
 //! models found.
 
-use crate::inventory;
-use aigis_inventory::{Inventory, InventoryOptions, Model, WalkOptions, discover};
-use aigis_scan::{ScanOptions, Scanner, Severity};
-use anyhow::{Result, bail};
+use crate::view;
+use aigis_engine::{Depth, EngineOptions, Run};
+use aigis_inventory::Model;
+use aigis_scan::{ScanOptions, Severity};
+use anyhow::Result;
 use clap::ValueEnum;
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::Arc;
 
 /// Output of `discover`.
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -40,79 +40,12 @@ pub struct DiscoverArgs {
     /// Fully scan (hash and analyze) the models found.
     #[arg(long)]
     pub scan: bool,
-    /// With --scan: exit 1 when a finding reaches this severity.
-    #[arg(long, default_value = "high")]
-    pub fail_on: Severity,
-}
-
-/// The standard model locations of this host that exist: model caches in the home folder of
-/// every user we can read, the cache variables of this process, and system folders.
-pub fn standard_roots() -> Vec<PathBuf> {
-    let mut homes: Vec<PathBuf> = Vec::new();
-    if let Some(home) = std::env::var_os("HOME") {
-        homes.push(PathBuf::from(home));
-    }
-    if let Ok(passwd) = std::fs::read_to_string("/etc/passwd") {
-        homes.extend(
-            passwd
-                .lines()
-                .filter_map(|l| l.split(':').nth(5))
-                .filter(|h| h.starts_with("/home/") || *h == "/root")
-                .map(PathBuf::from),
-        );
-    }
-    if let Ok(entries) = std::fs::read_dir("/home") {
-        homes.extend(entries.flatten().map(|e| e.path()));
-    }
-    let mut roots = Vec::new();
-    for home in &homes {
-        for sub in [
-            ".cache/huggingface",
-            ".cache/torch",
-            ".keras",
-            ".ollama",
-            ".cache/lm-studio",
-            ".lmstudio",
-            ".cache/whisper",
-            ".cache/gpt4all",
-            ".local/share/nomic.ai",
-        ] {
-            roots.push(home.join(sub));
-        }
-    }
-    for var in [
-        "HF_HOME",
-        "HF_HUB_CACHE",
-        "HUGGINGFACE_HUB_CACHE",
-        "TRANSFORMERS_CACHE",
-        "TORCH_HOME",
-        "OLLAMA_MODELS",
-        "KERAS_HOME",
-    ] {
-        if let Some(dir) = std::env::var_os(var) {
-            roots.push(PathBuf::from(dir));
-        }
-    }
-    for dir in [
-        "/models",
-        "/opt",
-        "/srv",
-        "/var/lib/ollama",
-        "/usr/share/ollama",
-        "/mnt/models",
-        "/data/models",
-        "/var/lib/triton",
-        "/home/model-server",
-    ] {
-        roots.push(PathBuf::from(dir));
-    }
-    let mut existing: Vec<PathBuf> = roots.into_iter().filter(|r| r.is_dir()).collect();
-    existing.sort();
-    existing.dedup();
-    // A root inside another root is walked once.
-    let all = existing.clone();
-    existing.retain(|r| !all.iter().any(|o| o != r && r.starts_with(o)));
-    existing
+    /// With --scan: exit 1 when a finding reaches this severity [default: the policy's
+    /// `fail_on`, else high].
+    #[arg(long)]
+    pub fail_on: Option<Severity>,
+    #[command(flatten)]
+    pub policy: crate::PolicyArgs,
 }
 
 fn human_count(n: u64) -> String {
@@ -155,7 +88,7 @@ fn row(model: &Model) -> Vec<String> {
     ]
 }
 
-fn table(inventory: &Inventory) -> String {
+fn table(run: &Run) -> String {
     let header: Vec<String> = [
         "MODEL",
         "SOURCE",
@@ -172,7 +105,7 @@ fn table(inventory: &Inventory) -> String {
     .map(|s| s.to_string())
     .collect();
     let rows: Vec<Vec<String>> = std::iter::once(header)
-        .chain(inventory.models.iter().map(row))
+        .chain(run.models.iter().map(row))
         .map(|r| {
             r.into_iter()
                 .map(|c| c.replace(['\n', '\r', '\t'], " "))
@@ -193,24 +126,24 @@ fn table(inventory: &Inventory) -> String {
         out += "\n";
     }
     let mut findings = Vec::new();
-    for model in &inventory.models {
+    for model in &run.models {
         for (file, finding) in model.findings() {
             if finding.severity >= Severity::Medium {
-                findings.push(format!(
-                    "  {}: {}",
-                    file.path,
-                    inventory::finding_line(finding)
-                ));
+                findings.push(format!("  {}: {}", file.path, view::finding_line(finding)));
             }
         }
     }
-    for escape in &inventory.escapes {
-        findings.push(format!("  {}", inventory::finding_line(&escape.finding())));
+    for (result, finding) in loose_findings(run) {
+        findings.push(format!(
+            "  {}: {}",
+            result.path,
+            view::finding_line(&finding)
+        ));
     }
     out += &format!(
         "\n{} models in {} files looked at\n",
-        inventory.models.len(),
-        inventory.files_visited
+        run.models.len(),
+        run.files_visited
     );
     if !findings.is_empty() {
         out += "\nFindings (medium and above):\n";
@@ -220,58 +153,60 @@ fn table(inventory: &Inventory) -> String {
     out
 }
 
+/// Findings on results that belong to no model: links leading out of the tree, paths that
+/// could not be read.
+fn loose_findings(run: &Run) -> Vec<(aigis_scan::FileResult, aigis_scan::Finding)> {
+    run.loose()
+        .into_iter()
+        .flat_map(|r| {
+            let findings = r.findings.clone();
+            findings.into_iter().map(move |f| (r.clone(), f))
+        })
+        .collect()
+}
+
 /// Runs `aigis discover`.
 pub fn run(args: DiscoverArgs) -> Result<ExitCode> {
     let mut roots: Vec<PathBuf> = args.paths.iter().chain(&args.roots).cloned().collect();
-    for root in &roots {
-        if !inventory::exists(root) {
-            bail!("no such file or directory: {}", root.display());
-        }
-    }
+    let policy = crate::load_policy(&args.policy, &roots)?;
     if roots.is_empty() {
-        roots = aigis_policy::discover(Path::new("."))
-            .and_then(|file| aigis_policy::Policy::load(&file).ok())
-            .map(|p| p.discover_roots)
-            .unwrap_or_default();
+        roots = policy.discover_roots.clone();
         if roots.is_empty() {
-            roots = standard_roots();
+            roots = aigis_engine::standard_model_locations();
         }
     }
-    let scanner = Arc::new(Scanner::new(ScanOptions {
-        hash: args.scan,
-        ..ScanOptions::default()
-    }));
-    let options = InventoryOptions {
-        walk: WalkOptions {
-            exclude: args.exclude.clone(),
-            threads: 0,
+    let options = EngineOptions {
+        scan: ScanOptions {
+            hash: args.scan,
+            ..ScanOptions::default()
         },
-        scan: args.scan,
+        depth: if args.scan { Depth::Full } else { Depth::Facts },
+        exclude: args.exclude.clone(),
+        policy,
+        fail_on: args.fail_on,
+        ..EngineOptions::default()
     };
-    let inventory = discover(&roots, &options, &scanner);
+    let run = aigis_engine::run(&crate::targets(&roots), &options, &aigis_engine::NoProgress)?;
+    for warning in &run.warnings {
+        eprintln!("aigis: warning: {warning}");
+    }
     let text = match args.format {
-        DiscoverFormat::Table => table(&inventory),
+        DiscoverFormat::Table => table(&run),
         DiscoverFormat::Json => {
-            let escapes: Vec<_> = inventory.escapes.iter().map(|e| e.finding()).collect();
+            let findings: Vec<_> = loose_findings(&run).into_iter().map(|(_, f)| f).collect();
             let doc = serde_json::json!({
                 "schema_version": 1,
                 "tool": { "name": "aigis", "version": env!("CARGO_PKG_VERSION") },
                 "roots": roots,
-                "files_visited": inventory.files_visited,
-                "models": inventory.models,
-                "findings": escapes,
+                "files_visited": run.files_visited,
+                "models": run.models,
+                "findings": findings,
             });
             serde_json::to_string_pretty(&doc)? + "\n"
         }
     };
     std::io::stdout().write_all(text.as_bytes())?;
-    let worst = inventory
-        .models
-        .iter()
-        .filter_map(|m| m.max_severity)
-        .chain(inventory.escapes.iter().map(|e| e.finding().severity))
-        .max();
-    Ok(if args.scan && worst.is_some_and(|w| w >= args.fail_on) {
+    Ok(if args.scan && run.fails() {
         ExitCode::from(1)
     } else {
         ExitCode::SUCCESS

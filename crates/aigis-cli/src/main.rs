@@ -1,23 +1,20 @@
 //! `aigis`: find and scan AI model files for code that runs when they are loaded.
 
 mod bom;
-mod cache;
-mod changed;
 mod discover;
-mod inventory;
+mod remote;
+mod view;
 
+use aigis_engine::{EngineOptions, Run};
 use aigis_policy::{Date, Policy};
 use aigis_report::{ScanReport, html, junit, markdown, sarif, terminal};
-use aigis_scan::{FileResult, RuleId, ScanOptions, Scanner, Severity};
+use aigis_scan::{FileResult, RuleId, ScanOptions, Severity};
 use anyhow::{Context as _, Result, bail};
 use clap::{Parser, Subcommand, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::sync::Arc;
-
-mod remote;
 
 #[derive(Parser)]
 #[command(
@@ -109,12 +106,8 @@ struct ScanArgs {
     /// Trust this global in pickles (`module.Qualname` or `prefix.*`, repeatable).
     #[arg(long = "allow-global", value_name = "MODULE.NAME")]
     allow_global: Vec<String>,
-    /// Policy file [default: `aigis.toml` in the first scanned path or a parent folder].
-    #[arg(long, value_name = "FILE", conflicts_with = "no_policy")]
-    policy: Option<PathBuf>,
-    /// Do not look for a policy file.
-    #[arg(long)]
-    no_policy: bool,
+    #[command(flatten)]
+    policy: PolicyArgs,
     /// Scan only files git reports changed since REF (committed since the merge base, plus
     /// uncommitted and untracked files).
     #[arg(long, value_name = "REF")]
@@ -170,19 +163,26 @@ fn run(cli: Cli) -> Result<ExitCode> {
     }
 }
 
-/// The policy for this run: `--policy`, else one discovered from the first scanned path.
-fn load_policy(args: &ScanArgs) -> Result<Policy> {
+/// Policy options every command that runs the engine takes.
+#[derive(clap::Args, Clone, Default)]
+pub struct PolicyArgs {
+    /// Policy file [default: `aigis.toml` in the first scanned path or a parent folder].
+    #[arg(long, value_name = "FILE", conflicts_with = "no_policy")]
+    policy: Option<PathBuf>,
+    /// Do not look for a policy file.
+    #[arg(long)]
+    no_policy: bool,
+}
+
+/// The policy for a run over `paths`: `--policy`, else one discovered from the first path.
+pub(crate) fn load_policy(args: &PolicyArgs, paths: &[PathBuf]) -> Result<Policy> {
     if args.no_policy {
         return Ok(Policy::default());
     }
     let file = match &args.policy {
         Some(file) => Some(file.clone()),
         None => {
-            let start = args
-                .paths
-                .first()
-                .cloned()
-                .unwrap_or_else(|| PathBuf::from("."));
+            let start = paths.first().cloned().unwrap_or_else(|| PathBuf::from("."));
             aigis_policy::discover(&start)
         }
     };
@@ -192,65 +192,66 @@ fn load_policy(args: &ScanArgs) -> Result<Policy> {
     }
 }
 
-/// A path shown relative to the current folder when it lies under it.
-fn display_path(path: &Path) -> PathBuf {
-    std::env::current_dir()
-        .ok()
-        .and_then(|cwd| path.strip_prefix(cwd).ok().map(Path::to_path_buf))
-        .unwrap_or_else(|| path.to_path_buf())
+/// A progress bar on stderr, when it is a terminal.
+struct Bar(Option<ProgressBar>);
+
+impl Bar {
+    fn new(quiet: bool) -> Bar {
+        if quiet || !std::io::stderr().is_terminal() {
+            return Bar(None);
+        }
+        let bar = ProgressBar::new(0);
+        bar.set_style(
+            ProgressStyle::with_template("{spinner} {pos}/{len} files {wide_bar} {elapsed}")
+                .unwrap_or_else(|_| ProgressStyle::default_bar()),
+        );
+        Bar(Some(bar))
+    }
+
+    fn finish(&self) {
+        if let Some(bar) = &self.0 {
+            bar.finish_and_clear();
+        }
+    }
 }
 
-fn files_to_scan(
-    args: &ScanArgs,
-    paths: &[PathBuf],
-    scanner: &Scanner,
-    policy: &Policy,
-) -> Result<Vec<PathBuf>> {
-    let mut files = match &args.changed_since {
-        Some(reference) => {
-            let roots: Vec<PathBuf> = paths
-                .iter()
-                .filter_map(|p| std::fs::canonicalize(p).ok())
-                .collect();
-            let start = roots.first().map_or_else(
-                || PathBuf::from("."),
-                |r| {
-                    if r.is_dir() {
-                        r.clone()
-                    } else {
-                        r.parent().map_or_else(|| r.clone(), Path::to_path_buf)
-                    }
-                },
-            );
-            changed::changed_files(&start, reference)?
-                .into_iter()
-                .filter(|f| roots.is_empty() || roots.iter().any(|r| f.starts_with(r)))
-                .map(|f| display_path(&f))
-                .collect()
+impl aigis_engine::Progress for Bar {
+    fn planned(&self, inputs: u64) {
+        if let Some(bar) = &self.0 {
+            bar.inc_length(inputs);
         }
-        None => scanner.collect(paths),
-    };
-    files.retain(|f| policy.includes(f));
-    Ok(files)
+    }
+
+    fn finished(&self, _result: &FileResult) {
+        if let Some(bar) = &self.0 {
+            // Images and archives yield more results than the inputs planned.
+            if bar.position() >= bar.length().unwrap_or(0) {
+                bar.inc_length(1);
+            }
+            bar.inc(1);
+        }
+    }
+}
+
+/// Targets as the engine takes them (local paths and remote URLs).
+pub(crate) fn targets(paths: &[PathBuf]) -> Vec<String> {
+    paths
+        .iter()
+        .map(|p| p.to_string_lossy().into_owned())
+        .collect()
 }
 
 fn scan(args: ScanArgs) -> Result<ExitCode> {
-    let (remote_urls, local_paths) = remote::split(&args.paths);
-    for path in &local_paths {
-        if std::fs::symlink_metadata(path).is_err() {
-            bail!("no such file or directory: {}", path.display());
-        }
-    }
-    let policy = load_policy(&args)?;
-    let mut options = ScanOptions {
-        hash: !args.no_hash,
-        ..ScanOptions::default()
-    };
-    options.analysis.allow_globals = args.allow_global.clone();
-    let limits = &mut options.analysis.limits;
     if !(args.time_limit.is_finite() && args.time_limit >= 0.0) {
         bail!("--time-limit must be a number of seconds");
     }
+    let policy = load_policy(&args.policy, &args.paths)?;
+    let mut scan = ScanOptions {
+        hash: !args.no_hash,
+        ..ScanOptions::default()
+    };
+    scan.analysis.allow_globals = args.allow_global.clone();
+    let limits = &mut scan.analysis.limits;
     limits.time_limit = std::time::Duration::from_secs_f64(args.time_limit);
     if let Some(bytes) = args.max_member_bytes {
         limits.max_member_bytes = bytes;
@@ -258,82 +259,39 @@ fn scan(args: ScanArgs) -> Result<ExitCode> {
     if let Some(depth) = args.max_depth {
         limits.max_depth = depth;
     }
-    options
-        .analysis
-        .allow_globals
-        .extend(policy.allow_globals.iter().cloned());
-    options.analysis.deny_globals = policy.deny_globals.clone();
-    let scanner = Scanner::new(options.clone());
-    let mut files = files_to_scan(&args, &local_paths, &scanner, &policy)?;
-    let images = inventory::take_images(&local_paths, &mut files);
-
-    let bar = if !args.quiet && std::io::stderr().is_terminal() {
-        let bar = ProgressBar::new(files.len() as u64);
-        bar.set_style(
-            ProgressStyle::with_template("{spinner} {pos}/{len} files {wide_bar} {elapsed}")
-                .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    let options = EngineOptions {
+        scan,
+        cache_dir: if args.no_cache || args.no_hash {
+            None
+        } else {
+            args.cache_dir
+                .clone()
+                .or_else(aigis_engine::default_cache_dir)
+        },
+        changed_since: args.changed_since.clone(),
+        policy,
+        fail_on: args.fail_on,
+        #[cfg(feature = "remote")]
+        remote: args.remote.options(),
+        ..EngineOptions::default()
+    };
+    let bar = Bar::new(args.quiet);
+    let run = aigis_engine::run(&targets(&args.paths), &options, &bar)?;
+    bar.finish();
+    if args.verbose
+        && let Some(cache) = &run.cache
+    {
+        eprintln!(
+            "aigis: cache {}: {} hits, {} misses",
+            cache.dir.display(),
+            cache.hits,
+            cache.misses
         );
-        Some(bar)
-    } else {
-        None
-    };
-    let tick = |_: &FileResult| {
-        if let Some(bar) = &bar {
-            bar.inc(1);
-        }
-    };
-    let cache_dir = if args.no_cache || args.no_hash {
-        None
-    } else {
-        args.cache_dir.clone().or_else(cache::default_dir)
-    };
-    let cache = cache_dir.as_ref().map(|dir| {
-        Arc::new(cache::Cache::open(
-            dir,
-            &cache::ruleset_version(&scanner, &options),
-        ))
-    });
-    let mut scanner = scanner;
-    if let Some(cache) = &cache {
-        scanner = scanner.with_cache(cache.clone());
     }
-    let scanner = Arc::new(scanner);
-    let mut results = scanner.scan_files(&files, &tick);
-    inventory::add_host_context(&mut results, &local_paths);
-    if let (Some(cache), Some(dir)) = (&cache, &cache_dir) {
-        if let Err(err) = cache.save() {
-            eprintln!(
-                "aigis: warning: cache not saved in {}: {err}",
-                dir.display()
-            );
-        }
-        if args.verbose {
-            let hits = cache.hits();
-            let misses = results.len().saturating_sub(hits);
-            eprintln!(
-                "aigis: cache {}: {hits} hits, {misses} misses",
-                dir.display()
-            );
-        }
-    }
-    results.extend(inventory::scan_images(&images, &scanner));
-    results.extend(remote::scan(&scanner, &remote_urls, &args.remote, &|_| {
-        if let Some(bar) = &bar {
-            bar.inc_length(1);
-            bar.inc(1);
-        }
-    })?);
-    if let Some(bar) = bar {
-        bar.finish_and_clear();
-    }
-    let applied = policy.apply(&mut results, Date::today());
-    let mut report = ScanReport::new(results);
-    report.fail_on = args.fail_on.or(policy.fail_on).unwrap_or(Severity::High);
-    report.warnings = applied.warnings;
-    for warning in &report.warnings {
+    for warning in &run.warnings {
         eprintln!("aigis: warning: {warning}");
     }
-
+    let report = view::report(&run);
     for spec in &args.output {
         let (format, path) = match spec.split_once('=') {
             Some((name, path)) => (
@@ -343,22 +301,28 @@ fn scan(args: ScanArgs) -> Result<ExitCode> {
             ),
             None => (args.format, spec.as_str()),
         };
-        let text = render(&report, format, false, args.verbose)?;
+        let text = render(&run, &report, format, false, args.verbose)?;
         std::fs::write(path, text).with_context(|| format!("writing {path}"))?;
     }
     if args.output.is_empty() && !(args.quiet && args.format == OutputFormat::Terminal) {
         let color = args.format == OutputFormat::Terminal && std::io::stdout().is_terminal();
-        let text = render(&report, args.format, color, args.verbose)?;
+        let text = render(&run, &report, args.format, color, args.verbose)?;
         std::io::stdout().write_all(text.as_bytes())?;
     }
-    Ok(if report.fails() {
+    Ok(if run.fails() {
         ExitCode::from(1)
     } else {
         ExitCode::SUCCESS
     })
 }
 
-fn render(report: &ScanReport, format: OutputFormat, color: bool, verbose: bool) -> Result<String> {
+fn render(
+    run: &Run,
+    report: &ScanReport,
+    format: OutputFormat,
+    color: bool,
+    verbose: bool,
+) -> Result<String> {
     Ok(match format {
         OutputFormat::Terminal => terminal::render(report, terminal::Style { color, verbose }),
         OutputFormat::Json => aigis_report::json::to_string(report)? + "\n",
@@ -369,8 +333,8 @@ fn render(report: &ScanReport, format: OutputFormat, color: bool, verbose: bool)
         OutputFormat::Html => html::render(report),
         OutputFormat::Junit => junit::render(report),
         OutputFormat::Markdown => markdown::render(report),
-        OutputFormat::Cyclonedx => inventory::report_bom(report, inventory::BomFormat::Cyclonedx)?,
-        OutputFormat::Spdx => inventory::report_bom(report, inventory::BomFormat::Spdx)?,
+        OutputFormat::Cyclonedx => view::bom(run, &run.loose(), view::BomFormat::Cyclonedx)?,
+        OutputFormat::Spdx => view::bom(run, &run.loose(), view::BomFormat::Spdx)?,
     })
 }
 

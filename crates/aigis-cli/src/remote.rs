@@ -1,8 +1,5 @@
-//! Remote arguments of `aigis scan` (`s3://`, `gs://`, `az://`, `abfs://`, `https://`, `hf://`):
-//! routed to `aigis-remote` when the `remote` feature is on (the default).
-
-use aigis_scan::{FileResult, Scanner};
-use std::path::PathBuf;
+//! Remote options of `aigis scan` (`s3://`, `gs://`, `az://`, `abfs://`, `https://`, `hf://`
+//! targets), handed to the engine when the `remote` feature is on (the default).
 
 /// Options of remote scanning.
 #[derive(clap::Args, Debug, Clone)]
@@ -22,68 +19,16 @@ pub struct RemoteArgs {
     pub hash_remote: bool,
 }
 
-/// Splits scan arguments into remote URLs and local paths.
-pub fn split(paths: &[PathBuf]) -> (Vec<String>, Vec<PathBuf>) {
-    let mut remote = Vec::new();
-    let mut local = Vec::new();
-    for path in paths {
-        match path.to_str() {
-            Some(arg) if is_remote(arg) => remote.push(arg.to_string()),
-            _ => local.push(path.clone()),
+#[cfg(feature = "remote")]
+impl RemoteArgs {
+    /// The engine's remote options.
+    pub fn options(&self) -> aigis_remote::RemoteOptions {
+        aigis_remote::RemoteOptions {
+            endpoint: self.endpoint.clone(),
+            allow_http: self.allow_http,
+            concurrency: self.remote_concurrency.max(1),
+            hash: self.hash_remote,
+            ..Default::default()
         }
-    }
-    (remote, local)
-}
-
-#[cfg(feature = "remote")]
-fn is_remote(arg: &str) -> bool {
-    aigis_remote::is_remote(arg)
-}
-
-#[cfg(not(feature = "remote"))]
-fn is_remote(arg: &str) -> bool {
-    [
-        "s3://", "gs://", "az://", "abfs://", "abfss://", "https://", "http://", "hf://",
-    ]
-    .iter()
-    .any(|s| arg.to_ascii_lowercase().starts_with(s))
-}
-
-/// Scans every remote argument; results keep the argument order.
-#[cfg(feature = "remote")]
-pub fn scan(
-    scanner: &Scanner,
-    urls: &[String],
-    args: &RemoteArgs,
-    progress: &(dyn Fn(&FileResult) + Sync),
-) -> anyhow::Result<Vec<FileResult>> {
-    if urls.is_empty() {
-        return Ok(Vec::new());
-    }
-    let remote = aigis_remote::RemoteScanner::new(aigis_remote::RemoteOptions {
-        endpoint: args.endpoint.clone(),
-        allow_http: args.allow_http,
-        concurrency: args.remote_concurrency.max(1),
-        hash: args.hash_remote,
-        ..Default::default()
-    })?;
-    let mut results = Vec::new();
-    for url in urls {
-        results.extend(remote.scan(scanner, url, progress)?);
-    }
-    Ok(results)
-}
-
-/// Without the `remote` feature, remote arguments are a usage error.
-#[cfg(not(feature = "remote"))]
-pub fn scan(
-    _scanner: &Scanner,
-    urls: &[String],
-    _args: &RemoteArgs,
-    _progress: &(dyn Fn(&FileResult) + Sync),
-) -> anyhow::Result<Vec<FileResult>> {
-    match urls.first() {
-        Some(url) => anyhow::bail!("{url}: this aigis was built without the `remote` feature"),
-        None => Ok(Vec::new()),
     }
 }

@@ -209,33 +209,6 @@ pub fn resolve_link(link: &Path, roots: &[PathBuf]) -> Result<PathBuf, SymlinkEs
     }
 }
 
-/// Lists symbolic links under `roots` whose targets lie outside all of them (links are not
-/// followed while walking).
-pub fn symlink_escapes(roots: &[PathBuf]) -> Vec<SymlinkEscape> {
-    let canonical: Vec<PathBuf> = roots
-        .iter()
-        .filter_map(|r| std::fs::canonicalize(r).ok())
-        .collect();
-    let mut escapes = Vec::new();
-    for root in roots {
-        let walker = ignore::WalkBuilder::new(root)
-            .standard_filters(false)
-            .follow_links(false)
-            .build();
-        for entry in walker.flatten() {
-            if entry.depth() > 0
-                && entry.path_is_symlink()
-                && let Err(escape) = resolve_link(entry.path(), &canonical)
-            {
-                escapes.push(escape);
-            }
-        }
-    }
-    escapes.sort_by(|a, b| a.link.cmp(&b.link));
-    escapes.dedup();
-    escapes
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -267,20 +240,5 @@ mod tests {
         chmod(&dir, 0o755);
         chmod(&file, 0o666);
         assert_eq!(HostChecker::new().open_paths(&file).len(), base + 1);
-    }
-
-    #[test]
-    fn escapes_are_found_inside_links_are_not() {
-        let tmp = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
-        let root = tmp.path().join("root");
-        std::fs::create_dir(&root).unwrap_or_else(|e| panic!("{e}"));
-        std::fs::write(root.join("a"), b"x").unwrap_or_else(|e| panic!("{e}"));
-        std::fs::write(tmp.path().join("outside"), b"x").unwrap_or_else(|e| panic!("{e}"));
-        std::os::unix::fs::symlink("a", root.join("inside")).unwrap_or_else(|e| panic!("{e}"));
-        std::os::unix::fs::symlink("../outside", root.join("out"))
-            .unwrap_or_else(|e| panic!("{e}"));
-        let escapes = symlink_escapes(std::slice::from_ref(&root));
-        assert_eq!(escapes.len(), 1, "{escapes:?}");
-        assert!(escapes[0].link.ends_with("out"));
     }
 }

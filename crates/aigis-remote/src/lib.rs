@@ -29,7 +29,6 @@ use object_store::{ObjectStore, ObjectStoreExt};
 use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use tokio::runtime::Runtime;
 
 /// Errors that stop a whole remote argument (per-object failures become `error` results).
@@ -79,8 +78,20 @@ impl Default for RemoteOptions {
     }
 }
 
-/// One object to scan.
-struct RemoteObject {
+impl RemoteObject {
+    /// The result path (`s3://bucket/key`, `hf://org/name@rev/file`, the URL).
+    pub fn display(&self) -> &str {
+        &self.display
+    }
+
+    /// Size from the listing, when it gave one.
+    pub fn size(&self) -> Option<u64> {
+        self.size
+    }
+}
+
+/// One object to scan, as listed.
+pub struct RemoteObject {
     store: Arc<dyn ObjectStore>,
     path: Path,
     /// The result's `path`.
@@ -121,16 +132,17 @@ impl RemoteScanner {
         })
     }
 
-    /// Lists what `arg` names and scans every object; results are sorted by path.
-    /// `progress` is called once per finished object.
-    pub fn scan(
-        &self,
-        scanner: &Scanner,
-        arg: &str,
-        progress: &(dyn Fn(&FileResult) + Sync),
-    ) -> Result<Vec<FileResult>, Error> {
-        let objects = self.collect(&Target::parse(arg)?)?;
-        Ok(self.scan_objects(scanner, objects, progress))
+    /// Lists the objects `arg` (a bucket prefix, an HTTPS URL, a Hub repo) names, sorted by
+    /// path. Scanning each is [`RemoteScanner::scan_object`], run by the caller's workers.
+    pub fn list(&self, arg: &str) -> Result<Vec<RemoteObject>, Error> {
+        let mut objects = self.collect(&Target::parse(arg)?)?;
+        objects.sort_by(|a, b| a.display.cmp(&b.display));
+        Ok(objects)
+    }
+
+    /// Objects scanned at once (the caller's worker count for remote objects).
+    pub fn concurrency(&self) -> usize {
+        self.options.concurrency.clamp(1, 256)
     }
 
     /// Lists the objects a target names.
@@ -258,48 +270,9 @@ impl RemoteScanner {
         }
     }
 
-    /// Scans objects on `concurrency` threads; each blocks on the runtime for its reads.
-    fn scan_objects(
-        &self,
-        scanner: &Scanner,
-        objects: Vec<RemoteObject>,
-        progress: &(dyn Fn(&FileResult) + Sync),
-    ) -> Vec<FileResult> {
-        let next = AtomicUsize::new(0);
-        let workers = self
-            .options
-            .concurrency
-            .clamp(1, 256)
-            .min(objects.len().max(1));
-        let mut results: Vec<FileResult> = std::thread::scope(|scope| {
-            let handles: Vec<_> = (0..workers)
-                .map(|_| {
-                    scope.spawn(|| {
-                        let mut done = Vec::new();
-                        loop {
-                            let i = next.fetch_add(1, Ordering::Relaxed);
-                            let Some(object) = objects.get(i) else {
-                                break;
-                            };
-                            let result = self.scan_object(scanner, object);
-                            progress(&result);
-                            done.push(result);
-                        }
-                        done
-                    })
-                })
-                .collect();
-            handles
-                .into_iter()
-                .flat_map(|h| h.join().unwrap_or_default())
-                .collect()
-        });
-        results.sort_by(|a, b| a.path.cmp(&b.path));
-        results
-    }
-
     /// Scans one object; any failure becomes an `error` result with a `READ-ERROR` finding.
-    fn scan_object(&self, scanner: &Scanner, object: &RemoteObject) -> FileResult {
+    /// Called from plain threads, never from inside the I/O runtime.
+    pub fn scan_object(&self, scanner: &Scanner, object: &RemoteObject) -> FileResult {
         let handle = self.runtime.handle().clone();
         let mut source_meta = object.source.clone();
         let size = match object.size {

@@ -1,14 +1,14 @@
-//! The aigis scan pipeline: **source → sniff format → analyze → findings**.
+//! The aigis analysis of one input: **source → sniff format → analyze → findings**. Which
+//! inputs a run reads, and everything around them, is `aigis-engine`'s.
 //!
-//! ```no_run
-//! use aigis_scan::{ScanOptions, Scanner};
-//! use std::sync::Arc;
+//! ```
+//! use aigis_scan::{MemorySource, ScanOptions, Scanner, Severity};
 //!
-//! let scanner = Arc::new(Scanner::new(ScanOptions::default()));
-//! let files = scanner.collect(&["models/".into()]);
-//! for result in scanner.scan_files(&files, &|_| {}) {
-//!     println!("{} {} {:?}", result.path, result.format, result.max_severity);
-//! }
+//! let scanner = Scanner::new(ScanOptions::default());
+//! // `pickle.dumps` of an object whose `__reduce__` returns `(os.system, ('id',))`.
+//! let evil = b"\x80\x02cposix\nsystem\nq\x00X\x02\x00\x00\x00idq\x01\x85q\x02Rq\x03.";
+//! let result = scanner.scan_source("evil.pkl".into(), &MemorySource::new(evil.to_vec()));
+//! assert_eq!(result.max_severity, Some(Severity::Critical));
 //! ```
 //!
 //! Every analyzer reads through [`ByteSource`] and reports into a per-file [`Context`]; container
@@ -35,6 +35,6 @@ pub use limits::Limits;
 pub use model_info::ModelInfo;
 pub use result::{FileResult, Status};
 pub use rules::{Rule, RuleId};
-pub use scanner::{ResultCache, ScanOptions, Scanner, hash_source};
+pub use scanner::{ScanOptions, Scanner, hash_source};
 pub use severity::Severity;
 pub use source::{ByteSource, FileSource, MemorySource, SliceSource, SourceReader};

@@ -324,6 +324,12 @@ rules! {
         "An I/O error prevented the scan; the file was not analysed.",
         "Check permissions and retry.",
         &["CWE-703: Improper Check or Handling of Exceptional Conditions"];
+    /// aigis itself failed while analysing a file (an internal error, caught).
+    AnalysisCrashed = "ANALYSIS-CRASHED", Medium,
+        "Analysis failed with an internal error",
+        "aigis hit an internal error while analysing this file and stopped; the file was not fully examined. Other files of the run are unaffected.",
+        "Inspect the file by other means and report the error (the message says where it happened) to the aigis maintainers.",
+        &["CWE-703: Improper Check or Handling of Exceptional Conditions"];
     /// A Jinja chat template reaches Python internals: rendering it unsandboxed runs code.
     ChatTemplateInjection = "CHAT-TEMPLATE-INJECTION", Critical,
         "Chat template escapes the Jinja sandbox",

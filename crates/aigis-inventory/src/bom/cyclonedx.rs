@@ -295,14 +295,6 @@ pub fn render(input: &BomInput<'_>) -> serde_json::Result<String> {
                 vulnerabilities.push(vulnerability(n, &affects, finding));
             }
         }
-        for escape in input.escapes_of(model) {
-            let n = vulnerabilities.len() + 1;
-            vulnerabilities.push(vulnerability(
-                n,
-                std::slice::from_ref(&model_ref),
-                &escape.finding(),
-            ));
-        }
     }
     for (i, result) in input.loose.iter().enumerate() {
         components.push(loose_component(i, result));

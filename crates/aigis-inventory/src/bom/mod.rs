@@ -6,7 +6,7 @@
 pub mod cyclonedx;
 pub mod spdx;
 
-use crate::{Model, SymlinkEscape};
+use crate::Model;
 use aigis_scan::FileResult;
 use sha2::{Digest, Sha256};
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -18,8 +18,6 @@ pub struct BomInput<'a> {
     pub models: &'a [Model],
     /// Scan results of files that belong to no model.
     pub loose: &'a [FileResult],
-    /// Links that lead out of the scanned tree.
-    pub escapes: &'a [SymlinkEscape],
     /// Version of aigis.
     pub tool_version: &'a str,
 }
@@ -52,12 +50,6 @@ impl BomInput<'_> {
             &h[16..20],
             &h[20..32]
         )
-    }
-
-    /// Escapes whose link lies in `model`'s folder.
-    pub fn escapes_of<'m>(&'m self, model: &'m Model) -> impl Iterator<Item = &'m SymlinkEscape> {
-        let dir = std::path::Path::new(&model.path);
-        self.escapes.iter().filter(move |e| e.link.starts_with(dir))
     }
 }
 

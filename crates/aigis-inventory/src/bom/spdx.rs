@@ -96,7 +96,7 @@ impl Writer {
         id
     }
 
-    fn model(&mut self, index: usize, model: &Model, input: &BomInput<'_>) -> String {
+    fn model(&mut self, index: usize, model: &Model) -> String {
         let local = format!("model-{}", index + 1);
         let id = self.id(&local);
         let mut package = json!({
@@ -156,7 +156,7 @@ impl Writer {
         if let Some(q) = &model.quantization {
             comment += &format!(", quantization {q}");
         }
-        let findings = model.findings().count() + input.escapes_of(model).count();
+        let findings = model.findings().count();
         if findings > 0 {
             comment += &format!(", {findings} findings");
         }
@@ -236,7 +236,7 @@ pub fn render(input: &BomInput<'_>) -> serde_json::Result<String> {
     }));
     let mut roots = Vec::new();
     for (i, model) in input.models.iter().enumerate() {
-        roots.push(w.model(i, model, input));
+        roots.push(w.model(i, model));
     }
     for (i, result) in input.loose.iter().enumerate() {
         roots.push(w.loose(i, result));

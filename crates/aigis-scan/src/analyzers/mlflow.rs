@@ -412,7 +412,8 @@ mod tests {
         ] {
             let path = dir.join(name);
             std::fs::write(&path, &text).unwrap_or_else(|e| panic!("{e}"));
-            let result = scanner.scan_file(&path);
+            let source = crate::MemorySource::new(text.clone().into_bytes());
+            let result = scanner.scan_source_at(name.into(), &source, Some(&path));
             if let Some(status) = expected {
                 assert_eq!(result.status, status, "{name}");
                 assert_eq!(result.format, Format::Mlflow, "{name}");

@@ -4,23 +4,25 @@
 //!
 //! Layers are applied in order, whiteouts included (`.wh.<name>` deletes a lower entry,
 //! `.wh..wh..opq` empties a lower folder), into an in-memory map *path → (layer, offset, size)*
-//! of the final file system; nothing is extracted to disk. Then every file of the final tree whose
-//! head a sniff accepts (the discovery candidate rule, [`crate::walk::is_candidate`]) is scanned
-//! in place: a window of the layer for uncompressed layers, the member decoded into memory (up to
-//! the member limit) for gzip/zstd layers. Each such file is one result whose path names the
-//! layer that brought it: `image.tar!/layer:<first 12 hex of the layer digest>/opt/models/x.pt`.
-//! Files that are not in a format aigis knows (the operating system) get no result.
+//! of the final file system; nothing is extracted to disk. Then every file of the final tree is
+//! scanned like any file of a folder (same analyzers, limits, cache and policy): a window of the
+//! layer for uncompressed layers, the file decoded into memory (or an unnamed temporary file when
+//! large) for gzip/zstd layers. Each file is one result whose path names the layer that brought
+//! it: `image.tar!/layer:<first 12 hex of the layer digest>/opt/models/x.pt`. A layer that cannot
+//! be read is a result of its own (`image.tar!/layer:<digest>`), and the other layers are still
+//! read.
 
-use crate::walk::is_candidate;
-use aigis_scan::analyzer::HEAD_LEN;
+use crate::file::{RunCx, read_error};
+use crate::pool::{Job, JobCx};
 use aigis_scan::{
-    ByteSource, FileResult, FileSource, Finding, Format, MemorySource, RuleId, Scanner,
-    SliceSource, SourceReader, Status,
+    ByteSource, FileResult, FileSource, Finding, Format, MemorySource, RuleId, SliceSource,
+    SourceReader, Status,
 };
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::io::Read;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 /// Most members indexed in one tar (the outer archive or a layer).
 const MAX_ENTRIES: usize = 2_000_000;
@@ -62,20 +64,17 @@ fn tar_index(source: &dyn ByteSource) -> Result<BTreeMap<String, (u64, u64)>, Im
 }
 
 /// True for a `docker save` tarball: a tar whose `manifest.json` lists layers.
-pub fn is_docker_archive(path: &Path) -> bool {
-    let Ok(source) = std::fs::File::open(path).and_then(FileSource::new) else {
-        return false;
-    };
+pub fn is_docker_archive(source: &dyn ByteSource) -> bool {
     let head = source.read_vec(0, 512).unwrap_or_default();
     if head.get(257..262) != Some(b"ustar") {
         return false;
     }
-    let Ok(index) = tar_index(&source) else {
+    let Ok(index) = tar_index(source) else {
         return false;
     };
     index
         .get("manifest.json")
-        .and_then(|&(at, len)| json_at(&source, at, len).ok())
+        .and_then(|&(at, len)| json_at(source, at, len).ok())
         .is_some_and(|m| m.get(0).and_then(|e| e.get("Layers")).is_some())
 }
 
@@ -369,125 +368,219 @@ fn apply(
     Ok(())
 }
 
-/// One finished member scan.
-fn scan_member(
-    scanner: &Scanner,
-    display: String,
-    name: &str,
-    source: &dyn ByteSource,
-) -> Option<FileResult> {
-    let head = source.read_vec(0, HEAD_LEN).ok()?;
-    if head.is_empty() || !is_candidate(scanner.registry(), Path::new(name), &head, source.len()) {
-        return None;
-    }
-    let mut result = scanner.scan_source(display, source);
-    if result.status == Status::Unsupported {
-        return None;
-    }
-    if scanner.options().hash {
-        result.sha256 = aigis_scan::hash_source(source).ok();
-    }
-    Some(result)
+/// Where in its layer file a layer's member is, and what to call it.
+struct Wanted {
+    /// Path in the image's final file system.
+    name: String,
+    /// Data offset within the layer's (decoded) tar stream.
+    offset: u64,
+    size: u64,
 }
 
-/// Scans a `docker save` tarball or an OCI layout folder. `Ok(None)` when `path` is neither.
-pub fn scan_image(path: &Path, scanner: &Scanner) -> Result<Option<Vec<FileResult>>, ImageError> {
+/// Scans the image at `path` (a `docker save` tarball or an OCI layout folder; results named
+/// `{display}!/layer:<digest>/<path>`): its layers are applied in order into the final file
+/// system, then every file there is scanned like any other input — one job per file of an
+/// uncompressed layer (a window of the layer, no copy), one job per compressed layer (decoded
+/// once more as a stream, each file read and scanned in turn). A layer that cannot be read is a
+/// result of its own; the other layers are still applied and scanned.
+pub(crate) fn scan(cx: &Arc<RunCx>, job: &JobCx, display: &str, path: &Path) {
     let layers = if path.is_dir() {
-        if !is_oci_layout(path) {
-            return Ok(None);
-        }
-        oci_dir_layers(path)?
-    } else if is_docker_archive(path) {
-        docker_layers(path)?
+        oci_dir_layers(path)
     } else {
-        return Ok(None);
+        docker_layers(path)
     };
-    let mut tree = BTreeMap::new();
-    let mut files = Vec::new();
+    let layers = match layers {
+        Ok(layers) => layers,
+        Err(err) => {
+            job.emit(failed(display.to_string(), path, &err));
+            return;
+        }
+    };
+    // One open file per distinct layer file (a `docker save` tarball holds them all).
+    let mut files: Vec<Arc<FileSource>> = Vec::new();
+    let mut opened: BTreeMap<PathBuf, Arc<FileSource>> = BTreeMap::new();
     for layer in &layers {
-        files.push(FileSource::new(std::fs::File::open(&layer.file)?)?);
+        let file = match opened.get(&layer.file) {
+            Some(file) => Arc::clone(file),
+            None => match std::fs::File::open(&layer.file).and_then(FileSource::new) {
+                Ok(file) => {
+                    let file = Arc::new(file);
+                    opened.insert(layer.file.clone(), Arc::clone(&file));
+                    file
+                }
+                Err(err) => {
+                    job.emit(failed(display.to_string(), path, &ImageError::Io(err)));
+                    return;
+                }
+            },
+        };
+        files.push(file);
     }
-    let window = |i: usize| -> Option<SliceSource<'_>> {
-        let layer = layers.get(i)?;
-        Some(SliceSource::new(files.get(i)?, layer.offset, layer.len))
-    };
-    let limits = &scanner.options().analysis.limits;
-    for (i, layer) in layers.iter().enumerate() {
-        let Some(source) = window(i) else { continue };
-        apply(&mut tree, i, &source, limits.max_ratio)
-            .map_err(|e| malformed(format!("layer {}: {e}", layer.short())))?;
+    let max_ratio = cx.scanner.options().analysis.limits.max_ratio;
+    let mut tree = BTreeMap::new();
+    for (i, (layer, file)) in layers.iter().zip(&files).enumerate() {
+        let source = SliceSource::new(file.as_ref(), layer.offset, layer.len);
+        if let Err(err) = apply(&mut tree, i, &source, max_ratio) {
+            job.emit(layer_failed(display, layer, &err));
+        }
     }
-    let root = path.to_string_lossy();
-    let mut results = Vec::new();
-    for (i, layer) in layers.iter().enumerate() {
-        let Some(source) = window(i) else { continue };
-        let wanted: BTreeMap<u64, (&String, Member)> = tree
+    for (i, (layer, file)) in layers.iter().zip(&files).enumerate() {
+        let wanted: Vec<Wanted> = tree
             .iter()
             .filter(|(_, m)| m.layer == i)
-            .map(|(p, m)| (m.offset, (p, *m)))
+            .map(|(name, m)| Wanted {
+                name: name.clone(),
+                offset: m.offset,
+                size: m.size,
+            })
             .collect();
         if wanted.is_empty() {
             continue;
         }
-        let display = |p: &str| format!("{root}!/layer:{}/{p}", layer.short());
-        if !is_compressed(&source) {
-            for (name, member) in wanted.values() {
-                let slice = SliceSource::new(&source, member.offset, member.size);
-                results.extend(scan_member(scanner, display(name), name, &slice));
-            }
+        let prefix = format!("{display}!/layer:{}/", layer.short());
+        let source = SliceSource::new(file.as_ref(), layer.offset, layer.len);
+        if is_compressed(&source) {
+            job.spawn(Box::new(CompressedLayerJob {
+                cx: Arc::clone(cx),
+                file: Arc::clone(file),
+                offset: layer.offset,
+                len: layer.len,
+                prefix,
+                wanted,
+            }));
             continue;
         }
-        // A compressed layer is decoded once more, as a stream; wanted members are read into
-        // memory (up to the member limit) and scanned there.
-        let mut archive = tar::Archive::new(capped_reader(&source, limits.max_ratio));
-        for entry in archive.entries()?.take(MAX_ENTRIES) {
-            let mut entry = entry?;
-            let Some((name, member)) = wanted.get(&entry.raw_file_position()) else {
-                continue;
-            };
-            if member.size > limits.max_member_bytes {
-                let mut head = Vec::new();
-                (&mut entry).take(HEAD_LEN as u64).read_to_end(&mut head)?;
-                if is_candidate(
-                    scanner.registry(),
-                    Path::new(name.as_str()),
-                    &head,
-                    member.size,
-                ) {
-                    results.push(too_large(
-                        display(name),
-                        member.size,
-                        limits.max_member_bytes,
-                    ));
-                }
-                continue;
-            }
-            let mut bytes = Vec::new();
-            (&mut entry).take(member.size).read_to_end(&mut bytes)?;
-            let memory = MemorySource::new(bytes);
-            results.extend(scan_member(scanner, display(name), name, &memory));
+        for member in wanted {
+            job.spawn(Box::new(MemberJob {
+                cx: Arc::clone(cx),
+                file: Arc::clone(file),
+                offset: layer.offset.saturating_add(member.offset),
+                size: member.size,
+                display: format!("{prefix}{}", member.name),
+                name: member.name,
+            }));
         }
     }
-    results.sort_by(|a, b| a.path.cmp(&b.path));
-    Ok(Some(results))
 }
 
-fn too_large(path: String, size: u64, cap: u64) -> FileResult {
-    let finding = Finding::new(
-        RuleId::ResourceLimit,
-        format!(
-            "member of a compressed layer is {size} bytes, over the {cap}-byte member limit; not scanned"
-        ),
-    );
-    FileResult::new(path, Format::Unknown, size, Status::Invalid, vec![finding])
+/// A file of an uncompressed layer: a window of the layer file.
+struct MemberJob {
+    cx: Arc<RunCx>,
+    file: Arc<FileSource>,
+    offset: u64,
+    size: u64,
+    display: String,
+    name: String,
 }
 
-/// The result for an image that could not be read.
-pub fn failed(path: &Path, err: &ImageError) -> FileResult {
+impl Job for MemberJob {
+    fn label(&self) -> (String, u64) {
+        (self.display.clone(), self.size)
+    }
+
+    fn run(self: Box<Self>, job: &JobCx) {
+        let window = SliceSource::new(self.file.as_ref(), self.offset, self.size);
+        if let Some(result) = self
+            .cx
+            .scan_bytes(job, self.display, Path::new(&self.name), &window)
+        {
+            job.emit(result);
+        }
+    }
+}
+
+/// Files of a compressed layer up to this size are read into memory; larger ones go to an
+/// unnamed temporary file (the layer's decoded size is capped, so that is bounded too).
+const IN_MEMORY: u64 = 64 << 20;
+
+/// The files of one compressed layer: the layer is decoded as a stream once more and each file
+/// is scanned as it comes.
+struct CompressedLayerJob {
+    cx: Arc<RunCx>,
+    file: Arc<FileSource>,
+    offset: u64,
+    len: u64,
+    prefix: String,
+    wanted: Vec<Wanted>,
+}
+
+impl Job for CompressedLayerJob {
+    fn label(&self) -> (String, u64) {
+        (self.prefix.trim_end_matches('/').to_string(), self.len)
+    }
+
+    fn run(self: Box<Self>, job: &JobCx) {
+        let by_offset: BTreeMap<u64, &Wanted> = self.wanted.iter().map(|w| (w.offset, w)).collect();
+        let layer = SliceSource::new(self.file.as_ref(), self.offset, self.len);
+        let max_ratio = self.cx.scanner.options().analysis.limits.max_ratio;
+        let mut archive = tar::Archive::new(capped_reader(&layer, max_ratio));
+        let Ok(entries) = archive.entries() else {
+            return;
+        };
+        // Errors in the stream were reported when the layer was applied; files before them are
+        // scanned, files after them are not in the final tree.
+        for entry in entries.take(MAX_ENTRIES) {
+            let Ok(mut entry) = entry else { break };
+            let Some(member) = by_offset.get(&entry.raw_file_position()) else {
+                continue;
+            };
+            let display = format!("{}{}", self.prefix, member.name);
+            let name = Path::new(&member.name);
+            let read = if member.size <= IN_MEMORY {
+                let mut bytes = Vec::new();
+                (&mut entry)
+                    .take(member.size)
+                    .read_to_end(&mut bytes)
+                    .map(|_| Box::new(MemorySource::new(bytes)) as Box<dyn ByteSource>)
+            } else {
+                spill(&mut entry, member.size)
+            };
+            let result = match read {
+                Ok(source) => self.cx.scan_bytes(job, display, name, source.as_ref()),
+                Err(err) => Some(read_error(
+                    display,
+                    member.size,
+                    &format!("layer stream failed: {err}"),
+                )),
+            };
+            if let Some(result) = result {
+                job.emit(result);
+            }
+        }
+    }
+}
+
+/// Copies `size` bytes of `reader` into an unnamed temporary file and reads them from there.
+fn spill(reader: &mut dyn Read, size: u64) -> std::io::Result<Box<dyn ByteSource>> {
+    let mut file = tempfile::tempfile()?;
+    std::io::copy(&mut reader.take(size), &mut file)?;
+    Ok(Box::new(FileSource::new(file)?))
+}
+
+/// The result for a layer that could not be applied: named after the layer; the image's other
+/// layers are still read.
+fn layer_failed(display: &str, layer: &LayerRef, err: &ImageError) -> FileResult {
+    let finding = Finding::new(RuleId::ArchiveMalformed, format!("image layer: {err}"));
+    FileResult::new(
+        format!("{display}!/layer:{}", layer.short()),
+        Format::Unknown,
+        layer.len,
+        Status::Invalid,
+        vec![finding],
+    )
+}
+
+/// The result for an image that could not be read at all.
+fn failed(display: String, path: &Path, err: &ImageError) -> FileResult {
     let size = std::fs::metadata(path).map_or(0, |m| m.len());
     let finding = Finding::new(RuleId::ArchiveMalformed, format!("container image: {err}"));
-    let path = path.to_string_lossy().into_owned();
-    FileResult::new(path, Format::Unknown, size, Status::Invalid, vec![finding])
+    FileResult::new(
+        display,
+        Format::Unknown,
+        size,
+        Status::Invalid,
+        vec![finding],
+    )
 }
 
 #[cfg(test)]
@@ -585,28 +678,28 @@ mod tests {
                     .filter(|p| p.extension().is_none_or(|e| e != "md")),
             );
         }
-        let scanner = Scanner::new(aigis_scan::ScanOptions {
-            hash: false,
-            ..aigis_scan::ScanOptions::default()
-        });
-        let summary = |r: &Result<Option<Vec<FileResult>>, ImageError>| match r {
-            Ok(results) => serde_json::to_string(results).unwrap_or_default(),
+        let mut options = crate::EngineOptions::default();
+        options.scan.hash = false;
+        let summary = |r: &Result<crate::Run, crate::EngineError>| match r {
+            Ok(run) => serde_json::to_string(&run.results).unwrap_or_default(),
             Err(e) => e.to_string(),
         };
         for input in inputs {
+            let target = input.to_string_lossy().into_owned();
             let started = std::time::Instant::now();
-            let first = scan_image(&input, &scanner);
+            let first = crate::run(std::slice::from_ref(&target), &options, &crate::NoProgress);
             let elapsed = started.elapsed();
             assert!(elapsed.as_secs() < 10, "{}: {elapsed:?}", input.display());
             if input.starts_with(root.join("fixtures")) {
-                let found = first
-                    .as_ref()
-                    .ok()
-                    .and_then(Option::as_ref)
-                    .map_or(0, Vec::len);
-                assert!(found >= 2, "{}: {} models", input.display(), found);
+                let models = first.as_ref().map_or(0, |run| {
+                    run.results
+                        .iter()
+                        .filter(|r| r.format != Format::Unknown)
+                        .count()
+                });
+                assert!(models >= 2, "{}: {models} models", input.display());
             }
-            let second = scan_image(&input, &scanner);
+            let second = crate::run(std::slice::from_ref(&target), &options, &crate::NoProgress);
             assert_eq!(summary(&first), summary(&second), "{}", input.display());
         }
     }

@@ -6,32 +6,34 @@
 //! every remaining file is content-sniffed like any other, so non-model files end up
 //! `unsupported`.
 
-use anyhow::{Context as _, Result, bail};
+use crate::EngineError;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-fn git(dir: &Path, args: &[&str]) -> Result<String> {
+fn git(dir: &Path, args: &[&str]) -> Result<String, EngineError> {
     let out = Command::new("git")
         .arg("-C")
         .arg(dir)
         .args(args)
         .output()
-        .context("running git (is it installed?)")?;
+        .map_err(|e| EngineError::Git(format!("running git (is it installed?): {e}")))?;
     if !out.status.success() {
-        bail!(
+        return Err(EngineError::Git(format!(
             "git {} failed: {}",
             args.join(" "),
             String::from_utf8_lossy(&out.stderr).trim()
-        );
+        )));
     }
     Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
 /// Files changed since `reference` in the repository containing `dir`, as paths under the
 /// repository root, existing regular files only, sorted.
-pub fn changed_files(dir: &Path, reference: &str) -> Result<Vec<PathBuf>> {
+pub fn changed_files(dir: &Path, reference: &str) -> Result<Vec<PathBuf>, EngineError> {
     if reference.starts_with('-') {
-        bail!("--changed-since: `{reference}` is not a git revision");
+        return Err(EngineError::Git(format!(
+            "--changed-since: `{reference}` is not a git revision"
+        )));
     }
     let root = PathBuf::from(git(dir, &["rev-parse", "--show-toplevel"])?.trim());
     let range = format!("{reference}...HEAD");

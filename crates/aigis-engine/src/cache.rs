@@ -8,7 +8,7 @@
 //! temporary file first and is renamed into place; unreadable or corrupt entries are ignored
 //! and overwritten.
 
-use aigis_scan::{FileResult, ResultCache, ScanOptions, Scanner, Status};
+use aigis_scan::{FileResult, RuleId, ScanOptions, Scanner, Status};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
@@ -151,35 +151,42 @@ impl Cache {
         }
     }
 
-    fn result_path(&self, sha: &str) -> Option<PathBuf> {
+    /// Where the result for `sha` analysed at `place` lives.
+    fn result_path(&self, sha: &str, place: &Place<'_>) -> Option<PathBuf> {
         let valid = sha.len() == 64 && sha.bytes().all(|b| b.is_ascii_hexdigit());
-        valid.then(|| {
-            self.dir
-                .join("results")
-                .join(&sha[..2])
-                .join(format!("{sha}.json"))
-        })
+        let name = match place {
+            Place::Anywhere => format!("{sha}.json"),
+            Place::Detached => format!("{sha}~detached.json"),
+            Place::At(key) => {
+                let at = hex::encode(&Sha256::digest(key.as_bytes())[..12]);
+                format!("{sha}@{at}.json")
+            }
+        };
+        valid.then(|| self.dir.join("results").join(&sha[..2]).join(name))
     }
 
-    fn load(&self, sha: &str) -> Option<FileResult> {
-        let bytes = fs::read(self.result_path(sha)?).ok()?;
+    fn load(&self, sha: &str, place: &Place<'_>) -> Option<FileResult> {
+        let bytes = fs::read(self.result_path(sha, place)?).ok()?;
         let result: FileResult = serde_json::from_slice(&bytes).ok()?;
-        (result.sha256.as_deref() == Some(sha)).then_some(result)
+        let at = matches!(place, Place::At(_));
+        let fits = result.sha256.as_deref() == Some(sha) && result.location_dependent == at;
+        fits.then_some(result)
     }
 
-    fn store(&self, result: &FileResult) {
-        // Read errors and time-outs depend on the moment, not the bytes.
+    fn store(&self, result: &FileResult, place: &Place<'_>) {
+        // Read errors, time-outs and crashes depend on the moment, not the bytes.
         let timed_out = result
             .findings
             .iter()
-            .any(|f| f.message.contains("time limit"));
+            .any(|f| matches!(f.rule_id, RuleId::TimeLimit | RuleId::AnalysisCrashed));
         if result.status == Status::Error || timed_out {
             return;
         }
         if let Some(path) = result
             .sha256
             .as_deref()
-            .and_then(|sha| self.result_path(sha))
+            .and_then(|sha| self.result_path(sha, place))
+            && !path.exists()
             && let Ok(json) = serde_json::to_vec(result)
         {
             let _ = write_atomic(&path, &json);
@@ -241,31 +248,68 @@ fn absolute_key(path: &Path) -> String {
         .into_owned()
 }
 
-impl ResultCache for Cache {
-    fn by_metadata(&self, path: &Path, metadata: &fs::Metadata) -> Option<FileResult> {
+/// Which analyses of the same bytes a cached result stands for.
+enum Place<'a> {
+    /// A local file whose analysis did not look at where it was: valid for the same bytes
+    /// anywhere.
+    Anywhere,
+    /// Bytes with no place of their own (an image member, a remote object): analyzers that
+    /// look around a file had nothing to look at, so the result is not valid for a local file.
+    Detached,
+    /// A local file whose analysis depended on where it was (an MLflow code file judged by the
+    /// `MLmodel` beside it): valid for that path only.
+    At(&'a str),
+}
+
+impl Cache {
+    /// A result recorded for this file whose metadata (size, times, inode) still matches, so
+    /// the file need not even be read.
+    pub fn by_metadata(&self, path: &Path, metadata: &fs::Metadata) -> Option<FileResult> {
         let stat = stat_of(metadata)?;
-        let (known, sha) = self.index.get(&absolute_key(path))?;
+        let key = absolute_key(path);
+        let (known, sha) = self.index.get(&key)?;
         if *known != stat {
             return None;
         }
-        let result = self.load(sha)?;
+        let result = self
+            .load(sha, &Place::At(&key))
+            .or_else(|| self.load(sha, &Place::Anywhere))?;
         self.hits.fetch_add(1, Ordering::Relaxed);
         Some(result)
     }
 
-    fn by_content(&self, sha256: &str) -> Option<FileResult> {
-        let result = self.load(sha256)?;
+    /// A result recorded for these bytes (lower-case hex SHA-256), read from the local file
+    /// `on_disk` if they were (a result that depended on its file's place is only reused there).
+    pub fn by_content(&self, sha256: &str, on_disk: Option<&Path>) -> Option<FileResult> {
+        let result = match on_disk {
+            Some(path) => {
+                let key = absolute_key(path);
+                self.load(sha256, &Place::At(&key))
+                    .or_else(|| self.load(sha256, &Place::Anywhere))
+            }
+            None => self
+                .load(sha256, &Place::Anywhere)
+                .or_else(|| self.load(sha256, &Place::Detached)),
+        }?;
         self.hits.fetch_add(1, Ordering::Relaxed);
         Some(result)
     }
 
-    fn record(&self, path: &Path, metadata: &fs::Metadata, result: &FileResult) {
+    /// Records a fresh result (`result.sha256` set), and the file's metadata when it is a
+    /// local file (`on_disk`).
+    pub fn record(&self, on_disk: Option<(&Path, &fs::Metadata)>, result: &FileResult) {
         let Some(sha) = result.sha256.as_deref() else {
             return;
         };
-        if self.result_path(sha).is_some_and(|p| !p.exists()) {
-            self.store(result);
+        let key = on_disk.map(|(path, _)| absolute_key(path));
+        let place = match (&key, result.location_dependent) {
+            (Some(key), true) => Place::At(key),
+            (Some(_), false) => Place::Anywhere,
+            (None, _) => Place::Detached,
+        };
+        self.store(result, &place);
+        if let (Some(key), Some((_, metadata))) = (key, on_disk) {
+            self.remember(&key, stat_of(metadata), sha);
         }
-        self.remember(&absolute_key(path), stat_of(metadata), sha);
     }
 }

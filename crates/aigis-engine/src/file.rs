@@ -1,0 +1,317 @@
+//! Scanning one input, whatever artifact it came from: a local file (opened without blocking,
+//! refused unless it is a regular file, answered from the cache when its metadata or content is
+//! known), or bytes inside an artifact (an image member). Every input goes through
+//! [`RunCx::analyze`]: hash, cache by content, analyze — or, for an inventory without findings
+//! ([`Depth::Facts`]), header facts of model files only.
+
+use crate::cache::Cache;
+use crate::pool::{Job, JobCx};
+use crate::{Depth, image};
+use aigis_scan::analyzer::HEAD_LEN;
+use aigis_scan::{
+    ByteSource, FileResult, FileSource, Finding, Format, MemorySource, RuleId, Scanner, Status,
+    hash_source,
+};
+use std::fs::{File, Metadata};
+use std::io;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+/// Files up to this size are read whole, once, and both hashed and analyzed from memory.
+const READ_WHOLE: u64 = 8 << 20;
+
+/// What every job of a run shares.
+pub(crate) struct RunCx {
+    /// The analyzers and their options.
+    pub scanner: Scanner,
+    /// The result cache, when on (needs hashing).
+    pub cache: Option<Cache>,
+    /// How deep the run looks.
+    pub depth: Depth,
+    /// Inputs analysed (not answered from the cache).
+    pub analysed: std::sync::atomic::AtomicUsize,
+}
+
+/// A `READ-ERROR` result.
+pub(crate) fn read_error(path: String, size: u64, what: &str) -> FileResult {
+    FileResult::failed(
+        path,
+        size,
+        Finding::new(RuleId::ReadError, what.to_string()),
+    )
+}
+
+/// A result for a file that describes a model without being one, or that is not a model.
+fn plain(path: String, size: u64) -> FileResult {
+    FileResult::new(path, Format::Unknown, size, Status::Unsupported, Vec::new())
+}
+
+impl RunCx {
+    /// Analyzes `source` (`display` in results; `on_disk` when it is a local file, which
+    /// folder-shaped formats look around). `sha256` is its hash when already known.
+    pub(crate) fn analyze(
+        &self,
+        job: &JobCx,
+        display: String,
+        source: &dyn ByteSource,
+        on_disk: Option<&Path>,
+        sha256: Option<String>,
+    ) -> FileResult {
+        job.start(&display, source.len());
+        self.analysed
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let mut result = self.scanner.scan_source_at(display, source, on_disk);
+        result.sha256 = sha256;
+        job.stop();
+        result
+    }
+
+    /// Header facts only ([`Depth::Facts`]): a file a sniff takes for a model is analysed and
+    /// its findings dropped (a partial look is not a verdict); a side file (`config.json`, a
+    /// card) gets an empty result; anything else none.
+    fn facts(
+        &self,
+        job: &JobCx,
+        display: String,
+        name: &Path,
+        source: &dyn ByteSource,
+        on_disk: Option<&Path>,
+    ) -> Option<FileResult> {
+        let size = source.len();
+        if aigis_inventory::candidate::is_side_file(name) {
+            return Some(plain(display, size));
+        }
+        let head = source.read_vec(0, HEAD_LEN).ok()?;
+        if size == 0
+            || !aigis_inventory::candidate::is_candidate(self.scanner.registry(), name, &head, size)
+        {
+            return None;
+        }
+        let mut result = self.analyze(job, display, source, on_disk, None);
+        result.findings.clear();
+        result.normalize();
+        Some(result)
+    }
+
+    /// Scans bytes that are not a local file of their own (a file inside an image layer).
+    pub(crate) fn scan_bytes(
+        &self,
+        job: &JobCx,
+        display: String,
+        name: &Path,
+        source: &dyn ByteSource,
+    ) -> Option<FileResult> {
+        if self.depth == Depth::Facts {
+            return self.facts(job, display, name, source, None);
+        }
+        let sha = if self.scanner.options().hash {
+            match hash_source(source) {
+                Ok(sha) => Some(sha),
+                Err(err) => {
+                    return Some(read_error(
+                        display,
+                        source.len(),
+                        &format!("read failed: {err}"),
+                    ));
+                }
+            }
+        } else {
+            None
+        };
+        if let Some(cached) = sha
+            .as_deref()
+            .and_then(|sha| self.cache.as_ref()?.by_content(sha, None))
+        {
+            return Some(FileResult {
+                path: display,
+                ..cached
+            });
+        }
+        let result = self.analyze(job, display, source, None, sha);
+        if let Some(cache) = &self.cache
+            && result.status != Status::Error
+        {
+            cache.record(None, &result);
+        }
+        Some(result)
+    }
+
+    /// Scans the local file `real` (shown as `display`, open as `source`), through the
+    /// cache. `None` in a facts run for files that are not models.
+    fn scan_local(
+        &self,
+        job: &JobCx,
+        display: String,
+        real: &Path,
+        source: &FileSource,
+        metadata: &Metadata,
+    ) -> Option<FileResult> {
+        if self.depth == Depth::Facts {
+            let name = PathBuf::from(&display);
+            return self.facts(job, display, &name, source, Some(real));
+        }
+        // Bytes read before analysis (the image probe) are not the analysis's.
+        let probe = source.bytes_read();
+        let cache = self.cache.as_ref();
+        if let Some(cached) = cache.and_then(|c| c.by_metadata(real, metadata)) {
+            return Some(FileResult {
+                path: display,
+                ..cached
+            });
+        }
+        let hash = self.scanner.options().hash;
+        let size = source.len();
+        let result = if size <= READ_WHOLE {
+            let bytes = match source.read_vec(0, size as usize) {
+                Ok(bytes) => bytes,
+                Err(err) => return Some(read_error(display, size, &format!("read failed: {err}"))),
+            };
+            let memory = MemorySource::new(bytes);
+            let sha = if hash {
+                hash_source(&memory).ok()
+            } else {
+                None
+            };
+            if let Some(cached) = sha
+                .as_deref()
+                .and_then(|sha| cache?.by_content(sha, Some(real)))
+            {
+                cache.inspect(|c| c.record(Some((real, metadata)), &cached));
+                return Some(FileResult {
+                    path: display,
+                    ..cached
+                });
+            }
+            let mut result = self.analyze(job, display, &memory, Some(real), sha);
+            result.bytes_read = source.bytes_read().saturating_sub(probe);
+            result
+        } else if let Some(cache) = cache {
+            // Hash first (at disk speed), so a known file is not analyzed at all.
+            let sha = match hash_source(source) {
+                Ok(sha) => sha,
+                Err(err) => return Some(read_error(display, size, &format!("read failed: {err}"))),
+            };
+            if let Some(cached) = cache.by_content(&sha, Some(real)) {
+                cache.record(Some((real, metadata)), &cached);
+                return Some(FileResult {
+                    path: display,
+                    ..cached
+                });
+            }
+            let mut result = self.analyze(job, display, source, Some(real), Some(sha));
+            result.bytes_read = source.bytes_read().saturating_sub(size + probe);
+            result
+        } else {
+            let (sha, mut result) = rayon::join(
+                || hash.then(|| hash_source(source)),
+                || self.analyze(job, display.clone(), source, Some(real), None),
+            );
+            match sha {
+                Some(Err(err)) => {
+                    return Some(read_error(display, size, &format!("read failed: {err}")));
+                }
+                Some(Ok(sha)) => result.sha256 = Some(sha),
+                None => {}
+            }
+            let hashed = if hash { size } else { 0 };
+            result.bytes_read = source.bytes_read().saturating_sub(hashed + probe);
+            result
+        };
+        if let Some(cache) = cache
+            && result.sha256.is_some()
+            && result.status != Status::Error
+        {
+            cache.record(Some((real, metadata)), &result);
+        }
+        Some(result)
+    }
+}
+
+/// Why a path was not opened for reading.
+#[derive(Debug, thiserror::Error)]
+enum OpenError {
+    #[error("read failed: {0}")]
+    Io(#[from] io::Error),
+    #[error("not a regular file ({0}); not scanned")]
+    NotRegular(&'static str),
+}
+
+/// Opens `path` for reading without ever blocking (a FIFO swapped in after listing opens at
+/// once with `O_NONBLOCK`), and refuses anything but a regular file after `fstat`.
+fn open_regular(path: &Path) -> Result<(File, Metadata), OpenError> {
+    use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(path)?;
+    let metadata = file.metadata()?;
+    let kind = metadata.file_type();
+    if kind.is_file() {
+        return Ok((file, metadata));
+    }
+    Err(OpenError::NotRegular(if kind.is_fifo() {
+        "a FIFO"
+    } else if kind.is_char_device() {
+        "a character device"
+    } else if kind.is_block_device() {
+        "a block device"
+    } else if kind.is_socket() {
+        "a socket"
+    } else if kind.is_dir() {
+        "a folder"
+    } else {
+        "a special file"
+    }))
+}
+
+/// Whether a local file is a `docker save` tarball (scanned as an image).
+fn is_image(source: &FileSource) -> bool {
+    let head = source.read_vec(0, 512).unwrap_or_default();
+    head.get(257..262) == Some(b"ustar") && image::is_docker_archive(source)
+}
+
+/// One local file, under every path the walk found it by.
+pub(crate) struct LocalJob {
+    /// The run.
+    pub cx: Arc<RunCx>,
+    /// Paths as found (results carry these).
+    pub paths: Vec<String>,
+    /// What to read.
+    pub real: PathBuf,
+}
+
+impl Job for LocalJob {
+    fn label(&self) -> (String, u64) {
+        (self.paths.first().cloned().unwrap_or_default(), 0)
+    }
+
+    fn run(self: Box<Self>, job: &JobCx) {
+        let Some(first) = self.paths.first() else {
+            return;
+        };
+        let opened = open_regular(&self.real).and_then(|(file, metadata)| {
+            Ok((FileSource::new(file).map_err(OpenError::Io)?, metadata))
+        });
+        let result = match opened {
+            Err(err) => Some(read_error(first.clone(), 0, &err.to_string())),
+            Ok((source, _)) if is_image(&source) => {
+                image::scan(&self.cx, job, first, &self.real);
+                return;
+            }
+            Ok((source, metadata)) => {
+                self.cx
+                    .scan_local(job, first.clone(), &self.real, &source, &metadata)
+            }
+        };
+        let Some(result) = result else {
+            return;
+        };
+        for path in self.paths.iter().skip(1) {
+            job.emit(FileResult {
+                path: path.clone(),
+                ..result.clone()
+            });
+        }
+        job.emit(result);
+    }
+}

@@ -1,0 +1,458 @@
+//! The aigis engine: one run for every command.
+//!
+//! **artifact source → select → sniff → analyze → findings → context → policy → run result**
+//!
+//! ```no_run
+//! use aigis_engine::{EngineOptions, NoProgress, run};
+//!
+//! let run = run(&["models/".into()], &EngineOptions::default(), &NoProgress)?;
+//! for result in &run.results {
+//!     println!("{} {} {:?}", result.path, result.format, result.max_severity);
+//! }
+//! for model in &run.models {
+//!     println!("{} {:?}", model.name, model.max_severity);
+//! }
+//! # Ok::<(), aigis_engine::EngineError>(())
+//! ```
+//!
+//! Artifacts are local trees and files, container images (a `docker save` tarball anywhere in a
+//! tree, or an OCI layout folder), and remote locations (buckets, HTTPS, the Hugging Face Hub).
+//! Each yields inputs through one selection rule (every file, its format decided from content)
+//! onto one worker pool (a per-file time limit, panics caught), through the same analyzers,
+//! limits, cache and policy. `aigis scan`, `discover` and `bom` are views of the [`Run`].
+
+mod cache;
+mod changed;
+mod file;
+mod image;
+mod locations;
+mod pool;
+#[cfg(feature = "remote")]
+mod remote;
+mod select;
+
+pub use cache::{Cache, default_dir as default_cache_dir, ruleset_version};
+pub use locations::standard_model_locations;
+pub use select::IGNORE_FILE;
+
+use aigis_inventory::{Entry, HostChecker, Model, model};
+use aigis_policy::{Date, Policy};
+use aigis_scan::{FileResult, Format, ScanOptions, Scanner, Severity, Status};
+use file::{LocalJob, RunCx, read_error};
+use pool::{Job, JobCx};
+use std::collections::{HashMap, HashSet};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+/// Why a run could not start (problems with single inputs are results, not errors).
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    /// A local path given as a target does not exist.
+    #[error("no such file or directory: {}", .0.display())]
+    NotFound(PathBuf),
+    /// `--changed-since` could not ask git.
+    #[error("{0}")]
+    Git(String),
+    /// A remote target could not be listed, or remote support is not built in.
+    #[error("{0}")]
+    Remote(String),
+}
+
+/// How deep a run looks at each file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Depth {
+    /// Hash and fully analyze every file (`scan`, `bom`, `discover --scan`).
+    #[default]
+    Full,
+    /// Header facts of model files only, findings dropped (`discover`): an inventory, not a
+    /// verdict. Files that are not models get no result.
+    Facts,
+}
+
+/// Everything that shapes a run.
+#[derive(Debug, Clone)]
+pub struct EngineOptions {
+    /// Analysis options and hashing.
+    pub scan: ScanOptions,
+    /// How deep to look.
+    pub depth: Depth,
+    /// The result cache folder; `None` runs uncached (needs hashing either way).
+    pub cache_dir: Option<PathBuf>,
+    /// Paths to skip (gitignore syntax).
+    pub exclude: Vec<String>,
+    /// Read only the files git reports changed since this revision (under the local targets).
+    pub changed_since: Option<String>,
+    /// The policy: allow/deny lists join the analysis options, include/exclude globs select,
+    /// severity overrides and suppressions are applied to the results.
+    pub policy: Policy,
+    /// Fail threshold given by the operator (wins over the policy's).
+    pub fail_on: Option<Severity>,
+    /// Worker threads for local inputs (0: one per core).
+    pub threads: usize,
+    /// Remote access.
+    #[cfg(feature = "remote")]
+    pub remote: aigis_remote::RemoteOptions,
+}
+
+impl Default for EngineOptions {
+    fn default() -> EngineOptions {
+        EngineOptions {
+            scan: ScanOptions::default(),
+            depth: Depth::Full,
+            cache_dir: None,
+            exclude: Vec::new(),
+            changed_since: None,
+            policy: Policy::default(),
+            fail_on: None,
+            threads: 0,
+            #[cfg(feature = "remote")]
+            remote: aigis_remote::RemoteOptions::default(),
+        }
+    }
+}
+
+/// Cache use of a run.
+#[derive(Debug, Clone)]
+pub struct CacheStats {
+    /// The cache folder.
+    pub dir: PathBuf,
+    /// Inputs answered from the cache.
+    pub hits: usize,
+    /// Inputs analysed.
+    pub misses: usize,
+}
+
+/// One run's result: what every command shows.
+#[derive(Debug)]
+pub struct Run {
+    /// One result per input (file, image file, remote object), plus results for what could not
+    /// be read and for links leading out of the tree; sorted by path within local and remote.
+    pub results: Vec<FileResult>,
+    /// The results grouped into models.
+    pub models: Vec<Model>,
+    /// Run-level notes (expired suppressions, a cache that could not be saved…).
+    pub warnings: Vec<String>,
+    /// The run fails when an unsuppressed finding reaches this severity.
+    pub fail_on: Severity,
+    /// How deep the run looked.
+    pub depth: Depth,
+    /// Local files looked at.
+    pub files_visited: u64,
+    /// Cache use, when the cache was on.
+    pub cache: Option<CacheStats>,
+}
+
+impl Run {
+    /// Highest severity of any unsuppressed finding in any result.
+    pub fn max_severity(&self) -> Option<Severity> {
+        self.results.iter().filter_map(|r| r.max_severity).max()
+    }
+
+    /// Whether an unsuppressed finding reaches the fail threshold.
+    pub fn fails(&self) -> bool {
+        self.max_severity().is_some_and(|max| max >= self.fail_on)
+    }
+
+    /// Results that belong to no model (files that are not models, unreadable paths, …).
+    pub fn loose(&self) -> Vec<FileResult> {
+        let claimed: HashSet<&str> = self
+            .models
+            .iter()
+            .flat_map(|m| m.files.iter().map(|f| f.path.as_str()))
+            .collect();
+        self.results
+            .iter()
+            .filter(|r| !claimed.contains(r.path.as_str()))
+            .cloned()
+            .collect()
+    }
+}
+
+/// Watches a run as it goes.
+pub trait Progress: Sync {
+    /// `inputs` more inputs are known.
+    fn planned(&self, _inputs: u64) {}
+    /// One result is in.
+    fn finished(&self, _result: &FileResult) {}
+}
+
+/// A run nobody watches.
+pub struct NoProgress;
+
+impl Progress for NoProgress {}
+
+/// Whether `target` names a remote location rather than a local path.
+pub fn is_remote(target: &str) -> bool {
+    #[cfg(feature = "remote")]
+    {
+        aigis_remote::is_remote(target)
+    }
+    #[cfg(not(feature = "remote"))]
+    {
+        [
+            "s3://", "gs://", "az://", "abfs://", "abfss://", "https://", "http://", "hf://",
+        ]
+        .iter()
+        .any(|s| target.to_ascii_lowercase().starts_with(s))
+    }
+}
+
+/// An OCI image layout folder given as a target.
+struct ImageDirJob {
+    cx: Arc<RunCx>,
+    path: PathBuf,
+}
+
+impl Job for ImageDirJob {
+    fn label(&self) -> (String, u64) {
+        (self.path.to_string_lossy().into_owned(), 0)
+    }
+
+    fn run(self: Box<Self>, job: &JobCx) {
+        let display = self.path.to_string_lossy().into_owned();
+        image::scan(&self.cx, job, &display, &self.path);
+    }
+}
+
+/// A path shown relative to the current folder when it lies under it.
+fn display_path(path: &Path) -> PathBuf {
+    std::env::current_dir()
+        .ok()
+        .and_then(|cwd| path.strip_prefix(cwd).ok().map(Path::to_path_buf))
+        .unwrap_or_else(|| path.to_path_buf())
+}
+
+/// The local files to read: the walk of `roots`, or git's changed files under them.
+fn select_local(roots: &[PathBuf], options: &EngineOptions) -> Result<select::Walked, EngineError> {
+    let Some(reference) = &options.changed_since else {
+        return Ok(select::walk(
+            roots,
+            &select::WalkOptions {
+                exclude: options.exclude.clone(),
+                threads: options.threads,
+            },
+        ));
+    };
+    let canonical: Vec<PathBuf> = roots
+        .iter()
+        .filter_map(|p| std::fs::canonicalize(p).ok())
+        .collect();
+    let start = canonical.first().map_or_else(
+        || PathBuf::from("."),
+        |r| {
+            if r.is_dir() {
+                r.clone()
+            } else {
+                r.parent().map_or_else(|| r.clone(), Path::to_path_buf)
+            }
+        },
+    );
+    let files: Vec<select::Selected> = changed::changed_files(&start, reference)?
+        .into_iter()
+        .filter(|f| canonical.is_empty() || canonical.iter().any(|r| f.starts_with(r)))
+        .map(|f| {
+            let shown = display_path(&f);
+            select::Selected {
+                paths: vec![shown.clone()],
+                real: shown,
+            }
+        })
+        .collect();
+    Ok(select::Walked {
+        visited: files.len() as u64,
+        files,
+        ..select::Walked::default()
+    })
+}
+
+/// Runs the engine over `targets` (local paths and remote URLs).
+pub fn run(
+    targets: &[String],
+    options: &EngineOptions,
+    progress: &dyn Progress,
+) -> Result<Run, EngineError> {
+    let policy = &options.policy;
+    let mut scan = options.scan.clone();
+    scan.analysis
+        .allow_globals
+        .extend(policy.allow_globals.iter().cloned());
+    scan.analysis
+        .deny_globals
+        .extend(policy.deny_globals.iter().cloned());
+    let scanner = Scanner::new(scan);
+    let cache = match &options.cache_dir {
+        Some(dir) if scanner.options().hash => Some(Cache::open(
+            dir,
+            &ruleset_version(&scanner, scanner.options()),
+        )),
+        _ => None,
+    };
+    let time_limit = scanner.options().analysis.limits.time_limit;
+    let cx = Arc::new(RunCx {
+        scanner,
+        cache,
+        depth: options.depth,
+        analysed: Default::default(),
+    });
+
+    let mut local_roots = Vec::new();
+    let mut remote_targets = Vec::new();
+    for target in targets {
+        if is_remote(target) {
+            remote_targets.push(target.clone());
+            continue;
+        }
+        let path = PathBuf::from(target);
+        if std::fs::symlink_metadata(&path).is_err() {
+            return Err(EngineError::NotFound(path));
+        }
+        local_roots.push(path);
+    }
+    #[cfg(not(feature = "remote"))]
+    if let Some(url) = remote_targets.first() {
+        return Err(EngineError::Remote(format!(
+            "{url}: this aigis was built without the `remote` feature"
+        )));
+    }
+
+    // Select: OCI layout folders are images; everything else is walked (a `docker save`
+    // tarball found on the way is recognised by content when it is read).
+    let (image_dirs, roots): (Vec<PathBuf>, Vec<PathBuf>) = local_roots
+        .into_iter()
+        .partition(|r| r.is_dir() && image::is_oci_layout(r));
+    let walked = if roots.is_empty() && options.changed_since.is_none() {
+        select::Walked::default()
+    } else {
+        select_local(&roots, options)?
+    };
+    let mut jobs: Vec<Box<dyn Job>> = Vec::new();
+    let mut on_disk: HashMap<String, PathBuf> = HashMap::new();
+    for file in walked.files {
+        let paths: Vec<String> = file
+            .paths
+            .iter()
+            .filter(|p| policy.includes(p))
+            .map(|p| p.to_string_lossy().into_owned())
+            .collect();
+        if paths.is_empty() {
+            continue;
+        }
+        for path in &paths {
+            on_disk.insert(path.clone(), file.real.clone());
+        }
+        jobs.push(Box::new(LocalJob {
+            cx: Arc::clone(&cx),
+            paths,
+            real: file.real,
+        }));
+    }
+    for dir in image_dirs {
+        jobs.push(Box::new(ImageDirJob {
+            cx: Arc::clone(&cx),
+            path: dir,
+        }));
+    }
+    progress.planned(jobs.len() as u64);
+    let workers = match options.threads {
+        0 => std::thread::available_parallelism().map_or(2, |n| n.get()),
+        n => n,
+    };
+    let mut results = pool::run(jobs, workers, time_limit, &|r| progress.finished(r));
+    results.sort_by(|a, b| a.path.cmp(&b.path));
+
+    #[cfg(feature = "remote")]
+    if !remote_targets.is_empty() {
+        let client = aigis_remote::RemoteScanner::new(options.remote.clone())
+            .map_err(|e| EngineError::Remote(e.to_string()))?;
+        let client = Arc::new(client);
+        for url in &remote_targets {
+            let objects = client
+                .list(url)
+                .map_err(|e| EngineError::Remote(e.to_string()))?;
+            progress.planned(objects.len() as u64);
+            let jobs: Vec<Box<dyn Job>> = objects
+                .into_iter()
+                .map(|object| {
+                    Box::new(remote::RemoteJob {
+                        cx: Arc::clone(&cx),
+                        client: Arc::clone(&client),
+                        object,
+                    }) as Box<dyn Job>
+                })
+                .collect();
+            let mut found = pool::run(jobs, client.concurrency(), time_limit, &|r| {
+                progress.finished(r)
+            });
+            found.sort_by(|a, b| a.path.cmp(&b.path));
+            results.extend(found);
+        }
+    }
+
+    // Context: who can replace a local model, links out of the tree, what could not be read.
+    let host = HostChecker::new();
+    for result in &mut results {
+        if result.format != Format::Unknown
+            && let Some(real) = on_disk.get(&result.path)
+        {
+            host.annotate(result, real);
+        }
+    }
+    for escape in walked.escapes {
+        let path = escape.link.to_string_lossy().into_owned();
+        let mut result =
+            FileResult::new(path, Format::Unknown, 0, Status::Ok, vec![escape.finding()]);
+        result.location_dependent = true;
+        results.push(result);
+    }
+    for unreadable in walked.unreadable {
+        results.push(read_error(
+            unreadable.path.to_string_lossy().into_owned(),
+            0,
+            &format!("could not be read: {}", unreadable.reason),
+        ));
+    }
+
+    // Policy.
+    let applied = policy.apply(&mut results, Date::today());
+    let mut warnings = applied.warnings;
+
+    let cache = cx
+        .cache
+        .as_ref()
+        .zip(options.cache_dir.as_ref())
+        .map(|(cache, dir)| {
+            if let Err(err) = cache.save() {
+                warnings.push(format!("cache not saved in {}: {err}", dir.display()));
+            }
+            CacheStats {
+                dir: dir.clone(),
+                hits: cache.hits(),
+                misses: cx.analysed.load(std::sync::atomic::Ordering::Relaxed),
+            }
+        });
+
+    let entries: Vec<Entry> = results
+        .iter()
+        .map(|r| {
+            let path = PathBuf::from(&r.path);
+            Entry {
+                real: on_disk
+                    .get(&r.path)
+                    .cloned()
+                    .unwrap_or_else(|| path.clone()),
+                path,
+                result: r.clone(),
+                scanned: options.depth == Depth::Full,
+            }
+        })
+        .collect();
+    Ok(Run {
+        models: model::group(entries),
+        results,
+        warnings,
+        fail_on: options.fail_on.or(policy.fail_on).unwrap_or(Severity::High),
+        depth: options.depth,
+        files_visited: walked.visited,
+        cache,
+    })
+}
