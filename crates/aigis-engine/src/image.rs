@@ -678,6 +678,10 @@ mod tests {
                     .filter(|p| p.extension().is_none_or(|e| e != "md")),
             );
         }
+        // What the `image` fuzz target runs on each input, first.
+        for input in &inputs {
+            crate::fuzzing::image(&std::fs::read(input).unwrap_or_default());
+        }
         let mut options = crate::EngineOptions::default();
         options.scan.hash = false;
         let summary = |r: &Result<crate::Run, crate::EngineError>| match r {

@@ -37,7 +37,7 @@ pub use select::IGNORE_FILE;
 
 use aigis_inventory::{Entry, HostChecker, Model, model};
 use aigis_policy::{Date, Policy};
-use aigis_scan::{FileResult, Format, ScanOptions, Scanner, Severity, Status};
+use aigis_scan::{FileResult, Format, Registry, ScanOptions, Scanner, Severity, Status};
 use file::{LocalJob, RunCx, read_error};
 use pool::{Job, JobCx};
 use std::collections::{HashMap, HashSet};
@@ -265,10 +265,25 @@ fn select_local(roots: &[PathBuf], options: &EngineOptions) -> Result<select::Wa
     })
 }
 
-/// Runs the engine over `targets` (local paths and remote URLs).
+/// Runs the engine over `targets` (local paths and remote URLs) with every built-in analyzer.
 pub fn run(
     targets: &[String],
     options: &EngineOptions,
+    progress: &dyn Progress,
+) -> Result<Run, EngineError> {
+    run_with_registry(
+        targets,
+        options,
+        aigis_scan::analyzers::registry(),
+        progress,
+    )
+}
+
+/// [`run`] with analyzers of one's own (embedders, tests).
+pub fn run_with_registry(
+    targets: &[String],
+    options: &EngineOptions,
+    registry: Registry,
     progress: &dyn Progress,
 ) -> Result<Run, EngineError> {
     let policy = &options.policy;
@@ -279,7 +294,7 @@ pub fn run(
     scan.analysis
         .deny_globals
         .extend(policy.deny_globals.iter().cloned());
-    let scanner = Scanner::new(scan);
+    let scanner = Scanner::with_registry(registry, scan);
     let cache = match &options.cache_dir {
         Some(dir) if scanner.options().hash => Some(Cache::open(
             dir,
@@ -455,4 +470,34 @@ pub fn run(
         files_visited: walked.visited,
         cache,
     })
+}
+
+/// The `image` fuzz target's entry point (shared with the test that replays its regressions).
+#[doc(hidden)]
+pub mod fuzzing {
+    use std::sync::OnceLock;
+
+    /// A container image tarball through the whole engine: the outer tar, `manifest.json`, the
+    /// config, every layer (gzip/zstd or plain) and its whiteouts, then every file of the final
+    /// tree. The engine reads paths, so the input is written to a scratch file first.
+    pub fn image(data: &[u8]) {
+        static PATH: OnceLock<std::path::PathBuf> = OnceLock::new();
+        let path = PATH.get_or_init(|| {
+            let shm = std::path::Path::new("/dev/shm");
+            let dir = if shm.is_dir() {
+                shm.to_path_buf()
+            } else {
+                std::env::temp_dir()
+            };
+            dir.join(format!("aigis-fuzz-image-{}.tar", std::process::id()))
+        });
+        if std::fs::write(path, data).is_ok() {
+            let mut options = crate::EngineOptions::default();
+            options.scan.analysis = aigis_scan::fuzzing::options();
+            options.scan.hash = false;
+            options.threads = 1;
+            let target = path.to_string_lossy().into_owned();
+            let _ = crate::run(&[target], &options, &crate::NoProgress);
+        }
+    }
 }

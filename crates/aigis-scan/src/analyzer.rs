@@ -90,6 +90,11 @@ impl Registry {
         Registry { analyzers }
     }
 
+    /// The analyzers, taken out (to build a registry of one's own around them).
+    pub fn into_analyzers(self) -> Vec<Box<dyn Analyzer>> {
+        self.analyzers
+    }
+
     /// The analyzers, in the order they are tried.
     pub fn analyzers(&self) -> impl Iterator<Item = &dyn Analyzer> {
         self.analyzers.iter().map(|a| a.as_ref())

@@ -20,6 +20,8 @@ pub mod analyzers;
 pub mod archive;
 mod finding;
 mod format;
+#[doc(hidden)]
+pub mod fuzzing;
 mod limits;
 mod model_info;
 mod result;

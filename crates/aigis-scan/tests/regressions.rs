@@ -1,6 +1,6 @@
-//! Replays every input that a fuzzer once found (`fuzz/regressions/`) and every project fixture
-//! through the full pipeline: each must finish without panicking, within its limits, and give the
-//! same result twice.
+//! Replays every input that a fuzzer once found (`fuzz/regressions/<target>/`) through the target
+//! that found it, and every project fixture through the full pipeline: each must finish without
+//! panicking, within its limits, and give the same result twice.
 
 use aigis_scan::{MemorySource, ScanOptions, Scanner};
 use std::path::{Path, PathBuf};
@@ -21,10 +21,44 @@ fn files_under(dir: &Path, out: &mut Vec<PathBuf>) {
 }
 
 #[test]
-fn fuzz_regressions_and_fixtures_are_deterministic_and_bounded() {
+fn fuzz_regressions_replay_through_the_target_that_found_them() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fuzz/regressions");
+    let mut replayed = 0;
+    for dir in std::fs::read_dir(&root).into_iter().flatten().flatten() {
+        let target = dir.file_name().to_string_lossy().into_owned();
+        if !dir.path().is_dir() || target == "image" {
+            // `image` is the engine's target; its inputs replay in `aigis-engine`'s tests.
+            continue;
+        }
+        let mut files = Vec::new();
+        files_under(&dir.path(), &mut files);
+        for file in files {
+            let data = std::fs::read(&file).unwrap_or_default();
+            let started = Instant::now();
+            assert!(
+                aigis_scan::fuzzing::run(&target, &data),
+                "fuzz/regressions/{target}: no fuzz target of that name"
+            );
+            let elapsed = started.elapsed();
+            assert!(
+                elapsed < Duration::from_secs(10),
+                "{}: {elapsed:?}",
+                file.display()
+            );
+            replayed += 1;
+        }
+    }
+    assert!(
+        replayed >= 4,
+        "only {replayed} regression inputs under {}",
+        root.display()
+    );
+}
+
+#[test]
+fn fixtures_are_deterministic_and_bounded() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
     let mut files = Vec::new();
-    files_under(&root.join("fuzz/regressions"), &mut files);
     files_under(&root.join("fixtures"), &mut files);
     assert!(
         files.len() > 50,

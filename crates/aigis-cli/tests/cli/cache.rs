@@ -36,8 +36,7 @@ fn hits(stderr: &str) -> (usize, usize) {
     }
 }
 
-#[test]
-fn cache_hit_returns_identical_results() {
+pub(crate) fn cache_hit_returns_identical_results() {
     let cache = temp_dir();
     let fixtures = repo_root().join("fixtures");
     let (first, err) = scan(cache.path(), &[&fixtures], &[]);
@@ -84,8 +83,7 @@ fn without_io(mut doc: Value) -> Value {
     doc
 }
 
-#[test]
-fn changed_and_corrupt_entries_are_rescanned() {
+pub(crate) fn changed_and_corrupt_entries_are_rescanned() {
     let cache = temp_dir();
     let work = temp_dir();
     let model = work.path().join("m.pkl");

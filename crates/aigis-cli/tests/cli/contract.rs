@@ -3,8 +3,7 @@
 use crate::support::{aigis, repo_root, scan_json};
 use serde_json::Value;
 
-#[test]
-fn json_has_contract_fields_and_exit_code_reflects_threshold() {
+pub(crate) fn json_has_contract_fields_and_exit_code_reflects_threshold() {
     let examples = repo_root().join("examples");
     let (code, doc) = scan_json(&[&examples], &[]);
     assert_eq!(doc["schema_version"], 1);
@@ -35,16 +34,14 @@ fn json_has_contract_fields_and_exit_code_reflects_threshold() {
     assert!(doc["results"][0]["sha256"].is_null());
 }
 
-#[test]
-fn usage_errors_exit_2() {
+pub(crate) fn usage_errors_exit_2() {
     let out = aigis(&["scan", "/definitely/not/here"]);
     assert_eq!(out.status.code(), Some(2));
     let out = aigis(&["scan", "--fail-on", "severe", "."]);
     assert_eq!(out.status.code(), Some(2));
 }
 
-#[test]
-fn terminal_report_lists_verdict_and_summary() {
+pub(crate) fn terminal_report_lists_verdict_and_summary() {
     let examples = repo_root().join("examples");
     let out = aigis(&["scan", &examples.to_string_lossy()]);
     let text = String::from_utf8_lossy(&out.stdout);
@@ -56,8 +53,7 @@ fn terminal_report_lists_verdict_and_summary() {
     );
 }
 
-#[test]
-fn allow_global_turns_a_class_finding_off() {
+pub(crate) fn allow_global_turns_a_class_finding_off() {
     let fixture = repo_root().join("fixtures/torch/whole_model_main_class.pt");
     if !fixture.exists() {
         panic!("fixture missing: {}", fixture.display());
@@ -81,8 +77,7 @@ fn allow_global_turns_a_class_finding_off() {
     assert!(still.is_empty(), "{allowed}");
 }
 
-#[test]
-fn time_limit_reports_error_and_scan_goes_on() {
+pub(crate) fn time_limit_reports_error_and_scan_goes_on() {
     let slow = repo_root().join("fixtures/pickle/big_memo_10k.pkl");
     let quick = repo_root().join("fixtures/pickle/os_system_p2.pkl");
     let (code, doc) = scan_json(&[&slow, &quick], &["--time-limit", "0", "--no-hash"]);

@@ -4,7 +4,8 @@
 //! context (world-writable folders, symlinks out of the tree).
 
 use crate::reports::validate;
-use crate::support::{aigis, finding_text, in_ci, repo_root, scan_json, temp_dir};
+use crate::support::{aigis, finding_text, repo_root, scan_json, temp_dir};
+use aigis_testkit::Tool;
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::io::Read;
@@ -67,8 +68,7 @@ const CARD_LICENSES: [(&str, &str); 3] = [
     ("aigis-test/tiny-llama", "llama3.1"),
 ];
 
-#[test]
-fn discover_lists_hub_cache_models_with_revision_license_and_architecture() {
+pub(crate) fn discover_lists_hub_cache_models_with_revision_license_and_architecture() {
     let hub = inventory_fixtures().join("hf-cache/hub");
     let repos = cache_repos(&hub);
     assert_eq!(repos.len(), 3);
@@ -120,8 +120,7 @@ fn discover_lists_hub_cache_models_with_revision_license_and_architecture() {
     }
 }
 
-#[test]
-fn discover_recognises_ollama_and_torch_hub_layouts() {
+pub(crate) fn discover_recognises_ollama_and_torch_hub_layouts() {
     let root = inventory_fixtures().to_string_lossy().into_owned();
     let doc = json_out(&["discover", "--format", "json", &root, "--exclude", "image"]);
     let models = doc["models"].as_array().cloned().unwrap_or_default();
@@ -192,8 +191,7 @@ fn layer_of(image: &Path, member: &str) -> String {
     panic!("{member} in no layer")
 }
 
-#[test]
-fn image_layers_are_applied_with_whiteouts_and_models_name_their_layer() {
+pub(crate) fn image_layers_are_applied_with_whiteouts_and_models_name_their_layer() {
     let dir = inventory_fixtures().join("image");
     let evil_layer = layer_of(&dir.join("docker-save.tar"), "opt/models/evil.pkl");
     for image in ["docker-save.tar", "docker-save-oci.tar", "oci-layout"] {
@@ -240,8 +238,7 @@ fn chmod(path: &Path, mode: u32) {
         .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
 }
 
-#[test]
-fn world_writable_model_folder_is_reported_normal_one_is_not() {
+pub(crate) fn world_writable_model_folder_is_reported_normal_one_is_not() {
     let tmp = temp_dir();
     let folder = tmp.path().join("models");
     std::fs::create_dir(&folder).unwrap_or_else(|e| panic!("{e}"));
@@ -273,8 +270,7 @@ fn world_writable_model_folder_is_reported_normal_one_is_not() {
     chmod(&folder, 0o755);
 }
 
-#[test]
-fn symlink_out_of_the_tree_is_reported_not_followed() {
+pub(crate) fn symlink_out_of_the_tree_is_reported_not_followed() {
     let tmp = temp_dir();
     let root = tmp.path().join("root");
     std::fs::create_dir(&root).unwrap_or_else(|e| panic!("{e}"));
@@ -326,8 +322,7 @@ fn bom(format: &str, out: &Path) {
     );
 }
 
-#[test]
-fn cyclonedx_bom_validates_and_says_which_models_are_unsafe() {
+pub(crate) fn cyclonedx_bom_validates_and_says_which_models_are_unsafe() {
     let tmp = temp_dir();
     let out = tmp.path().join("bom.cdx.json");
     bom("cyclonedx", &out);
@@ -395,24 +390,7 @@ fn cyclonedx_bom_validates_and_says_which_models_are_unsafe() {
     );
 }
 
-/// The Python of the venv `.ci/run` makes for the SPDX check.
-fn spdx_python() -> Option<PathBuf> {
-    let python = repo_root().join("target/ci-tools/spdx-venv/bin/python");
-    if python.is_file() {
-        return Some(python);
-    }
-    if in_ci() {
-        panic!(
-            "CI=true but {} is missing (.ci/run creates it)",
-            python.display()
-        );
-    }
-    eprintln!("note: SPDX read-back skipped (no target/ci-tools/spdx-venv)");
-    None
-}
-
-#[test]
-fn spdx_bom_reads_back_with_the_official_bindings() {
+pub(crate) fn spdx_bom_reads_back_with_the_official_bindings() {
     let tmp = temp_dir();
     let out = tmp.path().join("bom.spdx.json");
     bom("spdx", &out);
@@ -429,7 +407,7 @@ fn spdx_bom_reads_back_with_the_official_bindings() {
         .find(|p| p["name"].as_str().is_some_and(|n| n.ends_with("evil.pkl")))
         .unwrap_or_else(|| panic!("no evil package"));
     assert_eq!(evil["ai_safetyRiskAssessment"], "serious");
-    let Some(python) = spdx_python() else { return };
+    let python = Tool::SpdxPython.path();
     let check = std::process::Command::new(python)
         .arg(repo_root().join("scripts/check_spdx.py"))
         .arg(&out)

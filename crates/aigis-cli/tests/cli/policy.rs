@@ -24,8 +24,7 @@ fn main_class_fixture() -> std::path::PathBuf {
     repo_root().join("fixtures/torch/whole_model_main_class.pt")
 }
 
-#[test]
-fn policy_allowing_a_team_class_turns_its_medium_finding_off() {
+pub(crate) fn policy_allowing_a_team_class_turns_its_medium_finding_off() {
     let dir = temp_dir();
     let fixture = main_class_fixture();
     let (code, before) = scan_json(&[&fixture], &["--no-policy", "--fail-on", "medium"]);
@@ -50,8 +49,7 @@ fn policy_allowing_a_team_class_turns_its_medium_finding_off() {
     assert_eq!(code, 0);
 }
 
-#[test]
-fn policy_is_discovered_in_the_scanned_root() {
+pub(crate) fn policy_is_discovered_in_the_scanned_root() {
     let dir = temp_dir();
     let models = dir.path().join("models");
     std::fs::create_dir_all(&models).unwrap_or_else(|e| panic!("{e}"));
@@ -67,8 +65,7 @@ fn policy_is_discovered_in_the_scanned_root() {
     assert_eq!(findings(&doc, "PICKLE-CLASS-UNKNOWN").len(), 1, "{doc}");
 }
 
-#[test]
-fn denied_callable_becomes_critical() {
+pub(crate) fn denied_callable_becomes_critical() {
     let dir = temp_dir();
     let policy = write(
         dir.path(),
@@ -91,8 +88,7 @@ fn denied_callable_becomes_critical() {
     assert_eq!(code, 1);
 }
 
-#[test]
-fn suppressions_stay_visible_and_expired_ones_are_reported() {
+pub(crate) fn suppressions_stay_visible_and_expired_ones_are_reported() {
     let dir = temp_dir();
     let fixture = main_class_fixture();
     let active = write(
@@ -147,8 +143,7 @@ expires = "2020-01-31"
     );
 }
 
-#[test]
-fn severity_overrides_and_path_filters() {
+pub(crate) fn severity_overrides_and_path_filters() {
     let dir = temp_dir();
     let policy = write(
         dir.path(),
@@ -166,8 +161,7 @@ fn severity_overrides_and_path_filters() {
     assert_eq!(results[0]["max_severity"], "low", "{doc}");
 }
 
-#[test]
-fn invalid_policy_reports_line_and_column() {
+pub(crate) fn invalid_policy_reports_line_and_column() {
     let dir = temp_dir();
     let syntax = write(
         dir.path(),
@@ -219,8 +213,7 @@ fn invalid_policy_reports_line_and_column() {
     );
 }
 
-#[test]
-fn changed_since_scans_only_changed_files() {
+pub(crate) fn changed_since_scans_only_changed_files() {
     let dir = temp_dir();
     let repo = dir.path();
     let git = |args: &[&str]| {
@@ -276,4 +269,78 @@ fn changed_since_scans_only_changed_files() {
     );
     assert_eq!(doc["results"][1]["status"], "unsupported");
     assert_eq!(code, 1);
+}
+
+/// `bom` and `discover --scan` run the same engine as `scan`: the policy's severity overrides,
+/// suppressions and fail threshold apply to them too.
+pub(crate) fn the_policy_applies_to_bom_and_discover_as_to_scan() {
+    let dir = temp_dir();
+    let models = dir.path().join("models");
+    std::fs::create_dir_all(&models).unwrap_or_else(|e| panic!("{e}"));
+    std::fs::copy(main_class_fixture(), models.join("net.pt")).unwrap_or_else(|e| panic!("{e}"));
+    let evil = repo_root().join("fixtures/pickle/os_system_p2.pkl");
+    std::fs::copy(evil, models.join("evil.pkl")).unwrap_or_else(|e| panic!("{e}"));
+    let policy = write(
+        dir.path(),
+        "team.toml",
+        "fail_on = \"critical\"\n\
+         [severity]\nPICKLE-CLASS-UNKNOWN = \"critical\"\n\
+         [[suppress]]\nrule = \"PICKLE-CALL-DANGEROUS\"\npath = \"**/evil.pkl\"\nreason = \"SEC-1\"\n",
+    );
+    let policy = policy.to_string_lossy().into_owned();
+    let models_arg = models.to_string_lossy().into_owned();
+
+    let out = aigis(&[
+        "discover",
+        "--scan",
+        "--format",
+        "json",
+        "--policy",
+        &policy,
+        &models_arg,
+    ]);
+    let doc: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}"));
+    let severity_of = |name: &str| {
+        doc["models"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|m| m["path"].as_str().is_some_and(|p| p.ends_with(name)))
+            .map(|m| m["max_severity"].clone())
+            .unwrap_or_else(|| panic!("{name} not in {doc}"))
+    };
+    assert_eq!(
+        severity_of("net.pt"),
+        "critical",
+        "severity override ignored"
+    );
+    assert_ne!(severity_of("evil.pkl"), "critical", "suppression ignored");
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "the policy's fail_on = critical"
+    );
+
+    let out = aigis(&["bom", "--policy", &policy, &models_arg]);
+    assert!(out.status.success());
+    let bom: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}"));
+    let vulns = bom["vulnerabilities"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    let by_rule = |rule: &str| {
+        vulns
+            .iter()
+            .find(|v| v["id"] == rule)
+            .cloned()
+            .unwrap_or_else(|| panic!("{rule} not in {bom}"))
+    };
+    assert_eq!(
+        by_rule("PICKLE-CLASS-UNKNOWN")["ratings"][0]["severity"],
+        "critical"
+    );
+    assert_eq!(
+        by_rule("PICKLE-CALL-DANGEROUS")["analysis"]["state"],
+        "not_affected"
+    );
 }

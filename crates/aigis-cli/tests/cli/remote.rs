@@ -4,6 +4,7 @@
 //! with a message, except under `CI`, where it fails.
 
 use crate::support::repo_root;
+use aigis_testkit::Tool;
 use serde_json::Value;
 use std::collections::BTreeSet;
 use std::net::{TcpListener, TcpStream};
@@ -65,29 +66,8 @@ fn start(mut command: Command, port: u16, dir: tempfile::TempDir, what: &str) ->
     server
 }
 
-/// The tool at `$env`, else at `fallback` under the repo; `None` (skip) unless CI is set.
-fn tool(env: &str, fallback: &str) -> Option<PathBuf> {
-    let path = std::env::var_os(env)
-        .map(PathBuf::from)
-        .unwrap_or_else(|| repo_root().join(fallback));
-    if path.is_file() {
-        return Some(path);
-    }
-    if std::env::var_os("CI").is_some() {
-        panic!(
-            "{env}: {} is missing and CI is set (.ci/run installs it)",
-            path.display()
-        );
-    }
-    eprintln!(
-        "SKIPPED: {} not found (set {env} or run the install lines of .ci/run)",
-        path.display()
-    );
-    None
-}
-
 fn moto() -> Option<(Server, PathBuf)> {
-    let bin = tool("AIGIS_MOTO_SERVER", "target/ci-tools/venv/bin/moto_server")?;
+    let bin = Tool::MotoServer.path();
     let python = bin.with_file_name("python");
     let port = free_port();
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
@@ -97,10 +77,7 @@ fn moto() -> Option<(Server, PathBuf)> {
 }
 
 fn azurite() -> Option<Server> {
-    let bin = tool(
-        "AIGIS_AZURITE",
-        "target/ci-tools/node_modules/.bin/azurite-blob",
-    )?;
+    let bin = Tool::Azurite.path();
     let port = free_port();
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
     let mut cmd = Command::new(&bin);
@@ -210,8 +187,7 @@ fn rules_of(result: &Value) -> Vec<(String, String)> {
         .collect()
 }
 
-#[test]
-fn s3_one_gigabyte_checkpoint_is_scanned_with_range_reads() {
+pub(crate) fn s3_one_gigabyte_checkpoint_is_scanned_with_range_reads() {
     let Some((server, python)) = moto() else {
         return;
     };
@@ -270,8 +246,7 @@ fn s3_one_gigabyte_checkpoint_is_scanned_with_range_reads() {
     assert_eq!(out.status.code(), Some(1));
 }
 
-#[test]
-fn s3_public_write_policy_marks_every_model_under_it() {
+pub(crate) fn s3_public_write_policy_marks_every_model_under_it() {
     let Some((server, python)) = moto() else {
         return;
     };
@@ -366,8 +341,7 @@ fn s3_public_write_policy_marks_every_model_under_it() {
     }
 }
 
-#[test]
-fn s3_without_permission_to_read_the_configuration_says_so() {
+pub(crate) fn s3_without_permission_to_read_the_configuration_says_so() {
     let Some((server, python)) = moto() else {
         return;
     };
@@ -406,8 +380,7 @@ fn s3_without_permission_to_read_the_configuration_says_so() {
     );
 }
 
-#[test]
-fn same_findings_from_local_disk_s3_azure_and_the_hub() {
+pub(crate) fn same_findings_from_local_disk_s3_azure_and_the_hub() {
     let moto = moto();
     let azurite = azurite();
     let fixtures = repo_root().join("fixtures");
@@ -599,8 +572,7 @@ fn same_findings_from_local_disk_s3_azure_and_the_hub() {
     }
 }
 
-#[test]
-fn one_failing_object_does_not_stop_the_scan() {
+pub(crate) fn one_failing_object_does_not_stop_the_scan() {
     let hub_root = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
     let repo_dir = hub_root.path().join("acme/m");
     std::fs::create_dir_all(&repo_dir).unwrap_or_else(|e| panic!("{e}"));

@@ -2,7 +2,8 @@
 //! schemas, JUnit and Markdown shape, several outputs in one run, and the HTML report rendered
 //! by headless Chromium.
 
-use crate::support::{aigis, aigis_command, in_ci, repo_root, schema_dir, temp_dir};
+use crate::support::{aigis, aigis_command, repo_root, temp_dir};
+use aigis_testkit::Tool;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -23,7 +24,7 @@ impl jsonschema::Retrieve for LocalSchemas {
 }
 
 pub(crate) fn validate(schema_file: &str, document: &Value) {
-    let Some(dir) = schema_dir() else { return };
+    let dir = Tool::Schemas.path();
     let text = std::fs::read_to_string(dir.join(schema_file))
         .unwrap_or_else(|e| panic!("{}: {e}", dir.join(schema_file).display()));
     let schema: Value = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}"));
@@ -68,8 +69,7 @@ fn json(text: &str) -> Value {
     serde_json::from_str(text).unwrap_or_else(|e| panic!("{e}: {text}"))
 }
 
-#[test]
-fn sarif_validates_and_has_what_github_reads() {
+pub(crate) fn sarif_validates_and_has_what_github_reads() {
     let dir = temp_dir();
     let doc = json(&report("sarif", dir.path()));
     validate("sarif-schema-2.1.0.json", &doc);
@@ -130,8 +130,7 @@ fn sarif_validates_and_has_what_github_reads() {
     }));
 }
 
-#[test]
-fn cyclonedx_validates_and_links_findings_to_components() {
+pub(crate) fn cyclonedx_validates_and_links_findings_to_components() {
     let dir = temp_dir();
     let bom = json(&report("cyclonedx", dir.path()));
     validate("bom-1.6.schema.json", &bom);
@@ -189,8 +188,7 @@ fn cyclonedx_validates_and_links_findings_to_components() {
     );
 }
 
-#[test]
-fn junit_has_one_case_per_file_and_fails_at_the_threshold() {
+pub(crate) fn junit_has_one_case_per_file_and_fails_at_the_threshold() {
     let dir = temp_dir();
     let xml = report("junit", dir.path());
     let (_, json_doc) = crate::support::scan_json(
@@ -214,8 +212,7 @@ fn junit_has_one_case_per_file_and_fails_at_the_threshold() {
     assert!(!xml.contains("<b>"), "content must be escaped");
 }
 
-#[test]
-fn markdown_comment_has_summary_and_top_findings() {
+pub(crate) fn markdown_comment_has_summary_and_top_findings() {
     let dir = temp_dir();
     let md = report("markdown", dir.path());
     assert!(md.starts_with("## aigis model scan"));
@@ -234,8 +231,7 @@ fn markdown_comment_has_summary_and_top_findings() {
     );
 }
 
-#[test]
-fn several_outputs_in_one_run() {
+pub(crate) fn several_outputs_in_one_run() {
     let dir = temp_dir();
     let d = dir.path().to_string_lossy().into_owned();
     let fixture = repo_root().join("examples");
@@ -258,8 +254,7 @@ fn several_outputs_in_one_run() {
 }
 
 /// The HTML escapes hostile content: a file name carrying markup stays text.
-#[test]
-fn html_escapes_file_names() {
+pub(crate) fn html_escapes_file_names() {
     let dir = temp_dir();
     let hostile = dir.path().join("<img src=x onerror=alert(1)>.pkl");
     std::fs::copy(
@@ -279,26 +274,8 @@ fn html_escapes_file_names() {
     assert!(html.contains("&lt;img src=x onerror=alert(1)&gt;.pkl"));
 }
 
-fn chromium() -> Option<PathBuf> {
-    ["chromium", "chromium-browser", "google-chrome"]
-        .iter()
-        .find_map(|name| {
-            let out = Command::new("sh")
-                .args(["-c", &format!("command -v {name}")])
-                .output()
-                .ok()?;
-            let path = String::from_utf8_lossy(&out.stdout).trim().to_string();
-            (out.status.success() && !path.is_empty()).then(|| PathBuf::from(path))
-        })
-}
-
-#[test]
-fn html_report_renders_in_headless_chromium() {
-    let Some(browser) = chromium() else {
-        assert!(!in_ci(), "CI=true but chromium is not installed");
-        eprintln!("note: HTML browser test skipped (no chromium)");
-        return;
-    };
+pub(crate) fn html_report_renders_in_headless_chromium() {
+    let browser = Tool::Chromium.path();
     let artifacts = repo_root().join("target/test-artifacts");
     std::fs::create_dir_all(&artifacts).unwrap_or_else(|e| panic!("{e}"));
     let work = temp_dir();

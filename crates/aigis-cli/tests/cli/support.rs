@@ -40,28 +40,6 @@ pub fn aigis(args: &[&str]) -> Output {
         .unwrap_or_else(|err| panic!("cannot run aigis: {err}"))
 }
 
-/// Whether the tests run in CI (`CI=true`), where optional tools must be present.
-pub fn in_ci() -> bool {
-    std::env::var("CI").is_ok_and(|v| v == "true" || v == "1")
-}
-
-/// The folder holding the official JSON schemas: `$AIGIS_SCHEMA_DIR`, else `../shared/schemas`
-/// beside the repository. `None` (with a note) outside CI when neither exists; a panic in CI.
-pub fn schema_dir() -> Option<PathBuf> {
-    if let Some(dir) = std::env::var_os("AIGIS_SCHEMA_DIR") {
-        return Some(PathBuf::from(dir));
-    }
-    let fallback = repo_root().join("../shared/schemas");
-    if fallback.is_dir() {
-        return Some(fallback);
-    }
-    if in_ci() {
-        panic!("CI=true but no schemas: set AIGIS_SCHEMA_DIR or provide ../shared/schemas");
-    }
-    eprintln!("note: schema validation skipped (no AIGIS_SCHEMA_DIR, no ../shared/schemas)");
-    None
-}
-
 /// Runs `aigis scan --format json` on `paths` and returns (exit code, document).
 pub fn scan_json(paths: &[&Path], extra: &[&str]) -> (i32, Value) {
     let mut args = vec!["scan", "--format", "json"];
