@@ -9,7 +9,7 @@ use crate::pool::{Job, JobCx};
 use crate::{Depth, image};
 use aigis_scan::analyzer::HEAD_LEN;
 use aigis_scan::{
-    ByteSource, FileResult, FileSource, Finding, Format, MemorySource, RuleId, Scanner, Status,
+    ByteSource, FileResult, FileSource, Format, MemorySource, Scanner, Status, diagnostics,
     hash_source,
 };
 use std::fs::{File, Metadata};
@@ -32,13 +32,9 @@ pub(crate) struct RunCx {
     pub analysed: std::sync::atomic::AtomicUsize,
 }
 
-/// A `READ-ERROR` result.
-pub(crate) fn read_error(path: String, size: u64, what: &str) -> FileResult {
-    FileResult::failed(
-        path,
-        size,
-        Finding::new(RuleId::ReadError, what.to_string()),
-    )
+/// The result for an input whose bytes could not be read.
+pub(crate) fn read_error(path: String, size: u64, err: impl std::fmt::Display) -> FileResult {
+    FileResult::failed(path, size, diagnostics::read_failed(err))
 }
 
 /// A result for a file that describes a model without being one, or that is not a model.
@@ -108,11 +104,7 @@ impl RunCx {
             match hash_source(source) {
                 Ok(sha) => Some(sha),
                 Err(err) => {
-                    return Some(read_error(
-                        display,
-                        source.len(),
-                        &format!("read failed: {err}"),
-                    ));
+                    return Some(read_error(display, source.len(), err));
                 }
             }
         } else {
@@ -164,7 +156,7 @@ impl RunCx {
         let result = if size <= READ_WHOLE {
             let bytes = match source.read_vec(0, size as usize) {
                 Ok(bytes) => bytes,
-                Err(err) => return Some(read_error(display, size, &format!("read failed: {err}"))),
+                Err(err) => return Some(read_error(display, size, err)),
             };
             let memory = MemorySource::new(bytes);
             let sha = if hash {
@@ -189,7 +181,7 @@ impl RunCx {
             // Hash first (at disk speed), so a known file is not analyzed at all.
             let sha = match hash_source(source) {
                 Ok(sha) => sha,
-                Err(err) => return Some(read_error(display, size, &format!("read failed: {err}"))),
+                Err(err) => return Some(read_error(display, size, err)),
             };
             if let Some(cached) = cache.by_content(&sha, Some(real)) {
                 cache.record(Some((real, metadata)), &cached);
@@ -208,7 +200,7 @@ impl RunCx {
             );
             match sha {
                 Some(Err(err)) => {
-                    return Some(read_error(display, size, &format!("read failed: {err}")));
+                    return Some(read_error(display, size, err));
                 }
                 Some(Ok(sha)) => result.sha256 = Some(sha),
                 None => {}
@@ -230,10 +222,19 @@ impl RunCx {
 /// Why a path was not opened for reading.
 #[derive(Debug, thiserror::Error)]
 enum OpenError {
-    #[error("read failed: {0}")]
+    #[error("{0}")]
     Io(#[from] io::Error),
-    #[error("not a regular file ({0}); not scanned")]
+    #[error("not a regular file ({0})")]
     NotRegular(&'static str),
+}
+
+impl OpenError {
+    fn finding(&self) -> aigis_scan::Finding {
+        match self {
+            OpenError::Io(err) => diagnostics::read_failed(err),
+            OpenError::NotRegular(kind) => diagnostics::not_regular_file(kind),
+        }
+    }
 }
 
 /// Opens `path` for reading without ever blocking (a FIFO swapped in after listing opens at
@@ -293,7 +294,7 @@ impl Job for LocalJob {
             Ok((FileSource::new(file).map_err(OpenError::Io)?, metadata))
         });
         let result = match opened {
-            Err(err) => Some(read_error(first.clone(), 0, &err.to_string())),
+            Err(err) => Some(FileResult::failed(first.clone(), 0, err.finding())),
             Ok((source, _)) if is_image(&source) => {
                 image::scan(&self.cx, job, first, &self.real);
                 return;

@@ -15,8 +15,8 @@
 use crate::file::{RunCx, read_error};
 use crate::pool::{Job, JobCx};
 use aigis_scan::{
-    ByteSource, FileResult, FileSource, Finding, Format, MemorySource, RuleId, SliceSource,
-    SourceReader, Status,
+    ByteSource, FileResult, FileSource, Format, MemorySource, SliceSource, SourceReader, Status,
+    diagnostics,
 };
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -540,7 +540,7 @@ impl Job for CompressedLayerJob {
                 Err(err) => Some(read_error(
                     display,
                     member.size,
-                    &format!("layer stream failed: {err}"),
+                    format!("layer stream: {err}"),
                 )),
             };
             if let Some(result) = result {
@@ -560,7 +560,7 @@ fn spill(reader: &mut dyn Read, size: u64) -> std::io::Result<Box<dyn ByteSource
 /// The result for a layer that could not be applied: named after the layer; the image's other
 /// layers are still read.
 fn layer_failed(display: &str, layer: &LayerRef, err: &ImageError) -> FileResult {
-    let finding = Finding::new(RuleId::ArchiveMalformed, format!("image layer: {err}"));
+    let finding = diagnostics::image_layer_unreadable(err);
     FileResult::new(
         format!("{display}!/layer:{}", layer.short()),
         Format::Unknown,
@@ -573,7 +573,7 @@ fn layer_failed(display: &str, layer: &LayerRef, err: &ImageError) -> FileResult
 /// The result for an image that could not be read at all.
 fn failed(display: String, path: &Path, err: &ImageError) -> FileResult {
     let size = std::fs::metadata(path).map_or(0, |m| m.len());
-    let finding = Finding::new(RuleId::ArchiveMalformed, format!("container image: {err}"));
+    let finding = diagnostics::image_unreadable(err);
     FileResult::new(
         display,
         Format::Unknown,

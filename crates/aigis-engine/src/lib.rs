@@ -38,7 +38,7 @@ pub use select::IGNORE_FILE;
 use aigis_inventory::{Entry, HostChecker, Model, model};
 use aigis_policy::{Date, Policy};
 use aigis_scan::{FileResult, Format, Registry, ScanOptions, Scanner, Severity, Status};
-use file::{LocalJob, RunCx, read_error};
+use file::{LocalJob, RunCx};
 use pool::{Job, JobCx};
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
@@ -420,10 +420,10 @@ pub fn run_with_registry(
         results.push(result);
     }
     for unreadable in walked.unreadable {
-        results.push(read_error(
+        results.push(FileResult::failed(
             unreadable.path.to_string_lossy().into_owned(),
             0,
-            &format!("could not be read: {}", unreadable.reason),
+            aigis_scan::diagnostics::unreadable_path(&unreadable.reason),
         ));
     }
 

@@ -8,7 +8,7 @@
 //! that panics becomes an `ANALYSIS-CRASHED` `error` result with the panic message for the file it
 //! was on; no result is ever lost.
 
-use aigis_scan::{FileResult, Finding, RuleId};
+use aigis_scan::{FileResult, diagnostics};
 use std::collections::VecDeque;
 use std::panic::AssertUnwindSafe;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -266,23 +266,18 @@ fn panic_message(panic: &Box<dyn std::any::Any + Send>) -> String {
 
 /// The result for a file whose analysis never came back.
 fn timed_out(path: String, size: u64, limit: Duration) -> FileResult {
-    let message = format!(
-        "time limit of {} s exceeded; analysis abandoned",
-        limit.as_secs_f64()
-    );
-    FileResult::failed(path, size, Finding::new(RuleId::TimeLimit, message))
+    FileResult::failed(path, size, diagnostics::time_limit_abandoned(limit))
 }
 
 /// The result for a file whose analysis panicked.
 fn crashed(path: String, size: u64, message: &str) -> FileResult {
-    let message = format!("analysis stopped by an internal error: {message}");
-    FileResult::failed(path, size, Finding::new(RuleId::AnalysisCrashed, message))
+    FileResult::failed(path, size, diagnostics::analysis_crashed(message))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use aigis_scan::Status;
+    use aigis_scan::{RuleId, Status};
 
     struct Sleepy(&'static str, Duration);
     impl Job for Sleepy {

@@ -33,17 +33,16 @@ pub struct OpenPath {
 impl OpenPath {
     /// The finding for a model at `model`.
     pub fn finding(&self, model: &str) -> Finding {
-        let mut finding = Finding::new(
+        Finding::new(
             RuleId::HostWritablePath,
             format!(
                 "{} {}: other users of this host can replace {model}",
                 self.path.display(),
                 self.reason
             ),
-        );
-        finding.severity = self.severity;
-        finding.location = Some(self.path.display().to_string());
-        finding
+        )
+        .with_severity(self.severity)
+        .at(self.path.display().to_string())
     }
 }
 
@@ -180,16 +179,15 @@ pub struct SymlinkEscape {
 impl SymlinkEscape {
     /// The `HOST-SYMLINK-ESCAPE` finding.
     pub fn finding(&self) -> Finding {
-        let mut finding = Finding::new(
+        Finding::new(
             RuleId::HostSymlinkEscape,
             format!(
                 "symbolic link {} leads out of the scanned tree to {} (not followed)",
                 self.link.display(),
                 self.target.display()
             ),
-        );
-        finding.location = Some(self.link.display().to_string());
-        finding
+        )
+        .at(self.link.display().to_string())
     }
 }
 

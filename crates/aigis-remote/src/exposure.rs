@@ -158,16 +158,11 @@ impl Exposure {
                     // RestrictPublicBuckets: AWS ignores public grants of the policy.
                     continue;
                 }
-                out.push(located(finding, &location));
+                out.push(finding.at(location.as_str()));
             }
         }
         out
     }
-}
-
-fn located(mut finding: Finding, location: &str) -> Finding {
-    finding.location = Some(location.to_string());
-    finding
 }
 
 fn access_unknown(location: &str, failures: &[String]) -> Finding {
@@ -329,15 +324,14 @@ pub fn s3_policy_findings(policy: &Value, arn: &str) -> Vec<Finding> {
                 ),
             ));
         } else if !write.conditional.is_empty() {
-            let mut finding = Finding::new(
+            let finding = Finding::new(
                 RuleId::StoragePublicWrite,
                 format!(
                     "bucket policy lets anyone write this object under conditions (s3:PutObject to Principal \"*\" with a Condition, statement {}): review who meets them",
                     write.conditional.join(", ")
                 ),
             );
-            finding.severity = Severity::High;
-            out.push(finding);
+            out.push(finding.with_severity(Severity::High));
         }
     }
     let read_granted = !read.unconditional.is_empty() || !read.conditional.is_empty();
@@ -458,7 +452,7 @@ pub fn gcs_iam_findings(policy: &Value) -> Vec<Finding> {
                 },
             );
             if conditional {
-                finding.severity = Severity::High;
+                finding = finding.with_severity(Severity::High);
             }
             out.push(finding);
         } else {
@@ -476,6 +470,10 @@ pub fn gcs_iam_findings(policy: &Value) -> Vec<Finding> {
         }
     }
     out
+}
+
+fn located(finding: Finding, location: &str) -> Finding {
+    finding.at(location)
 }
 
 #[cfg(test)]

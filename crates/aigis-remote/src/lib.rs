@@ -22,7 +22,7 @@ pub use exposure::{Exposure, gcs_iam_findings, s3_acl_findings, s3_policy_findin
 pub use source::{CacheConfig, RemoteSource};
 pub use target::{Cloud, Target, is_remote};
 
-use aigis_scan::{FileResult, Finding, RuleId, Scanner, Status};
+use aigis_scan::{FileResult, Scanner, Status, diagnostics};
 use futures_util::StreamExt as _;
 use object_store::path::Path;
 use object_store::{ObjectStore, ObjectStoreExt};
@@ -288,7 +288,7 @@ impl RemoteScanner {
                     let mut result = FileResult::failed(
                         object.display.clone(),
                         0,
-                        Finding::new(RuleId::ReadError, format!("HEAD failed: {}", short(&err))),
+                        diagnostics::read_failed(format!("HEAD failed: {}", short(&err))),
                     );
                     result.source = Some(Value::Object(source_meta));
                     return result;
@@ -309,10 +309,10 @@ impl RemoteScanner {
                 Ok(sha) => result.sha256 = Some(sha),
                 Err(err) => {
                     result.status = Status::Error;
-                    result.findings.push(Finding::new(
-                        RuleId::ReadError,
-                        format!("hashing failed: {}", short(&err)),
-                    ));
+                    result.findings.push(diagnostics::read_failed(format!(
+                        "hashing: {}",
+                        short(&err)
+                    )));
                 }
             }
         }

@@ -263,13 +263,14 @@ impl<'a> Context<'a> {
 
     /// Records a finding with the rule's default severity at the current location.
     pub fn report(&mut self, rule: RuleId, message: impl Into<String>, offset: Option<u64>) {
-        let mut finding = Finding::new(rule, message);
-        finding.location = self.location(offset);
-        self.push(finding);
+        self.record(Finding::new(rule, message), offset);
     }
 
-    /// Records a prepared finding (its location is prefixed with the current member path).
-    pub fn push(&mut self, finding: Finding) {
+    /// Records a finding built with [`Finding`]'s constructors, placed at the current member
+    /// (and `offset` within it): the one way analyzers record findings, so every finding has
+    /// its rule, its severity and its location. The same finding twice is recorded once.
+    pub fn record(&mut self, mut finding: Finding, offset: Option<u64>) {
+        finding.location = self.location(offset);
         if !self.findings.contains(&finding) {
             self.findings.push(finding);
         }
@@ -284,7 +285,7 @@ impl<'a> Context<'a> {
     /// Records an I/O error; the file's status becomes `error`.
     pub fn read_error(&mut self, err: &std::io::Error) {
         self.read_failed = true;
-        self.report(RuleId::ReadError, format!("read failed: {err}"), None);
+        self.record(crate::diagnostics::read_failed(err), None);
     }
 
     /// Charges `bytes` of decompressed output against the per-file budget. Returns false (and
@@ -322,12 +323,8 @@ impl<'a> Context<'a> {
             return;
         }
         self.timed_out = true;
-        let secs = self.limits().time_limit.as_secs_f64();
-        self.report(
-            RuleId::TimeLimit,
-            format!("time limit of {secs} s exceeded; analysis stopped"),
-            None,
-        );
+        let finding = crate::diagnostics::time_limit_stopped(self.limits().time_limit);
+        self.record(finding, None);
     }
 
     /// Whether the time limit stopped the analysis.

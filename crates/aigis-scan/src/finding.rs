@@ -47,6 +47,25 @@ impl Finding {
         }
     }
 
+    /// With a severity other than the rule's default, for rules whose severity depends on what
+    /// was found (a world-writable folder is high, a group-writable one medium).
+    pub fn with_severity(mut self, severity: Severity) -> Finding {
+        self.severity = severity;
+        self
+    }
+
+    /// Located at `location` (an archive member path and offset, a folder, a bucket key).
+    pub fn at(mut self, location: impl Into<String>) -> Finding {
+        self.location = Some(location.into());
+        self
+    }
+
+    /// With indicators (URLs, IP addresses, commands) taken from constant arguments.
+    pub fn with_indicators(mut self, indicators: Vec<String>) -> Finding {
+        self.indicators = indicators;
+        self
+    }
+
     /// Whether the finding counts: not suppressed by a policy.
     pub fn is_active(&self) -> bool {
         self.suppressed.is_none()

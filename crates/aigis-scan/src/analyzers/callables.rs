@@ -149,10 +149,7 @@ pub(crate) fn report_with(
     severity: Severity,
     message: impl Into<String>,
 ) {
-    let mut finding = Finding::new(rule, message);
-    finding.severity = severity;
-    finding.location = cx.location(None);
-    cx.push(finding);
+    cx.record(Finding::new(rule, message).with_severity(severity), None);
 }
 
 /// Shortens untrusted text for a message: at most `max` characters, control characters escaped.

@@ -579,10 +579,8 @@ pub(crate) fn analyze_source(source: &dyn ByteSource, base: u64, cx: &mut Contex
     let (header, stop) = parse(source, &mut templates);
     for (key, text, at) in &templates {
         for issue in chat_template::analyze(text) {
-            let mut finding = Finding::new(issue.rule, format!("`{key}`: {}", issue.message));
-            finding.severity = issue.severity;
-            finding.location = cx.location(Some(base + at));
-            cx.push(finding);
+            let finding = Finding::new(issue.rule, format!("`{key}`: {}", issue.message));
+            cx.record(finding.with_severity(issue.severity), Some(base + at));
         }
     }
     record_model(&header, cx);

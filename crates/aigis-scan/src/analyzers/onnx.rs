@@ -467,13 +467,11 @@ impl Walk {
             cx.report(RuleId::OnnxCustomOp, msg, None);
         }
         if self.too_deep {
-            let mut finding = Finding::new(
+            let finding = Finding::new(
                 RuleId::ResourceLimit,
                 format!("subgraphs nested deeper than {MAX_GRAPH_DEPTH} levels were not walked"),
             );
-            finding.severity = Severity::Medium;
-            finding.location = cx.location(None);
-            cx.push(finding);
+            cx.record(finding.with_severity(Severity::Medium), None);
         }
         let info = cx.model();
         info.set_framework("onnx");

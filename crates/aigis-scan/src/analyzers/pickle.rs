@@ -95,11 +95,10 @@ pub(crate) fn report(scan: &PickleScan, cx: &mut Context<'_>) {
             VerdictKind::DynamicImport => RuleId::PickleDynamicImport,
             VerdictKind::Anomaly => RuleId::PickleAnomaly,
         };
-        let mut finding = Finding::new(rule, verdict.message.clone());
-        finding.severity = severity(verdict.risk);
-        finding.location = cx.location(Some(verdict.offset));
-        finding.indicators = verdict.iocs.clone();
-        cx.push(finding);
+        let finding = Finding::new(rule, verdict.message.clone())
+            .with_severity(severity(verdict.risk))
+            .with_indicators(verdict.iocs.clone());
+        cx.record(finding, Some(verdict.offset));
     }
     if let Some(problem) = &scan.problem {
         if problem.kind

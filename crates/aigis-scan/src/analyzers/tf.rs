@@ -593,10 +593,10 @@ impl GraphScan {
 
     fn report(self, cx: &mut Context<'_>) {
         for (severity, msg) in self.dangerous {
-            let mut finding = Finding::new(RuleId::TfDangerousOp, msg);
-            finding.severity = severity;
-            finding.location = cx.location(None);
-            cx.push(finding);
+            cx.record(
+                Finding::new(RuleId::TfDangerousOp, msg).with_severity(severity),
+                None,
+            );
         }
         for (op, place) in self.custom.iter().take(MAX_LISTED) {
             let msg = format!(
@@ -644,7 +644,7 @@ fn analyze_keras_metadata(metadata: &SavedMetadata, cx: &mut Context<'_>) -> boo
         super::keras::check_keras2_objects(&json, cx);
     }
     for (name, kind) in lambdas.iter().take(MAX_LISTED) {
-        let mut finding = if kind == "lambda" {
+        let finding = if kind == "lambda" {
             Finding::new(
                 RuleId::TfKerasLambda,
                 format!(
@@ -652,17 +652,15 @@ fn analyze_keras_metadata(metadata: &SavedMetadata, cx: &mut Context<'_>) -> boo
                 ),
             )
         } else {
-            let mut f = Finding::new(
+            Finding::new(
                 RuleId::TfKerasLambda,
                 format!(
                     "Lambda layer `{name}` calls a Python function ({kind}) that Keras imports when it loads the model"
                 ),
-            );
-            f.severity = Severity::High;
-            f
+            )
+            .with_severity(Severity::High)
         };
-        finding.location = cx.location(None);
-        cx.push(finding);
+        cx.record(finding, None);
     }
     cx.model().operators.extend(classes);
     true

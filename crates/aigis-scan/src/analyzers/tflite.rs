@@ -311,10 +311,10 @@ fn report(model: &Model, cx: &mut Context<'_>) {
                 let msg = format!(
                     "Flex op `{name}` runs TensorFlow op `{tf_op}`, which {what}: running the model does it on the host"
                 );
-                let mut finding = Finding::new(RuleId::TfDangerousOp, msg);
-                finding.severity = severity;
-                finding.location = cx.location(None);
-                cx.push(finding);
+                cx.record(
+                    Finding::new(RuleId::TfDangerousOp, msg).with_severity(severity),
+                    None,
+                );
                 continue;
             }
             if tf::is_standard_op(tf_op) {
