@@ -3,22 +3,8 @@
 //! panicking, within its limits, and give the same result twice.
 
 use aigis_scan::{MemorySource, ScanOptions, Scanner};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::{Duration, Instant};
-
-fn files_under(dir: &Path, out: &mut Vec<PathBuf>) {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return;
-    };
-    for entry in entries.flatten() {
-        let path = entry.path();
-        if path.is_dir() {
-            files_under(&path, out);
-        } else if path.extension().is_none_or(|e| e != "md") {
-            out.push(path);
-        }
-    }
-}
 
 #[test]
 fn fuzz_regressions_replay_through_the_target_that_found_them() {
@@ -30,9 +16,7 @@ fn fuzz_regressions_replay_through_the_target_that_found_them() {
             // `image` is the engine's target; its inputs replay in `aigis-engine`'s tests.
             continue;
         }
-        let mut files = Vec::new();
-        files_under(&dir.path(), &mut files);
-        for file in files {
+        for file in aigis_testkit::files_under(&dir.path()) {
             let data = std::fs::read(&file).unwrap_or_default();
             let started = Instant::now();
             assert!(
@@ -58,8 +42,7 @@ fn fuzz_regressions_replay_through_the_target_that_found_them() {
 #[test]
 fn fixtures_are_deterministic_and_bounded() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-    let mut files = Vec::new();
-    files_under(&root.join("fixtures"), &mut files);
+    let files = aigis_testkit::files_under(&root.join("fixtures"));
     assert!(
         files.len() > 50,
         "fixtures not found under {}",

@@ -38,6 +38,23 @@ pub fn repo_root() -> PathBuf {
         .unwrap_or_default()
 }
 
+/// Every file below `dir` (recursively), in no particular order; `.md` notes excluded.
+pub fn files_under(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                stack.push(path);
+            } else if path.extension().is_none_or(|e| e != "md") {
+                out.push(path);
+            }
+        }
+    }
+    out
+}
+
 /// An external tool a test needs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Tool {

@@ -57,20 +57,6 @@ fn pinned(result: &Value) -> Value {
     Value::Object(out)
 }
 
-fn files_under(dir: &Path, out: &mut Vec<PathBuf>) {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return;
-    };
-    for entry in entries.flatten() {
-        let path = entry.path();
-        if path.is_dir() {
-            files_under(&path, out);
-        } else {
-            out.push(path);
-        }
-    }
-}
-
 pub(crate) fn every_fixture_result_matches_its_golden_file() {
     let root = repo_root().join("fixtures");
     let (_, doc) = scan_json(&[&root], &["--no-cache", "--no-policy"]);
@@ -89,8 +75,7 @@ pub(crate) fn every_fixture_result_matches_its_golden_file() {
         expected.insert(golden_path(&relative), text);
     }
     assert!(expected.len() > 300, "{} results", expected.len());
-    let mut existing = Vec::new();
-    files_under(&golden_dir(), &mut existing);
+    let existing = aigis_testkit::files_under(&golden_dir());
     if std::env::var_os("AIGIS_BLESS").is_some() {
         for stale in existing.iter().filter(|p| !expected.contains_key(*p)) {
             std::fs::remove_file(stale).unwrap_or_else(|e| panic!("{e}"));

@@ -1,17 +1,10 @@
 //! Helpers: run the binary, parse its JSON, locate the repository's fixtures.
 
 use serde_json::Value;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output};
 
-/// The repository root (two levels above this crate).
-pub fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .ancestors()
-        .nth(2)
-        .map(Path::to_path_buf)
-        .unwrap_or_default()
-}
+pub use aigis_testkit::repo_root;
 
 /// A fresh temporary folder for one test.
 pub fn temp_dir() -> tempfile::TempDir {
