@@ -41,7 +41,8 @@ pub struct BomArgs {
 pub fn run(args: BomArgs) -> Result<ExitCode> {
     let options = EngineOptions {
         exclude: args.exclude.clone(),
-        policy: crate::load_policy(&args.policy, &args.paths)?,
+        ignore_files: args.policy.ignore_files.clone(),
+        policy: crate::load_policy(&args.policy)?,
         ..EngineOptions::default()
     };
     let run = aigis_engine::run(

@@ -168,7 +168,8 @@ fn loose_findings(run: &Run) -> Vec<(aigis_scan::FileResult, aigis_scan::Finding
 /// Runs `aigis discover`.
 pub fn run(args: DiscoverArgs) -> Result<ExitCode> {
     let mut roots: Vec<PathBuf> = args.paths.iter().chain(&args.roots).cloned().collect();
-    let policy = crate::load_policy(&args.policy, &roots)?;
+    let policy = crate::load_policy(&args.policy)?;
+    let incomplete_fails = args.scan && crate::incomplete_fails(&args.policy, &policy);
     if roots.is_empty() {
         roots = policy.discover_roots.clone();
         if roots.is_empty() {
@@ -182,6 +183,7 @@ pub fn run(args: DiscoverArgs) -> Result<ExitCode> {
         },
         depth: if args.scan { Depth::Full } else { Depth::Facts },
         exclude: args.exclude.clone(),
+        ignore_files: args.policy.ignore_files.clone(),
         policy,
         fail_on: args.fail_on,
         ..EngineOptions::default()
@@ -199,6 +201,9 @@ pub fn run(args: DiscoverArgs) -> Result<ExitCode> {
                 "tool": { "name": "aigis", "version": env!("CARGO_PKG_VERSION") },
                 "roots": roots,
                 "files_visited": run.files_visited,
+                "excluded": run.excluded,
+                "ignored": run.ignored,
+                "policy": run.policy_file,
                 "models": run.models,
                 "findings": findings,
             });
@@ -206,9 +211,8 @@ pub fn run(args: DiscoverArgs) -> Result<ExitCode> {
         }
     };
     std::io::stdout().write_all(text.as_bytes())?;
-    Ok(if args.scan && run.fails() {
-        ExitCode::from(1)
-    } else {
-        ExitCode::SUCCESS
-    })
+    if !args.scan {
+        return Ok(ExitCode::SUCCESS);
+    }
+    Ok(crate::exit_code(&run, incomplete_fails))
 }

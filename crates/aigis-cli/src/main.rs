@@ -95,6 +95,9 @@ struct ScanArgs {
     /// changed files to these paths.
     #[arg(required_unless_present = "changed_since")]
     paths: Vec<PathBuf>,
+    /// Skip paths matching this glob (gitignore syntax, repeatable).
+    #[arg(long, value_name = "GLOB")]
+    exclude: Vec<String>,
     /// Report format written to stdout (or to --output).
     #[arg(long, value_enum, default_value = "terminal")]
     format: OutputFormat,
@@ -168,29 +171,57 @@ fn run(cli: Cli) -> Result<ExitCode> {
 /// Policy options every command that runs the engine takes.
 #[derive(clap::Args, Clone, Default)]
 pub struct PolicyArgs {
-    /// Policy file [default: `aigis.toml` in the first scanned path or a parent folder].
+    /// Policy file [default: $AIGIS_POLICY, else `aigis.toml` in the current folder or a
+    /// parent — the operator's project, never the scanned content].
     #[arg(long, value_name = "FILE", conflicts_with = "no_policy")]
     policy: Option<PathBuf>,
     /// Do not look for a policy file.
     #[arg(long)]
     no_policy: bool,
+    /// Obey this ignore file (gitignore syntax) for the paths below its folder (repeatable).
+    /// The `.aigisignore` files of the current folder's project are obeyed anyway; those inside
+    /// scanned content elsewhere never are.
+    #[arg(long = "ignore-file", value_name = "FILE")]
+    pub ignore_files: Vec<PathBuf>,
+    /// Results that could not be analysed to the end (read errors, time limits, limits that
+    /// stopped analysis) are reported but do not fail the run [default: they fail it, exit 3;
+    /// policy `on_incomplete = "warn"` does the same].
+    #[arg(long)]
+    pub allow_incomplete: bool,
 }
 
-/// The policy for a run over `paths`: `--policy`, else one discovered from the first path.
-pub(crate) fn load_policy(args: &PolicyArgs, paths: &[PathBuf]) -> Result<Policy> {
+/// The operator's policy: `--policy`, else `$AIGIS_POLICY`, else the `aigis.toml` of the
+/// current folder or a parent. A policy is never taken from the content being scanned: a
+/// downloaded model folder could otherwise allow its own payload.
+pub(crate) fn load_policy(args: &PolicyArgs) -> Result<Policy> {
     if args.no_policy {
         return Ok(Policy::default());
     }
-    let file = match &args.policy {
-        Some(file) => Some(file.clone()),
-        None => {
-            let start = paths.first().cloned().unwrap_or_else(|| PathBuf::from("."));
-            aigis_policy::discover(&start)
-        }
-    };
+    let file = args
+        .policy
+        .clone()
+        .or_else(|| std::env::var_os("AIGIS_POLICY").map(PathBuf::from))
+        .or_else(|| aigis_policy::discover(Path::new(".")));
     match file {
         Some(file) => Ok(Policy::load(&file)?),
         None => Ok(Policy::default()),
+    }
+}
+
+/// Whether results that did not complete fail the run.
+pub(crate) fn incomplete_fails(args: &PolicyArgs, policy: &Policy) -> bool {
+    !args.allow_incomplete && policy.on_incomplete != Some(aigis_policy::OnIncomplete::Warn)
+}
+
+/// The exit code of a run: 1 when a finding reached the threshold, else 3 when something could
+/// not be analysed to the end (unless allowed), else 0.
+pub(crate) fn exit_code(run: &Run, incomplete_fails: bool) -> ExitCode {
+    if run.fails() {
+        ExitCode::from(1)
+    } else if incomplete_fails && run.incomplete().next().is_some() {
+        ExitCode::from(3)
+    } else {
+        ExitCode::SUCCESS
     }
 }
 
@@ -247,7 +278,8 @@ fn scan(args: ScanArgs) -> Result<ExitCode> {
     if !(args.time_limit.is_finite() && args.time_limit >= 0.0) {
         bail!("--time-limit must be a number of seconds");
     }
-    let policy = load_policy(&args.policy, &args.paths)?;
+    let policy = load_policy(&args.policy)?;
+    let incomplete_fails = incomplete_fails(&args.policy, &policy);
     let mut scan = ScanOptions {
         hash: !args.no_hash,
         ..ScanOptions::default()
@@ -271,6 +303,8 @@ fn scan(args: ScanArgs) -> Result<ExitCode> {
                 .or_else(aigis_engine::default_cache_dir)
         },
         changed_since: args.changed_since.clone(),
+        exclude: args.exclude.clone(),
+        ignore_files: args.policy.ignore_files.clone(),
         policy,
         fail_on: args.fail_on,
         #[cfg(feature = "remote")]
@@ -293,7 +327,8 @@ fn scan(args: ScanArgs) -> Result<ExitCode> {
     for warning in &run.warnings {
         eprintln!("aigis: warning: {warning}");
     }
-    let report = view::report(&run);
+    let mut report = view::report(&run);
+    report.incomplete_fails = incomplete_fails;
     for spec in &args.output {
         let (format, path) = match spec.split_once('=') {
             Some((name, path)) => (
@@ -311,11 +346,7 @@ fn scan(args: ScanArgs) -> Result<ExitCode> {
         let text = render(&run, &report, args.format, color, args.verbose)?;
         std::io::stdout().write_all(text.as_bytes())?;
     }
-    Ok(if run.fails() {
-        ExitCode::from(1)
-    } else {
-        ExitCode::SUCCESS
-    })
+    Ok(exit_code(&run, incomplete_fails))
 }
 
 fn render(

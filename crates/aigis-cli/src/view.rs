@@ -10,6 +10,12 @@ pub fn report(run: &Run) -> ScanReport {
     let mut report = ScanReport::new(run.results.clone());
     report.fail_on = run.fail_on;
     report.warnings = run.warnings.clone();
+    report.policy = run
+        .policy_file
+        .as_ref()
+        .map(|p| p.to_string_lossy().into_owned());
+    report.summary.excluded = run.excluded;
+    report.summary.ignored = run.ignored;
     report
 }
 

@@ -561,26 +561,30 @@ fn spill(reader: &mut dyn Read, size: u64) -> std::io::Result<Box<dyn ByteSource
 /// layers are still read.
 fn layer_failed(display: &str, layer: &LayerRef, err: &ImageError) -> FileResult {
     let finding = diagnostics::image_layer_unreadable(err);
-    FileResult::new(
+    let mut result = FileResult::new(
         format!("{display}!/layer:{}", layer.short()),
         Format::Unknown,
         layer.len,
         Status::Invalid,
         vec![finding],
-    )
+    );
+    result.incomplete = Some(format!("layer read up to an error: {err}"));
+    result
 }
 
 /// The result for an image that could not be read at all.
 fn failed(display: String, path: &Path, err: &ImageError) -> FileResult {
     let size = std::fs::metadata(path).map_or(0, |m| m.len());
     let finding = diagnostics::image_unreadable(err);
-    FileResult::new(
+    let mut result = FileResult::new(
         display,
         Format::Unknown,
         size,
         Status::Invalid,
         vec![finding],
-    )
+    );
+    result.incomplete = Some(format!("container image not read: {err}"));
+    result
 }
 
 #[cfg(test)]

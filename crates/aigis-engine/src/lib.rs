@@ -80,6 +80,9 @@ pub struct EngineOptions {
     pub cache_dir: Option<PathBuf>,
     /// Paths to skip (gitignore syntax).
     pub exclude: Vec<String>,
+    /// Ignore files the operator names, obeyed wherever they are (`--ignore-file`); the
+    /// `.aigisignore` files of the working directory's project are obeyed too, no others.
+    pub ignore_files: Vec<PathBuf>,
     /// Read only the files git reports changed since this revision (under the local targets).
     pub changed_since: Option<String>,
     /// The policy: allow/deny lists join the analysis options, include/exclude globs select,
@@ -101,6 +104,7 @@ impl Default for EngineOptions {
             depth: Depth::Full,
             cache_dir: None,
             exclude: Vec::new(),
+            ignore_files: Vec::new(),
             changed_since: None,
             policy: Policy::default(),
             fail_on: None,
@@ -138,6 +142,12 @@ pub struct Run {
     pub depth: Depth,
     /// Local files looked at.
     pub files_visited: u64,
+    /// Paths skipped by `--exclude` globs.
+    pub excluded: u64,
+    /// Paths skipped by the operator's ignore files.
+    pub ignored: u64,
+    /// The policy file applied, if any.
+    pub policy_file: Option<PathBuf>,
     /// Cache use, when the cache was on.
     pub cache: Option<CacheStats>,
 }
@@ -151,6 +161,11 @@ impl Run {
     /// Whether an unsuppressed finding reaches the fail threshold.
     pub fn fails(&self) -> bool {
         self.max_severity().is_some_and(|max| max >= self.fail_on)
+    }
+
+    /// Results whose analysis did not cover the whole input (see [`FileResult::incomplete`]).
+    pub fn incomplete(&self) -> impl Iterator<Item = &FileResult> {
+        self.results.iter().filter(|r| r.incomplete.is_some())
     }
 
     /// Results that belong to no model (files that are not models, unreadable paths, …).
@@ -225,10 +240,15 @@ fn display_path(path: &Path) -> PathBuf {
 /// The local files to read: the walk of `roots`, or git's changed files under them.
 fn select_local(roots: &[PathBuf], options: &EngineOptions) -> Result<select::Walked, EngineError> {
     let Some(reference) = &options.changed_since else {
+        let project = std::env::current_dir()
+            .ok()
+            .and_then(|d| std::fs::canonicalize(d).ok());
         return Ok(select::walk(
             roots,
             &select::WalkOptions {
                 exclude: options.exclude.clone(),
+                ignore_files: options.ignore_files.clone(),
+                project,
                 threads: options.threads,
             },
         ));
@@ -412,12 +432,54 @@ pub fn run_with_registry(
             host.annotate(result, real);
         }
     }
+    // A link leading out of the tree is context on what it reaches (or a result of its own for
+    // a folder link).
     for escape in walked.escapes {
         let path = escape.link.to_string_lossy().into_owned();
-        let mut result =
-            FileResult::new(path, Format::Unknown, 0, Status::Ok, vec![escape.finding()]);
-        result.location_dependent = true;
-        results.push(result);
+        let finding = aigis_inventory::SymlinkEscape {
+            link: escape.link,
+            target: escape.target,
+        }
+        .finding();
+        match results.iter_mut().find(|r| r.path == path) {
+            Some(result) => {
+                result.findings.push(finding);
+                result.location_dependent = true;
+                result.normalize();
+            }
+            None => {
+                let mut result =
+                    FileResult::new(path, Format::Unknown, 0, Status::Ok, vec![finding]);
+                result.location_dependent = true;
+                results.push(result);
+            }
+        }
+    }
+    // Configuration that came with the content is never applied: say so where it sits.
+    let applied_policy = policy
+        .origin
+        .as_ref()
+        .and_then(|p| std::fs::canonicalize(p).ok());
+    for result in &mut results {
+        let Some(real) = on_disk.get(&result.path) else {
+            continue;
+        };
+        let name = real.file_name().and_then(|n| n.to_str()).unwrap_or("");
+        let planted = match name {
+            aigis_policy::FILE_NAME => std::fs::canonicalize(real).ok() != applied_policy,
+            select::IGNORE_FILE => walked
+                .untrusted_ignore_files
+                .iter()
+                .any(|f| std::fs::canonicalize(f).ok() == std::fs::canonicalize(real).ok()),
+            _ => false,
+        };
+        if planted {
+            result
+                .findings
+                .push(aigis_scan::diagnostics::config_not_applied(name));
+            result.location_dependent = true;
+            result.normalize();
+        }
     }
     for unreadable in walked.unreadable {
         results.push(FileResult::failed(
@@ -468,6 +530,9 @@ pub fn run_with_registry(
         fail_on: options.fail_on.or(policy.fail_on).unwrap_or(Severity::High),
         depth: options.depth,
         files_visited: walked.visited,
+        excluded: walked.excluded,
+        ignored: walked.ignored,
+        policy_file: policy.origin.clone(),
         cache,
     })
 }

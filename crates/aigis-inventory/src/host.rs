@@ -182,7 +182,7 @@ impl SymlinkEscape {
         Finding::new(
             RuleId::HostSymlinkEscape,
             format!(
-                "symbolic link {} leads out of the scanned tree to {} (not followed)",
+                "symbolic link {} leads out of the scanned tree to {}: what is loaded here is decided elsewhere (read there)",
                 self.link.display(),
                 self.target.display()
             ),

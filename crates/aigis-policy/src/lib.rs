@@ -39,6 +39,15 @@ use std::path::{Path, PathBuf};
 /// The policy file name looked for in the scanned root and its parents.
 pub const FILE_NAME: &str = "aigis.toml";
 
+/// What a result whose analysis did not complete does to the run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OnIncomplete {
+    /// The run fails (exit code 3 when nothing else failed it): unscanned is never passed.
+    Fail,
+    /// The run reports it and does not fail on it.
+    Warn,
+}
+
 /// A validated policy.
 #[derive(Debug, Clone, Default)]
 pub struct Policy {
@@ -48,6 +57,8 @@ pub struct Policy {
     pub base_dir: Option<PathBuf>,
     /// Exit with 1 when an unsuppressed finding reaches this severity (`--fail-on` wins).
     pub fail_on: Option<Severity>,
+    /// What a result that could not be analysed to its end does to the run (default: fail).
+    pub on_incomplete: Option<OnIncomplete>,
     /// Only files matching one of these globs are scanned (all when empty).
     pub include: Vec<PathGlob>,
     /// Files matching one of these globs are not scanned.

@@ -13,6 +13,7 @@ use toml::Spanned;
 #[serde(deny_unknown_fields)]
 struct RawPolicy {
     fail_on: Option<Spanned<String>>,
+    on_incomplete: Option<Spanned<String>>,
     #[serde(default)]
     include: Vec<Spanned<String>>,
     #[serde(default)]
@@ -97,6 +98,16 @@ pub(crate) fn parse(text: &str, origin: &str) -> Result<Policy, PolicyError> {
         match fail_on.get_ref().parse::<Severity>() {
             Ok(sev) => policy.fail_on = Some(sev),
             Err(err) => check.error(fail_on.span(), format!("fail_on: {err}")),
+        }
+    }
+    if let Some(on) = &raw.on_incomplete {
+        match on.get_ref().as_str() {
+            "fail" => policy.on_incomplete = Some(crate::OnIncomplete::Fail),
+            "warn" => policy.on_incomplete = Some(crate::OnIncomplete::Warn),
+            other => check.error(
+                on.span(),
+                format!("on_incomplete: `{other}` is not `fail` or `warn`"),
+            ),
         }
     }
     for (list, out, key) in [

@@ -42,6 +42,19 @@ pub struct Summary {
     pub suppressed: usize,
     /// Files per status.
     pub by_status: BTreeMap<String, usize>,
+    /// Results whose analysis did not cover the whole input (read errors, time limits, limits
+    /// that stopped analysis): never counted as clean.
+    pub incomplete: usize,
+    /// Paths skipped by `--exclude` globs.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub excluded: u64,
+    /// Paths skipped by the operator's ignore files.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub ignored: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 /// Everything one scan run produced: the document every report format is written from.
@@ -60,6 +73,11 @@ pub struct ScanReport {
     /// Report-level notes, e.g. expired policy suppressions.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub warnings: Vec<String>,
+    /// The policy file applied, if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub policy: Option<String>,
+    /// Whether a result that did not complete fails the run (the default).
+    pub incomplete_fails: bool,
 }
 
 impl ScanReport {
@@ -77,6 +95,9 @@ impl ScanReport {
                     summary.suppressed += 1;
                 }
             }
+            if result.incomplete.is_some() {
+                summary.incomplete += 1;
+            }
             let status = serde_json::to_value(result.status)
                 .ok()
                 .and_then(|v| v.as_str().map(str::to_string))
@@ -93,12 +114,19 @@ impl ScanReport {
             summary,
             fail_on: Severity::High,
             warnings: Vec::new(),
+            policy: None,
+            incomplete_fails: true,
         }
     }
 
     /// Whether an unsuppressed finding reaches the fail threshold (exit code 1).
     pub fn fails(&self) -> bool {
         self.max_severity().is_some_and(|max| max >= self.fail_on)
+    }
+
+    /// Whether results that did not complete fail the run (exit code 3 when nothing else does).
+    pub fn fails_incomplete(&self) -> bool {
+        self.incomplete_fails && self.summary.incomplete > 0
     }
 
     /// Highest severity of any unsuppressed finding in any file.

@@ -194,13 +194,15 @@ pub fn render(report: &ScanReport, base: &Path) -> serde_json::Result<String> {
             }},
             "originalUriBaseIds": { SRCROOT: { "uri": base_uri } },
             "invocations": [{
-                "executionSuccessful": true,
+                "executionSuccessful": report.summary.incomplete == 0,
                 "toolExecutionNotifications": notifications,
             }],
             "results": results,
             "properties": {
                 "files": report.summary.files,
                 "failOn": report.fail_on.as_str(),
+                "incomplete": report.summary.incomplete,
+                "policy": report.policy,
             },
         }],
     });

@@ -38,6 +38,7 @@ fn verdict(result: &FileResult) -> (&'static str, &'static str) {
         (Status::Error, _) => ("ERROR", "1;35"),
         (_, Some(Severity::Critical)) => ("MALICIOUS", "1;31"),
         (_, Some(Severity::High)) => ("DANGEROUS", "31"),
+        _ if result.incomplete.is_some() => ("PARTIAL", "1;35"),
         (Status::Invalid, _) => ("INVALID", "35"),
         (_, Some(Severity::Medium)) => ("REVIEW", "33"),
         (Status::Unsupported, _) => ("SKIPPED", "2"),
@@ -52,7 +53,8 @@ pub fn render(report: &ScanReport, style: Style) -> String {
         let interesting = result.status != Status::Unsupported
             && (style.verbose
                 || result.max_severity.is_some_and(|s| s > Severity::Info)
-                || result.status != Status::Ok);
+                || result.status != Status::Ok
+                || result.incomplete.is_some());
         if !interesting && !style.verbose {
             continue;
         }
@@ -84,6 +86,40 @@ pub fn render(report: &ScanReport, style: Style) -> String {
     }
     for warning in &report.warnings {
         let _ = writeln!(out, "{} {warning}", paint(style, "33", "warning:"));
+    }
+    let incomplete: Vec<&FileResult> = report
+        .results
+        .iter()
+        .filter(|r| r.incomplete.is_some())
+        .collect();
+    if !incomplete.is_empty() {
+        let word = if report.incomplete_fails {
+            paint(style, "1;35", "NOT FULLY SCANNED")
+        } else {
+            paint(style, "35", "not fully scanned (allowed)")
+        };
+        let _ = writeln!(
+            out,
+            "{word}: {} file(s) were not analysed to the end:",
+            incomplete.len()
+        );
+        for result in incomplete.iter().take(20) {
+            let reason = result.incomplete.as_deref().unwrap_or_default();
+            let _ = writeln!(out, "    {}: {reason}", result.path);
+        }
+        if incomplete.len() > 20 {
+            let _ = writeln!(out, "    … and {} more", incomplete.len() - 20);
+        }
+    }
+    if let Some(policy) = &report.policy {
+        let _ = writeln!(out, "policy: {policy}");
+    }
+    if report.summary.excluded > 0 || report.summary.ignored > 0 {
+        let _ = writeln!(
+            out,
+            "skipped by the operator: {} path(s) by --exclude, {} by ignore files",
+            report.summary.excluded, report.summary.ignored
+        );
     }
     let s = &report.summary;
     let count = |sev| s.by_severity.get(&sev).copied().unwrap_or(0);

@@ -161,6 +161,7 @@ pub struct Context<'a> {
     decompressed: u64,
     started: Instant,
     model: ModelInfo,
+    incomplete: Option<String>,
     file_path: Option<PathBuf>,
     used_file_path: std::cell::Cell<bool>,
 }
@@ -179,6 +180,7 @@ impl<'a> Context<'a> {
             decompressed: 0,
             started: Instant::now(),
             model: ModelInfo::default(),
+            incomplete: None,
             file_path: None,
             used_file_path: std::cell::Cell::new(false),
         }
@@ -230,6 +232,7 @@ impl<'a> Context<'a> {
                 self.limits().max_depth
             );
             self.malformed(RuleId::ResourceLimit, msg, None);
+            self.not_analysed(format!("`{name}` nested past the depth limit"));
             return None;
         }
         if self.out_of_time() {
@@ -276,6 +279,25 @@ impl<'a> Context<'a> {
         }
     }
 
+    /// Records that part of the input was not analysed (a limit stopped the analysis before the
+    /// end): the result is incomplete, which fails a run unless the operator allows it. The
+    /// first reason is kept.
+    pub fn not_analysed(&mut self, reason: impl Into<String>) {
+        if self.incomplete.is_none() {
+            let place = self.location(None);
+            let reason = reason.into();
+            self.incomplete = Some(match place {
+                Some(place) => format!("{place}: {reason}"),
+                None => reason,
+            });
+        }
+    }
+
+    /// Why the input was not analysed to its end, if it was not.
+    pub fn incomplete(&self) -> Option<&str> {
+        self.incomplete.as_deref()
+    }
+
     /// Records a structural problem: a finding, and the file's status becomes `invalid`.
     pub fn malformed(&mut self, rule: RuleId, message: impl Into<String>, offset: Option<u64>) {
         self.invalid = true;
@@ -298,6 +320,7 @@ impl<'a> Context<'a> {
                 self.limits().max_total_decompressed
             );
             self.malformed(RuleId::ResourceLimit, msg, None);
+            self.not_analysed("total decompression budget exhausted");
             return false;
         }
         true
@@ -352,8 +375,8 @@ impl<'a> Context<'a> {
         &mut self.model
     }
 
-    /// Consumes the context, returning its findings and model facts.
-    pub fn finish(self) -> (Vec<Finding>, ModelInfo) {
-        (self.findings, self.model)
+    /// Consumes the context, returning its findings, model facts and why it is incomplete.
+    pub fn finish(self) -> (Vec<Finding>, ModelInfo, Option<String>) {
+        (self.findings, self.model, self.incomplete)
     }
 }

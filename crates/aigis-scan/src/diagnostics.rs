@@ -56,6 +56,18 @@ pub fn analysis_crashed(message: &str) -> Finding {
     )
 }
 
+/// An `aigis.toml` or `.aigisignore` inside a scanned target that was not applied
+/// (`CONFIG-NOT-APPLIED`).
+pub fn config_not_applied(name: &str) -> Finding {
+    Finding::new(
+        RuleId::ConfigNotApplied,
+        format!(
+            "`{name}` inside the scanned files was not applied: aigis takes its policy and ignore \
+             rules from the operator, never from the content it judges"
+        ),
+    )
+}
+
 /// A container image whose manifest or layout cannot be read (`ARCHIVE-MALFORMED`).
 pub fn image_unreadable(err: impl Display) -> Finding {
     Finding::new(RuleId::ArchiveMalformed, format!("container image: {err}"))

@@ -46,6 +46,11 @@ pub struct FileResult {
     /// What the analyzers learned about the model (framework, architecture, ops, …).
     #[serde(default, skip_serializing_if = "ModelInfo::is_empty")]
     pub model: ModelInfo,
+    /// Why the analysis did not cover the whole input, when it did not: it could not be read or
+    /// finished, or a limit stopped it before the end. Such a result is never "clean": a run
+    /// with one fails unless the operator allows incomplete results.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub incomplete: Option<String>,
     /// Where a remote object came from (`{"kind": "s3" | "gcs" | "azure" | "http" |
     /// "huggingface", …}`: bucket or repo, key or file, revision, ETag); absent for local files.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -87,6 +92,7 @@ impl FileResult {
             bytes_read: 0,
             location_dependent: false,
             model: ModelInfo::default(),
+            incomplete: None,
             source: None,
         };
         result.normalize();
@@ -95,7 +101,10 @@ impl FileResult {
 
     /// A result with status `error` and the one finding that says why (e.g. `READ-ERROR`).
     pub fn failed(path: String, size: u64, finding: Finding) -> FileResult {
-        FileResult::new(path, Format::Unknown, size, Status::Error, vec![finding])
+        let reason = finding.message.clone();
+        let mut result = FileResult::new(path, Format::Unknown, size, Status::Error, vec![finding]);
+        result.incomplete = Some(reason);
+        result
     }
 
     /// Sorts findings (most severe first, then by location and rule) and recomputes

@@ -324,6 +324,13 @@ rules! {
         "An I/O error prevented the scan; the file was not analysed.",
         "Check permissions and retry.",
         &["CWE-703: Improper Check or Handling of Exceptional Conditions"];
+    /// A file that would change what aigis reads or how it judges sits inside a scanned target
+    /// and was not applied.
+    ConfigNotApplied = "CONFIG-NOT-APPLIED", Low,
+        "aigis configuration inside a scanned target was not applied",
+        "An `aigis.toml` or `.aigisignore` sits inside the scanned files, outside the operator's project. aigis takes its policy and ignore rules from the operator (the working directory's project, `--policy`, `AIGIS_POLICY`, `--ignore-file`), never from the content it judges: a downloaded model folder could otherwise allow its own payload, exclude it or lower its severity.",
+        "If the file is yours, run aigis from its project folder or pass it with `--policy` / `--ignore-file`; if it came with a download, find out why a model ships scanner configuration.",
+        &["CWE-15: External Control of System or Configuration Setting", "MITRE ATLAS AML.T0010: ML Supply Chain Compromise"];
     /// aigis itself failed while analysing a file (an internal error, caught).
     AnalysisCrashed = "ANALYSIS-CRASHED", Medium,
         "Analysis failed with an internal error",

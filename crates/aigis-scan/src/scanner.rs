@@ -84,10 +84,19 @@ impl Scanner {
             Status::Ok
         };
         let location_dependent = cx.depends_on_location();
-        let (findings, model) = cx.finish();
+        let timed_out = cx.timed_out().then(|| cx.limits().time_limit);
+        let read_failed = cx.read_failed();
+        let (findings, model, incomplete) = cx.finish();
         let mut result = FileResult::new(path, format, source.len(), status, findings);
         result.location_dependent = location_dependent;
         result.model = model;
+        result.incomplete = incomplete.or_else(|| {
+            if let Some(limit) = timed_out {
+                Some(format!("time limit of {} s reached", limit.as_secs_f64()))
+            } else {
+                read_failed.then(|| "the input could not be read to its end".to_string())
+            }
+        });
         result
     }
 }

@@ -30,7 +30,15 @@ fn golden_path(relative: &str) -> PathBuf {
 /// The pinned part of a result: everything but I/O counts and machine context.
 fn pinned(result: &Value) -> Value {
     let mut out = Map::new();
-    for key in ["format", "size", "sha256", "status", "model", "source"] {
+    for key in [
+        "format",
+        "size",
+        "sha256",
+        "status",
+        "incomplete",
+        "model",
+        "source",
+    ] {
         if let Some(v) = result.get(key) {
             out.insert(key.into(), v.clone());
         }

@@ -270,34 +270,35 @@ pub(crate) fn world_writable_model_folder_is_reported_normal_one_is_not() {
     chmod(&folder, 0o755);
 }
 
-pub(crate) fn symlink_out_of_the_tree_is_reported_not_followed() {
+/// A link is read the way a loader reads it — as its target, wherever that is — and a target
+/// out of the scanned tree is context on the result, not a reason to skip.
+pub(crate) fn symlinks_are_followed_and_a_link_out_of_the_tree_is_context() {
     let tmp = temp_dir();
     let root = tmp.path().join("root");
     std::fs::create_dir(&root).unwrap_or_else(|e| panic!("{e}"));
     let outside = tmp.path().join("outside.pkl");
     std::fs::copy(
-        repo_root().join("fixtures/safetensors/good_single.safetensors"),
+        repo_root().join("fixtures/pickle/os_system_p2.pkl"),
         &outside,
     )
     .unwrap_or_else(|e| panic!("{e}"));
-    std::os::unix::fs::symlink(&outside, root.join("model.safetensors"))
-        .unwrap_or_else(|e| panic!("{e}"));
-    let (_, doc) = scan_json(&[&root], &["--no-cache"]);
-    let all: String = doc["results"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .map(finding_text)
-        .collect();
-    assert!(all.contains("HOST-SYMLINK-ESCAPE"), "{doc}");
-    assert!(all.contains("outside.pkl"), "{all}");
-    let inv = json_out(&["discover", "--format", "json", &root.to_string_lossy()]);
-    assert_eq!(
-        inv["models"].as_array().map(Vec::len),
-        Some(0),
-        "link followed"
+    std::os::unix::fs::symlink(&outside, root.join("model.pt")).unwrap_or_else(|e| panic!("{e}"));
+    let (code, doc) = scan_json(&[&root], &["--no-cache", "--no-policy"]);
+    assert_eq!(code, 1, "the payload behind the link fails the run: {doc}");
+    let result = &doc["results"][0];
+    assert!(
+        result["path"]
+            .as_str()
+            .is_some_and(|p| p.ends_with("model.pt"))
     );
-    assert_eq!(inv["findings"][0]["rule_id"], "HOST-SYMLINK-ESCAPE");
+    assert_eq!(result["max_severity"], "critical");
+    let text = finding_text(result);
+    assert!(
+        text.contains("HOST-SYMLINK-ESCAPE") && text.contains("outside.pkl"),
+        "{text}"
+    );
+    let inv = json_out(&["discover", "--format", "json", &root.to_string_lossy()]);
+    assert_eq!(inv["models"].as_array().map(Vec::len), Some(1), "{inv}");
 }
 
 /// The BOM of all inventory fixtures plus the docker-save image.

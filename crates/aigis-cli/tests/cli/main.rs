@@ -5,6 +5,7 @@
 
 mod cache;
 mod contract;
+mod fail_closed;
 mod fixtures;
 mod golden;
 mod inventory;
@@ -19,6 +20,22 @@ use aigis_testkit::{Test, Tool};
 
 fn main() -> std::process::ExitCode {
     aigis_testkit::run(vec![
+        Test::new(
+            "fail_closed::a_policy_inside_the_scanned_content_is_not_applied",
+            fail_closed::a_policy_inside_the_scanned_content_is_not_applied,
+        ),
+        Test::new(
+            "fail_closed::ignore_files_are_obeyed_only_from_the_operator",
+            fail_closed::ignore_files_are_obeyed_only_from_the_operator,
+        ),
+        Test::new(
+            "fail_closed::a_hugging_face_snapshot_folder_is_scanned_through_its_links",
+            fail_closed::a_hugging_face_snapshot_folder_is_scanned_through_its_links,
+        ),
+        Test::new(
+            "fail_closed::what_was_not_scanned_fails_the_run",
+            fail_closed::what_was_not_scanned_fails_the_run,
+        ),
         Test::new(
             "cache::cache_hit_returns_identical_results",
             cache::cache_hit_returns_identical_results,
@@ -72,8 +89,8 @@ fn main() -> std::process::ExitCode {
             inventory::world_writable_model_folder_is_reported_normal_one_is_not,
         ),
         Test::new(
-            "inventory::symlink_out_of_the_tree_is_reported_not_followed",
-            inventory::symlink_out_of_the_tree_is_reported_not_followed,
+            "inventory::symlinks_are_followed_and_a_link_out_of_the_tree_is_context",
+            inventory::symlinks_are_followed_and_a_link_out_of_the_tree_is_context,
         ),
         Test::new(
             "inventory::cyclonedx_bom_validates_and_says_which_models_are_unsafe",
@@ -90,8 +107,8 @@ fn main() -> std::process::ExitCode {
             policy::policy_allowing_a_team_class_turns_its_medium_finding_off,
         ),
         Test::new(
-            "policy::policy_is_discovered_in_the_scanned_root",
-            policy::policy_is_discovered_in_the_scanned_root,
+            "policy::policy_is_discovered_from_the_current_folder",
+            policy::policy_is_discovered_from_the_current_folder,
         ),
         Test::new(
             "policy::denied_callable_becomes_critical",

@@ -1,7 +1,7 @@
 //! Policy files end to end: allow-lists, deny-lists, suppressions (active and expired),
 //! thresholds, path filters, and `aigis policy check` errors with line and column.
 
-use crate::support::{aigis, repo_root, scan_json, temp_dir};
+use crate::support::{aigis, aigis_command, repo_root, scan_json, temp_dir};
 use serde_json::Value;
 use std::path::Path;
 
@@ -49,7 +49,8 @@ pub(crate) fn policy_allowing_a_team_class_turns_its_medium_finding_off() {
     assert_eq!(code, 0);
 }
 
-pub(crate) fn policy_is_discovered_in_the_scanned_root() {
+/// The policy is the operator's: found from the current folder up, never inside the content.
+pub(crate) fn policy_is_discovered_from_the_current_folder() {
     let dir = temp_dir();
     let models = dir.path().join("models");
     std::fs::create_dir_all(&models).unwrap_or_else(|e| panic!("{e}"));
@@ -59,9 +60,30 @@ pub(crate) fn policy_is_discovered_in_the_scanned_root() {
         "aigis.toml",
         "allow_globals = [\"__main__.*\"]\n",
     );
-    let (_, doc) = scan_json(&[&models], &[]);
+    let scan_from = |cwd: &Path, extra: &[&str]| -> Value {
+        let mut args = vec!["scan", "--format", "json", "--no-cache"];
+        args.extend_from_slice(extra);
+        let models = models.to_string_lossy().into_owned();
+        args.push(&models);
+        let out = aigis_command()
+            .current_dir(cwd)
+            .args(&args)
+            .output()
+            .unwrap_or_else(|e| panic!("{e}"));
+        serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}"))
+    };
+    let doc = scan_from(dir.path(), &[]);
     assert!(findings(&doc, "PICKLE-CLASS-UNKNOWN").is_empty(), "{doc}");
-    let (_, doc) = scan_json(&[&models], &["--no-policy"]);
+    assert!(
+        doc["policy"]
+            .as_str()
+            .is_some_and(|p| p.ends_with("aigis.toml")),
+        "{doc}"
+    );
+    let doc = scan_from(dir.path(), &["--no-policy"]);
+    assert_eq!(findings(&doc, "PICKLE-CLASS-UNKNOWN").len(), 1, "{doc}");
+    // From elsewhere, the same tree's policy is not the operator's.
+    let doc = scan_from(&repo_root(), &[]);
     assert_eq!(findings(&doc, "PICKLE-CLASS-UNKNOWN").len(), 1, "{doc}");
 }
 

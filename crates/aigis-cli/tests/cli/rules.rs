@@ -45,6 +45,10 @@ const FROM_THE_ENVIRONMENT: &[(&str, &str)] = &[
     ),
     ("TIME-LIMIT", "crates/aigis-cli/tests/cli/contract.rs"),
     ("ANALYSIS-CRASHED", "crates/aigis-engine/tests/engine.rs"),
+    (
+        "CONFIG-NOT-APPLIED",
+        "crates/aigis-cli/tests/cli/fail_closed.rs",
+    ),
 ];
 
 pub(crate) fn every_rule_is_produced_by_a_fixture_or_a_named_test() {

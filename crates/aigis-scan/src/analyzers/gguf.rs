@@ -822,7 +822,7 @@ mod tests {
         let src = MemorySource::new(bytes);
         analyze_source(&src, 0, &mut cx);
         let invalid = cx.is_invalid();
-        let (findings, model) = cx.finish();
+        let (findings, model, _) = cx.finish();
         (invalid, findings, model)
     }
 

@@ -108,6 +108,7 @@ impl Analyzer for SevenZAnalyzer {
                      not analysed"
                 );
                 cx.malformed(RuleId::ResourceLimit, msg, None);
+                cx.not_analysed(format!("`{name}` past the {cap}-byte member cap"));
             }
             if !cx.charge_decompressed(buf.len() as u64) {
                 return Ok(EntryDecision::Stop);

@@ -55,6 +55,9 @@ pub(crate) fn analyze_index(
 ) -> Format {
     if let Some(reason) = &index.broken {
         cx.malformed(RuleId::ArchiveMalformed, format!("zip: {reason}"), None);
+        if index.capped {
+            cx.not_analysed(reason.clone());
+        }
     }
     for anomaly in &index.anomalies {
         cx.report(RuleId::ZipInconsistent, anomaly.clone(), None);

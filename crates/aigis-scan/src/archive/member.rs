@@ -198,6 +198,7 @@ impl DecodedSource<'_> {
                 let msg =
                     format!("{what} decompresses beyond {cap} bytes; the rest was not analysed");
                 cx.malformed(RuleId::ResourceLimit, msg, None);
+                cx.not_analysed(format!("{what} past the {cap}-byte member cap"));
             }
             None => {}
         }

@@ -73,6 +73,7 @@ impl MemberWalk {
                      were examined"
                 );
                 cx.malformed(RuleId::ResourceLimit, msg, None);
+                cx.not_analysed(format!("members past the first {max}"));
             }
             if self.extras >= MAX_ENTRY_POINTS_PAST_CAP {
                 return Visit::Stop;

@@ -71,6 +71,8 @@ pub struct ZipIndex {
     pub broken: Option<String>,
     /// Bytes before the first zip record (a polyglot prefix or a self-extractor stub).
     pub prefix_len: u64,
+    /// Entries past the member cap were skipped (only those a loader opens by name were kept).
+    pub capped: bool,
 }
 
 fn u16_at(b: &[u8], at: usize) -> Option<u16> {
@@ -248,6 +250,7 @@ fn read_central(
     while u32_at(&cd, pos) == Some(CENTRAL_SIG) {
         let over = out.len() >= max_entries.saturating_add(extras);
         if over && index.broken.is_none() {
+            index.capped = true;
             index.broken = Some(format!(
                 "more than {max_entries} entries; past that only the members loaders open by \
                  name were examined"
