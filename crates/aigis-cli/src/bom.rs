@@ -51,7 +51,7 @@ pub fn run(args: BomArgs) -> Result<ExitCode> {
         &aigis_engine::NoProgress,
     )?;
     for warning in &run.warnings {
-        eprintln!("aigis: warning: {warning}");
+        view::warn(warning);
     }
     let format = match args.format {
         BomArg::Cyclonedx => BomFormat::Cyclonedx,

@@ -108,7 +108,7 @@ fn table(run: &Run) -> String {
         .chain(run.models.iter().map(row))
         .map(|r| {
             r.into_iter()
-                .map(|c| c.replace(['\n', '\r', '\t'], " "))
+                .map(|c| aigis_report::terminal_safe(&c))
                 .collect()
         })
         .collect();
@@ -129,7 +129,11 @@ fn table(run: &Run) -> String {
     for model in &run.models {
         for (file, finding) in model.findings() {
             if finding.severity >= Severity::Medium {
-                findings.push(format!("  {}: {}", file.path, view::finding_line(finding)));
+                findings.push(format!(
+                    "  {}: {}",
+                    aigis_report::terminal_safe(&file.path),
+                    view::finding_line(finding)
+                ));
             }
         }
     }
@@ -190,7 +194,7 @@ pub fn run(args: DiscoverArgs) -> Result<ExitCode> {
     };
     let run = aigis_engine::run(&crate::targets(&roots), &options, &aigis_engine::NoProgress)?;
     for warning in &run.warnings {
-        eprintln!("aigis: warning: {warning}");
+        view::warn(warning);
     }
     let text = match args.format {
         DiscoverFormat::Table => table(&run),

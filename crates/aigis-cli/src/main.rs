@@ -5,7 +5,7 @@ mod discover;
 mod remote;
 mod view;
 
-use aigis_engine::{EngineOptions, Run};
+use aigis_engine::{CacheMode, EngineOptions, Run};
 use aigis_policy::{Date, Policy};
 use aigis_report::{ScanReport, html, junit, markdown, sarif, terminal};
 use aigis_scan::{FileResult, RuleId, ScanOptions, Severity};
@@ -57,6 +57,16 @@ enum PolicyCommand {
         /// The policy file.
         file: Option<PathBuf>,
     },
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum CacheArg {
+    /// By file metadata, then by content.
+    Stat,
+    /// By content only.
+    Content,
+    /// No cache.
+    Off,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -120,9 +130,14 @@ struct ScanArgs {
     /// Cache folder [default: $XDG_CACHE_HOME/aigis or ~/.cache/aigis].
     #[arg(long, value_name = "DIR")]
     cache_dir: Option<PathBuf>,
-    /// Neither read nor write the result cache.
+    /// Neither read nor write the result cache (same as `--cache off`).
     #[arg(long)]
     no_cache: bool,
+    /// How the result cache may answer: `stat` reuses a result while the file's metadata is
+    /// unchanged, `content` always re-hashes and reuses only analyses (a write through a shared
+    /// memory mapping keeps mtime and ctime), `off` [default: content under CI=true, else stat].
+    #[arg(long, value_enum, value_name = "MODE")]
+    cache: Option<CacheArg>,
     /// Skip SHA-256 hashing (also disables the cache, which is keyed by content hash).
     #[arg(long)]
     no_hash: bool,
@@ -150,7 +165,10 @@ fn main() -> ExitCode {
     match run(Cli::parse()) {
         Ok(code) => code,
         Err(err) => {
-            eprintln!("aigis: {err:#}");
+            eprintln!(
+                "aigis: {}",
+                aigis_report::terminal_safe(&format!("{err:#}"))
+            );
             ExitCode::from(2)
         }
     }
@@ -266,6 +284,11 @@ impl aigis_engine::Progress for Bar {
     }
 }
 
+/// Whether this run is in CI (`CI=true` or `1`): the cache then re-hashes every file.
+fn in_ci() -> bool {
+    std::env::var("CI").is_ok_and(|v| v == "true" || v == "1")
+}
+
 /// Targets as the engine takes them (local paths and remote URLs).
 pub(crate) fn targets(paths: &[PathBuf]) -> Vec<String> {
     paths
@@ -295,12 +318,18 @@ fn scan(args: ScanArgs) -> Result<ExitCode> {
     }
     let options = EngineOptions {
         scan,
-        cache_dir: if args.no_cache || args.no_hash {
+        cache_dir: if args.no_cache || args.no_hash || args.cache == Some(CacheArg::Off) {
             None
         } else {
             args.cache_dir
                 .clone()
                 .or_else(aigis_engine::default_cache_dir)
+        },
+        cache_mode: match args.cache {
+            Some(CacheArg::Stat) => CacheMode::Stat,
+            Some(CacheArg::Content) => CacheMode::Content,
+            _ if in_ci() => CacheMode::Content,
+            _ => CacheMode::Stat,
         },
         changed_since: args.changed_since.clone(),
         exclude: args.exclude.clone(),
@@ -325,7 +354,7 @@ fn scan(args: ScanArgs) -> Result<ExitCode> {
         );
     }
     for warning in &run.warnings {
-        eprintln!("aigis: warning: {warning}");
+        view::warn(warning);
     }
     let mut report = view::report(&run);
     report.incomplete_fails = incomplete_fails;
@@ -342,7 +371,7 @@ fn scan(args: ScanArgs) -> Result<ExitCode> {
         std::fs::write(path, text).with_context(|| format!("writing {path}"))?;
     }
     if args.output.is_empty() && !(args.quiet && args.format == OutputFormat::Terminal) {
-        let color = args.format == OutputFormat::Terminal && std::io::stdout().is_terminal();
+        let color = args.format == OutputFormat::Terminal && view::use_color();
         let text = render(&run, &report, args.format, color, args.verbose)?;
         std::io::stdout().write_all(text.as_bytes())?;
     }

@@ -41,12 +41,23 @@ pub fn bom(run: &Run, loose: &[FileResult], format: BomFormat) -> serde_json::Re
     }
 }
 
-/// A finding's text for one-line output.
+/// A finding's text for one-line terminal output (content escaped).
 pub fn finding_line(finding: &Finding) -> String {
     format!(
         "{} {} {}",
         finding.severity.as_str(),
         finding.rule_id,
-        finding.message
+        aigis_report::terminal_safe(&finding.message)
     )
+}
+
+/// Whether to colour terminal output: stdout is a terminal and `NO_COLOR` is not set.
+pub fn use_color() -> bool {
+    use std::io::IsTerminal;
+    std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+}
+
+/// Prints a run-level warning on stderr, content escaped.
+pub fn warn(warning: &str) {
+    eprintln!("aigis: warning: {}", aigis_report::terminal_safe(warning));
 }

@@ -2,13 +2,26 @@
 //! fast path keyed by (path, size, mtime, ctime, inode, device) that skips re-hashing files
 //! that did not change.
 //!
-//! Layout under the cache folder: `v1/<ruleset>/results/<sha[..2]>/<sha>.json` holds one
-//! [`FileResult`] as the analyzers produced it (before any policy), and
-//! `v1/<ruleset>/stat-index.jsonl` maps file metadata to content hashes. Every write goes to a
-//! temporary file first and is renamed into place; unreadable or corrupt entries are ignored
-//! and overwritten.
+//! Layout under the cache folder: `key` (a per-user secret, mode 0600),
+//! `v1/<ruleset>/results/<sha[..2]>/<sha>[@place].json` holding one [`FileResult`] as the
+//! analyzers produced it (before any policy), and `v1/<ruleset>/stat-index.jsonl` mapping file
+//! metadata to content hashes. Every write goes to a temporary file first and is renamed into
+//! place; unreadable or corrupt entries are ignored and overwritten.
+//!
+//! **A cache nobody else can write.** The folder must belong to the user running aigis and be
+//! writable by nobody else, or it is not used (the run says so and scans uncached). Every entry
+//! and index line carries an HMAC-SHA256 under the secret, checked before it is believed, so a
+//! verdict planted in a shared or restored cache folder is ignored. A result that looked at other
+//! files (an MLflow code file judged by the `MLmodel` above it) records their metadata — present or
+//! absent — and is reused only while they are unchanged.
+//!
+//! **Limit of the metadata path**: a write through a shared memory mapping can change a file's
+//! bytes without changing its mtime or ctime, so the stat index would return the verdict of the
+//! old bytes. [`CacheMode::Content`] always re-hashes and reuses only analyses (the default under
+//! `CI=true`).
 
 use aigis_scan::{FileResult, RuleId, ScanOptions, Scanner, Status};
+use hmac::{Hmac, KeyInit, Mac};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
@@ -75,12 +88,115 @@ struct StatLine {
     sha256: String,
 }
 
+/// A file a result looked at besides its own, and its metadata then (`None`: absent).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+struct Dependency {
+    path: PathBuf,
+    stat: Option<Stat>,
+}
+
+/// What a result file holds.
+#[derive(Serialize, Deserialize)]
+struct Entry {
+    result: FileResult,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    depends_on: Vec<Dependency>,
+}
+
+/// How the cache may answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum CacheMode {
+    /// By file metadata first (no re-hash of unchanged files), then by content.
+    #[default]
+    Stat,
+    /// By content only: every file is hashed, analyses are reused (writes through a shared
+    /// mapping that keep mtime and ctime cannot serve a stale verdict).
+    Content,
+}
+
+/// Why a cache folder is not used.
+#[derive(Debug, thiserror::Error)]
+pub enum CacheError {
+    /// The folder or its key belongs to someone else, or others can write it.
+    #[error("{0}")]
+    Untrusted(String),
+    /// It could not be created or read.
+    #[error("{0}")]
+    Io(#[from] io::Error),
+}
+
 /// An open cache for one rule-set version.
 pub struct Cache {
     dir: PathBuf,
+    key: Vec<u8>,
+    mode: CacheMode,
     index: HashMap<String, (Stat, String)>,
     updates: Mutex<Vec<StatLine>>,
     hits: AtomicUsize,
+}
+
+/// The user this process runs as: the owner of a file it creates.
+fn current_uid() -> io::Result<u32> {
+    use std::os::unix::fs::MetadataExt;
+    Ok(tempfile::tempfile()?.metadata()?.uid())
+}
+
+/// Refuses a path that is not ours or that others can write (`mode_mask`: bits that must be off).
+fn check_owned(path: &Path, uid: u32, mode_mask: u32) -> Result<(), CacheError> {
+    use std::os::unix::fs::MetadataExt;
+    let meta = fs::symlink_metadata(path)?;
+    if meta.file_type().is_symlink() {
+        return Err(CacheError::Untrusted(format!(
+            "{} is a symbolic link",
+            path.display()
+        )));
+    }
+    if meta.uid() != uid {
+        return Err(CacheError::Untrusted(format!(
+            "{} belongs to uid {}, not to this user (uid {uid})",
+            path.display(),
+            meta.uid()
+        )));
+    }
+    if meta.mode() & mode_mask != 0 {
+        return Err(CacheError::Untrusted(format!(
+            "{} is writable or readable by others (mode {:o})",
+            path.display(),
+            meta.mode() & 0o7777
+        )));
+    }
+    Ok(())
+}
+
+/// The cache's secret: read (checked) or made (32 bytes from the system's random source).
+fn secret(root: &Path, uid: u32) -> Result<Vec<u8>, CacheError> {
+    use std::io::Read;
+    use std::os::unix::fs::OpenOptionsExt;
+    let path = root.join("key");
+    match fs::read(&path) {
+        Ok(key) => {
+            check_owned(&path, uid, 0o077)?;
+            if key.len() < 32 {
+                return Err(CacheError::Untrusted(format!(
+                    "{} is too short",
+                    path.display()
+                )));
+            }
+            Ok(key)
+        }
+        Err(err) if err.kind() == io::ErrorKind::NotFound => {
+            let mut key = vec![0u8; 32];
+            fs::File::open("/dev/urandom")?.read_exact(&mut key)?;
+            let mut file = fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o600)
+                .open(&path)?;
+            file.write_all(&key)?;
+            Ok(key)
+        }
+        Err(err) => Err(err.into()),
+    }
 }
 
 #[cfg(unix)]
@@ -112,10 +228,14 @@ fn now_nanos() -> i64 {
         .map_or(0, |d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX))
 }
 
-/// Writes `bytes` to `path` through a temporary file and a rename.
+/// Writes `bytes` to `path` through a temporary file and a rename (folders made 0700).
 fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    use std::os::unix::fs::DirBuilderExt;
     let dir = path.parent().unwrap_or(Path::new("."));
-    fs::create_dir_all(dir)?;
+    fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)?;
     let tmp = dir.join(format!(
         ".tmp-{}-{}",
         std::process::id(),
@@ -132,23 +252,65 @@ fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
 }
 
 impl Cache {
-    /// Opens (or starts) the cache for `ruleset` under `root`.
-    pub fn open(root: &Path, ruleset: &str) -> Cache {
+    /// Opens (or starts) the cache for `ruleset` under `root`, refusing a folder that is not the
+    /// current user's alone.
+    pub fn open(root: &Path, ruleset: &str, mode: CacheMode) -> Result<Cache, CacheError> {
+        use std::os::unix::fs::DirBuilderExt;
+        let uid = current_uid()?;
+        if !root.exists() {
+            fs::DirBuilder::new()
+                .recursive(true)
+                .mode(0o700)
+                .create(root)?;
+        }
+        check_owned(root, uid, 0o022)?;
+        let key = secret(root, uid)?;
         let dir = root.join("v1").join(ruleset);
-        let mut index = HashMap::new();
-        if let Ok(text) = fs::read_to_string(dir.join("stat-index.jsonl")) {
+        let mut cache = Cache {
+            dir,
+            key,
+            mode,
+            index: HashMap::new(),
+            updates: Mutex::new(Vec::new()),
+            hits: AtomicUsize::new(0),
+        };
+        if mode == CacheMode::Stat
+            && let Ok(text) = fs::read_to_string(cache.dir.join("stat-index.jsonl"))
+        {
             for line in text.lines() {
-                if let Ok(entry) = serde_json::from_str::<StatLine>(line) {
-                    index.insert(entry.path, (entry.stat, entry.sha256));
+                if let Some(json) = cache.verified(line.as_bytes())
+                    && let Ok(entry) = serde_json::from_slice::<StatLine>(json)
+                {
+                    cache.index.insert(entry.path, (entry.stat, entry.sha256));
                 }
             }
         }
-        Cache {
-            dir,
-            index,
-            updates: Mutex::new(Vec::new()),
-            hits: AtomicUsize::new(0),
-        }
+        Ok(cache)
+    }
+
+    /// HMAC-SHA256 of `data` under the cache's secret.
+    fn tag(&self, data: &[u8]) -> Option<Vec<u8>> {
+        let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(&self.key).ok()?;
+        mac.update(data);
+        Some(mac.finalize().into_bytes().to_vec())
+    }
+
+    /// `<hex HMAC> <data>`: what is written (a record without a tag never verifies).
+    fn sign(&self, data: &[u8]) -> Vec<u8> {
+        let mut out = hex::encode(self.tag(data).unwrap_or_default()).into_bytes();
+        out.push(b' ');
+        out.extend_from_slice(data);
+        out
+    }
+
+    /// The data of a signed record, if its HMAC is right.
+    fn verified<'a>(&self, record: &'a [u8]) -> Option<&'a [u8]> {
+        let (tag, data) = (record.get(..64)?, record.get(65..)?);
+        let tag = hex::decode(tag).ok()?;
+        let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(&self.key).ok()?;
+        mac.update(data);
+        mac.verify_slice(&tag).ok()?;
+        Some(data)
     }
 
     /// Where the result for `sha` analysed at `place` lives.
@@ -167,10 +329,16 @@ impl Cache {
 
     fn load(&self, sha: &str, place: &Place<'_>) -> Option<FileResult> {
         let bytes = fs::read(self.result_path(sha, place)?).ok()?;
-        let result: FileResult = serde_json::from_slice(&bytes).ok()?;
+        let entry: Entry = serde_json::from_slice(self.verified(&bytes)?).ok()?;
+        let result = entry.result;
         let at = matches!(place, Place::At(_));
         let fits = result.sha256.as_deref() == Some(sha) && result.location_dependent == at;
-        fits.then_some(result)
+        // Files it looked at must be as they were.
+        let unchanged = entry
+            .depends_on
+            .iter()
+            .all(|d| fs::metadata(&d.path).ok().as_ref().and_then(stat_of) == d.stat);
+        (fits && unchanged).then_some(result)
     }
 
     fn store(&self, result: &FileResult, place: &Place<'_>) {
@@ -182,14 +350,27 @@ impl Cache {
         if result.status == Status::Error || timed_out {
             return;
         }
+        let depends_on = result
+            .consulted
+            .iter()
+            .map(|path| Dependency {
+                path: path.clone(),
+                stat: fs::metadata(path).ok().as_ref().and_then(stat_of),
+            })
+            .collect();
+        let entry = Entry {
+            result: result.clone(),
+            depends_on,
+        };
+        // A result that looked at other files is rewritten (they may have changed since).
         if let Some(path) = result
             .sha256
             .as_deref()
             .and_then(|sha| self.result_path(sha, place))
-            && !path.exists()
-            && let Ok(json) = serde_json::to_vec(result)
+            && (!path.exists() || !result.consulted.is_empty())
+            && let Ok(json) = serde_json::to_vec(&entry)
         {
-            let _ = write_atomic(&path, &json);
+            let _ = write_atomic(&path, &self.sign(&json));
         }
     }
 
@@ -229,15 +410,15 @@ impl Cache {
         for line in updates {
             index.insert(line.path, (line.stat, line.sha256));
         }
-        let mut text = String::new();
+        let mut text = Vec::new();
         for (path, (stat, sha256)) in index {
             let line = StatLine { path, stat, sha256 };
-            if let Ok(json) = serde_json::to_string(&line) {
-                text.push_str(&json);
-                text.push('\n');
+            if let Ok(json) = serde_json::to_vec(&line) {
+                text.extend(self.sign(&json));
+                text.push(b'\n');
             }
         }
-        write_atomic(&self.dir.join("stat-index.jsonl"), text.as_bytes())
+        write_atomic(&self.dir.join("stat-index.jsonl"), &text)
     }
 }
 
@@ -265,6 +446,9 @@ impl Cache {
     /// A result recorded for this file whose metadata (size, times, inode) still matches, so
     /// the file need not even be read.
     pub fn by_metadata(&self, path: &Path, metadata: &fs::Metadata) -> Option<FileResult> {
+        if self.mode == CacheMode::Content {
+            return None;
+        }
         let stat = stat_of(metadata)?;
         let key = absolute_key(path);
         let (known, sha) = self.index.get(&key)?;
@@ -308,7 +492,7 @@ impl Cache {
             (None, _) => Place::Detached,
         };
         self.store(result, &place);
-        if let (Some(key), Some((_, metadata))) = (key, on_disk) {
+        if let (Some(key), Some((_, metadata)), CacheMode::Stat) = (key, on_disk, self.mode) {
             self.remember(&key, stat_of(metadata), sha);
         }
     }

@@ -31,7 +31,7 @@ mod pool;
 mod remote;
 mod select;
 
-pub use cache::{Cache, default_dir as default_cache_dir, ruleset_version};
+pub use cache::{Cache, CacheError, CacheMode, default_dir as default_cache_dir, ruleset_version};
 pub use locations::standard_model_locations;
 pub use select::IGNORE_FILE;
 
@@ -76,8 +76,11 @@ pub struct EngineOptions {
     pub scan: ScanOptions,
     /// How deep to look.
     pub depth: Depth,
-    /// The result cache folder; `None` runs uncached (needs hashing either way).
+    /// The result cache folder; `None` runs uncached (needs hashing either way). A folder that
+    /// is not the current user's alone is not used.
     pub cache_dir: Option<PathBuf>,
+    /// How the cache may answer (by metadata, or by content only).
+    pub cache_mode: CacheMode,
     /// Paths to skip (gitignore syntax).
     pub exclude: Vec<String>,
     /// Ignore files the operator names, obeyed wherever they are (`--ignore-file`); the
@@ -103,6 +106,7 @@ impl Default for EngineOptions {
             scan: ScanOptions::default(),
             depth: Depth::Full,
             cache_dir: None,
+            cache_mode: CacheMode::Stat,
             exclude: Vec::new(),
             ignore_files: Vec::new(),
             changed_since: None,
@@ -315,11 +319,21 @@ pub fn run_with_registry(
         .deny_globals
         .extend(policy.deny_globals.iter().cloned());
     let scanner = Scanner::with_registry(registry, scan);
+    let mut warnings = Vec::new();
     let cache = match &options.cache_dir {
-        Some(dir) if scanner.options().hash => Some(Cache::open(
-            dir,
-            &ruleset_version(&scanner, scanner.options()),
-        )),
+        Some(dir) if scanner.options().hash => {
+            let ruleset = ruleset_version(&scanner, scanner.options());
+            match Cache::open(dir, &ruleset, options.cache_mode) {
+                Ok(cache) => Some(cache),
+                Err(err) => {
+                    warnings.push(format!(
+                        "cache {} not used ({err}); scanning without it",
+                        dir.display()
+                    ));
+                    None
+                }
+            }
+        }
         _ => None,
     };
     let time_limit = scanner.options().analysis.limits.time_limit;
@@ -491,7 +505,7 @@ pub fn run_with_registry(
 
     // Policy.
     let applied = policy.apply(&mut results, Date::today());
-    let mut warnings = applied.warnings;
+    warnings.extend(applied.warnings);
 
     let cache = cx
         .cache

@@ -18,6 +18,8 @@ pub mod sarif;
 pub mod terminal;
 mod text;
 
+pub use text::terminal_safe;
+
 use aigis_scan::{FileResult, Severity, Status};
 use serde::Serialize;
 use std::collections::BTreeMap;

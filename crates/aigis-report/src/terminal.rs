@@ -2,6 +2,7 @@
 //! severity colour, a summary line.
 
 use crate::ScanReport;
+use crate::text::terminal_safe as safe;
 use aigis_scan::{FileResult, Severity, Status};
 use std::fmt::Write;
 
@@ -63,7 +64,7 @@ pub fn render(report: &ScanReport, style: Style) -> String {
             out,
             "{} {} ({})",
             paint(style, code, &format!("{word:<9}")),
-            result.path,
+            safe(&result.path),
             result.format
         );
         for finding in &result.findings {
@@ -75,17 +76,22 @@ pub fn render(report: &ScanReport, style: Style) -> String {
                 severity_code(finding.severity),
                 &format!("{:<8}", finding.severity),
             );
-            let _ = writeln!(out, "    {sev} {} {}", finding.rule_id, finding.message);
+            let _ = writeln!(
+                out,
+                "    {sev} {} {}",
+                finding.rule_id,
+                safe(&finding.message)
+            );
             if let Some(location) = &finding.location {
-                let _ = writeln!(out, "             at {location}");
+                let _ = writeln!(out, "             at {}", safe(location));
             }
             if let Some(suppressed) = &finding.suppressed {
-                let _ = writeln!(out, "             suppressed: {}", suppressed.reason);
+                let _ = writeln!(out, "             suppressed: {}", safe(&suppressed.reason));
             }
         }
     }
     for warning in &report.warnings {
-        let _ = writeln!(out, "{} {warning}", paint(style, "33", "warning:"));
+        let _ = writeln!(out, "{} {}", paint(style, "33", "warning:"), safe(warning));
     }
     let incomplete: Vec<&FileResult> = report
         .results
@@ -105,14 +111,14 @@ pub fn render(report: &ScanReport, style: Style) -> String {
         );
         for result in incomplete.iter().take(20) {
             let reason = result.incomplete.as_deref().unwrap_or_default();
-            let _ = writeln!(out, "    {}: {reason}", result.path);
+            let _ = writeln!(out, "    {}: {}", safe(&result.path), safe(reason));
         }
         if incomplete.len() > 20 {
             let _ = writeln!(out, "    … and {} more", incomplete.len() - 20);
         }
     }
     if let Some(policy) = &report.policy {
-        let _ = writeln!(out, "policy: {policy}");
+        let _ = writeln!(out, "policy: {}", safe(policy));
     }
     if report.summary.excluded > 0 || report.summary.ignored > 0 {
         let _ = writeln!(

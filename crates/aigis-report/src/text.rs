@@ -22,6 +22,32 @@ pub(crate) fn html_escape(text: &str) -> String {
     out
 }
 
+/// Makes text from a file safe to print on a terminal: every control character (escape
+/// sequences, newlines, carriage returns, backspaces, bidirectional overrides) is shown as a
+/// visible escape (`\x1b`, `\n`, `\u{202e}`), so a file name or a string from a model cannot
+/// clear the screen, retitle the window or forge a line of the report.
+pub fn terminal_safe(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            '\\' => out.push_str("\\\\"),
+            c if c.is_control() => out.push_str(&format!("\\x{:02x}", u32::from(c))),
+            // Bidirectional controls and other invisible format characters reorder or hide text.
+            '\u{200b}'..='\u{200f}'
+            | '\u{202a}'..='\u{202e}'
+            | '\u{2066}'..='\u{2069}'
+            | '\u{feff}' => {
+                out.push_str(&format!("\\u{{{:x}}}", u32::from(c)));
+            }
+            c => out.push(c),
+        }
+    }
+    out
+}
+
 /// Escapes text for XML content and attributes (XML 1.0 forbids most control characters,
 /// which are replaced by U+FFFD).
 pub(crate) fn xml_escape(text: &str) -> String {

@@ -162,6 +162,7 @@ pub struct Context<'a> {
     started: Instant,
     model: ModelInfo,
     incomplete: Option<String>,
+    consulted: Vec<PathBuf>,
     file_path: Option<PathBuf>,
     used_file_path: std::cell::Cell<bool>,
 }
@@ -181,6 +182,7 @@ impl<'a> Context<'a> {
             started: Instant::now(),
             model: ModelInfo::default(),
             incomplete: None,
+            consulted: Vec::new(),
             file_path: None,
             used_file_path: std::cell::Cell::new(false),
         }
@@ -200,6 +202,14 @@ impl<'a> Context<'a> {
             self.used_file_path.set(true);
         }
         self.file_path.as_deref()
+    }
+
+    /// Records that the analysis looked at another file (whether it exists or not): the result
+    /// depends on it, and a cached copy is reused only while it is unchanged.
+    pub fn consult(&mut self, path: &Path) {
+        if !self.consulted.iter().any(|p| p == path) {
+            self.consulted.push(path.to_path_buf());
+        }
     }
 
     /// Whether an analyzer looked at the file's location (so its result cannot be reused for
@@ -373,6 +383,11 @@ impl<'a> Context<'a> {
     /// What is known about the model so far; analyzers add to it.
     pub fn model(&mut self) -> &mut ModelInfo {
         &mut self.model
+    }
+
+    /// Other files the analysis looked at.
+    pub fn consulted(&self) -> &[PathBuf] {
+        &self.consulted
     }
 
     /// Consumes the context, returning its findings, model facts and why it is incomplete.

@@ -51,6 +51,11 @@ pub struct FileResult {
     /// with one fails unless the operator allows incomplete results.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub incomplete: Option<String>,
+    /// Other files the analysis looked at (present or absent), e.g. the `MLmodel` files above an
+    /// MLflow code file: a cached result is reused only while they are unchanged. Not part of
+    /// the report.
+    #[serde(skip)]
+    pub consulted: Vec<std::path::PathBuf>,
     /// Where a remote object came from (`{"kind": "s3" | "gcs" | "azure" | "http" |
     /// "huggingface", …}`: bucket or repo, key or file, revision, ETag); absent for local files.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -93,6 +98,7 @@ impl FileResult {
             location_dependent: false,
             model: ModelInfo::default(),
             incomplete: None,
+            consulted: Vec::new(),
             source: None,
         };
         result.normalize();

@@ -85,11 +85,13 @@ impl Scanner {
         };
         let location_dependent = cx.depends_on_location();
         let timed_out = cx.timed_out().then(|| cx.limits().time_limit);
+        let consulted = cx.consulted().to_vec();
         let read_failed = cx.read_failed();
         let (findings, model, incomplete) = cx.finish();
         let mut result = FileResult::new(path, format, source.len(), status, findings);
         result.location_dependent = location_dependent;
         result.model = model;
+        result.consulted = consulted;
         result.incomplete = incomplete.or_else(|| {
             if let Some(limit) = timed_out {
                 Some(format!("time limit of {} s reached", limit.as_secs_f64()))

@@ -3,6 +3,7 @@
 
 use crate::support::{aigis_command, repo_root, temp_dir};
 use serde_json::Value;
+use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
 fn scan(cache: &Path, paths: &[&Path], extra: &[&str]) -> (Value, String) {
@@ -125,4 +126,102 @@ fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
         }
     }
     out
+}
+
+/// The cache believes only what this user's aigis wrote: a verdict planted in the folder is
+/// ignored, a folder others can write is not used, a result that looked at other files is not
+/// reused once they change, and `--cache content` re-hashes what a shared mapping could change.
+pub(crate) fn the_cache_cannot_be_told_what_to_say() {
+    let cache = temp_dir();
+    let work = temp_dir();
+    let benign = work.path().join("benign.pkl");
+    let evil = work.path().join("evil.pkl");
+    std::fs::copy(
+        repo_root().join("fixtures/pickle/ordered_dict.pkl"),
+        &benign,
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    std::fs::copy(repo_root().join("fixtures/pickle/os_system_p2.pkl"), &evil)
+        .unwrap_or_else(|e| panic!("{e}"));
+    let (clean, _) = scan(cache.path(), &[&benign], &[]);
+    let (dirty, _) = scan(cache.path(), &[&evil], &["--no-cache"]);
+    let evil_sha = dirty["results"][0]["sha256"]
+        .as_str()
+        .unwrap_or("")
+        .to_string();
+    let clean_sha = clean["results"][0]["sha256"]
+        .as_str()
+        .unwrap_or("")
+        .to_string();
+    // Plant the benign verdict under the payload's hash, as an attacker with write access to a
+    // shared or restored cache folder would: with the stored tag, and with a JSON of its own.
+    let entry = walk(cache.path())
+        .into_iter()
+        .find(|p| p.to_string_lossy().contains(&clean_sha))
+        .unwrap_or_else(|| panic!("no entry for the benign file"));
+    let stored = std::fs::read_to_string(&entry).unwrap_or_default();
+    let planted = entry
+        .parent()
+        .and_then(|d| d.parent())
+        .map(|d| d.join(&evil_sha[..2]).join(format!("{evil_sha}.json")))
+        .unwrap_or_default();
+    std::fs::create_dir_all(planted.parent().unwrap_or(Path::new(".")))
+        .unwrap_or_else(|e| panic!("{e}"));
+    for forged in [
+        stored.replace(&clean_sha, &evil_sha),
+        stored
+            .split_once(' ')
+            .map(|(_, json)| json.replace(&clean_sha, &evil_sha))
+            .unwrap_or_default(),
+    ] {
+        std::fs::write(&planted, forged).unwrap_or_else(|e| panic!("{e}"));
+        let (doc, err) = scan(cache.path(), &[&evil], &[]);
+        assert_eq!(
+            doc["results"][0]["max_severity"], "critical",
+            "planted verdict believed: {err}"
+        );
+    }
+
+    // A folder others can write is not used.
+    let shared = temp_dir();
+    std::fs::set_permissions(shared.path(), std::fs::Permissions::from_mode(0o777))
+        .unwrap_or_else(|e| panic!("{e}"));
+    let (doc, err) = scan(shared.path(), &[&evil], &[]);
+    assert!(err.contains("not used"), "{err}");
+    assert_eq!(doc["results"][0]["max_severity"], "critical");
+
+    // A result that looked at other files is not served once they change: a Python file is
+    // model code only when an MLmodel above it says so.
+    let model = work.path().join("model");
+    std::fs::create_dir_all(model.join("code")).unwrap_or_else(|e| panic!("{e}"));
+    std::fs::copy(
+        repo_root().join("fixtures/mlflow/evil_pyfunc/code/loader.py"),
+        model.join("code/loader.py"),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let code = model.join("code/loader.py");
+    let (before, _) = scan(cache.path(), &[&code], &[]);
+    assert_eq!(before["results"][0]["status"], "unsupported", "{before}");
+    std::fs::copy(
+        repo_root().join("fixtures/mlflow/evil_pyfunc/MLmodel"),
+        model.join("MLmodel"),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let (after, _) = scan(cache.path(), &[&code], &[]);
+    assert!(
+        after["results"][0]["findings"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .any(|f| f["rule_id"] == "MLFLOW-CODE"),
+        "stale verdict served after MLmodel appeared: {after}"
+    );
+
+    // Content mode: every file re-hashed, so bytes changed behind the metadata are seen.
+    let (doc, err) = scan(cache.path(), &[&benign], &["--cache", "content"]);
+    assert_eq!(hits(&err), (1, 0), "{err}");
+    assert_eq!(
+        doc["results"][0]["max_severity"],
+        clean["results"][0]["max_severity"]
+    );
 }

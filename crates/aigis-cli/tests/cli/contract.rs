@@ -1,6 +1,6 @@
 //! The JSON contract (`shared/CONTRACT.md`) and exit codes, on the bundled examples.
 
-use crate::support::{aigis, repo_root, scan_json};
+use crate::support::{aigis, repo_root, scan_json, temp_dir};
 use serde_json::Value;
 
 pub(crate) fn json_has_contract_fields_and_exit_code_reflects_threshold() {
@@ -108,4 +108,61 @@ pub(crate) fn time_limit_reports_error_and_scan_goes_on() {
         Some(Value::from("critical"))
     );
     assert_eq!(code, 1);
+}
+
+/// Strings from files — here a file name carrying terminal escape sequences and a newline that
+/// would forge a `CLEAN` line — are printed escaped, piped or on a terminal; colours come only
+/// on a terminal, and never with `NO_COLOR`.
+pub(crate) fn content_never_reaches_the_terminal_raw() {
+    let dir = temp_dir();
+    let hostile = "evil\u{1b}]0;pwned\u{7}\u{1b}[2J\nCLEAN     ok.pkl (pickle)\r.pkl";
+    let model = dir.path().join(hostile);
+    std::fs::copy(repo_root().join("fixtures/pickle/os_system_p2.pkl"), &model)
+        .unwrap_or_else(|e| panic!("{e}"));
+    let target = dir.path().to_string_lossy().into_owned();
+    // `on_terminal`: the output went to a pseudo-terminal, where the progress bar redraws its
+    // line with `\r` (the content never does); `colours`: colour codes may appear.
+    let check = |out: &[u8], on_terminal: bool, colours: bool, shows_name: bool| {
+        let text = String::from_utf8_lossy(out);
+        assert!(
+            !text.contains("\u{1b}]0;") && !text.contains("\u{1b}[2J"),
+            "{text:?}"
+        );
+        assert!(!text.contains('\u{7}'), "{text:?}");
+        assert!(on_terminal || !text.contains('\r'), "{text:?}");
+        assert!(
+            !text.split(['\n', '\r']).any(|l| l.starts_with("CLEAN")),
+            "a file name forged a line: {text:?}"
+        );
+        if shows_name {
+            assert!(text.contains("\\x1b]0;pwned"), "{text:?}");
+        }
+        // Colour codes end with a reset; the progress bar's cursor moves are no colour.
+        assert_eq!(text.contains("\u{1b}[0m"), colours, "{text:?}");
+    };
+    let piped = aigis(&["scan", "--no-cache", "--no-policy", &target]);
+    assert_eq!(piped.status.code(), Some(1));
+    check(&piped.stdout, false, false, true);
+    check(&piped.stderr, false, false, false);
+    let discover = aigis(&["discover", &target]);
+    check(&discover.stdout, false, false, true);
+    // On a terminal (a pseudo-terminal from `script`), with and without NO_COLOR.
+    let bin = env!("CARGO_BIN_EXE_aigis");
+    for (no_color, colours) in [(false, true), (true, false)] {
+        let mut cmd = std::process::Command::new("script");
+        cmd.args([
+            "-qec",
+            &format!("'{bin}' scan --no-cache --no-policy '{target}'"),
+            "/dev/null",
+        ]);
+        cmd.env("XDG_CACHE_HOME", dir.path().join("cache"));
+        if no_color {
+            cmd.env("NO_COLOR", "1");
+        } else {
+            cmd.env_remove("NO_COLOR");
+        }
+        let out = cmd.output().unwrap_or_else(|e| panic!("script: {e}"));
+        let text = String::from_utf8_lossy(&out.stdout).replace("\r\n", "\n");
+        check(text.as_bytes(), true, colours, true);
+    }
 }

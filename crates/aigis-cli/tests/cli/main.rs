@@ -21,6 +21,14 @@ use aigis_testkit::{Test, Tool};
 fn main() -> std::process::ExitCode {
     aigis_testkit::run(vec![
         Test::new(
+            "contract::content_never_reaches_the_terminal_raw",
+            contract::content_never_reaches_the_terminal_raw,
+        ),
+        Test::new(
+            "cache::the_cache_cannot_be_told_what_to_say",
+            cache::the_cache_cannot_be_told_what_to_say,
+        ),
+        Test::new(
             "fail_closed::a_policy_inside_the_scanned_content_is_not_applied",
             fail_closed::a_policy_inside_the_scanned_content_is_not_applied,
         ),

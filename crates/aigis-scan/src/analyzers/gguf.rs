@@ -26,7 +26,7 @@ const MAX_ARRAY_NESTING: usize = 4;
 /// Longest key or ordinary string value read into memory.
 const MAX_KEY_LEN: u64 = 1 << 16;
 /// Longest chat template read and analysed.
-const MAX_TEMPLATE_LEN: u64 = 4 << 20;
+const MAX_TEMPLATE_LEN: u64 = 64 << 20;
 /// Counts, lengths and dimensions at or beyond this are sized to overflow `n * size` in a loader.
 const EXPLOIT_SIZED: u64 = 1 << 60;
 /// Bytes fetched per read of the windowed reader.

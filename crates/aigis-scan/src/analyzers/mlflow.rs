@@ -14,8 +14,10 @@ use crate::analyzers::yaml::{self, Yaml};
 use crate::{Format, RuleId, Severity};
 use std::path::{Path, PathBuf};
 
-/// Largest `MLmodel` or code file read.
-const MAX_TEXT: usize = 4 << 20;
+/// Largest `MLmodel` or code file read; a larger one is reported as not fully analysed.
+const MAX_TEXT: usize = 64 << 20;
+/// [`MAX_TEXT`] for file reads.
+const MAX_MLMODEL: u64 = MAX_TEXT as u64;
 /// Ancestor folders searched for `MLmodel`.
 const MAX_ANCESTORS: usize = 8;
 
@@ -112,6 +114,15 @@ impl Analyzer for MlmodelAnalyzer {
     }
 
     fn analyze(&self, input: &Input<'_>, cx: &mut Context<'_>) -> Option<Format> {
+        if input.source.len() > MAX_MLMODEL && input.name.is_none() && is_named(cx, "MLmodel") {
+            cx.malformed(
+                RuleId::FormatMalformed,
+                format!("MLmodel larger than {MAX_TEXT} bytes; not analysed"),
+                None,
+            );
+            cx.not_analysed("MLmodel over the size limit");
+            return Some(Format::Mlflow);
+        }
         let text = read_text(input, MAX_TEXT)?;
         let Some(root) = parse_mlmodel(&text) else {
             // A file named `MLmodel` that our parser refuses (nesting past the depth cap, syntax
@@ -227,19 +238,41 @@ impl Analyzer for MlmodelAnalyzer {
 }
 
 /// The model root and `MLmodel` above `file`, if one loads it as pyfunc code.
-fn owning_model(file: &Path) -> Option<(PathBuf, Yaml)> {
+/// Whether the top-level file being analysed has this file name.
+fn is_named(cx: &Context<'_>, name: &str) -> bool {
+    cx.file_path()
+        .and_then(|p| p.file_name())
+        .is_some_and(|n| n == name)
+}
+
+/// The folder of the nearest `MLmodel` above `file`, and that `MLmodel` parsed. Every place
+/// looked at is recorded in `cx` (the verdict changes if an `MLmodel` appears or changes there).
+fn owning_model(file: &Path, cx: &mut Context<'_>) -> Option<(PathBuf, Yaml)> {
     let mut dir = file.parent();
     for _ in 0..MAX_ANCESTORS {
         let here = dir?;
         let mlmodel = here.join("MLmodel");
+        cx.consult(&mlmodel);
         let meta = std::fs::symlink_metadata(&mlmodel).ok();
-        if meta.is_some_and(|m| m.is_file() && m.len() <= MAX_TEXT as u64) {
-            let text = std::fs::read_to_string(&mlmodel).ok()?;
+        if meta.is_some_and(|m| m.is_file()) {
+            let text = read_capped(&mlmodel, MAX_MLMODEL)?;
             return Some((here.to_path_buf(), parse_mlmodel(&text)?));
         }
         dir = here.parent();
     }
     None
+}
+
+/// Reads at most `cap` bytes of a text file.
+fn read_capped(path: &Path, cap: u64) -> Option<String> {
+    use std::io::Read;
+    let mut text = String::new();
+    std::fs::File::open(path)
+        .ok()?
+        .take(cap)
+        .read_to_string(&mut text)
+        .ok()?;
+    Some(text)
 }
 
 /// A red flag in one line of Python: (severity, what it does).
@@ -330,7 +363,7 @@ impl Analyzer for MlflowCodeAnalyzer {
         if path.extension().and_then(|e| e.to_str()) != Some("py") {
             return None;
         }
-        let (root, mlmodel) = owning_model(&path)?;
+        let (root, mlmodel) = owning_model(&path, cx)?;
         let relative = path.strip_prefix(&root).ok()?;
         let loaded = code_dirs(&mlmodel)
             .iter()
@@ -341,7 +374,15 @@ impl Analyzer for MlflowCodeAnalyzer {
         if !loaded {
             return None;
         }
-        let text = read_text(input, MAX_TEXT)?;
+        let Some(text) = read_text(input, MAX_TEXT) else {
+            let msg = format!(
+                "`{}` is model code, larger than {MAX_TEXT} bytes or not UTF-8: not analysed",
+                clip(&relative.to_string_lossy(), 200)
+            );
+            cx.report(RuleId::MlflowCode, msg, None);
+            cx.not_analysed("model code over the size limit or not UTF-8");
+            return Some(Format::Mlflow);
+        };
         let shown = relative.to_string_lossy().into_owned();
         let msg = format!(
             "`{}` is model code (pyfunc code path or model_code_path): mlflow imports it, so it runs on load",
