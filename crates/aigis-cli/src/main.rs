@@ -253,7 +253,7 @@ impl Bar {
         }
         let bar = ProgressBar::new(0);
         bar.set_style(
-            ProgressStyle::with_template("{spinner} {pos}/{len} files {wide_bar} {elapsed}")
+            ProgressStyle::with_template("{spinner} {pos}/{len} files {wide_bar} {elapsed} {msg}")
                 .unwrap_or_else(|_| ProgressStyle::default_bar()),
         );
         Bar(Some(bar))
@@ -273,8 +273,21 @@ impl aigis_engine::Progress for Bar {
         }
     }
 
+    fn hashing(&self, path: &str, done: u64, total: u64) {
+        if let Some(bar) = &self.0 {
+            let name = path.rsplit('/').next().unwrap_or(path);
+            bar.set_message(format!(
+                "hashing {} {:.1}/{:.1} GB",
+                aigis_report::terminal_safe(name),
+                done as f64 / 1e9,
+                total as f64 / 1e9
+            ));
+        }
+    }
+
     fn finished(&self, _result: &FileResult) {
         if let Some(bar) = &self.0 {
+            bar.set_message("");
             // Images and archives yield more results than the inputs planned.
             if bar.position() >= bar.length().unwrap_or(0) {
                 bar.inc_length(1);

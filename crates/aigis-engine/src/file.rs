@@ -16,9 +16,49 @@ use std::fs::{File, Metadata};
 use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::Instant;
 
 /// Files up to this size are read whole, once, and both hashed and analyzed from memory.
 const READ_WHOLE: u64 = 8 << 20;
+/// Chunk read at a time while hashing.
+const HASH_CHUNK: usize = 4 << 20;
+
+/// Why hashing stopped.
+enum HashStop {
+    /// The budget ran out after this many bytes.
+    Budget(u64),
+    /// The file could not be read.
+    Io(io::Error),
+}
+
+/// SHA-256 of a whole source, unless `deadline` passes first; reports progress to the run.
+fn hash_until(
+    source: &dyn ByteSource,
+    deadline: Instant,
+    job: &JobCx,
+    display: &str,
+) -> Result<String, HashStop> {
+    use sha2::Digest;
+    let mut hasher = sha2::Sha256::new();
+    let mut buf = vec![0u8; HASH_CHUNK];
+    let total = source.len();
+    let mut offset = 0u64;
+    loop {
+        if Instant::now() > deadline {
+            return Err(HashStop::Budget(offset));
+        }
+        let n = source.read_at(offset, &mut buf).map_err(HashStop::Io)?;
+        if n == 0 {
+            break;
+        }
+        hasher.update(&buf[..n]);
+        offset += n as u64;
+        if offset % (256 << 20) < n as u64 {
+            job.hashing(display, offset, total);
+        }
+    }
+    Ok(hex::encode(hasher.finalize()))
+}
 
 /// What every job of a run shares.
 pub(crate) struct RunCx {
@@ -177,30 +217,25 @@ impl RunCx {
             let mut result = self.analyze(job, display, &memory, Some(real), sha);
             result.bytes_read = source.bytes_read().saturating_sub(probe);
             result
-        } else if let Some(cache) = cache {
-            // Hash first (at disk speed), so a known file is not analyzed at all.
-            let sha = match hash_source(source) {
-                Ok(sha) => sha,
-                Err(err) => return Some(read_error(display, size, err)),
-            };
-            if let Some(cached) = cache.by_content(&sha, Some(real)) {
-                cache.record(Some((real, metadata)), &cached);
-                return Some(FileResult {
-                    path: display,
-                    ..cached
-                });
-            }
-            let mut result = self.analyze(job, display, source, Some(real), Some(sha));
-            result.bytes_read = source.bytes_read().saturating_sub(size + probe);
-            result
         } else {
+            // Analysis first, on the per-file time limit; the hash beside it, on a budget of its
+            // own: a file too large to hash in time still gets its verdict (without a hash), and
+            // hashing never eats the analysis's time.
+            let limit = self.scanner.options().analysis.limits.time_limit;
+            let deadline = Instant::now() + limit;
             let (sha, mut result) = rayon::join(
-                || hash.then(|| hash_source(source)),
+                || hash.then(|| hash_until(source, deadline, job, &display)),
                 || self.analyze(job, display.clone(), source, Some(real), None),
             );
             match sha {
-                Some(Err(err)) => {
+                Some(Err(HashStop::Io(err))) => {
                     return Some(read_error(display, size, err));
+                }
+                Some(Err(HashStop::Budget(hashed))) => {
+                    result.hash_skipped = Some(format!(
+                        "not hashed: {hashed} of {size} bytes hashed within the {} s budget",
+                        limit.as_secs_f64()
+                    ));
                 }
                 Some(Ok(sha)) => result.sha256 = Some(sha),
                 None => {}

@@ -193,6 +193,8 @@ pub trait Progress: Sync {
     fn planned(&self, _inputs: u64) {}
     /// One result is in.
     fn finished(&self, _result: &FileResult) {}
+    /// A large input is being hashed, `done` of `total` bytes so far.
+    fn hashing(&self, _path: &str, _done: u64, _total: u64) {}
 }
 
 /// A run nobody watches.
@@ -406,7 +408,7 @@ pub fn run_with_registry(
         0 => std::thread::available_parallelism().map_or(2, |n| n.get()),
         n => n,
     };
-    let mut results = pool::run(jobs, workers, time_limit, &|r| progress.finished(r));
+    let mut results = pool::run(jobs, workers, time_limit, progress);
     results.sort_by(|a, b| a.path.cmp(&b.path));
 
     #[cfg(feature = "remote")]
@@ -429,9 +431,7 @@ pub fn run_with_registry(
                     }) as Box<dyn Job>
                 })
                 .collect();
-            let mut found = pool::run(jobs, client.concurrency(), time_limit, &|r| {
-                progress.finished(r)
-            });
+            let mut found = pool::run(jobs, client.concurrency(), time_limit, progress);
             found.sort_by(|a, b| a.path.cmp(&b.path));
             results.extend(found);
         }

@@ -8,6 +8,7 @@
 //! that panics becomes an `ANALYSIS-CRASHED` `error` result with the panic message for the file it
 //! was on; no result is ever lost.
 
+use crate::Progress;
 use aigis_scan::{FileResult, diagnostics};
 use std::collections::VecDeque;
 use std::panic::AssertUnwindSafe;
@@ -58,6 +59,8 @@ struct Shared {
 enum Message {
     /// A finished result.
     Result(Box<FileResult>),
+    /// A large input is being hashed: (path, bytes hashed, total).
+    Hashing(String, u64, u64),
     /// The last outstanding job finished.
     Done,
 }
@@ -79,6 +82,14 @@ impl JobCx {
             return;
         }
         let _ = lock(&self.shared.results).send(Message::Result(Box::new(result)));
+    }
+
+    /// Reports how far the hash of a large input has got.
+    pub(crate) fn hashing(&self, path: &str, done: u64, total: u64) {
+        if !self.worker.abandoned.load(Ordering::SeqCst) {
+            let _ =
+                lock(&self.shared.results).send(Message::Hashing(path.to_string(), done, total));
+        }
     }
 
     /// Queues another job (run by any worker).
@@ -110,7 +121,7 @@ pub(crate) fn run(
     jobs: Vec<Box<dyn Job>>,
     workers: usize,
     time_limit: Duration,
-    progress: &(dyn Fn(&FileResult) + Sync),
+    progress: &dyn Progress,
 ) -> Vec<FileResult> {
     if jobs.is_empty() {
         return Vec::new();
@@ -144,9 +155,10 @@ pub(crate) fn run(
     loop {
         match rx.recv_timeout(Duration::from_millis(200)) {
             Ok(Message::Result(result)) => {
-                progress(&result);
+                progress.finished(&result);
                 results.push(*result);
             }
+            Ok(Message::Hashing(path, done, total)) => progress.hashing(&path, done, total),
             Ok(Message::Done) | Err(mpsc::RecvTimeoutError::Disconnected) => break,
             Err(mpsc::RecvTimeoutError::Timeout) => {}
         }
@@ -172,7 +184,7 @@ pub(crate) fn run(
                 continue;
             }
             let result = timed_out(path, size, time_limit);
-            progress(&result);
+            progress.finished(&result);
             results.push(result);
             // The stuck job no longer counts; another worker takes its place.
             finish_job(&shared);
@@ -184,9 +196,11 @@ pub(crate) fn run(
         states.extend(replaced);
     }
     // Results sent before `Done` are already in the channel.
-    while let Ok(Message::Result(result)) = rx.try_recv() {
-        progress(&result);
-        results.push(*result);
+    while let Ok(message) = rx.try_recv() {
+        if let Message::Result(result) = message {
+            progress.finished(&result);
+            results.push(*result);
+        }
     }
     // Wake idle workers so they see the queue is finished and exit.
     shared.ready.notify_all();
@@ -329,7 +343,7 @@ mod tests {
             Box::new(Sleepy("a", Duration::ZERO)),
             Box::new(Sleepy("b", Duration::ZERO)),
         ];
-        let results = run(jobs, 2, Duration::from_secs(5), &|_| {});
+        let results = run(jobs, 2, Duration::from_secs(5), &crate::NoProgress);
         assert_eq!(results.len(), 3, "{results:?}");
         let boom = results.iter().find(|r| r.path == "boom");
         let boom = boom.unwrap_or_else(|| panic!("no result for the panicking job"));
@@ -345,7 +359,7 @@ mod tests {
             Box::new(Sleepy("stuck", Duration::from_secs(4))),
             Box::new(Fans(5)),
         ];
-        let results = run(jobs, 2, Duration::ZERO, &|_| {});
+        let results = run(jobs, 2, Duration::ZERO, &crate::NoProgress);
         let stuck = results.iter().find(|r| r.path == "stuck");
         let stuck = stuck.unwrap_or_else(|| panic!("no result: {results:?}"));
         assert_eq!(stuck.findings[0].rule_id, RuleId::TimeLimit);

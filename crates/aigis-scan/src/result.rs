@@ -29,6 +29,10 @@ pub struct FileResult {
     /// Lower-case hex SHA-256 of the content (absent with `--no-hash`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub sha256: Option<String>,
+    /// Why `sha256` is absent although hashing was on (a file too large to hash within the
+    /// hashing budget; its analysis is still complete).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hash_skipped: Option<String>,
     /// Outcome.
     pub status: Status,
     /// Highest severity among the findings, or `None`.
@@ -91,6 +95,7 @@ impl FileResult {
             format,
             size,
             sha256: None,
+            hash_skipped: None,
             status,
             max_severity: None,
             findings,

@@ -210,3 +210,31 @@ pub(crate) fn what_was_not_scanned_fails_the_run() {
         );
     }
 }
+
+/// Analysis comes first and hashing has its own budget: a payload at the start of a 1 TB
+/// (sparse) file is found within the time limit, and the missing hash says why.
+pub(crate) fn a_huge_file_is_analysed_before_it_is_hashed() {
+    let dir = temp_dir();
+    let huge = dir.path().join("huge.pkl");
+    copy(&evil(), &huge);
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(&huge)
+        .and_then(|f| f.set_len(1 << 40))
+        .unwrap_or_else(|e| panic!("{e}"));
+    let started = std::time::Instant::now();
+    let target = huge.to_string_lossy().into_owned();
+    let (code, doc, _) = scan_in(dir.path(), &["--no-policy", "--time-limit", "2", &target]);
+    let elapsed = started.elapsed().as_secs_f64();
+    assert!(elapsed < 8.0, "{elapsed} s");
+    assert_eq!(code, 1, "{doc}");
+    let result = &doc["results"][0];
+    assert_eq!(result["max_severity"], "critical", "{doc}");
+    assert!(result["sha256"].is_null(), "{doc}");
+    assert!(
+        result["hash_skipped"]
+            .as_str()
+            .is_some_and(|s| s.contains("not hashed")),
+        "{doc}"
+    );
+}

@@ -21,6 +21,10 @@ use aigis_testkit::{Test, Tool};
 fn main() -> std::process::ExitCode {
     aigis_testkit::run(vec![
         Test::new(
+            "fail_closed::a_huge_file_is_analysed_before_it_is_hashed",
+            fail_closed::a_huge_file_is_analysed_before_it_is_hashed,
+        ),
+        Test::new(
             "contract::content_never_reaches_the_terminal_raw",
             contract::content_never_reaches_the_terminal_raw,
         ),

@@ -15,7 +15,7 @@
 
 use super::protobuf::{self, Kind, PruneError, PruneLimits, Schema};
 use crate::analyzer::{Analyzer, Context, Input};
-use crate::{Finding, Format, RuleId, Severity};
+use crate::{ByteSource, Finding, Format, RuleId, Severity};
 use aigis_proto::onnx::{FunctionProto, GraphProto, ModelProto, NodeProto, TensorProto};
 use aigis_proto::prost::Message;
 use std::collections::{BTreeMap, BTreeSet};
@@ -170,6 +170,9 @@ impl Analyzer for OnnxAnalyzer {
     }
 
     fn analyze(&self, input: &Input<'_>, cx: &mut Context<'_>) -> Option<Format> {
+        if !has_ir_version(input.source) {
+            return None;
+        }
         let limits = PruneLimits {
             max_depth: MAX_MESSAGE_DEPTH,
             max_output: usize::try_from(cx.limits().max_member_bytes.min(MAX_STRUCTURE))
@@ -234,19 +237,30 @@ pub fn report_prune_error(what: &str, err: &PruneError, cx: &mut Context<'_>) {
     }
 }
 
+/// Whether the head is the start of a `ModelProto`: every field in it fits the schema (in any
+/// order: protobuf allows it and `onnx.load` reads it so). Whether the model has the
+/// `ir_version` runtimes require is checked on the whole message, by [`has_ir_version`].
 fn looks_like_model(head: &[u8], len: u64) -> bool {
-    let Some((number, wire, value)) = protobuf::first_field(head) else {
+    let Some((number, _, _)) = protobuf::first_field(head) else {
         return false;
     };
-    // Serializers write fields in number order: ir_version (1) comes first when set, and a
-    // model without it is refused by runtimes. Anything else first is not an ONNX writer's.
-    if !(number == 1 && wire == 0 && (1..=MAX_IR_VERSION as u64).contains(&value)) {
+    if MODEL.field(number).is_none() {
         return false;
     }
     let Some(found) = protobuf::head_matches(head, &MODEL, 3) else {
         return false;
     };
     found.fields >= 3 || (found.complete && head.len() as u64 == len && found.fields >= 2)
+}
+
+/// Whether the message has a plausible `ir_version` (field 1) among its top-level fields,
+/// wherever it stands.
+fn has_ir_version(source: &dyn ByteSource) -> bool {
+    protobuf::top_level_fields(source, 4096)
+        .iter()
+        .any(|&(number, wire, value)| {
+            number == 1 && wire == 0 && (1..=MAX_IR_VERSION as u64).contains(&value)
+        })
 }
 
 /// Why an external-data location escapes the model folder, if it does.

@@ -38,7 +38,7 @@ pub struct Schema {
 }
 
 impl Schema {
-    fn field(&self, number: u32) -> Option<(Kind, bool)> {
+    pub(crate) fn field(&self, number: u32) -> Option<(Kind, bool)> {
         self.fields
             .iter()
             .find(|(n, _, _)| *n == number)
@@ -348,6 +348,51 @@ fn plausible_text(bytes: &[u8]) -> bool {
 }
 
 /// Reads the first field of a message in `bytes`: its number, wire type and, for varints, value.
+/// The top-level fields of a message in `source` (at most `max_fields`), walked key by key with
+/// length-delimited bodies skipped by offset, never read: (number, wire type, varint value or
+/// body length). Stops at the first key that does not parse.
+pub fn top_level_fields(source: &dyn ByteSource, max_fields: usize) -> Vec<(u32, u8, u64)> {
+    let mut fields = Vec::new();
+    let mut pos = 0u64;
+    let len = source.len();
+    while pos < len && fields.len() < max_fields {
+        let Ok(head) = source.read_vec(pos, 20) else {
+            break;
+        };
+        let mut at = 0usize;
+        let Some((number, wire)) = read_varint(&head, &mut at).and_then(split_key) else {
+            break;
+        };
+        let value = match wire {
+            0 => match read_varint(&head, &mut at) {
+                Some(v) => v,
+                None => break,
+            },
+            1 => {
+                at += 8;
+                0
+            }
+            5 => {
+                at += 4;
+                0
+            }
+            2 => match read_varint(&head, &mut at) {
+                Some(body) => {
+                    pos = pos.saturating_add(at as u64).saturating_add(body);
+                    fields.push((number, wire, body));
+                    continue;
+                }
+                None => break,
+            },
+            _ => break,
+        };
+        pos = pos.saturating_add(at as u64);
+        fields.push((number, wire, value));
+    }
+    fields
+}
+
+/// The number, wire type and (for varints) value of the first field of a message.
 pub fn first_field(bytes: &[u8]) -> Option<(u32, u8, u64)> {
     let mut pos = 0;
     let (number, wire) = split_key(read_varint(bytes, &mut pos)?)?;

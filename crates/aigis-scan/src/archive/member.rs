@@ -115,15 +115,7 @@ pub fn read_to_vec(
     entry: &ZipEntry,
     cap: u64,
 ) -> Result<Vec<u8>, MemberError> {
-    let reader: Box<dyn Read + Send + '_> = if entry.method == 0 {
-        Box::new(SourceReader::window(
-            source,
-            entry.data_offset,
-            entry.compressed_size,
-        ))
-    } else {
-        decoder(source, entry)?
-    };
+    let reader = stream(source, entry)?;
     let mut out = Vec::new();
     reader
         .take(cap.saturating_add(1))
@@ -133,6 +125,22 @@ pub fn read_to_vec(
         return Err(MemberError::TooLarge(cap));
     }
     Ok(out)
+}
+
+/// The member's bytes as a stream, decoded as they are read and never kept: for readers that
+/// go through a member once, whatever its size (a config far larger than memory should hold).
+pub fn stream<'a>(
+    source: &'a dyn ByteSource,
+    entry: &ZipEntry,
+) -> Result<Box<dyn Read + Send + 'a>, MemberError> {
+    if entry.method == 0 {
+        return Ok(Box::new(SourceReader::window(
+            source,
+            entry.data_offset,
+            entry.compressed_size,
+        )));
+    }
+    decoder(source, entry)
 }
 
 /// A decoder over a compressed member's stored bytes.

@@ -130,6 +130,9 @@ pub(crate) fn check_config_text(
     dialect: Dialect,
     cx: &mut Context<'_>,
 ) -> Option<ConfigFacts> {
+    if text.len() > PRUNE_ABOVE {
+        return check_config_stream(text, u64::MAX, dialect, cx);
+    }
     match parse_python_json(text) {
         Ok((value, pruned)) => {
             if pruned {
@@ -154,6 +157,45 @@ pub(crate) fn check_config_text(
 /// Containers nested deeper than this are replaced by `null` when a config is re-read leniently
 /// (serde_json stops at 128 levels; Python's `json` goes far deeper).
 const PRUNE_DEPTH: usize = 100;
+/// Configs larger than this are read through the bounded streaming reader ([`super::prune`]).
+pub(crate) const PRUNE_ABOVE: usize = 4 << 20;
+
+/// Judges a large config read as a stream (at most `max_input` bytes): every object is walked,
+/// bulk data in arrays is dropped (see [`super::prune`]); what the reading could not cover makes
+/// the result incomplete.
+pub(crate) fn check_config_stream(
+    reader: impl std::io::Read,
+    max_input: u64,
+    dialect: Dialect,
+    cx: &mut Context<'_>,
+) -> Option<ConfigFacts> {
+    let pruned = super::prune::prune(reader, PRUNE_DEPTH, max_input);
+    if pruned.too_deep {
+        let msg = format!(
+            "Keras model config nests deeper than {PRUNE_DEPTH} levels (no Keras save does); the deeper parts were not checked"
+        );
+        report_with(cx, RuleId::FormatMalformed, Severity::High, msg);
+    }
+    if pruned.capped || pruned.read >= max_input {
+        let msg = format!(
+            "Keras model config too large to walk whole ({} bytes read); the rest was not checked",
+            pruned.read
+        );
+        cx.malformed(RuleId::ResourceLimit, msg, None);
+        cx.not_analysed("Keras config past the size the walk covers");
+    }
+    match serde_json::from_slice::<Value>(&pruned.text) {
+        Ok(value) => Some(check_config(&value, dialect, cx)),
+        Err(err) => {
+            cx.malformed(
+                RuleId::FormatMalformed,
+                format!("Keras model config is not valid JSON: {err}"),
+                None,
+            );
+            None
+        }
+    }
+}
 
 /// Parses JSON the way Python's `json.loads` (which Keras uses) accepts it: `NaN`, `Infinity`
 /// and `-Infinity` are values, and nesting is not limited to serde_json's 128 levels. A text

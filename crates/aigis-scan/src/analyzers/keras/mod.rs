@@ -10,6 +10,7 @@
 
 mod config;
 mod marshal;
+mod prune;
 
 pub(crate) use config::{check_keras2_objects, parse_python_json};
 
@@ -86,18 +87,21 @@ impl Analyzer for KerasV3Analyzer {
             .map(str::to_string);
         // Every `config.json`: with duplicates, Python's zipfile reads the last one listed, a
         // lenient reader may take another, so all are judged.
-        let configs: Vec<Result<Vec<u8>, member::MemberError>> = index
+        let configs: Vec<(&ZipEntry, Result<Vec<u8>, member::MemberError>)> = index
             .entries
             .iter()
             .filter(|e| e.name == "config.json")
-            .map(|e| member::read_to_vec(source, e, MAX_CONFIG_BYTES))
+            .map(|e| (e, member::read_to_vec(source, e, MAX_CONFIG_BYTES)))
             .collect();
         // `keras.saving.load_model` deserializes `config.json` before it looks at anything
         // else in the zip, so a serialized Keras object there is a Keras model even without
         // `metadata.json` or weights.
-        let config_looks_keras = configs.iter().flatten().any(|bytes| {
-            parse_python_json(bytes)
-                .is_ok_and(|(v, _)| v.get("class_name").is_some() && v.get("config").is_some())
+        let config_looks_keras = configs.iter().any(|(_, read)| match read {
+            Ok(bytes) => parse_python_json(bytes)
+                .is_ok_and(|(v, _)| v.get("class_name").is_some() && v.get("config").is_some()),
+            // Too large to read whole: its first bytes say whether it is a serialized object.
+            Err(member::MemberError::TooLarge(_)) => true,
+            Err(_) => false,
         });
         if keras_version.is_none() && !config_looks_keras {
             return None;
@@ -116,20 +120,34 @@ impl Analyzer for KerasV3Analyzer {
                 None,
             );
         }
-        for config in configs {
-            match config {
-                Ok(bytes) => {
-                    if let Some(facts) = cx.with_member("config.json", |cx| {
-                        config::check_config_text(&bytes, config::Dialect::Keras3, cx)
-                    }) {
-                        record_facts(&facts, cx);
+        for (entry, config) in configs {
+            let facts = match config {
+                Ok(bytes) => cx.with_member("config.json", |cx| {
+                    config::check_config_text(&bytes, config::Dialect::Keras3, cx)
+                }),
+                // Larger than any config should be: walked as a stream, never held whole.
+                Err(member::MemberError::TooLarge(_)) => match member::stream(source, entry) {
+                    Ok(reader) => cx.with_member("config.json", |cx| {
+                        let max = cx.limits().max_member_bytes.saturating_mul(4);
+                        config::check_config_stream(reader, max, config::Dialect::Keras3, cx)
+                    }),
+                    Err(err) => {
+                        let msg = format!("`config.json` could not be read: {err}");
+                        cx.malformed(RuleId::ArchiveMalformed, msg, None);
+                        None
                     }
+                },
+                Err(err) => {
+                    cx.malformed(
+                        RuleId::ArchiveMalformed,
+                        format!("`config.json` could not be read: {err}"),
+                        None,
+                    );
+                    None
                 }
-                Err(err) => cx.malformed(
-                    RuleId::ArchiveMalformed,
-                    format!("`config.json` could not be read: {err}"),
-                    None,
-                ),
+            };
+            if let Some(facts) = facts {
+                record_facts(&facts, cx);
             }
         }
         Some(Format::KerasV3)
