@@ -149,6 +149,12 @@ fn table(run: &Run) -> String {
         run.models.len(),
         run.files_visited
     );
+    if run.excluded > 0 || run.ignored > 0 {
+        out += &format!(
+            "skipped by the operator: {} path(s) by --exclude, {} by ignore files\n",
+            run.excluded, run.ignored
+        );
+    }
     if !findings.is_empty() {
         out += "\nFindings (medium and above):\n";
         out += &findings.join("\n");

@@ -297,6 +297,39 @@ fn unparsed(text: &str, err: &str, cx: &mut Context<'_>) -> Option<Format> {
     Some(Format::Nemo)
 }
 
+/// A text too large to parse as a config: its `_target_` values are read from the text, window
+/// by window, so size is no hiding place; the result is incomplete (the structure was not read).
+fn oversized(input: &Input<'_>, cx: &mut Context<'_>) -> Option<Format> {
+    const WINDOW: u64 = MAX_YAML_BYTES as u64;
+    const OVERLAP: u64 = 64 << 10;
+    let len = input.source.len();
+    let mut targets = Vec::new();
+    let mut at = 0u64;
+    while at < len && !cx.out_of_time() {
+        let bytes = input
+            .source
+            .read_vec(at, usize::try_from(WINDOW + OVERLAP).unwrap_or(usize::MAX))
+            .ok()?;
+        let text = String::from_utf8_lossy(&bytes);
+        targets.extend(textual_targets(&text).into_iter().map(|(_, t)| t));
+        at += WINDOW;
+    }
+    targets.sort();
+    targets.dedup();
+    if targets.is_empty() {
+        return None;
+    }
+    let msg = format!(
+        "config of {len} bytes is larger than {MAX_YAML_BYTES} bytes; its `_target_` values were read from the text"
+    );
+    cx.malformed(RuleId::FormatMalformed, msg, None);
+    cx.not_analysed("config over the size parsed whole");
+    for target in targets {
+        check_target(&target, "_target_", &[], cx);
+    }
+    Some(Format::Nemo)
+}
+
 impl Analyzer for HydraConfigAnalyzer {
     fn id(&self) -> &'static str {
         "nemo"
@@ -311,6 +344,9 @@ impl Analyzer for HydraConfigAnalyzer {
     }
 
     fn analyze(&self, input: &Input<'_>, cx: &mut Context<'_>) -> Option<Format> {
+        if input.source.len() > MAX_YAML_BYTES as u64 {
+            return oversized(input, cx);
+        }
         let text = read_text(input, MAX_YAML_BYTES)?;
         // Cheap pre-check before parsing: Hydra keys or NeMo's version stamp.
         // (`target`, not `_target_`: a double-quoted key can spell it with escapes.)

@@ -59,15 +59,31 @@ impl Analyzer for SkopsAnalyzer {
     fn analyze(&self, input: &Input<'_>, cx: &mut Context<'_>) -> Option<Format> {
         let index = input.zip_index(cx.limits());
         let entry = index.entries.iter().find(|e| e.name == "schema.json")?;
-        let bytes = member::read_to_vec(input.source, entry, MAX_SCHEMA).ok()?;
         // Read as skops' json.loads reads it (NaN, deep nesting): a strict parse would decline
-        // the file and let its schema go unjudged.
-        let (schema, _) = crate::analyzers::keras::parse_python_json(&bytes).ok()?;
+        // the file and let its schema go unjudged. A schema too large to read whole is read as
+        // a stream that keeps every node (and drops bulk data).
+        let mut streamed = false;
+        let schema = match member::read_to_vec(input.source, entry, MAX_SCHEMA) {
+            Ok(bytes) => crate::analyzers::keras::parse_python_json(&bytes).ok()?.0,
+            Err(member::MemberError::TooLarge(_)) => {
+                let reader = member::stream(input.source, entry).ok()?;
+                streamed = true;
+                crate::analyzers::keras::parse_json_stream(reader, MAX_SCHEMA.saturating_mul(8))?
+            }
+            Err(_) => return None,
+        };
         let top = schema.as_object()?;
         if !top.contains_key("__loader__") && !top.contains_key("_skops_version") {
             return None;
         }
         analyze_index(input.source, index, cx);
+        if streamed {
+            cx.report(
+                RuleId::FormatMalformed,
+                format!("schema.json is larger than {MAX_SCHEMA} bytes (no skops dump is); read as a stream"),
+                None,
+            );
+        }
         let model = cx.model();
         model.set_framework("scikit-learn");
         if let Some(class) = top.get("__class__").and_then(Value::as_str) {

@@ -14,6 +14,17 @@ mod prune;
 
 pub(crate) use config::{check_keras2_objects, parse_python_json};
 
+/// Reads JSON from a stream with the bounded pruning reader ([`prune`]): every object kept,
+/// bulk array data dropped. `None` when the result is not JSON or the input is cut by the
+/// output or input cap.
+pub(crate) fn parse_json_stream(reader: impl std::io::Read, max_input: u64) -> Option<Value> {
+    let pruned = prune::prune(reader, 100, max_input);
+    if pruned.capped || pruned.read >= max_input {
+        return None;
+    }
+    serde_json::from_slice(&pruned.text).ok()
+}
+
 use crate::analyzer::{Analyzer, Context, Input};
 use crate::analyzers::zip::analyze_index;
 use crate::archive::member;
