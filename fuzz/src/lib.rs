@@ -44,6 +44,20 @@ pub fn analyzer(id: &str, data: &[u8]) {
     }
 }
 
+/// One analyzer of archive members, called directly with a member name that puts the input in
+/// its scope (TorchScript `code/` members).
+pub fn member_analyzer(id: &str, name: &str, data: &[u8]) {
+    let scanner = scanner();
+    let options = options();
+    let source = MemorySource::new(data.to_vec());
+    let head = &data[..data.len().min(HEAD_LEN)];
+    for analyzer in scanner.registry().analyzers().filter(|a| a.id() == id) {
+        let mut cx = Context::new(scanner.registry(), &options);
+        let input = Input { source: &source, head, name: Some(name) };
+        let _ = analyzer.analyze(&input, &mut cx);
+    }
+}
+
 /// A container image tarball (`docker save`, either layout): the outer tar, `manifest.json`,
 /// the config, then every layer's tar (gzip/zstd or plain) and whiteouts. The image reader works
 /// on paths, so the input is written to a scratch file first.
