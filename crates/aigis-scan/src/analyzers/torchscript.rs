@@ -739,4 +739,59 @@ mod tests {
         assert!(!looks_like_source(b"\x80\x02}q\x00."));
         assert!(!looks_like_source(b"\xff\xfe\x00"));
     }
+    /// Random token soups never panic.
+    #[test]
+    fn random_sources_never_panic() {
+        const PIECES: &[&str] = &[
+            "(",
+            ")",
+            "[",
+            "]",
+            "{",
+            "}",
+            ".",
+            ",",
+            "=",
+            "self",
+            "torch",
+            "ops",
+            "from_file",
+            "x",
+            "\"s\"",
+            "'''",
+            "\\\n",
+            "\n",
+            "  ",
+            "#c",
+            "def ",
+            "class ",
+            "__setstate__",
+            "True",
+            "shared",
+            "1e+5",
+            "r'",
+            "\"",
+            "\\",
+            ":",
+        ];
+        let mut state: u64 = 0x2545_f491_4f6c_dd1d;
+        let mut next = || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        for _ in 0..5_000 {
+            let len = (next() % 60) as usize;
+            let text: String = (0..len)
+                .map(|_| PIECES[(next() % PIECES.len() as u64) as usize])
+                .collect();
+            if let Ok(found) = calls(&text) {
+                let _ = load_time(&found);
+                for call in &found {
+                    let _ = (dangerous(call), custom_namespace(call));
+                }
+            }
+        }
+    }
 }

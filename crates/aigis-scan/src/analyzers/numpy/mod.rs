@@ -437,4 +437,31 @@ mod tests {
             divergences.join("\n")
         );
     }
+    /// Hostile headers (random soups of the characters that matter) never panic and stay bounded.
+    #[test]
+    fn random_headers_never_panic() {
+        const ALPHABET: &[u8] = b"{}()[],:'\"\\ \n\t#xuNObrfL0189_.+-|<>=jeTs\x11\xe9\x0c\r";
+        let mut state: u64 = 0x9e37_79b9_7f4a_7c15;
+        let mut next = || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        for round in 0..20_000u32 {
+            let len = (next() % 80) as usize;
+            let mut header: Vec<u8> = b"{'descr': ".to_vec();
+            header.extend((0..len).map(|_| ALPHABET[(next() % ALPHABET.len() as u64) as usize]));
+            let mut bytes = MAGIC.to_vec();
+            bytes.extend([1 + (round % 3) as u8, 0]);
+            if round % 3 == 0 {
+                bytes.extend((header.len() as u16).to_le_bytes());
+            } else {
+                bytes.extend((header.len() as u32).to_le_bytes());
+            }
+            bytes.extend(&header);
+            let src = MemorySource::new(bytes.clone());
+            let _ = parse_header(&bytes, &src);
+        }
+    }
 }
