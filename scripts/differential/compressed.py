@@ -43,7 +43,7 @@ import zstandard
 OUT = os.path.join(os.path.dirname(__file__), "..", "..", "fixtures", "differential", "compressed.jsonl.gz")
 ARGS = argparse.ArgumentParser()
 ARGS.add_argument("--seed", type=int, default=22)
-ARGS.add_argument("--scale", type=int, default=1)
+ARGS.add_argument("--scale", type=int, default=3)
 ARGS.add_argument("--out", default=OUT)
 OPTS = ARGS.parse_args()
 rng = random.Random(OPTS.seed)

@@ -775,6 +775,7 @@ mod tests {
             .read_to_string(&mut text)
             .unwrap_or_else(|e| panic!("{path}: {e}"));
         let mut divergences = Vec::new();
+        let mut tolerated = Vec::new();
         let mut cases = 0;
         for line in text.lines() {
             let case: serde_json::Value =
@@ -834,7 +835,9 @@ mod tests {
                     ("lzma", "lzma-alone size too small") | ("zstd", "corrupt")
                 )
                 || (codec_name == "zstd" && notes.truncated);
-            if !agrees && !(known && (notes.truncated || lzma_cut || out.len() >= py_len)) {
+            if !agrees && known && (notes.truncated || lzma_cut || out.len() >= py_len) {
+                tolerated.push(format!("{codec_name} `{name}`"));
+            } else if !agrees {
                 divergences.push(format!(
                     "{codec_name} `{name}`: python ok={py_ok} len={py_len} ({}); aigis \
                      error={error:?} ignored_from={:?} len={}{}",
@@ -845,6 +848,11 @@ mod tests {
                 ));
             }
         }
+        eprintln!(
+            "{cases} compressed inputs; {} known differences (reported high or as corruption): {}",
+            tolerated.len(),
+            tolerated.join(", ")
+        );
         assert!(cases > 200, "only {cases} cases");
         assert!(
             divergences.is_empty(),
