@@ -3,4 +3,6 @@
 //! the code the target that found it ran.
 
 pub use aigis_engine::fuzzing::image;
-pub use aigis_scan::fuzzing::{analyzer, chat_template, pickle, scan, zip_index};
+pub use aigis_scan::fuzzing::{
+    analyzer, chat_template, member_analyzer, pickle, scan, zip_index,
+};

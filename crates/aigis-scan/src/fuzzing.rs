@@ -46,6 +46,20 @@ pub fn analyzer(id: &str, data: &[u8]) {
     }
 }
 
+/// `analyzer_<id>` for analyzers of archive members: one analyzer called directly with a member
+/// name that puts the input in its scope (TorchScript `code/` members).
+pub fn member_analyzer(id: &str, name: &str, data: &[u8]) {
+    let scanner = scanner();
+    let options = options();
+    let source = MemorySource::new(data.to_vec());
+    let head = &data[..data.len().min(HEAD_LEN)];
+    for analyzer in scanner.registry().analyzers().filter(|a| a.id() == id) {
+        let mut cx = Context::new(scanner.registry(), &options);
+        let input = Input::new(&source, head, Some(name));
+        let _ = analyzer.analyze(&input, &mut cx);
+    }
+}
+
 /// `zip_index`: the lenient zip directory reader, and what must hold of what it returns.
 pub fn zip_index(data: &[u8]) {
     let index = crate::archive::zip_index::read_index(&MemorySource::new(data.to_vec()), 10_000);
@@ -105,6 +119,9 @@ pub fn run(target: &str, data: &[u8]) -> bool {
         "zip_index" => zip_index(data),
         "pickle" => pickle(data),
         "chat_template" => chat_template(data),
+        "analyzer_torchscript" => {
+            member_analyzer("torchscript-code", "archive/code/__torch__.py", data)
+        }
         _ => match analyzer_id(target) {
             Some(id) => analyzer(id, data),
             None => return false,

@@ -240,6 +240,18 @@ rules! {
         "`keras_metadata.pb` describes a Lambda layer. For a lambda the config holds marshalled Python bytecode that `tf.keras.models.load_model` turns back into a function and runs; a named function is imported from its module.",
         "Do not load this model with Keras; load only the TensorFlow graph with `tf.saved_model.load`, or rebuild the model in code.",
         SUPPLY_CHAIN;
+    /// TorchScript code calls something that touches host files, Python internals or native libraries.
+    TorchscriptDangerousCall = "TORCHSCRIPT-DANGEROUS-CALL", Critical,
+        "TorchScript code touches files or escapes to Python",
+        "The `code/` of a TorchScript archive is compiled and run by `torch.jit.load`: `__setstate__` (and what it calls) at load time, `forward` and other methods when the model is called. A call here creates or writes a file (`torch.from_file(..., shared=True)` maps a file writably and creates it, `torch.save`), reads a host file into a tensor, loads another model or a native library, or reaches `os`, `subprocess`, `builtins`, `eval`/`exec`. No model computation needs that.",
+        "Do not load or call this model; re-export it from trusted source code.",
+        SUPPLY_CHAIN;
+    /// TorchScript code calls operators that only a native extension library registers.
+    TorchscriptCustomOp = "TORCHSCRIPT-CUSTOM-OP", Medium,
+        "TorchScript model uses custom operators",
+        "The TorchScript code calls `ops.<namespace>.<op>` outside the namespaces PyTorch and its domain libraries register. `torch.jit.load` succeeds only after a native library that registers them is loaded (`torch.ops.load_library`), and that native code runs with the model; called from `__setstate__`, it runs at load time (high).",
+        "Check that the operator library comes from a trusted publisher before loading it.",
+        SUPPLY_CHAIN;
     /// A decompression bomb or an input beyond a resource limit.
     ResourceLimit = "RESOURCE-LIMIT", Medium,
         "Input exceeds a resource limit",

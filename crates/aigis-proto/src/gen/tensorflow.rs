@@ -7,13 +7,101 @@ pub struct SavedModel {
     #[prost(message, repeated, tag = "2")]
     pub meta_graphs: ::prost::alloc::vec::Vec<MetaGraphDef>,
 }
-/// One graph of a SavedModel with its metadata.
+/// One graph of a SavedModel with its metadata, the collections and signatures that name what
+/// runs at load (`saved_model_main_op`, `legacy_init_op`, `__saved_model_init_op`) and the object
+/// graph (resource initialisers, Keras metadata of older SavedModels).
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct MetaGraphDef {
     #[prost(message, optional, tag = "1")]
     pub meta_info_def: ::core::option::Option<MetaInfoDef>,
     #[prost(message, optional, tag = "2")]
     pub graph_def: ::core::option::Option<GraphDef>,
+    #[prost(map = "string, message", tag = "4")]
+    pub collection_def: ::std::collections::HashMap<
+        ::prost::alloc::string::String,
+        CollectionDef,
+    >,
+    #[prost(map = "string, message", tag = "5")]
+    pub signature_def: ::std::collections::HashMap<
+        ::prost::alloc::string::String,
+        SignatureDef,
+    >,
+    #[prost(message, optional, tag = "7")]
+    pub object_graph_def: ::core::option::Option<SavedObjectGraph>,
+}
+/// A graph collection; only node-name lists are read.
+#[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
+pub struct CollectionDef {
+    #[prost(message, optional, tag = "1")]
+    pub node_list: ::core::option::Option<collection_def::NodeList>,
+}
+/// Nested message and enum types in `CollectionDef`.
+pub mod collection_def {
+    #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
+    pub struct NodeList {
+        #[prost(string, repeated, tag = "1")]
+        pub value: ::prost::alloc::vec::Vec<::prost::alloc::string::String>,
+    }
+}
+/// A signature; only output tensor names are read.
+#[derive(Clone, PartialEq, ::prost::Message)]
+pub struct SignatureDef {
+    #[prost(map = "string, message", tag = "2")]
+    pub outputs: ::std::collections::HashMap<::prost::alloc::string::String, TensorInfo>,
+    #[prost(string, tag = "3")]
+    pub method_name: ::prost::alloc::string::String,
+}
+/// A tensor of a signature, by name.
+#[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
+pub struct TensorInfo {
+    #[prost(string, tag = "1")]
+    pub name: ::prost::alloc::string::String,
+}
+/// The objects of a TF2 SavedModel.
+#[derive(Clone, PartialEq, ::prost::Message)]
+pub struct SavedObjectGraph {
+    #[prost(message, repeated, tag = "1")]
+    pub nodes: ::prost::alloc::vec::Vec<SavedGraphObject>,
+}
+/// One object: its children, and what it is (the kinds aigis reads).
+#[derive(Clone, PartialEq, ::prost::Message)]
+pub struct SavedGraphObject {
+    #[prost(message, repeated, tag = "1")]
+    pub children: ::prost::alloc::vec::Vec<ObjectReference>,
+    #[prost(message, optional, tag = "4")]
+    pub user_object: ::core::option::Option<SavedUserObject>,
+    #[prost(message, optional, tag = "6")]
+    pub function: ::core::option::Option<SavedFunction>,
+    #[prost(message, optional, tag = "8")]
+    pub bare_concrete_function: ::core::option::Option<SavedBareConcreteFunction>,
+}
+/// A child edge of the object graph.
+#[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
+pub struct ObjectReference {
+    #[prost(int32, tag = "1")]
+    pub node_id: i32,
+    #[prost(string, tag = "2")]
+    pub local_name: ::prost::alloc::string::String,
+}
+/// A user object; Keras (before `keras_metadata.pb`) keeps its JSON config in `metadata`.
+#[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
+pub struct SavedUserObject {
+    #[prost(string, tag = "1")]
+    pub identifier: ::prost::alloc::string::String,
+    #[prost(string, tag = "3")]
+    pub metadata: ::prost::alloc::string::String,
+}
+/// A restored function and its concrete functions.
+#[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
+pub struct SavedFunction {
+    #[prost(string, repeated, tag = "1")]
+    pub concrete_functions: ::prost::alloc::vec::Vec<::prost::alloc::string::String>,
+}
+/// A concrete function saved on its own.
+#[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
+pub struct SavedBareConcreteFunction {
+    #[prost(string, tag = "1")]
+    pub concrete_function_name: ::prost::alloc::string::String,
 }
 /// Version information and tags of a meta graph.
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
@@ -72,6 +160,8 @@ pub struct NodeDef {
     pub name: ::prost::alloc::string::String,
     #[prost(string, tag = "2")]
     pub op: ::prost::alloc::string::String,
+    #[prost(string, repeated, tag = "3")]
+    pub input: ::prost::alloc::vec::Vec<::prost::alloc::string::String>,
     #[prost(map = "string, message", tag = "5")]
     pub attr: ::std::collections::HashMap<::prost::alloc::string::String, AttrValue>,
 }

@@ -21,6 +21,7 @@ mod skops;
 mod tar;
 mod tf;
 mod tflite;
+mod torchscript;
 pub mod yaml;
 mod zip;
 
@@ -41,6 +42,7 @@ pub use skops::SkopsAnalyzer;
 pub use tar::TarAnalyzer;
 pub use tf::TfAnalyzer;
 pub use tflite::TfliteAnalyzer;
+pub use torchscript::TorchscriptCodeAnalyzer;
 pub use zip::ZipAnalyzer;
 
 use crate::analyzer::{Analyzer, Registry};
@@ -69,6 +71,7 @@ pub fn registry() -> Registry {
         Box::new(CoremlAnalyzer),
         Box::new(FlaxAnalyzer),
         // Text formats, recognised by content; each declines text that is not its own.
+        Box::new(TorchscriptCodeAnalyzer),
         Box::new(InventoryAnalyzer),
         Box::new(MlmodelAnalyzer),
         Box::new(MlflowCodeAnalyzer),

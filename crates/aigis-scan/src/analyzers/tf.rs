@@ -272,12 +272,104 @@ static META_GRAPH: Schema = Schema {
         (1, Kind::Message(&META_INFO), true),
         (2, Kind::Message(&GRAPH_DEF), true),
         (3, Kind::Bytes, false),
-        (4, Kind::Bytes, false),
-        (5, Kind::Bytes, false),
+        (4, Kind::Message(&COLLECTION_ENTRY), true),
+        (5, Kind::Message(&SIGNATURE_ENTRY), true),
         (6, Kind::Bytes, false),
-        (7, Kind::Bytes, false),
+        (7, Kind::Message(&OBJECT_GRAPH), true),
     ],
     open: false,
+};
+static COLLECTION_ENTRY: Schema = Schema {
+    name: "MetaGraphDef.CollectionDefEntry",
+    fields: &[
+        (1, Kind::Text, true),
+        (2, Kind::Message(&COLLECTION_DEF), true),
+    ],
+    open: false,
+};
+static COLLECTION_DEF: Schema = Schema {
+    name: "CollectionDef",
+    fields: &[
+        (1, Kind::Message(&NODE_LIST), true),
+        (2, Kind::Bytes, false),
+        (3, Kind::Bytes, false),
+        (4, Kind::Bytes, false),
+        (5, Kind::Bytes, false),
+    ],
+    open: false,
+};
+static NODE_LIST: Schema = Schema {
+    name: "CollectionDef.NodeList",
+    fields: &[(1, Kind::Text, true)],
+    open: false,
+};
+static SIGNATURE_ENTRY: Schema = Schema {
+    name: "MetaGraphDef.SignatureDefEntry",
+    fields: &[
+        (1, Kind::Text, true),
+        (2, Kind::Message(&SIGNATURE_DEF), true),
+    ],
+    open: false,
+};
+static SIGNATURE_DEF: Schema = Schema {
+    name: "SignatureDef",
+    fields: &[
+        (1, Kind::Bytes, false),
+        (2, Kind::Message(&TENSOR_INFO_ENTRY), true),
+        (3, Kind::Text, true),
+    ],
+    open: true,
+};
+static TENSOR_INFO_ENTRY: Schema = Schema {
+    name: "SignatureDef.OutputsEntry",
+    fields: &[
+        (1, Kind::Text, true),
+        (2, Kind::Message(&TENSOR_INFO), true),
+    ],
+    open: false,
+};
+static TENSOR_INFO: Schema = Schema {
+    name: "TensorInfo",
+    fields: &[(1, Kind::Text, true)],
+    open: true,
+};
+static OBJECT_GRAPH: Schema = Schema {
+    name: "SavedObjectGraph",
+    fields: &[
+        (1, Kind::Message(&GRAPH_OBJECT), true),
+        (2, Kind::Bytes, false),
+    ],
+    open: true,
+};
+static GRAPH_OBJECT: Schema = Schema {
+    name: "SavedObject",
+    fields: &[
+        (1, Kind::Message(&OBJECT_REFERENCE), true),
+        (4, Kind::Message(&USER_OBJECT), true),
+        (6, Kind::Message(&SAVED_FUNCTION), true),
+        (8, Kind::Message(&BARE_FUNCTION), true),
+    ],
+    open: true,
+};
+static OBJECT_REFERENCE: Schema = Schema {
+    name: "ObjectReference",
+    fields: &[(1, Kind::Varint, true), (2, Kind::Text, true)],
+    open: true,
+};
+static USER_OBJECT: Schema = Schema {
+    name: "SavedUserObject",
+    fields: &[(1, Kind::Text, true), (3, Kind::Bytes, true)],
+    open: true,
+};
+static SAVED_FUNCTION: Schema = Schema {
+    name: "SavedFunction",
+    fields: &[(1, Kind::Text, true)],
+    open: true,
+};
+static BARE_FUNCTION: Schema = Schema {
+    name: "SavedBareConcreteFunction",
+    fields: &[(1, Kind::Text, true)],
+    open: true,
 };
 static META_INFO: Schema = Schema {
     name: "MetaInfoDef",
@@ -345,7 +437,7 @@ static NODE_DEF: Schema = Schema {
     fields: &[
         (1, Kind::Text, true),
         (2, Kind::Text, true),
-        (3, Kind::Text, false),
+        (3, Kind::Text, true),
         (4, Kind::Text, false),
         (5, Kind::Message(&ATTR_ENTRY), true),
         (6, Kind::Bytes, false),
@@ -454,7 +546,7 @@ impl Analyzer for TfAnalyzer {
     }
 
     fn version(&self) -> u32 {
-        1
+        2
     }
 
     fn sniff(&self, head: &[u8], len: u64) -> bool {
@@ -535,7 +627,188 @@ fn analyze_saved_model(model: &SavedModel, cx: &mut Context<'_>) -> bool {
         }
     }
     scan.report(cx);
+    for meta in &model.meta_graphs {
+        judge_load_time(meta, cx);
+        // Keras metadata kept in the object graph (SavedModels before `keras_metadata.pb`).
+        if let Some(objects) = &meta.object_graph_def {
+            let nodes = objects
+                .nodes
+                .iter()
+                .filter_map(|n| n.user_object.as_ref())
+                .filter(|u| u.identifier.starts_with("_tf_keras") && !u.metadata.is_empty())
+                .map(|u| (u.identifier.as_str(), u.metadata.as_bytes()));
+            keras_nodes(nodes, cx);
+        }
+    }
     true
+}
+
+/// Collections whose ops the TF1 loader runs after restoring variables.
+const LOAD_COLLECTIONS: &[&str] = &["saved_model_main_op", "legacy_init_op", "main_op"];
+/// The signature whose outputs the loaders (TF1 and TF2) run at load.
+const INIT_SIGNATURE: &str = "__saved_model_init_op";
+/// Object-graph children whose functions `tf.saved_model.load` runs to recreate resources.
+const LOAD_FUNCTIONS: &[&str] = &["_create_resource", "_initialize", "_initializer"];
+/// Nodes and functions followed from the load-time roots.
+const MAX_LOAD_WALK: usize = 1 << 20;
+
+/// Effects of the ops of TensorFlow's registry that touch files, the network or Python
+/// (`data/tf_op_effects.txt`, generated by `scripts/fixtures/make_tf_load_fixtures.py`).
+fn op_effect(op: &str) -> Option<&'static str> {
+    static EFFECTS: OnceLock<HashMap<&'static str, &'static str>> = OnceLock::new();
+    EFFECTS
+        .get_or_init(|| {
+            include_str!("data/tf_op_effects.txt")
+                .lines()
+                .filter(|l| !l.starts_with('#'))
+                .filter_map(|l| l.split_once('\t'))
+                .collect()
+        })
+        .get(op)
+        .copied()
+}
+
+/// What running `op` at load does, judged with the op table: `None` for ops that only compute,
+/// restore the checkpoint or read vocabulary assets (what legitimate initialisers do).
+fn load_time_effect(op: &str) -> Option<(Severity, &'static str)> {
+    match op_effect(op)? {
+        "write" => Some((Severity::Critical, "writes files")),
+        "checkpoint-write" => Some((Severity::Critical, "writes checkpoint files")),
+        "network" => Some((Severity::Critical, "reaches the network")),
+        "python" => Some((Severity::Critical, "calls a Python function")),
+        "read" if !op.starts_with("InitializeTableFromTextFile") => {
+            Some((Severity::High, "reads files"))
+        }
+        _ => None,
+    }
+}
+
+/// Judges every op that runs when the SavedModel loads: the TF1 `main_op`/`legacy_init_op`
+/// collections, the `__saved_model_init_op` signature and the TF2 resource initialisers, followed
+/// through node inputs and function calls.
+fn judge_load_time(meta: &aigis_proto::tensorflow::MetaGraphDef, cx: &mut Context<'_>) {
+    let Some(graph) = &meta.graph_def else {
+        return;
+    };
+    let functions: HashMap<&str, &aigis_proto::tensorflow::FunctionDef> = graph
+        .library
+        .iter()
+        .flat_map(|l| &l.function)
+        .filter_map(|f| f.signature.as_ref().map(|s| (s.name.as_str(), f)))
+        .collect();
+    let nodes: HashMap<&str, &NodeDef> = graph.node.iter().map(|n| (n.name.as_str(), n)).collect();
+    let tensor_node = |t: &str| {
+        let t = t.trim_start_matches('^');
+        t.split(':').next().unwrap_or(t).to_string()
+    };
+    let mut node_stack: Vec<(String, String)> = Vec::new();
+    for key in LOAD_COLLECTIONS {
+        if let Some(list) = meta
+            .collection_def
+            .get(*key)
+            .and_then(|c| c.node_list.as_ref())
+        {
+            node_stack.extend(
+                list.value
+                    .iter()
+                    .map(|v| (tensor_node(v), (*key).to_string())),
+            );
+        }
+    }
+    if let Some(sig) = meta.signature_def.get(INIT_SIGNATURE) {
+        node_stack.extend(
+            sig.outputs
+                .values()
+                .map(|t| (tensor_node(&t.name), INIT_SIGNATURE.to_string())),
+        );
+    }
+    let mut function_stack: Vec<(String, String)> = Vec::new();
+    if let Some(objects) = &meta.object_graph_def {
+        for object in &objects.nodes {
+            for child in &object.children {
+                if !LOAD_FUNCTIONS.contains(&child.local_name.as_str()) {
+                    continue;
+                }
+                let Some(target) = usize::try_from(child.node_id)
+                    .ok()
+                    .and_then(|i| objects.nodes.get(i))
+                else {
+                    continue;
+                };
+                let why = format!("resource {}", child.local_name);
+                if let Some(f) = &target.function {
+                    function_stack.extend(
+                        f.concrete_functions
+                            .iter()
+                            .map(|n| (n.clone(), why.clone())),
+                    );
+                }
+                if let Some(b) = &target.bare_concrete_function {
+                    function_stack.push((b.concrete_function_name.clone(), why.clone()));
+                }
+            }
+        }
+    }
+    let calls = |node: &NodeDef| -> Vec<String> {
+        let mut out: Vec<String> = Vec::new();
+        if functions.contains_key(node.op.as_str()) {
+            out.push(node.op.clone());
+        }
+        for attr in node.attr.values() {
+            match &attr.value {
+                Some(Value::Func(f)) => out.push(f.name.clone()),
+                Some(Value::List(list)) => out.extend(list.func.iter().map(|f| f.name.clone())),
+                _ => {}
+            }
+        }
+        out
+    };
+    let mut seen_nodes: HashSet<String> = HashSet::new();
+    let mut seen_functions: HashSet<String> = HashSet::new();
+    let mut found: BTreeMap<(String, String), (Severity, String)> = BTreeMap::new();
+    let mut budget = MAX_LOAD_WALK;
+    let judge = |node: &NodeDef, place: &str, why: &str, found: &mut BTreeMap<_, _>| {
+        if let Some((severity, what)) = load_time_effect(&node.op) {
+            found
+                .entry((node.op.clone(), node.name.clone()))
+                .or_insert((severity, format!(
+                    "op `{}` (node `{}` in {place}) runs at load ({why}) and {what}: loading the SavedModel does it on the host",
+                    node.op, node.name
+                )));
+        }
+    };
+    while budget > 0 && (!node_stack.is_empty() || !function_stack.is_empty()) {
+        budget -= 1;
+        if let Some((name, why)) = node_stack.pop() {
+            if !seen_nodes.insert(name.clone()) {
+                continue;
+            }
+            let Some(node) = nodes.get(name.as_str()) else {
+                continue;
+            };
+            judge(node, "the graph", &why, &mut found);
+            node_stack.extend(node.input.iter().map(|i| (tensor_node(i), why.clone())));
+            function_stack.extend(calls(node).into_iter().map(|f| (f, why.clone())));
+            continue;
+        }
+        if let Some((name, why)) = function_stack.pop() {
+            if !seen_functions.insert(name.clone()) {
+                continue;
+            }
+            let Some(function) = functions.get(name.as_str()) else {
+                continue;
+            };
+            let place = format!("function `{name}`");
+            for node in &function.node_def {
+                judge(node, &place, &why, &mut found);
+                function_stack.extend(calls(node).into_iter().map(|f| (f, why.clone())));
+            }
+        }
+    }
+    for (severity, msg) in found.into_values().take(MAX_LISTED) {
+        let finding = Finding::new(RuleId::TfDangerousOp, msg);
+        cx.record(finding.with_severity(severity), None);
+    }
 }
 
 /// Ops seen and findings, over every graph and function of a file.
@@ -621,18 +894,29 @@ impl GraphScan {
 }
 
 fn analyze_keras_metadata(metadata: &SavedMetadata, cx: &mut Context<'_>) -> bool {
-    if !metadata
-        .nodes
-        .iter()
-        .any(|n| n.identifier.starts_with("_tf_keras"))
-    {
+    keras_nodes(
+        metadata
+            .nodes
+            .iter()
+            .map(|n| (n.identifier.as_str(), n.metadata.as_bytes())),
+        cx,
+    )
+}
+
+/// Keras objects (identifier, JSON metadata) of `keras_metadata.pb` or, in SavedModels written
+/// before it existed (TensorFlow < 2.5), of the object graph's user objects.
+fn keras_nodes<'a>(
+    nodes: impl Iterator<Item = (&'a str, &'a [u8])> + Clone,
+    cx: &mut Context<'_>,
+) -> bool {
+    if !nodes.clone().any(|(id, _)| id.starts_with("_tf_keras")) {
         return false;
     }
     let mut lambdas = BTreeMap::new();
     let mut classes = BTreeSet::new();
-    for node in &metadata.nodes {
+    for (_, metadata) in nodes {
         // Read as Python's json reads it (NaN, deep nesting), so nothing hides from the walk.
-        let Ok((json, _)) = super::keras::parse_python_json(node.metadata.as_bytes()) else {
+        let Ok((json, _)) = super::keras::parse_python_json(metadata) else {
             continue;
         };
         if let Some(class) = json.get("class_name").and_then(Json::as_str) {
@@ -708,6 +992,7 @@ mod tests {
         NodeDef {
             name: name.into(),
             op: op.into(),
+            input: Vec::new(),
             attr: HashMap::new(),
         }
     }
@@ -769,6 +1054,7 @@ mod tests {
             meta_graphs: vec![MetaGraphDef {
                 meta_info_def: None,
                 graph_def: Some(graph.clone()),
+                ..Default::default()
             }],
         };
         let bytes = model.encode_to_vec();
@@ -786,5 +1072,119 @@ mod tests {
         assert_eq!(scan.dangerous.len(), 1);
         assert!(scan.custom.contains_key("MyCustomOp"));
         assert!(!scan.ops.contains("my_fn"));
+    }
+
+    fn load_findings(meta: &MetaGraphDef) -> Vec<(Severity, String)> {
+        let registry = crate::analyzers::registry();
+        let options = crate::AnalysisOptions::default();
+        let mut cx = Context::new(&registry, &options);
+        judge_load_time(meta, &mut cx);
+        cx.findings()
+            .iter()
+            .map(|f| (f.severity, f.message.clone()))
+            .collect()
+    }
+
+    #[test]
+    fn ops_that_run_at_load_are_judged_with_the_op_table() {
+        use aigis_proto::tensorflow::{CollectionDef, collection_def::NodeList};
+        let mut init = node("init", "NoOp");
+        init.input = vec!["^plant".into(), "table_init".into()];
+        let mut call = node("call", "StatefulPartitionedCall");
+        call.attr.insert(
+            "f".into(),
+            AttrValue {
+                value: Some(Value::Func(aigis_proto::tensorflow::NameAttrList {
+                    name: "writer_fn".into(),
+                })),
+            },
+        );
+        let mut plant = node("plant", "SaveV2");
+        plant.input = vec!["call".into()];
+        let graph = GraphDef {
+            node: vec![
+                init,
+                plant,
+                call,
+                node("table_init", "InitializeTableFromTextFileV2"),
+                node("saver", "SaveV2"),
+            ],
+            library: Some(FunctionDefLibrary {
+                function: vec![FunctionDef {
+                    signature: Some(OpDef {
+                        name: "writer_fn".into(),
+                    }),
+                    node_def: vec![node("w", "WriteFile"), node("c", "CacheDatasetV2")],
+                }],
+            }),
+            versions: None,
+        };
+        let mut meta = MetaGraphDef {
+            graph_def: Some(graph),
+            ..Default::default()
+        };
+        // Nothing runs at load without a main op: the Save* family is then only the saver's.
+        assert!(load_findings(&meta).is_empty());
+        meta.collection_def.insert(
+            "saved_model_main_op".into(),
+            CollectionDef {
+                node_list: Some(NodeList {
+                    value: vec!["init".into()],
+                }),
+            },
+        );
+        let found = load_findings(&meta);
+        let ops: Vec<&str> = found
+            .iter()
+            .filter(|(s, m)| *s == Severity::Critical && m.contains("at load"))
+            .filter_map(|(_, m)| m.split('`').nth(1))
+            .collect();
+        assert_eq!(
+            ops,
+            vec!["CacheDatasetV2", "SaveV2", "WriteFile"],
+            "{found:?}"
+        );
+        assert!(
+            !found
+                .iter()
+                .any(|(_, m)| m.contains("`saver`") || m.contains("InitializeTable"))
+        );
+    }
+
+    #[test]
+    fn keras_metadata_in_the_object_graph_is_read() {
+        use aigis_proto::tensorflow::{SavedGraphObject, SavedObjectGraph, SavedUserObject};
+        let lambda = r#"{"class_name": "Sequential", "config": {"layers": [{"class_name": "Lambda", "config": {"name": "evil", "function": ["4wEAAAAAAAAA", null, null], "function_type": "lambda"}}]}}"#;
+        let model = SavedModel {
+            saved_model_schema_version: 1,
+            meta_graphs: vec![MetaGraphDef {
+                graph_def: Some(GraphDef {
+                    node: vec![node("x", "Placeholder")],
+                    library: None,
+                    versions: None,
+                }),
+                object_graph_def: Some(SavedObjectGraph {
+                    nodes: vec![SavedGraphObject {
+                        user_object: Some(SavedUserObject {
+                            identifier: "_tf_keras_sequential".into(),
+                            metadata: lambda.into(),
+                        }),
+                        ..Default::default()
+                    }],
+                }),
+                ..Default::default()
+            }],
+        };
+        let registry = crate::analyzers::registry();
+        let options = crate::AnalysisOptions::default();
+        let mut cx = Context::new(&registry, &options);
+        assert!(analyze_saved_model(&model, &mut cx));
+        assert!(
+            cx.findings()
+                .iter()
+                .any(|f| f.rule_id == RuleId::TfKerasLambda && f.severity == Severity::Critical),
+            "{:?}",
+            cx.findings()
+        );
     }
 }
