@@ -224,5 +224,9 @@ pub fn run(args: DiscoverArgs) -> Result<ExitCode> {
     if !args.scan {
         return Ok(ExitCode::SUCCESS);
     }
-    Ok(crate::exit_code(&run, incomplete_fails))
+    Ok(ExitCode::from(crate::exit_code(
+        &run,
+        true,
+        incomplete_fails,
+    )))
 }

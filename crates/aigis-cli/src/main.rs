@@ -59,6 +59,27 @@ enum PolicyCommand {
     },
 }
 
+/// `--fail-on`: a severity, or `none`.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum FailOn {
+    /// Never fail on findings.
+    None,
+    /// Fail at or above this severity.
+    At(Severity),
+}
+
+impl std::str::FromStr for FailOn {
+    type Err = String;
+    fn from_str(text: &str) -> Result<FailOn, String> {
+        if text.eq_ignore_ascii_case("none") {
+            return Ok(FailOn::None);
+        }
+        text.parse::<Severity>()
+            .map(FailOn::At)
+            .map_err(|e| format!("{e} (or `none`)"))
+    }
+}
+
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
 enum CacheArg {
     /// By file metadata, then by content.
@@ -106,18 +127,32 @@ struct ScanArgs {
     #[arg(required_unless_present = "changed_since")]
     paths: Vec<PathBuf>,
     /// Skip paths matching this glob (gitignore syntax, repeatable).
-    #[arg(long, value_name = "GLOB")]
+    #[arg(
+        long,
+        value_name = "GLOB",
+        env = "AIGIS_EXCLUDE",
+        value_delimiter = ','
+    )]
     exclude: Vec<String>,
     /// Report format written to stdout (or to --output).
-    #[arg(long, value_enum, default_value = "terminal")]
+    #[arg(long, value_enum, default_value = "terminal", env = "AIGIS_FORMAT")]
     format: OutputFormat,
     /// Write the report here; `FORMAT=FILE` writes that format (repeatable).
     #[arg(long, short)]
     output: Vec<String>,
-    /// Exit with code 1 when an unsuppressed finding reaches this severity [default: the
-    /// policy's `fail_on`, else high].
-    #[arg(long)]
-    fail_on: Option<Severity>,
+    /// Exit with code 1 when an unsuppressed finding reaches this severity, or `none` to never
+    /// fail on findings [default: the policy's `fail_on`, else high].
+    #[arg(long, env = "AIGIS_FAIL_ON", value_name = "SEVERITY|none")]
+    fail_on: Option<FailOn>,
+    /// Report only findings of these severities (comma-separated, e.g. `critical,high`); the
+    /// exit code still follows --fail-on [default: all; SARIF leaves `info` out].
+    #[arg(
+        long,
+        env = "AIGIS_SEVERITY",
+        value_delimiter = ',',
+        value_name = "LEVELS"
+    )]
+    severity: Vec<Severity>,
     /// Trust this global in pickles (`module.Qualname` or `prefix.*`, repeatable).
     #[arg(long = "allow-global", value_name = "MODULE.NAME")]
     allow_global: Vec<String>,
@@ -128,7 +163,7 @@ struct ScanArgs {
     #[arg(long, value_name = "REF")]
     changed_since: Option<String>,
     /// Cache folder [default: $XDG_CACHE_HOME/aigis or ~/.cache/aigis].
-    #[arg(long, value_name = "DIR")]
+    #[arg(long, value_name = "DIR", env = "AIGIS_CACHE_DIR")]
     cache_dir: Option<PathBuf>,
     /// Neither read nor write the result cache (same as `--cache off`).
     #[arg(long)]
@@ -142,7 +177,12 @@ struct ScanArgs {
     #[arg(long)]
     no_hash: bool,
     /// Wall-clock limit per file, in seconds; a file over it is reported with status `error`.
-    #[arg(long, value_name = "SECONDS", default_value = "60")]
+    #[arg(
+        long,
+        value_name = "SECONDS",
+        default_value = "60",
+        env = "AIGIS_TIME_LIMIT"
+    )]
     time_limit: f64,
     /// Bytes read or decompressed from any single archive member or stream.
     #[arg(long, value_name = "BYTES")]
@@ -150,8 +190,9 @@ struct ScanArgs {
     /// Archive-in-archive nesting depth.
     #[arg(long, value_name = "N")]
     max_depth: Option<usize>,
-    /// No progress bar and no report on stdout unless --format/--output ask for one.
-    #[arg(long, short)]
+    /// Print nothing when the run passes; when it fails, one verdict line and the files that
+    /// failed it, on stderr (reports asked for with --format/--output are still written).
+    #[arg(long, short, env = "AIGIS_QUIET")]
     quiet: bool,
     /// List every file, including clean ones, info and suppressed findings; print cache
     /// statistics on stderr.
@@ -189,9 +230,14 @@ fn run(cli: Cli) -> Result<ExitCode> {
 /// Policy options every command that runs the engine takes.
 #[derive(clap::Args, Clone, Default)]
 pub struct PolicyArgs {
-    /// Policy file [default: $AIGIS_POLICY, else `aigis.toml` in the current folder or a
-    /// parent — the operator's project, never the scanned content].
-    #[arg(long, value_name = "FILE", conflicts_with = "no_policy")]
+    /// Policy file [default: `aigis.toml` in the current folder or a parent — the operator's
+    /// project, never the scanned content].
+    #[arg(
+        long,
+        value_name = "FILE",
+        conflicts_with = "no_policy",
+        env = "AIGIS_POLICY"
+    )]
     policy: Option<PathBuf>,
     /// Do not look for a policy file.
     #[arg(long)]
@@ -204,7 +250,7 @@ pub struct PolicyArgs {
     /// Results that could not be analysed to the end (read errors, time limits, limits that
     /// stopped analysis) are reported but do not fail the run [default: they fail it, exit 3;
     /// policy `on_incomplete = "warn"` does the same].
-    #[arg(long)]
+    #[arg(long, env = "AIGIS_ALLOW_INCOMPLETE")]
     pub allow_incomplete: bool,
 }
 
@@ -218,7 +264,6 @@ pub(crate) fn load_policy(args: &PolicyArgs) -> Result<Policy> {
     let file = args
         .policy
         .clone()
-        .or_else(|| std::env::var_os("AIGIS_POLICY").map(PathBuf::from))
         .or_else(|| aigis_policy::discover(Path::new(".")));
     match file {
         Some(file) => Ok(Policy::load(&file)?),
@@ -231,15 +276,15 @@ pub(crate) fn incomplete_fails(args: &PolicyArgs, policy: &Policy) -> bool {
     !args.allow_incomplete && policy.on_incomplete != Some(aigis_policy::OnIncomplete::Warn)
 }
 
-/// The exit code of a run: 1 when a finding reached the threshold, else 3 when something could
-/// not be analysed to the end (unless allowed), else 0.
-pub(crate) fn exit_code(run: &Run, incomplete_fails: bool) -> ExitCode {
-    if run.fails() {
-        ExitCode::from(1)
+/// The exit code of a run: 1 when a finding reached the threshold (unless `--fail-on none`),
+/// else 3 when something could not be analysed to the end (unless allowed), else 0.
+pub(crate) fn exit_code(run: &Run, fail_on_findings: bool, incomplete_fails: bool) -> u8 {
+    if fail_on_findings && run.fails() {
+        1
     } else if incomplete_fails && run.incomplete().next().is_some() {
-        ExitCode::from(3)
+        3
     } else {
-        ExitCode::SUCCESS
+        0
     }
 }
 
@@ -348,7 +393,10 @@ fn scan(args: ScanArgs) -> Result<ExitCode> {
         exclude: args.exclude.clone(),
         ignore_files: args.policy.ignore_files.clone(),
         policy,
-        fail_on: args.fail_on,
+        fail_on: match args.fail_on {
+            Some(FailOn::At(severity)) => Some(severity),
+            _ => None,
+        },
         #[cfg(feature = "remote")]
         remote: args.remote.options(),
         ..EngineOptions::default()
@@ -371,6 +419,15 @@ fn scan(args: ScanArgs) -> Result<ExitCode> {
     }
     let mut report = view::report(&run);
     report.incomplete_fails = incomplete_fails;
+    if !args.severity.is_empty() {
+        view::keep_severities(&mut report, &args.severity);
+    }
+    let sarif_min = if args.severity.contains(&Severity::Info) {
+        Severity::Info
+    } else {
+        Severity::Low
+    };
+    let code = exit_code(&run, args.fail_on != Some(FailOn::None), incomplete_fails);
     for spec in &args.output {
         let (format, path) = match spec.split_once('=') {
             Some((name, path)) => (
@@ -380,15 +437,18 @@ fn scan(args: ScanArgs) -> Result<ExitCode> {
             ),
             None => (args.format, spec.as_str()),
         };
-        let text = render(&run, &report, format, false, args.verbose)?;
+        let text = render(&run, &report, format, false, args.verbose, sarif_min)?;
         std::fs::write(path, text).with_context(|| format!("writing {path}"))?;
     }
     if args.output.is_empty() && !(args.quiet && args.format == OutputFormat::Terminal) {
         let color = args.format == OutputFormat::Terminal && view::use_color();
-        let text = render(&run, &report, args.format, color, args.verbose)?;
+        let text = render(&run, &report, args.format, color, args.verbose, sarif_min)?;
         std::io::stdout().write_all(text.as_bytes())?;
     }
-    Ok(exit_code(&run, incomplete_fails))
+    if args.quiet && code != 0 {
+        eprint!("{}", view::failure_summary(&run, code));
+    }
+    Ok(ExitCode::from(code))
 }
 
 fn render(
@@ -397,13 +457,14 @@ fn render(
     format: OutputFormat,
     color: bool,
     verbose: bool,
+    sarif_min: Severity,
 ) -> Result<String> {
     Ok(match format {
         OutputFormat::Terminal => terminal::render(report, terminal::Style { color, verbose }),
         OutputFormat::Json => aigis_report::json::to_string(report)? + "\n",
         OutputFormat::Sarif => {
             let base = std::env::current_dir().context("current directory")?;
-            sarif::render(report, &base)?
+            sarif::render(report, &base, sarif_min)?
         }
         OutputFormat::Html => html::render(report),
         OutputFormat::Junit => junit::render(report),

@@ -19,6 +19,60 @@ pub fn report(run: &Run) -> ScanReport {
     report
 }
 
+/// Keeps only findings of `severities` in the report (recomputing each file's and the summary's
+/// counts); what the run fails on is decided from the run, not from this view.
+pub fn keep_severities(report: &mut ScanReport, severities: &[aigis_scan::Severity]) {
+    let mut results = std::mem::take(&mut report.results);
+    for result in &mut results {
+        result.findings.retain(|f| severities.contains(&f.severity));
+        result.normalize();
+    }
+    let kept = ScanReport::new(results);
+    report.results = kept.results;
+    let (excluded, ignored) = (report.summary.excluded, report.summary.ignored);
+    report.summary = kept.summary;
+    report.summary.excluded = excluded;
+    report.summary.ignored = ignored;
+}
+
+/// What `--quiet` prints when a run fails: one verdict line and the files that failed it.
+pub fn failure_summary(run: &Run, code: u8) -> String {
+    let mut out = String::new();
+    if code == 1 {
+        let failing: Vec<&FileResult> = run
+            .results
+            .iter()
+            .filter(|r| r.max_severity.is_some_and(|s| s >= run.fail_on))
+            .collect();
+        out += &format!(
+            "aigis: FAILED: {} file(s) with findings at or above {}\n",
+            failing.len(),
+            run.fail_on
+        );
+        for result in failing {
+            out += &format!(
+                "  {} {}\n",
+                result.max_severity.map_or("none", |s| s.as_str()),
+                aigis_report::terminal_safe(&result.path)
+            );
+        }
+    } else {
+        let incomplete: Vec<&FileResult> = run.incomplete().collect();
+        out += &format!(
+            "aigis: NOT FULLY SCANNED: {} file(s) could not be analysed to the end\n",
+            incomplete.len()
+        );
+        for result in incomplete {
+            out += &format!(
+                "  {}: {}\n",
+                aigis_report::terminal_safe(&result.path),
+                aigis_report::terminal_safe(result.incomplete.as_deref().unwrap_or(""))
+            );
+        }
+    }
+    out
+}
+
 /// Which BOM format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum BomFormat {

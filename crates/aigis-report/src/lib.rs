@@ -20,7 +20,7 @@ mod text;
 
 pub use text::terminal_safe;
 
-use aigis_scan::{FileResult, Severity, Status};
+use aigis_scan::{FileResult, RuleId, Severity, Status};
 use serde::Serialize;
 use std::collections::BTreeMap;
 
@@ -59,6 +59,24 @@ fn is_zero(n: &u64) -> bool {
     *n == 0
 }
 
+/// One exposure of a location (a folder others can write, a public bucket, a link out of the
+/// tree), with how many files under it it concerns: reported once, not on every file.
+#[derive(Debug, Clone, Serialize)]
+pub struct LocationExposure {
+    /// The rule (`HOST-WRITABLE-PATH`, `STORAGE-PUBLIC-WRITE`, …).
+    pub rule_id: RuleId,
+    /// Its severity (counted in the run's severities and exit code like any finding).
+    pub severity: Severity,
+    /// The location: a folder, a bucket and its policy, a link.
+    pub location: String,
+    /// What is wrong with it (the first finding's words).
+    pub message: String,
+    /// Files it concerns.
+    pub files: usize,
+    /// Some of them (the first 20 by path).
+    pub paths: Vec<String>,
+}
+
 /// Everything one scan run produced: the document every report format is written from.
 #[derive(Debug, Clone, Serialize)]
 pub struct ScanReport {
@@ -80,6 +98,10 @@ pub struct ScanReport {
     pub policy: Option<String>,
     /// Whether a result that did not complete fails the run (the default).
     pub incomplete_fails: bool,
+    /// Exposure of the files' locations, each once with the files it concerns (the same
+    /// findings stay on each file's result, marked by their rule's scope).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub locations: Vec<LocationExposure>,
 }
 
 impl ScanReport {
@@ -118,7 +140,43 @@ impl ScanReport {
             warnings: Vec::new(),
             policy: None,
             incomplete_fails: true,
+            locations: Vec::new(),
         }
+        .with_locations()
+    }
+
+    /// Aggregates the location findings of every result by (rule, location, severity).
+    fn with_locations(mut self) -> ScanReport {
+        let mut by_place: BTreeMap<(RuleId, String, Severity), LocationExposure> = BTreeMap::new();
+        for result in &self.results {
+            for finding in &result.findings {
+                if !finding.rule_id.is_location() || !finding.is_active() {
+                    continue;
+                }
+                let location = finding
+                    .location
+                    .clone()
+                    .unwrap_or_else(|| result.path.clone());
+                let entry = by_place
+                    .entry((finding.rule_id, location.clone(), finding.severity))
+                    .or_insert_with(|| LocationExposure {
+                        rule_id: finding.rule_id,
+                        severity: finding.severity,
+                        location,
+                        message: finding.message.clone(),
+                        files: 0,
+                        paths: Vec::new(),
+                    });
+                entry.files += 1;
+                if entry.paths.len() < 20 {
+                    entry.paths.push(result.path.clone());
+                }
+            }
+        }
+        let mut locations: Vec<LocationExposure> = by_place.into_values().collect();
+        locations.sort_by(|a, b| b.severity.cmp(&a.severity).then(b.files.cmp(&a.files)));
+        self.locations = locations;
+        self
     }
 
     /// Whether an unsuppressed finding reaches the fail threshold (exit code 1).

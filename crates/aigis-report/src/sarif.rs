@@ -78,10 +78,32 @@ fn rule_descriptor(rule: &Rule) -> Value {
     })
 }
 
+/// Whether a result path is already an absolute URI (`s3://bucket/key`, `hf://org/name@rev/f`,
+/// `https://…`): a remote object, never relative to the checkout.
+fn remote_uri(path: &str) -> Option<String> {
+    let (scheme, rest) = path.split_once("://")?;
+    let valid = !scheme.is_empty()
+        && scheme
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c));
+    let (authority, path) = rest.split_once('/').unwrap_or((rest, ""));
+    let authority_ok = authority
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || "-._~:@[]".contains(c));
+    (valid && authority_ok).then(|| {
+        format!(
+            "{}://{authority}/{}",
+            scheme.to_ascii_lowercase(),
+            uri_encode(path)
+        )
+    })
+}
+
 fn location(result: &FileResult, finding: &Finding, base: &Path) -> Value {
-    let artifact = match relative_to(&result.path, base) {
-        Some(relative) => json!({ "uri": uri_encode(&relative), "uriBaseId": SRCROOT }),
-        None => json!({ "uri": file_uri(&result.path, base) }),
+    let artifact = match (remote_uri(&result.path), relative_to(&result.path, base)) {
+        (Some(uri), _) => json!({ "uri": uri }),
+        (None, Some(relative)) => json!({ "uri": uri_encode(&relative), "uriBaseId": SRCROOT }),
+        (None, None) => json!({ "uri": file_uri(&result.path, base) }),
     };
     // Model files are binary: GitHub needs a line, so the region is the file's start, and the
     // exact place (archive member, byte offset) goes in its message and a logical location.
@@ -100,15 +122,21 @@ fn location(result: &FileResult, finding: &Finding, base: &Path) -> Value {
     location
 }
 
+/// What identifies a finding across runs: its rule, its file (relative to the base, or the
+/// remote URI), the archive member it is in and what it says — not byte offsets, which move when
+/// anything before them changes.
 fn fingerprint(result: &FileResult, finding: &Finding, base: &Path) -> String {
-    let path = relative_to(&result.path, base).unwrap_or_else(|| result.path.clone());
+    let path = remote_uri(&result.path)
+        .or_else(|| relative_to(&result.path, base))
+        .unwrap_or_else(|| result.path.clone());
+    let member = finding
+        .location
+        .as_deref()
+        .map(|l| l.split(" @ ").next().unwrap_or(l))
+        .filter(|l| !l.starts_with("byte "))
+        .unwrap_or("");
     let mut hasher = Sha256::new();
-    for part in [
-        finding.rule_id.as_str(),
-        &path,
-        finding.location.as_deref().unwrap_or(""),
-        &finding.message,
-    ] {
+    for part in [finding.rule_id.as_str(), &path, member, &finding.message] {
         hasher.update(part.as_bytes());
         hasher.update([0]);
     }
@@ -141,7 +169,7 @@ fn result_object(result: &FileResult, finding: &Finding, base: &Path) -> Value {
         "level": level(finding.severity),
         "message": { "text": text },
         "locations": [location(result, finding, base)],
-        "partialFingerprints": { "aigisFindingHash/v1": fingerprint(result, finding, base) },
+        "partialFingerprints": { "aigisFindingHash/v2": fingerprint(result, finding, base) },
         "properties": properties,
     });
     if let Some(suppressed) = &finding.suppressed {
@@ -158,9 +186,14 @@ fn result_object(result: &FileResult, finding: &Finding, base: &Path) -> Value {
     object
 }
 
-/// Renders the report as a SARIF 2.1.0 log; result paths are made relative to `base`
-/// (normally the current directory or the repository root).
-pub fn render(report: &ScanReport, base: &Path) -> serde_json::Result<String> {
+/// Renders the report as a SARIF 2.1.0 log; local result paths are made relative to `base`
+/// (normally the current directory or the repository root), remote ones stay absolute URIs.
+/// Findings below `min_severity` are left out (by default `info`: format notes are no alerts).
+pub fn render(
+    report: &ScanReport,
+    base: &Path,
+    min_severity: Severity,
+) -> serde_json::Result<String> {
     let rules: Vec<Value> = RuleId::ALL
         .iter()
         .map(|r| rule_descriptor(r.rule()))
@@ -172,6 +205,7 @@ pub fn render(report: &ScanReport, base: &Path) -> serde_json::Result<String> {
             result
                 .findings
                 .iter()
+                .filter(move |finding| finding.severity >= min_severity)
                 .map(move |finding| result_object(result, finding, base))
         })
         .collect();

@@ -33,12 +33,12 @@ fn severity_code(sev: Severity) -> &'static str {
     }
 }
 
-/// The verdict word for a file.
+/// The verdict word for a file: what its content does (where it is comes on its own line).
 fn verdict(result: &FileResult) -> (&'static str, &'static str) {
-    match (result.status, result.max_severity) {
-        (Status::Error, _) => ("ERROR", "1;35"),
+    match (result.status, result.content_severity) {
         (_, Some(Severity::Critical)) => ("MALICIOUS", "1;31"),
-        (_, Some(Severity::High)) => ("DANGEROUS", "31"),
+        (_, Some(Severity::High)) => ("SUSPICIOUS", "31"),
+        (Status::Error, _) => ("NOT SCANNED", "1;35"),
         _ if result.incomplete.is_some() => ("PARTIAL", "1;35"),
         (Status::Invalid, _) => ("INVALID", "35"),
         (_, Some(Severity::Medium)) => ("REVIEW", "33"),
@@ -51,7 +51,8 @@ fn verdict(result: &FileResult) -> (&'static str, &'static str) {
 pub fn render(report: &ScanReport, style: Style) -> String {
     let mut out = String::new();
     for result in &report.results {
-        let interesting = result.status != Status::Unsupported
+        let interesting = (result.status != Status::Unsupported
+            || result.max_severity.is_some_and(|s| s > Severity::Info))
             && (style.verbose
                 || result.max_severity.is_some_and(|s| s > Severity::Info)
                 || result.status != Status::Ok
@@ -63,11 +64,28 @@ pub fn render(report: &ScanReport, style: Style) -> String {
         let _ = writeln!(
             out,
             "{} {} ({})",
-            paint(style, code, &format!("{word:<9}")),
+            paint(style, code, &format!("{word:<11}")),
             safe(&result.path),
             result.format
         );
+        let exposed: Vec<&aigis_scan::Finding> = result
+            .findings
+            .iter()
+            .filter(|f| f.rule_id.is_location() && f.is_active())
+            .collect();
+        if let Some(worst) = exposed.iter().map(|f| f.severity).max() {
+            let _ = writeln!(
+                out,
+                "    {} {} location finding(s), worst {} (see \"Where the files are\")",
+                paint(style, severity_code(worst), "location:"),
+                exposed.len(),
+                worst
+            );
+        }
         for finding in &result.findings {
+            if finding.rule_id.is_location() && finding.is_active() {
+                continue;
+            }
             if (finding.severity == Severity::Info || !finding.is_active()) && !style.verbose {
                 continue;
             }
@@ -88,6 +106,24 @@ pub fn render(report: &ScanReport, style: Style) -> String {
             if let Some(suppressed) = &finding.suppressed {
                 let _ = writeln!(out, "             suppressed: {}", safe(&suppressed.reason));
             }
+        }
+    }
+    if !report.locations.is_empty() {
+        let _ = writeln!(out, "Where the files are:");
+        for place in &report.locations {
+            let _ = writeln!(
+                out,
+                "    {} {} {} — {} file(s)",
+                paint(
+                    style,
+                    severity_code(place.severity),
+                    &format!("{:<8}", place.severity)
+                ),
+                place.rule_id,
+                safe(&place.location),
+                place.files
+            );
+            let _ = writeln!(out, "             {}", safe(&place.message));
         }
     }
     for warning in &report.warnings {

@@ -38,6 +38,14 @@ pub struct FileResult {
     /// Highest severity among the findings, or `None`.
     #[serde(serialize_with = "serialize_max", deserialize_with = "deserialize_max")]
     pub max_severity: Option<Severity>,
+    /// Highest severity among the findings about the content (the file's verdict), leaving out
+    /// those about where it is (who can write its folder or bucket), or `None`.
+    #[serde(
+        default,
+        serialize_with = "serialize_max",
+        deserialize_with = "deserialize_max"
+    )]
+    pub content_severity: Option<Severity>,
     /// Findings, most severe first.
     pub findings: Vec<Finding>,
     /// Bytes read from storage to analyze (hashing excluded).
@@ -98,6 +106,7 @@ impl FileResult {
             hash_skipped: None,
             status,
             max_severity: None,
+            content_severity: None,
             findings,
             bytes_read: 0,
             location_dependent: false,
@@ -132,6 +141,12 @@ impl FileResult {
             .findings
             .iter()
             .filter(|f| f.is_active())
+            .map(|f| f.severity)
+            .max();
+        self.content_severity = self
+            .findings
+            .iter()
+            .filter(|f| f.is_active() && !f.rule_id.is_location())
             .map(|f| f.severity)
             .max();
     }

@@ -419,6 +419,21 @@ rules! {
 }
 
 impl RuleId {
+    /// Whether the rule describes where a file is (who can replace it: a writable folder, a
+    /// public bucket, a link out of the tree) rather than what its content does. Reports show
+    /// such findings as location context, apart from the file's verdict.
+    pub fn is_location(self) -> bool {
+        matches!(
+            self,
+            RuleId::HostWritablePath
+                | RuleId::HostSymlinkEscape
+                | RuleId::StoragePublicWrite
+                | RuleId::StoragePublicRead
+                | RuleId::StorageAccessUnknown
+                | RuleId::StoragePublicAccessBlockOff
+        )
+    }
+
     /// The stable string id.
     pub fn as_str(self) -> &'static str {
         self.rule().id

@@ -5,6 +5,7 @@
 
 mod cache;
 mod contract;
+mod conventions;
 mod fail_closed;
 mod fixtures;
 mod golden;
@@ -20,6 +21,22 @@ use aigis_testkit::{Test, Tool};
 
 fn main() -> std::process::ExitCode {
     aigis_testkit::run(vec![
+        Test::new(
+            "conventions::severity_filter_fail_on_none_and_environment_variables",
+            conventions::severity_filter_fail_on_none_and_environment_variables,
+        ),
+        Test::new(
+            "conventions::quiet_is_silent_on_success_and_says_why_on_failure",
+            conventions::quiet_is_silent_on_success_and_says_why_on_failure,
+        ),
+        Test::new(
+            "conventions::the_verdict_is_about_content_exposure_is_about_location",
+            conventions::the_verdict_is_about_content_exposure_is_about_location,
+        ),
+        Test::new(
+            "conventions::sarif_alerts_are_findings_and_survive_reruns",
+            conventions::sarif_alerts_are_findings_and_survive_reruns,
+        ),
         Test::new(
             "fail_closed::a_huge_file_is_analysed_before_it_is_hashed",
             fail_closed::a_huge_file_is_analysed_before_it_is_hashed,
@@ -176,7 +193,8 @@ fn main() -> std::process::ExitCode {
         Test::new(
             "remote::one_failing_object_does_not_stop_the_scan",
             remote::one_failing_object_does_not_stop_the_scan,
-        ),
+        )
+        .needs(Tool::Python3),
         Test::new(
             "reports::sarif_validates_and_has_what_github_reads",
             reports::sarif_validates_and_has_what_github_reads,

@@ -600,4 +600,14 @@ pub(crate) fn one_failing_object_does_not_stop_the_scan() {
     assert_eq!(all[1]["status"], "ok", "{}", all[1]);
     assert_eq!(all[1]["max_severity"], "critical", "{}", all[1]);
     assert_eq!(out.status.code(), Some(1));
+    // In SARIF a remote object keeps its absolute URI, never a checkout-relative path.
+    let sarif_file = hub_root.path().join("out.sarif");
+    let spec = format!("sarif={}", sarif_file.display());
+    aigis_env(&["--output", &spec, &format!("{base}/p.pkl")], &[]);
+    let sarif: Value = serde_json::from_slice(&std::fs::read(&sarif_file).unwrap_or_default())
+        .unwrap_or_else(|e| panic!("{e}"));
+    let location = &sarif["runs"][0]["results"][0]["locations"][0]["physicalLocation"];
+    let uri = location["artifactLocation"]["uri"].as_str().unwrap_or("");
+    assert!(uri.starts_with("http://127.0.0.1:"), "{location}");
+    assert!(location["artifactLocation"]["uriBaseId"].is_null(), "{location}");
 }
