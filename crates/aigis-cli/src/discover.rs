@@ -179,7 +179,7 @@ fn loose_findings(run: &Run) -> Vec<(aigis_scan::FileResult, aigis_scan::Finding
 pub fn run(args: DiscoverArgs) -> Result<ExitCode> {
     let mut roots: Vec<PathBuf> = args.paths.iter().chain(&args.roots).cloned().collect();
     let policy = crate::load_policy(&args.policy)?;
-    let incomplete_fails = args.scan && crate::incomplete_fails(&args.policy, &policy);
+    let gate = crate::gate(&args.policy, &policy);
     if roots.is_empty() {
         roots = policy.discover_roots.clone();
         if roots.is_empty() {
@@ -224,9 +224,5 @@ pub fn run(args: DiscoverArgs) -> Result<ExitCode> {
     if !args.scan {
         return Ok(ExitCode::SUCCESS);
     }
-    Ok(ExitCode::from(crate::exit_code(
-        &run,
-        true,
-        incomplete_fails,
-    )))
+    Ok(ExitCode::from(crate::exit_code(&run, true, gate)))
 }

@@ -252,6 +252,10 @@ pub struct PolicyArgs {
     /// policy `on_incomplete = "warn"` does the same].
     #[arg(long, env = "AIGIS_ALLOW_INCOMPLETE")]
     pub allow_incomplete: bool,
+    /// A target with nothing to scan (an empty folder, a bucket prefix without objects) does
+    /// not fail the run [default: it does, exit 3].
+    #[arg(long, env = "AIGIS_ALLOW_EMPTY")]
+    pub allow_empty: bool,
 }
 
 /// The operator's policy: `--policy`, else `$AIGIS_POLICY`, else the `aigis.toml` of the
@@ -271,17 +275,32 @@ pub(crate) fn load_policy(args: &PolicyArgs) -> Result<Policy> {
     }
 }
 
-/// Whether results that did not complete fail the run.
-pub(crate) fn incomplete_fails(args: &PolicyArgs, policy: &Policy) -> bool {
-    !args.allow_incomplete && policy.on_incomplete != Some(aigis_policy::OnIncomplete::Warn)
+/// What, besides findings, fails a run.
+#[derive(Clone, Copy)]
+pub(crate) struct Gate {
+    /// Results that did not complete fail the run.
+    pub incomplete: bool,
+    /// Targets with nothing to scan fail the run.
+    pub empty: bool,
+}
+
+/// The gate of a run with these options and policy.
+pub(crate) fn gate(args: &PolicyArgs, policy: &Policy) -> Gate {
+    Gate {
+        incomplete: !args.allow_incomplete
+            && policy.on_incomplete != Some(aigis_policy::OnIncomplete::Warn),
+        empty: !args.allow_empty,
+    }
 }
 
 /// The exit code of a run: 1 when a finding reached the threshold (unless `--fail-on none`),
 /// else 3 when something could not be analysed to the end (unless allowed), else 0.
-pub(crate) fn exit_code(run: &Run, fail_on_findings: bool, incomplete_fails: bool) -> u8 {
+pub(crate) fn exit_code(run: &Run, fail_on_findings: bool, gate: Gate) -> u8 {
     if fail_on_findings && run.fails() {
         1
-    } else if incomplete_fails && run.incomplete().next().is_some() {
+    } else if (gate.incomplete && run.incomplete().next().is_some())
+        || (gate.empty && !run.empty_targets.is_empty())
+    {
         3
     } else {
         0
@@ -360,7 +379,7 @@ fn scan(args: ScanArgs) -> Result<ExitCode> {
         bail!("--time-limit must be a number of seconds");
     }
     let policy = load_policy(&args.policy)?;
-    let incomplete_fails = incomplete_fails(&args.policy, &policy);
+    let gate = gate(&args.policy, &policy);
     let mut scan = ScanOptions {
         hash: !args.no_hash,
         ..ScanOptions::default()
@@ -418,7 +437,7 @@ fn scan(args: ScanArgs) -> Result<ExitCode> {
         view::warn(warning);
     }
     let mut report = view::report(&run);
-    report.incomplete_fails = incomplete_fails;
+    report.incomplete_fails = gate.incomplete;
     if !args.severity.is_empty() {
         view::keep_severities(&mut report, &args.severity);
     }
@@ -427,7 +446,7 @@ fn scan(args: ScanArgs) -> Result<ExitCode> {
     } else {
         Severity::Low
     };
-    let code = exit_code(&run, args.fail_on != Some(FailOn::None), incomplete_fails);
+    let code = exit_code(&run, args.fail_on != Some(FailOn::None), gate);
     for spec in &args.output {
         let (format, path) = match spec.split_once('=') {
             Some((name, path)) => (

@@ -17,6 +17,9 @@ pub struct RemoteArgs {
     /// itself reads only headers and directories; the ETag is reported instead).
     #[arg(long)]
     pub hash_remote: bool,
+    /// Send unsigned requests (public buckets): no credentials are looked for.
+    #[arg(long)]
+    pub anonymous: bool,
 }
 
 #[cfg(feature = "remote")]
@@ -28,6 +31,7 @@ impl RemoteArgs {
             allow_http: self.allow_http,
             concurrency: self.remote_concurrency.max(1),
             hash: self.hash_remote,
+            anonymous: self.anonymous,
             ..Default::default()
         }
     }

@@ -56,6 +56,11 @@ pub fn failure_summary(run: &Run, code: u8) -> String {
                 aigis_report::terminal_safe(&result.path)
             );
         }
+    } else if run.incomplete().next().is_none() {
+        out += &format!(
+            "aigis: NOTHING SCANNED in {}\n",
+            aigis_report::terminal_safe(&run.empty_targets.join(", "))
+        );
     } else {
         let incomplete: Vec<&FileResult> = run.incomplete().collect();
         out += &format!(

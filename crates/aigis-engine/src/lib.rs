@@ -152,6 +152,9 @@ pub struct Run {
     pub ignored: u64,
     /// The policy file applied, if any.
     pub policy_file: Option<PathBuf>,
+    /// Targets that held nothing to scan (an empty folder, a prefix with no objects): a run
+    /// that scanned nothing is not a pass, unless the operator allows it.
+    pub empty_targets: Vec<String>,
     /// Cache use, when the cache was on.
     pub cache: Option<CacheStats>,
 }
@@ -376,6 +379,20 @@ pub fn run_with_registry(
     } else {
         select_local(&roots, options)?
     };
+    let mut empty_targets = Vec::new();
+    if options.changed_since.is_none() {
+        for root in &roots {
+            let found = walked
+                .files
+                .iter()
+                .flat_map(|f| &f.paths)
+                .chain(walked.unreadable.iter().map(|u| &u.path))
+                .any(|p| p.starts_with(root));
+            if !found {
+                empty_targets.push(root.to_string_lossy().into_owned());
+            }
+        }
+    }
     let mut jobs: Vec<Box<dyn Job>> = Vec::new();
     let mut on_disk: HashMap<String, PathBuf> = HashMap::new();
     for file in walked.files {
@@ -421,6 +438,9 @@ pub fn run_with_registry(
                 .list(url)
                 .map_err(|e| EngineError::Remote(e.to_string()))?;
             progress.planned(objects.len() as u64);
+            if objects.is_empty() {
+                empty_targets.push(url.clone());
+            }
             let jobs: Vec<Box<dyn Job>> = objects
                 .into_iter()
                 .map(|object| {
@@ -506,6 +526,9 @@ pub fn run_with_registry(
     // Policy.
     let applied = policy.apply(&mut results, Date::today());
     warnings.extend(applied.warnings);
+    for target in &empty_targets {
+        warnings.push(format!("{target}: nothing to scan there"));
+    }
 
     let cache = cx
         .cache
@@ -547,6 +570,7 @@ pub fn run_with_registry(
         excluded: walked.excluded,
         ignored: walked.ignored,
         policy_file: policy.origin.clone(),
+        empty_targets,
         cache,
     })
 }

@@ -46,6 +46,9 @@ pub enum Error {
     /// The Hugging Face Hub API failed.
     #[error("{0}")]
     Hub(String),
+    /// No credentials could be found, and none can be asked for.
+    #[error("{0}")]
+    Credentials(String),
     /// The async runtime could not start.
     #[error("cannot start the I/O runtime: {0}")]
     Runtime(String),
@@ -64,6 +67,8 @@ pub struct RemoteOptions {
     pub hash: bool,
     /// Block cache of each object.
     pub cache: CacheConfig,
+    /// Unsigned requests (public buckets): no credentials looked for.
+    pub anonymous: bool,
 }
 
 impl Default for RemoteOptions {
@@ -74,6 +79,7 @@ impl Default for RemoteOptions {
             concurrency: 32,
             hash: false,
             cache: CacheConfig::default(),
+            anonymous: false,
         }
     }
 }
@@ -165,7 +171,7 @@ impl RemoteScanner {
                     let exposure = built.access.read(&self.client).await;
                     (listed, exposure)
                 });
-                let listed = listed.map_err(|e| Error::List(format!("{url}: {e}")))?;
+                let listed = listed.map_err(|e| Error::List(listing_error(url, bucket, &e)))?;
                 let exposure = Arc::new(exposure);
                 let scheme = url.split("://").next().unwrap_or("s3");
                 Ok(listed
@@ -347,6 +353,44 @@ async fn list_prefix(
     }
     listed.sort_by(|a, b| a.location.cmp(&b.location));
     Ok(listed)
+}
+
+/// A listing failure in words a person can act on.
+fn listing_error(url: &str, bucket: &str, err: &str) -> String {
+    let lower = err.to_ascii_lowercase();
+    if [
+        "nosuchbucket",
+        "containernotfound",
+        "not found",
+        "notfound",
+        "404",
+    ]
+    .iter()
+    .any(|m| lower.contains(m))
+    {
+        format!(
+            "{url}: bucket or container `{bucket}` does not exist (or these credentials cannot see it)"
+        )
+    } else if [
+        "accessdenied",
+        "authorizationfailure",
+        "permission",
+        "forbidden",
+        "403",
+        "401",
+        "unauthenticated",
+        "invalidaccesskeyid",
+        "signaturedoesnotmatch",
+    ]
+    .iter()
+    .any(|m| lower.contains(m))
+    {
+        format!(
+            "{url}: access denied listing `{bucket}` ({err}); check the credentials and their list permission"
+        )
+    } else {
+        format!("{url}: {err}")
+    }
 }
 
 /// SHA-256 of a whole object, streamed (only with `--hash-remote`).

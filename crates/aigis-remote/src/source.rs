@@ -41,6 +41,8 @@ pub struct RemoteSource {
     handle: Handle,
     config: CacheConfig,
     state: Mutex<CacheState>,
+    /// The whole object, when the server ignores range requests (downloaded once, bounded).
+    whole: std::sync::OnceLock<Result<Bytes, String>>,
     fetched: AtomicU64,
     requests: AtomicU64,
 }
@@ -106,6 +108,7 @@ impl RemoteSource {
             handle,
             config,
             state: Mutex::new(CacheState::default()),
+            whole: std::sync::OnceLock::new(),
             fetched: AtomicU64::new(0),
             requests: AtomicU64::new(0),
         }
@@ -128,11 +131,22 @@ impl RemoteSource {
                 "remote read issued from inside the async runtime",
             ));
         }
+        if let Some(whole) = self.whole.get() {
+            return slice_of(whole, start, end);
+        }
         self.requests.fetch_add(1, Ordering::Relaxed);
-        let data = self
+        let data = match self
             .handle
             .block_on(self.store.get_range(&self.path, start..end))
-            .map_err(|err| io::Error::other(format!("GET bytes {start}-{end}: {err}")))?;
+        {
+            Ok(data) => data,
+            // A server that ignores `Range`: the object is downloaded once, if small enough.
+            Err(object_store::Error::NotSupported { .. }) => {
+                let whole = self.whole.get_or_init(|| self.download_whole());
+                return slice_of(whole, start, end);
+            }
+            Err(err) => return Err(io::Error::other(format!("GET bytes {start}-{end}: {err}"))),
+        };
         self.fetched.fetch_add(data.len() as u64, Ordering::Relaxed);
         if data.len() as u64 != end - start {
             return Err(io::Error::new(
@@ -146,9 +160,45 @@ impl RemoteSource {
         Ok(data)
     }
 
+    /// The whole object in one GET, refused past [`MAX_WHOLE_DOWNLOAD`] bytes.
+    fn download_whole(&self) -> Result<Bytes, String> {
+        if self.len > MAX_WHOLE_DOWNLOAD {
+            return Err(format!(
+                "the server does not support range requests and the object ({} bytes) is larger \
+                 than the {MAX_WHOLE_DOWNLOAD} bytes aigis downloads whole",
+                self.len
+            ));
+        }
+        self.requests.fetch_add(1, Ordering::Relaxed);
+        let data = self
+            .handle
+            .block_on(async {
+                let got = self.store.get(&self.path).await?;
+                got.bytes().await
+            })
+            .map_err(|err| format!("GET (whole object, no range support): {err}"))?;
+        self.fetched.fetch_add(data.len() as u64, Ordering::Relaxed);
+        Ok(data)
+    }
+
     fn cache_capacity(&self) -> u64 {
         self.config.block_size * self.config.max_blocks as u64
     }
+}
+
+/// Largest object downloaded whole from a server that ignores range requests.
+pub const MAX_WHOLE_DOWNLOAD: u64 = 256 << 20;
+
+/// Bytes `start..end` of a whole-object download (or why there is none).
+fn slice_of(whole: &Result<Bytes, String>, start: u64, end: u64) -> io::Result<Bytes> {
+    let data = whole.as_ref().map_err(|e| io::Error::other(e.clone()))?;
+    let (start, end) = (
+        usize::try_from(start).unwrap_or(usize::MAX),
+        usize::try_from(end).unwrap_or(usize::MAX),
+    );
+    data.get(start..end.min(data.len()))
+        .map(|_| data.slice(start..end.min(data.len())))
+        .ok_or_else(|| io::Error::new(io::ErrorKind::UnexpectedEof, "object shorter than listed"))
 }
 
 impl ByteSource for RemoteSource {

@@ -85,6 +85,38 @@ pub(crate) fn client_options(options: &RemoteOptions, endpoint: Option<&str>) ->
         .with_timeout(Duration::from_secs(120))
 }
 
+/// Whether any of these environment variables is set (non-empty).
+fn any_env(names: &[&str]) -> bool {
+    names
+        .iter()
+        .any(|n| std::env::var_os(n).is_some_and(|v| !v.is_empty()))
+}
+
+/// Whether this machine is a VM of the given cloud (its firmware says so): only there is an
+/// instance metadata endpoint worth asking for credentials, anywhere else asking hangs.
+fn on_cloud(vendor_markers: &[&str]) -> bool {
+    [
+        "/sys/class/dmi/id/sys_vendor",
+        "/sys/class/dmi/id/board_vendor",
+        "/sys/class/dmi/id/product_name",
+        "/sys/hypervisor/uuid",
+    ]
+    .iter()
+    .filter_map(|f| std::fs::read_to_string(f).ok())
+    .any(|text| {
+        vendor_markers
+            .iter()
+            .any(|m| text.to_ascii_lowercase().contains(m))
+    })
+}
+
+fn no_credentials(cloud: &str, how: &str) -> Error {
+    Error::Credentials(format!(
+        "no credentials found for {cloud} ({how}), and this is not a {cloud} VM whose \
+         instance credentials could be asked for; for a public bucket use --anonymous"
+    ))
+}
+
 fn env_true(name: &str) -> bool {
     std::env::var(name).is_ok_and(|v| matches!(v.to_ascii_lowercase().as_str(), "1" | "true"))
 }
@@ -95,6 +127,22 @@ pub(crate) fn s3(bucket: &str, options: &RemoteOptions) -> Result<BucketStore, E
         .with_retry(retry_config());
     if let Some(endpoint) = &options.endpoint {
         builder = builder.with_endpoint(endpoint);
+    }
+    if options.anonymous {
+        builder = builder.with_skip_signature(true);
+    } else if !any_env(&[
+        "AWS_ACCESS_KEY_ID",
+        "AWS_WEB_IDENTITY_TOKEN_FILE",
+        "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
+        "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+        "AWS_SKIP_SIGNATURE",
+    ]) && !on_cloud(&["amazon", "ec2"])
+    {
+        return Err(no_credentials(
+            "s3",
+            "set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, plus AWS_SESSION_TOKEN for \
+             temporary ones",
+        ));
     }
     let endpoint = builder.get_config_value(&AmazonS3ConfigKey::Endpoint);
     let region = builder
@@ -131,6 +179,23 @@ pub(crate) fn azure(
         .with_retry(retry_config());
     if let Some(endpoint) = &options.endpoint {
         builder = builder.with_endpoint(endpoint.clone());
+    }
+    let has_credentials = std::env::vars_os().any(|(k, v)| {
+        let k = k.to_string_lossy();
+        !v.is_empty()
+            && (k.starts_with("AZURE_STORAGE_")
+                || k.starts_with("AZURE_CLIENT_")
+                || k == "AZURE_FEDERATED_TOKEN_FILE"
+                || k == "AZURE_SKIP_SIGNATURE")
+    });
+    if options.anonymous {
+        builder = builder.with_skip_signature(true);
+    } else if !has_credentials && !on_cloud(&["microsoft corporation"]) {
+        return Err(no_credentials(
+            "azure",
+            "set AZURE_STORAGE_ACCOUNT_KEY or AZURE_STORAGE_SAS_KEY, or AZURE_CLIENT_ID with a \
+             secret or federated token",
+        ));
     }
     let endpoint = builder.get_config_value(&AzureConfigKey::Endpoint);
     let emulator = builder
@@ -188,9 +253,24 @@ const AZURITE_KEY: &str =
     "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==";
 
 pub(crate) fn gcs(bucket: &str, options: &RemoteOptions) -> Result<BucketStore, Error> {
-    let builder = GoogleCloudStorageBuilder::from_env()
+    let mut builder = GoogleCloudStorageBuilder::from_env()
         .with_bucket_name(bucket)
         .with_retry(retry_config());
+    if options.anonymous {
+        builder = builder.with_skip_signature(true);
+    } else if !any_env(&[
+        "GOOGLE_APPLICATION_CREDENTIALS",
+        "GOOGLE_SERVICE_ACCOUNT",
+        "GOOGLE_SERVICE_ACCOUNT_PATH",
+        "GOOGLE_SERVICE_ACCOUNT_KEY",
+        "GOOGLE_SKIP_SIGNATURE",
+    ]) && !on_cloud(&["google"])
+    {
+        return Err(no_credentials(
+            "gcs",
+            "set GOOGLE_APPLICATION_CREDENTIALS to a service-account key file",
+        ));
+    }
     let anonymous = builder
         .get_config_value(&object_store::gcp::GoogleConfigKey::SkipSignature)
         .is_some_and(|v| v.eq_ignore_ascii_case("true"));

@@ -21,6 +21,13 @@ use aigis_testkit::{Test, Tool};
 
 fn main() -> std::process::ExitCode {
     aigis_testkit::run(vec![
+        #[cfg(feature = "remote")]
+        Test::new(
+            "remote::remote_errors_say_what_to_do",
+            remote::remote_errors_say_what_to_do,
+        )
+        .needs(Tool::MotoServer)
+        .needs(Tool::Python3),
         Test::new(
             "conventions::severity_filter_fail_on_none_and_environment_variables",
             conventions::severity_filter_fail_on_none_and_environment_variables,

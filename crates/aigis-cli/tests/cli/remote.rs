@@ -609,5 +609,115 @@ pub(crate) fn one_failing_object_does_not_stop_the_scan() {
     let location = &sarif["runs"][0]["results"][0]["locations"][0]["physicalLocation"];
     let uri = location["artifactLocation"]["uri"].as_str().unwrap_or("");
     assert!(uri.starts_with("http://127.0.0.1:"), "{location}");
-    assert!(location["artifactLocation"]["uriBaseId"].is_null(), "{location}");
+    assert!(
+        location["artifactLocation"]["uriBaseId"].is_null(),
+        "{location}"
+    );
+}
+
+/// Remote errors a person can act on: no credentials (said at once, no metadata-endpoint wait),
+/// a bucket that does not exist, a prefix with nothing under it (a failure unless
+/// `--allow-empty`), `--anonymous` for a public bucket, and a server that ignores `Range`.
+pub(crate) fn remote_errors_say_what_to_do() {
+    let started = Instant::now();
+    let out = aigis_env(&["s3://some-bucket/models/"], &[]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("no credentials found for s3") && err.contains("--anonymous"),
+        "{err}"
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "asked a metadata endpoint?"
+    );
+
+    let Some((server, python)) = moto() else {
+        return;
+    };
+    let endpoint = format!("http://127.0.0.1:{}", server.port);
+    let out = aigis_env(&["--endpoint", &endpoint, "s3://no-such-bucket"], &s3_env());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("does not exist"), "{err}");
+
+    seed(
+        &python,
+        &["s3-bucket", "--endpoint", &endpoint, "--bucket", "quiet"],
+    );
+    let out = aigis_env(
+        &["--endpoint", &endpoint, "s3://quiet/nothing-here/"],
+        &s3_env(),
+    );
+    assert_eq!(out.status.code(), Some(3), "an empty prefix is not a pass");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("nothing to scan"));
+    let out = aigis_env(
+        &[
+            "--allow-empty",
+            "--endpoint",
+            &endpoint,
+            "s3://quiet/nothing-here/",
+        ],
+        &s3_env(),
+    );
+    assert_eq!(out.status.code(), Some(0));
+
+    let file = repo_root().join("fixtures/pickle/os_system_p2.pkl");
+    seed(
+        &python,
+        &[
+            "s3-put",
+            "--endpoint",
+            &endpoint,
+            "--bucket",
+            "quiet",
+            "--key",
+            "p.pkl",
+            "--file",
+            &file.to_string_lossy(),
+        ],
+    );
+    // A public bucket: anyone may read its objects.
+    let public_read = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":"*","Action":"s3:GetObject","Resource":"arn:aws:s3:::quiet/*"}]}"#;
+    seed(
+        &python,
+        &[
+            "s3-policy",
+            "--endpoint",
+            &endpoint,
+            "--bucket",
+            "quiet",
+            "--json",
+            public_read,
+        ],
+    );
+    let out = aigis_env(
+        &["--anonymous", "--endpoint", &endpoint, "s3://quiet"],
+        &[("AWS_REGION", "us-east-1")],
+    );
+    let doc = json_of(&out);
+    assert_eq!(results(&doc)[0]["max_severity"], "critical", "{doc}");
+
+    // Python's http.server ignores Range: the object is fetched whole instead.
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    std::fs::copy(&file, dir.path().join("p.pkl")).unwrap_or_else(|e| panic!("{e}"));
+    let port = free_port();
+    let mut cmd = Command::new("python3");
+    cmd.args([
+        "-m",
+        "http.server",
+        &port.to_string(),
+        "--bind",
+        "127.0.0.1",
+    ])
+    .current_dir(dir.path());
+    let plain = start(
+        cmd,
+        port,
+        tempfile::tempdir().unwrap_or_else(|e| panic!("{e}")),
+        "http.server",
+    );
+    let out = aigis_env(&[&format!("http://127.0.0.1:{}/p.pkl", plain.port)], &[]);
+    let doc = json_of(&out);
+    assert_eq!(results(&doc)[0]["max_severity"], "critical", "{doc}");
 }
