@@ -209,10 +209,11 @@ fn root_kind(dir: &Path, names: &HashSet<String>) -> Option<RootKind> {
     } else if has("hubconf.py") {
         Some(RootKind::TorchHubRepo)
     } else if has("config.json")
-        || has("README.md")
         || has("model_index.json")
         || names.iter().any(|n| n.ends_with(".index.json"))
     {
+        // A model card alone does not make a folder one model: unrelated files that share a
+        // folder with a README are models of their own.
         Some(RootKind::HfFolder)
     } else {
         None
@@ -230,6 +231,32 @@ fn role(path: &Path, format: Format) -> Role {
     } else {
         Role::Config
     }
+}
+
+/// Whether a model file belongs to the Hugging Face model of its folder: the weight files
+/// `save_pretrained` and the Trainer write (and their shards), or anything in a subfolder (a
+/// diffusers component, an `onnx/` export). Other model files beside them (a `.joblib`, a
+/// `.gguf`, an unrelated `.pt`) are models of their own.
+fn belongs_to_hf_folder(path: &Path, root: &Path) -> bool {
+    if path.parent() != Some(root) {
+        return true;
+    }
+    let name = name_of(path);
+    const PREFIXES: &[&str] = &[
+        "model",
+        "pytorch_model",
+        "tf_model",
+        "flax_model",
+        "diffusion_pytorch_model",
+        "adapter_model",
+        "consolidated",
+        "optimizer",
+        "scheduler",
+        "rng_state",
+        "training_args",
+        "scaler",
+    ];
+    PREFIXES.iter().any(|p| name.starts_with(p))
 }
 
 /// `name-00001-of-00004.ext` → (`name`, `ext`).
@@ -344,7 +371,12 @@ pub fn group(entries: Vec<Entry>) -> Vec<Model> {
                 }
             }
         }
-        if let Some((dir, kind)) = outer_composite.or(nearest) {
+        let chosen = outer_composite.or(nearest).filter(|(dir, kind)| {
+            *kind != RootKind::HfFolder
+                || entry.result.format == Format::Unknown
+                || belongs_to_hf_folder(&entry.path, dir)
+        });
+        if let Some((dir, kind)) = chosen {
             rooted
                 .entry(dir.to_path_buf())
                 .or_insert_with(|| (kind, Vec::new()))

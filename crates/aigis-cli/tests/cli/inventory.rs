@@ -422,3 +422,54 @@ pub(crate) fn spdx_bom_reads_back_with_the_official_bindings() {
         String::from_utf8_lossy(&check.stderr)
     );
 }
+
+/// A folder is one model only when its files belong together: a Hugging Face folder claims its
+/// weights, configs, tokenizer and card; other model files beside them — and files that merely
+/// share a folder with a README — are models of their own.
+pub(crate) fn models_are_grouped_as_people_think_of_them() {
+    let inv = json_out(&[
+        "discover",
+        "--format",
+        "json",
+        &repo_root().join("examples").to_string_lossy(),
+    ]);
+    let models = inv["models"].as_array().cloned().unwrap_or_default();
+    assert!(models.len() >= 4, "{inv}");
+    assert!(models.iter().all(|m| m["layout"] == "single-file"), "{inv}");
+
+    let tmp = temp_dir();
+    let hf = tmp.path().join("bert");
+    std::fs::create_dir(&hf).unwrap_or_else(|e| panic!("{e}"));
+    let snapshot = inventory_fixtures()
+        .join("hf-cache/hub/models--aigis-test--tiny-gpt2/snapshots/9c381a482328803e42b5fa92e871899c71ef6501");
+    for name in ["config.json", "model.safetensors"] {
+        std::fs::copy(snapshot.join(name), hf.join(name)).unwrap_or_else(|e| panic!("{e}"));
+    }
+    std::fs::copy(
+        repo_root().join("examples/sklearn-pipeline.joblib"),
+        hf.join("classifier.joblib"),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let inv = json_out(&["discover", "--format", "json", &hf.to_string_lossy()]);
+    let models = inv["models"].as_array().cloned().unwrap_or_default();
+    let folder = models.iter().find(|m| m["layout"] == "hf-folder");
+    let folder = folder.unwrap_or_else(|| panic!("no hf-folder model: {inv}"));
+    let files: Vec<&str> = folder["files"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|f| f["path"].as_str())
+        .collect();
+    assert!(
+        files.iter().any(|f| f.ends_with("model.safetensors")),
+        "{files:?}"
+    );
+    assert!(!files.iter().any(|f| f.ends_with(".joblib")), "{files:?}");
+    assert!(
+        models.iter().any(|m| m["layout"] == "single-file"
+            && m["path"]
+                .as_str()
+                .is_some_and(|p| p.ends_with("classifier.joblib"))),
+        "{inv}"
+    );
+}

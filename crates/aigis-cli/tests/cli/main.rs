@@ -21,6 +21,10 @@ use aigis_testkit::{Test, Tool};
 
 fn main() -> std::process::ExitCode {
     aigis_testkit::run(vec![
+        Test::new(
+            "inventory::models_are_grouped_as_people_think_of_them",
+            inventory::models_are_grouped_as_people_think_of_them,
+        ),
         #[cfg(feature = "remote")]
         Test::new(
             "remote::remote_errors_say_what_to_do",
