@@ -244,6 +244,7 @@ fn merge(mut readings: Vec<Reading>, unexplored: usize) -> PickleScan {
         .filter_map(|r| r.out.problem.clone())
         .find(unfollowed)
         .or_else(|| readings.get(primary).and_then(|r| r.out.problem.clone()));
+    let readings_have_joblib = readings.iter().any(|r| r.joblib && completes(r));
     let mut verdicts: Vec<Verdict> = Vec::new();
     let mut seen: HashSet<(VerdictKind, Option<String>, String)> = HashSet::new();
     let order: Vec<usize> = std::iter::once(primary)
@@ -254,12 +255,24 @@ fn merge(mut readings: Vec<Reading>, unexplored: usize) -> PickleScan {
             continue;
         };
         let label = (i != primary).then(|| reading_label(r)).flatten();
+        // The plain reading of a joblib file runs the data joblib wrote after an array wrapper
+        // as opcodes, an object array's pickle with the outer pickle's memo: its names collide
+        // (`STACK_GLOBAL('NumpyArrayWrapper', 'dtype')`) and mostly name nothing that exists.
+        // Dangerous names found there keep their severity; unknown ones are medium.
+        let joblib_data = i != primary && !r.joblib && readings_have_joblib;
         for mut v in std::mem::take(&mut r.out.verdicts) {
             if !seen.insert((v.kind, v.callee.clone(), v.message.clone())) {
                 continue;
             }
             if let Some(label) = &label {
                 v.message = format!("{label}: {}", v.message);
+            }
+            if joblib_data && v.category.is_none() && v.risk == Risk::High {
+                v.risk = Risk::Medium;
+                v.message.push_str(
+                    " (a name outside the known frameworks, reached only in data joblib \
+                     wrote; whether it exists was not checked)",
+                );
             }
             verdicts.push(v);
         }
@@ -451,7 +464,13 @@ impl Ctx<'_> {
         let start = feed.pos();
         let input = feed.input();
         let mut m = Machine::new(self, input, depth);
-        let result = m.run(feed);
+        let mut result = m.run(feed);
+        if let (Ok(()), Some(offset)) = (&result, m.overrun) {
+            result = Err(Problem {
+                offset,
+                kind: ProblemKind::Truncated,
+            });
+        }
         m.finish_references();
         let mut verdicts = std::mem::take(&mut m.verdicts);
         verdicts.sort_by_key(|v| v.offset);
@@ -547,6 +566,9 @@ struct Machine<'c, 'o, 'i> {
     eventful: bool,
     /// A frame anomaly was reported (one per stream is enough).
     frame_noted: bool,
+    /// A FRAME declaring more bytes than the input holds: the C unpickler refuses it there (the
+    /// pure-Python one reads on, and so does the machine, to judge what that runs).
+    overrun: Option<u64>,
     forward_depth: usize,
 }
 
@@ -568,6 +590,7 @@ impl<'c, 'o, 'i> Machine<'c, 'o, 'i> {
             opcodes: 0,
             eventful: false,
             frame_noted: false,
+            overrun: None,
             forward_depth: 0,
         }
     }
@@ -606,13 +629,16 @@ impl<'c, 'o, 'i> Machine<'c, 'o, 'i> {
                 at,
                 declared,
                 available,
-            } => (
-                at,
-                format!(
-                    "the FRAME at byte {at} declares {declared} bytes but only {available} \
-                     remain; the C unpickler refuses it, the pure-Python one reads on"
-                ),
-            ),
+            } => {
+                self.overrun.get_or_insert(at);
+                (
+                    at,
+                    format!(
+                        "the FRAME at byte {at} declares {declared} bytes but only {available} \
+                         remain; the C unpickler refuses it, the pure-Python one reads on"
+                    ),
+                )
+            }
         };
         self.anomaly(at, message);
     }
@@ -1294,7 +1320,10 @@ impl<'c, 'o, 'i> Machine<'c, 'o, 'i> {
             )));
         }
         if !dotted_identifiers(name) {
-            self.import(off, module, "")?;
+            // Protocol 4 resolves a dotted name one attribute at a time: every leading part
+            // that can be an attribute is reached (`torch` + `os.system ` reaches `torch.os`).
+            let reached: Vec<&str> = name.split('.').take_while(|p| importable_part(p)).collect();
+            self.import(off, module, &reached.join("."))?;
             let shown = crate::value::truncate_chars(name.escape_debug().to_string(), 80);
             return Err(ProblemKind::BadArgument(format!(
                 "module {module} is imported, but no attribute can be named {shown}"

@@ -1237,6 +1237,21 @@ fn a_module_is_imported_even_when_its_attribute_cannot_exist() {
             Some(ProblemKind::BadArgument(_))
         ));
     }
+    // Protocol 4 walks a dotted name: the leading attributes that exist are reached.
+    for tail in [
+        &b"\x80\x04ctorch\nos.system \n"[..],
+        b"\x80\x04ctorch\nos.\n",
+        b"\x80\x04cbuiltins\neval.\n",
+        b"\x80\x04\x8c\x05torch\x8c\x0aos.sys tem\x93",
+    ] {
+        let r = run(&P::new().raw(tail).stop());
+        assert!(
+            r.verdicts
+                .iter()
+                .any(|v| v.kind == VerdictKind::DangerousReference && v.risk == Risk::High),
+            "{tail:?}: {r:#?}"
+        );
+    }
     // A module name nothing can import: the load stops, nothing is reached.
     let r = run(&P::new().raw(b"cos system\nx\n").stop());
     assert!(r.verdicts.is_empty(), "{r:#?}");
@@ -1425,7 +1440,7 @@ fn a_frame_past_the_outer_frame_is_read_from_its_end_by_a_buffered_reader() {
 }
 
 #[test]
-fn an_oversized_frame_is_an_anomaly_and_the_pure_python_reading_goes_on() {
+fn an_oversized_frame_is_refused_by_c_and_read_on_by_pure_python() {
     for declared in [1u64, 100, 1 << 20, 1 << 40] {
         let rest = P::new()
             .global("os", "system")
@@ -1435,8 +1450,13 @@ fn an_oversized_frame_is_an_anomaly_and_the_pure_python_reading_goes_on() {
             .stop();
         let p = P::new().proto(4).frame(rest.len() + declared).raw(&rest.0);
         let r = run(&p);
+        // What the pure-Python reading runs is judged; the C unpickler refuses the frame.
         assert!(has_critical(&r, "os.system('id')"), "{declared}");
-        assert!(r.problem.is_none(), "{declared}: {:?}", r.problem);
+        assert_eq!(
+            r.problem.map(|p| (p.offset, p.kind)),
+            Some((2, ProblemKind::Truncated)),
+            "{declared}"
+        );
         assert!(
             r.verdicts
                 .iter()
@@ -1559,4 +1579,65 @@ fn joblib_reads_array_bytes_from_the_file_past_the_current_frame() {
     let r = run(&p);
     assert!(has_critical(&r, "os.system('id')"), "{r:#?}");
     assert_eq!(r.joblib_arrays, 1);
+}
+
+#[test]
+fn an_object_arrays_pickle_read_with_the_outer_memo_is_not_high() {
+    // joblib writes an object array as a pickle of its own after the wrapper; pickle.load runs
+    // it with the outer memo, so its BINGET 0 fetches the outer `'NumpyArrayWrapper'` string and
+    // its STACK_GLOBAL names a module that does not exist. Not high; a dangerous name there is.
+    let outer = P::new()
+        .proto(4)
+        .ustr("NumpyArrayWrapper")
+        .op(0x94)
+        .op(b'0');
+    let inner_tame = P::new()
+        .proto(2)
+        .ustr("numpy")
+        .op(0x94)
+        .op(b'0')
+        .binget(0)
+        .ustr("dtype")
+        .op(0x93)
+        .ustr("O8")
+        .tuple1()
+        .reduce()
+        .stop();
+    let p = joblib_wrapper(outer.clone(), "O8", &[1], false)
+        .raw(&inner_tame.0)
+        .op(b'0')
+        .op(b'N')
+        .stop();
+    let r = run(&p);
+    assert!(r.problem.is_none(), "{:?}", r.problem);
+    assert!(
+        r.verdicts.iter().all(|v| v.risk > Risk::High),
+        "{:#?}",
+        r.verdicts
+    );
+    assert!(
+        r.verdicts
+            .iter()
+            .any(|v| v.risk == Risk::Medium && v.message.contains("NumpyArrayWrapper.dtype")),
+        "{:#?}",
+        r.verdicts
+    );
+    // The outer memo holding `os` and the array's pickle fetching it: critical all the same.
+    let outer = P::new().proto(4).ustr("os").op(0x94).op(b'0');
+    let inner_evil = P::new()
+        .proto(2)
+        .binget(0)
+        .ustr("system")
+        .op(0x93)
+        .ustr("id")
+        .tuple1()
+        .reduce()
+        .stop();
+    let p = joblib_wrapper(outer, "O8", &[1], false)
+        .raw(&inner_evil.0)
+        .op(b'0')
+        .op(b'N')
+        .stop();
+    let r = run(&p);
+    assert!(has_critical(&r, "os.system('id')"), "{r:#?}");
 }

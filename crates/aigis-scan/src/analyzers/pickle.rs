@@ -95,8 +95,8 @@ pub(crate) fn report(scan: &PickleScan, cx: &mut Context<'_>) {
         cx.push(finding);
     }
     if let Some(after) = &scan.after_stop {
-        // Low: legacy torch formats put raw data after their pickles, and whatever these bytes
-        // run when read as pickles is judged above.
+        // Info: legacy torch formats put raw data after their pickles (a tar's `storages` and
+        // `tensors`), and whatever these bytes run when read as pickles is judged above.
         let mut finding = Finding::new(
             RuleId::PickleAnomaly,
             format!(
@@ -105,7 +105,7 @@ pub(crate) fn report(scan: &PickleScan, cx: &mut Context<'_>) {
                 scan.end, after.kind
             ),
         );
-        finding.severity = Severity::Low;
+        finding.severity = Severity::Info;
         finding.location = cx.location(Some(after.offset));
         cx.push(finding);
     }
