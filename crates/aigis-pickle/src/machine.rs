@@ -245,6 +245,7 @@ fn merge(mut readings: Vec<Reading>, unexplored: usize) -> PickleScan {
         .find(unfollowed)
         .or_else(|| readings.get(primary).and_then(|r| r.out.problem.clone()));
     let readings_have_joblib = readings.iter().any(|r| r.joblib && completes(r));
+    let joblib_file = readings.iter().any(|r| r.joblib);
     let mut verdicts: Vec<Verdict> = Vec::new();
     let mut seen: HashSet<(VerdictKind, Option<String>, String)> = HashSet::new();
     let order: Vec<usize> = std::iter::once(primary)
@@ -254,7 +255,9 @@ fn merge(mut readings: Vec<Reading>, unexplored: usize) -> PickleScan {
         let Some(r) = readings.get_mut(i) else {
             continue;
         };
-        let label = (i != primary).then(|| reading_label(r)).flatten();
+        let label = (i != primary)
+            .then(|| reading_label(r, joblib_file))
+            .flatten();
         // The plain reading of a joblib file runs the data joblib wrote after an array wrapper
         // as opcodes, an object array's pickle with the outer pickle's memo: its names collide
         // (`STACK_GLOBAL('NumpyArrayWrapper', 'dtype')`) and mostly name nothing that exists.
@@ -315,16 +318,20 @@ fn merge(mut readings: Vec<Reading>, unexplored: usize) -> PickleScan {
 }
 
 /// How a reading other than the main one differs, for the verdicts only it reaches.
-fn reading_label(r: &Reading) -> Option<String> {
+fn reading_label(r: &Reading, joblib_file: bool) -> Option<String> {
     if r.joblib {
         return Some("as joblib.load reads it (array data skipped)".to_owned());
     }
     if r.buffered.is_empty() {
-        return Some(
+        return Some(if joblib_file {
             "as pickle.load, torch.load and numpy.load read it (joblib's array data read as \
              opcodes)"
-                .to_owned(),
-        );
+                .to_owned()
+        } else {
+            "as pickle.loads reads it, and pickle.load on a file whose frames it reads through \
+             peek (every frame read linearly)"
+                .to_owned()
+        });
     }
     let frames: Vec<String> = r.buffered.iter().map(|f| format!("byte {f}")).collect();
     Some(format!(

@@ -1641,3 +1641,21 @@ fn an_object_arrays_pickle_read_with_the_outer_memo_is_not_high() {
     let r = run(&p);
     assert!(has_critical(&r, "os.system('id')"), "{r:#?}");
 }
+
+#[test]
+fn a_verdict_only_the_linear_reading_reaches_says_so() {
+    // The buffered reading completes a harmless pickle; the linear one runs the payload and
+    // then breaks: the payload is reported, as what pickle.loads runs.
+    let tame = P::new().op(b'N').stop();
+    let evil_then_broken = P::new()
+        .global("os", "system")
+        .ustr("id")
+        .tuple1()
+        .reduce()
+        .op(0xff);
+    let r = run(&split_frame(b"J", 4, &evil_then_broken, &tame));
+    let c = critical(&r);
+    assert_eq!(c.len(), 1, "{:#?}", r.verdicts);
+    assert!(c[0].starts_with("as pickle.loads reads it"), "{c:?}");
+    assert!(r.problem.is_none(), "{:?}", r.problem);
+}
