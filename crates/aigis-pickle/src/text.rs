@@ -208,8 +208,27 @@ fn py_chopped(line: &[u8], at_eof: bool) -> &[u8] {
     }
 }
 
+/// Plain decimal digits (what picklers write), at most 18 of them: the value, without the
+/// general grammars. A leading zero is left to them (`010` is octal to C, an error to Python).
+fn plain_digits(line: &[u8]) -> Option<i64> {
+    if line.is_empty() || line.len() > 18 || (line.len() > 1 && line[0] == b'0') {
+        return None;
+    }
+    let mut v: i64 = 0;
+    for &b in line {
+        if !b.is_ascii_digit() {
+            return None;
+        }
+        v = v * 10 + i64::from(b - b'0');
+    }
+    Some(v)
+}
+
 /// INT: C `strtol` then `PyLong_FromString(s, 0)`; Python `int(line, 0)` (newline included).
 pub(crate) fn int_arg(line: &[u8], at_eof: bool) -> Option<Value> {
+    if !at_eof && let Some(v) = plain_digits(line) {
+        return Some(Value::Int(v));
+    }
     if !at_eof && !line.is_empty() {
         // `I00` and `I01` are False and True; the rest is an int either way.
         if line == b"00" {
@@ -253,6 +272,9 @@ pub(crate) fn long_arg(line: &[u8], at_eof: bool) -> Option<Value> {
 /// A memo index (GET/PUT): C `PyLong_FromString(s, 10)`, Python `int(readline()[:-1])`.
 /// Negative or too large indices are `None` (a PUT refuses them; a GET finds nothing).
 pub(crate) fn index_arg(line: &[u8], at_eof: bool) -> Option<u64> {
+    if !at_eof && let Some(v) = plain_digits(line) {
+        return u64::try_from(v).ok();
+    }
     let c = (!at_eof && !line.is_empty())
         .then(|| py_int(&c_line(line), 10))
         .flatten();
@@ -552,6 +574,32 @@ mod tests {
         assert_eq!(
             int_arg(b"12", true).map(|v| format!("{v:?}")),
             Some("Int(12)".into())
+        );
+    }
+
+    #[test]
+    fn plain_digits_take_the_short_way_to_the_same_value() {
+        for (s, v) in [
+            (&b"0"[..], 0),
+            (b"7", 7),
+            (b"123456789012345678", 123_456_789_012_345_678),
+        ] {
+            assert_eq!(plain_digits(s), Some(v));
+            assert_eq!(index_arg(s, false), u64::try_from(v).ok());
+        }
+        for s in [
+            &b"00"[..],
+            b"010",
+            b"1234567890123456789",
+            b"-1",
+            b"",
+            b"1_0",
+        ] {
+            assert_eq!(plain_digits(s), None, "{s:?}");
+        }
+        assert_eq!(
+            int(b"1234567890123456789"),
+            Some("Int(1234567890123456789)".into())
         );
     }
 
