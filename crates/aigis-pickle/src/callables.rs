@@ -124,9 +124,15 @@ pub(crate) const DANGEROUS: &[(Category, &[&str])] = &[
             "transformers.dynamic_module_utils",
             "keras.layers.Lambda",
             "tensorflow.keras.layers.Lambda",
-            "logging.config.listen",
-            "logging.config.fileConfig",
-            "logging.config.dictConfig",
+            "logging.config",
+            // Sub-interpreters run source strings (`run_string`, `exec`); the module was
+            // `_xxsubinterpreters` up to 3.12, `_interpreters` since 3.13.
+            "_interpreters",
+            "_xxsubinterpreters",
+            "_xxinterpchannels",
+            "_interpqueues",
+            "concurrent.interpreters",
+            "interpreters",
         ],
     ),
     // Run a process or a shell command.
@@ -191,6 +197,10 @@ pub(crate) const DANGEROUS: &[(Category, &[&str])] = &[
             "csv.writer",
             "csv.DictWriter",
             "builtins.open",
+            // Logging handlers open (create, truncate) the file or socket they are given.
+            "logging.FileHandler",
+            "logging.basicConfig",
+            "logging.handlers",
             "io.open",
             "io.open_code",
             "io.FileIO",

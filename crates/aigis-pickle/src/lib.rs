@@ -22,15 +22,18 @@
 
 mod callables;
 mod classify;
+mod feed;
 mod ioc;
 mod joblib;
 mod machine;
 mod opcodes;
 mod reader;
 mod sweep;
+mod text;
 mod value;
 
 pub use callables::Category;
+pub use opcodes::is_opcode;
 pub use reader::ReadAt;
 
 /// The dangerous category of the callable `module.qualname` (after Python-2 name
@@ -38,6 +41,39 @@ pub use reader::ReadAt;
 /// that name callables in configs (Keras, Hydra, skops) use it too.
 pub fn dangerous_callable(module: &str, qualname: &str) -> Option<Category> {
     classify::dangerous_category(module, qualname)
+}
+
+/// How the machine judges a direct call of `module.qualname` (REDUCE, INST, OBJ) made with
+/// arguments that are all constants (`constant_args`) or not: the risk of the verdict it emits,
+/// or `None` when the call is allowed or evaluated symbolically (`getattr`, `str`, codec calls:
+/// what the file then does with the result is judged instead). Differential tests use it to
+/// judge what a real loader called.
+pub fn call_risk(module: &str, qualname: &str, constant_args: bool) -> Option<Risk> {
+    let opts = Options::default();
+    let name = classify::full_name(module, qualname);
+    if machine::is_evaluated(&name) {
+        return None;
+    }
+    match classify::invocation(module, qualname, &opts) {
+        classify::NameClass::Allowed => None,
+        classify::NameClass::Dangerous(_) => Some(Risk::Critical),
+        classify::NameClass::Unknown => {
+            let rebuilt_value = classify::is_trusted_namespace(module)
+                && classify::looks_like_class(qualname)
+                && constant_args;
+            Some(if rebuilt_value {
+                Risk::Medium
+            } else {
+                Risk::High
+            })
+        }
+    }
+}
+
+/// Whether `name` can be imported by `find_class` as a module or attribute path: dotted
+/// identifiers (non-ASCII letters and marks included).
+pub fn importable_name(name: &str) -> bool {
+    machine::dotted_identifiers(name)
 }
 
 use std::fmt;
@@ -315,8 +351,13 @@ pub struct PickleScan {
     pub verdicts: Vec<Verdict>,
     /// Every distinct global imported, in first-seen order.
     pub globals: Vec<GlobalRef>,
-    /// The structural error or limit that ended the scan, if any.
+    /// The structural error or limit that ended the scan, if any: the first pickle failing (as
+    /// `pickle.load` would), or any limit.
     pub problem: Option<Problem>,
+    /// Bytes after the last complete pickle that do not form one (where and why): loaders that
+    /// read one pickle ignore them; one that reads on (a legacy `torch.save` reader, a loop over
+    /// `pickle.load`) fails there, after running whatever they decoded (its verdicts are kept).
+    pub after_stop: Option<Problem>,
     /// Bytes fetched from the input.
     pub bytes_consumed: u64,
     /// Raw NumPy arrays skipped inside joblib streams.

@@ -9,9 +9,11 @@ use std::collections::{HashMap, HashSet};
 
 use crate::callables::{BYTES_FILES, FORWARDERS, NESTED_LOADERS};
 use crate::classify::{self, NameClass};
+use crate::feed::{Feed, FrameNote, Line, Request};
 use crate::opcodes as op;
 use crate::reader::{Cursor, ReadAt, ReadError, SubRange};
-use crate::value::{Arena, Blob, CallKind, Id, Value, is_identifier};
+use crate::text;
+use crate::value::{Arena, Blob, CallKind, Id, Value};
 use crate::{
     Category, GlobalRef, LimitKind, Options, PickleScan, Problem, ProblemKind, Risk, StreamInfo,
     Verdict, VerdictKind, ioc, joblib,
@@ -100,17 +102,39 @@ struct Ctx<'o> {
     extensions: HashMap<i64, (String, String)>,
     verdicts: usize,
     nested_fetched: u64,
+    /// This reading is joblib's: raw array data after a `NumpyArrayWrapper` is skipped.
+    joblib: bool,
+    /// A `NumpyArrayWrapper` was rebuilt (so joblib's reading differs from the others).
+    joblib_seen: bool,
 }
 
-/// Streams parsed from one cursor.
+/// Streams parsed from one feed.
 struct Streams {
     streams: Vec<StreamInfo>,
     end: u64,
     verdicts: Vec<Verdict>,
     problem: Option<Problem>,
+    /// Bytes after the last complete pickle that are no pickle.
+    after_stop: Option<Problem>,
 }
 
-/// Entry point behind [`crate::scan`].
+/// One reading of the input: how its frames were resolved, whether joblib's.
+struct Reading {
+    out: Streams,
+    plan: Vec<bool>,
+    joblib: bool,
+    events: usize,
+    buffered: Vec<u64>,
+    joblib_seen: bool,
+    joblib_arrays: u32,
+}
+
+/// Readings followed at most for one input: the linear one, then combinations of frame
+/// decisions (2^n for n frames whose readings differ), then joblib's.
+const MAX_READINGS: usize = 16;
+
+/// Entry point behind [`crate::scan`]: reads the input as each loader reads it and merges what
+/// they reach (see [`crate::feed`]).
 pub(crate) fn scan_input(input: &dyn ReadAt, start: u64, opts: &Options) -> PickleScan {
     let mut ctx = Ctx {
         opts,
@@ -121,25 +145,218 @@ pub(crate) fn scan_input(input: &dyn ReadAt, start: u64, opts: &Options) -> Pick
         extensions: HashMap::new(),
         verdicts: 0,
         nested_fetched: 0,
+        joblib: false,
+        joblib_seen: false,
     };
-    let mut cur = Cursor::new(input, start, opts.limits.max_read);
-    let mut out = ctx.scan_streams(&mut cur, 0);
-    sweep_after_limit(input, &cur, &mut out, &mut ctx);
-    PickleScan {
-        streams: out.streams,
-        end: out.end,
-        verdicts: out.verdicts,
-        globals: ctx.globals,
-        problem: out.problem,
-        bytes_consumed: cur.fetched.saturating_add(ctx.nested_fetched),
+    let mut fetched: u64 = 0;
+    let mut readings: Vec<Reading> = Vec::new();
+    let mut plans: std::collections::VecDeque<Vec<bool>> = std::collections::VecDeque::new();
+    plans.push_back(Vec::new());
+    let mut unexplored = 0usize;
+    let past_deadline = || {
+        opts.deadline
+            .is_some_and(|d| std::time::Instant::now() >= d)
+    };
+    while let Some(plan) = plans.pop_front() {
+        if readings.len() >= MAX_READINGS || (!readings.is_empty() && past_deadline()) {
+            unexplored = plans.len() + 1;
+            break;
+        }
+        let r = read_once(&mut ctx, input, start, plan, false, &mut fetched);
+        // Every decision point this reading met beyond its plan is explored the other way.
+        for i in r.plan.len()..r.events {
+            let mut next = r.plan.clone();
+            next.resize(i, false);
+            next.push(true);
+            plans.push_back(next);
+        }
+        readings.push(r);
+    }
+    if readings.iter().any(|r| r.joblib_seen) && !past_deadline() {
+        let r = read_once(&mut ctx, input, start, Vec::new(), true, &mut fetched);
+        readings.push(r);
+    }
+    let mut scan = merge(readings, unexplored);
+    scan.globals = std::mem::take(&mut ctx.globals);
+    scan.bytes_consumed = fetched.saturating_add(ctx.nested_fetched);
+    scan
+}
+
+/// One reading: every pickle of the input with the frame decisions of `plan`.
+fn read_once(
+    ctx: &mut Ctx<'_>,
+    input: &dyn ReadAt,
+    start: u64,
+    plan: Vec<bool>,
+    joblib: bool,
+    fetched: &mut u64,
+) -> Reading {
+    ctx.opcodes = 0;
+    ctx.extensions.clear();
+    ctx.joblib_arrays = 0;
+    ctx.joblib = joblib;
+    ctx.joblib_seen = false;
+    let mut feed = Feed::new(input, start, ctx.opts.limits.max_read, plan.clone());
+    let mut out = ctx.scan_streams(&mut feed, 0);
+    sweep_after_limit(input, feed.fetched(), &mut out, ctx);
+    *fetched = fetched.saturating_add(feed.fetched());
+    Reading {
+        out,
+        plan,
+        joblib,
+        events: feed.events,
+        buffered: feed.buffered,
+        joblib_seen: ctx.joblib_seen,
         joblib_arrays: ctx.joblib_arrays,
     }
+}
+
+/// Whether a problem says aigis could not follow the stream (a limit, an array of unknown
+/// size), as opposed to the loader refusing it. Such a problem is reported whichever reading
+/// met it: what was not followed was not judged.
+fn unfollowed(p: &Problem) -> bool {
+    matches!(
+        p.kind,
+        ProblemKind::LimitExceeded { .. } | ProblemKind::Joblib(_) | ProblemKind::Io(_)
+    )
+}
+
+/// What the readings together say: the verdicts of every reading (a verdict only one reading
+/// reaches says which), the structure of the reading a loader completes.
+fn merge(mut readings: Vec<Reading>, unexplored: usize) -> PickleScan {
+    let completes = |r: &Reading| r.out.problem.is_none() && !r.out.streams.is_empty();
+    // joblib's reading is the one that completes a joblib file; otherwise the reading that
+    // completes the most pickles back to back (the linear one on a tie), else the linear one.
+    let most = readings
+        .iter()
+        .enumerate()
+        .filter(|(_, r)| completes(r) && !r.joblib)
+        .max_by_key(|&(i, r)| (r.out.streams.len(), std::cmp::Reverse(i)))
+        .map(|(i, _)| i);
+    let primary = readings
+        .iter()
+        .position(|r| r.joblib && completes(r))
+        .or(most)
+        .or_else(|| readings.iter().position(|r| r.joblib))
+        .unwrap_or(0);
+    let problem = readings
+        .iter()
+        .filter_map(|r| r.out.problem.clone())
+        .find(unfollowed)
+        .or_else(|| readings.get(primary).and_then(|r| r.out.problem.clone()));
+    let readings_have_joblib = readings.iter().any(|r| r.joblib && completes(r));
+    let joblib_file = readings.iter().any(|r| r.joblib);
+    let mut verdicts: Vec<Verdict> = Vec::new();
+    let mut seen: HashSet<(VerdictKind, Option<String>, String)> = HashSet::new();
+    let order: Vec<usize> = std::iter::once(primary)
+        .chain((0..readings.len()).filter(|&i| i != primary))
+        .collect();
+    for &i in &order {
+        let Some(r) = readings.get_mut(i) else {
+            continue;
+        };
+        let label = (i != primary)
+            .then(|| reading_label(r, joblib_file))
+            .flatten();
+        // The plain reading of a joblib file runs the data joblib wrote after an array wrapper
+        // as opcodes, an object array's pickle with the outer pickle's memo: its names collide
+        // (`STACK_GLOBAL('NumpyArrayWrapper', 'dtype')`) and mostly name nothing that exists.
+        // Dangerous names found there keep their severity; unknown ones are medium.
+        let joblib_data = i != primary && !r.joblib && readings_have_joblib;
+        for mut v in std::mem::take(&mut r.out.verdicts) {
+            if !seen.insert((v.kind, v.callee.clone(), v.message.clone())) {
+                continue;
+            }
+            if let Some(label) = &label {
+                v.message = format!("{label}: {}", v.message);
+            }
+            // Names built from joblib's own wrapper classes (the collision above) cannot be
+            // imported: no loader runs them.
+            let collision = v.callee.as_deref().is_some_and(|c| {
+                ["NumpyArrayWrapper.", "NDArrayWrapper.", "ZNDArrayWrapper."]
+                    .iter()
+                    .any(|p| c.starts_with(p))
+            });
+            if joblib_data && v.category.is_none() && collision {
+                v.risk = Risk::Info;
+                v.message.push_str(
+                    " (a name made of joblib's own wrapper classes, which no loader can import)",
+                );
+            } else if joblib_data && v.category.is_none() && v.risk == Risk::High {
+                v.risk = Risk::Medium;
+                v.message.push_str(
+                    " (a name outside the known frameworks, reached only in data joblib \
+                     wrote; whether it exists was not checked)",
+                );
+            }
+            verdicts.push(v);
+        }
+    }
+    if unexplored > 0 {
+        let at = readings
+            .first()
+            .and_then(|r| r.buffered.first().copied())
+            .unwrap_or(0);
+        verdicts.push(Verdict {
+            risk: Risk::High,
+            kind: VerdictKind::Anomaly,
+            message: format!(
+                "frame lengths disagree with the opcodes in so many places that loaders read \
+                 this stream in more ways than were followed ({MAX_READINGS} readings followed, \
+                 {unexplored} more left); what the others reach was not judged"
+            ),
+            offset: at,
+            callee: None,
+            category: None,
+            iocs: Vec::new(),
+        });
+    }
+    verdicts.sort_by_key(|v| v.offset);
+    let joblib_arrays = readings
+        .iter()
+        .find(|r| r.joblib)
+        .map_or(0, |r| r.joblib_arrays);
+    let main = readings.swap_remove(primary.min(readings.len().saturating_sub(1)));
+    PickleScan {
+        streams: main.out.streams,
+        end: main.out.end,
+        verdicts,
+        globals: Vec::new(),
+        problem,
+        after_stop: main.out.after_stop,
+        bytes_consumed: 0,
+        joblib_arrays,
+    }
+}
+
+/// How a reading other than the main one differs, for the verdicts only it reaches.
+fn reading_label(r: &Reading, joblib_file: bool) -> Option<String> {
+    if r.joblib {
+        return Some("as joblib.load reads it (array data skipped)".to_owned());
+    }
+    if r.buffered.is_empty() {
+        return Some(if joblib_file {
+            "as pickle.load, torch.load and numpy.load read it (joblib's array data read as \
+             opcodes)"
+                .to_owned()
+        } else {
+            "as pickle.loads reads it, and pickle.load on a file whose frames it reads through \
+             peek (every frame read linearly)"
+                .to_owned()
+        });
+    }
+    let frames: Vec<String> = r.buffered.iter().map(|f| format!("byte {f}")).collect();
+    Some(format!(
+        "as a loader reads it that holds the FRAME at {} in a buffer (the C unpickler on \
+         io.BytesIO, as torch.load reads a zip member, or on a file whose frame it reads whole)",
+        frames.join(" and ")
+    ))
 }
 
 /// After an emulation limit (opcodes, values, stack, memo, streams), the rest of the input is
 /// walked without emulation ([`crate::sweep`]) and every dangerous name it imports is reported:
 /// padding cannot push a payload past the machine's reach. The walk shares the read budget.
-fn sweep_after_limit(input: &dyn ReadAt, cur: &Cursor<'_>, out: &mut Streams, ctx: &mut Ctx<'_>) {
+fn sweep_after_limit(input: &dyn ReadAt, fetched: u64, out: &mut Streams, ctx: &mut Ctx<'_>) {
     let Some(Problem {
         offset,
         kind: ProblemKind::LimitExceeded { which },
@@ -157,7 +374,7 @@ fn sweep_after_limit(input: &dyn ReadAt, cur: &Cursor<'_>, out: &mut Streams, ct
     ) {
         return;
     }
-    let budget = ctx.opts.limits.max_read.saturating_sub(cur.fetched);
+    let budget = ctx.opts.limits.max_read.saturating_sub(fetched);
     let mut rest = Cursor::new(input, offset, budget);
     for import in crate::sweep::sweep(&mut rest, ctx.opts.deadline) {
         let Some((m, q)) = import.name else { continue };
@@ -189,54 +406,67 @@ fn sweep_after_limit(input: &dyn ReadAt, cur: &Cursor<'_>, out: &mut Streams, ct
 }
 
 impl Ctx<'_> {
-    /// Parses pickles back to back from the cursor until the input ends, a non-pickle
-    /// follows a STOP, or an error.
-    fn scan_streams(&mut self, cur: &mut Cursor<'_>, depth: usize) -> Streams {
+    /// Parses pickles back to back from the feed, as a loader calling `load()` again on the
+    /// same file does, until the input ends or one fails. The first pickle failing is the
+    /// stream's problem; a later one failing (or bytes after STOP that are no pickle) is
+    /// `after_stop`: loaders that read one pickle ignore it, its verdicts are kept.
+    fn scan_streams(&mut self, feed: &mut Feed<'_>, depth: usize) -> Streams {
         let mut out = Streams {
             streams: Vec::new(),
-            end: cur.pos(),
+            end: feed.pos(),
             verdicts: Vec::new(),
             problem: None,
+            after_stop: None,
         };
         loop {
-            if cur.remaining() == 0 {
+            if feed.remaining() == 0 {
                 if out.streams.is_empty() {
                     out.problem = Some(Problem {
-                        offset: cur.pos(),
+                        offset: feed.pos(),
                         kind: ProblemKind::Truncated,
                     });
                 }
                 break;
             }
             if out.streams.len() >= self.opts.limits.max_streams {
-                let at = cur.pos();
-                if cur.u8().ok() == Some(op::PROTO) {
-                    out.problem = Some(Problem {
-                        offset: at,
-                        kind: limit(LimitKind::Streams),
-                    });
-                }
-                cur.seek(at);
+                out.problem = Some(Problem {
+                    offset: feed.pos(),
+                    kind: limit(LimitKind::Streams),
+                });
                 break;
             }
-            let start = cur.pos();
-            let (result, verdicts, eventful, info) = self.scan_one(cur, depth);
+            feed.clear_frame();
+            let (result, verdicts, info) = self.scan_one(feed, depth);
+            out.verdicts.extend(verdicts);
             match result {
                 Ok(()) => {
+                    let stop = info.end.saturating_sub(1);
                     out.streams.push(info);
-                    out.verdicts.extend(verdicts);
-                    out.end = cur.pos();
+                    out.end = feed.pos();
+                    if let Some((frame, left)) = feed.after_stop() {
+                        out.verdicts.push(frame_anomaly(
+                            stop,
+                            format!(
+                                "the FRAME at byte {frame} declares {left} more bytes past STOP \
+                                 at byte {stop}; loaders that read the next pickle from the same \
+                                 file start either after STOP or at the frame's end"
+                            ),
+                        ));
+                        out.end = feed.pos();
+                    }
                 }
                 Err(p) => {
-                    let is_limit = matches!(p.kind, ProblemKind::LimitExceeded { .. });
-                    if !out.streams.is_empty() && !eventful && !is_limit {
-                        // Bytes after a STOP that are not a pickle (e.g. legacy torch storages).
-                        cur.seek(out.end);
-                        break;
+                    if out.streams.is_empty() || matches!(p.kind, ProblemKind::LimitExceeded { .. })
+                    {
+                        out.problem = Some(p);
+                    } else if !(depth == 0
+                        && out.streams.len() >= LEGACY_TORCH_PICKLES
+                        && legacy_torch(feed, &out))
+                    {
+                        // (`torch.load` reads five pickles of a legacy file, then raw storage
+                        // bytes: those are expected. Read as pickles, they are still judged.)
+                        out.after_stop = Some(p);
                     }
-                    let _ = start;
-                    out.verdicts.extend(verdicts);
-                    out.problem = Some(p);
                     break;
                 }
             }
@@ -247,16 +477,14 @@ impl Ctx<'_> {
     /// Parses one pickle (up to and including STOP).
     fn scan_one(
         &mut self,
-        cur: &mut Cursor<'_>,
+        feed: &mut Feed<'_>,
         depth: usize,
-    ) -> (Result<(), Problem>, Vec<Verdict>, bool, StreamInfo) {
-        let start = cur.pos();
-        let input = cur.input();
+    ) -> (Result<(), Problem>, Vec<Verdict>, StreamInfo) {
+        let start = feed.pos();
+        let input = feed.input();
         let mut m = Machine::new(self, input, depth);
-        let mut result = m.run(cur);
-        if let (Ok(()), Some(offset)) = (&result, m.frame_overrun) {
-            // The stream is shorter than its frame says: truncated, even though our linear
-            // reading found a STOP (and whatever ran before it).
+        let mut result = m.run(feed);
+        if let (Ok(()), Some(offset)) = (&result, m.overrun) {
             result = Err(Problem {
                 offset,
                 kind: ProblemKind::Truncated,
@@ -267,12 +495,11 @@ impl Ctx<'_> {
         verdicts.sort_by_key(|v| v.offset);
         let info = StreamInfo {
             start,
-            end: cur.pos(),
+            end: feed.pos(),
             protocol: m.protocol,
             opcodes: m.opcodes,
         };
-        let eventful = m.eventful || !verdicts.is_empty();
-        (result, verdicts, eventful, info)
+        (result, verdicts, info)
     }
 
     fn note_global(&mut self, module: &str, qualname: &str) {
@@ -286,6 +513,39 @@ impl Ctx<'_> {
         if self.globals_seen.insert(g.clone()) {
             self.globals.push(g);
         }
+    }
+}
+
+/// Pickles a legacy `torch.save` file holds before its raw storage data: the magic number, the
+/// protocol version, system info, the object, the storage keys.
+const LEGACY_TORCH_PICKLES: usize = 5;
+
+/// Whether the first pickle is legacy `torch.save`'s magic number (0x1950a86a20f9469cfc6c as a
+/// LONG1, whatever the protocol).
+fn legacy_torch(feed: &Feed<'_>, out: &Streams) -> bool {
+    const MAGIC: &[u8] = b"\x8a\x0a\x6c\xfc\x9c\x46\xf9\x20\x6a\xa8\x50\x19";
+    let Some(first) = out.streams.first() else {
+        return false;
+    };
+    let len = first.end.saturating_sub(first.start);
+    if len > 40 {
+        return false;
+    }
+    let mut buf = vec![0u8; len as usize];
+    matches!(feed.input().read_at(first.start, &mut buf), Ok(n) if n == buf.len())
+        && buf.windows(MAGIC.len()).any(|w| w == MAGIC)
+}
+
+/// A frame anomaly outside a machine (at a pickle's end).
+fn frame_anomaly(offset: u64, message: String) -> Verdict {
+    Verdict {
+        risk: Risk::Medium,
+        kind: VerdictKind::Anomaly,
+        message,
+        offset,
+        callee: None,
+        category: None,
+        iocs: Vec::new(),
     }
 }
 
@@ -323,13 +583,12 @@ struct Machine<'c, 'o, 'i> {
     opcodes: u64,
     /// Whether anything importing or calling was decoded.
     eventful: bool,
-    frame_end: Option<u64>,
+    /// A frame anomaly was reported (one per stream is enough).
     frame_noted: bool,
-    /// Offset of a FRAME declaring more bytes than the input holds (C unpicklers reject it).
-    frame_overrun: Option<u64>,
+    /// A FRAME declaring more bytes than the input holds: the C unpickler refuses it there (the
+    /// pure-Python one reads on, and so does the machine, to judge what that runs).
+    overrun: Option<u64>,
     forward_depth: usize,
-    /// End of the current opcode when data it announces (a joblib array) follows it.
-    opcode_end: Option<u64>,
 }
 
 impl<'c, 'o, 'i> Machine<'c, 'o, 'i> {
@@ -349,38 +608,58 @@ impl<'c, 'o, 'i> Machine<'c, 'o, 'i> {
             protocol: 0,
             opcodes: 0,
             eventful: false,
-            frame_end: None,
             frame_noted: false,
-            frame_overrun: None,
+            overrun: None,
             forward_depth: 0,
-            opcode_end: None,
         }
     }
 
-    fn run(&mut self, cur: &mut Cursor<'_>) -> Result<(), Problem> {
+    fn run(&mut self, feed: &mut Feed<'_>) -> Result<(), Problem> {
         loop {
-            let off = cur.pos();
-            match self.step(cur, off) {
-                Ok(Flow::Continue) => {
-                    let end = self.opcode_end.take().unwrap_or(cur.pos());
-                    self.check_frame(off, end);
-                }
-                Ok(Flow::Stop) => {
-                    if let Some(fe) = self.frame_end.filter(|&fe| fe > cur.pos()) {
-                        self.anomaly(
-                            off,
-                            format!(
-                                "the FRAME declares {} more bytes past STOP at byte {off}; \
-                                 the opcodes were decoded linearly",
-                                fe - cur.pos()
-                            ),
-                        );
-                    }
-                    return Ok(());
-                }
+            let off = feed.pos();
+            let step = self.step(feed, off);
+            for note in feed.take_notes() {
+                self.frame_note(note);
+            }
+            match step {
+                Ok(Flow::Continue) => {}
+                Ok(Flow::Stop) => return Ok(()),
                 Err(kind) => return Err(Problem { offset: off, kind }),
             }
         }
+    }
+
+    fn frame_note(&mut self, note: FrameNote) {
+        let (at, message) = match note {
+            FrameNote::Crossing { at, frame, end } => (
+                at,
+                format!(
+                    "the opcode argument at byte {at} runs past the end of the FRAME at byte \
+                     {frame} (byte {end}); loaders read it differently (the C unpickler on a \
+                     buffered frame drops the frame's rest and reads on after it, the \
+                     pure-Python one stops), and each reading was followed"
+                ),
+            ),
+            FrameNote::Nested { at, outer } => (
+                at,
+                format!("a FRAME starts at byte {at}, inside the FRAME at byte {outer}"),
+            ),
+            FrameNote::Overrun {
+                at,
+                declared,
+                available,
+            } => {
+                self.overrun.get_or_insert(at);
+                (
+                    at,
+                    format!(
+                        "the FRAME at byte {at} declares {declared} bytes but only {available} \
+                         remain; the C unpickler refuses it, the pure-Python one reads on"
+                    ),
+                )
+            }
+        };
+        self.anomaly(at, message);
     }
 
     // ---- small helpers -------------------------------------------------------------
@@ -436,9 +715,9 @@ impl<'c, 'o, 'i> Machine<'c, 'o, 'i> {
         Ok(self.stack.split_off(m))
     }
 
-    fn line(&mut self, cur: &mut Cursor<'_>) -> Res<Vec<u8>> {
+    fn line(&mut self, feed: &mut Feed<'_>) -> Res<Line> {
         let max = self.limits().max_inline_bytes.max(256);
-        cur.line(max)?.ok_or(limit(LimitKind::LineLength))
+        feed.line(max)?.ok_or(limit(LimitKind::LineLength))
     }
 
     fn memo_put(&mut self, idx: u64, id: Id) -> Res<()> {
@@ -452,24 +731,26 @@ impl<'c, 'o, 'i> Machine<'c, 'o, 'i> {
     }
 
     /// Reads a length-prefixed blob of `len` bytes starting at the cursor.
-    fn blob(&mut self, cur: &mut Cursor<'_>, len: u64) -> Res<Blob> {
-        if len > cur.remaining() {
+    /// Reads a length-prefixed blob of `len` bytes (one request of the unpickler).
+    fn blob(&mut self, feed: &mut Feed<'_>, len: u64, how: Request) -> Res<Blob> {
+        if len > feed.begin(len, how) {
             return Err(ProblemKind::BadLength(i128::from(len)));
         }
-        let at = cur.pos();
+        let at = feed.pos();
         if len <= self.limits().max_inline_bytes as u64 {
-            let data = cur.bytes(len as usize)?;
+            let data = feed.bytes_now(len as usize)?;
             Ok(Blob::Inline { data, at: Some(at) })
         } else {
-            let preview = cur.bytes(PREVIEW)?;
-            cur.skip(len - PREVIEW as u64)?;
+            let preview = feed.bytes_now(PREVIEW)?;
+            feed.skip_now(len - PREVIEW as u64)?;
             Ok(Blob::External { at, len, preview })
         }
     }
 
-    fn text(&mut self, cur: &mut Cursor<'_>, len: u64) -> Res<Value> {
-        Ok(match self.blob(cur, len)? {
-            Blob::Inline { data, .. } => Value::Str(String::from_utf8_lossy(&data).into_owned()),
+    /// BINUNICODE and friends: UTF-8 with `surrogatepass`.
+    fn text(&mut self, feed: &mut Feed<'_>, len: u64) -> Res<Value> {
+        Ok(match self.blob(feed, len, Request::Read)? {
+            Blob::Inline { data, .. } => Value::Str(text::utf8_surrogatepass(&data).map_err(bad)?),
             Blob::External { len, preview, .. } => Value::BigStr {
                 len,
                 preview: String::from_utf8_lossy(&preview).into(),
@@ -551,27 +832,9 @@ impl<'c, 'o, 'i> Machine<'c, 'o, 'i> {
         );
     }
 
-    fn check_frame(&mut self, start: u64, end: u64) {
-        if let Some(fe) = self.frame_end {
-            if start < fe && end > fe {
-                self.anomaly(
-                    start,
-                    format!(
-                        "the opcode at byte {start} runs past the end of its FRAME (byte {fe}); \
-                         frame lengths that disagree with the opcodes hide content from \
-                         frame-based readers"
-                    ),
-                );
-            }
-            if end >= fe {
-                self.frame_end = None;
-            }
-        }
-    }
-
     // ---- the opcode dispatcher ----------------------------------------------------
 
-    fn step(&mut self, cur: &mut Cursor<'_>, off: u64) -> Res<Flow> {
+    fn step(&mut self, feed: &mut Feed<'_>, off: u64) -> Res<Flow> {
         self.ctx.opcodes += 1;
         self.opcodes += 1;
         if self.ctx.opcodes > self.limits().max_opcodes {
@@ -586,7 +849,7 @@ impl<'c, 'o, 'i> Machine<'c, 'o, 'i> {
         {
             return Err(limit(LimitKind::Time));
         }
-        let code = cur.u8()?;
+        let code = feed.u8()?;
         match code {
             op::MARK => {
                 if self.stack.len() + self.marks.len() >= self.limits().max_stack {
@@ -614,105 +877,104 @@ impl<'c, 'o, 'i> Machine<'c, 'o, 'i> {
                 self.push(t)?;
             }
             op::FLOAT => {
-                let line = self.line(cur)?;
-                let v = parse_float(&line)?;
+                let line = self.line(feed)?;
+                let v = text::float_arg(&line.data, line.at_eof)
+                    .ok_or_else(|| bad("could not convert the FLOAT argument"))?;
                 self.push_value(Value::Float(v))?;
             }
             op::BINFLOAT => {
-                let b = cur.array::<8>()?;
+                let b = feed.array::<8>()?;
                 self.push_value(Value::Float(f64::from_be_bytes(b)))?;
             }
             op::INT => {
-                let line = self.line(cur)?;
-                let v = match line.as_slice() {
-                    b"00" => Value::Bool(false),
-                    b"01" => Value::Bool(true),
-                    l => parse_int(l)?,
-                };
+                let line = self.line(feed)?;
+                let v = text::int_arg(&line.data, line.at_eof)
+                    .ok_or_else(|| bad("could not convert the INT argument"))?;
                 self.push_value(v)?;
             }
             op::LONG => {
-                let line = self.line(cur)?;
-                let l = line.strip_suffix(b"L").unwrap_or(&line);
-                let v = parse_int(l)?;
+                let line = self.line(feed)?;
+                let v = text::long_arg(&line.data, line.at_eof)
+                    .ok_or_else(|| bad("could not convert the LONG argument"))?;
                 self.push_value(v)?;
             }
             op::BININT => {
-                let v = i32::from_le_bytes(cur.array::<4>()?);
+                let v = i32::from_le_bytes(feed.array::<4>()?);
                 self.push_value(Value::Int(i64::from(v)))?;
             }
             op::BININT1 => {
-                let v = cur.u8()?;
+                let v = feed.u8()?;
                 self.push_value(Value::Int(i64::from(v)))?;
             }
             op::BININT2 => {
-                let v = u16::from_le_bytes(cur.array::<2>()?);
+                let v = u16::from_le_bytes(feed.array::<2>()?);
                 self.push_value(Value::Int(i64::from(v)))?;
             }
             op::LONG1 => {
-                let n = u64::from(cur.u8()?);
-                let v = self.long_bytes(cur, n)?;
+                let n = u64::from(feed.u8()?);
+                let v = self.long_bytes(feed, n)?;
                 self.push_value(v)?;
             }
             op::LONG4 => {
-                let n = i32::from_le_bytes(cur.array::<4>()?);
+                let n = i32::from_le_bytes(feed.array::<4>()?);
                 let n = u64::try_from(n).map_err(|_| ProblemKind::BadLength(i128::from(n)))?;
-                let v = self.long_bytes(cur, n)?;
+                let v = self.long_bytes(feed, n)?;
                 self.push_value(v)?;
             }
             op::STRING => {
-                let line = self.line(cur)?;
-                let s = parse_quoted(&line)?;
+                let line = self.line(feed)?;
+                let s = text::string_arg(&line.data, line.at_eof).map_err(bad)?;
                 self.push_value(Value::Str(s))?;
             }
             op::BINSTRING => {
-                let n = i32::from_le_bytes(cur.array::<4>()?);
+                let n = i32::from_le_bytes(feed.array::<4>()?);
                 let n = u64::try_from(n).map_err(|_| ProblemKind::BadLength(i128::from(n)))?;
-                let v = self.latin1_text(cur, n)?;
+                let v = self.latin1_text(feed, n)?;
                 self.push_value(v)?;
             }
             op::SHORT_BINSTRING => {
-                let n = u64::from(cur.u8()?);
-                let v = self.latin1_text(cur, n)?;
+                let n = u64::from(feed.u8()?);
+                let v = self.latin1_text(feed, n)?;
                 self.push_value(v)?;
             }
             op::UNICODE => {
-                let line = self.line(cur)?;
-                self.push_value(Value::Str(raw_unicode_escape(&line)))?;
+                let line = self.line(feed)?;
+                let s = text::unicode_arg(&line.data, line.at_eof).map_err(bad)?;
+                self.push_value(Value::Str(s))?;
             }
             op::SHORT_BINUNICODE => {
-                let n = u64::from(cur.u8()?);
-                let v = self.text(cur, n)?;
+                let n = u64::from(feed.u8()?);
+                let v = self.text(feed, n)?;
                 self.push_value(v)?;
             }
             op::BINUNICODE => {
-                let n = u64::from(u32::from_le_bytes(cur.array::<4>()?));
-                let v = self.text(cur, n)?;
+                let n = u64::from(u32::from_le_bytes(feed.array::<4>()?));
+                let v = self.text(feed, n)?;
                 self.push_value(v)?;
             }
             op::BINUNICODE8 => {
-                let n = u64::from_le_bytes(cur.array::<8>()?);
-                let v = self.text(cur, n)?;
+                let n = u64::from_le_bytes(feed.array::<8>()?);
+                let v = self.text(feed, n)?;
                 self.push_value(v)?;
             }
             op::SHORT_BINBYTES => {
-                let n = u64::from(cur.u8()?);
-                let b = self.blob(cur, n)?;
+                let n = u64::from(feed.u8()?);
+                let b = self.blob(feed, n, Request::Into)?;
                 self.push_value(Value::Bytes(Box::new(b)))?;
             }
             op::BINBYTES => {
-                let n = u64::from(u32::from_le_bytes(cur.array::<4>()?));
-                let b = self.blob(cur, n)?;
+                let n = u64::from(u32::from_le_bytes(feed.array::<4>()?));
+                let b = self.blob(feed, n, Request::Into)?;
                 self.push_value(Value::Bytes(Box::new(b)))?;
             }
             op::BINBYTES8 => {
-                let n = u64::from_le_bytes(cur.array::<8>()?);
-                let b = self.blob(cur, n)?;
+                let n = u64::from_le_bytes(feed.array::<8>()?);
+                let b = self.blob(feed, n, Request::Into)?;
                 self.push_value(Value::Bytes(Box::new(b)))?;
             }
             op::BYTEARRAY8 => {
-                let n = u64::from_le_bytes(cur.array::<8>()?);
-                let b = self.blob(cur, n)?;
+                let n = u64::from_le_bytes(feed.array::<8>()?);
+                let b = self.blob(feed, n, Request::Into)?;
                 self.push_value(Value::ByteArray(Box::new(b)))?;
             }
             op::NEXT_BUFFER => self.push_value(Value::Buffer { readonly: false })?,
@@ -800,31 +1062,33 @@ impl<'c, 'o, 'i> Machine<'c, 'o, 'i> {
                 self.push_value(Value::FrozenSet(items))?;
             }
             op::GET => {
-                let line = self.line(cur)?;
-                let idx = parse_index(&line)?;
+                let line = self.line(feed)?;
+                let idx =
+                    text::index_arg(&line.data, line.at_eof).ok_or_else(|| bad("bad GET index"))?;
                 self.memo_get(idx)?;
             }
             op::BINGET => {
-                let idx = u64::from(cur.u8()?);
+                let idx = u64::from(feed.u8()?);
                 self.memo_get(idx)?;
             }
             op::LONG_BINGET => {
-                let idx = u64::from(u32::from_le_bytes(cur.array::<4>()?));
+                let idx = u64::from(u32::from_le_bytes(feed.array::<4>()?));
                 self.memo_get(idx)?;
             }
             op::PUT => {
-                let line = self.line(cur)?;
-                let idx = parse_index(&line)?;
+                let line = self.line(feed)?;
+                let idx = text::index_arg(&line.data, line.at_eof)
+                    .ok_or_else(|| bad("bad or negative PUT index"))?;
                 let t = self.top()?;
                 self.memo_put(idx, t)?;
             }
             op::BINPUT => {
-                let idx = u64::from(cur.u8()?);
+                let idx = u64::from(feed.u8()?);
                 let t = self.top()?;
                 self.memo_put(idx, t)?;
             }
             op::LONG_BINPUT => {
-                let idx = u64::from(u32::from_le_bytes(cur.array::<4>()?));
+                let idx = u64::from(u32::from_le_bytes(feed.array::<4>()?));
                 let t = self.top()?;
                 self.memo_put(idx, t)?;
             }
@@ -834,8 +1098,8 @@ impl<'c, 'o, 'i> Machine<'c, 'o, 'i> {
                 self.memo_put(idx, t)?;
             }
             op::GLOBAL => {
-                let (module, name) = self.name_pair(cur)?;
-                let g = self.import(off, &module, &name)?;
+                let (module, name) = self.name_lines(feed, false)?;
+                let g = self.import_named(off, &module, &name)?;
                 self.push(g)?;
             }
             op::STACK_GLOBAL => {
@@ -845,9 +1109,10 @@ impl<'c, 'o, 'i> Machine<'c, 'o, 'i> {
                 self.push(g)?;
             }
             op::INST => {
-                let (module, name) = self.name_pair(cur)?;
+                // The pure-Python unpickler imports the class before it looks for the MARK.
+                let (module, name) = self.name_lines(feed, true)?;
+                let cls = self.import_named(off, &module, &name)?;
                 let args = self.pop_mark()?;
-                let cls = self.import(off, &module, &name)?;
                 let args = self.value(Value::Tuple(args))?;
                 let r = self.instantiate(off, cls, args)?;
                 self.push(r)?;
@@ -865,12 +1130,16 @@ impl<'c, 'o, 'i> Machine<'c, 'o, 'i> {
             op::REDUCE => {
                 let args = self.pop()?;
                 let callee = self.pop()?;
+                self.check_callable(callee)?;
+                self.check_iterable(args, "REDUCE arguments")?;
                 let r = self.invoke(off, callee, args, None, Via::Direct)?;
                 self.push(r)?;
             }
             op::NEWOBJ => {
                 let args = self.pop()?;
                 let cls = self.pop()?;
+                self.check_callable(cls)?;
+                self.check_iterable(args, "NEWOBJ arguments")?;
                 let r = self.construct(off, cls, args, None)?;
                 self.push(r)?;
             }
@@ -878,29 +1147,35 @@ impl<'c, 'o, 'i> Machine<'c, 'o, 'i> {
                 let kwargs = self.pop()?;
                 let args = self.pop()?;
                 let cls = self.pop()?;
+                self.check_callable(cls)?;
+                self.check_iterable(args, "NEWOBJ_EX arguments")?;
+                if self.is_plain_data(kwargs) && !matches!(self.arena.get(kwargs), Value::Dict(_)) {
+                    return Err(bad("NEWOBJ_EX keyword arguments are not a mapping"));
+                }
                 let r = self.construct(off, cls, args, Some(kwargs))?;
                 self.push(r)?;
             }
             op::BUILD => {
                 let state = self.pop()?;
                 let target = self.top()?;
-                self.build(cur, off, target, state)?;
+                self.build(feed, off, target, state)?;
             }
             op::EXT1 => {
-                let code = i64::from(cur.u8()?);
+                let code = i64::from(feed.u8()?);
                 self.extension(off, code)?;
             }
             op::EXT2 => {
-                let code = i64::from(u16::from_le_bytes(cur.array::<2>()?));
+                let code = i64::from(u16::from_le_bytes(feed.array::<2>()?));
                 self.extension(off, code)?;
             }
             op::EXT4 => {
-                let code = i64::from(i32::from_le_bytes(cur.array::<4>()?));
+                let code = i64::from(i32::from_le_bytes(feed.array::<4>()?));
                 self.extension(off, code)?;
             }
             op::PERSID => {
-                let line = self.line(cur)?;
-                let pid = self.value(Value::Str(String::from_utf8_lossy(&line).into_owned()))?;
+                let line = self.line(feed)?;
+                let pid = text::persid_arg(&line.data, line.at_eof).map_err(bad)?;
+                let pid = self.value(Value::Str(pid))?;
                 self.push_value(Value::PersistentId(pid))?;
             }
             op::BINPERSID => {
@@ -908,56 +1183,119 @@ impl<'c, 'o, 'i> Machine<'c, 'o, 'i> {
                 self.push_value(Value::PersistentId(pid))?;
             }
             op::PROTO => {
-                let p = cur.u8()?;
+                let p = feed.u8()?;
                 if p > 5 {
                     return Err(ProblemKind::UnsupportedProtocol(p));
                 }
                 self.protocol = p;
             }
             op::FRAME => {
-                let len = u64::from_le_bytes(cur.array::<8>()?);
-                let after = cur.pos();
-                if self.frame_end.is_some_and(|fe| fe > off) {
-                    self.anomaly(
-                        off,
-                        format!("a FRAME starts at byte {off}, inside the previous frame"),
-                    );
+                let len = u64::from_le_bytes(feed.array::<8>()?);
+                if i64::try_from(len).is_err() {
+                    return Err(ProblemKind::BadLength(i128::from(len)));
                 }
-                if len > cur.remaining() {
-                    self.frame_overrun.get_or_insert(off);
-                    self.anomaly(
-                        off,
-                        format!(
-                            "the FRAME at byte {off} declares {len} bytes but only {} remain",
-                            cur.remaining()
-                        ),
-                    );
-                }
-                self.frame_end = after.checked_add(len);
+                feed.frame(off, len)?;
             }
             other => return Err(ProblemKind::BadOpcode(other)),
         }
         Ok(Flow::Continue)
     }
 
-    fn long_bytes(&mut self, cur: &mut Cursor<'_>, n: u64) -> Res<Value> {
-        if n > cur.remaining() {
+    /// Plain data: no call, import or object whose type is unknown (so whether it can be called,
+    /// iterated or used as a name is known).
+    fn is_plain_data(&self, id: Id) -> bool {
+        matches!(
+            self.arena.get(id),
+            Value::None
+                | Value::Bool(_)
+                | Value::Int(_)
+                | Value::BigInt(_)
+                | Value::Float(_)
+                | Value::Str(_)
+                | Value::BigStr { .. }
+                | Value::Bytes(_)
+                | Value::ByteArray(_)
+                | Value::Tuple(_)
+                | Value::List(_)
+                | Value::Dict(_)
+                | Value::Set(_)
+                | Value::FrozenSet(_)
+                | Value::Buffer { .. }
+        )
+    }
+
+    /// Whether a value cannot be an exact `str` at load time (STACK_GLOBAL accepts nothing
+    /// else, not even a subclass): plain data other than a string, or an instance of a
+    /// framework class (constructed, or rebuilt by `copyreg`) other than `str` itself. A call
+    /// of anything else may return a string.
+    fn never_exact_str(&self, id: Id) -> bool {
+        if self.is_plain_data(id) {
+            return !matches!(self.arena.get(id), Value::Str(_));
+        }
+        let Value::Call {
+            callee, args, kind, ..
+        } = self.arena.get(id)
+        else {
+            return false;
+        };
+        let class = match (self.arena.global_name(*callee), kind) {
+            (Some((m, q)), CallKind::Call)
+                if matches!(
+                    classify::full_name(m, q).as_str(),
+                    "copyreg._reconstructor" | "copyreg.__newobj__" | "copyreg.__newobj_ex__"
+                ) =>
+            {
+                self.arg(*args, 0)
+            }
+            (Some((_, q)), CallKind::Call) if classify::looks_like_class(q) => Some(*callee),
+            (Some(_), CallKind::New) => Some(*callee),
+            _ => None,
+        };
+        class
+            .and_then(|c| self.arena.global_name(c))
+            .is_some_and(|(m, q)| {
+                classify::is_trusted_namespace(m) && classify::full_name(m, q) != "builtins.str"
+            })
+    }
+
+    /// Calling plain data raises `TypeError` in every unpickler: the load stops there.
+    fn check_callable(&self, id: Id) -> Res<()> {
+        if self.is_plain_data(id) {
+            return Err(bad("calls an object that is not callable"));
+        }
+        Ok(())
+    }
+
+    /// `f(*args)`: the pure-Python unpickler takes any iterable (the C one a tuple); numbers
+    /// and None are no arguments at all.
+    fn check_iterable(&self, id: Id, what: &str) -> Res<()> {
+        if matches!(
+            self.arena.get(id),
+            Value::None | Value::Bool(_) | Value::Int(_) | Value::BigInt(_) | Value::Float(_)
+        ) {
+            return Err(ProblemKind::BadArgument(format!("{what} are not iterable")));
+        }
+        Ok(())
+    }
+
+    fn long_bytes(&mut self, feed: &mut Feed<'_>, n: u64) -> Res<Value> {
+        if n > feed.begin(n, Request::Read) {
             return Err(ProblemKind::BadLength(i128::from(n)));
         }
         if n > 16 {
             if n > self.limits().max_inline_bytes as u64 {
-                cur.skip(n)?;
+                feed.skip_now(n)?;
             } else {
-                cur.bytes(n as usize)?;
+                feed.bytes_now(n as usize)?;
             }
             return Ok(Value::BigInt(format!("<{n}-byte int>")));
         }
-        let b = cur.bytes(n as usize)?;
+        let b = feed.bytes_now(n as usize)?;
         Ok(decode_long(&b))
     }
 
-    fn latin1_text(&mut self, cur: &mut Cursor<'_>, n: u64) -> Res<Value> {
-        Ok(match self.blob(cur, n)? {
+    fn latin1_text(&mut self, feed: &mut Feed<'_>, n: u64) -> Res<Value> {
+        Ok(match self.blob(feed, n, Request::Read)? {
             Blob::Inline { data, .. } => Value::Str(data.iter().map(|&b| char::from(b)).collect()),
             Blob::External { len, preview, .. } => Value::BigStr {
                 len,
@@ -970,11 +1308,12 @@ impl<'c, 'o, 'i> Machine<'c, 'o, 'i> {
         })
     }
 
-    fn name_pair(&mut self, cur: &mut Cursor<'_>) -> Res<(String, String)> {
-        let module = self.line(cur)?;
-        let name = self.line(cur)?;
-        let module = valid_name(&module)?;
-        let name = valid_name(&name)?;
+    /// The two lines of GLOBAL (UTF-8) or INST (ASCII).
+    fn name_lines(&mut self, feed: &mut Feed<'_>, ascii: bool) -> Res<(String, String)> {
+        let module = self.line(feed)?;
+        let module = text::name_arg(&module.data, module.at_eof, ascii).map_err(bad)?;
+        let name = self.line(feed)?;
+        let name = text::name_arg(&name.data, name.at_eof, ascii).map_err(bad)?;
         Ok((module, name))
     }
 
@@ -989,12 +1328,37 @@ impl<'c, 'o, 'i> Machine<'c, 'o, 'i> {
         Ok(id)
     }
 
+    /// What `find_class(module, name)` does with names read from the stream: a module name
+    /// that cannot be imported fails; a module that can is imported (its code runs) before the
+    /// attribute is looked up, so a name that cannot be an attribute still reaches the module.
+    fn import_named(&mut self, off: u64, module: &str, name: &str) -> Res<Id> {
+        if !dotted_identifiers(module) {
+            let shown = crate::value::truncate_chars(module.escape_debug().to_string(), 80);
+            return Err(ProblemKind::BadArgument(format!(
+                "no module can be named {shown}"
+            )));
+        }
+        if !dotted_identifiers(name) {
+            // Protocol 4 resolves a dotted name one attribute at a time: every leading part
+            // that can be an attribute is reached (`torch` + `os.system ` reaches `torch.os`).
+            let reached: Vec<&str> = name.split('.').take_while(|p| importable_part(p)).collect();
+            self.import(off, module, &reached.join("."))?;
+            let shown = crate::value::truncate_chars(name.escape_debug().to_string(), 80);
+            return Err(ProblemKind::BadArgument(format!(
+                "module {module} is imported, but no attribute can be named {shown}"
+            )));
+        }
+        self.import(off, module, name)
+    }
+
     fn stack_global(&mut self, off: u64, module: Id, name: Id) -> Res<Id> {
         match (self.arena.as_str(module), self.arena.as_str(name)) {
             (Some(m), Some(n)) => {
-                let m = valid_name(m.as_bytes())?;
-                let n = valid_name(n.as_bytes())?;
-                self.import(off, &m, &n)
+                let (m, n) = (m.to_owned(), n.to_owned());
+                self.import_named(off, &m, &n)
+            }
+            _ if [module, name].iter().any(|&v| self.never_exact_str(v)) => {
+                Err(bad("STACK_GLOBAL requires str"))
             }
             _ => {
                 self.eventful = true;
@@ -1357,6 +1721,13 @@ impl<'c, 'o, 'i> Machine<'c, 'o, 'i> {
         }) else {
             return Ok(None);
         };
+        // `sys.modules.get` and `pydoc.locate` return None for a name that cannot be imported
+        // (the others raise, which ends the load).
+        if matches!(name, "sys.modules.get" | "pydoc.locate")
+            && !dotted_identifiers(&target.replace(':', "."))
+        {
+            return Ok(None);
+        }
         match name {
             // `__import__('a.b')` returns the top package `a` unless a fromlist is given.
             "builtins.__import__" | "importlib.__import__" => {
@@ -1680,7 +2051,7 @@ impl<'c, 'o, 'i> Machine<'c, 'o, 'i> {
     }
 
     /// BUILD: `target.__setstate__(state)` or attribute updates.
-    fn build(&mut self, cur: &mut Cursor<'_>, off: u64, target: Id, state: Id) -> Res<()> {
+    fn build(&mut self, feed: &mut Feed<'_>, off: u64, target: Id, state: Id) -> Res<()> {
         if let Some((m, q)) = self.global_of(target) {
             self.eventful = true;
             self.used.insert(target);
@@ -1718,7 +2089,12 @@ impl<'c, 'o, 'i> Machine<'c, 'o, 'i> {
                 self.partial_target(off, f);
             }
         } else if joblib::WRAPPERS.contains(&name.as_str()) {
-            self.joblib_array(cur, state)?;
+            // Only joblib's unpickler reads the array data here; `pickle.load`, `torch.load`
+            // and `numpy.load` read on as opcodes (another reading follows joblib's).
+            self.ctx.joblib_seen = true;
+            if self.ctx.joblib {
+                self.joblib_array(feed, state)?;
+            }
         }
         Ok(())
     }
@@ -1735,15 +2111,18 @@ impl<'c, 'o, 'i> Machine<'c, 'o, 'i> {
         Ok(())
     }
 
-    fn joblib_array(&mut self, cur: &mut Cursor<'_>, state: Id) -> Res<()> {
-        self.opcode_end = Some(cur.pos());
+    /// joblib's `read_array`: the array's bytes are read from the file itself, not through the
+    /// unpickler's frame (joblib ends the frame before writing them), so inside a frame with
+    /// bytes left they come after the frame and unpickling goes on in the frame.
+    fn joblib_array(&mut self, feed: &mut Feed<'_>, state: Id) -> Res<()> {
         match joblib::payload(&self.arena, state).map_err(ProblemKind::Joblib)? {
             joblib::ArrayPayload::Raw { padded, bytes } => {
+                let mut total = bytes;
                 if padded {
-                    let pad = cur.u8()?;
-                    cur.skip(u64::from(pad))?;
+                    let pad = feed.file_byte()?;
+                    total = total.saturating_add(1 + u64::from(pad));
                 }
-                cur.skip(bytes)?;
+                feed.file_skip(total)?;
                 self.ctx.joblib_arrays = self.ctx.joblib_arrays.saturating_add(1);
                 Ok(())
             }
@@ -1751,7 +2130,10 @@ impl<'c, 'o, 'i> Machine<'c, 'o, 'i> {
                 if self.depth + 1 > self.limits().max_nesting {
                     return Err(limit(LimitKind::Nesting));
                 }
-                let (result, verdicts, _, _) = self.ctx.scan_one(cur, self.depth + 1);
+                // `pickle.load(file)`: a whole pickle at the file's position.
+                let resume = feed.enter_file();
+                let (result, verdicts, _) = self.ctx.scan_one(feed, self.depth + 1);
+                feed.leave_file(resume);
                 self.verdicts.extend(verdicts);
                 self.ctx.joblib_arrays = self.ctx.joblib_arrays.saturating_add(1);
                 result.map_err(|p| p.kind)
@@ -1803,9 +2185,9 @@ impl<'c, 'o, 'i> Machine<'c, 'o, 'i> {
         };
         let out = match &blob {
             Blob::Inline { data, .. } => {
-                let mut c = Cursor::new(data, 0, self.limits().max_read);
+                let mut c = Feed::new(data, 0, self.limits().max_read, Vec::new());
                 let out = self.ctx.scan_streams(&mut c, self.depth + 1);
-                self.ctx.nested_fetched = self.ctx.nested_fetched.saturating_add(c.fetched);
+                self.ctx.nested_fetched = self.ctx.nested_fetched.saturating_add(c.fetched());
                 out
             }
             Blob::External { at, len, .. } => {
@@ -1814,9 +2196,9 @@ impl<'c, 'o, 'i> Machine<'c, 'o, 'i> {
                     start: *at,
                     len: *len,
                 };
-                let mut c = Cursor::new(&sub, 0, self.limits().max_read);
+                let mut c = Feed::new(&sub, 0, self.limits().max_read, Vec::new());
                 let out = self.ctx.scan_streams(&mut c, self.depth + 1);
-                self.ctx.nested_fetched = self.ctx.nested_fetched.saturating_add(c.fetched);
+                self.ctx.nested_fetched = self.ctx.nested_fetched.saturating_add(c.fetched());
                 out
             }
         };
@@ -1906,12 +2288,52 @@ impl<'c, 'o, 'i> Machine<'c, 'o, 'i> {
 
 // ---- argument parsing helpers ---------------------------------------------------------
 
+/// Whether calls of `name` (normalized) are evaluated symbolically by [`Machine::evaluate`]
+/// rather than judged: their result is what the file uses next.
+pub(crate) fn is_evaluated(name: &str) -> bool {
+    matches!(
+        name,
+        "builtins.getattr"
+            | "numpy.core._ufunc_reconstruct"
+            | "numpy._core._ufunc_reconstruct"
+            | "builtins.type"
+            | "_codecs.encode"
+            | "codecs.encode"
+            | "builtins.str"
+    ) || name.ends_with(".__builtins__.get")
+        || name.ends_with(".__builtins__.__getitem__")
+}
+
 /// Whether `name` hands its first argument to a deserializer: a known loader, or one reached
 /// through a module that re-exports it (`numpy.compat.pickle.loads`).
 fn is_nested_loader(name: &str) -> bool {
     NESTED_LOADERS
         .iter()
         .any(|l| name == *l || name.strip_suffix(l).is_some_and(|head| head.ends_with('.')))
+}
+
+/// A text argument the unpicklers refuse.
+fn bad(why: &str) -> ProblemKind {
+    ProblemKind::BadArgument(why.to_owned())
+}
+
+/// Whether `s` can name a module or attribute path: dotted identifiers. ASCII as Python's
+/// `str.isidentifier`; any other letter, mark or symbol is taken as an identifier character
+/// (Python's XID classes accept combining marks such as the accent of `ós`, which
+/// `char::is_alphanumeric` does not; accepting more only means judging more names).
+pub(crate) fn dotted_identifiers(s: &str) -> bool {
+    !s.is_empty() && s.split('.').all(importable_part)
+}
+
+fn importable_part(p: &str) -> bool {
+    let ok = |c: char, first: bool| {
+        c == '_'
+            || c.is_ascii_alphabetic()
+            || (!first && c.is_ascii_digit())
+            || (!c.is_ascii() && !c.is_whitespace() && !c.is_control())
+    };
+    let mut chars = p.chars();
+    chars.next().is_some_and(|c| ok(c, true)) && chars.all(|c| ok(c, false))
 }
 
 fn pairs(items: Vec<Id>) -> Res<Vec<(Id, Id)>> {
@@ -1925,62 +2347,11 @@ fn pairs(items: Vec<Id>) -> Res<Vec<(Id, Id)>> {
 fn valid_name(raw: &[u8]) -> Res<String> {
     let s = std::str::from_utf8(raw)
         .map_err(|_| ProblemKind::BadArgument("name is not UTF-8".into()))?;
-    if s.is_empty() || !s.split('.').all(is_identifier) {
+    if !dotted_identifiers(s) {
         let shown = crate::value::truncate_chars(s.escape_debug().to_string(), 80);
         return Err(ProblemKind::BadArgument(format!("invalid name {shown}")));
     }
     Ok(s.to_owned())
-}
-
-fn parse_index(line: &[u8]) -> Res<u64> {
-    let s = std::str::from_utf8(line).unwrap_or("").trim();
-    s.parse::<u64>()
-        .map_err(|_| ProblemKind::BadArgument("bad memo index".into()))
-}
-
-fn parse_float(line: &[u8]) -> Res<f64> {
-    let s = std::str::from_utf8(line).unwrap_or("").trim();
-    let lower = s.to_ascii_lowercase();
-    match lower.trim_start_matches(['+', '-']) {
-        "inf" | "infinity" | "nan" => {}
-        _ if s
-            .chars()
-            .all(|c| c.is_ascii_digit() || "+-.eE_".contains(c))
-            && !s.is_empty() => {}
-        _ => return Err(ProblemKind::BadArgument("bad float".into())),
-    }
-    lower
-        .replace('_', "")
-        .parse::<f64>()
-        .map_err(|_| ProblemKind::BadArgument("bad float".into()))
-}
-
-fn parse_int(line: &[u8]) -> Res<Value> {
-    let s = std::str::from_utf8(line).unwrap_or("").trim();
-    if let Ok(v) = s.parse::<i64>() {
-        return Ok(Value::Int(v));
-    }
-    let digits = s.trim_start_matches(['+', '-']);
-    if !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) {
-        return Ok(Value::BigInt(s.to_owned()));
-    }
-    let (neg, body) = match s.strip_prefix('-') {
-        Some(b) => (true, b),
-        None => (false, s.strip_prefix('+').unwrap_or(s)),
-    };
-    let lower = body.to_ascii_lowercase();
-    let (radix, rest) = if let Some(r) = lower.strip_prefix("0x") {
-        (16, r)
-    } else if let Some(r) = lower.strip_prefix("0o") {
-        (8, r)
-    } else if let Some(r) = lower.strip_prefix("0b") {
-        (2, r)
-    } else {
-        return Err(ProblemKind::BadArgument("bad integer".into()));
-    };
-    let v = i64::from_str_radix(&rest.replace('_', ""), radix)
-        .map_err(|_| ProblemKind::BadArgument("bad integer".into()))?;
-    Ok(Value::Int(if neg { -v } else { v }))
 }
 
 /// Little-endian two's complement, at most 16 bytes.
@@ -1999,132 +2370,14 @@ fn decode_long(b: &[u8]) -> Value {
     }
 }
 
-/// Decodes a proto-0 STRING argument: a quoted Python 2 `str` literal.
-fn parse_quoted(line: &[u8]) -> Res<String> {
-    let line = line.strip_suffix(b"\r").unwrap_or(line);
-    let quoted =
-        line.len() >= 2 && (line[0] == b'\'' || line[0] == b'"') && line.last() == Some(&line[0]);
-    if !quoted {
-        return Err(ProblemKind::BadArgument(
-            "the STRING opcode argument must be quoted".into(),
-        ));
-    }
-    let body = &line[1..line.len() - 1];
-    let mut out = Vec::with_capacity(body.len());
-    let mut i = 0;
-    while i < body.len() {
-        let b = body[i];
-        if b != b'\\' || i + 1 >= body.len() {
-            out.push(b);
-            i += 1;
-            continue;
-        }
-        let e = body[i + 1];
-        i += 2;
-        match e {
-            b'\\' => out.push(b'\\'),
-            b'\'' => out.push(b'\''),
-            b'"' => out.push(b'"'),
-            b'a' => out.push(7),
-            b'b' => out.push(8),
-            b'f' => out.push(12),
-            b'n' => out.push(b'\n'),
-            b'r' => out.push(b'\r'),
-            b't' => out.push(b'\t'),
-            b'v' => out.push(11),
-            b'\n' => {}
-            b'x' => {
-                let hex = body.get(i..i + 2).and_then(|h| std::str::from_utf8(h).ok());
-                match hex.and_then(|h| u8::from_str_radix(h, 16).ok()) {
-                    Some(v) => {
-                        out.push(v);
-                        i += 2;
-                    }
-                    None => return Err(ProblemKind::BadArgument("bad \\x escape".into())),
-                }
-            }
-            b'0'..=b'7' => {
-                let mut v = u32::from(e - b'0');
-                let mut k = 0;
-                while k < 2 {
-                    match body.get(i) {
-                        Some(&d @ b'0'..=b'7') => {
-                            v = v * 8 + u32::from(d - b'0');
-                            i += 1;
-                            k += 1;
-                        }
-                        _ => break,
-                    }
-                }
-                out.push((v & 0xff) as u8);
-            }
-            other => {
-                out.push(b'\\');
-                out.push(other);
-            }
-        }
-    }
-    Ok(out.iter().map(|&b| char::from(b)).collect())
-}
-
-/// Decodes `raw-unicode-escape` (proto-0 UNICODE).
-fn raw_unicode_escape(line: &[u8]) -> String {
-    let mut out = String::with_capacity(line.len());
-    let mut i = 0;
-    while i < line.len() {
-        let b = line[i];
-        if b == b'\\' {
-            let width = match line.get(i + 1) {
-                Some(b'u') => 4,
-                Some(b'U') => 8,
-                _ => 0,
-            };
-            if width > 0 {
-                let hex = line
-                    .get(i + 2..i + 2 + width)
-                    .and_then(|h| std::str::from_utf8(h).ok())
-                    .and_then(|h| u32::from_str_radix(h, 16).ok());
-                if let Some(cp) = hex {
-                    out.push(char::from_u32(cp).unwrap_or('\u{fffd}'));
-                    i += 2 + width;
-                    continue;
-                }
-            }
-        }
-        out.push(char::from(b));
-        i += 1;
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn quoted_strings() {
-        assert_eq!(parse_quoted(b"'a\\nb'").ok(), Some("a\nb".to_owned()));
-        assert_eq!(parse_quoted(b"\"it's\"").ok(), Some("it's".to_owned()));
-        assert_eq!(parse_quoted(b"'\\x41\\101'").ok(), Some("AA".to_owned()));
-        assert!(parse_quoted(b"abc").is_err());
-        assert!(parse_quoted(b"'").is_err());
-    }
-
-    #[test]
-    fn ints() {
-        assert!(matches!(parse_int(b"42"), Ok(Value::Int(42))));
-        assert!(matches!(parse_int(b"-7"), Ok(Value::Int(-7))));
-        assert!(matches!(
-            parse_int(b"123456789012345678901234567890"),
-            Ok(Value::BigInt(_))
-        ));
-        assert!(parse_int(b"x").is_err());
+    fn longs() {
         assert!(matches!(decode_long(&[0xff]), Value::Int(-1)));
         assert!(matches!(decode_long(&[0x00, 0x01]), Value::Int(256)));
-    }
-
-    #[test]
-    fn unicode_escape() {
-        assert_eq!(raw_unicode_escape(b"a\\u00e9b"), "a\u{e9}b");
+        assert!(matches!(decode_long(&[]), Value::Int(0)));
     }
 }

@@ -75,6 +75,13 @@ pub const BYTEARRAY8: u8 = 0x96;
 pub const NEXT_BUFFER: u8 = 0x97;
 pub const READONLY_BUFFER: u8 = 0x98;
 
+/// Whether `code` is an opcode of protocols 0–5.
+pub fn is_opcode(code: u8) -> bool {
+    matches!(code, b'(' | b')' | b'.' | b'0'..=b'2' | b'B' | b'C' | b'F'..=b'G' | b'I'..=b'N')
+        || matches!(code, b'P'..=b'V' | b'X' | b']' | b'a'..=b'e' | b'g'..=b'j' | b'l')
+        || matches!(code, b'o'..=b'u' | b'}' | 0x80..=0x98)
+}
+
 /// The pickletools name of an opcode byte, or `None` when the byte is not an opcode.
 #[cfg(test)]
 pub fn name(code: u8) -> Option<&'static str> {
@@ -153,6 +160,13 @@ pub fn name(code: u8) -> Option<&'static str> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn is_opcode_is_exactly_the_named_bytes() {
+        for b in 0..=255u8 {
+            assert_eq!(super::is_opcode(b), super::name(b).is_some(), "{b:#04x}");
+        }
+    }
+
     #[test]
     fn all_68_opcodes_named() {
         assert_eq!(

@@ -292,6 +292,37 @@ impl<'a> Cursor<'a> {
         Ok(())
     }
 
+    /// Reads up to the next `\n` (consumed, not returned) or, when there is none, to the end of
+    /// the input; the flag says the input ended first. At most `max` bytes: `Ok(None)` when the
+    /// line is longer.
+    pub(crate) fn line_or_eof(&mut self, max: usize) -> Result<Option<(Vec<u8>, bool)>, ReadError> {
+        let mut out = Vec::new();
+        loop {
+            let rel = match self.in_window() {
+                Some(r) => r,
+                None => match self.fill() {
+                    Ok(r) => r,
+                    Err(ReadError::Truncated) => return Ok(Some((out, true))),
+                    Err(e) => return Err(e),
+                },
+            };
+            let chunk = &self.window[rel..self.window_len];
+            if let Some(nl) = chunk.iter().position(|&b| b == b'\n') {
+                if out.len() + nl > max {
+                    return Ok(None);
+                }
+                out.extend_from_slice(&chunk[..nl]);
+                self.pos += nl as u64 + 1;
+                return Ok(Some((out, false)));
+            }
+            if out.len() + chunk.len() > max {
+                return Ok(None);
+            }
+            out.extend_from_slice(chunk);
+            self.pos += chunk.len() as u64;
+        }
+    }
+
     /// Reads a `\n`-terminated line (without the newline), at most `max` bytes long.
     /// Returns `Ok(None)` when the line is longer than `max`.
     pub(crate) fn line(&mut self, max: usize) -> Result<Option<Vec<u8>>, ReadError> {

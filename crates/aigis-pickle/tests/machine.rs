@@ -1106,3 +1106,556 @@ mod prop {
         }
     }
 }
+
+// ---- read as CPython's loaders read (C and pure-Python unpicklers, file / BytesIO / bytes) ----
+
+fn has_critical(r: &PickleScan, needle: &str) -> bool {
+    critical(r).iter().any(|m| m.contains(needle))
+}
+
+/// `os.system('id')` in protocol 0, ending with STOP.
+const P0_PAYLOAD: &[u8] = b"cos\nsystem\n(S'id'\ntR.";
+
+#[test]
+fn text_arguments_either_unpickler_accepts_do_not_stop_the_scan() {
+    // Each argument is read past by a real loader (C's strtol/PyLong_FromString or Python's
+    // int()/float()), so the payload after it runs.
+    for arg in [
+        &b"I1_000\n0"[..],
+        b"I-0\n0",
+        b"I-00\n0",
+        b"I+5\n0",
+        b"I 7 \n0",
+        b"I010\n0",
+        b"I5\x00junk\n0",
+        b"I0x_1f\n0",
+        b"L1_000L\n0",
+        b"L-0L\n0",
+        b"L5 L\n0",
+        b"F1_000.5\n0",
+        b"F1e999\n0",
+        b"F 1.5\n0",
+        b"F1.5\x00x\n0",
+        b"F-iNfInItY\n0",
+        b"Np-0\n0g0\n0",
+        b"Np0_0\n0g 0 \n0",
+        b"Np3\x00x\n0g3\n0",
+        b"S'\\z'\n0",
+        b"V\\\\u0041\n0",
+    ] {
+        let p = P::new().raw(arg).raw(P0_PAYLOAD);
+        let r = run(&p);
+        assert!(
+            has_critical(&r, "os.system('id')"),
+            "{}: {:#?}",
+            String::from_utf8_lossy(arg),
+            r
+        );
+        assert!(r.problem.is_none(), "{:?}: {:?}", arg, r.problem);
+    }
+    // And what both refuse stops the load there: the payload after it never runs.
+    for arg in [
+        &b"I08\n0"[..],
+        b"I1__0\n0",
+        b"F0x1p3\n0",
+        b"S'\\'\n0",
+        b"V\\u00\n0",
+    ] {
+        let r = run(&P::new().raw(arg).raw(P0_PAYLOAD));
+        assert!(
+            matches!(
+                r.problem.as_ref().map(|p| &p.kind),
+                Some(ProblemKind::BadArgument(_))
+            ),
+            "{arg:?}: {r:?}"
+        );
+        assert!(critical(&r).is_empty(), "{arg:?}");
+    }
+}
+
+#[test]
+fn a_final_line_without_newline_is_read_as_the_pure_python_unpickler_reads_it() {
+    // `readline()[:-1]` at the end of the input drops the last byte, newline or not.
+    let inst = run(&P::new().raw(b"(S'id'\nios\nsystemX"));
+    assert!(has_critical(&inst, "os.system('id')"), "{inst:#?}");
+    let inst = run(&P::new().raw(b"(S'touch /tmp/x'\nisubprocess\ncheck_output\n"));
+    assert!(has_critical(&inst, "check_output"), "{inst:#?}");
+    // GLOBAL at the end: imported, then the load stops.
+    for tail in [
+        &b"cos\nsystemX"[..],
+        b"cposix\nsystem\r",
+        b"cos\n",
+        b"cos\nsystem",
+    ] {
+        let r = run(&P::new().raw(b"\x80\x02").raw(tail));
+        assert!(
+            r.verdicts
+                .iter()
+                .any(|v| v.kind == VerdictKind::DangerousReference && v.risk == Risk::High),
+            "{tail:?}: {r:#?}"
+        );
+    }
+}
+
+#[test]
+fn inst_imports_before_it_looks_for_its_mark() {
+    // The pure-Python unpickler calls find_class, then pop_mark (which fails).
+    for names in [
+        &b"ios\nsystem\n"[..],
+        b"isubprocess\nPopen\n",
+        b"ibuiltins\neval\n",
+    ] {
+        let r = run(&P::new().raw(names).stop());
+        assert!(
+            r.verdicts
+                .iter()
+                .any(|v| v.kind == VerdictKind::DangerousReference),
+            "{names:?}: {r:#?}"
+        );
+        assert_eq!(r.problem.map(|p| p.kind), Some(ProblemKind::NoMark));
+    }
+}
+
+#[test]
+fn a_module_is_imported_even_when_its_attribute_cannot_exist() {
+    // find_class imports the module, then getattr fails: the module's import is reached.
+    for tail in [
+        &b"cos\nsystem \n"[..],
+        b"cos\nsys tem\n",
+        b"csubprocess\n.x\n",
+        b"\x8c\x02os\x8c\x00\x93",
+    ] {
+        let r = run(&P::new().raw(tail).stop());
+        assert!(
+            r.verdicts
+                .iter()
+                .any(|v| v.kind == VerdictKind::DangerousReference && v.risk == Risk::High),
+            "{tail:?}: {r:#?}"
+        );
+        assert!(matches!(
+            r.problem.map(|p| p.kind),
+            Some(ProblemKind::BadArgument(_))
+        ));
+    }
+    // Protocol 4 walks a dotted name: the leading attributes that exist are reached.
+    for tail in [
+        &b"\x80\x04ctorch\nos.system \n"[..],
+        b"\x80\x04ctorch\nos.\n",
+        b"\x80\x04cbuiltins\neval.\n",
+        b"\x80\x04\x8c\x05torch\x8c\x0aos.sys tem\x93",
+    ] {
+        let r = run(&P::new().raw(tail).stop());
+        assert!(
+            r.verdicts
+                .iter()
+                .any(|v| v.kind == VerdictKind::DangerousReference && v.risk == Risk::High),
+            "{tail:?}: {r:#?}"
+        );
+    }
+    // A module name nothing can import: the load stops, nothing is reached.
+    let r = run(&P::new().raw(b"cos system\nx\n").stop());
+    assert!(r.verdicts.is_empty(), "{r:#?}");
+    // Identifiers with combining marks are identifiers (`o` + U+0301): an unknown module.
+    let r = run(&P::new().raw("co\u{301}s\nsystem\n(S'id'\ntR.".as_bytes()));
+    assert!(
+        r.verdicts
+            .iter()
+            .any(|v| v.kind == VerdictKind::UnknownCall && v.risk == Risk::High),
+        "{r:#?}"
+    );
+}
+
+#[test]
+fn data_that_cannot_be_a_name_or_callee_stops_the_load_without_a_verdict() {
+    // STACK_GLOBAL of ints, calling an int or None: every unpickler raises there.
+    for body in [
+        &b"K\x01K\x02\x93"[..],
+        b"N\x8c\x01x\x93",
+        b"K\x05)R",
+        b"N)R",
+        b"\x8c\x02id)R",
+        b"ccollections\nOrderedDict\nN\x81",
+    ] {
+        let r = run(&P::new().proto(4).raw(body).stop());
+        assert!(
+            r.verdicts.iter().all(|v| v.risk > Risk::High),
+            "{body:?}: {r:#?}"
+        );
+        assert!(
+            matches!(
+                r.problem.as_ref().map(|p| &p.kind),
+                Some(ProblemKind::BadArgument(_))
+            ),
+            "{body:?}: {r:?}"
+        );
+    }
+    // A list is an argument list for the pure-Python unpickler's REDUCE (`f(*args)`).
+    let r = run(&P::new().raw(b"cos\nsystem\n(S'id'\nlR."));
+    assert!(has_critical(&r, "os.system"), "{r:#?}");
+}
+
+#[test]
+fn subinterpreters_and_logging_handlers_are_dangerous() {
+    for (m, n) in [
+        ("_interpreters", "run_string"),
+        ("_interpreters", "exec"),
+        ("_xxsubinterpreters", "run_string"),
+        ("concurrent.interpreters", "create"),
+        ("logging", "FileHandler"),
+        ("logging.handlers", "RotatingFileHandler"),
+        ("logging.handlers", "SocketHandler"),
+        ("logging.config", "valid_ident"),
+    ] {
+        let p = P::new()
+            .proto(2)
+            .global(m, n)
+            .ustr("/tmp/x")
+            .tuple1()
+            .reduce()
+            .stop();
+        let r = run(&p);
+        assert!(has_critical(&r, n), "{m}.{n}: {r:#?}");
+    }
+}
+
+/// A FRAME whose length ends two bytes into a 4-byte argument (`opener`): the linear readers
+/// read the argument across the frame end and see `linear`; a reader holding the frame in a
+/// buffer drops those two bytes and reads the argument after the frame, so it sees `buffered`.
+fn split_frame(opener: &[u8], arg_len: usize, linear: &P, buffered: &P) -> P {
+    let in_frame = P::new().raw(opener).raw(b"aa");
+    let rest = vec![b'b'; arg_len - 2];
+    let hidden = &buffered.0;
+    P::new()
+        .proto(4)
+        .frame(in_frame.len())
+        .raw(&in_frame.0)
+        .raw(&rest)
+        .raw(&[b'C', hidden.len() as u8])
+        .raw(hidden)
+        .op(b'0')
+        .raw(&linear.0)
+}
+
+#[test]
+fn an_argument_across_a_frame_end_is_read_both_ways() {
+    let tame = P::new().op(b'N').stop();
+    let evil = P::new()
+        .global("os", "system")
+        .ustr("id")
+        .tuple1()
+        .reduce()
+        .stop();
+    for (opener, len) in [
+        (&b"\x8c\x06"[..], 6),
+        (b"J", 4),
+        (b"G", 8),
+        (b"X\x04\x00\x00\x00", 4),
+    ] {
+        // The payload only the buffered reading (io.BytesIO, torch.load of a zip member) sees.
+        let r = run(&split_frame(opener, len, &tame, &evil));
+        assert!(has_critical(&r, "os.system('id')"), "{opener:?}: {r:#?}");
+        assert!(
+            critical(&r)[0].contains("holds the FRAME at byte 2 in a buffer"),
+            "{:?}",
+            critical(&r)
+        );
+        assert!(r.problem.is_none(), "{:?}", r.problem);
+        // And the payload only the linear reading (pickle.loads, a file read through peek) sees.
+        let r = run(&split_frame(opener, len, &evil, &tame));
+        assert!(has_critical(&r, "os.system('id')"), "{opener:?}: {r:#?}");
+    }
+}
+
+#[test]
+fn a_text_line_across_a_frame_end_is_read_again_from_the_frame_end() {
+    // In the frame: `c` and `xx`; the buffered reader drops `xx` and reads the module line
+    // from the frame end: `os`. The linear one reads `xxos`.
+    for (head, tail) in [
+        (&b"cxx"[..], &b"os\nsystem\n(S'id'\ntR."[..]),
+        (b"(S'id'\nizz", b"os\nsystem\n."),
+        (b"cpo", b"six\nsystem\n(S'id'\ntR."),
+    ] {
+        let p = P::new()
+            .proto(2)
+            .frame(head.len() as u64)
+            .raw(head)
+            .raw(tail);
+        let r = run(&p);
+        assert!(has_critical(&r, ".system('id')"), "{head:?}: {r:#?}");
+    }
+}
+
+#[test]
+fn stop_inside_a_frame_continues_at_both_places() {
+    // The frame declares the junk after STOP: a reader that holds the frame starts the next
+    // pickle at the frame's end, a linear one right after STOP.
+    let first = P::new().op(b'N').stop().raw(b"junk");
+    let p = P::new()
+        .proto(4)
+        .frame(first.len())
+        .raw(&first.0)
+        .raw(&P::payload("id").0);
+    let r = run(&p);
+    assert!(has_critical(&r, "os.system('id')"), "{r:#?}");
+    assert!(r.verdicts.iter().any(|v| v.kind == VerdictKind::Anomaly));
+    // And the other way round: the payload hides in the frame's declared tail.
+    let tail = P::new()
+        .global("os", "system")
+        .ustr("id")
+        .tuple1()
+        .reduce()
+        .stop();
+    let first = P::new().op(b'N').stop().raw(&tail.0);
+    let p = P::new()
+        .proto(4)
+        .frame(first.len())
+        .raw(&first.0)
+        .raw(&P::new().proto(2).op(b'N').stop().0);
+    let r = run(&p);
+    assert!(has_critical(&r, "os.system('id')"), "{r:#?}");
+}
+
+#[test]
+fn a_frame_past_the_outer_frame_is_read_from_its_end_by_a_buffered_reader() {
+    // The inner FRAME at the end of the outer frame's bytes: the buffered reader reads the new
+    // frame from the outer frame's end, skipping the two bytes `K\x01` the outer one declares.
+    let evil = P::new()
+        .global("os", "system")
+        .ustr("id")
+        .tuple1()
+        .reduce()
+        .stop();
+    // Linear: SHORT_BINBYTES over the payload, then STOP. Buffered: the payload.
+    let skipped = P::new().raw(b"C").op(evil.0.len() as u8);
+    let body = P::new().raw(&evil.0).op(b'.');
+    let outer_body_len = 9 + skipped.len();
+    let p = P::new()
+        .proto(4)
+        .frame(outer_body_len)
+        .frame(body.len())
+        .raw(&skipped.0)
+        .raw(&body.0);
+    let r = run(&p);
+    assert!(has_critical(&r, "os.system('id')"), "{r:#?}");
+}
+
+#[test]
+fn an_oversized_frame_is_refused_by_c_and_read_on_by_pure_python() {
+    for declared in [1u64, 100, 1 << 20, 1 << 40] {
+        let rest = P::new()
+            .global("os", "system")
+            .ustr("id")
+            .tuple1()
+            .reduce()
+            .stop();
+        let p = P::new().proto(4).frame(rest.len() + declared).raw(&rest.0);
+        let r = run(&p);
+        // What the pure-Python reading runs is judged; the C unpickler refuses the frame.
+        assert!(has_critical(&r, "os.system('id')"), "{declared}");
+        assert_eq!(
+            r.problem.map(|p| (p.offset, p.kind)),
+            Some((2, ProblemKind::Truncated)),
+            "{declared}"
+        );
+        assert!(
+            r.verdicts
+                .iter()
+                .any(|v| v.kind == VerdictKind::Anomaly && v.message.contains("only")),
+            "{declared}"
+        );
+    }
+    // Too long for the input *and* inside another frame: no reader accepts it.
+    let p = P::new()
+        .proto(4)
+        .frame(12)
+        .op(b'N')
+        .op(b'0')
+        .frame(1 << 30)
+        .raw(b"N.");
+    assert!(run(&p).problem.is_some());
+}
+
+#[test]
+fn later_pickles_are_all_read_and_a_failing_one_is_reported() {
+    let first = P::new().proto(2).op(b'}').stop();
+    // A later pickle that fails: what it ran is kept, and it is `after_stop`, not the problem.
+    for second in [
+        &b"cos\nsystem\n(S'id'\ntR"[..],
+        b"\x80\x02cos\nsystem\n\x8c\x02id\x85R\xff",
+        b"I1_000\n0cos\nsystem\n(S'id'\ntR(",
+    ] {
+        let r = run(&first.clone().raw(second));
+        assert!(has_critical(&r, "os.system('id')"), "{second:?}: {r:#?}");
+        assert!(r.problem.is_none());
+        assert!(r.after_stop.is_some(), "{second:?}");
+        assert_eq!(r.streams.len(), 1);
+    }
+    // A pickle after a failing one is never read (the loader stopped).
+    let r = run(&first.clone().raw(b"\xff").raw(&P::payload("id").0));
+    assert!(critical(&r).is_empty());
+    assert!(r.after_stop.is_some());
+}
+
+#[test]
+fn legacy_torch_storage_bytes_after_five_pickles_are_expected() {
+    let magic = P::new()
+        .proto(2)
+        .raw(b"\x8a\x0a\x6c\xfc\x9c\x46\xf9\x20\x6a\xa8\x50\x19")
+        .stop();
+    let mut p = magic;
+    for _ in 0..4 {
+        p = p.proto(2).op(b'}').stop();
+    }
+    let r = run(&p
+        .clone()
+        .raw(b"\x10\x00\x00\x00\x00\x00\x00\x00raw storage"));
+    assert_eq!(r.streams.len(), 5);
+    assert!(r.after_stop.is_none(), "{:?}", r.after_stop);
+    // The same bytes after fewer pickles are data after STOP.
+    let r = run(&P::new().proto(2).op(b'}').stop().raw(b"\x10\x00raw"));
+    assert!(r.after_stop.is_some());
+}
+
+#[test]
+fn joblib_array_bytes_are_opcodes_for_every_other_loader() {
+    // joblib.load skips the array's bytes; pickle.load, torch.load and numpy.load run them.
+    let evil = P::new()
+        .global("os", "system")
+        .ustr("id")
+        .tuple1()
+        .reduce()
+        .op(b'0');
+    let p = joblib_wrapper(
+        P::new().proto(4).op(b'(').op(b']'),
+        "u1",
+        &[evil.len() as u8],
+        false,
+    )
+    .raw(&evil.0)
+    .op(b'a')
+    .stop();
+    let r = run(&p);
+    assert!(r.problem.is_none(), "{:?}", r.problem);
+    assert_eq!(r.joblib_arrays, 1);
+    let c = critical(&r);
+    assert_eq!(c.len(), 1, "{:#?}", r.verdicts);
+    assert!(
+        c[0].contains("as pickle.load, torch.load and numpy.load read it"),
+        "{c:?}"
+    );
+    // Two arrays, the payload in the second's bytes.
+    let p = joblib_wrapper(P::new().proto(4).op(b'(').op(b']'), "f8", &[1], false)
+        .raw(&[0u8; 8])
+        .op(b'a');
+    let p = joblib_wrapper(p, "u1", &[evil.len() as u8], false)
+        .raw(&evil.0)
+        .op(b'a')
+        .stop();
+    // (The plain reading stops at the first array's zero bytes: nothing found there.)
+    assert!(critical(&run(&p)).is_empty());
+}
+
+#[test]
+fn joblib_reads_array_bytes_from_the_file_past_the_current_frame() {
+    // joblib ends the frame before writing an array; if a frame still has bytes after the
+    // wrapper's BUILD, joblib reads the array after the frame and unpickles on in the frame.
+    let wrapper = joblib_wrapper(P::new(), "u1", &[4], false);
+    let in_frame = P::new()
+        .op(b'(')
+        .op(b']')
+        .raw(&wrapper.0)
+        .op(b'a')
+        .global("os", "system")
+        .ustr("id")
+        .tuple1()
+        .reduce()
+        .op(b'a')
+        .stop();
+    let p = P::new()
+        .proto(4)
+        .frame(in_frame.len())
+        .raw(&in_frame.0)
+        .raw(b"\x00\x01\x02\x03");
+    let r = run(&p);
+    assert!(has_critical(&r, "os.system('id')"), "{r:#?}");
+    assert_eq!(r.joblib_arrays, 1);
+}
+
+#[test]
+fn an_object_arrays_pickle_read_with_the_outer_memo_is_not_high() {
+    // joblib writes an object array as a pickle of its own after the wrapper; pickle.load runs
+    // it with the outer memo, so its BINGET 0 fetches the outer `'NumpyArrayWrapper'` string and
+    // its STACK_GLOBAL names a module that does not exist. Not high; a dangerous name there is.
+    let outer = P::new()
+        .proto(4)
+        .ustr("NumpyArrayWrapper")
+        .op(0x94)
+        .op(b'0');
+    let inner_tame = P::new()
+        .proto(2)
+        .ustr("numpy")
+        .op(0x94)
+        .op(b'0')
+        .binget(0)
+        .ustr("dtype")
+        .op(0x93)
+        .ustr("O8")
+        .tuple1()
+        .reduce()
+        .stop();
+    let p = joblib_wrapper(outer.clone(), "O8", &[1], false)
+        .raw(&inner_tame.0)
+        .op(b'0')
+        .op(b'N')
+        .stop();
+    let r = run(&p);
+    assert!(r.problem.is_none(), "{:?}", r.problem);
+    assert!(
+        r.verdicts.iter().all(|v| v.risk > Risk::High),
+        "{:#?}",
+        r.verdicts
+    );
+    assert!(
+        r.verdicts
+            .iter()
+            .any(|v| v.risk == Risk::Info && v.message.contains("NumpyArrayWrapper.dtype")),
+        "{:#?}",
+        r.verdicts
+    );
+    // The outer memo holding `os` and the array's pickle fetching it: critical all the same.
+    let outer = P::new().proto(4).ustr("os").op(0x94).op(b'0');
+    let inner_evil = P::new()
+        .proto(2)
+        .binget(0)
+        .ustr("system")
+        .op(0x93)
+        .ustr("id")
+        .tuple1()
+        .reduce()
+        .stop();
+    let p = joblib_wrapper(outer, "O8", &[1], false)
+        .raw(&inner_evil.0)
+        .op(b'0')
+        .op(b'N')
+        .stop();
+    let r = run(&p);
+    assert!(has_critical(&r, "os.system('id')"), "{r:#?}");
+}
+
+#[test]
+fn a_verdict_only_the_linear_reading_reaches_says_so() {
+    // The buffered reading completes a harmless pickle; the linear one runs the payload and
+    // then breaks: the payload is reported, as what pickle.loads runs.
+    let tame = P::new().op(b'N').stop();
+    let evil_then_broken = P::new()
+        .global("os", "system")
+        .ustr("id")
+        .tuple1()
+        .reduce()
+        .op(0xff);
+    let r = run(&split_frame(b"J", 4, &evil_then_broken, &tame));
+    let c = critical(&r);
+    assert_eq!(c.len(), 1, "{:#?}", r.verdicts);
+    assert!(c[0].starts_with("as pickle.loads reads it"), "{c:?}");
+    assert!(r.problem.is_none(), "{:?}", r.problem);
+}

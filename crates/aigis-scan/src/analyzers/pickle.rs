@@ -6,10 +6,6 @@ use crate::analyzer::{Analyzer, Context, Input};
 use crate::{ByteSource, Finding, Format, RuleId, Severity};
 use aigis_pickle::{LimitKind, PickleScan, ProblemKind, Risk, VerdictKind};
 
-/// Opcodes a pickle can start with when it has no PROTO header (protocols 0 and 1, or a crafted
-/// stream). Only a stream that parses makes such a file a pickle.
-const PROTO0_START: &[u8] = b"(]}).ciNILFSVUTXKMJGBCpPgQ\x80\x88\x89";
-
 /// PyTorch's legacy magic number 0x1950a86a20f9469cfc6c as the LONG1 payload `torch.save` writes.
 const TORCH_LEGACY_MAGIC: &[u8] = b"\x8a\x0a\x6c\xfc\x9c\x46\xf9\x20\x6a\xa8\x50\x19";
 
@@ -22,40 +18,37 @@ impl Analyzer for PickleAnalyzer {
     }
 
     fn version(&self) -> u32 {
-        1
+        2
     }
 
+    /// `pickle.load`, `torch.load`, `joblib.load` and `numpy.load` accept any opcode first
+    /// (FRAME, EMPTY_SET, SHORT_BINUNICODE, LONG1, …): the content decides, in `analyze`.
     fn sniff(&self, head: &[u8], _len: u64) -> bool {
         head.first()
-            .is_some_and(|first| PROTO0_START.contains(first))
+            .is_some_and(|&first| aigis_pickle::is_opcode(first))
     }
 
     fn analyze(&self, input: &Input<'_>, cx: &mut Context<'_>) -> Option<Format> {
-        // Pickle writers emit PROTO only for protocols 2 and up: that is a real signature. Any
-        // other start is weak: random bytes often begin with a tiny complete pickle (`N.`) or
-        // run into an opcode that means something (an EXT code, a frame) before they break.
-        // Without the signature, the content is a pickle only when its streams cover all of it,
-        // or when it imports a well-formed name and something dangerous is done with it (a
-        // protocol-0 payload cut short after its REDUCE).
-        let strong = matches!(input.head, [0x80, 2..=5, ..]);
+        // A PROTO header is a real signature: such a file is a pickle, `invalid` when its
+        // protocol is unsupported or an unknown opcode follows. Any other start is weak: random
+        // bytes often begin with a tiny complete pickle (`N.`) or run into an opcode that means
+        // something before they break. Without the signature the content is a pickle when its
+        // streams cover all of it, or when a loader reading it reaches a global (a well-formed
+        // name it imports) or runs code aigis rates high — wherever it stops after that.
+        let strong = matches!(input.head, [0x80, 0..=15, ..]);
         let scan = run(input.source, 0, cx);
-        let imports = !scan.globals.is_empty();
-        let alarming = scan
-            .verdicts
-            .iter()
-            .any(|v| matches!(v.risk, Risk::Critical | Risk::High));
-        let accept = if strong {
-            // A PROTO followed by a byte that is no opcode is not a pickle; one followed by an
-            // opcode that runs past the end is a truncated pickle.
-            let broke_at_once = scan
-                .problem
-                .as_ref()
-                .is_some_and(|p| p.offset <= 2 && matches!(p.kind, ProblemKind::BadOpcode(_)));
-            !scan.streams.is_empty() || !scan.verdicts.is_empty() || imports || !broke_at_once
-        } else {
-            let whole = !scan.streams.is_empty() && scan.end == input.source.len();
-            whole || (imports && alarming)
-        };
+        let reaches_global = scan.globals.iter().any(|g| {
+            aigis_pickle::importable_name(&g.module) && aigis_pickle::importable_name(&g.qualname)
+        });
+        let alarming = scan.verdicts.iter().any(|v| {
+            matches!(v.risk, Risk::Critical | Risk::High)
+                && !matches!(
+                    v.kind,
+                    VerdictKind::UnresolvedExtension | VerdictKind::Anomaly
+                )
+        });
+        let whole = !scan.streams.is_empty() && scan.end == input.source.len();
+        let accept = strong || whole || reaches_global || alarming;
         if !accept {
             return None;
         }
@@ -100,6 +93,19 @@ pub(crate) fn report(scan: &PickleScan, cx: &mut Context<'_>) {
             .with_indicators(verdict.iocs.clone());
         cx.record(finding, Some(verdict.offset));
     }
+    if let Some(after) = &scan.after_stop {
+        // Info: legacy torch formats put raw data after their pickles (a tar's `storages` and
+        // `tensors`), and whatever these bytes run when read as pickles is judged above.
+        let finding = Finding::new(
+            RuleId::PickleAnomaly,
+            format!(
+                "data after the last complete pickle (byte {}) is no pickle: {}; pickle.load \
+                 ignores it, a reader that loads the next pickle from the same file fails there",
+                scan.end, after.kind
+            ),
+        );
+        cx.record(finding.with_severity(Severity::Info), Some(after.offset));
+    }
     if let Some(problem) = &scan.problem {
         if problem.kind
             == (ProblemKind::LimitExceeded {
@@ -118,6 +124,10 @@ pub(crate) fn report(scan: &PickleScan, cx: &mut Context<'_>) {
             format!("pickle stream: {}", problem.kind),
             Some(problem.offset),
         );
+        if rule == RuleId::ResourceLimit {
+            // Past the limit the stream was only swept for dangerous imports.
+            cx.not_analysed(format!("pickle stream past a limit: {}", problem.kind));
+        }
     }
     cx.report(
         RuleId::PickleFormat,
@@ -208,5 +218,68 @@ mod tests {
         // A protocol-0 payload cut short after its REDUCE still is one.
         let (format, status) = scan(b"cos\nsystem\n(S'id'\ntR");
         assert_eq!((format, status), (Format::Pickle, Status::Invalid));
+    }
+
+    fn scan_result(bytes: &[u8]) -> crate::FileResult {
+        let scanner = Scanner::new(ScanOptions::default());
+        scanner.scan_source("t".into(), &MemorySource::new(bytes.to_vec()))
+    }
+
+    #[test]
+    fn any_first_opcode_makes_a_pickle_when_a_loader_reaches_a_global() {
+        // pickle.load, torch.load, joblib.load and numpy.load take any opcode first.
+        let payload = b"cos\nsystem\n(S'id'\ntR.";
+        for first in [
+            &b"\x95\x00\x00\x00\x00\x00\x00\x00\x00"[..],
+            b"\x8f0",
+            b"\x8c\x02ab0",
+            b"\x8a\x01\x050",
+            b"\x880",
+            b"G?\xf0\x00\x00\x00\x00\x00\x000",
+            b"\x8e\x00\x00\x00\x00\x00\x00\x00\x000",
+            b"}0",
+            b"K\x01Q0",
+        ] {
+            let mut bytes = first.to_vec();
+            bytes.extend_from_slice(payload);
+            let r = scan_result(&bytes);
+            assert_eq!(r.format, Format::Pickle, "{first:?}");
+            assert_eq!(
+                r.max_severity,
+                Some(crate::Severity::Critical),
+                "{first:?}: {:#?}",
+                r.findings
+            );
+        }
+    }
+
+    #[test]
+    fn unsupported_protocols_and_unknown_opcodes_are_invalid_pickles() {
+        for bytes in [
+            &b"\x80\x06N."[..],
+            b"\x80\x0fcos\nsystem\n.",
+            b"\x80\x02\xff",
+            b"\x80\x04\x95\x02\x00\x00\x00\x00\x00\x00\x00N\x00",
+        ] {
+            assert_eq!(scan(bytes), (Format::Pickle, Status::Invalid), "{bytes:?}");
+        }
+    }
+
+    #[test]
+    fn data_after_stop_is_an_anomaly_not_invalid() {
+        for tail in [&b"\xff\xfe"[..], b"junk\n", b"\x00\x00\x00\x00", b"("] {
+            let mut bytes = b"\x80\x02}q\x00.".to_vec();
+            bytes.extend_from_slice(tail);
+            let r = scan_result(&bytes);
+            assert_eq!(r.status, Status::Ok, "{tail:?}");
+            assert!(
+                r.findings
+                    .iter()
+                    .any(|f| f.rule_id == crate::RuleId::PickleAnomaly
+                        && f.message.contains("after the last complete pickle")),
+                "{tail:?}: {:#?}",
+                r.findings
+            );
+        }
     }
 }
