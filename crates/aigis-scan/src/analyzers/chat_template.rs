@@ -992,8 +992,10 @@ impl crate::Analyzer for ChatTemplateAnalyzer {
         }
         let bytes = input.source.read_vec(0, MAX_TEMPLATE_FILE).ok()?;
         let trimmed = bytes.iter().position(|b| !b" \t\r\n".contains(b));
-        let starts_json = trimmed.and_then(|i| bytes.get(i)) == Some(&b'{')
-            || bytes.starts_with(&[0xef, 0xbb, 0xbf]);
+        // A JSON object (`{` then a key or `}`), not a Jinja tag (`{%`, `{{`, `{#`).
+        let starts_json = trimmed.is_some_and(|i| {
+            bytes.get(i) == Some(&b'{') && !matches!(bytes.get(i + 1), Some(b'%' | b'{' | b'#'))
+        }) || bytes.starts_with(&[0xef, 0xbb, 0xbf, b'{']);
         if starts_json {
             use crate::loaders::json;
             let (value, refused) = match json::loads_utf8_text(&bytes, 64) {
