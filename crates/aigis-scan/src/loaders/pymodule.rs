@@ -81,10 +81,10 @@ fn cached_bytecode(dir: &Path, stem: &str) -> Vec<PathBuf> {
 /// module file; `Err(folder)` when the folder has only a namespace portion.
 fn find_in(dir: &Path, stem: &str) -> Option<Result<(ModuleKind, PathBuf, bool), PathBuf>> {
     let package = dir.join(stem);
-    if package.is_dir() {
-        if let Some(found) = module_file(&package, "__init__") {
-            return Some(Ok((found.0, found.1, true)));
-        }
+    if package.is_dir()
+        && let Some(found) = module_file(&package, "__init__")
+    {
+        return Some(Ok((found.0, found.1, true)));
     }
     if let Some((kind, path)) = module_file(dir, stem) {
         return Some(Ok((kind, path, false)));

@@ -447,60 +447,54 @@ impl Judge<'_> {
     fn call_value(&self, call: &ExprCall) -> Sym {
         let args = &call.arguments.args;
         let first = args.first().map(|a| self.value(a));
-        match &*call.func {
-            Expr::Attribute(a) => {
-                let method = a.attr.id.as_str();
-                let receiver = self.value(&a.value);
-                match (receiver, method) {
-                    (Sym::Str(sep), "join") => {
-                        if let Some(Sym::List(items)) = first {
-                            let parts: Option<Vec<String>> = items
-                                .into_iter()
-                                .map(|i| match i {
-                                    Sym::Str(s) => Some(s),
-                                    _ => None,
-                                })
-                                .collect();
-                            if let Some(parts) = parts {
-                                return Sym::Str(
-                                    parts.join(&sep).chars().take(MAX_FOLDED).collect(),
-                                );
-                            }
+        if let Expr::Attribute(a) = &*call.func {
+            let method = a.attr.id.as_str();
+            let receiver = self.value(&a.value);
+            match (receiver, method) {
+                (Sym::Str(sep), "join") => {
+                    if let Some(Sym::List(items)) = first {
+                        let parts: Option<Vec<String>> = items
+                            .into_iter()
+                            .map(|i| match i {
+                                Sym::Str(s) => Some(s),
+                                _ => None,
+                            })
+                            .collect();
+                        if let Some(parts) = parts {
+                            return Sym::Str(parts.join(&sep).chars().take(MAX_FOLDED).collect());
                         }
-                        return Sym::Unknown;
                     }
-                    (Sym::Str(s), "lower") => return Sym::Str(s.to_lowercase()),
-                    (Sym::Str(s), "upper") => return Sym::Str(s.to_uppercase()),
-                    (Sym::Str(s), "strip") => return Sym::Str(s.trim().to_string()),
-                    (Sym::Str(s), "decode" | "encode") => return Sym::Str(s),
-                    (Sym::Str(s), "replace") => {
-                        if let (Some(Sym::Str(from)), Some(to)) =
-                            (first, args.get(1).and_then(|e| self.string(e)))
-                        {
-                            return Sym::Str(s.replace(&from, &to));
-                        }
-                        return Sym::Unknown;
-                    }
-                    (Sym::Path(p), "get") if canonical(&p) == "sys.modules" => {
-                        if let Some(Sym::Str(k)) = first {
-                            return Sym::Path(k);
-                        }
-                        return Sym::Unknown;
-                    }
-                    (Sym::Path(p), "fromhex") if p == "builtins.bytes" => {
-                        if let Some(Sym::Str(hex)) = first {
-                            let clean: String =
-                                hex.chars().filter(|c| !c.is_whitespace()).collect();
-                            if let Ok(bytes) = hex::decode(clean) {
-                                return Sym::Str(bytes.into_iter().map(char::from).collect());
-                            }
-                        }
-                        return Sym::Unknown;
-                    }
-                    _ => {}
+                    return Sym::Unknown;
                 }
+                (Sym::Str(s), "lower") => return Sym::Str(s.to_lowercase()),
+                (Sym::Str(s), "upper") => return Sym::Str(s.to_uppercase()),
+                (Sym::Str(s), "strip") => return Sym::Str(s.trim().to_string()),
+                (Sym::Str(s), "decode" | "encode") => return Sym::Str(s),
+                (Sym::Str(s), "replace") => {
+                    if let (Some(Sym::Str(from)), Some(to)) =
+                        (first, args.get(1).and_then(|e| self.string(e)))
+                    {
+                        return Sym::Str(s.replace(&from, &to));
+                    }
+                    return Sym::Unknown;
+                }
+                (Sym::Path(p), "get") if canonical(&p) == "sys.modules" => {
+                    if let Some(Sym::Str(k)) = first {
+                        return Sym::Path(k);
+                    }
+                    return Sym::Unknown;
+                }
+                (Sym::Path(p), "fromhex") if p == "builtins.bytes" => {
+                    if let Some(Sym::Str(hex)) = first {
+                        let clean: String = hex.chars().filter(|c| !c.is_whitespace()).collect();
+                        if let Ok(bytes) = hex::decode(clean) {
+                            return Sym::Str(bytes.into_iter().map(char::from).collect());
+                        }
+                    }
+                    return Sym::Unknown;
+                }
+                _ => {}
             }
-            _ => {}
         }
         let Sym::Path(callee) = self.value(&call.func) else {
             return Sym::Unknown;
