@@ -62,6 +62,8 @@ formats! {
     Skops = "skops",
     /// MLflow model (`MLmodel` or a code file it loads).
     Mlflow = "mlflow",
+    /// A chat template outside GGUF: `tokenizer_config.json`, `chat_template.json`, `*.jinja`.
+    ChatTemplate = "chat-template",
     /// Flax msgpack checkpoint.
     Flax = "flax",
     /// Core ML `.mlmodel` protobuf.

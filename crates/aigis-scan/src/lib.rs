@@ -24,7 +24,9 @@ mod format;
 #[doc(hidden)]
 pub mod fuzzing;
 mod limits;
+pub mod loaders;
 mod model_info;
+pub mod python;
 mod result;
 pub mod rules;
 mod scanner;

@@ -116,8 +116,31 @@ const CONFIG_GADGETS: &[(&str, &str, &str)] = &[
 /// TensorFlow's `file_io`).
 const FILE_MODULES: &[&str] = &["gfile", "file_io"];
 
+/// Callables measured to create, truncate or replace a file when a config calls them with a
+/// path (`scripts/differential/file_effects.py` runs each in a scratch folder): logging file
+/// handlers, `gzip.open`, `codecs.open`, `py_compile.compile`, `tempfile`, `shutil`, …
+const FILE_EFFECTS: &str = include_str!("data/file_effects.txt");
+
+/// Whether `module.name` is a measured file-writing callable ([`FILE_EFFECTS`]).
+pub(crate) fn writes_files(module: &str, name: &str) -> bool {
+    let module = match module {
+        "posix" | "nt" => "os",
+        "__builtin__" => "builtins",
+        other => other,
+    };
+    let full = format!("{module}.{name}");
+    FILE_EFFECTS
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .any(|l| l == full)
+}
+
 /// A framework gadget named by `module.name` (see [`CONFIG_GADGETS`]): what calling it does.
 pub(crate) fn config_gadget(module: &str, name: &str) -> Option<&'static str> {
+    if writes_files(module, name) {
+        return Some("creates or truncates a file (a file-write effect)");
+    }
     let top = module.split('.').next().unwrap_or(module);
     let in_module = |prefix: &str| {
         prefix.is_empty()
@@ -192,5 +215,18 @@ mod tests {
         assert!(config_gadget("sklearn.datasets", "make_blobs").is_none());
         assert!(config_gadget("torch.nn", "Linear").is_none());
         assert!(config_gadget("omegaconf.OmegaConf", "create").is_none());
+        for (module, name) in [
+            ("logging", "FileHandler"),
+            ("logging.handlers", "RotatingFileHandler"),
+            ("gzip", "open"),
+            ("codecs", "open"),
+            ("py_compile", "compile"),
+            ("tempfile", "NamedTemporaryFile"),
+            ("shutil", "copyfile"),
+            ("posix", "mkdir"),
+        ] {
+            assert!(config_gadget(module, name).is_some(), "{module}.{name}");
+        }
+        assert!(config_gadget("logging", "StreamHandler").is_none());
     }
 }

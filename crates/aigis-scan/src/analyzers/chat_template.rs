@@ -904,6 +904,134 @@ fn python_brace_format(template: &str, values: &[String]) -> String {
     cap(out)
 }
 
+/// Largest template file or tokenizer config read.
+const MAX_TEMPLATE_FILE: usize = 16 << 20;
+
+/// Analyzer for chat templates outside GGUF, wherever a loader reads them: the `chat_template`
+/// of `tokenizer_config.json` (one string, or a list of named templates), a processor's
+/// `chat_template.json`, and a bare `chat_template.jinja` (or any `*.jinja` template). The
+/// JSON files are read as transformers reads them (`json.load(open(p, encoding="utf-8"))`, see
+/// [`crate::loaders::json`]); every template goes through [`analyze`], as GGUF's do.
+pub struct ChatTemplateAnalyzer;
+
+/// Whether text is a Jinja template by its content: it opens with a Jinja tag.
+fn looks_like_jinja(text: &str) -> bool {
+    let t = text.trim_start_matches('\u{feff}').trim_start();
+    (t.starts_with("{%") || t.starts_with("{{") || t.starts_with("{#"))
+        && (t.contains("message") || t.contains("bos_token") || t.contains("add_generation_prompt"))
+}
+
+/// The templates of a tokenizer or processor config: (key as shown, template).
+fn config_templates(value: &serde_json::Value) -> Option<Vec<(String, String)>> {
+    let template = value.as_object()?.get("chat_template")?;
+    let mut out = Vec::new();
+    match template {
+        serde_json::Value::String(t) => out.push(("chat_template".to_string(), t.clone())),
+        serde_json::Value::Array(items) => {
+            for (i, item) in items.iter().enumerate() {
+                let name = item
+                    .get("name")
+                    .and_then(serde_json::Value::as_str)
+                    .unwrap_or("?");
+                if let Some(t) = item.get("template").and_then(serde_json::Value::as_str) {
+                    out.push((
+                        format!(
+                            "chat_template[{i}] `{}`",
+                            crate::analyzers::callables::clip(name, 60)
+                        ),
+                        t.to_string(),
+                    ));
+                }
+            }
+        }
+        serde_json::Value::Object(map) => {
+            for (name, t) in map {
+                if let Some(t) = t.as_str() {
+                    out.push((
+                        format!(
+                            "chat_template `{}`",
+                            crate::analyzers::callables::clip(name, 60)
+                        ),
+                        t.to_string(),
+                    ));
+                }
+            }
+        }
+        _ => {}
+    }
+    Some(out)
+}
+
+fn record_issues(key: &str, text: &str, cx: &mut crate::Context<'_>) {
+    for issue in analyze(text) {
+        let finding = crate::Finding::new(issue.rule, format!("`{key}`: {}", issue.message));
+        cx.record(finding.with_severity(issue.severity), None);
+    }
+}
+
+impl crate::Analyzer for ChatTemplateAnalyzer {
+    fn id(&self) -> &'static str {
+        "chat-template"
+    }
+
+    fn version(&self) -> u32 {
+        1
+    }
+
+    fn sniff(&self, head: &[u8], _len: u64) -> bool {
+        crate::analyzers::nemo::looks_like_text(head)
+    }
+
+    fn analyze(
+        &self,
+        input: &crate::Input<'_>,
+        cx: &mut crate::Context<'_>,
+    ) -> Option<crate::Format> {
+        if input.source.len() > MAX_TEMPLATE_FILE as u64 {
+            return None;
+        }
+        let bytes = input.source.read_vec(0, MAX_TEMPLATE_FILE).ok()?;
+        let trimmed = bytes.iter().position(|b| !b" \t\r\n".contains(b));
+        // A JSON object (`{` then a key or `}`), not a Jinja tag (`{%`, `{{`, `{#`).
+        let starts_json = trimmed.is_some_and(|i| {
+            bytes.get(i) == Some(&b'{') && !matches!(bytes.get(i + 1), Some(b'%' | b'{' | b'#'))
+        }) || bytes.starts_with(&[0xef, 0xbb, 0xbf, b'{']);
+        if starts_json {
+            use crate::loaders::json;
+            let (value, refused) = match json::loads_utf8_text(&bytes, 64) {
+                Ok(d) => (d.value, None),
+                // transformers would not read it; another reader (json.loads(bytes)) might.
+                Err(err) => match json::loads_bytes(&bytes, 64) {
+                    Ok(d) => (d.value, Some(err)),
+                    Err(_) => return None,
+                },
+            };
+            let templates = config_templates(&value)?;
+            if let Some(err) = refused {
+                let msg = format!(
+                    "config with a chat template that transformers cannot read ({err}); judged as Python's json.loads(bytes) reads it"
+                );
+                cx.malformed(crate::RuleId::FormatMalformed, msg, None);
+            }
+            for (key, text) in templates {
+                record_issues(&key, &text, cx);
+            }
+            return Some(crate::Format::ChatTemplate);
+        }
+        let text = std::str::from_utf8(&bytes).ok()?;
+        let named_jinja = input
+            .name
+            .map(str::to_string)
+            .or_else(|| cx.file_path().map(|p| p.to_string_lossy().into_owned()))
+            .is_some_and(|n| n.ends_with(".jinja"));
+        if !named_jinja && !looks_like_jinja(text) {
+            return None;
+        }
+        record_issues("chat template", text.trim_start_matches('\u{feff}'), cx);
+        Some(crate::Format::ChatTemplate)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -106,7 +106,7 @@ impl Analyzer for MlmodelAnalyzer {
     }
 
     fn version(&self) -> u32 {
-        1
+        2
     }
 
     fn sniff(&self, head: &[u8], _len: u64) -> bool {
@@ -217,6 +217,9 @@ impl Analyzer for MlmodelAnalyzer {
                             }
                         );
                         cx.report(RuleId::MlflowLoader, msg, None);
+                        if input.name.is_none() {
+                            resolve_loader(loader, &root, cx);
+                        }
                     }
                     Some(_) if flavor.get("python_model").is_some() => {
                         let msg =
@@ -235,6 +238,47 @@ impl Analyzer for MlmodelAnalyzer {
         }
         Some(Format::Mlflow)
     }
+}
+
+/// Where the import system finds the loader module of the `MLmodel` being analysed (its folder
+/// is the model root): a native extension or compiled bytecode without source is reported, as
+/// is a module that is not in the model (it comes from the loading environment).
+fn resolve_loader(loader: &str, mlmodel: &Yaml, cx: &mut Context<'_>) {
+    let Some(model_root) = cx.file_path().and_then(Path::parent).map(Path::to_path_buf) else {
+        return;
+    };
+    let search = sys_path_dirs(&model_root, mlmodel);
+    for dir in &search {
+        cx.consult(dir);
+    }
+    let Some(found) = crate::loaders::pymodule::resolve(loader, &search) else {
+        return;
+    };
+    let shown = found
+        .path
+        .strip_prefix(&model_root)
+        .unwrap_or(&found.path)
+        .to_string_lossy()
+        .into_owned();
+    use crate::loaders::pymodule::ModuleKind;
+    let (severity, what) = match found.kind {
+        ModuleKind::Extension => (
+            Severity::Critical,
+            "a native extension module: importing it runs native code",
+        ),
+        ModuleKind::Sourceless => (Severity::High, "compiled bytecode without source"),
+        ModuleKind::Namespace => (
+            Severity::Medium,
+            "a namespace package (a folder without `__init__`)",
+        ),
+        ModuleKind::Source => (Severity::Medium, "Python source"),
+    };
+    let msg = format!(
+        "the loader module `{}` resolves to `{}`, {what}",
+        clip(loader, 100),
+        clip(&shown, 200)
+    );
+    report_with(cx, RuleId::MlflowLoader, severity, msg);
 }
 
 /// The model root and `MLmodel` above `file`, if one loads it as pyfunc code.
@@ -275,71 +319,160 @@ fn read_capped(path: &Path, cap: u64) -> Option<String> {
     Some(text)
 }
 
-/// A red flag in one line of Python: (severity, what it does).
-fn red_flag(line: &str) -> Option<(Severity, &'static str)> {
-    const CRITICAL: &[(&str, &str)] = &[
-        ("os.system", "runs a shell command"),
-        ("os.popen", "runs a shell command"),
-        ("os.exec", "replaces the process"),
-        ("os.spawn", "starts a process"),
-        ("subprocess", "starts a process"),
-        ("pty.spawn", "starts a process"),
-        ("eval(", "evaluates code"),
-        ("exec(", "executes code"),
-        ("__import__(", "imports a module by name"),
-        ("socket", "opens a network connection"),
-        ("urllib", "fetches a URL"),
-        ("requests.", "fetches a URL"),
-        ("import requests", "fetches URLs"),
-        ("http.client", "opens a network connection"),
-        ("ctypes", "loads native code"),
-    ];
-    const HIGH: &[(&str, &str)] = &[
-        ("b64decode", "decodes a hidden payload"),
-        ("marshal.loads", "loads bytecode"),
-        ("pickle.loads", "unpickles data"),
-        ("shutil.rmtree", "deletes files"),
-        ("os.remove", "deletes files"),
-        ("compile(", "compiles code"),
-    ];
-    let code = strip_comment(line);
-    let hit = |needle: &str| {
-        code.match_indices(needle).any(|(at, _)| {
-            // `model.eval()` is not `eval(`: the match must start a name.
-            !needle.ends_with('(')
-                || at == 0
-                || !code[..at]
-                    .chars()
-                    .next_back()
-                    .is_some_and(|c| c.is_alphanumeric() || c == '_' || c == '.')
-        })
-    };
-    CRITICAL
-        .iter()
-        .find(|(n, _)| hit(n))
-        .map(|(_, what)| (Severity::Critical, *what))
-        .or_else(|| {
-            HIGH.iter()
-                .find(|(n, _)| hit(n))
-                .map(|(_, what)| (Severity::High, *what))
-        })
-}
+/// Names in compiled bytecode that reach the shell, code evaluation, files or the network.
+const BYTECODE_RED_FLAGS: &[&str] = &[
+    "system",
+    "popen",
+    "subprocess",
+    "Popen",
+    "spawnv",
+    "execv",
+    "execve",
+    "eval",
+    "exec",
+    "compile",
+    "__import__",
+    "import_module",
+    "socket",
+    "urlopen",
+    "urllib",
+    "requests",
+    "ctypes",
+    "marshal",
+    "loads",
+    "remove",
+    "unlink",
+    "rmtree",
+    "pty",
+];
 
-/// The line without a trailing `#` comment (a `#` inside a string literal is kept).
-fn strip_comment(line: &str) -> &str {
-    let mut quote: Option<char> = None;
-    let mut escaped = false;
-    for (i, c) in line.char_indices() {
-        match (quote, c) {
-            (_, _) if escaped => escaped = false,
-            (Some(_), '\\') => escaped = true,
-            (Some(q), c) if c == q => quote = None,
-            (None, '\'' | '"') => quote = Some(c),
-            (None, '#') => return &line[..i],
-            _ => {}
+/// Judges model code: Python source through the parser ([`crate::python`]), compiled bytecode
+/// (`.pyc`) through the marshal reader. `shown` names the file in messages.
+pub(crate) fn judge_code(
+    bytes: &[u8],
+    is_bytecode: bool,
+    shown: &str,
+    rule: RuleId,
+    cx: &mut Context<'_>,
+) {
+    if is_bytecode {
+        // `.pyc`: 16-byte header (magic, flags, source mtime/hash, size), then a marshalled code
+        // object. Without the source it cannot be judged call by call: its names are listed.
+        let summary = bytes
+            .get(16..)
+            .ok_or_else(|| "shorter than a .pyc header".to_string())
+            .and_then(|code| {
+                crate::analyzers::keras::marshal::summarize_code(code).map_err(|e| e.to_string())
+            });
+        let (severity, detail) = match summary {
+            Ok(summary) => {
+                let flagged: Vec<&str> = summary
+                    .names
+                    .iter()
+                    .map(String::as_str)
+                    .filter(|n| BYTECODE_RED_FLAGS.contains(n))
+                    .take(12)
+                    .collect();
+                if flagged.is_empty() {
+                    (
+                        Severity::High,
+                        "compiled bytecode whose source is not in the model; it cannot be reviewed"
+                            .to_string(),
+                    )
+                } else {
+                    (
+                        Severity::Critical,
+                        format!("compiled bytecode that uses {}", flagged.join(", ")),
+                    )
+                }
+            }
+            Err(err) => (
+                Severity::High,
+                format!(
+                    "compiled bytecode that could not be read ({})",
+                    clip(&err, 80)
+                ),
+            ),
+        };
+        let msg = format!("`{}` is {detail}; importing it runs it", clip(shown, 200));
+        return report_with(cx, rule, severity, msg);
+    }
+    let Ok(text) = std::str::from_utf8(bytes) else {
+        let msg = format!(
+            "`{}` is not UTF-8 Python source: not judged",
+            clip(shown, 200)
+        );
+        return report_with(cx, rule, Severity::High, msg);
+    };
+    match crate::python::effects(text) {
+        Ok(effects) => {
+            for effect in effects {
+                let severity = if effect.kind.is_critical() {
+                    Severity::Critical
+                } else {
+                    Severity::High
+                };
+                let msg = format!(
+                    "`{}` line {} {} (`{}`): {}",
+                    clip(shown, 200),
+                    effect.line,
+                    effect.kind.label(),
+                    clip(&effect.target, 100),
+                    clip(effect.snippet.trim(), 160)
+                );
+                report_with(cx, rule, severity, msg);
+            }
+        }
+        Err(err) => {
+            let msg = format!(
+                "`{}` could not be parsed as Python 3 ({}): not judged",
+                clip(shown, 200),
+                clip(&err.to_string(), 120)
+            );
+            report_with(cx, rule, Severity::High, msg);
         }
     }
-    line
+}
+
+/// The folders pyfunc puts on `sys.path` for an MLflow model at `root`
+/// (`mlflow.utils.model_utils._add_code_to_system_path`): each `code` path, and every folder
+/// directly inside it but `__pycache__`.
+pub(crate) fn sys_path_dirs(root: &Path, mlmodel: &Yaml) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for dir in code_dirs(mlmodel) {
+        if leaves_model(&dir) {
+            continue;
+        }
+        let code = normalize(&root.join(&dir));
+        if let Ok(entries) = std::fs::read_dir(&code) {
+            let mut subdirs: Vec<PathBuf> = entries
+                .flatten()
+                .filter(|e| e.path().is_dir() && e.file_name() != "__pycache__")
+                .map(|e| e.path())
+                .collect();
+            subdirs.sort();
+            out.push(code);
+            out.extend(subdirs);
+        } else {
+            out.push(code);
+        }
+    }
+    out
+}
+
+/// `a/./b/../c` → `a/c` (lexically, as `os.path.join` + `normpath`).
+fn normalize(path: &Path) -> PathBuf {
+    let mut out = PathBuf::new();
+    for part in path.components() {
+        match part {
+            std::path::Component::CurDir => {}
+            std::path::Component::ParentDir => {
+                out.pop();
+            }
+            other => out.push(other),
+        }
+    }
+    out
 }
 
 impl Analyzer for MlflowCodeAnalyzer {
@@ -348,11 +481,12 @@ impl Analyzer for MlflowCodeAnalyzer {
     }
 
     fn version(&self) -> u32 {
-        1
+        2
     }
 
     fn sniff(&self, head: &[u8], _len: u64) -> bool {
-        looks_like_text(head)
+        // Python source, or compiled bytecode (a 2-byte magic number, then `\r\n`).
+        looks_like_text(head) || (head.len() >= 16 && head.get(2..4) == Some(b"\r\n"))
     }
 
     fn analyze(&self, input: &Input<'_>, cx: &mut Context<'_>) -> Option<Format> {
@@ -360,51 +494,48 @@ impl Analyzer for MlflowCodeAnalyzer {
             return None;
         }
         let path = cx.file_path()?.to_path_buf();
-        if path.extension().and_then(|e| e.to_str()) != Some("py") {
+        let extension = path.extension().and_then(|e| e.to_str());
+        if !matches!(extension, Some("py" | "pyc")) {
             return None;
         }
         let (root, mlmodel) = owning_model(&path, cx)?;
-        let relative = path.strip_prefix(&root).ok()?;
-        let loaded = code_dirs(&mlmodel)
+        let relative = path.strip_prefix(&root).ok()?.to_path_buf();
+        let normalized = normalize(&path);
+        // Importable from a folder pyfunc puts on sys.path (modules, packages inside it, cached
+        // bytecode), or run as a model-from-code file.
+        let loaded = sys_path_dirs(&root, &mlmodel)
             .iter()
-            .any(|dir| relative.starts_with(dir.trim_end_matches('/')))
+            .any(|dir| normalized.starts_with(dir))
             || model_code_paths(&mlmodel)
                 .iter()
-                .any(|(_, file)| relative == Path::new(file.trim_start_matches("./")));
+                .any(|(_, file)| normalized == normalize(&root.join(file)));
         if !loaded {
             return None;
         }
-        let Some(text) = read_text(input, MAX_TEXT) else {
+        let shown = relative.to_string_lossy().into_owned();
+        let max = MAX_TEXT as u64;
+        if input.source.len() > max {
             let msg = format!(
-                "`{}` is model code, larger than {MAX_TEXT} bytes or not UTF-8: not analysed",
-                clip(&relative.to_string_lossy(), 200)
+                "`{}` is model code larger than {MAX_TEXT} bytes: not analysed",
+                clip(&shown, 200)
             );
             cx.report(RuleId::MlflowCode, msg, None);
-            cx.not_analysed("model code over the size limit or not UTF-8");
+            cx.not_analysed("model code over the size limit");
             return Some(Format::Mlflow);
-        };
-        let shown = relative.to_string_lossy().into_owned();
+        }
+        let bytes = input.source.read_vec(0, MAX_TEXT).ok()?;
         let msg = format!(
             "`{}` is model code (pyfunc code path or model_code_path): mlflow imports it, so it runs on load",
             clip(&shown, 200)
         );
         cx.report(RuleId::MlflowCode, msg, None);
-        let mut flagged = 0;
-        for (number, line) in text.lines().enumerate() {
-            if let Some((severity, what)) = red_flag(line) {
-                let msg = format!(
-                    "`{}` line {} {what} on load: {}",
-                    clip(&shown, 200),
-                    number + 1,
-                    clip(line.trim(), 160)
-                );
-                report_with(cx, RuleId::MlflowCode, severity, msg);
-                flagged += 1;
-                if flagged >= 32 {
-                    break;
-                }
-            }
-        }
+        judge_code(
+            &bytes,
+            extension == Some("pyc"),
+            &shown,
+            RuleId::MlflowCode,
+            cx,
+        );
         cx.model().set_framework("mlflow");
         Some(Format::Mlflow)
     }
@@ -413,22 +544,6 @@ impl Analyzer for MlflowCodeAnalyzer {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn red_flags_skip_comments_and_methods() {
-        assert_eq!(
-            red_flag("os.system('touch /tmp/x')").map(|f| f.0),
-            Some(Severity::Critical)
-        );
-        assert_eq!(red_flag("model.eval()"), None);
-        assert_eq!(red_flag("# os.system('x')"), None);
-        assert_eq!(red_flag("x = '#'  # subprocess"), None);
-        assert_eq!(
-            red_flag("data = base64.b64decode(s)").map(|f| f.0),
-            Some(Severity::High)
-        );
-        assert_eq!(red_flag("import json"), None);
-    }
 
     #[test]
     fn code_dirs_from_mlmodel() {

@@ -8,16 +8,16 @@ mod executable;
 mod flax;
 mod gguf;
 mod inventory;
-mod keras;
+pub(crate) mod keras;
 mod mlflow;
-mod nemo;
+pub(crate) mod nemo;
 mod numpy;
 mod onnx;
 mod pickle;
 mod protobuf;
 mod safetensors;
 mod sevenz;
-mod skops;
+pub(crate) mod skops;
 mod tar;
 mod tf;
 mod tflite;
@@ -25,6 +25,7 @@ mod torchscript;
 pub mod yaml;
 mod zip;
 
+pub use chat_template::ChatTemplateAnalyzer;
 pub use compressed::CompressedAnalyzer;
 pub use executable::ExecutableAnalyzer;
 pub use flax::FlaxAnalyzer;
@@ -75,6 +76,7 @@ pub fn registry() -> Registry {
         Box::new(InventoryAnalyzer),
         Box::new(MlmodelAnalyzer),
         Box::new(MlflowCodeAnalyzer),
+        Box::new(ChatTemplateAnalyzer),
         Box::new(HydraConfigAnalyzer),
         Box::new(PickleAnalyzer),
     ];

@@ -251,7 +251,7 @@ fn walk(node: &Yaml, root: &Yaml, path: &str, cx: &mut Context<'_>, depth: usize
 
 /// Every `_target_` value written in `text`, with its 1-based line: block (`_target_: x`), flow
 /// (`{_target_: x}`) and JSON (`"_target_": "x"`) spellings.
-fn textual_targets(text: &str) -> Vec<(usize, String)> {
+pub(crate) fn textual_targets(text: &str) -> Vec<(usize, String)> {
     let mut out = Vec::new();
     for (i, line) in text.lines().enumerate() {
         let mut rest = line;
@@ -336,7 +336,7 @@ impl Analyzer for HydraConfigAnalyzer {
     }
 
     fn version(&self) -> u32 {
-        1
+        2
     }
 
     fn sniff(&self, head: &[u8], _len: u64) -> bool {
@@ -348,11 +348,8 @@ impl Analyzer for HydraConfigAnalyzer {
             return oversized(input, cx);
         }
         let text = read_text(input, MAX_YAML_BYTES)?;
-        // Cheap pre-check before parsing: Hydra keys or NeMo's version stamp.
-        // (`target`, not `_target_`: a double-quoted key can spell it with escapes.)
-        if !text.contains("target") && !text.contains("nemo_version") {
-            return None;
-        }
+        // Parsed whole, never pre-filtered on the raw text: a double-quoted key spells
+        // `_target_` with escapes (`"_\x74arget_"`) that only the YAML reader decodes.
         let docs = match yaml::parse(&text) {
             Ok(docs) => docs,
             Err(err) => return unparsed(&text, &err, cx),

@@ -2,8 +2,9 @@
 //! `tensors` members). Regular members are scanned in place — a window of the tar, no copy.
 
 use crate::analyzer::{Analyzer, Context, Input};
-use crate::archive::walk::{MemberKind, MemberWalk, Visit};
-use crate::{Format, RuleId, SliceSource, SourceReader};
+use crate::archive::tar_members;
+use crate::archive::walk::{MemberWalk, Visit};
+use crate::{Format, RuleId, SliceSource};
 
 /// Analyzer for tar archives.
 pub struct TarAnalyzer;
@@ -42,7 +43,7 @@ impl Analyzer for TarAnalyzer {
     }
 
     fn version(&self) -> u32 {
-        1
+        2
     }
 
     fn sniff(&self, head: &[u8], _len: u64) -> bool {
@@ -51,70 +52,36 @@ impl Analyzer for TarAnalyzer {
 
     fn analyze(&self, input: &Input<'_>, cx: &mut Context<'_>) -> Option<Format> {
         let source = input.source;
-        let mut archive = tar::Archive::new(SourceReader::new(source));
-        let entries = match archive.entries_with_seek() {
-            Ok(entries) => entries,
-            Err(err) => {
-                cx.malformed(RuleId::ArchiveMalformed, format!("tar: {err}"), None);
-                return Some(Format::Tar);
-            }
-        };
+        // Members as Python's tarfile lists them (names cut at NUL, every type it extracts as
+        // a file), collected first: the tar reader borrows the source sequentially.
+        let (members, stop) = tar_members::members(source);
+        let count = members.len();
         let mut walk = MemberWalk::new();
         let mut torch_members = 0;
-        let mut count = 0usize;
-        // Members are collected first: the tar reader borrows the source sequentially.
         let mut regular: Vec<(String, u64, u64)> = Vec::new();
-        for entry in entries {
-            count += 1;
-            let entry = match entry {
-                Ok(entry) => entry,
-                Err(err) => {
-                    cx.malformed(RuleId::ArchiveMalformed, format!("tar: {err}"), None);
-                    break;
-                }
-            };
-            let name = String::from_utf8_lossy(&entry.path_bytes()).into_owned();
-            let header_kind = entry.header().entry_type();
-            let target = entry
-                .link_name_bytes()
-                .map(|t| String::from_utf8_lossy(&t).into_owned())
-                .unwrap_or_default();
-            let kind = if header_kind.is_symlink() {
-                MemberKind::Symlink(&target)
-            } else if header_kind.is_hard_link() {
-                MemberKind::HardLink(&target)
-            } else if header_kind.is_character_special() {
-                MemberKind::Special("character device")
-            } else if header_kind.is_block_special() {
-                MemberKind::Special("block device")
-            } else if header_kind.is_fifo() {
-                MemberKind::Special("FIFO")
-            } else if header_kind.is_file()
-                || header_kind == tar::EntryType::Continuous
-                || header_kind.is_gnu_sparse()
-            {
-                MemberKind::File
-            } else {
-                MemberKind::Dir
-            };
+        for member in &members {
+            let name = member.name.clone();
+            let kind = member.kind();
             match walk.visit(&name, kind, cx) {
                 Visit::Scan => {}
                 Visit::Skip => continue,
                 Visit::Stop => break,
             }
             if matches!(
-                name.as_str(),
+                tar_members::normalized(&name).as_str(),
                 "sys_info" | "pickle" | "storages" | "tensors"
             ) {
                 torch_members += 1;
             }
-            let size = entry.size();
-            let offset = entry.raw_file_position();
+            let (offset, size) = (member.offset, member.size);
             if offset.saturating_add(size) > source.len() {
                 let msg = format!("member `{name}` is truncated");
                 cx.malformed(RuleId::ArchiveMalformed, msg, Some(offset));
             }
             regular.push((name, offset, size));
+        }
+        if let Some(stop) = stop {
+            cx.malformed(RuleId::ArchiveMalformed, format!("tar: {}", stop.0), None);
         }
         if count == 0 {
             cx.malformed(RuleId::ArchiveMalformed, "tar: no members", None);

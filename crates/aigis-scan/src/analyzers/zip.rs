@@ -18,7 +18,7 @@ impl Analyzer for ZipAnalyzer {
     }
 
     fn version(&self) -> u32 {
-        1
+        2
     }
 
     fn sniff(&self, head: &[u8], _len: u64) -> bool {
@@ -35,7 +35,11 @@ impl Analyzer for ZipAnalyzer {
             return false;
         }
         let index = input.zip_index(limits);
-        index.broken.is_none() && !index.entries.is_empty()
+        // A Keras or skops model is claimed by its own analyzer, wherever the zip starts.
+        index.broken.is_none()
+            && !index.entries.is_empty()
+            && !crate::analyzers::keras::is_keras_zip(input.source, index)
+            && !crate::analyzers::skops::is_skops_zip(input.source, index)
     }
 }
 

@@ -26,6 +26,17 @@ pub struct ZipEntry {
     pub name: String,
     /// Name in the local header, when it was read.
     pub local_name: Option<String>,
+    /// The name Python's `zipfile` gives the member ([`zipfile_name`]): decoded as UTF-8 when
+    /// flag bit 11 says so, else as CP437, and cut at the first NUL. Archives read with
+    /// `zipfile` (Keras, skops, NumPy `.npz`) are looked up by this name.
+    pub loader_name: String,
+    /// Position of the record in the central directory Python's `zipfile` reads (its
+    /// `infolist()` order); `None` for members that `zipfile` does not list.
+    pub zipfile_order: Option<usize>,
+    /// Why `zipfile` refuses to list the archive or open this member, when it does.
+    pub zipfile_error: Option<String>,
+    /// The name's bytes as stored in the central directory (or the local header).
+    pub raw_name: Vec<u8>,
     /// Compression method.
     pub method: u16,
     /// General-purpose flags (central record when present).
@@ -187,28 +198,28 @@ pub fn read_index(source: &dyn ByteSource, max_entries: usize) -> ZipIndex {
     let mut index = ZipIndex::default();
     let mut by_offset: BTreeMap<u64, ZipEntry> = BTreeMap::new();
     let mut shift = 0u64;
+    let zipfile_eocd = find_eocd_zipfile(source);
     match find_eocd(source) {
         Some(eocd) => {
-            // With prepended data, offsets in the directory are relative to the zip's start.
-            let cd_start = eocd.cd_end.saturating_sub(eocd.cd_size);
-            if cd_start > eocd.cd_offset
-                && eocd.cd_offset.saturating_add(eocd.cd_size) <= eocd.cd_end
-            {
-                shift = cd_start - eocd.cd_offset;
-                index.prefix_len = shift;
+            let same = zipfile_eocd.as_ref().is_some_and(|z| z.at == eocd.at);
+            shift = read_directory(source, &eocd, same, max_entries, &mut by_offset, &mut index);
+            if let (false, Some(z)) = (same, &zipfile_eocd) {
+                index.anomalies.push(format!(
+                    "Python's zipfile reads the end record at byte {}, another reader the one at byte {}",
+                    z.at, eocd.at
+                ));
+                let mut other = ZipIndex::default();
+                read_directory(source, z, true, max_entries, &mut by_offset, &mut other);
+                index.anomalies.extend(other.anomalies);
             }
-            read_central(
-                source,
-                &eocd,
-                shift,
-                max_entries,
-                &mut by_offset,
-                &mut index,
-            );
         }
         None => {
             index.broken =
-                Some("no end-of-central-directory record (truncated or not a zip)".into())
+                Some("no end-of-central-directory record (truncated or not a zip)".into());
+            if let Some(z) = &zipfile_eocd {
+                let mut other = ZipIndex::default();
+                read_directory(source, z, true, max_entries, &mut by_offset, &mut other);
+            }
         }
     }
     let start = by_offset.keys().next().copied().unwrap_or(0).min(shift);
@@ -221,10 +232,70 @@ pub fn read_index(source: &dyn ByteSource, max_entries: usize) -> ZipIndex {
     index
 }
 
+/// Reads the central directory an end record points to (offsets shifted by the bytes before
+/// the zip, as `zipfile`'s `concat`); `zipfile` says whether this is the directory Python's
+/// `zipfile` lists. Returns the shift.
+fn read_directory(
+    source: &dyn ByteSource,
+    eocd: &Eocd,
+    zipfile: bool,
+    max_entries: usize,
+    out: &mut BTreeMap<u64, ZipEntry>,
+    index: &mut ZipIndex,
+) -> u64 {
+    let mut shift = 0;
+    // With prepended data, offsets in the directory are relative to the zip's start.
+    let cd_start = eocd.cd_end.saturating_sub(eocd.cd_size);
+    if cd_start > eocd.cd_offset && eocd.cd_offset.saturating_add(eocd.cd_size) <= eocd.cd_end {
+        shift = cd_start - eocd.cd_offset;
+        index.prefix_len = shift;
+    }
+    read_central(source, eocd, shift, zipfile, max_entries, out, index);
+    shift
+}
+
+/// Whether Python's `zipfile` finds an end-of-central-directory record in `source` (it reads
+/// only the tail): the cheap test before a zip directory is built for a sniff.
+pub fn zipfile_locates(source: &dyn ByteSource) -> bool {
+    find_eocd_zipfile(source).is_some()
+}
+
+/// The end record Python's `zipfile` uses (`_EndRecData`): the last 22 bytes when they are one
+/// with an empty comment, else the last signature in the final 64 KiB + 22 bytes whose 22 bytes
+/// fit in the file, whatever its comment length says.
+fn find_eocd_zipfile(source: &dyn ByteSource) -> Option<Eocd> {
+    let len = source.len();
+    if len < 22 {
+        return None;
+    }
+    let record = |at: u64, b: &[u8]| -> Option<Eocd> {
+        Some(Eocd {
+            at,
+            cd_end: at,
+            cd_offset: u64::from(u32_at(b, 16)?),
+            cd_size: u64::from(u32_at(b, 12)?),
+            entries: u64::from(u16_at(b, 10)?),
+        })
+    };
+    let last = source.read_vec(len - 22, 22).ok()?;
+    let mut eocd = if u32_at(&last, 0) == Some(EOCD_SIG) && last.get(20..22) == Some(&[0, 0]) {
+        record(len - 22, &last)?
+    } else {
+        let from = len.saturating_sub((1 << 16) + 22);
+        let data = source.read_vec(from, (len - from) as usize).ok()?;
+        let start = memchr::memmem::rfind(&data, &EOCD_SIG.to_le_bytes())?;
+        let rec = data.get(start..start + 22)?;
+        record(from + start as u64, rec)?
+    };
+    read_zip64(source, &mut eocd);
+    Some(eocd)
+}
+
 fn read_central(
     source: &dyn ByteSource,
     eocd: &Eocd,
     shift: u64,
+    zipfile: bool,
     max_entries: usize,
     out: &mut BTreeMap<u64, ZipEntry>,
     index: &mut ZipIndex,
@@ -276,8 +347,16 @@ fn read_central(
             extras += 1;
         }
         let mut entry = entry;
+        if zipfile {
+            entry.zipfile_order = Some(seen as usize);
+        }
         attach_local(source, &mut entry, index);
-        if let Some(prev) = out.get(&entry.header_offset) {
+        if let Some(prev) = out.get_mut(&entry.header_offset) {
+            if prev.name == entry.name && prev.zipfile_order.is_none() {
+                // The same record seen again through `zipfile`'s end record.
+                prev.zipfile_order = entry.zipfile_order;
+                continue;
+            }
             index.overlaps.push(format!(
                 "`{}` and `{}` share the same local header at byte {}",
                 prev.name, entry.name, entry.header_offset
@@ -326,9 +405,17 @@ fn parse_central(cd: &[u8], pos: usize, shift: u64) -> Option<ZipEntry> {
         }
         e += 4 + size;
     }
+    let (loader_name, zipfile_error) = match zipfile_name(name_bytes, flags) {
+        Ok(name) => (name, None),
+        Err(err) => (String::from_utf8_lossy(name_bytes).into_owned(), Some(err)),
+    };
     Some(ZipEntry {
         name: String::from_utf8_lossy(name_bytes).into_owned(),
         local_name: None,
+        loader_name,
+        zipfile_order: None,
+        zipfile_error,
+        raw_name: name_bytes.to_vec(),
         method,
         flags,
         crc32,
@@ -369,12 +456,119 @@ fn attach_local(source: &dyn ByteSource, entry: &mut ZipEntry, index: &mut ZipIn
             entry.name, local.method, entry.method
         ));
     }
+    if entry.zipfile_error.is_none() {
+        let central = zipfile_decode(&entry.raw_name, entry.flags);
+        let header = zipfile_decode(&local.raw_name, local.flags);
+        if central.is_ok() && header != central {
+            entry.zipfile_error = Some(format!(
+                "file name in directory `{}` and header `{}` differ",
+                entry.name, local.name
+            ));
+        }
+    }
     entry.local_name = Some(local.name);
     entry.data_offset = local.data_offset;
 }
 
+/// CP437, the code page Python's `zipfile` decodes names with when flag bit 11 is clear.
+const CP437_HIGH: &str = "ÇüéâäàåçêëèïîìÄÅÉæÆôöòûùÿÖÜ¢£¥₧ƒáíóúñÑªº¿⌐¬½¼¡«»░▒▓│┤╡╢╖╕╣║╗╝╜╛┐└┴┬├─┼╞╟╚╔╩╦╠═╬╧╨╤╥╙╘╒╓╫╪┘┌█▄▌▐▀αßΓπΣσµτΦΘΩδ∞φε∩≡±≥≤⌠⌡÷≈°∙·√ⁿ²■\u{a0}";
+
+/// A name's bytes decoded as `zipfile` decodes them (before NUL truncation).
+fn zipfile_decode(raw: &[u8], flags: u16) -> Result<String, String> {
+    if flags & 0x800 != 0 {
+        return std::str::from_utf8(raw)
+            .map(str::to_string)
+            .map_err(|e| format!("name flagged UTF-8 is not UTF-8: {e}"));
+    }
+    Ok(raw
+        .iter()
+        .map(|&b| {
+            if b < 0x80 {
+                char::from(b)
+            } else {
+                CP437_HIGH.chars().nth(usize::from(b - 0x80)).unwrap_or('?')
+            }
+        })
+        .collect())
+}
+
+/// The member name Python's `zipfile` lists (`ZipInfo.filename`): decoded by flag bit 11 (UTF-8)
+/// or as CP437, then cut at the first NUL. `Err` when `zipfile` cannot decode it (the archive
+/// does not open).
+pub fn zipfile_name(raw: &[u8], flags: u16) -> Result<String, String> {
+    let decoded = zipfile_decode(raw, flags)?;
+    Ok(match decoded.find('\0') {
+        Some(at) => decoded[..at].to_string(),
+        None => decoded,
+    })
+}
+
+/// Why `zipfile.ZipFile.open(name).read()` fails on this member whose decoded bytes are
+/// `data`, if it does: the member is not listed or its header disagrees (see
+/// [`ZipEntry::zipfile_error`]), compressed patched data or strong encryption, the encryption
+/// flag (a password is required), a method `zipfile` cannot decode, or a CRC mismatch.
+pub fn zipfile_read_error(entry: &ZipEntry, data: &[u8]) -> Option<String> {
+    if let Some(err) = &entry.zipfile_error {
+        return Some(err.clone());
+    }
+    if entry.flags & 0x20 != 0 {
+        return Some("compressed patched data (flag bit 5) is not supported".into());
+    }
+    if entry.flags & 0x40 != 0 {
+        return Some("strong encryption (flag bit 6) is not supported".into());
+    }
+    if entry.flags & 1 != 0 {
+        return Some("the member is encrypted: a password is required".into());
+    }
+    if !matches!(entry.method, 0 | 8 | 12 | 14 | 93) {
+        return Some(format!(
+            "compression method {} is not supported",
+            entry.method
+        ));
+    }
+    if data.len() as u64 != entry.uncompressed_size {
+        return Some(format!(
+            "{} bytes decoded, the directory says {}",
+            data.len(),
+            entry.uncompressed_size
+        ));
+    }
+    if crc32fast::hash(data) != entry.crc32 {
+        return Some("bad CRC-32".into());
+    }
+    None
+}
+
+impl ZipIndex {
+    /// The member `zipfile.ZipFile(...).open(name)` reads: of the central-directory records
+    /// `zipfile` lists under `name`, the last (`NameToInfo` keeps the last one).
+    pub fn zipfile_entry(&self, name: &str) -> Option<&ZipEntry> {
+        self.entries
+            .iter()
+            .filter(|e| e.zipfile_order.is_some() && e.loader_name == name)
+            .max_by_key(|e| e.zipfile_order)
+    }
+
+    /// Every member some reader may take for `name`: `zipfile`'s name or the raw name equal to
+    /// it (a lenient reader, or a member `zipfile` does not list). The first is
+    /// [`ZipIndex::zipfile_entry`]'s, when there is one.
+    pub fn entries_named(&self, name: &str) -> Vec<&ZipEntry> {
+        let winner = self.zipfile_entry(name);
+        let mut out: Vec<&ZipEntry> = winner.into_iter().collect();
+        for entry in &self.entries {
+            if (entry.loader_name == name || entry.name == name)
+                && !out.iter().any(|e| std::ptr::eq(*e, entry))
+            {
+                out.push(entry);
+            }
+        }
+        out
+    }
+}
+
 struct Local {
     name: String,
+    raw_name: Vec<u8>,
     flags: u16,
     method: u16,
     crc32: u32,
@@ -408,6 +602,7 @@ fn read_local(source: &dyn ByteSource, at: u64) -> Option<Local> {
     }
     Some(Local {
         name,
+        raw_name: tail.get(..name_len as usize)?.to_vec(),
         flags: u16_at(&head, 6)?,
         method: u16_at(&head, 8)?,
         crc32: u32_at(&head, 14)?,
@@ -482,6 +677,10 @@ fn insert_hidden(out: &mut BTreeMap<u64, ZipEntry>, at: u64, local: &Local, inde
         ZipEntry {
             name: local.name.clone(),
             local_name: Some(local.name.clone()),
+            loader_name: local.name.clone(),
+            zipfile_order: None,
+            zipfile_error: Some("not in the central directory".into()),
+            raw_name: local.raw_name.clone(),
             method: local.method,
             flags: local.flags,
             crc32: local.crc32,

@@ -184,8 +184,8 @@ pub(crate) fn check_config_stream(
         cx.malformed(RuleId::ResourceLimit, msg, None);
         cx.not_analysed("Keras config past the size the walk covers");
     }
-    match serde_json::from_slice::<Value>(&pruned.text) {
-        Ok(value) => Some(check_config(&value, dialect, cx)),
+    match parse_python_json(&pruned.text) {
+        Ok((value, _)) => Some(check_config(&value, dialect, cx)),
         Err(err) => {
             cx.malformed(
                 RuleId::FormatMalformed,
@@ -197,85 +197,14 @@ pub(crate) fn check_config_stream(
     }
 }
 
-/// Parses JSON the way Python's `json.loads` (which Keras uses) accepts it: `NaN`, `Infinity`
-/// and `-Infinity` are values, and nesting is not limited to serde_json's 128 levels. A text
-/// serde_json refuses is rewritten (those literals → `null`, containers deeper than
-/// [`PRUNE_DEPTH`] → `null`) and parsed again, so a payload cannot hide behind either
-/// difference. Returns the value and whether anything was pruned for depth.
-pub(crate) fn parse_python_json(text: &[u8]) -> Result<(Value, bool), serde_json::Error> {
-    match serde_json::from_slice::<Value>(text) {
-        Ok(value) => Ok((value, false)),
-        Err(first) => {
-            let (rewritten, pruned) = rewrite_python_json(text);
-            serde_json::from_slice::<Value>(&rewritten)
-                .map(|value| (value, pruned))
-                .map_err(|_| first)
-        }
-    }
-}
-
-/// The lenient rewrite of [`parse_python_json`]: linear, string-aware, no recursion.
-fn rewrite_python_json(text: &[u8]) -> (Vec<u8>, bool) {
-    let mut out = Vec::with_capacity(text.len());
-    let mut depth = 0usize;
-    // While skipping a too-deep container: the depth at which it started.
-    let mut skipping: Option<usize> = None;
-    let mut pruned = false;
-    let mut i = 0;
-    while let Some(&byte) = text.get(i) {
-        if byte == b'"' {
-            // Copy (or skip) the whole string, escapes included.
-            let start = i;
-            i += 1;
-            while let Some(&c) = text.get(i) {
-                i += 1;
-                if c == b'\\' {
-                    i += 1;
-                } else if c == b'"' {
-                    break;
-                }
-            }
-            if skipping.is_none() {
-                out.extend_from_slice(text.get(start..i.min(text.len())).unwrap_or_default());
-            }
-            continue;
-        }
-        match byte {
-            b'[' | b'{' => {
-                depth += 1;
-                if skipping.is_none() && depth > PRUNE_DEPTH {
-                    skipping = Some(depth);
-                    pruned = true;
-                    out.extend_from_slice(b"null");
-                } else if skipping.is_none() {
-                    out.push(byte);
-                }
-            }
-            b']' | b'}' => {
-                if skipping == Some(depth) {
-                    skipping = None;
-                } else if skipping.is_none() {
-                    out.push(byte);
-                }
-                depth = depth.saturating_sub(1);
-            }
-            _ if skipping.is_some() => {}
-            _ => {
-                let rest = text.get(i..).unwrap_or_default();
-                let literal = [&b"-Infinity"[..], b"Infinity", b"NaN"]
-                    .into_iter()
-                    .find(|lit| rest.starts_with(lit));
-                if let Some(lit) = literal {
-                    out.extend_from_slice(b"null");
-                    i += lit.len();
-                    continue;
-                }
-                out.push(byte);
-            }
-        }
-        i += 1;
-    }
-    (out, pruned)
+/// Parses JSON as Python's `json.loads(bytes)` (which Keras and skops use) reads it
+/// ([`crate::loaders::json`]): every encoding `json.detect_encoding` finds, `NaN`/`Infinity`,
+/// lone surrogates, nesting to any depth (containers deeper than [`PRUNE_DEPTH`] become `null`).
+/// Returns the value and whether anything was pruned for depth.
+pub(crate) fn parse_python_json(
+    text: &[u8],
+) -> Result<(Value, bool), crate::loaders::json::JsonError> {
+    crate::loaders::json::loads_bytes(text, PRUNE_DEPTH).map(|d| (d.value, d.pruned))
 }
 
 /// Walks a parsed config.

@@ -9,7 +9,7 @@
 //! invalid `keras-h5`: the HDF5 magic is its claim.
 
 mod config;
-mod marshal;
+pub(crate) mod marshal;
 mod prune;
 
 pub(crate) use config::{check_keras2_objects, parse_python_json};
@@ -22,13 +22,13 @@ pub(crate) fn parse_json_stream(reader: impl std::io::Read, max_input: u64) -> O
     if pruned.capped || pruned.read >= max_input {
         return None;
     }
-    serde_json::from_slice(&pruned.text).ok()
+    parse_python_json(&pruned.text).ok().map(|(value, _)| value)
 }
 
 use crate::analyzer::{Analyzer, Context, Input};
 use crate::analyzers::zip::analyze_index;
 use crate::archive::member;
-use crate::archive::zip_index::{ZipEntry, ZipIndex};
+use crate::archive::zip_index::{self, ZipEntry, ZipIndex};
 use crate::{ByteSource, Format, RuleId};
 use serde_json::Value;
 
@@ -49,14 +49,42 @@ pub struct KerasV3Analyzer;
 /// Analyzer for legacy Keras HDF5 models.
 pub struct KerasH5Analyzer;
 
+/// The member a loader reads as `name`: the one `zipfile` opens, else one a lenient reader
+/// takes (see [`ZipIndex::entries_named`]).
 fn root_member<'a>(index: &'a ZipIndex, name: &str) -> Option<&'a ZipEntry> {
-    index.entries.iter().find(|e| e.name == name)
+    index.entries_named(name).into_iter().next()
 }
 
 fn json_member(source: &dyn ByteSource, index: &ZipIndex, name: &str) -> Option<Value> {
     let entry = root_member(index, name)?;
     let bytes = member::read_to_vec(source, entry, MAX_CONFIG_BYTES).ok()?;
     parse_python_json(&bytes).ok().map(|(value, _)| value)
+}
+
+/// Whether Python's `zipfile` finds an archive in `input` (wherever it starts, whatever
+/// follows it): the zip-based model formats are sniffed where their loader finds them.
+pub(crate) fn zipfile_finds_archive(input: &Input<'_>, limits: &crate::Limits) -> bool {
+    if !zip_index::zipfile_locates(input.source) {
+        return false;
+    }
+    let index = input.zip_index(limits);
+    index.entries.iter().any(|e| e.zipfile_order.is_some())
+}
+
+/// Whether a zip is a Keras v3 model: `metadata.json` with a `keras_version`, or a
+/// `config.json` holding a serialized Keras object (`load_model` reads it first).
+pub(crate) fn is_keras_zip(source: &dyn ByteSource, index: &ZipIndex) -> bool {
+    let version = json_member(source, index, "metadata.json")
+        .is_some_and(|m| m.get("keras_version").and_then(Value::as_str).is_some());
+    version
+        || index.entries_named("config.json").into_iter().any(|e| {
+            match member::read_to_vec(source, e, MAX_CONFIG_BYTES) {
+                Ok(bytes) => parse_python_json(&bytes)
+                    .is_ok_and(|(v, _)| v.get("class_name").is_some() && v.get("config").is_some()),
+                Err(member::MemberError::TooLarge(_)) => true,
+                Err(_) => false,
+            }
+        })
 }
 
 fn record_facts(facts: &config::ConfigFacts, cx: &mut Context<'_>) {
@@ -80,11 +108,15 @@ impl Analyzer for KerasV3Analyzer {
     }
 
     fn version(&self) -> u32 {
-        1
+        2
     }
 
     fn sniff(&self, head: &[u8], _len: u64) -> bool {
         head.starts_with(b"PK\x03\x04") || head.starts_with(b"PK\x05\x06")
+    }
+
+    fn sniff_embedded(&self, input: &Input<'_>, limits: &crate::Limits) -> bool {
+        zipfile_finds_archive(input, limits) && is_keras_zip(input.source, input.zip_index(limits))
     }
 
     fn analyze(&self, input: &Input<'_>, cx: &mut Context<'_>) -> Option<Format> {
@@ -98,12 +130,14 @@ impl Analyzer for KerasV3Analyzer {
             .map(str::to_string);
         // Every `config.json`: with duplicates, Python's zipfile reads the last one listed, a
         // lenient reader may take another, so all are judged.
+        // The one `zipfile` opens comes first (`ZipIndex::entries_named`), then the members other
+        // readers may take for it (a name cut at a NUL, a hidden local entry).
         let configs: Vec<(&ZipEntry, Result<Vec<u8>, member::MemberError>)> = index
-            .entries
-            .iter()
-            .filter(|e| e.name == "config.json")
+            .entries_named("config.json")
+            .into_iter()
             .map(|e| (e, member::read_to_vec(source, e, MAX_CONFIG_BYTES)))
             .collect();
+        let zipfile_config = index.zipfile_entry("config.json");
         // `keras.saving.load_model` deserializes `config.json` before it looks at anything
         // else in the zip, so a serialized Keras object there is a Keras model even without
         // `metadata.json` or weights.
@@ -131,9 +165,31 @@ impl Analyzer for KerasV3Analyzer {
                 None,
             );
         }
+        if zipfile_config.is_none() && !configs.is_empty() {
+            cx.malformed(
+                RuleId::FormatMalformed,
+                "Python's zipfile lists no `config.json`: keras.saving.load_model fails on this file (another reader may take the member judged below)",
+                None,
+            );
+        }
         for (entry, config) in configs {
+            let read_by_zipfile = zipfile_config.is_some_and(|z| std::ptr::eq(z, entry));
+            if read_by_zipfile
+                && let Ok(bytes) = &config
+                && let Some(err) = zip_index::zipfile_read_error(entry, bytes)
+            {
+                let msg = format!(
+                    "Python's zipfile refuses `config.json` ({err}): keras.saving.load_model fails on this file"
+                );
+                cx.malformed(RuleId::FormatMalformed, msg, None);
+            }
+            let member_name = if entry.name == "config.json" {
+                "config.json".to_string()
+            } else {
+                entry.name.clone()
+            };
             let facts = match config {
-                Ok(bytes) => cx.with_member("config.json", |cx| {
+                Ok(bytes) => cx.with_member(&member_name, |cx| {
                     config::check_config_text(&bytes, config::Dialect::Keras3, cx)
                 }),
                 // Larger than any config should be: walked as a stream, never held whole.
@@ -203,7 +259,7 @@ impl Analyzer for KerasH5Analyzer {
     }
 
     fn version(&self) -> u32 {
-        1
+        2
     }
 
     fn sniff(&self, head: &[u8], _len: u64) -> bool {
