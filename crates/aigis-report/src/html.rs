@@ -122,7 +122,9 @@ const SCRIPT: &str = r#"
   chips.forEach(function(b){on[b.getAttribute('data-sev')]=b.getAttribute('aria-pressed')==='true';});
   views.forEach(function(view){
     list('details.grp',view).forEach(function(g){
-      var head=g.querySelector('summary').textContent.toLowerCase();
+      // A group is found by its verdict and path (or rule id and title), not by its counts.
+      var word=g.querySelector('.word');
+      var head=((word?word.textContent+' ':'')+g.querySelector('.path').textContent).toLowerCase();
       var rows=list('tr.row',g);
       rows.forEach(function(r){r._text=head+' '+r.textContent.toLowerCase();});
       groups.push({el:g,view:view,head:head,rows:rows,note:g.querySelector('.hiddenby')});

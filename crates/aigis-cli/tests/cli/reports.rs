@@ -569,6 +569,18 @@ pub(crate) fn html_report_with_a_thousand_findings_stays_usable() {
         by_file(&dom).contains("<details class=\"grp\" open=\"\">"),
         "the matching file is opened"
     );
+    let dom = with("sev=critical,high,medium,low,info,suppressed&q=malicious");
+    assert_eq!(
+        visible_rows(&dom),
+        200,
+        "the 50 malicious files, by their verdict"
+    );
+    let dom = with("q=critical");
+    assert_eq!(
+        visible_rows(&dom),
+        count(Severity::Critical),
+        "a file's counts are not searched"
+    );
     let dom = with("q=%3Cimg+src%3Dx");
     assert!(visible_rows(&dom) >= 50, "markup is searched as text");
     assert!(!dom.contains("<img"));
