@@ -16,7 +16,59 @@ pub fn report(run: &Run) -> ScanReport {
         .map(|p| p.to_string_lossy().into_owned());
     report.summary.excluded = run.excluded;
     report.summary.ignored = run.ignored;
+    report.host = host_name();
+    report.generated_at = Some(utc_now());
     report
+}
+
+/// This machine's host name, from the environment or the kernel (`None` when neither says).
+fn host_name() -> Option<String> {
+    let from_env = ["HOSTNAME", "COMPUTERNAME"]
+        .iter()
+        .filter_map(|name| std::env::var(name).ok());
+    let from_files = ["/proc/sys/kernel/hostname", "/etc/hostname"]
+        .iter()
+        .filter_map(|path| std::fs::read_to_string(path).ok());
+    from_env
+        .chain(from_files)
+        .map(|name| name.trim().to_string())
+        .find(|name| !name.is_empty() && name.len() <= 255)
+}
+
+/// The current time as RFC 3339 UTC (`2026-12-03T11:22:39Z`); `SOURCE_DATE_EPOCH` (seconds)
+/// replaces the clock for reproducible reports.
+fn utc_now() -> String {
+    let seconds = std::env::var("SOURCE_DATE_EPOCH")
+        .ok()
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .unwrap_or_else(|| {
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs())
+        });
+    rfc3339(seconds)
+}
+
+/// Seconds since the Unix epoch as RFC 3339 UTC (the proleptic Gregorian calendar, from the
+/// days-from-civil algorithm).
+fn rfc3339(seconds: u64) -> String {
+    let days = seconds / 86_400;
+    let rest = seconds % 86_400;
+    let z = days + 719_468;
+    let era = z / 146_097;
+    let doe = z % 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + u64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
+        rest / 3600,
+        rest % 3600 / 60,
+        rest % 60
+    )
 }
 
 /// Keeps only findings of `severities` in the report (recomputing each file's and the summary's
@@ -119,4 +171,20 @@ pub fn use_color() -> bool {
 /// Prints a run-level warning on stderr, content escaped.
 pub fn warn(warning: &str) {
     eprintln!("aigis: warning: {}", aigis_report::terminal_safe(warning));
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn rfc3339_dates() {
+        for (seconds, text) in [
+            (0, "1970-01-01T00:00:00Z"),
+            (68_169_600, "1972-02-29T00:00:00Z"),
+            (951_782_400, "2000-02-29T00:00:00Z"),
+            (1_796_300_559, "2026-12-03T12:22:39Z"),
+            (4_107_542_399, "2100-02-28T23:59:59Z"),
+        ] {
+            assert_eq!(super::rfc3339(seconds), text);
+        }
+    }
 }

@@ -102,6 +102,17 @@ pub struct ScanReport {
     /// findings stay on each file's result, marked by their rule's scope).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub locations: Vec<LocationExposure>,
+    /// What was scanned: the paths and URLs as given on the command line (set by the CLI).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub targets: Vec<String>,
+    /// The name of the host that ran the scan (set by the CLI when it can tell).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub host: Option<String>,
+    /// When the report was made, RFC 3339 UTC (set by the CLI). Shown by the HTML report but
+    /// not written to the JSON, which stays identical for identical scans (runs are compared
+    /// by their documents).
+    #[serde(skip)]
+    pub generated_at: Option<String>,
 }
 
 impl ScanReport {
@@ -141,6 +152,9 @@ impl ScanReport {
             policy: None,
             incomplete_fails: true,
             locations: Vec::new(),
+            targets: Vec::new(),
+            host: None,
+            generated_at: None,
         }
         .with_locations()
     }

@@ -238,6 +238,11 @@ fn main() -> std::process::ExitCode {
         )
         .needs(Tool::Chromium),
         Test::new(
+            "reports::html_report_with_a_thousand_findings_stays_usable",
+            reports::html_report_with_a_thousand_findings_stays_usable,
+        )
+        .needs(Tool::Chromium),
+        Test::new(
             "rules::every_rule_is_produced_by_a_fixture_or_a_named_test",
             rules::every_rule_is_produced_by_a_fixture_or_a_named_test,
         ),

