@@ -437,6 +437,7 @@ fn scan(args: ScanArgs) -> Result<ExitCode> {
         view::warn(warning);
     }
     let mut report = view::report(&run);
+    report.targets = targets(&args.paths);
     report.incomplete_fails = gate.incomplete;
     if !args.severity.is_empty() {
         view::keep_severities(&mut report, &args.severity);

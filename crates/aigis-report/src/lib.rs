@@ -105,8 +105,9 @@ pub struct ScanReport {
     /// What was scanned: the paths and URLs as given on the command line (set by the CLI).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub targets: Vec<String>,
-    /// The name of the host that ran the scan (set by the CLI when it can tell).
-    #[serde(skip_serializing_if = "Option::is_none")]
+    /// The name of the host that ran the scan (set by the CLI when it can tell). Shown by the
+    /// HTML report only: JSON reports are uploaded as artifacts and compared between hosts.
+    #[serde(skip)]
     pub host: Option<String>,
     /// When the report was made, RFC 3339 UTC (set by the CLI). Shown by the HTML report but
     /// not written to the JSON, which stays identical for identical scans (runs are compared
