@@ -2,6 +2,7 @@
 
 mod bom;
 mod discover;
+mod inspect;
 mod remote;
 mod view;
 
@@ -35,6 +36,9 @@ enum Command {
     Discover(discover::DiscoverArgs),
     /// Write an AI-BOM (CycloneDX 1.6 or SPDX 3.0) of the models under PATH.
     Bom(bom::BomArgs),
+    /// Show what loading a model would do: the pickle program (imports, calls, objects built)
+    /// with byte offsets, the objects a config instantiates, archive members with verdicts.
+    Inspect(inspect::InspectArgs),
     /// List the rule catalogue, or show one rule.
     Rules {
         /// Rule id, e.g. PICKLE-CALL-DANGEROUS.
@@ -220,6 +224,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Scan(args) => scan(*args),
         Command::Discover(args) => discover::run(args),
         Command::Bom(args) => bom::run(args),
+        Command::Inspect(args) => inspect::inspect(args),
         Command::Rules { id, format } => rules(id.as_deref(), format),
         Command::Policy {
             command: PolicyCommand::Check { file },

@@ -131,7 +131,56 @@ pub struct Options {
     pub limits: Limits,
     /// Wall-clock deadline: the scan stops with [`LimitKind::Time`] once it passes.
     pub deadline: Option<std::time::Instant>,
+    /// Record the program the loader runs ([`PickleScan::program`]), for `aigis inspect`.
+    pub trace: bool,
 }
+
+/// What one step of a traced program does (see [`Options::trace`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StepKind {
+    /// `find_class(module, name)`: GLOBAL, STACK_GLOBAL, INST, an extension code.
+    Import,
+    /// A call: REDUCE, INST/OBJ with arguments.
+    Call,
+    /// `cls.__new__(cls, *args)`: NEWOBJ, NEWOBJ_EX.
+    New,
+    /// BUILD: `obj.__setstate__(state)` or attribute updates.
+    Build,
+    /// `persistent_load(pid)`: PERSID, BINPERSID (a PyTorch storage reference).
+    PersistentLoad,
+    /// STOP: the object the pickle returns.
+    Result,
+}
+
+impl StepKind {
+    /// Stable lower-case id.
+    pub fn id(self) -> &'static str {
+        match self {
+            StepKind::Import => "import",
+            StepKind::Call => "call",
+            StepKind::New => "new",
+            StepKind::Build => "build",
+            StepKind::PersistentLoad => "persistent-load",
+            StepKind::Result => "result",
+        }
+    }
+}
+
+/// One step of the program a loader runs, as Python-like text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Step {
+    /// Offset of the opcode in the scanned input (for a nested pickle, in the nested bytes).
+    pub offset: u64,
+    /// 0 for the scanned stream, 1 for a pickle handed to a loader inside it, ...
+    pub depth: usize,
+    /// What the step does.
+    pub kind: StepKind,
+    /// The step in Python syntax (`from os import system`, `os.system('id')`, `return {...}`).
+    pub text: String,
+}
+
+/// Steps recorded per traced scan; past it the program is marked truncated.
+pub const MAX_STEPS: usize = 20_000;
 
 /// How bad a verdict is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -362,6 +411,11 @@ pub struct PickleScan {
     pub bytes_consumed: u64,
     /// Raw NumPy arrays skipped inside joblib streams.
     pub joblib_arrays: u32,
+    /// With [`Options::trace`]: the program of the reading a loader completes (imports, calls,
+    /// objects built, the result), in order, at most [`MAX_STEPS`] steps.
+    pub program: Vec<Step>,
+    /// Steps past [`MAX_STEPS`] were left out of `program`.
+    pub program_truncated: bool,
 }
 
 impl PickleScan {

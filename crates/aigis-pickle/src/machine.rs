@@ -15,8 +15,8 @@ use crate::reader::{Cursor, ReadAt, ReadError, SubRange};
 use crate::text;
 use crate::value::{Arena, Blob, CallKind, Id, Value};
 use crate::{
-    Category, GlobalRef, LimitKind, Options, PickleScan, Problem, ProblemKind, Risk, StreamInfo,
-    Verdict, VerdictKind, ioc, joblib,
+    Category, GlobalRef, LimitKind, Options, PickleScan, Problem, ProblemKind, Risk, StepKind,
+    StreamInfo, Verdict, VerdictKind, ioc, joblib,
 };
 
 type Res<T> = Result<T, ProblemKind>;
@@ -106,6 +106,9 @@ struct Ctx<'o> {
     joblib: bool,
     /// A `NumpyArrayWrapper` was rebuilt (so joblib's reading differs from the others).
     joblib_seen: bool,
+    /// The program of the current reading, when [`Options::trace`] is set.
+    program: Vec<crate::Step>,
+    program_truncated: bool,
 }
 
 /// Streams parsed from one feed.
@@ -127,6 +130,8 @@ struct Reading {
     buffered: Vec<u64>,
     joblib_seen: bool,
     joblib_arrays: u32,
+    program: Vec<crate::Step>,
+    program_truncated: bool,
 }
 
 /// Readings followed at most for one input: the linear one, then combinations of frame
@@ -147,6 +152,8 @@ pub(crate) fn scan_input(input: &dyn ReadAt, start: u64, opts: &Options) -> Pick
         nested_fetched: 0,
         joblib: false,
         joblib_seen: false,
+        program: Vec::new(),
+        program_truncated: false,
     };
     let mut fetched: u64 = 0;
     let mut readings: Vec<Reading> = Vec::new();
@@ -196,6 +203,8 @@ fn read_once(
     ctx.joblib_arrays = 0;
     ctx.joblib = joblib;
     ctx.joblib_seen = false;
+    ctx.program.clear();
+    ctx.program_truncated = false;
     let mut feed = Feed::new(input, start, ctx.opts.limits.max_read, plan.clone());
     let mut out = ctx.scan_streams(&mut feed, 0);
     sweep_after_limit(input, feed.fetched(), &mut out, ctx);
@@ -208,6 +217,8 @@ fn read_once(
         buffered: feed.buffered,
         joblib_seen: ctx.joblib_seen,
         joblib_arrays: ctx.joblib_arrays,
+        program: std::mem::take(&mut ctx.program),
+        program_truncated: ctx.program_truncated,
     }
 }
 
@@ -326,6 +337,8 @@ fn merge(mut readings: Vec<Reading>, unexplored: usize) -> PickleScan {
         after_stop: main.out.after_stop,
         bytes_consumed: 0,
         joblib_arrays,
+        program: main.program,
+        program_truncated: main.program_truncated,
     }
 }
 
@@ -758,6 +771,25 @@ impl<'c, 'o, 'i> Machine<'c, 'o, 'i> {
         })
     }
 
+    /// Records a step of the program (with [`Options::trace`]); `text` runs only then.
+    fn trace(&mut self, offset: u64, kind: StepKind, text: impl FnOnce(&Self) -> String) {
+        if !self.ctx.opts.trace || self.ctx.program_truncated {
+            return;
+        }
+        if self.ctx.program.len() >= crate::MAX_STEPS {
+            self.ctx.program_truncated = true;
+            return;
+        }
+        let text = text(self);
+        let depth = self.depth;
+        self.ctx.program.push(crate::Step {
+            offset,
+            depth,
+            kind,
+            text,
+        });
+    }
+
     fn render(&self, id: Id) -> String {
         self.arena.render(id, self.limits().max_render)
     }
@@ -858,7 +890,8 @@ impl<'c, 'o, 'i> Machine<'c, 'o, 'i> {
                 self.marks.push(self.stack.len());
             }
             op::STOP => {
-                self.pop()?;
+                let r = self.pop()?;
+                self.trace(off, StepKind::Result, |m| format!("return {}", m.render(r)));
                 return Ok(Flow::Stop);
             }
             op::POP => {
@@ -1132,6 +1165,9 @@ impl<'c, 'o, 'i> Machine<'c, 'o, 'i> {
                 let callee = self.pop()?;
                 self.check_callable(callee)?;
                 self.check_iterable(args, "REDUCE arguments")?;
+                self.trace(off, StepKind::Call, |m| {
+                    m.render_call(callee, args, None, CallKind::Call)
+                });
                 let r = self.invoke(off, callee, args, None, Via::Direct)?;
                 self.push(r)?;
             }
@@ -1158,6 +1194,9 @@ impl<'c, 'o, 'i> Machine<'c, 'o, 'i> {
             op::BUILD => {
                 let state = self.pop()?;
                 let target = self.top()?;
+                self.trace(off, StepKind::Build, |m| {
+                    format!("{}.__setstate__({})", m.render(target), m.render(state))
+                });
                 self.build(feed, off, target, state)?;
             }
             op::EXT1 => {
@@ -1176,10 +1215,16 @@ impl<'c, 'o, 'i> Machine<'c, 'o, 'i> {
                 let line = self.line(feed)?;
                 let pid = text::persid_arg(&line.data, line.at_eof).map_err(bad)?;
                 let pid = self.value(Value::Str(pid))?;
+                self.trace(off, StepKind::PersistentLoad, |m| {
+                    format!("persistent_load({})", m.render(pid))
+                });
                 self.push_value(Value::PersistentId(pid))?;
             }
             op::BINPERSID => {
                 let pid = self.pop()?;
+                self.trace(off, StepKind::PersistentLoad, |m| {
+                    format!("persistent_load({})", m.render(pid))
+                });
                 self.push_value(Value::PersistentId(pid))?;
             }
             op::PROTO => {
@@ -1321,6 +1366,7 @@ impl<'c, 'o, 'i> Machine<'c, 'o, 'i> {
 
     /// Imports `module.name` (GLOBAL, INST, STACK_GLOBAL, EXT).
     fn import(&mut self, off: u64, module: &str, name: &str) -> Res<Id> {
+        self.trace(off, StepKind::Import, |_| import_text(module, name));
         self.eventful = true;
         self.ctx.note_global(module, name);
         let id = self.value(Value::global(module, name))?;
@@ -1416,6 +1462,9 @@ impl<'c, 'o, 'i> Machine<'c, 'o, 'i> {
         if no_args && class_like {
             self.construct(off, cls, args, None)
         } else {
+            self.trace(off, StepKind::Call, |m| {
+                m.render_call(cls, args, None, CallKind::Call)
+            });
             self.invoke(off, cls, args, None, Via::Direct)
         }
     }
@@ -2019,6 +2068,9 @@ impl<'c, 'o, 'i> Machine<'c, 'o, 'i> {
 
     /// NEWOBJ / NEWOBJ_EX: `cls.__new__(cls, *args, **kwargs)`.
     fn construct(&mut self, off: u64, cls: Id, args: Id, kwargs: Option<Id>) -> Res<Id> {
+        self.trace(off, StepKind::New, |m| {
+            m.render_call(cls, args, kwargs, CallKind::New)
+        });
         self.eventful = true;
         self.judge_class(off, cls, Some(args), kwargs);
         self.value(Value::Call {
@@ -2313,6 +2365,14 @@ fn is_nested_loader(name: &str) -> bool {
 }
 
 /// A text argument the unpicklers refuse.
+/// `find_class(module, name)` as an import statement.
+fn import_text(module: &str, name: &str) -> String {
+    match name.split_once('.') {
+        None => format!("from {module} import {name}"),
+        Some(_) => format!("import {module}  # then .{name}"),
+    }
+}
+
 fn bad(why: &str) -> ProblemKind {
     ProblemKind::BadArgument(why.to_owned())
 }

@@ -77,6 +77,9 @@ pub struct AnalysisOptions {
     /// Globals (`module.Qualname` or `prefix.*`) the user forbids in pickles: any use is
     /// reported as dangerous, even of a name the built-in allow-list trusts.
     pub deny_globals: Vec<String>,
+    /// Record what loading would run ([`crate::Program`]: pickle programs, objects configs
+    /// instantiate) into [`crate::FileResult::programs`], for `aigis inspect`. Off in scans.
+    pub trace: bool,
 }
 
 /// The ordered set of analyzers.
@@ -165,6 +168,7 @@ pub struct Context<'a> {
     consulted: Vec<PathBuf>,
     file_path: Option<PathBuf>,
     used_file_path: std::cell::Cell<bool>,
+    programs: Vec<crate::Program>,
 }
 
 impl<'a> Context<'a> {
@@ -185,6 +189,7 @@ impl<'a> Context<'a> {
             consulted: Vec::new(),
             file_path: None,
             used_file_path: std::cell::Cell::new(false),
+            programs: Vec::new(),
         }
     }
 
@@ -388,6 +393,67 @@ impl<'a> Context<'a> {
     /// Other files the analysis looked at.
     pub fn consulted(&self) -> &[PathBuf] {
         &self.consulted
+    }
+
+    /// With [`AnalysisOptions::trace`]: records a traced pickle program read at the current
+    /// member.
+    pub fn record_program(&mut self, scan: &aigis_pickle::PickleScan) {
+        if !self.options.trace {
+            return;
+        }
+        let steps = scan
+            .program
+            .iter()
+            .map(|s| crate::ProgramStep {
+                offset: s.offset,
+                depth: s.depth,
+                kind: s.kind.id().to_owned(),
+                text: s.text.clone(),
+            })
+            .collect();
+        let location = self.location(None);
+        self.programs.push(crate::Program {
+            location,
+            language: "pickle".to_owned(),
+            steps,
+            truncated: scan.program_truncated,
+        });
+    }
+
+    /// With [`AnalysisOptions::trace`]: records that loading the config at the current member
+    /// imports or instantiates something (`what`, Python-like text: `model.encoder =
+    /// torch.nn.Linear(...)`), in the config's program.
+    pub fn record_instantiation(&mut self, what: impl FnOnce() -> String) {
+        if !self.options.trace {
+            return;
+        }
+        let location = self.location(None);
+        let step = crate::ProgramStep {
+            offset: 0,
+            depth: 0,
+            kind: "instantiate".to_owned(),
+            text: what(),
+        };
+        match self.programs.last_mut() {
+            Some(p) if p.language == "config" && p.location == location => {
+                if p.steps.len() < aigis_pickle::MAX_STEPS {
+                    p.steps.push(step);
+                } else {
+                    p.truncated = true;
+                }
+            }
+            _ => self.programs.push(crate::Program {
+                location,
+                language: "config".to_owned(),
+                steps: vec![step],
+                truncated: false,
+            }),
+        }
+    }
+
+    /// The programs recorded so far (see [`Context::record_program`]), taken out.
+    pub fn take_programs(&mut self) -> Vec<crate::Program> {
+        std::mem::take(&mut self.programs)
     }
 
     /// Consumes the context, returning its findings, model facts and why it is incomplete.

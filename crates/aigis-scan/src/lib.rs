@@ -38,7 +38,7 @@ pub use finding::{Finding, Suppressed};
 pub use format::Format;
 pub use limits::Limits;
 pub use model_info::ModelInfo;
-pub use result::{FileResult, Status};
+pub use result::{FileResult, Program, ProgramStep, Status};
 pub use rules::{Rule, RuleId};
 pub use scanner::{ScanOptions, Scanner, hash_source};
 pub use severity::Severity;

@@ -72,6 +72,38 @@ pub struct FileResult {
     /// "huggingface", …}`: bucket or repo, key or file, revision, ETag); absent for local files.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub source: Option<serde_json::Value>,
+    /// What loading would run, step by step (pickle programs, objects configs instantiate):
+    /// recorded only when the analysis traces (`aigis inspect`), absent from scans.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub programs: Vec<Program>,
+}
+
+/// What a loader runs for one stream or config of a file (see [`FileResult::programs`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Program {
+    /// The archive member (`model/data.pkl`), absent for the file itself.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub location: Option<String>,
+    /// `pickle` (the unpickler's program) or `config` (objects a config instantiates).
+    pub language: String,
+    /// The steps, in the order the loader runs them.
+    pub steps: Vec<ProgramStep>,
+    /// Steps past the recording cap were left out.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub truncated: bool,
+}
+
+/// One step of a [`Program`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProgramStep {
+    /// Byte offset of the opcode (pickle; 0 for configs).
+    pub offset: u64,
+    /// 0 for the stream itself, 1 for a pickle handed to a loader inside it, ...
+    pub depth: usize,
+    /// `import`, `call`, `new`, `build`, `persistent-load`, `result`, `instantiate`.
+    pub kind: String,
+    /// The step in Python syntax.
+    pub text: String,
 }
 
 fn serialize_max<S: serde::Serializer>(max: &Option<Severity>, s: S) -> Result<S::Ok, S::Error> {
@@ -114,6 +146,7 @@ impl FileResult {
             incomplete: None,
             consulted: Vec::new(),
             source: None,
+            programs: Vec::new(),
         };
         result.normalize();
         result

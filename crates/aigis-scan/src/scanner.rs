@@ -87,11 +87,13 @@ impl Scanner {
         let timed_out = cx.timed_out().then(|| cx.limits().time_limit);
         let consulted = cx.consulted().to_vec();
         let read_failed = cx.read_failed();
+        let programs = cx.take_programs();
         let (findings, model, incomplete) = cx.finish();
         let mut result = FileResult::new(path, format, source.len(), status, findings);
         result.location_dependent = location_dependent;
         result.model = model;
         result.consulted = consulted;
+        result.programs = programs;
         result.incomplete = incomplete.or_else(|| {
             if let Some(limit) = timed_out {
                 Some(format!("time limit of {} s reached", limit.as_secs_f64()))

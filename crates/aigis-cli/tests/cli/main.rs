@@ -9,6 +9,7 @@ mod conventions;
 mod fail_closed;
 mod fixtures;
 mod golden;
+mod inspect;
 mod inventory;
 mod policy;
 #[cfg(feature = "remote")]
@@ -21,6 +22,22 @@ use aigis_testkit::{Test, Tool};
 
 fn main() -> std::process::ExitCode {
     aigis_testkit::run(vec![
+        Test::new(
+            "inspect::a_pickle_is_shown_as_the_program_it_runs",
+            inspect::a_pickle_is_shown_as_the_program_it_runs,
+        ),
+        Test::new(
+            "inspect::an_archive_lists_its_members_with_verdicts_and_every_pickle_program",
+            inspect::an_archive_lists_its_members_with_verdicts_and_every_pickle_program,
+        ),
+        Test::new(
+            "inspect::a_config_is_shown_as_the_objects_it_instantiates",
+            inspect::a_config_is_shown_as_the_objects_it_instantiates,
+        ),
+        Test::new(
+            "inspect::what_a_pickle_says_cannot_drive_the_terminal",
+            inspect::what_a_pickle_says_cannot_drive_the_terminal,
+        ),
         Test::new(
             "inventory::models_are_grouped_as_people_think_of_them",
             inventory::models_are_grouped_as_people_think_of_them,

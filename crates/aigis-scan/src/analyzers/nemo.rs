@@ -99,6 +99,20 @@ fn resolver_argument(entries: &[(Yaml, Yaml)]) -> Option<&str> {
 }
 
 fn check_target(target: &str, path: &str, entries: &[(Yaml, Yaml)], cx: &mut Context<'_>) {
+    cx.record_instantiation(|| {
+        let keys: Vec<String> = entries
+            .iter()
+            .filter_map(|(k, _)| k.as_str())
+            .filter(|k| !matches!(*k, "_target_" | "target"))
+            .take(8)
+            .map(|k| format!("{}=…", clip(k, 40)))
+            .collect();
+        let object = path
+            .strip_suffix("._target_")
+            .or_else(|| path.strip_suffix("._target_:"))
+            .unwrap_or(path);
+        format!("{object} = {}({})", clip(target, 200), keys.join(", "))
+    });
     let (module, name) = split_dotted(target.trim());
     if module.split('.').next() == Some("hydra") && RESOLVERS.contains(&name) {
         return check_resolver(target, path, resolver_argument(entries), cx);

@@ -68,6 +68,7 @@ pub(crate) fn run(source: &dyn ByteSource, start: u64, cx: &Context<'_>) -> Pick
         extra_denied: cx.options().deny_globals.clone(),
         limits: cx.limits().pickle.clone(),
         deadline: Some(cx.deadline()),
+        trace: cx.options().trace,
     };
     aigis_pickle::scan(source, start, &options)
 }
@@ -75,6 +76,7 @@ pub(crate) fn run(source: &dyn ByteSource, start: u64, cx: &Context<'_>) -> Pick
 /// Turns a pickle scan into findings: one per verdict, the format warning, and the structural
 /// problem if the stream broke.
 pub(crate) fn report(scan: &PickleScan, cx: &mut Context<'_>) {
+    cx.record_program(scan);
     for verdict in &scan.verdicts {
         let rule = match verdict.kind {
             VerdictKind::DangerousCall => RuleId::PickleCallDangerous,

@@ -299,6 +299,7 @@ fn check_node(node: &Map<String, Value>, cx: &mut Context<'_>) {
         return;
     }
     let full = format!("{target_module}.{target_name}");
+    cx.record_instantiation(|| format!("{loader} {what} {}", clip(&full, 200)));
     let callable = matches!(loader, "FunctionNode" | "OperatorFuncNode" | "MethodNode");
     if let Some(effect) = config_gadget(target_module, target_name) {
         let msg = format!(

@@ -378,6 +378,7 @@ fn check_callable(
         Some(m) if !m.is_empty() => format!("{m}.{name}"),
         _ => name.to_string(),
     };
+    cx.record_instantiation(|| format!("{what}: {}{}", clip(&full, 200), string_args(args)));
     if let Some(effect) = gadget(name) {
         let msg = format!(
             "{what} references `{}`{}, which {effect} when the model loads",
