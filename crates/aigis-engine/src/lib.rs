@@ -25,6 +25,7 @@ mod cache;
 mod changed;
 mod file;
 mod image;
+mod load_sites;
 mod locations;
 mod pool;
 #[cfg(feature = "remote")]
@@ -515,6 +516,20 @@ pub fn run_with_registry(
             result.normalize();
         }
     }
+    // Load sites in code, linked to the verdicts of the models they name.
+    let roots: Vec<PathBuf> = targets
+        .iter()
+        .filter(|t| !is_remote(t))
+        .map(|t| {
+            let p = PathBuf::from(t);
+            if p.is_file() {
+                p.parent().map(Path::to_path_buf).unwrap_or(p)
+            } else {
+                p
+            }
+        })
+        .collect();
+    load_sites::link(&mut results, &on_disk, &roots);
     for unreadable in walked.unreadable {
         results.push(FileResult::failed(
             unreadable.path.to_string_lossy().into_owned(),

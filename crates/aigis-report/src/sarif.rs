@@ -109,6 +109,12 @@ fn location(result: &FileResult, finding: &Finding, base: &Path) -> Value {
     // exact place (archive member, byte offset) goes in its message and a logical location.
     let mut region = json!({ "startLine": 1 });
     let mut location = json!({ "physicalLocation": { "artifactLocation": artifact } });
+    // Source code (Python files) is text: its findings are at `line L, column C` of the file.
+    if let Some((line, column)) = finding.location.as_deref().and_then(source_position) {
+        region = json!({ "startLine": line, "startColumn": column });
+        location["physicalLocation"]["region"] = region;
+        return location;
+    }
     if let Some(place) = &finding.location {
         region["message"] = json!({ "text": place });
         let member = place.split(" @ ").next().unwrap_or(place);
@@ -120,6 +126,14 @@ fn location(result: &FileResult, finding: &Finding, base: &Path) -> Value {
     }
     location["physicalLocation"]["region"] = region;
     location
+}
+
+/// `line L, column C` (a finding in a source file itself, not in an archive member or a notebook
+/// cell): the 1-based line and column.
+fn source_position(place: &str) -> Option<(u64, u64)> {
+    let rest = place.strip_prefix("line ")?;
+    let (line, column) = rest.split_once(", column ")?;
+    Some((line.parse().ok()?, column.parse().ok()?))
 }
 
 /// What identifies a finding across runs: its rule, its file (relative to the base, or the

@@ -294,6 +294,30 @@ impl<'a> Context<'a> {
         }
     }
 
+    /// Records a finding whose location is already set (the same finding twice is recorded
+    /// once).
+    pub fn record_at(&mut self, finding: Finding) {
+        if !self.findings.contains(&finding) {
+            self.findings.push(finding);
+        }
+    }
+
+    /// Records a finding about source text at a 1-based `line` and `column` of the current
+    /// member (`line 12, column 5`, or `member @ line 12, column 5`); SARIF turns it into the
+    /// region of that line.
+    pub fn record_at_line(&mut self, mut finding: Finding, line: usize, column: usize) {
+        let at = format!("line {line}, column {column}");
+        let path = self.members.join("!/");
+        finding.location = Some(if path.is_empty() {
+            at
+        } else {
+            format!("{path} @ {at}")
+        });
+        if !self.findings.contains(&finding) {
+            self.findings.push(finding);
+        }
+    }
+
     /// Records that part of the input was not analysed (a limit stopped the analysis before the
     /// end): the result is incomplete, which fails a run unless the operator allows it. The
     /// first reason is kept.

@@ -22,6 +22,10 @@ pub struct Finding {
     /// counts toward the exit code or `max_severity`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub suppressed: Option<Suppressed>,
+    /// For a load site in code: the model path it names as a constant (as written), which the
+    /// run links to that file's verdict.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub loads: Option<String>,
 }
 
 /// Why a finding is suppressed: the policy entry that covers it.
@@ -44,7 +48,14 @@ impl Finding {
             location: None,
             indicators: Vec::new(),
             suppressed: None,
+            loads: None,
         }
+    }
+
+    /// For a load site in code: naming the model path it loads.
+    pub fn with_loads(mut self, path: impl Into<String>) -> Finding {
+        self.loads = Some(path.into());
+        self
     }
 
     /// With a severity other than the rule's default, for rules whose severity depends on what

@@ -98,6 +98,10 @@ formats! {
     Zstd = "zstd",
     /// 7-Zip archive.
     SevenZ = "7z",
+    /// Python source code (`.py`): scanned for the places it loads models.
+    PythonCode = "python",
+    /// A Jupyter notebook (`.ipynb`): its code cells scanned as Python.
+    Notebook = "jupyter-notebook",
     /// A native executable carrying a model (llamafile and similar).
     Executable = "executable",
     /// Nothing aigis knows.

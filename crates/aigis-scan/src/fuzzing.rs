@@ -122,6 +122,8 @@ pub fn run(target: &str, data: &[u8]) -> bool {
         "analyzer_torchscript" => {
             member_analyzer("torchscript-code", "archive/code/__torch__.py", data)
         }
+        "analyzer_python_code" => member_analyzer("python-code", "pipeline/train.py", data),
+        "analyzer_notebook" => member_analyzer("python-code", "pipeline/train.ipynb", data),
         _ => match analyzer_id(target) {
             Some(id) => analyzer(id, data),
             None => return false,

@@ -33,6 +33,18 @@ const SUPPLY_CHAIN: &[&str] = &[
     "NIST AI RMF 1.0 MANAGE 3.1: risks from third-party AI resources are monitored and controlled",
     "EU AI Act Art. 15(5): cybersecurity of high-risk AI systems (model poisoning, supply chain)",
 ];
+const CODE_LOAD: &[&str] = &[
+    "CWE-502: Deserialization of Untrusted Data",
+    "MITRE ATLAS AML.T0011.000: User Execution: Unsafe ML Artifacts",
+    "OWASP LLM03:2025 Supply Chain",
+    "OWASP ML06:2023 AI Supply Chain Attacks",
+];
+const CODE_REMOTE: &[&str] = &[
+    "CWE-494: Download of Code Without Integrity Check",
+    "CWE-829: Inclusion of Functionality from Untrusted Control Sphere",
+    "MITRE ATLAS AML.T0010: ML Supply Chain Compromise",
+    "OWASP LLM03:2025 Supply Chain",
+];
 const MALFORMED: &[&str] = &[
     "CWE-20: Improper Input Validation",
     "OWASP ML06:2023 AI Supply Chain Attacks",
@@ -416,6 +428,48 @@ rules! {
         "A symbolic link in the model tree points to a file outside the tree that was scanned. A loader follows it and reads content that this scan did not vouch for, and whoever controls the target controls the model.",
         "Replace the link with the file it points to, or scan the link target too.",
         PATH_ESCAPE;
+    /// Python code loads a model with a deserialiser that runs code.
+    CodeUnsafeLoad = "CODE-UNSAFE-LOAD", High,
+        "Code loads a model with a deserialiser that runs code",
+        "A load site in Python source or a notebook deserialises with pickle, dill, cloudpickle, joblib, pandas.read_pickle, shelve, numpy.load(allow_pickle=True) or torch.load without weights_only=True (weights_only=False, or torch older than 2.6 where it is the default): whatever the file holds runs when this line does. The finding names the file when its path is a constant.",
+        "Store and load weights in a format without code (safetensors; torch.load(..., weights_only=True)); scan every file this line can load; load only from locations only you can write.",
+        CODE_LOAD;
+    /// Python code loads a Keras model with safe mode off.
+    CodeKerasUnsafe = "CODE-KERAS-UNSAFE", High,
+        "Code turns off Keras safe mode",
+        "keras.models.load_model(..., safe_mode=False) or keras.config.enable_unsafe_deserialization() lets a model's Lambda layers run their marshalled Python bytecode on load.",
+        "Keep safe_mode on; rebuild Lambda layers in code instead of loading them.",
+        CODE_LOAD;
+    /// Python code lets a hub repository run its own code.
+    CodeTrustRemoteCode = "CODE-TRUST-REMOTE-CODE", High,
+        "Code runs a hub repository's code (trust_remote_code=True)",
+        "from_pretrained / pipeline / AutoConfig with trust_remote_code=True imports the Python files of the repository it downloads: whoever can push to that repository runs code in this process. Unpinned, that is whoever controls it tomorrow.",
+        "Avoid trust_remote_code; when it is needed, pin revision= to a reviewed 40-hex commit and scan the repository's code.",
+        CODE_REMOTE;
+    /// Python code downloads a model from a hub without pinning a commit.
+    CodeUnpinnedDownload = "CODE-UNPINNED-DOWNLOAD", Medium,
+        "Code downloads a model without pinning its revision",
+        "from_pretrained, hf_hub_download, snapshot_download, load_dataset, torch.hub.load or timm's hf-hub: models fetch whatever the repository holds at run time unless revision= names a commit (40 hex digits): a branch or tag can be moved by whoever controls the repository.",
+        "Pass revision=\"<40-hex commit>\" (and review that commit), or load from a local, scanned copy.",
+        CODE_REMOTE;
+    /// Python code parses YAML with a loader that constructs arbitrary objects.
+    CodeUnsafeYaml = "CODE-UNSAFE-YAML", High,
+        "Code parses YAML with a loader that runs code",
+        "yaml.load without a safe Loader, yaml.unsafe_load, yaml.full_load (PyYAML < 5.4) and yaml.load_all alike construct Python objects named by the document: a config file becomes code.",
+        "Use yaml.safe_load, or Loader=yaml.SafeLoader / CSafeLoader.",
+        CODE_LOAD;
+    /// Python code executes content it downloads.
+    CodeExecDownloaded = "CODE-EXEC-DOWNLOADED", Critical,
+        "Code executes content it downloads",
+        "exec, eval, compile, runpy or a deserialiser is handed data fetched from the network (requests, urllib, httpx, sockets) in the same code: whoever serves that URL runs code here.",
+        "Never execute downloaded content; ship code with the package and verify downloaded data against a pinned digest.",
+        CODE_REMOTE;
+    /// A load site in code names a model file that aigis rated high or critical.
+    CodeLoadsFlaggedModel = "CODE-LOADS-FLAGGED-MODEL", Critical,
+        "Code loads a model that is malicious or suspicious",
+        "A load site names, as a constant path, a model file scanned in the same run whose content is rated high or critical: running this code runs that file's payload. The finding quotes the model's verdict; its severity is the model's.",
+        "Remove or replace the model file; review how it got there (the code's load site is where the attack lands).",
+        CODE_LOAD;
 }
 
 impl RuleId {

@@ -4,6 +4,7 @@
 //! function is listed here; one left out is dead code, which clippy refuses.
 
 mod cache;
+mod code;
 mod contract;
 mod conventions;
 mod fail_closed;
@@ -22,6 +23,10 @@ use aigis_testkit::{Test, Tool};
 
 fn main() -> std::process::ExitCode {
     aigis_testkit::run(vec![
+        Test::new(
+            "code::a_load_site_is_linked_to_the_model_it_loads",
+            code::a_load_site_is_linked_to_the_model_it_loads,
+        ),
         Test::new(
             "inspect::a_pickle_is_shown_as_the_program_it_runs",
             inspect::a_pickle_is_shown_as_the_program_it_runs,

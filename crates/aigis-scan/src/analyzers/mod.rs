@@ -3,6 +3,7 @@
 
 mod callables;
 pub mod chat_template;
+mod code;
 mod compressed;
 mod executable;
 mod flax;
@@ -26,6 +27,7 @@ pub mod yaml;
 mod zip;
 
 pub use chat_template::ChatTemplateAnalyzer;
+pub use code::PythonCodeAnalyzer;
 pub use compressed::CompressedAnalyzer;
 pub use executable::ExecutableAnalyzer;
 pub use flax::FlaxAnalyzer;
@@ -76,6 +78,7 @@ pub fn registry() -> Registry {
         Box::new(InventoryAnalyzer),
         Box::new(MlmodelAnalyzer),
         Box::new(MlflowCodeAnalyzer),
+        Box::new(PythonCodeAnalyzer),
         Box::new(ChatTemplateAnalyzer),
         Box::new(HydraConfigAnalyzer),
         Box::new(PickleAnalyzer),

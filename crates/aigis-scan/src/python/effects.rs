@@ -272,6 +272,12 @@ enum Sym {
     Int(i64),
     /// A dict of builtins (`globals()`, `vars(builtins)`, `__builtins__.__dict__`).
     Namespace(String),
+    /// `True` or `False`.
+    Bool(bool),
+    /// `None`.
+    NoneValue,
+    /// Data fetched from the network at run time (a response, its text, what it reads).
+    Downloaded,
     /// Not known.
     Unknown,
 }
@@ -309,6 +315,8 @@ struct Judge<'s> {
     /// Modules imported with `from m import *`.
     stars: Vec<String>,
     found: Vec<Effect>,
+    /// With [`calls`]: every call whose target the filter keeps.
+    calls: Option<(CallFilter, Vec<Call>)>,
 }
 
 impl Judge<'_> {
@@ -352,6 +360,8 @@ impl Judge<'_> {
                     .map(|&c| char::from(c))
                     .collect(),
             ),
+            Expr::BooleanLiteral(b) => Sym::Bool(b.value),
+            Expr::NoneLiteral(_) => Sym::NoneValue,
             Expr::NumberLiteral(n) => match &n.value {
                 Number::Int(i) => i.as_i64().map_or(Sym::Unknown, Sym::Int),
                 _ => Sym::Unknown,
@@ -409,6 +419,7 @@ impl Judge<'_> {
             Expr::List(l) => Sym::List(l.elts.iter().map(|e| self.value(e)).collect()),
             Expr::Tuple(t) => Sym::List(t.elts.iter().map(|e| self.value(e)).collect()),
             Expr::Attribute(a) => match self.value(&a.value) {
+                Sym::Downloaded => Sym::Downloaded,
                 Sym::Path(p) if a.attr.id.as_str() == "__dict__" => Sym::Namespace(p),
                 Sym::Path(p) => Sym::Path(format!("{p}.{}", a.attr.id.as_str())),
                 _ => Sym::Unknown,
@@ -451,6 +462,8 @@ impl Judge<'_> {
             let method = a.attr.id.as_str();
             let receiver = self.value(&a.value);
             match (receiver, method) {
+                // `requests.get(u).text.encode()`, `urlopen(u).read().decode()`.
+                (Sym::Downloaded, _) => return Sym::Downloaded,
                 (Sym::Str(sep), "join") => {
                     if let Some(Sym::List(items)) = first {
                         let parts: Option<Vec<String>> = items
@@ -499,6 +512,9 @@ impl Judge<'_> {
         let Sym::Path(callee) = self.value(&call.func) else {
             return Sym::Unknown;
         };
+        if classify(&callee) == Some(EffectKind::Network) {
+            return Sym::Downloaded;
+        }
         match canonical(&callee).as_str() {
             "importlib.import_module" => match first {
                 Some(Sym::Str(m)) => Sym::Path(m),
@@ -579,7 +595,82 @@ impl Judge<'_> {
         });
     }
 
+    /// What an argument is, for [`Call`].
+    fn arg(&self, expr: &Expr) -> Arg {
+        match self.value(expr) {
+            Sym::Str(s) => Arg::Str(s),
+            Sym::Int(i) => Arg::Int(i),
+            Sym::Bool(b) => Arg::Bool(b),
+            Sym::NoneValue => Arg::None,
+            Sym::Path(p) => Arg::Path(canonical(&p)),
+            Sym::Downloaded => Arg::Downloaded,
+            Sym::List(_) | Sym::Namespace(_) | Sym::Unknown => Arg::Unknown,
+        }
+    }
+
+    fn collect_call(&mut self, call: &ExprCall) {
+        let Some((keep, _)) = &self.calls else {
+            return;
+        };
+        let target = match self.value(&call.func) {
+            Sym::Path(p) => canonical(&p),
+            _ => match &*call.func {
+                Expr::Attribute(a) => format!("?.{}", a.attr.id.as_str()),
+                Expr::Name(n) => format!("?.{}", n.id.as_str()),
+                _ => return,
+            },
+        };
+        let trusts = call.arguments.keywords.iter().any(|k| {
+            k.arg
+                .as_ref()
+                .is_some_and(|a| a.id.as_str() == "trust_remote_code")
+        });
+        if !keep(&target) && !trusts {
+            return;
+        }
+        let start = call.start().to_usize();
+        let line = line_of(self.source, start);
+        let line_start = self.source[..start.min(self.source.len())]
+            .rfind('\n')
+            .map_or(0, |i| i + 1);
+        let column = self
+            .source
+            .get(line_start..start)
+            .map_or(1, |s| s.chars().count() + 1);
+        let text = self.source.get(call.range().to_std_range()).unwrap_or("");
+        let snippet: String = text
+            .lines()
+            .next()
+            .unwrap_or("")
+            .chars()
+            .take(160)
+            .collect();
+        let args = call.arguments.args.iter().map(|a| self.arg(a)).collect();
+        let keywords = call
+            .arguments
+            .keywords
+            .iter()
+            .map(|k| {
+                let name = k.arg.as_ref().map_or("**", |a| a.id.as_str()).to_owned();
+                (name, self.arg(&k.value))
+            })
+            .collect();
+        if let Some((_, calls)) = &mut self.calls
+            && calls.len() < MAX_CALLS
+        {
+            calls.push(Call {
+                target,
+                line,
+                column,
+                args,
+                keywords,
+                snippet,
+            });
+        }
+    }
+
     fn judge_call(&mut self, call: &ExprCall) {
+        self.collect_call(call);
         let callee = self.value(&call.func);
         let args = &call.arguments.args;
         let keyword = |name: &str| {
@@ -812,11 +903,88 @@ fn judge_module(source: &str, module: &ModModule) -> Vec<Effect> {
         env: HashMap::new(),
         stars: Vec::new(),
         found: Vec::new(),
+        calls: None,
     };
     for stmt in &module.body {
         judge.visit_stmt(stmt);
     }
     judge.found
+}
+
+/// Which resolved call targets [`calls`] keeps.
+type CallFilter = fn(&str) -> bool;
+
+/// Most calls listed per module by [`calls`].
+const MAX_CALLS: usize = 10_000;
+
+/// What an argument of a [`Call`] is known to be.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Arg {
+    /// A string (or bytes as Latin-1) known at analysis time, folded through constants,
+    /// concatenation and f-strings with constant parts.
+    Str(String),
+    /// An integer.
+    Int(i64),
+    /// `True` / `False`.
+    Bool(bool),
+    /// `None`.
+    None,
+    /// A module or an object inside one (`yaml.SafeLoader`), by dotted path.
+    Path(String),
+    /// Data fetched from the network at run time.
+    Downloaded,
+    /// Not known.
+    Unknown,
+}
+
+/// One call, its target resolved through imports and aliases.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Call {
+    /// The callable (`torch.load`), or `?.name` for a function or method not followed.
+    pub target: String,
+    /// 1-based line.
+    pub line: usize,
+    /// 1-based column (characters).
+    pub column: usize,
+    /// Positional arguments.
+    pub args: Vec<Arg>,
+    /// Keyword arguments by name (`**` for `**kwargs`).
+    pub keywords: Vec<(String, Arg)>,
+    /// The call as written (first line, shortened).
+    pub snippet: String,
+}
+
+impl Call {
+    /// The keyword argument `name`, if given.
+    pub fn keyword(&self, name: &str) -> Option<&Arg> {
+        self.keywords
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v)
+    }
+
+    /// Whether `**kwargs` is passed (any keyword may hide in it).
+    pub fn has_splat(&self) -> bool {
+        self.keywords.iter().any(|(k, _)| k == "**")
+    }
+}
+
+/// Every call of `source` whose resolved target `keep` accepts, in source order, with its
+/// arguments folded as far as constants go (at most 10,000).
+pub fn calls(source: &str, keep: fn(&str) -> bool) -> Result<Vec<Call>, ParseFailure> {
+    with_module(source, |module| {
+        let mut judge = Judge {
+            source,
+            env: HashMap::new(),
+            stars: Vec::new(),
+            found: Vec::new(),
+            calls: Some((keep, Vec::new())),
+        };
+        for stmt in &module.body {
+            judge.visit_stmt(stmt);
+        }
+        judge.calls.map(|(_, c)| c).unwrap_or_default()
+    })
 }
 
 /// Every call of `source` with an effect on the host, in source order.
@@ -856,6 +1024,38 @@ mod tests {
         );
         let found = kinds("from posix import *\nsystem('x')\n");
         assert_eq!(found, [(EffectKind::Spawn, "os.system".into())]);
+    }
+
+    #[test]
+    fn calls_resolve_aliases_fold_constants_and_taint_downloads() {
+        let all = |_: &str| true;
+        let found = calls(
+            "import torch as t\nW = False\nREPO = 'org'\nt.load(f'{REPO}/m.pt', weights_only=W)\n\
+             import requests\nr = requests.get(u)\nexec(r.text.strip())\nx.from_pretrained('a/b')\n",
+            all,
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        let load = found
+            .iter()
+            .find(|c| c.target == "torch.load")
+            .unwrap_or_else(|| panic!("{found:?}"));
+        assert_eq!(load.args, [Arg::Str("org/m.pt".into())]);
+        assert_eq!(load.keyword("weights_only"), Some(&Arg::Bool(false)));
+        assert_eq!((load.line, load.column), (4, 1));
+        let exec = found
+            .iter()
+            .find(|c| c.target == "builtins.exec")
+            .unwrap_or_else(|| panic!("{found:?}"));
+        assert_eq!(exec.args, [Arg::Downloaded]);
+        assert!(found.iter().any(|c| c.target == "?.from_pretrained"));
+        // The filter keeps only what it asks for, and calls that pass trust_remote_code.
+        let few = calls(
+            "import json\njson.dumps(1)\nf(trust_remote_code=True)\ng(x, trust_remote_code=True)\n",
+            |t| t == "json.dumps",
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(few.len(), 3, "{few:?}");
+        assert_eq!(few[1].target, "?.f");
     }
 
     #[test]

@@ -14,7 +14,7 @@
 
 mod effects;
 
-pub use effects::{Effect, EffectKind, effects};
+pub use effects::{Arg, Call, Effect, EffectKind, calls, effects};
 
 use ruff_python_ast::ModModule;
 
