@@ -4,5 +4,5 @@
 
 pub use aigis_engine::fuzzing::image;
 pub use aigis_scan::fuzzing::{
-    analyzer, chat_template, member_analyzer, pickle, scan, zip_index,
+    analyzer, chat_template, member_analyzer, pickle, run, scan, zip_index,
 };

@@ -1,6 +1,7 @@
 //! `aigis`: find and scan AI model files for code that runs when they are loaded.
 
 mod bom;
+mod db;
 mod discover;
 mod inspect;
 mod remote;
@@ -46,6 +47,11 @@ enum Command {
         /// `text` for people, `json` for machines.
         #[arg(long, value_enum, default_value = "text")]
         format: RulesFormat,
+    },
+    /// The offline advisory database that dependency files are checked against.
+    Db {
+        #[command(subcommand)]
+        command: db::DbCommand,
     },
     /// Work with policy files (`aigis.toml`).
     Policy {
@@ -229,6 +235,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Policy {
             command: PolicyCommand::Check { file },
         } => policy_check(file),
+        Command::Db { command } => db::run(command),
     }
 }
 

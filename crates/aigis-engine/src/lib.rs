@@ -191,6 +191,42 @@ impl Run {
     }
 }
 
+/// Dependency files were checked against an advisory database: every report names it and its
+/// date, and warns when it is more than [`ADVISORY_DB_MAX_AGE_DAYS`] days old.
+fn advisory_database_notes(results: &[FileResult], today: Date) -> Vec<String> {
+    let mut seen = std::collections::BTreeSet::new();
+    for r in results {
+        if r.format == aigis_scan::Format::PythonDependencies
+            && let Some(db) = r.model.metadata.get("advisory_database")
+        {
+            let date = r
+                .model
+                .metadata
+                .get("advisory_database_date")
+                .cloned()
+                .unwrap_or_default();
+            seen.insert((db.clone(), date));
+        }
+    }
+    seen.into_iter()
+        .map(|(db, date)| {
+            let age = Date::parse(&date).map(|d| today.days_since_epoch() - d.days_since_epoch());
+            match age {
+                Some(days) if days > ADVISORY_DB_MAX_AGE_DAYS => format!(
+                    "dependencies were checked against the advisory database {db}, {days} days old: advisories published since are not known; refresh it with `aigis db update --from FILE`"
+                ),
+                Some(_) => format!("dependencies were checked against the advisory database {db}"),
+                None => format!(
+                    "dependencies were checked against the advisory database {db}, which carries no date: how current it is is unknown"
+                ),
+            }
+        })
+        .collect()
+}
+
+/// Age past which the advisory database is reported as stale.
+const ADVISORY_DB_MAX_AGE_DAYS: i64 = 30;
+
 /// Watches a run as it goes.
 pub trait Progress: Sync {
     /// `inputs` more inputs are known.
@@ -530,6 +566,7 @@ pub fn run_with_registry(
         })
         .collect();
     load_sites::link(&mut results, &on_disk, &roots);
+    warnings.extend(advisory_database_notes(&results, Date::today()));
     for unreadable in walked.unreadable {
         results.push(FileResult::failed(
             unreadable.path.to_string_lossy().into_owned(),

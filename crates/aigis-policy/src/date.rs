@@ -42,6 +42,18 @@ impl Date {
         Date::from_days_since_epoch(i64::try_from(secs / 86_400).unwrap_or(0))
     }
 
+    /// Days since 1970-01-01 (H. Hinnant's `days_from_civil`).
+    pub fn days_since_epoch(&self) -> i64 {
+        let year = i64::from(self.year) - i64::from(self.month <= 2);
+        let era = year.div_euclid(400);
+        let yoe = year.rem_euclid(400);
+        let month = i64::from(self.month);
+        let mp = if month > 2 { month - 3 } else { month + 9 };
+        let doy = (153 * mp + 2) / 5 + i64::from(self.day) - 1;
+        let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+        era * 146_097 + doe - 719_468
+    }
+
     /// The date `days` after 1970-01-01 (H. Hinnant's `civil_from_days`).
     pub fn from_days_since_epoch(days: i64) -> Date {
         let z = days + 719_468;
@@ -110,5 +122,8 @@ mod tests {
             "2024-02-29"
         );
         assert!(Date::today().year >= 2025);
+        for days in [-800_000, -1, 0, 59, 19_782, 20_000, 2_932_896] {
+            assert_eq!(Date::from_days_since_epoch(days).days_since_epoch(), days);
+        }
     }
 }

@@ -102,6 +102,9 @@ formats! {
     PythonCode = "python",
     /// A Jupyter notebook (`.ipynb`): its code cells scanned as Python.
     Notebook = "jupyter-notebook",
+    /// A Python dependency file (requirements, pyproject, poetry/uv/Pipfile lock, conda
+    /// environment): matched against the advisory database.
+    PythonDependencies = "python-dependencies",
     /// A native executable carrying a model (llamafile and similar).
     Executable = "executable",
     /// Nothing aigis knows.

@@ -124,6 +124,23 @@ pub fn run(target: &str, data: &[u8]) -> bool {
         }
         "analyzer_python_code" => member_analyzer("python-code", "pipeline/train.py", data),
         "analyzer_notebook" => member_analyzer("python-code", "pipeline/train.ipynb", data),
+        "analyzer_deps" => {
+            // The first byte picks which dependency file the rest is read as.
+            const NAMES: [&str; 6] = [
+                "project/requirements.txt",
+                "project/pyproject.toml",
+                "project/poetry.lock",
+                "project/uv.lock",
+                "project/Pipfile.lock",
+                "project/environment.yml",
+            ];
+            let (pick, rest) = data.split_first().map_or((0, data), |(p, r)| (*p, r));
+            member_analyzer(
+                "python-dependencies",
+                NAMES[usize::from(pick) % NAMES.len()],
+                rest,
+            )
+        }
         _ => match analyzer_id(target) {
             Some(id) => analyzer(id, data),
             None => return false,

@@ -18,6 +18,7 @@
 pub mod analyzer;
 pub mod analyzers;
 pub mod archive;
+pub mod deps;
 pub mod diagnostics;
 mod finding;
 mod format;

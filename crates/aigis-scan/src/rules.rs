@@ -464,6 +464,18 @@ rules! {
         "exec, eval, compile, runpy or a deserialiser is handed data fetched from the network (requests, urllib, httpx, sockets) in the same code: whoever serves that URL runs code here.",
         "Never execute downloaded content; ship code with the package and verify downloaded data against a pinned digest.",
         CODE_REMOTE;
+    /// A dependency version known to be vulnerable.
+    DepVulnerable = "DEP-VULNERABLE", High,
+        "Dependency with a known advisory",
+        "A requirement or lock file pins an ML library version (torch, transformers, keras, tensorflow, mlflow, onnx, vllm, gradio, …) that a published advisory affects — often exactly the loader bugs that let a model run code — or allows only a range of such versions, excluding the fixed release (medium). In the environment MLflow records beside a model (conda.yaml, python_env.yaml, requirements.txt next to MLmodel) the finding is low: the model file is judged on its own. The advisory ids and the database date are in the finding and the result.",
+        "Upgrade to a version the advisories list as fixed and pin it; refresh the database with `aigis db update --from FILE` (an OSV export).",
+        CODE_LOAD;
+    /// An ML dependency without a version constraint.
+    DepUnpinned = "DEP-UNPINNED", Low,
+        "ML dependency without a version constraint",
+        "An ML library is required without any version: installs pick up whatever is newest, including a release with a known advisory or one published by whoever took over the project.",
+        "Pin ML dependencies (== in a lock file, or a lower bound at a fixed version) and update them deliberately.",
+        CODE_REMOTE;
     /// A load site in code names a model file that aigis rated high or critical.
     CodeLoadsFlaggedModel = "CODE-LOADS-FLAGGED-MODEL", Critical,
         "Code loads a model that is malicious or suspicious",

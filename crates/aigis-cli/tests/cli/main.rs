@@ -7,6 +7,7 @@ mod cache;
 mod code;
 mod contract;
 mod conventions;
+mod deps;
 mod fail_closed;
 mod fixtures;
 mod golden;
@@ -26,6 +27,14 @@ fn main() -> std::process::ExitCode {
         Test::new(
             "code::a_load_site_is_linked_to_the_model_it_loads",
             code::a_load_site_is_linked_to_the_model_it_loads,
+        ),
+        Test::new(
+            "deps::the_shipped_database_flags_a_vulnerable_pin_and_says_how_old_it_is",
+            deps::the_shipped_database_flags_a_vulnerable_pin_and_says_how_old_it_is,
+        ),
+        Test::new(
+            "deps::db_update_installs_a_validated_osv_export",
+            deps::db_update_installs_a_validated_osv_export,
         ),
         Test::new(
             "inspect::a_pickle_is_shown_as_the_program_it_runs",

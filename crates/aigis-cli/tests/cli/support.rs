@@ -15,12 +15,14 @@ pub fn temp_dir() -> tempfile::TempDir {
 }
 
 /// The `aigis` command, with its default result cache inside the target folder (tests never
-/// touch the user's cache).
+/// touch the user's cache) and the shipped advisory database (never one the user installed).
 pub fn aigis_command() -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_aigis"));
+    let tmp = Path::new(env!("CARGO_TARGET_TMPDIR"));
+    cmd.env("XDG_CACHE_HOME", tmp.join("xdg-cache"));
     cmd.env(
-        "XDG_CACHE_HOME",
-        Path::new(env!("CARGO_TARGET_TMPDIR")).join("xdg-cache"),
+        "AIGIS_ADVISORY_DB",
+        tmp.join("no-installed-advisory-db.json"),
     );
     cmd
 }

@@ -188,6 +188,20 @@ pub(crate) fn clip(text: &str, max: usize) -> String {
     out
 }
 
+/// Shortens text for a message, quotes as written: at most `max` characters, control
+/// characters as spaces (every report escapes what it prints; this keeps messages readable).
+pub(crate) fn clip_plain(text: &str, max: usize) -> String {
+    let mut out: String = text
+        .chars()
+        .take(max)
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
+    if text.chars().count() > max {
+        out.push('…');
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

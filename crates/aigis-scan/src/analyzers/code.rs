@@ -260,19 +260,9 @@ fn record(cx: &mut Context<'_>, finding: Finding, call: &Call, cell: Option<usiz
     }
 }
 
-/// The call as written, shortened; control characters are escaped by every report that prints
-/// it (quotes stay as written, unlike [`super::callables::clip`]).
+/// The call as written, shortened (quotes stay as written, unlike [`super::callables::clip`]).
 fn shown(call: &Call) -> String {
-    let mut out: String = call
-        .snippet
-        .chars()
-        .take(160)
-        .map(|c| if c.is_control() { ' ' } else { c })
-        .collect();
-    if call.snippet.chars().count() > 160 {
-        out.push('…');
-    }
-    out
+    super::callables::clip_plain(&call.snippet, 160)
 }
 
 /// The file or repo a load site names as a constant: the first positional argument, or the

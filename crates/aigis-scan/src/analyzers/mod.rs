@@ -5,6 +5,7 @@ mod callables;
 pub mod chat_template;
 mod code;
 mod compressed;
+mod deps;
 mod executable;
 mod flax;
 mod gguf;
@@ -29,6 +30,7 @@ mod zip;
 pub use chat_template::ChatTemplateAnalyzer;
 pub use code::PythonCodeAnalyzer;
 pub use compressed::CompressedAnalyzer;
+pub use deps::DependencyAnalyzer;
 pub use executable::ExecutableAnalyzer;
 pub use flax::FlaxAnalyzer;
 pub use gguf::GgufAnalyzer;
@@ -79,6 +81,7 @@ pub fn registry() -> Registry {
         Box::new(MlmodelAnalyzer),
         Box::new(MlflowCodeAnalyzer),
         Box::new(PythonCodeAnalyzer),
+        Box::new(DependencyAnalyzer),
         Box::new(ChatTemplateAnalyzer),
         Box::new(HydraConfigAnalyzer),
         Box::new(PickleAnalyzer),
