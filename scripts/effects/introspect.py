@@ -183,6 +183,18 @@ def dotted(node):
     return None
 
 
+def own_nodes(fn):
+    """The nodes of `fn`'s body, not those of functions, lambdas or classes defined inside it
+    (their code runs only if something calls them later)."""
+    todo = list(ast.iter_child_nodes(fn))
+    while todo:
+        node = todo.pop()
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef)):
+            continue
+        yield node
+        todo.extend(ast.iter_child_nodes(node))
+
+
 class Analysis:
     def __init__(self, dangers):
         self.dangers = dangers
@@ -245,7 +257,7 @@ class Analysis:
                 return pindex[arg.args[0].id]
             return None
 
-        for call in ast.walk(node):
+        for call in own_nodes(node):
             if not isinstance(call, ast.Call):
                 continue
             parts = dotted(call.func)
@@ -296,6 +308,10 @@ class Analysis:
         for obj, argmap in helpers:
             hname = qualify(obj)
             if hname is None or hname == name:
+                continue
+            # Standard-library helpers are judged by the dangerous table, not by their code
+            # (`collections.namedtuple` execs a class body it generates itself).
+            if hname.split(".")[0] in sys.stdlib_module_names:
                 continue
             if hname not in self.direct:
                 self.analyse(hname, obj)
