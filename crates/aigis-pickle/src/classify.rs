@@ -75,6 +75,27 @@ fn entry_matches(entry: &str, suffix: &[String]) -> bool {
 /// The dangerous category of `module.qualname`, if any suffix of it (starting at a component
 /// boundary) starts with a dangerous entry.
 pub(crate) fn dangerous_category(module: &str, qualname: &str) -> Option<Category> {
+    if let Some(cat) = aliased_category(module, qualname) {
+        return Some(cat);
+    }
+    dangerous_by_name(module, qualname)
+}
+
+/// The dangerous standard-library object a trusted module re-exports under `module.qualname`
+/// (generated alias table): `transformers.x.makedirs` is `os.makedirs`.
+pub(crate) fn alias_target(module: &str, qualname: &str) -> Option<&'static str> {
+    crate::effects::alias_of(&full_name(module, qualname))
+        .or_else(|| crate::effects::alias_of(&format!("{module}.{qualname}")))
+}
+
+fn aliased_category(module: &str, qualname: &str) -> Option<Category> {
+    let original = alias_target(module, qualname)?;
+    let (m, q) = original.rsplit_once('.')?;
+    dangerous_by_name(m, q)
+}
+
+/// The dangerous category of `module.qualname` by its spelling alone.
+fn dangerous_by_name(module: &str, qualname: &str) -> Option<Category> {
     let comps = components(module, qualname);
     let full = full_name(module, qualname);
     let comps = if full != comps.join(".") {

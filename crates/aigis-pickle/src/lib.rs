@@ -22,6 +22,7 @@
 
 mod callables;
 mod classify;
+pub mod effects;
 mod feed;
 mod ioc;
 mod joblib;

@@ -9,6 +9,7 @@ use std::collections::{HashMap, HashSet};
 
 use crate::callables::{BYTES_FILES, FORWARDERS, NESTED_LOADERS};
 use crate::classify::{self, NameClass};
+use crate::effects::{self, Effect, Method};
 use crate::feed::{Feed, FrameNote, Line, Request};
 use crate::opcodes as op;
 use crate::reader::{Cursor, ReadAt, ReadError, SubRange};
@@ -1537,13 +1538,14 @@ impl<'c, 'o, 'i> Machine<'c, 'o, 'i> {
             NameClass::Allowed => {}
             NameClass::Dangerous(cat) => {
                 let iocs = self.iocs(&[args]);
+                let alias = alias_note(&module, &qualname);
                 self.verdict(
                     Risk::Critical,
                     VerdictKind::DangerousCall,
                     off,
                     Some(format!("{module}.{qualname}")),
                     Some(cat),
-                    format!("{verb} {shown} — {}", cat.label()),
+                    format!("{verb} {shown}{alias} — {}", cat.label()),
                     iocs,
                 );
             }
@@ -1577,6 +1579,12 @@ impl<'c, 'o, 'i> Machine<'c, 'o, 'i> {
                     iocs,
                 );
             }
+        }
+        if !matches!(
+            classify::invocation(&module, &qualname, self.ctx.opts),
+            NameClass::Dangerous(_)
+        ) {
+            self.call_effects(off, &name, args, &shown)?;
         }
         if via == Via::Direct {
             self.after_call(off, &name, args)?;
@@ -1925,7 +1933,9 @@ impl<'c, 'o, 'i> Machine<'c, 'o, 'i> {
             }
             _ => {}
         }
-        if is_nested_loader(name)
+        // A loader re-exported under a framework's name (`…reduction.loads` is `pickle.loads`).
+        let aliased_loader = crate::effects::alias_of(name).is_some_and(is_nested_loader);
+        if (is_nested_loader(name) || aliased_loader)
             && let Some(a) = self.arg(args, 0)
         {
             self.nested(off, name, a)?;
@@ -1963,7 +1973,22 @@ impl<'c, 'o, 'i> Machine<'c, 'o, 'i> {
             None => self.value(Value::Tuple(Vec::new()))?,
         };
         self.forward_depth += 1;
-        let r = if self.arena.global_name(f).is_some() {
+        let r = if let Some((pf, pargs)) = self.partial_parts(f) {
+            // `functools.partial(g, *a)` called is `g(*a, ...)`.
+            self.forward_depth -= 1;
+            let r = self.forward(off, pf, pargs);
+            self.forward_depth += 1;
+            r
+        } else if let Some((m, q)) = self.global_of(f)
+            && classify::looks_like_class(&q)
+            && effects::call_effects(&classify::full_name(&m, &q)).is_empty()
+            && classify::construction_or_reference(&m, &q, self.ctx.opts) == NameClass::Allowed
+            && classify::dangerous_category(&m, &q).is_none()
+        {
+            // A framework class without effects, called to build a value.
+            self.used.insert(f);
+            Ok(())
+        } else if self.arena.global_name(f).is_some() {
             self.invoke(off, f, args, None, Via::Forwarded).map(|_| ())
         } else if matches!(self.arena.get(f), Value::Attr { .. } | Value::Unknown) {
             self.invoke_computed(off, f, args, None, Via::Forwarded)
@@ -1975,12 +2000,211 @@ impl<'c, 'o, 'i> Machine<'c, 'o, 'i> {
         r
     }
 
+    /// `functools.partial(g, *a)` built at load time (REDUCE, or NEWOBJ + BUILD): `g` and `a`.
+    fn partial_parts(&self, f: Id) -> Option<(Id, Option<Id>)> {
+        let Value::Call {
+            callee,
+            args,
+            state,
+            ..
+        } = self.arena.get(f)
+        else {
+            return None;
+        };
+        let (m, q) = self.arena.global_name(*callee)?;
+        if classify::full_name(m, q) != "functools.partial" {
+            return None;
+        }
+        let src = match self.arena.tuple_items(*args) {
+            Some(a) if !a.is_empty() => *args,
+            _ => (*state)?,
+        };
+        let items = self.arena.tuple_items(src)?;
+        let g = *items.first()?;
+        // With REDUCE the rest are the bound arguments; the BUILD state is (g, args, kw, dict).
+        let rest = if src == *args {
+            None
+        } else {
+            items.get(1).copied()
+        };
+        Some((g, rest))
+    }
+
+    /// Whether `v` can be called: an imported name, an attribute, a partial.
+    fn is_callable_value(&self, v: Id) -> bool {
+        match self.arena.get(v) {
+            Value::Global(_) => self.global_of(v).is_some_and(|(_, q)| !q.is_empty()),
+            Value::Attr { .. } => true,
+            _ => self.partial_parts(v).is_some(),
+        }
+    }
+
+    /// A call of `name`: the generated effects of the function (or of the class's
+    /// `__init__`/`__new__`) decide — arguments it calls are judged as invoked, bytes it unpickles
+    /// are scanned, code/process effects are critical.
+    fn call_effects(&mut self, off: u64, name: &str, args: Id, shown: &str) -> Res<()> {
+        let effects = effects::call_effects(name);
+        if effects.is_empty() {
+            return Ok(());
+        }
+        self.apply_effects(off, name, &effects, args, shown)
+    }
+
+    fn apply_effects(
+        &mut self,
+        off: u64,
+        name: &str,
+        effects: &[Effect],
+        args: Id,
+        shown: &str,
+    ) -> Res<()> {
+        let forwarder = FORWARDERS.iter().any(|(n, _)| *n == name);
+        let loader = is_nested_loader(name);
+        let mut worst: Option<Effect> = None;
+        for &e in effects {
+            match e {
+                Effect::Calls(i) => {
+                    if !forwarder
+                        && let Some(f) = self.arg(args, i)
+                        && self.is_callable_value(f)
+                    {
+                        self.forward(off, f, None)?;
+                    }
+                }
+                Effect::Loads(slot) => {
+                    if loader {
+                        continue;
+                    }
+                    let data = slot.and_then(|i| self.arg(args, i));
+                    match data {
+                        Some(a) if self.pickle_bytes(a).is_some() => self.nested(off, name, a)?,
+                        _ => worst = worse(worst, e),
+                    }
+                }
+                _ => worst = worse(worst, e),
+            }
+        }
+        if let Some(e) = worst {
+            let (risk, kind) = effect_risk(e);
+            let evidence = effects::evidence(name);
+            let iocs = self.iocs(&[args]);
+            self.verdict(
+                risk,
+                kind,
+                off,
+                Some(name.to_owned()),
+                None,
+                format!(
+                    "loading calls {shown}: {name} {} (its code calls {evidence}); its \
+                     namespace does not make that harmless",
+                    e.label()
+                ),
+                iocs,
+            );
+        }
+        Ok(())
+    }
+
+    /// BUILD on an object of class `name`: what its `__setstate__` does with the state.
+    fn setstate_effects(&mut self, off: u64, name: &str, state: Id) -> Res<()> {
+        let Some(sig) = effects::class(name) else {
+            return Ok(());
+        };
+        let effects: Vec<Effect> = sig
+            .effects
+            .iter()
+            .filter(|(m, _)| *m == Method::SetState)
+            .map(|&(_, e)| e)
+            .collect();
+        if effects.is_empty() {
+            return Ok(());
+        }
+        let mut blobs = Vec::new();
+        let mut callables = Vec::new();
+        self.arena.walk(state, 64, |id, v| match v {
+            Value::Bytes(_) | Value::ByteArray(_) => blobs.push(id),
+            Value::Global(_) | Value::Call { .. } | Value::Attr { .. } => callables.push(id),
+            _ => {}
+        });
+        let mut worst: Option<Effect> = None;
+        for &e in &effects {
+            match e {
+                Effect::Loads(_) => {
+                    if blobs.is_empty() {
+                        worst = worse(worst, e);
+                    }
+                    for &b in &blobs {
+                        self.nested(off, &format!("{name}.__setstate__"), b)?;
+                    }
+                }
+                Effect::Calls(_) => {
+                    for &c in &callables {
+                        let judged = self.global_of(c).is_some_and(|(m, q)| {
+                            classify::construction_or_reference(&m, &q, self.ctx.opts)
+                                == NameClass::Allowed
+                                && effects::call_effects(&classify::full_name(&m, &q)).is_empty()
+                        });
+                        if !judged && self.is_callable_value(c) {
+                            self.forward(off, c, None)?;
+                        }
+                    }
+                }
+                _ => worst = worse(worst, e),
+            }
+        }
+        if let Some(e) = worst {
+            let (risk, kind) = effect_risk(e);
+            let st = self.render(state);
+            let iocs = self.iocs(&[state]);
+            self.verdict(
+                risk,
+                kind,
+                off,
+                Some(format!("{name}.__setstate__")),
+                None,
+                format!(
+                    "loading sets the state of a {name} from {st}: its __setstate__ {} (its code \
+                     calls {})",
+                    e.label(),
+                    sig.evidence
+                ),
+                iocs,
+            );
+        }
+        Ok(())
+    }
+
     /// The function wrapped by `functools.partial`: dangerous → Critical.
     fn partial_target(&mut self, off: u64, f: Id) {
         let Some((m, q)) = self.global_of(f) else {
             return;
         };
         self.used.insert(f);
+        let effects = effects::call_effects(&classify::full_name(&m, &q));
+        if let Some(worst) = effects.iter().copied().max_by_key(|e| effect_rank(*e))
+            && effect_rank(worst) > 0
+            && !matches!(
+                classify::construction_or_reference(&m, &q, self.ctx.opts),
+                NameClass::Dangerous(_)
+            )
+        {
+            let (risk, kind) = effect_risk(worst);
+            let evidence = effects::evidence(&classify::full_name(&m, &q));
+            self.verdict(
+                risk,
+                kind,
+                off,
+                Some(format!("{m}.{q}")),
+                None,
+                format!(
+                    "loading builds functools.partial({m}.{q}, ...): calling it runs {m}.{q}, \
+                     which {} (its code calls {evidence})",
+                    worst.label()
+                ),
+                Vec::new(),
+            );
+            return;
+        }
         match classify::construction_or_reference(&m, &q, self.ctx.opts) {
             NameClass::Allowed => {}
             NameClass::Dangerous(cat) => {
@@ -1991,7 +2215,8 @@ impl<'c, 'o, 'i> Machine<'c, 'o, 'i> {
                     Some(format!("{m}.{q}")),
                     Some(cat),
                     format!(
-                        "loading builds functools.partial({m}.{q}, ...): calling it runs {m}.{q} — {}",
+                        "loading builds functools.partial({m}.{q}, ...): calling it runs {m}.{q}{} — {}",
+                        alias_note(&m, &q),
                         cat.label()
                     ),
                     Vec::new(),
@@ -2073,6 +2298,22 @@ impl<'c, 'o, 'i> Machine<'c, 'o, 'i> {
         });
         self.eventful = true;
         self.judge_class(off, cls, Some(args), kwargs);
+        if let Some((m, q)) = self.global_of(self.resolve_callee(cls)) {
+            let name = classify::full_name(&m, &q);
+            let new_effects: Vec<Effect> = effects::class(&name)
+                .map(|c| {
+                    c.effects
+                        .iter()
+                        .filter(|(m, _)| *m == Method::New)
+                        .map(|&(_, e)| e)
+                        .collect()
+                })
+                .unwrap_or_default();
+            if !new_effects.is_empty() {
+                let shown = self.render_call(cls, args, kwargs, CallKind::New);
+                self.apply_effects(off, &name, &new_effects, args, &shown)?;
+            }
+        }
         self.value(Value::Call {
             callee: cls,
             args,
@@ -2136,6 +2377,7 @@ impl<'c, 'o, 'i> Machine<'c, 'o, 'i> {
             return Ok(());
         };
         let name = classify::full_name(&m, &q);
+        self.setstate_effects(off, &name, state)?;
         if name == "functools.partial" {
             if let Some(f) = self.arg(state, 0) {
                 self.partial_target(off, f);
@@ -2318,8 +2560,9 @@ impl<'c, 'o, 'i> Machine<'c, 'o, 'i> {
                     Some(format!("{m}.{q}")),
                     Some(cat),
                     format!(
-                        "loading imports {m}.{q} ({}) without calling it directly; whatever \
+                        "loading imports {m}.{q}{} ({}) without calling it directly; whatever \
                          receives it can",
+                        alias_note(&m, &q),
                         cat.label()
                     ),
                     Vec::new(),
@@ -2362,6 +2605,39 @@ fn is_nested_loader(name: &str) -> bool {
     NESTED_LOADERS
         .iter()
         .any(|l| name == *l || name.strip_suffix(l).is_some_and(|head| head.ends_with('.')))
+}
+
+/// `" (`m.q` is `os.makedirs`)"` when the generated alias table says so, else empty.
+fn alias_note(module: &str, qualname: &str) -> String {
+    classify::alias_target(module, qualname)
+        .map(|orig| format!(" (`{module}.{qualname}` is `{orig}`)"))
+        .unwrap_or_default()
+}
+
+/// How bad an effect is when invoked with attacker arguments (0: judged elsewhere).
+fn effect_rank(e: Effect) -> u8 {
+    match e {
+        Effect::Calls(_) => 0,
+        Effect::Import | Effect::Network | Effect::Write => 1,
+        Effect::Loads(_) => 2,
+        Effect::Exec(_) | Effect::Spawn => 3,
+    }
+}
+
+fn worse(cur: Option<Effect>, e: Effect) -> Option<Effect> {
+    match cur {
+        Some(c) if effect_rank(c) >= effect_rank(e) => Some(c),
+        _ => Some(e),
+    }
+}
+
+/// The verdict an invoked effect earns.
+fn effect_risk(e: Effect) -> (Risk, VerdictKind) {
+    if e.is_execution() {
+        (Risk::Critical, VerdictKind::DangerousCall)
+    } else {
+        (Risk::High, VerdictKind::UnknownCall)
+    }
 }
 
 /// A text argument the unpicklers refuse.

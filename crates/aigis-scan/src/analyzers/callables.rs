@@ -11,6 +11,9 @@ use crate::{Finding, RuleId, Severity};
 pub(crate) enum Trust {
     /// A primitive that attacks the host (label of its category: "command execution", …).
     Dangerous(&'static str),
+    /// A framework callable whose generated effect signature writes files, reaches the network
+    /// or imports by name (`aigis_pickle::effects`): high whatever its namespace.
+    Effect(&'static str),
     /// Inside the format's framework namespaces.
     Trusted,
     /// Third-party or application code: loading needs it and trusts it.
@@ -27,12 +30,35 @@ pub(crate) fn judge(module: &str, name: &str, trusted_tops: &[&str]) -> Trust {
     if let Some(category) = aigis_pickle::dangerous_callable(module, name) {
         return Trust::Dangerous(category.label());
     }
+    // What the callable does (generated from the libraries' code) decides, not its namespace.
+    let effects = aigis_pickle::effects::call_effects(&format!("{module}.{name}"));
+    if let Some(e) = effects
+        .iter()
+        .find(|e| e.is_execution() || matches!(e, aigis_pickle::effects::Effect::Loads(_)))
+    {
+        return Trust::Dangerous(e.label());
+    }
+    if let Some(e) = effects
+        .iter()
+        .find(|e| !matches!(e, aigis_pickle::effects::Effect::Calls(_)))
+    {
+        return Trust::Effect(e.label());
+    }
     let top = module.split('.').next().unwrap_or(module);
     if trusted_tops.contains(&top) {
         Trust::Trusted
     } else {
         Trust::Unknown
     }
+}
+
+/// `" (`m.n` is `os.makedirs`)"` when `module.name` re-exports a dangerous standard-library
+/// object (generated alias table), else empty.
+pub(crate) fn alias_note(module: &str, name: &str) -> String {
+    let full = format!("{module}.{name}");
+    aigis_pickle::effects::alias_of(&full)
+        .map(|orig| format!(" (`{full}` is `{orig}`)"))
+        .unwrap_or_default()
 }
 
 /// Functions of trusted framework namespaces that configs must never name: they reach files, the

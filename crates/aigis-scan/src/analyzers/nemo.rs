@@ -8,7 +8,9 @@
 //! NeMo builds on are clean; a command/code/file primitive is critical; anything else needs trust.
 
 use crate::analyzer::{Analyzer, Context, Input};
-use crate::analyzers::callables::{Trust, clip, config_gadget, judge, report_with, split_dotted};
+use crate::analyzers::callables::{
+    Trust, alias_note, clip, config_gadget, judge, report_with, split_dotted,
+};
 use crate::analyzers::yaml::{self, Yaml};
 use crate::{Format, RuleId, Severity};
 
@@ -126,11 +128,30 @@ fn check_target(target: &str, path: &str, entries: &[(Yaml, Yaml)], cx: &mut Con
         return;
     }
     match judge(module, name, TRUSTED) {
+        Trust::Trusted if is_function_name(name) => {
+            // Instantiating a function calls it with the config's arguments: its namespace
+            // alone does not clear it.
+            let msg = format!(
+                "`{path}` instantiates `{}`, a function that restoring the model calls with the \
+                 config's arguments (its package is trusted, the call is not reviewed)",
+                clip(target, 200)
+            );
+            report_with(cx, RuleId::HydraTarget, Severity::Medium, msg);
+        }
         Trust::Trusted => {}
+        Trust::Effect(label) => {
+            let msg = format!(
+                "`{path}` instantiates `{}`, which {label} (its code, generated effect table), \
+                 when the model is restored",
+                clip(target, 200)
+            );
+            report_with(cx, RuleId::HydraTarget, Severity::High, msg);
+        }
         Trust::Dangerous(label) => {
             let msg = format!(
-                "`{path}` instantiates `{}` ({label}) when the model is restored",
-                clip(target, 200)
+                "`{path}` instantiates `{}`{} ({label}) when the model is restored",
+                clip(target, 200),
+                alias_note(module, name)
             );
             report_with(cx, RuleId::HydraTarget, Severity::Critical, msg);
         }
@@ -142,6 +163,14 @@ fn check_target(target: &str, path: &str, entries: &[(Yaml, Yaml)], cx: &mut Con
             cx.report(RuleId::HydraTarget, msg, None);
         }
     }
+}
+
+/// Whether the last component of a dotted name looks like a function (not a class).
+fn is_function_name(name: &str) -> bool {
+    name.rsplit('.')
+        .next()
+        .and_then(|last| last.trim_start_matches('_').chars().next())
+        .is_some_and(char::is_lowercase)
 }
 
 /// Interpolations resolved per `_target_` (and per resolver argument).
@@ -217,6 +246,7 @@ fn check_resolver(target: &str, path: &str, argument: Option<&str>, cx: &mut Con
         Some(effect) => Some((Severity::Critical, effect.to_string())),
         None => match judge(module, name, TRUSTED) {
             Trust::Trusted => None,
+            Trust::Effect(label) => Some((Severity::High, label.to_string())),
             Trust::Dangerous(label) => Some((Severity::Critical, label.to_string())),
             Trust::Unknown => Some((Severity::Medium, "code that must be trusted".to_string())),
         },
@@ -350,7 +380,7 @@ impl Analyzer for HydraConfigAnalyzer {
     }
 
     fn version(&self) -> u32 {
-        2
+        3
     }
 
     fn sniff(&self, head: &[u8], _len: u64) -> bool {

@@ -9,7 +9,7 @@
 
 use crate::ByteSource;
 use crate::analyzer::{Analyzer, Context, Input};
-use crate::analyzers::callables::{Trust, clip, config_gadget, judge, report_with};
+use crate::analyzers::callables::{Trust, alias_note, clip, config_gadget, judge, report_with};
 use crate::analyzers::zip::analyze_index;
 use crate::archive::member;
 use crate::archive::zip_index::{self, ZipIndex};
@@ -51,7 +51,7 @@ impl Analyzer for SkopsAnalyzer {
     }
 
     fn version(&self) -> u32 {
-        2
+        3
     }
 
     fn sniff(&self, head: &[u8], _len: u64) -> bool {
@@ -318,10 +318,19 @@ fn check_node(node: &Map<String, Value>, cx: &mut Context<'_>) {
     };
     match trust {
         Trust::Trusted => {}
+        Trust::Effect(label) => {
+            let msg = format!(
+                "{loader} {what} `{}`, which {label} (generated effect table), when the file is \
+                 loaded",
+                clip(&full, 200)
+            );
+            report_with(cx, RuleId::SkopsUntrusted, Severity::High, msg);
+        }
         Trust::Dangerous(label) => {
             let msg = format!(
-                "{loader} {what} `{}` ({label}) when the file is loaded",
-                clip(&full, 200)
+                "{loader} {what} `{}`{} ({label}) when the file is loaded",
+                clip(&full, 200),
+                alias_note(target_module, target_name)
             );
             report_with(cx, RuleId::SkopsUntrusted, Severity::Critical, msg);
         }

@@ -13,7 +13,7 @@
 
 use super::marshal::{CodeSummary, summarize_code};
 use crate::analyzer::Context;
-use crate::analyzers::callables::{Trust, clip, config_gadget, judge, report_with};
+use crate::analyzers::callables::{Trust, alias_note, clip, config_gadget, judge, report_with};
 use crate::analyzers::pickle;
 use crate::{MemorySource, RuleId, Severity};
 use base64::Engine;
@@ -403,11 +403,21 @@ fn check_callable(
     match judge(module, name, KERAS_PACKAGES) {
         Trust::Dangerous(label) => {
             let msg = format!(
-                "{what} references `{}` ({label}){}: loading the model calls it",
+                "{what} references `{}`{} ({label}){}: loading the model calls it",
                 clip(&full, 200),
+                alias_note(module, name),
                 string_args(args)
             );
             report_with(cx, RuleId::KerasDangerousReference, Severity::Critical, msg);
+        }
+        Trust::Effect(label) => {
+            let msg = format!(
+                "{what} references `{}`{}, which {label} (generated effect table): loading the \
+                 model calls it",
+                clip(&full, 200),
+                string_args(args)
+            );
+            report_with(cx, RuleId::KerasDangerousReference, Severity::High, msg);
         }
         Trust::Unknown => {
             let msg = format!(

@@ -108,7 +108,7 @@ impl Analyzer for KerasV3Analyzer {
     }
 
     fn version(&self) -> u32 {
-        2
+        3
     }
 
     fn sniff(&self, head: &[u8], _len: u64) -> bool {
@@ -259,7 +259,7 @@ impl Analyzer for KerasH5Analyzer {
     }
 
     fn version(&self) -> u32 {
-        2
+        3
     }
 
     fn sniff(&self, head: &[u8], _len: u64) -> bool {
