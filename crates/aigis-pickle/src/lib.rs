@@ -22,8 +22,11 @@
 
 mod callables;
 mod classify;
+#[allow(clippy::unreadable_literal)]
+mod codepages;
 pub mod effects;
 mod feed;
+mod fold;
 mod ioc;
 mod joblib;
 mod machine;
@@ -233,6 +236,9 @@ pub enum VerdictKind {
     /// A structural oddity that loaders tolerate but that hides content: a FRAME whose
     /// declared length disagrees with the opcodes, a malformed nested pickle (Medium).
     Anomaly,
+    /// A loader or evaluator receives data computed at load time that the machine cannot
+    /// compute, so what it loads cannot be verified (High).
+    UnverifiedInput,
 }
 
 impl VerdictKind {
@@ -249,6 +255,7 @@ impl VerdictKind {
             VerdictKind::DynamicImport => "dynamic-import",
             VerdictKind::NestedPickle => "nested-pickle",
             VerdictKind::Anomaly => "anomaly",
+            VerdictKind::UnverifiedInput => "unverified-input",
         }
     }
 }

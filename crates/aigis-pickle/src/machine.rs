@@ -20,6 +20,8 @@ use crate::{
     StreamInfo, Verdict, VerdictKind, ioc, joblib,
 };
 
+mod unverified;
+
 type Res<T> = Result<T, ProblemKind>;
 
 impl From<ReadError> for ProblemKind {
@@ -103,6 +105,8 @@ struct Ctx<'o> {
     extensions: HashMap<i64, (String, String)>,
     verdicts: usize,
     nested_fetched: u64,
+    /// Bytes read and produced by folding in this reading (see [`unverified::FOLD_BUDGET`]).
+    folded: u64,
     /// This reading is joblib's: raw array data after a `NumpyArrayWrapper` is skipped.
     joblib: bool,
     /// A `NumpyArrayWrapper` was rebuilt (so joblib's reading differs from the others).
@@ -151,6 +155,7 @@ pub(crate) fn scan_input(input: &dyn ReadAt, start: u64, opts: &Options) -> Pick
         extensions: HashMap::new(),
         verdicts: 0,
         nested_fetched: 0,
+        folded: 0,
         joblib: false,
         joblib_seen: false,
         program: Vec::new(),
@@ -200,6 +205,7 @@ fn read_once(
     fetched: &mut u64,
 ) -> Reading {
     ctx.opcodes = 0;
+    ctx.folded = 0;
     ctx.extensions.clear();
     ctx.joblib_arrays = 0;
     ctx.joblib = joblib;
@@ -1591,6 +1597,9 @@ impl<'c, 'o, 'i> Machine<'c, 'o, 'i> {
             if let Some(r) = self.resolve_by_name(off, &name, args)? {
                 return Ok(r);
             }
+            if let Some(v) = self.fold_call(&name, args, kwargs) {
+                return self.value(v);
+            }
         }
         self.value(Value::Call {
             callee,
@@ -1610,6 +1619,11 @@ impl<'c, 'o, 'i> Machine<'c, 'o, 'i> {
         kwargs: Option<Id>,
         via: Via,
     ) -> Res<Id> {
+        if via == Via::Direct
+            && let Some(v) = self.fold_method(callee, args, kwargs)
+        {
+            return self.value(v);
+        }
         let shown = self.render_call(callee, args, kwargs, CallKind::Call);
         let iocs = self.iocs(&[callee, args]);
         let what = self.render(callee);
@@ -1718,28 +1732,6 @@ impl<'c, 'o, 'i> Machine<'c, 'o, 'i> {
                 Ok(Some(self.import(off, "builtins", &attr)?))
             }
             "builtins.type" if nargs == 1 => Ok(Some(self.value(Value::Unknown)?)),
-            "_codecs.encode" | "codecs.encode" => {
-                let Some(s) = a0.and_then(|s| self.arena.as_str(s)) else {
-                    return Ok(None);
-                };
-                let enc = a1
-                    .and_then(|e| self.arena.as_str(e))
-                    .unwrap_or("utf-8")
-                    .to_ascii_lowercase()
-                    .replace('_', "-");
-                let data: Vec<u8> =
-                    if matches!(enc.as_str(), "latin1" | "latin-1" | "iso-8859-1" | "l1") {
-                        s.chars()
-                            .map(|c| u8::try_from(u32::from(c)).unwrap_or(b'?'))
-                            .collect()
-                    } else {
-                        s.as_bytes().to_vec()
-                    };
-                Ok(Some(self.value(Value::Bytes(Box::new(Blob::Inline {
-                    data,
-                    at: None,
-                })))?))
-            }
             "builtins.str" if nargs == 1 && a0.is_some_and(|a| self.arena.as_str(a).is_some()) => {
                 Ok(a0)
             }
@@ -2468,6 +2460,7 @@ impl<'c, 'o, 'i> Machine<'c, 'o, 'i> {
 
     fn nested(&mut self, off: u64, loader: &str, arg: Id) -> Res<()> {
         let Some(blob) = self.pickle_bytes(arg) else {
+            self.unverified_input(off, loader, arg);
             return Ok(());
         };
         if self.depth + 1 > self.limits().max_nesting {

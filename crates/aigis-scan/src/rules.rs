@@ -156,6 +156,12 @@ rules! {
         "A bytes constant is handed to a pickle loader during unpickling; its content is scanned and reported separately.",
         "Review the nested findings.",
         SUPPLY_CHAIN;
+    /// A loader or evaluator receives data computed at load time that cannot be computed statically.
+    PickleNestedUnverified = "PICKLE-NESTED-UNVERIFIED", High,
+        "Loader receives data computed at load time",
+        "A loader or evaluator called during unpickling (a nested pickle or model loader) receives data built at load time by calls the scanner cannot evaluate, so what it loads cannot be verified. Bytes built by pure transformations (bytes of int lists, codecs, base64, zlib/bz2/lzma, concatenation, slicing) are computed and scanned; anything else is reported.",
+        "Do not load this file; frameworks hand loaders constant bytes.",
+        SUPPLY_CHAIN;
     /// A STACK_GLOBAL whose module or name is computed while loading.
     PickleDynamicImport = "PICKLE-DYNAMIC-IMPORT", High,
         "Pickle imports a name computed at load time",

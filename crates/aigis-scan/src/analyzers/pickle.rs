@@ -18,7 +18,7 @@ impl Analyzer for PickleAnalyzer {
     }
 
     fn version(&self) -> u32 {
-        3
+        4
     }
 
     /// `pickle.load`, `torch.load`, `joblib.load` and `numpy.load` accept any opcode first
@@ -89,6 +89,7 @@ pub(crate) fn report(scan: &PickleScan, cx: &mut Context<'_>) {
             VerdictKind::NestedPickle => RuleId::PickleNested,
             VerdictKind::DynamicImport => RuleId::PickleDynamicImport,
             VerdictKind::Anomaly => RuleId::PickleAnomaly,
+            VerdictKind::UnverifiedInput => RuleId::PickleNestedUnverified,
         };
         let finding = Finding::new(rule, verdict.message.clone())
             .with_severity(severity(verdict.risk))

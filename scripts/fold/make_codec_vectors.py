@@ -1,0 +1,88 @@
+#!/usr/bin/env python3
+"""Test vectors for crates/aigis-pickle/src/fold.rs, computed by CPython's own functions.
+
+Each line: `function<TAB>codec<TAB>input hex<TAB>output hex`, where text is UTF-8 hex.
+Run: python3 scripts/fold/make_codec_vectors.py > crates/aigis-pickle/tests/data/codec_vectors.tsv
+"""
+
+import base64
+import binascii
+import bz2
+import codecs
+import gzip
+import lzma
+import sys
+import zlib
+
+sys.path.insert(0, __file__.rsplit("/", 1)[0])
+import gen_codepages  # noqa: E402
+
+SAMPLE = "cos\nsystem\n(S'id'\ntR.\u00e9\u00df\u20ac\U0001F600"
+
+
+def line(fn, codec, data_in, data_out):
+    if isinstance(data_in, str):
+        data_in = data_in.encode("utf-8", "surrogatepass")
+    if isinstance(data_out, str):
+        data_out = data_out.encode("utf-8", "surrogatepass")
+    print(f"{fn}\t{codec}\t{data_in.hex()}\t{data_out.hex()}")
+
+
+def main():
+    # Unicode codecs under several spellings.
+    for codec in ["utf-8", "UTF8", "utf_8_sig", "utf-16", "UTF-16LE", "utf_16_be", "utf-32",
+                  "utf-32-le", "UTF-32BE", "u16", "u32"]:
+        enc = codecs.encode(SAMPLE, codec)
+        line("encode", codec, SAMPLE, enc)
+        line("decode", codec, enc, codecs.decode(enc, codec))
+    # BOMs of the other byte order are honoured by the BOM-detecting codecs.
+    for codec, pyc in [("utf-16", "utf-16-be"), ("utf-32", "utf-32-be")]:
+        enc = codecs.BOM_UTF16_BE if codec == "utf-16" else codecs.BOM_UTF32_BE
+        enc += codecs.encode(SAMPLE, pyc)
+        line("decode", codec, enc, codecs.decode(enc, codec))
+    latin = "".join(map(chr, range(256)))
+    for codec in ["latin-1", "iso-8859-1", "L1", "latin1"]:
+        line("encode", codec, latin, codecs.encode(latin, codec))
+        line("decode", codec, bytes(range(256)), codecs.decode(bytes(range(256)), codec))
+    line("encode", "ascii", "cos\nsystem\n", codecs.encode("cos\nsystem\n", "ascii"))
+    # Every single-byte codepage: all its bytes decoded, and the text encoded back.
+    import encodings
+    import pkgutil
+    for m in sorted(x.name for x in pkgutil.iter_modules(encodings.__path__)):
+        table = gen_codepages.single_byte(m) if m not in gen_codepages.BUILTIN else None
+        if table is None:
+            continue
+        mapped = bytes(b for b, c in enumerate(table) if c is not None)
+        text = codecs.decode(mapped, m)
+        line("decode", m, mapped, text)
+        line("encode", m, text, codecs.encode(text, m))
+    for alias in ["ebcdic-cp-us", "IBM037", "cp1252", "windows-1251", "koi8-r", "mac-roman"]:
+        line("encode", alias, "cos\nsystem\n", codecs.encode("cos\nsystem\n", alias))
+    # Transform codecs.
+    line("encode", "rot13", SAMPLE, codecs.encode(SAMPLE, "rot13"))
+    line("decode", "rot_13", SAMPLE, codecs.decode(SAMPLE, "rot_13"))
+    blob = bytes(range(256)) * 3
+    line("encode", "hex", blob, codecs.encode(blob, "hex"))
+    line("decode", "hex_codec", codecs.encode(blob, "hex"), blob)
+    line("encode", "base64", blob, codecs.encode(blob, "base64"))
+    line("decode", "base64_codec", codecs.encode(blob, "base64"), blob)
+    line("decode", "zlib", zlib.compress(blob), codecs.decode(zlib.compress(blob), "zlib"))
+    line("decode", "bz2_codec", bz2.compress(blob), codecs.decode(bz2.compress(blob), "bz2"))
+    # Module functions.
+    line("b64decode", "", base64.b64encode(blob), base64.b64decode(base64.b64encode(blob)))
+    line("b64decode", "", b"YWJj\nZA==", base64.b64decode(b"YWJj\nZA=="))
+    line("urlsafe_b64decode", "", base64.urlsafe_b64encode(blob), blob)
+    line("a2b_hex", "", binascii.b2a_hex(blob), binascii.a2b_hex(binascii.b2a_hex(blob)))
+    line("fromhex", "", "80 02 63 6f", bytes.fromhex("80 02 63 6f"))
+    line("zlib.decompress", "", zlib.compress(blob, 9), blob)
+    raw = zlib.compressobj(6, zlib.DEFLATED, -15)
+    raw = raw.compress(blob) + raw.flush()
+    line("zlib.decompress-15", "", raw, zlib.decompress(raw, -15))
+    line("gzip.decompress", "", gzip.compress(blob, mtime=0), blob)
+    line("bz2.decompress", "", bz2.compress(blob) + bz2.compress(b"x"), blob + b"x")
+    line("lzma.decompress", "", lzma.compress(blob), blob)
+    line("lzma.decompress", "", lzma.compress(blob, format=lzma.FORMAT_ALONE), blob)
+
+
+if __name__ == "__main__":
+    main()
