@@ -58,11 +58,14 @@ pub fn run(args: BomArgs) -> Result<ExitCode> {
         BomArg::Spdx => BomFormat::Spdx,
     };
     // Files in no model are not part of an AI-BOM, unless something was found on them (a link
-    // leading out of the tree, a folder that could not be read).
+    // leading out of the tree, a folder that could not be read), they are code that loads a
+    // model of the run, or they declare the pipeline's ML libraries.
     let loose: Vec<_> = run
         .loose()
         .into_iter()
-        .filter(|r| !r.findings.is_empty())
+        .filter(|r| {
+            !r.findings.is_empty() || !r.loads.is_empty() || !r.model.dependencies.is_empty()
+        })
         .collect();
     let text = view::bom(&run, &loose, format)?;
     match &args.output {

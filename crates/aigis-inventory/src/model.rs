@@ -222,7 +222,7 @@ fn root_kind(dir: &Path, names: &HashSet<String>) -> Option<RootKind> {
 
 fn role(path: &Path, format: Format) -> Role {
     let name = name_of(path);
-    if format != Format::Unknown {
+    if format.is_model() {
         Role::Model
     } else if name == "README.md" {
         Role::Card
@@ -373,7 +373,7 @@ pub fn group(entries: Vec<Entry>) -> Vec<Model> {
         }
         let chosen = outer_composite.or(nearest).filter(|(dir, kind)| {
             *kind != RootKind::HfFolder
-                || entry.result.format == Format::Unknown
+                || !entry.result.format.is_model()
                 || belongs_to_hf_folder(&entry.path, dir)
         });
         if let Some((dir, kind)) = chosen {
@@ -382,7 +382,7 @@ pub fn group(entries: Vec<Entry>) -> Vec<Model> {
                 .or_insert_with(|| (kind, Vec::new()))
                 .1
                 .push(i);
-        } else if entry.result.format != Format::Unknown {
+        } else if entry.result.format.is_model() {
             let dir = entry.path.parent().unwrap_or(Path::new("")).to_path_buf();
             let key = match shard_key(name_of(&entry.path)) {
                 Some((base, ext)) => (dir, base, ext),
@@ -403,11 +403,7 @@ pub fn group(entries: Vec<Entry>) -> Vec<Model> {
     }
     let mut models: Vec<Model> = groups
         .into_iter()
-        .filter(|(_, _, members)| {
-            members
-                .iter()
-                .any(|&i| entries[i].result.format != Format::Unknown)
-        })
+        .filter(|(_, _, members)| members.iter().any(|&i| entries[i].result.format.is_model()))
         .map(|(kind, path, members)| describe(kind, &path, &members, &entries))
         .collect();
     models.sort_by(|a, b| a.path.cmp(&b.path));
@@ -453,7 +449,7 @@ fn describe(kind: Kind, path: &Path, members: &[usize], entries: &[Entry]) -> Mo
         size: 0,
         scanned: files
             .iter()
-            .all(|e| e.scanned || e.result.format == Format::Unknown),
+            .all(|e| e.scanned || !e.result.format.is_model()),
         max_severity: None,
         files: Vec::new(),
     };
@@ -461,7 +457,7 @@ fn describe(kind: Kind, path: &Path, members: &[usize], entries: &[Entry]) -> Mo
     let mut params_by_format: BTreeMap<Format, u64> = BTreeMap::new();
     for e in &files {
         let info = &e.result.model;
-        if e.result.format != Format::Unknown && !model.formats.contains(&e.result.format) {
+        if e.result.format.is_model() && !model.formats.contains(&e.result.format) {
             model.formats.push(e.result.format);
         }
         if model.framework.is_none() {

@@ -112,6 +112,17 @@ formats! {
 }
 
 impl Format {
+    /// True for formats that hold or describe a model — what the inventory groups into models.
+    /// Nothing known (`unknown`) and the pipeline around models (Python code, notebooks,
+    /// dependency files) are not: they are scanned and reported, and the AI-BOM links them to
+    /// models, but they are not models themselves.
+    pub fn is_model(self) -> bool {
+        !matches!(
+            self,
+            Format::Unknown | Format::PythonCode | Format::Notebook | Format::PythonDependencies
+        )
+    }
+
     /// True for formats whose loading can run pickle code.
     pub fn is_pickle_family(self) -> bool {
         matches!(

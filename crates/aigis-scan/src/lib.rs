@@ -38,7 +38,7 @@ pub use analyzer::{AnalysisOptions, Analyzer, Context, Input, Registry};
 pub use finding::{Finding, Suppressed};
 pub use format::Format;
 pub use limits::Limits;
-pub use model_info::ModelInfo;
+pub use model_info::{Dependency, ModelInfo};
 pub use result::{FileResult, Program, ProgramStep, Status};
 pub use rules::{Rule, RuleId};
 pub use scanner::{ScanOptions, Scanner, hash_source};

@@ -30,6 +30,28 @@ pub struct ModelInfo {
     /// Other format-specific facts (opset, license, model name, …).
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub metadata: BTreeMap<String, String>,
+    /// For code: the model files and hub repositories its load sites name (constants as
+    /// written), whether or not the load is safe.
+    #[serde(skip_serializing_if = "BTreeSet::is_empty")]
+    pub loads: BTreeSet<String>,
+    /// For a dependency file: the ML libraries it requires.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub dependencies: Vec<Dependency>,
+}
+
+/// An ML library a dependency file requires.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Dependency {
+    /// Normalised PyPI name (`torch`, `sentence-transformers`).
+    pub name: String,
+    /// The exact version, when pinned or locked.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<String>,
+    /// The version constraint as written (empty: none).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub constraint: String,
+    /// Line in the file (1-based).
+    pub line: usize,
 }
 
 impl ModelInfo {

@@ -76,6 +76,10 @@ pub struct FileResult {
     /// recorded only when the analysis traces (`aigis inspect`), absent from scans.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub programs: Vec<Program>,
+    /// For code: the results of the same run its load sites load (their paths as reported),
+    /// linked by the engine from [`ModelInfo::loads`].
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub loads: Vec<String>,
 }
 
 /// What a loader runs for one stream or config of a file (see [`FileResult::programs`]).
@@ -147,6 +151,7 @@ impl FileResult {
             consulted: Vec::new(),
             source: None,
             programs: Vec::new(),
+            loads: Vec::new(),
         };
         result.normalize();
         result

@@ -112,3 +112,141 @@ pub(crate) fn db_update_installs_a_validated_osv_export() {
         "{doc}"
     );
 }
+
+/// Runs `aigis bom` over the code fixture project (a script loading a pickle beside it) and two
+/// dependency files; returns the document.
+fn pipeline_bom(format: &str, out: &std::path::Path) -> Value {
+    let root = repo_root();
+    let targets = [
+        root.join("fixtures/code/project"),
+        root.join("fixtures/deps/clean/requirements.txt"),
+        root.join("fixtures/deps/poetry"),
+    ];
+    let mut args = vec![
+        "bom".to_owned(),
+        "--format".to_owned(),
+        format.to_owned(),
+        "--output".to_owned(),
+        out.to_string_lossy().into_owned(),
+    ];
+    args.extend(targets.iter().map(|t| t.to_string_lossy().into_owned()));
+    let result = aigis_command()
+        .args(&args)
+        .output()
+        .unwrap_or_else(|e| panic!("aigis: {e}"));
+    assert!(
+        result.status.success(),
+        "{}",
+        String::from_utf8_lossy(&result.stderr)
+    );
+    serde_json::from_slice(&std::fs::read(out).unwrap_or_default())
+        .unwrap_or_else(|e| panic!("{e}"))
+}
+
+pub(crate) fn the_bom_lists_ml_libraries_and_links_code_to_the_models_it_loads() {
+    let tmp = temp_dir();
+    let doc = pipeline_bom("cyclonedx", &tmp.path().join("bom.cdx.json"));
+    crate::reports::validate("bom-1.6.schema.json", &doc);
+    let components = doc["components"].as_array().cloned().unwrap_or_default();
+    let by_name = |suffix: &str| {
+        components
+            .iter()
+            .find(|c| c["name"].as_str().is_some_and(|n| n.ends_with(suffix)))
+            .unwrap_or_else(|| panic!("no component {suffix}: {components:#?}"))
+    };
+    let numpy = components
+        .iter()
+        .find(|c| c["type"] == "library" && c["purl"] == "pkg:pypi/numpy@2.3.4")
+        .unwrap_or_else(|| panic!("no numpy library: {components:#?}"));
+    let keras = components
+        .iter()
+        .find(|c| c["type"] == "library" && c["purl"] == "pkg:pypi/keras@3.8.0")
+        .unwrap_or_else(|| panic!("no keras library: {components:#?}"));
+    // requests is not an ML library: not listed.
+    assert!(
+        !components.iter().any(|c| c["name"] == "requests"),
+        "{components:#?}"
+    );
+    let serve = by_name("serve.py");
+    // Code and dependency files are linked to models, never grouped into models themselves.
+    assert_eq!(serve["type"], "file", "{serve}");
+    assert!(
+        !components
+            .iter()
+            .any(|c| c["type"] == "machine-learning-model"
+                && c["name"].as_str().is_some_and(|n| n.ends_with(".py")
+                    || n.ends_with(".txt")
+                    || n.ends_with(".lock"))),
+        "{components:#?}"
+    );
+    let model = components
+        .iter()
+        .find(|c| {
+            c["type"] == "machine-learning-model"
+                && c["components"].as_array().into_iter().flatten().any(|f| {
+                    f["name"]
+                        .as_str()
+                        .is_some_and(|n| n.ends_with("classifier.pkl"))
+                })
+        })
+        .unwrap_or_else(|| panic!("no classifier model: {components:#?}"));
+    let dependencies = doc["dependencies"].as_array().cloned().unwrap_or_default();
+    let depends = |from: &Value| -> Vec<Value> {
+        dependencies
+            .iter()
+            .find(|d| d["ref"] == *from)
+            .and_then(|d| d["dependsOn"].as_array().cloned())
+            .unwrap_or_default()
+    };
+    assert_eq!(
+        depends(&serve["bom-ref"]),
+        vec![model["bom-ref"].clone()],
+        "{dependencies:#?}"
+    );
+    let clean = by_name("clean/requirements.txt");
+    assert!(
+        depends(&clean["bom-ref"]).contains(&numpy["bom-ref"]),
+        "{dependencies:#?}"
+    );
+    let lock = by_name("poetry.lock");
+    assert!(
+        depends(&lock["bom-ref"]).contains(&keras["bom-ref"]),
+        "{dependencies:#?}"
+    );
+}
+
+pub(crate) fn the_spdx_bom_carries_the_same_links_and_reads_back() {
+    let tmp = temp_dir();
+    let out = tmp.path().join("bom.spdx.json");
+    let doc = pipeline_bom("spdx", &out);
+    let graph = doc["@graph"].as_array().cloned().unwrap_or_default();
+    let numpy = graph
+        .iter()
+        .find(|e| {
+            e["type"] == "software_Package" && e["software_packageUrl"] == "pkg:pypi/numpy@2.3.4"
+        })
+        .unwrap_or_else(|| panic!("no numpy package: {graph:#?}"));
+    assert_eq!(numpy["software_primaryPurpose"], "library");
+    let depends: Vec<&Value> = graph
+        .iter()
+        .filter(|e| e["type"] == "Relationship" && e["relationshipType"] == "dependsOn")
+        .collect();
+    assert!(
+        depends.iter().any(|r| r["to"]
+            .as_array()
+            .is_some_and(|to| to.contains(&numpy["spdxId"]))),
+        "{depends:#?}"
+    );
+    let python = aigis_testkit::Tool::SpdxPython.path();
+    let check = std::process::Command::new(python)
+        .arg(repo_root().join("scripts/check_spdx.py"))
+        .arg(&out)
+        .output()
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(
+        check.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&check.stdout),
+        String::from_utf8_lossy(&check.stderr)
+    );
+}

@@ -37,6 +37,16 @@ fn main() -> std::process::ExitCode {
             deps::db_update_installs_a_validated_osv_export,
         ),
         Test::new(
+            "deps::the_bom_lists_ml_libraries_and_links_code_to_the_models_it_loads",
+            deps::the_bom_lists_ml_libraries_and_links_code_to_the_models_it_loads,
+        )
+        .needs(Tool::Schemas),
+        Test::new(
+            "deps::the_spdx_bom_carries_the_same_links_and_reads_back",
+            deps::the_spdx_bom_carries_the_same_links_and_reads_back,
+        )
+        .needs(Tool::SpdxPython),
+        Test::new(
             "inspect::a_pickle_is_shown_as_the_program_it_runs",
             inspect::a_pickle_is_shown_as_the_program_it_runs,
         ),

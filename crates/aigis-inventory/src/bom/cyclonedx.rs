@@ -136,7 +136,7 @@ fn model_component(index: usize, model: &Model) -> Value {
             let version = model
                 .files
                 .iter()
-                .find(|f| f.format != aigis_scan::Format::Unknown)
+                .find(|f| f.format.is_model())
                 .and_then(|f| f.sha256.as_deref())
                 .map(|s| format!("@sha256%3A{s}"))
                 .unwrap_or_default();
@@ -162,11 +162,7 @@ fn model_component(index: usize, model: &Model) -> Value {
     {
         c["version"] = json!(version);
     }
-    let weights: Vec<&ModelFile> = model
-        .files
-        .iter()
-        .filter(|f| f.format != aigis_scan::Format::Unknown)
-        .collect();
+    let weights: Vec<&ModelFile> = model.files.iter().filter(|f| f.format.is_model()).collect();
     if let [only] = weights.as_slice()
         && let Some(h) = sha_hashes(only.sha256.as_ref())
     {
@@ -281,6 +277,26 @@ fn loose_component(index: usize, result: &FileResult) -> Value {
     c
 }
 
+/// An ML library a dependency file of the pipeline requires.
+fn library_component(library: &super::Library) -> Value {
+    let mut c = json!({
+        "type": "library",
+        "bom-ref": library.bom_ref,
+        "name": library.name,
+        "purl": library.purl(),
+        "properties": [property("aigis:declared_in", library.declared_in.join(","))],
+    });
+    if let Some(version) = &library.version {
+        c["version"] = json!(version);
+    } else if !library.constraint.is_empty() {
+        c["properties"]
+            .as_array_mut()
+            .into_iter()
+            .for_each(|p| p.push(property("aigis:constraint", library.constraint.clone())));
+    }
+    c
+}
+
 /// Renders the BOM as CycloneDX 1.6 JSON.
 pub fn render(input: &BomInput<'_>) -> serde_json::Result<String> {
     let mut components = Vec::new();
@@ -303,6 +319,15 @@ pub fn render(input: &BomInput<'_>) -> serde_json::Result<String> {
             vulnerabilities.push(vulnerability(n, &[format!("file-{}", i + 1)], finding));
         }
     }
+    let links = super::links(input);
+    for library in &links.libraries {
+        components.push(library_component(library));
+    }
+    let dependencies: Vec<Value> = links
+        .depends_on
+        .iter()
+        .map(|(from, to)| json!({ "ref": from, "dependsOn": to }))
+        .collect();
     let bom = json!({
         "$schema": "http://cyclonedx.org/schema/bom-1.6.schema.json",
         "bomFormat": "CycloneDX",
@@ -320,5 +345,9 @@ pub fn render(input: &BomInput<'_>) -> serde_json::Result<String> {
         "components": components,
         "vulnerabilities": vulnerabilities,
     });
+    let mut bom = bom;
+    if !dependencies.is_empty() {
+        bom["dependencies"] = Value::Array(dependencies);
+    }
     serde_json::to_string_pretty(&bom).map(|s| s + "\n")
 }

@@ -53,6 +53,108 @@ impl BomInput<'_> {
     }
 }
 
+/// An ML library the pipeline's dependency files require (one per name and version).
+#[derive(Debug, Clone)]
+pub struct Library {
+    /// The BOM reference (`library-N`).
+    pub bom_ref: String,
+    /// Normalised PyPI name.
+    pub name: String,
+    /// The exact version, when pinned or locked.
+    pub version: Option<String>,
+    /// The constraint as written, when not pinned.
+    pub constraint: String,
+    /// Paths of the dependency files that require it.
+    pub declared_in: Vec<String>,
+}
+
+impl Library {
+    /// `pkg:pypi/name@version` (the version when pinned).
+    pub fn purl(&self) -> String {
+        let name = crate::provenance::purl_escape(&self.name);
+        match &self.version {
+            Some(v) => format!("pkg:pypi/{name}@{}", crate::provenance::purl_escape(v)),
+            None => format!("pkg:pypi/{name}"),
+        }
+    }
+}
+
+/// How the BOM's components relate: code → the models it loads, a dependency file → the
+/// libraries it requires.
+#[derive(Debug, Default)]
+pub struct Links {
+    /// The libraries, in order of first mention.
+    pub libraries: Vec<Library>,
+    /// `(bom-ref, [bom-refs it depends on])`.
+    pub depends_on: Vec<(String, Vec<String>)>,
+}
+
+/// The BOM reference of every path: a model's file is its model (`model-N`), a loose result is
+/// `file-N` — the numbering both writers use.
+fn refs_by_path<'a>(input: &BomInput<'a>) -> std::collections::HashMap<&'a str, String> {
+    let mut refs = std::collections::HashMap::new();
+    for (i, model) in input.models.iter().enumerate() {
+        for file in &model.files {
+            refs.insert(file.path.as_str(), format!("model-{}", i + 1));
+        }
+    }
+    for (i, result) in input.loose.iter().enumerate() {
+        refs.insert(result.path.as_str(), format!("file-{}", i + 1));
+    }
+    refs
+}
+
+/// The links of a BOM, drawn from the run: code results' `loads` (resolved by the engine) and
+/// dependency files' declared ML libraries.
+pub fn links(input: &BomInput<'_>) -> Links {
+    let refs = refs_by_path(input);
+    let mut out = Links::default();
+    for (i, result) in input.loose.iter().enumerate() {
+        let from = format!("file-{}", i + 1);
+        let mut to: Vec<String> = Vec::new();
+        for path in &result.loads {
+            if let Some(r) = refs.get(path.as_str())
+                && *r != from
+                && !to.contains(r)
+            {
+                to.push(r.clone());
+            }
+        }
+        for dependency in &result.model.dependencies {
+            let existing = out.libraries.iter_mut().find(|l| {
+                l.name == dependency.name
+                    && l.version == dependency.version
+                    && (l.version.is_some() || l.constraint == dependency.constraint)
+            });
+            let library = match existing {
+                Some(l) => l,
+                None => {
+                    let n = out.libraries.len() + 1;
+                    out.libraries.push(Library {
+                        bom_ref: format!("library-{n}"),
+                        name: dependency.name.clone(),
+                        version: dependency.version.clone(),
+                        constraint: dependency.constraint.clone(),
+                        declared_in: Vec::new(),
+                    });
+                    let last = out.libraries.len() - 1;
+                    &mut out.libraries[last]
+                }
+            };
+            if !library.declared_in.contains(&result.path) {
+                library.declared_in.push(result.path.clone());
+            }
+            if !to.contains(&library.bom_ref) {
+                to.push(library.bom_ref.clone());
+            }
+        }
+        if !to.is_empty() {
+            out.depends_on.push((from, to));
+        }
+    }
+    out
+}
+
 /// The current UTC time as `YYYY-MM-DDTHH:MM:SSZ`.
 pub fn utc_timestamp() -> String {
     humantime::format_rfc3339_seconds(SystemTime::now()).to_string()

@@ -6,7 +6,7 @@
 
 use super::{BomInput, spdx_license_id, utc_timestamp};
 use crate::Model;
-use aigis_scan::{FileResult, Format, Severity};
+use aigis_scan::{FileResult, Severity};
 use serde_json::{Value, json};
 
 /// SPDX's four risk levels from an aigis severity (none/info/low → low).
@@ -167,7 +167,7 @@ impl Writer {
             .iter()
             .enumerate()
             .map(|(j, f)| {
-                let purpose = (f.format != Format::Unknown).then_some("model");
+                let purpose = f.format.is_model().then_some("model");
                 self.file(
                     &format!("{local}-file-{}", j + 1),
                     &f.path,
@@ -240,6 +240,27 @@ pub fn render(input: &BomInput<'_>) -> serde_json::Result<String> {
     }
     for (i, result) in input.loose.iter().enumerate() {
         roots.push(w.loose(i, result));
+    }
+    let links = super::links(input);
+    for library in &links.libraries {
+        let id = w.id(&library.bom_ref);
+        let mut package = json!({
+            "type": "software_Package",
+            "spdxId": id,
+            "creationInfo": "_:creationinfo",
+            "name": library.name,
+            "software_primaryPurpose": "library",
+            "software_packageUrl": library.purl(),
+        });
+        if let Some(version) = &library.version {
+            package["software_packageVersion"] = json!(version);
+        }
+        w.push(package);
+    }
+    for (from, to) in &links.depends_on {
+        let from = w.id(from);
+        let to = to.iter().map(|t| w.id(t)).collect();
+        w.relate(&from, "dependsOn", to);
     }
     let document = json!({
         "type": "SpdxDocument",

@@ -29,7 +29,7 @@ impl Analyzer for PythonCodeAnalyzer {
     }
 
     fn version(&self) -> u32 {
-        1
+        2
     }
 
     fn sniff(&self, head: &[u8], _len: u64) -> bool {
@@ -239,6 +239,11 @@ fn relevant(target: &str) -> bool {
             | "run_module"
             | "SentenceTransformer"
             | "CrossEncoder"
+            | "load_file"
+            | "safe_open"
+            | "load_model_file"
+            | "InferenceSession"
+            | "Llama"
     ) || target.starts_with("subprocess.")
 }
 
@@ -331,7 +336,44 @@ fn judge(found: &[Call], cell: Option<usize>, cx: &mut Context<'_>) {
     }
 }
 
+/// The model file or hub repository a load site names as a constant, safe loads included (the
+/// AI-BOM links code to the models it loads).
+fn load_site_target(call: &Call) -> Option<String> {
+    let target = call.target.as_str();
+    let keywords: &[&str] = if PICKLE_LOADERS.iter().any(|(n, _)| *n == target) {
+        if target.ends_with(".loads") {
+            return None;
+        }
+        &["file", "filename", "filepath_or_buffer", "path"]
+    } else {
+        match target {
+            "torch.load" | "torch.jit.load" | "onnx.load" | "onnx.load_model" => &["f"],
+            "numpy.load" => &["file"],
+            "safetensors.torch.load_file"
+            | "safetensors.numpy.load_file"
+            | "safetensors.flax.load_file"
+            | "safetensors.safe_open" => &["filename"],
+            "onnxruntime.InferenceSession" => &["path_or_bytes"],
+            "tensorflow.saved_model.load" => &["export_dir"],
+            "llama_cpp.Llama" => &["model_path"],
+            "xgboost.Booster.load_model" | "lightgbm.Booster" => &["fname", "model_file"],
+            _ if target.ends_with(".load_model")
+                && (target.starts_with("keras.")
+                    || target.starts_with("tensorflow.")
+                    || target.starts_with("tf_keras.")) =>
+            {
+                &["filepath"]
+            }
+            _ => return hub_repo(call),
+        }
+    };
+    named_path(call, keywords)
+}
+
 fn judge_call(call: &Call, cell: Option<usize>, cx: &mut Context<'_>) {
+    if let Some(named) = load_site_target(call) {
+        cx.model().loads.insert(named);
+    }
     let target = call.target.as_str();
     let downloaded = call.args.contains(&Arg::Downloaded)
         || call.keywords.iter().any(|(_, v)| *v == Arg::Downloaded);
@@ -688,10 +730,11 @@ fn lower_bound_at_least(spec: &str, min: (u64, u64)) -> bool {
 }
 
 /// Hub downloads without a pinned commit.
-fn hub_download(call: &Call, cell: Option<usize>, cx: &mut Context<'_>) {
+/// The repository (or path) a hub download names as a constant.
+fn hub_repo(call: &Call) -> Option<String> {
     let target = call.target.as_str();
     let last = target.rsplit('.').next().unwrap_or(target);
-    let repo = match last {
+    match last {
         "from_pretrained" | "from_single_file" => named_path(
             call,
             &[
@@ -717,8 +760,11 @@ fn hub_download(call: &Call, cell: Option<usize>, cx: &mut Context<'_>) {
                     .map(str::to_owned)
             }),
         _ => None,
-    };
-    let Some(repo) = repo.filter(|r| !local_path(r)) else {
+    }
+}
+
+fn hub_download(call: &Call, cell: Option<usize>, cx: &mut Context<'_>) {
+    let Some(repo) = hub_repo(call).filter(|r| !local_path(r)) else {
         return;
     };
     if is_commit(call.keyword("revision")) {

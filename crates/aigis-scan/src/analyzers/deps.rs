@@ -156,6 +156,17 @@ impl Analyzer for DependencyAnalyzer {
         };
         let locked = kind != Kind::Requirements && kind != Kind::Pyproject && kind != Kind::Conda;
         for (req, origin) in &requirements {
+            if db.covers(&req.name) {
+                let dependency = crate::Dependency {
+                    name: req.name.clone(),
+                    version: req.spec.pinned().map(|v| version_text(v, &req.raw)),
+                    constraint: constraint_text(&req.raw),
+                    line: req.line,
+                };
+                if !cx.model().dependencies.contains(&dependency) {
+                    cx.model().dependencies.push(dependency);
+                }
+            }
             judge(req, origin.as_deref(), locked, recorded_env, &db, cx);
         }
         Some(Format::PythonDependencies)
@@ -314,6 +325,16 @@ fn judge(
         .map(|(a, _)| a.id.clone())
         .collect();
     record(cx, finding, req, origin);
+}
+
+/// The constraint of a requirement as written: what follows the name (and extras), up to a
+/// marker.
+fn constraint_text(raw: &str) -> String {
+    let rest = raw.trim_start_matches(|c: char| {
+        c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '[' | ']' | ',')
+    });
+    let rest = rest.split(';').next().unwrap_or(rest).trim();
+    super::callables::clip_plain(rest, 120)
 }
 
 fn version_text(_v: &deps::pep440::Version, raw: &str) -> String {
