@@ -21,6 +21,11 @@ pub(crate) fn a_load_site_is_linked_to_the_model_it_loads() {
         "{text}"
     );
     assert!(below[1].contains("at line 4, column 7"), "{text}");
+    // The project's requirements pin a joblib with an advisory.
+    assert!(
+        text.contains("high DEP-VULNERABLE `joblib==1.1.0`") && text.contains("PYSEC-2022-288"),
+        "{text}"
+    );
 
     let out = aigis(&["scan", "--no-cache", "--format", "sarif", &target]);
     let sarif: Value = serde_json::from_slice(&out.stdout).expect("SARIF JSON");
@@ -42,6 +47,18 @@ pub(crate) fn a_load_site_is_linked_to_the_model_it_loads() {
     );
     assert_eq!(location["region"]["startLine"], 4);
     assert_eq!(location["region"]["startColumn"], 7);
+    let dep = results
+        .iter()
+        .find(|r| r["ruleId"] == "DEP-VULNERABLE")
+        .unwrap_or_else(|| panic!("{results:?}"));
+    let location = &dep["locations"][0]["physicalLocation"];
+    assert!(
+        location["artifactLocation"]["uri"]
+            .as_str()
+            .is_some_and(|u| u.ends_with("requirements.txt")),
+        "{location}"
+    );
+    assert_eq!(location["region"]["startLine"], 1);
     // Without the model in the run, the load site is still an unsafe load, not a link.
     let alone = project.join("serve.py");
     let out = aigis(&[
