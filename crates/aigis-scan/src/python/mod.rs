@@ -42,6 +42,51 @@ pub enum ParseFailure {
     Parser(String),
 }
 
+/// Deepest bracket nesting accepted before parsing.
+const MAX_NESTING: usize = 1_000;
+
+/// Deepest nesting of `(`, `[` and `{` outside comments and string literals.
+fn bracket_depth(source: &str) -> usize {
+    let bytes = source.as_bytes();
+    let (mut depth, mut deepest, mut i) = (0usize, 0usize, 0usize);
+    while i < bytes.len() {
+        match bytes[i] {
+            b'#' => {
+                while i < bytes.len() && bytes[i] != b'\n' {
+                    i += 1;
+                }
+            }
+            quote @ (b'"' | b'\'') => {
+                let triple = bytes.get(i..i + 3) == Some(&[quote, quote, quote][..]);
+                i += if triple { 3 } else { 1 };
+                while i < bytes.len() {
+                    if bytes[i] == b'\\' {
+                        i += 2;
+                        continue;
+                    }
+                    if triple {
+                        if bytes.get(i..i + 3) == Some(&[quote, quote, quote][..]) {
+                            i += 2;
+                            break;
+                        }
+                    } else if bytes[i] == quote || bytes[i] == b'\n' {
+                        break;
+                    }
+                    i += 1;
+                }
+            }
+            b'(' | b'[' | b'{' => {
+                depth += 1;
+                deepest = deepest.max(depth);
+            }
+            b')' | b']' | b'}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+        i += 1;
+    }
+    deepest
+}
+
 /// 1-based line of byte `offset` in `source`.
 pub fn line_of(source: &str, offset: usize) -> usize {
     let end = offset.min(source.len());
@@ -59,6 +104,16 @@ pub fn with_module<T: Send>(
 ) -> Result<T, ParseFailure> {
     if source.len() > MAX_SOURCE {
         return Err(ParseFailure::TooLarge);
+    }
+    // The parser recurses once per bracket: deeper nesting than CPython accepts (200) would
+    // only spend the stack. Counted outside comments and string literals.
+    if bracket_depth(source) > MAX_NESTING {
+        return Err(ParseFailure::Syntax {
+            line: 1,
+            message: format!(
+                "brackets nested deeper than {MAX_NESTING} levels (CPython refuses past 200)"
+            ),
+        });
     }
     std::thread::scope(|scope| {
         let handle = std::thread::Builder::new()
@@ -81,4 +136,30 @@ pub fn with_module<T: Send>(
 /// Parses `source` and says whether it is valid Python 3.
 pub fn parse(source: &str) -> Result<(), ParseFailure> {
     with_module(source, |_| ())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{ParseFailure, bracket_depth, with_module};
+
+    #[test]
+    fn nesting_is_counted_outside_strings_and_comments() {
+        assert_eq!(bracket_depth("f([1, {2: (3)}])"), 4);
+        assert_eq!(
+            bracket_depth("s = '((((' # [[[[\nt = \"\"\"(((\n(((\"\"\" + (1)"),
+            1
+        );
+        assert_eq!(bracket_depth("x = '\\'' + [1]"), 1);
+    }
+
+    #[test]
+    fn nesting_past_the_limit_is_refused_without_parsing() {
+        let deep = format!("x = {}", "[".repeat(200_000));
+        assert!(matches!(
+            with_module(&deep, |_| ()),
+            Err(ParseFailure::Syntax { .. })
+        ));
+        let ok = format!("x = {}0{}", "[".repeat(150), "]".repeat(150));
+        assert!(with_module(&ok, |_| ()).is_ok());
+    }
 }
