@@ -44,6 +44,64 @@ pub(crate) fn the_shipped_database_flags_a_vulnerable_pin_and_says_how_old_it_is
     );
 }
 
+pub(crate) fn requirements_includes_are_followed_as_pip_does_and_never_skipped_quietly() {
+    let dir = temp_dir();
+    let write = |name: &str, text: &str| {
+        let path = dir.path().join(name);
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).unwrap_or_else(|e| panic!("{e}"));
+        }
+        std::fs::write(&path, text).unwrap_or_else(|e| panic!("{e}"));
+        path
+    };
+    // A nested include is relative to the file that names it (pip's rule): sub/base.txt
+    // includes sub/pins.txt as `pins.txt`, which pins a vulnerable torch.
+    let top = write("requirements.txt", "numpy==2.1.0\n-r sub/base.txt\n");
+    write("sub/base.txt", "-c pins.txt\n");
+    write("sub/pins.txt", "torch==2.5.1\n");
+    // A decoy at the top level that a reading relative to the first file would pick instead.
+    write("pins.txt", "torch==2.6.0\n");
+    let (code, doc) = scan_json(&[&top], &["--no-cache"]);
+    assert_eq!(code, 1, "{doc}");
+    let text = doc.to_string();
+    assert!(
+        rules_of(&doc).iter().any(|r| r == "DEP-VULNERABLE")
+            && text.contains("pins.txt (included) @ line 1"),
+        "{text}"
+    );
+    assert_eq!(doc["summary"]["incomplete"], 0, "{doc}");
+
+    // Scanned alone, a requirements file still says what its dependency-file include
+    // installs (the include is not assumed to be scanned beside it).
+    let alone = write("alone/requirements.txt", "-r requirements-gpu.txt\n");
+    write("alone/requirements-gpu.txt", "torch==2.5.1\n");
+    let (_, doc) = scan_json(&[&alone], &["--no-cache"]);
+    assert!(
+        rules_of(&doc).iter().any(|r| r == "DEP-VULNERABLE"),
+        "{doc}"
+    );
+
+    // An include aigis cannot read (missing, a URL, too large) leaves the result incomplete:
+    // the run fails even with nothing found, and says which include.
+    let broken = write(
+        "broken/requirements.txt",
+        "numpy==2.1.0\n-r missing.txt\n-r https://example.invalid/reqs.txt\n",
+    );
+    let big = "# padding\n".repeat(1 << 20);
+    write("broken/big.txt", &big);
+    let with_big = write("broken2/requirements.txt", "-r ../broken/big.txt\n");
+    for target in [&broken, &with_big] {
+        let (code, doc) = scan_json(&[target], &["--no-cache"]);
+        assert_ne!(code, 0, "{doc}");
+        assert_eq!(doc["summary"]["incomplete"], 1, "{doc}");
+        let reason = doc["results"][0]["incomplete"].as_str().unwrap_or_default();
+        assert!(
+            reason.contains("include") && reason.contains("not read"),
+            "{reason}"
+        );
+    }
+}
+
 pub(crate) fn db_update_installs_a_validated_osv_export() {
     let dir = temp_dir();
     let installed = dir.path().join("data/advisories.json");

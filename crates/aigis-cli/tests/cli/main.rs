@@ -33,6 +33,10 @@ fn main() -> std::process::ExitCode {
             deps::the_shipped_database_flags_a_vulnerable_pin_and_says_how_old_it_is,
         ),
         Test::new(
+            "deps::requirements_includes_are_followed_as_pip_does_and_never_skipped_quietly",
+            deps::requirements_includes_are_followed_as_pip_does_and_never_skipped_quietly,
+        ),
+        Test::new(
             "deps::db_update_installs_a_validated_osv_export",
             deps::db_update_installs_a_validated_osv_export,
         ),

@@ -177,8 +177,8 @@ fn no_origin(reqs: Vec<Requirement>) -> Vec<(Requirement, Option<String>)> {
     reqs.into_iter().map(|r| (r, None)).collect()
 }
 
-/// A requirements file and the files it includes (`-r`, `-c`), relative to its folder, up to
-/// a few levels; an included file named `requirements*.txt` is scanned on its own and skipped.
+/// A requirements file and the files it includes (`-r`, `-c`), each include relative to the
+/// folder of the file that names it, as pip resolves them.
 fn requirements_with_includes(
     text: &str,
     cx: &mut Context<'_>,
@@ -190,28 +190,67 @@ fn requirements_with_includes(
         .and_then(|p| p.parent())
         .map(std::path::Path::to_path_buf)
     else {
+        if let Some(first) = includes.first() {
+            cx.not_analysed(format!(
+                "`-r`/`-c` include `{}` not read: the requirements file is not on the local file system",
+                super::callables::clip_plain(first, 120)
+            ));
+        }
         return out;
     };
-    let mut queue: Vec<(String, usize)> = includes.into_iter().map(|i| (i, 1)).collect();
+    let mut queue: Vec<(std::path::PathBuf, String, usize)> =
+        includes.into_iter().map(|i| (dir.join(&i), i, 1)).collect();
     let mut seen = std::collections::HashSet::new();
-    while let Some((include, depth)) = queue.pop() {
-        if depth > 4 || !seen.insert(include.clone()) || kind_of(&include).is_some() {
+    // pip follows `-r`/`-c` to any depth and fails the install on a file it cannot open, so
+    // nothing here is skipped quietly: an include aigis did not read leaves the result
+    // incomplete (a missing include, a URL, one too large or past the bounds alike). Included
+    // files that are dependency files themselves are read here too: scanned alone, the parent
+    // still says what it installs.
+    while let Some((path, include, depth)) = queue.pop() {
+        if !seen.insert(path.clone()) {
             continue;
         }
-        let path = dir.join(&include);
+        if depth > MAX_INCLUDE_DEPTH || seen.len() > MAX_INCLUDES {
+            cx.not_analysed(format!(
+                "`-r`/`-c` include `{}` not read: more than {MAX_INCLUDES} includes or nesting deeper than {MAX_INCLUDE_DEPTH}",
+                super::callables::clip_plain(&include, 120)
+            ));
+            continue;
+        }
         cx.consult(&path);
-        let Ok(text) = std::fs::read_to_string(&path) else {
-            continue;
+        let text = match std::fs::metadata(&path) {
+            Ok(meta) if meta.len() > MAX_DEPS_FILE as u64 => Err(format!(
+                "larger than {MAX_DEPS_FILE} bytes ({} bytes)",
+                meta.len()
+            )),
+            Ok(_) => std::fs::read_to_string(&path).map_err(|e| e.to_string()),
+            Err(e) => Err(e.to_string()),
         };
-        if text.len() > MAX_DEPS_FILE {
-            continue;
-        }
+        let text = match text {
+            Ok(text) => text,
+            Err(why) => {
+                cx.not_analysed(format!(
+                    "`-r`/`-c` include `{}` not read: {why}",
+                    super::callables::clip_plain(&include, 120)
+                ));
+                continue;
+            }
+        };
         let (reqs, more) = deps::requirements_txt(&text);
         out.extend(reqs.into_iter().map(|r| (r, Some(include.clone()))));
-        queue.extend(more.into_iter().map(|m| (m, depth + 1)));
+        let base = path
+            .parent()
+            .map(std::path::Path::to_path_buf)
+            .unwrap_or_default();
+        queue.extend(more.into_iter().map(|m| (base.join(&m), m, depth + 1)));
     }
     out
 }
+
+/// How deep `-r`/`-c` includes are followed, and how many files at most, before the result
+/// is incomplete.
+const MAX_INCLUDE_DEPTH: usize = 16;
+const MAX_INCLUDES: usize = 256;
 
 fn severity_of(text: &str) -> Severity {
     match text {
