@@ -75,6 +75,37 @@ fn entry_matches(entry: &str, suffix: &[String]) -> bool {
 /// The dangerous category of `module.qualname`, if any suffix of it (starting at a component
 /// boundary) starts with a dangerous entry.
 pub(crate) fn dangerous_category(module: &str, qualname: &str) -> Option<Category> {
+    // A pure function of the two names, asked again for the same globals in every file of a
+    // folder (`collections.OrderedDict`, `torch._utils._rebuild_tensor_v2`): each thread
+    // remembers its recent answers (matching a name against the tables was a tenth of the CPU
+    // of scanning a folder of small pickles, by perf).
+    thread_local! {
+        static SEEN: std::cell::RefCell<std::collections::HashMap<(String, String), Option<Category>>> =
+            std::cell::RefCell::new(std::collections::HashMap::new());
+    }
+    const REMEMBERED: usize = 4096;
+    if module.len() + qualname.len() > 256 {
+        return judge_category(module, qualname);
+    }
+    if let Some(known) = SEEN.with(|seen| {
+        seen.borrow()
+            .get(&(module.to_owned(), qualname.to_owned()))
+            .copied()
+    }) {
+        return known;
+    }
+    let category = judge_category(module, qualname);
+    SEEN.with(|seen| {
+        let mut seen = seen.borrow_mut();
+        if seen.len() >= REMEMBERED {
+            seen.clear();
+        }
+        seen.insert((module.to_owned(), qualname.to_owned()), category);
+    });
+    category
+}
+
+fn judge_category(module: &str, qualname: &str) -> Option<Category> {
     if let Some(cat) = aliased_category(module, qualname) {
         return Some(cat);
     }

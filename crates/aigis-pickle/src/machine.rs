@@ -770,7 +770,12 @@ impl<'c, 'o, 'i> Machine<'c, 'o, 'i> {
     /// BINUNICODE and friends: UTF-8 with `surrogatepass`.
     fn text(&mut self, feed: &mut Feed<'_>, len: u64) -> Res<Value> {
         Ok(match self.blob(feed, len, Request::Read)? {
-            Blob::Inline { data, .. } => Value::Str(text::utf8_surrogatepass(&data).map_err(bad)?),
+            // Valid UTF-8 is the string as it is (no copy); only text with encoded
+            // surrogates, which Python's `surrogatepass` decoding accepts, takes the long way.
+            Blob::Inline { data, .. } => Value::Str(match String::from_utf8(data) {
+                Ok(text) => text,
+                Err(err) => text::utf8_surrogatepass(err.as_bytes()).map_err(bad)?,
+            }),
             Blob::External { len, preview, .. } => Value::BigStr {
                 len,
                 preview: String::from_utf8_lossy(&preview).into(),

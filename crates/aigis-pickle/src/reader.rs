@@ -278,6 +278,14 @@ impl<'a> Cursor<'a> {
         if (n as u64) > self.remaining() {
             return Err(ReadError::Truncated);
         }
+        // Most arguments lie within the window: copied once, never zeroed first.
+        if let Some(rel) = self.in_window()
+            && self.window_len - rel >= n
+        {
+            let out = self.window[rel..rel + n].to_vec();
+            self.pos += n as u64;
+            return Ok(out);
+        }
         let mut out = vec![0u8; n];
         self.fill_exact(&mut out)?;
         Ok(out)
