@@ -35,6 +35,9 @@ pub struct BomArgs {
     pub exclude: Vec<String>,
     #[command(flatten)]
     pub policy: crate::PolicyArgs,
+    #[cfg(feature = "inventory")]
+    #[command(flatten)]
+    pub record: crate::inventory::RecordArgs,
 }
 
 /// Runs `aigis bom`.
@@ -73,6 +76,16 @@ pub fn run(args: BomArgs) -> Result<ExitCode> {
             std::fs::write(path, text).with_context(|| format!("writing {}", path.display()))?
         }
         None => std::io::stdout().write_all(text.as_bytes())?,
+    }
+    #[cfg(feature = "inventory")]
+    if args.record.record {
+        crate::inventory::record(
+            &run,
+            &crate::targets(&args.paths),
+            "bom",
+            &args.record,
+            false,
+        )?;
     }
     Ok(ExitCode::SUCCESS)
 }

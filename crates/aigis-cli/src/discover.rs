@@ -46,6 +46,10 @@ pub struct DiscoverArgs {
     pub fail_on: Option<Severity>,
     #[command(flatten)]
     pub policy: crate::PolicyArgs,
+    /// (With --scan.)
+    #[cfg(feature = "inventory")]
+    #[command(flatten)]
+    pub record: crate::inventory::RecordArgs,
 }
 
 fn human_count(n: u64) -> String {
@@ -177,6 +181,11 @@ fn loose_findings(run: &Run) -> Vec<(aigis_scan::FileResult, aigis_scan::Finding
 
 /// Runs `aigis discover`.
 pub fn run(args: DiscoverArgs) -> Result<ExitCode> {
+    #[cfg(feature = "inventory")]
+    if args.record.record && !args.scan {
+        // The inventory records verdicts: an unscanned model must not be stored as clean.
+        anyhow::bail!("--record needs --scan (the inventory records what each file would do)");
+    }
     let mut roots: Vec<PathBuf> = args.paths.iter().chain(&args.roots).cloned().collect();
     let policy = crate::load_policy(&args.policy)?;
     let gate = crate::gate(&args.policy, &policy);
@@ -223,6 +232,16 @@ pub fn run(args: DiscoverArgs) -> Result<ExitCode> {
     std::io::stdout().write_all(text.as_bytes())?;
     if !args.scan {
         return Ok(ExitCode::SUCCESS);
+    }
+    #[cfg(feature = "inventory")]
+    if args.record.record {
+        crate::inventory::record(
+            &run,
+            &crate::targets(&roots),
+            "discover",
+            &args.record,
+            false,
+        )?;
     }
     Ok(ExitCode::from(crate::exit_code(&run, true, gate)))
 }

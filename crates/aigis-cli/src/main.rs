@@ -4,6 +4,8 @@ mod bom;
 mod db;
 mod discover;
 mod inspect;
+#[cfg(feature = "inventory")]
+mod inventory;
 mod remote;
 mod view;
 
@@ -48,6 +50,17 @@ enum Command {
         #[arg(long, value_enum, default_value = "text")]
         format: RulesFormat,
     },
+    /// The inventory of recorded runs (`--record`): scans, models, findings, what changed,
+    /// triage.
+    #[cfg(feature = "inventory")]
+    Inventory {
+        #[command(subcommand)]
+        command: inventory::InventoryCommand,
+    },
+    /// The security graph of the inventory (JSON, DOT, GraphML), or its ranked attack paths
+    /// (`--paths`): who can replace a model, and what loading it runs.
+    #[cfg(feature = "inventory")]
+    Graph(inventory::GraphArgs),
     /// The offline advisory database that dependency files are checked against.
     Db {
         #[command(subcommand)]
@@ -210,6 +223,9 @@ struct ScanArgs {
     verbose: bool,
     #[command(flatten)]
     remote: remote::RemoteArgs,
+    #[cfg(feature = "inventory")]
+    #[command(flatten)]
+    record: inventory::RecordArgs,
 }
 
 fn main() -> ExitCode {
@@ -236,6 +252,10 @@ fn run(cli: Cli) -> Result<ExitCode> {
             command: PolicyCommand::Check { file },
         } => policy_check(file),
         Command::Db { command } => db::run(command),
+        #[cfg(feature = "inventory")]
+        Command::Inventory { command } => inventory::run(command),
+        #[cfg(feature = "inventory")]
+        Command::Graph(args) => inventory::graph(args),
     }
 }
 
@@ -479,6 +499,16 @@ fn scan(args: ScanArgs) -> Result<ExitCode> {
     }
     if args.quiet && code != 0 {
         eprint!("{}", view::failure_summary(&run, code));
+    }
+    #[cfg(feature = "inventory")]
+    if args.record.record {
+        inventory::record(
+            &run,
+            &targets(&args.paths),
+            "scan",
+            &args.record,
+            args.quiet,
+        )?;
     }
     Ok(ExitCode::from(code))
 }

@@ -22,7 +22,7 @@ pub fn report(run: &Run) -> ScanReport {
 }
 
 /// This machine's host name, from the environment or the kernel (`None` when neither says).
-fn host_name() -> Option<String> {
+pub(crate) fn host_name() -> Option<String> {
     let from_env = ["HOSTNAME", "COMPUTERNAME"]
         .iter()
         .filter_map(|name| std::env::var(name).ok());
@@ -51,7 +51,7 @@ fn utc_now() -> String {
 
 /// Seconds since the Unix epoch as RFC 3339 UTC (the proleptic Gregorian calendar, from the
 /// days-from-civil algorithm).
-fn rfc3339(seconds: u64) -> String {
+pub(crate) fn rfc3339(seconds: u64) -> String {
     let days = seconds / 86_400;
     let rest = seconds % 86_400;
     let z = days + 719_468;

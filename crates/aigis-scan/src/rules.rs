@@ -488,6 +488,12 @@ rules! {
         "A load site names, as a constant path, a model file scanned in the same run whose content is rated high or critical: running this code runs that file's payload. The finding quotes the model's verdict; its severity is the model's.",
         "Remove or replace the model file; review how it got there (the code's load site is where the attack lands).",
         CODE_LOAD;
+    /// The inventory saw other content at a location that held a model before.
+    ModelReplaced = "MODEL-REPLACED", High,
+        "Model replaced at its location",
+        "A recorded scan (`--record`) found content at a path, bucket object or hub file different from what the inventory recorded there before. Models are replaced legitimately, but a model silently swapped where others can write (a world-writable folder, a publicly writable bucket) is how a reviewed model becomes a malicious one. Critical when others can write the location or the new content is rated worse than the old; high when the new content is rated high or worse; medium otherwise. The finding names the old and new SHA-256 and verdicts; `aigis inventory changes` lists every replacement.",
+        "Confirm who replaced the model and why (deployment logs, bucket access logs); restore the recorded content if the change was not expected; close the write access of others to the location.",
+        SUPPLY_CHAIN;
 }
 
 impl RuleId {

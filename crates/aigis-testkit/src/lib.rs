@@ -70,6 +70,9 @@ pub enum Tool {
     Azurite,
     /// A `python3` on `PATH`.
     Python3,
+    /// A PostgreSQL server the tests may create databases on: its URL, from
+    /// `AIGIS_TEST_POSTGRES` (`postgres://USER:PASSWORD@127.0.0.1:PORT/postgres`), not a path.
+    Postgres,
 }
 
 fn on_path(names: &[&str]) -> Option<PathBuf> {
@@ -101,6 +104,9 @@ impl Tool {
                 "target/ci-tools/node_modules/.bin/azurite-blob",
             ),
             Tool::Python3 => on_path(&["python3"]),
+            Tool::Postgres => std::env::var_os("AIGIS_TEST_POSTGRES")
+                .filter(|url| !url.is_empty())
+                .map(PathBuf::from),
         }
     }
 
@@ -119,6 +125,7 @@ impl Tool {
             Tool::MotoServer => "moto_server",
             Tool::Azurite => "azurite-blob",
             Tool::Python3 => "python3",
+            Tool::Postgres => "a PostgreSQL server",
         }
     }
 
@@ -137,6 +144,9 @@ impl Tool {
                 ".ci/run installs it into target/ci-tools/node_modules (or set AIGIS_AZURITE)"
             }
             Tool::Python3 => "install Python 3",
+            Tool::Postgres => {
+                ".ci/run installs PostgreSQL, starts it on loopback and sets AIGIS_TEST_POSTGRES (scripts/postgres-test-server does the same by hand)"
+            }
         }
     }
 }

@@ -14,6 +14,7 @@ mod golden;
 mod inspect;
 mod inventory;
 mod policy;
+mod record;
 #[cfg(feature = "remote")]
 mod remote;
 mod reports;
@@ -35,6 +36,14 @@ fn main() -> std::process::ExitCode {
         Test::new(
             "deps::requirements_includes_are_followed_as_pip_does_and_never_skipped_quietly",
             deps::requirements_includes_are_followed_as_pip_does_and_never_skipped_quietly,
+        ),
+        Test::new(
+            "record::a_model_replaced_in_a_writable_folder_is_a_critical_change",
+            record::a_model_replaced_in_a_writable_folder_is_a_critical_change,
+        ),
+        Test::new(
+            "record::a_saved_report_ingests_and_a_bad_database_fails_the_run",
+            record::a_saved_report_ingests_and_a_bad_database_fails_the_run,
         ),
         Test::new(
             "deps::db_update_installs_a_validated_osv_export",

@@ -49,6 +49,7 @@ const FROM_THE_ENVIRONMENT: &[(&str, &str)] = &[
         "CONFIG-NOT-APPLIED",
         "crates/aigis-cli/tests/cli/fail_closed.rs",
     ),
+    ("MODEL-REPLACED", "crates/aigis-cli/tests/cli/record.rs"),
 ];
 
 pub(crate) fn every_rule_is_produced_by_a_fixture_or_a_named_test() {

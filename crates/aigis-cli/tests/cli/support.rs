@@ -20,6 +20,8 @@ pub fn aigis_command() -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_aigis"));
     let tmp = Path::new(env!("CARGO_TARGET_TMPDIR"));
     cmd.env("XDG_CACHE_HOME", tmp.join("xdg-cache"));
+    cmd.env("XDG_DATA_HOME", tmp.join("xdg-data"));
+    cmd.env_remove("AIGIS_DB");
     cmd.env(
         "AIGIS_ADVISORY_DB",
         tmp.join("no-installed-advisory-db.json"),

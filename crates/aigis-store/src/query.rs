@@ -1,0 +1,440 @@
+//! Reading the inventory: what changed, the scans, the models, the findings — and triage.
+
+use crate::{Result, Store, StoreError};
+use serde::Serialize;
+use sqlx::AnyConnection;
+
+/// Seconds since the Unix epoch, now.
+pub(crate) fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
+}
+
+/// From when on changes are wanted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Since {
+    /// Events of this scan and later ones.
+    Scan(i64),
+    /// Events at or after this time (seconds since the epoch).
+    Time(i64),
+}
+
+/// One change event.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct EventRow {
+    /// Event id.
+    pub id: i64,
+    /// The scan that saw it.
+    pub scan_id: i64,
+    /// When (seconds since the epoch).
+    pub at: i64,
+    /// `NEW_UNSAFE_MODEL`, `MODEL_REPLACED`, `MODEL_DISAPPEARED`.
+    pub kind: String,
+    /// How bad.
+    pub severity: String,
+    /// The location (URI).
+    pub location: String,
+    /// The content before.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub old_sha256: Option<String>,
+    /// The content now.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub new_sha256: Option<String>,
+    /// Its verdict before.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub old_verdict: Option<String>,
+    /// Its verdict now.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub new_verdict: Option<String>,
+    /// In words.
+    pub message: String,
+}
+
+type EventTuple = (
+    i64,
+    i64,
+    i64,
+    String,
+    String,
+    String,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    String,
+);
+
+pub(crate) async fn events(conn: &mut AnyConnection, since: Since) -> Result<Vec<EventRow>> {
+    let (clause, value) = match since {
+        Since::Scan(id) => ("e.scan_id >= $1", id),
+        Since::Time(at) => ("e.at >= $1", at),
+    };
+    let sql = format!(
+        "SELECT e.id, e.scan_id, e.at, e.kind, e.severity, l.uri, fo.sha256, fn.sha256, e.old_verdict, e.new_verdict, e.message \
+         FROM events e JOIN locations l ON l.id = e.location_id \
+         LEFT JOIN files fo ON fo.id = e.old_file_id LEFT JOIN files fn ON fn.id = e.new_file_id \
+         WHERE {clause} ORDER BY e.id"
+    );
+    let rows = sqlx::query_as::<_, EventTuple>(&sql)
+        .bind(value)
+        .fetch_all(&mut *conn)
+        .await?;
+    Ok(rows
+        .into_iter()
+        .map(
+            |(
+                id,
+                scan_id,
+                at,
+                kind,
+                severity,
+                location,
+                old_sha256,
+                new_sha256,
+                old_verdict,
+                new_verdict,
+                message,
+            )| EventRow {
+                id,
+                scan_id,
+                at,
+                kind,
+                severity,
+                location,
+                old_sha256,
+                new_sha256,
+                old_verdict,
+                new_verdict,
+                message,
+            },
+        )
+        .collect())
+}
+
+/// One recorded scan.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ScanRow {
+    /// Scan id.
+    pub id: i64,
+    /// When it started (seconds since the epoch).
+    pub started_at: i64,
+    /// Where it ran.
+    pub host: String,
+    /// `scan`, `discover`, `bom`, `ingest`.
+    pub collector: String,
+    /// The aigis version.
+    pub tool_version: String,
+    /// Results recorded.
+    pub files: i64,
+    /// Results that were not analysed to their end.
+    pub incomplete: i64,
+    /// Events it caused.
+    pub events: i64,
+}
+
+/// One model, as last seen.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ModelRow {
+    /// Model id.
+    pub id: i64,
+    /// Digest over its files' digests.
+    pub identity: String,
+    /// Name.
+    pub name: String,
+    /// How its files were grouped.
+    pub layout: String,
+    /// Its worst content verdict.
+    pub verdict: String,
+    /// License, when known.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub license: Option<String>,
+    /// Files.
+    pub files: i64,
+    /// Where it is now (where it was, when no location holds it any more).
+    pub locations: Vec<String>,
+    /// Whether some location holds it now.
+    pub current: bool,
+    /// First and last scan that saw it.
+    pub first_scan: i64,
+    /// Last scan that saw it.
+    pub last_scan: i64,
+}
+
+/// One finding about content, with its triage.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FindingRow {
+    /// Finding id (what `triage` takes).
+    pub id: i64,
+    /// Rule id.
+    pub rule_id: String,
+    /// Severity.
+    pub severity: String,
+    /// What it says.
+    pub message: String,
+    /// Where in the file.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub location_in_file: Option<String>,
+    /// The content it is about.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sha256: Option<String>,
+    /// Where that content currently is.
+    pub locations: Vec<String>,
+    /// Triage state, when marked and not expired.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub triage: Option<String>,
+    /// Why.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub triage_reason: Option<String>,
+    /// Until when (seconds since the epoch).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub triage_expires: Option<i64>,
+    /// First scan that saw it.
+    pub first_scan: i64,
+    /// Last scan that saw it.
+    pub last_scan: i64,
+}
+
+/// A triage mark.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TriageState {
+    /// Being looked at.
+    InTriage,
+    /// Not a real problem.
+    FalsePositive,
+    /// Real, but does not affect us.
+    NotAffected,
+    /// Risk accepted (with a reason and, usually, an expiry).
+    Accepted,
+}
+
+impl TriageState {
+    /// The stored word.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TriageState::InTriage => "in_triage",
+            TriageState::FalsePositive => "false_positive",
+            TriageState::NotAffected => "not_affected",
+            TriageState::Accepted => "accepted",
+        }
+    }
+}
+
+impl std::str::FromStr for TriageState {
+    type Err = String;
+    fn from_str(text: &str) -> std::result::Result<TriageState, String> {
+        Ok(match text.replace('-', "_").as_str() {
+            "in_triage" => TriageState::InTriage,
+            "false_positive" => TriageState::FalsePositive,
+            "not_affected" => TriageState::NotAffected,
+            "accepted" => TriageState::Accepted,
+            _ => {
+                return Err(format!(
+                    "unknown triage state `{text}` (in_triage, false_positive, not_affected, accepted)"
+                ));
+            }
+        })
+    }
+}
+
+impl Store {
+    /// Change events since a scan or a time, oldest first.
+    pub async fn changes(&self, since: Since) -> Result<Vec<EventRow>> {
+        let mut conn = self.pool.acquire().await?;
+        events(&mut conn, since).await
+    }
+
+    /// The recorded scans, newest first.
+    pub async fn scans(&self, limit: i64) -> Result<Vec<ScanRow>> {
+        let rows = sqlx::query_as::<_, (i64, i64, String, String, String, i64, i64, i64)>(
+            "SELECT s.id, s.started_at, s.host, s.collector, s.tool_version, s.files, s.incomplete, \
+             (SELECT COUNT(*) FROM events e WHERE e.scan_id = s.id) \
+             FROM scans s ORDER BY s.id DESC LIMIT $1",
+        )
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(
+                |(id, started_at, host, collector, tool_version, files, incomplete, events)| {
+                    ScanRow {
+                        id,
+                        started_at,
+                        host,
+                        collector,
+                        tool_version,
+                        files,
+                        incomplete,
+                        events,
+                    }
+                },
+            )
+            .collect())
+    }
+
+    /// The models some location holds now, worst verdict first; with `include_gone`, also
+    /// those no location holds any more (replaced or removed), with where they were.
+    pub async fn models(&self, include_gone: bool) -> Result<Vec<ModelRow>> {
+        let rows = sqlx::query_as::<_, (i64, String, String, String, String, Option<String>, i64, i64, i64)>(
+            "SELECT m.id, m.identity, m.name, m.layout, m.verdict, m.license, \
+             (SELECT COUNT(*) FROM model_files mf WHERE mf.model_id = m.id), m.first_scan, m.last_scan \
+             FROM models m ORDER BY m.id",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        let mut out = Vec::with_capacity(rows.len());
+        for (id, identity, name, layout, verdict, license, files, first_scan, last_scan) in rows {
+            let places = sqlx::query_as::<_, (String, i64)>(
+                "SELECT l.uri, ml.current FROM model_locations ml JOIN locations l ON l.id = ml.location_id \
+                 WHERE ml.model_id = $1 ORDER BY ml.current DESC, ml.last_scan DESC, l.uri",
+            )
+            .bind(id)
+            .fetch_all(&self.pool)
+            .await?;
+            let current = places.iter().any(|(_, c)| *c == 1);
+            if !current && !include_gone {
+                continue;
+            }
+            let locations = places
+                .into_iter()
+                .filter(|(_, c)| *c == 1 || !current)
+                .map(|(uri, _)| uri)
+                .collect();
+            out.push(ModelRow {
+                id,
+                identity,
+                name,
+                layout,
+                verdict,
+                license,
+                files,
+                locations,
+                current,
+                first_scan,
+                last_scan,
+            });
+        }
+        out.sort_by(|a, b| {
+            crate::severity_rank(&b.verdict)
+                .cmp(&crate::severity_rank(&a.verdict))
+                .then(a.id.cmp(&b.id))
+        });
+        Ok(out)
+    }
+
+    /// Findings about content that some location holds now, most severe first; `rule`
+    /// narrows to one rule, `include_triaged` keeps the ones marked (and not expired) too.
+    pub async fn findings(
+        &self,
+        rule: Option<&str>,
+        include_triaged: bool,
+    ) -> Result<Vec<FindingRow>> {
+        type Row = (
+            i64,
+            String,
+            String,
+            String,
+            Option<String>,
+            Option<String>,
+            Option<String>,
+            Option<String>,
+            Option<i64>,
+            i64,
+            i64,
+            i64,
+        );
+        let rows = sqlx::query_as::<_, Row>(
+            "SELECT fi.id, fi.rule_id, fi.severity, fi.message, fi.location_in_file, f.sha256, \
+             fi.triage_state, fi.triage_reason, fi.triage_expires, fi.first_scan, fi.last_scan, f.id \
+             FROM findings fi JOIN files f ON f.id = fi.file_id \
+             WHERE EXISTS (SELECT 1 FROM occurrences o WHERE o.file_id = f.id AND o.current = 1) \
+             AND ($1 = '' OR fi.rule_id = $1) ORDER BY fi.id",
+        )
+        .bind(rule.unwrap_or("").to_ascii_uppercase())
+        .fetch_all(&self.pool)
+        .await?;
+        let now = now();
+        let mut out = Vec::new();
+        for (
+            id,
+            rule_id,
+            severity,
+            message,
+            location_in_file,
+            sha256,
+            state,
+            reason,
+            expires,
+            first_scan,
+            last_scan,
+            file_id,
+        ) in rows
+        {
+            let active_triage = state.filter(|_| expires.is_none_or(|at| at > now));
+            if active_triage.is_some() && !include_triaged {
+                continue;
+            }
+            let locations: Vec<String> = sqlx::query_scalar(
+                "SELECT l.uri FROM occurrences o JOIN locations l ON l.id = o.location_id \
+                 WHERE o.file_id = $1 AND o.current = 1 ORDER BY l.uri",
+            )
+            .bind(file_id)
+            .fetch_all(&self.pool)
+            .await?;
+            out.push(FindingRow {
+                id,
+                rule_id,
+                severity,
+                message,
+                location_in_file,
+                sha256,
+                locations,
+                triage_reason: reason.filter(|_| active_triage.is_some()),
+                triage_expires: expires.filter(|_| active_triage.is_some()),
+                triage: active_triage,
+                first_scan,
+                last_scan,
+            });
+        }
+        out.sort_by(|a, b| {
+            crate::severity_rank(&b.severity)
+                .cmp(&crate::severity_rank(&a.severity))
+                .then(a.id.cmp(&b.id))
+        });
+        Ok(out)
+    }
+
+    /// Marks a finding. The mark belongs to the finding on that content, so it holds for every
+    /// later scan that sees the same content, until `expires` (seconds since the epoch).
+    pub async fn triage(
+        &self,
+        finding: i64,
+        state: TriageState,
+        reason: &str,
+        expires: Option<i64>,
+        by: &str,
+    ) -> Result<()> {
+        if state == TriageState::Accepted && reason.trim().is_empty() {
+            return Err(StoreError::Invalid(
+                "accepting a risk needs a reason".into(),
+            ));
+        }
+        let done = sqlx::query(
+            "UPDATE findings SET triage_state = $1, triage_reason = $2, triage_expires = $3, triage_at = $4, triage_by = $5 WHERE id = $6",
+        )
+        .bind(state.as_str())
+        .bind(reason)
+        .bind(expires)
+        .bind(now())
+        .bind(by)
+        .bind(finding)
+        .execute(&self.pool)
+        .await?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound(format!("no finding {finding}")));
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,748 @@
+//! The inventory suite, run against SQLite (a file) and against a real PostgreSQL server
+//! (`AIGIS_TEST_POSTGRES`, started by `.ci/run`; the PostgreSQL tests fail under `CI=true`
+//! without it and say "skipped" outside CI).
+
+use aigis_store::{ScanDocument, ScanMeta, Since, Store, TriageState};
+use aigis_testkit::{Test, Tool};
+use serde_json::{Value, json};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+fn main() -> std::process::ExitCode {
+    let mut tests = Vec::new();
+    for (name, body) in SUITE {
+        tests.push(Test::new(&format!("sqlite::{name}"), body.sqlite));
+        tests.push(Test::new(&format!("postgres::{name}"), body.postgres).needs(Tool::Postgres));
+    }
+    tests.push(Test::new(
+        "sqlite::concurrent_recorders_into_one_file_all_land",
+        concurrent_recorders_into_one_file_all_land,
+    ));
+    tests.push(Test::new(
+        "sqlite::a_database_from_a_newer_aigis_is_refused",
+        a_database_from_a_newer_aigis_is_refused,
+    ));
+    tests.push(Test::new(
+        "unsupported_urls_are_refused_with_the_forms_that_work",
+        unsupported_urls_are_refused_with_the_forms_that_work,
+    ));
+    aigis_testkit::run(tests)
+}
+
+struct Both {
+    sqlite: fn(),
+    postgres: fn(),
+}
+
+macro_rules! both {
+    ($($name:ident),* $(,)?) => {
+        &[$((stringify!($name), Both {
+            sqlite: || block_on(async { $name(&sqlite_store().await.0).await }),
+            postgres: || block_on(async {
+                let (store, _db) = postgres_store().await;
+                $name(&store).await
+            }),
+        })),*]
+    };
+}
+
+const SUITE: &[(&str, Both)] = both![
+    content_replaced_in_a_writable_folder_is_a_critical_event,
+    triage_sticks_to_the_finding_on_the_same_content,
+    a_document_that_fails_half_way_changes_nothing,
+    models_are_identified_by_their_content_wherever_they_are,
+    remote_objects_are_located_by_bucket_and_key,
+    runs_larger_than_a_batch_are_recorded_whole,
+];
+
+fn block_on<F: std::future::Future<Output = ()>>(future: F) {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap_or_else(|e| panic!("runtime: {e}"))
+        .block_on(future);
+}
+
+async fn sqlite_store() -> (Store, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let url = format!("sqlite:{}", dir.path().join("inventory.db").display());
+    let store = Store::open(&url)
+        .await
+        .unwrap_or_else(|e| panic!("open {url}: {e}"));
+    (store, dir)
+}
+
+static DATABASES: AtomicUsize = AtomicUsize::new(0);
+
+/// A fresh database on the test server for one test.
+async fn postgres_store() -> (Store, String) {
+    let admin = Tool::Postgres.path().to_string_lossy().into_owned();
+    let name = format!(
+        "aigis_test_{}_{}",
+        std::process::id(),
+        DATABASES.fetch_add(1, Ordering::SeqCst)
+    );
+    {
+        use sqlx::Connection as _;
+        sqlx::any::install_default_drivers();
+        let mut conn = sqlx::AnyConnection::connect(&admin)
+            .await
+            .unwrap_or_else(|e| panic!("connect {admin}: {e}"));
+        sqlx::raw_sql(&format!("DROP DATABASE IF EXISTS {name}"))
+            .execute(&mut conn)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        sqlx::raw_sql(&format!("CREATE DATABASE {name}"))
+            .execute(&mut conn)
+            .await
+            .unwrap_or_else(|e| panic!("create database: {e}"));
+    }
+    let base = admin
+        .rsplit_once('/')
+        .map(|(base, _)| base)
+        .unwrap_or_else(|| panic!("AIGIS_TEST_POSTGRES has no database part: {admin}"));
+    let url = format!("{base}/{name}");
+    let store = Store::open(&url)
+        .await
+        .unwrap_or_else(|e| panic!("open {url}: {e}"));
+    (store, name)
+}
+
+fn meta(at: i64) -> ScanMeta {
+    ScanMeta {
+        started_at: at,
+        host: "build-01".into(),
+        collector: "scan".into(),
+        arguments: vec!["aigis".into(), "scan".into(), "/srv/models".into()],
+        base_dir: Some("/srv".into()),
+    }
+}
+
+fn finding(rule: &str, severity: &str, message: &str) -> Value {
+    json!({"rule_id": rule, "severity": severity, "message": message, "location": "data.pkl @ byte 7"})
+}
+
+fn result(path: &str, sha: &str, content: &str, findings: Vec<Value>) -> Value {
+    json!({
+        "path": path, "format": "pickle", "size": 100, "sha256": sha, "status": "ok",
+        "max_severity": content, "content_severity": content, "findings": findings,
+    })
+}
+
+fn doc(results: Vec<Value>, models: Vec<Value>) -> ScanDocument {
+    let mut value = json!({
+        "schema_version": 1,
+        "tool": {"name": "aigis", "version": "0.1.0"},
+        "targets": ["models"],
+        "results": results,
+    });
+    if !models.is_empty() {
+        value["models"] = json!(models);
+    }
+    serde_json::from_value(value).unwrap_or_else(|e| panic!("document: {e}"))
+}
+
+const SHA_A: &str = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
+const SHA_B: &str = "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb";
+const SHA_C: &str = "cccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccc";
+
+async fn content_replaced_in_a_writable_folder_is_a_critical_event(store: &Store) {
+    let writable = finding("HOST-WRITABLE-PATH", "high", "models/ is world-writable");
+    // Scan 1: a clean model in a world-writable folder, and a malicious pickle.
+    let first = doc(
+        vec![
+            result("models/resnet.pt", SHA_A, "none", vec![writable.clone()]),
+            result(
+                "models/evil.pkl",
+                SHA_B,
+                "critical",
+                vec![finding(
+                    "PICKLE-CALL-DANGEROUS",
+                    "critical",
+                    "calls os.system",
+                )],
+            ),
+        ],
+        vec![],
+    );
+    let one = store
+        .ingest(&first, &meta(1_000))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let kinds: Vec<&str> = one.events.iter().map(|e| e.kind.as_str()).collect();
+    assert_eq!(kinds, ["NEW_UNSAFE_MODEL"], "{:?}", one.events);
+    assert_eq!(
+        one.events[0].location,
+        "file://build-01/srv/models/evil.pkl"
+    );
+    assert_eq!(one.new_locations, 2);
+
+    // Scan 2: the same content again — nothing changed.
+    let again = store
+        .ingest(&first, &meta(2_000))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(again.events.is_empty(), "{:?}", again.events);
+
+    // Scan 3: resnet.pt replaced by a malicious file; evil.pkl gone.
+    let second = doc(
+        vec![result(
+            "models/resnet.pt",
+            SHA_C,
+            "critical",
+            vec![
+                writable,
+                finding("PICKLE-CALL-DANGEROUS", "critical", "calls os.system"),
+            ],
+        )],
+        vec![],
+    );
+    let three = store
+        .ingest(&second, &meta(3_000))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let replaced = three
+        .events
+        .iter()
+        .find(|e| e.kind == "MODEL_REPLACED")
+        .unwrap_or_else(|| panic!("no MODEL_REPLACED in {:?}", three.events));
+    assert_eq!(replaced.severity, "critical");
+    assert_eq!(replaced.location, "file://build-01/srv/models/resnet.pt");
+    assert_eq!(replaced.old_sha256.as_deref(), Some(SHA_A));
+    assert_eq!(replaced.new_sha256.as_deref(), Some(SHA_C));
+    assert_eq!(replaced.old_verdict.as_deref(), Some("none"));
+    assert_eq!(replaced.new_verdict.as_deref(), Some("critical"));
+    assert!(
+        replaced.message.contains("others can write"),
+        "{}",
+        replaced.message
+    );
+    let gone = three
+        .events
+        .iter()
+        .find(|e| e.kind == "MODEL_DISAPPEARED")
+        .unwrap_or_else(|| panic!("no MODEL_DISAPPEARED in {:?}", three.events));
+    assert_eq!(gone.location, "file://build-01/srv/models/evil.pkl");
+
+    // The replacement is a finding on the new content, listed with the other findings.
+    let findings = store
+        .findings(Some("model-replaced"), false)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(findings.len(), 1, "{findings:?}");
+    assert_eq!(findings[0].severity, "critical");
+    assert_eq!(findings[0].sha256.as_deref(), Some(SHA_C));
+    // Only what some location holds now: evil.pkl's finding is gone with it.
+    let all = store
+        .findings(None, false)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(
+        all.iter().all(|f| f.sha256.as_deref() == Some(SHA_C)),
+        "{all:?}"
+    );
+
+    // Changes since a scan, and since a time.
+    let since = store
+        .changes(Since::Scan(three.scan_id))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(since.len(), 2);
+    let all = store
+        .changes(Since::Time(0))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(all.len(), 3);
+    let scans = store.scans(10).await.unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(scans.len(), 3);
+    assert_eq!(scans[0].events, 2);
+    assert_eq!(store.schema_version().await.unwrap_or_default(), 1);
+
+    // The attack path: others can write models/ → resnet.pt → a critical finding on load.
+    let paths = store.attack_paths().await.unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(paths.len(), 1, "{paths:?}");
+    assert_eq!(paths[0].location, "file://build-01/srv/models/resnet.pt");
+    assert_eq!(paths[0].exposure, "HOST-WRITABLE-PATH");
+    assert_eq!(paths[0].finding.as_deref(), Some("PICKLE-CALL-DANGEROUS"));
+    assert_eq!(paths[0].severity, "critical");
+    // The graph links the host, the location, the content, the exposure and the finding.
+    let graph = store.graph().await.unwrap_or_else(|e| panic!("{e}"));
+    let kinds: std::collections::BTreeSet<&str> =
+        graph.nodes.iter().map(|n| n.kind.as_str()).collect();
+    for kind in ["host", "location", "file", "exposure", "finding"] {
+        assert!(kinds.contains(kind), "{kind}: {graph:?}");
+    }
+    let edge_kinds: std::collections::BTreeSet<&str> =
+        graph.edges.iter().map(|e| e.kind.as_str()).collect();
+    for kind in ["contains", "holds", "exposes", "has_finding"] {
+        assert!(edge_kinds.contains(kind), "{kind}: {graph:?}");
+    }
+    // evil.pkl is gone: nothing of it is in the graph.
+    assert!(graph.nodes.iter().all(|n| !n.label.contains("evil.pkl")));
+    assert!(graph.to_dot().starts_with("digraph aigis {"));
+    assert!(graph.to_graphml().contains("<graphml"));
+}
+
+async fn triage_sticks_to_the_finding_on_the_same_content(store: &Store) {
+    let document = doc(
+        vec![result(
+            "models/odd.pkl",
+            SHA_A,
+            "high",
+            vec![finding(
+                "PICKLE-UNKNOWN-GLOBAL",
+                "high",
+                "imports acme.Thing",
+            )],
+        )],
+        vec![],
+    );
+    store
+        .ingest(&document, &meta(1_000))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let open = store
+        .findings(None, false)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(open.len(), 1);
+    let id = open[0].id;
+    // Accepting needs a reason; an unknown finding is an error.
+    assert!(
+        store
+            .triage(id, TriageState::Accepted, " ", None, "alice")
+            .await
+            .is_err()
+    );
+    assert!(
+        store
+            .triage(id + 1000, TriageState::FalsePositive, "x", None, "alice")
+            .await
+            .is_err()
+    );
+    store
+        .triage(
+            id,
+            TriageState::FalsePositive,
+            "acme.Thing is our own class",
+            None,
+            "alice",
+        )
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    // Re-scanned: the same finding on the same content, still marked.
+    store
+        .ingest(&document, &meta(2_000))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(
+        store
+            .findings(None, false)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"))
+            .is_empty()
+    );
+    let marked = store
+        .findings(None, true)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(marked.len(), 1);
+    assert_eq!(marked[0].id, id);
+    assert_eq!(marked[0].triage.as_deref(), Some("false_positive"));
+    // An accepted risk whose expiry has passed is open again.
+    store
+        .triage(id, TriageState::Accepted, "until the fix", Some(1), "bob")
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let open = store
+        .findings(None, false)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(open.len(), 1, "{open:?}");
+    assert_eq!(open[0].triage, None);
+    // Other content at the same place is another finding: the mark does not follow.
+    let replaced = doc(
+        vec![result(
+            "models/odd.pkl",
+            SHA_B,
+            "high",
+            vec![finding(
+                "PICKLE-UNKNOWN-GLOBAL",
+                "high",
+                "imports acme.Thing",
+            )],
+        )],
+        vec![],
+    );
+    store
+        .triage(id, TriageState::NotAffected, "old build", None, "bob")
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    store
+        .ingest(&replaced, &meta(3_000))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let open = store
+        .findings(Some("PICKLE-UNKNOWN-GLOBAL"), false)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(open.len(), 1, "{open:?}");
+    assert_eq!(open[0].sha256.as_deref(), Some(SHA_B));
+}
+
+async fn a_document_that_fails_half_way_changes_nothing(store: &Store) {
+    let good = result("models/a.pkl", SHA_A, "critical", vec![]);
+    let bad = result("", SHA_B, "none", vec![]);
+    let err = store
+        .ingest(&doc(vec![good.clone(), bad], vec![]), &meta(1_000))
+        .await;
+    assert!(err.is_err());
+    assert!(
+        store
+            .scans(10)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"))
+            .is_empty()
+    );
+    assert!(
+        store
+            .changes(Since::Time(0))
+            .await
+            .unwrap_or_else(|e| panic!("{e}"))
+            .is_empty()
+    );
+    // The store is usable afterwards.
+    let ok = store
+        .ingest(&doc(vec![good], vec![]), &meta(2_000))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(ok.events.len(), 1);
+}
+
+async fn models_are_identified_by_their_content_wherever_they_are(store: &Store) {
+    let model = |folder: &str| {
+        json!({
+            "name": "bert-tiny", "layout": "hf-folder", "path": folder,
+            "framework": "transformers", "card": {"license": "apache-2.0"},
+            "files": [
+                {"path": format!("{folder}/config.json")},
+                {"path": format!("{folder}/model.safetensors")},
+            ],
+        })
+    };
+    let files = |folder: &str| {
+        vec![
+            result(&format!("{folder}/config.json"), SHA_A, "none", vec![]),
+            result(
+                &format!("{folder}/model.safetensors"),
+                SHA_B,
+                "none",
+                vec![],
+            ),
+        ]
+    };
+    let mut both = files("/data/a");
+    both.extend(files("/data/b"));
+    store
+        .ingest(
+            &doc(both, vec![model("/data/a"), model("/data/b")]),
+            &meta(1_000),
+        )
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let models = store.models(false).await.unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(models.len(), 1, "{models:?}");
+    assert_eq!(models[0].files, 2);
+    assert_eq!(models[0].license.as_deref(), Some("apache-2.0"));
+    assert_eq!(
+        models[0].locations,
+        ["file://build-01/data/a", "file://build-01/data/b"]
+    );
+    // Different content: another model.
+    let other = vec![
+        result("/data/c/config.json", SHA_A, "none", vec![]),
+        result("/data/c/model.safetensors", SHA_C, "none", vec![]),
+    ];
+    store
+        .ingest(&doc(other, vec![model("/data/c")]), &meta(2_000))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        store
+            .models(false)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"))
+            .len(),
+        2
+    );
+    // /data/a now holds the other model: the first is only at /data/b.
+    let replaced = vec![
+        result("/data/a/config.json", SHA_A, "none", vec![]),
+        result("/data/a/model.safetensors", SHA_C, "none", vec![]),
+    ];
+    let mut document = doc(replaced, vec![model("/data/a")]);
+    document.targets = vec!["/data/a".into()];
+    store
+        .ingest(&document, &meta(3_000))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let models = store.models(false).await.unwrap_or_else(|e| panic!("{e}"));
+    let first = models
+        .iter()
+        .find(|m| m.locations.contains(&"file://build-01/data/b".to_owned()))
+        .unwrap_or_else(|| panic!("{models:?}"));
+    assert_eq!(first.locations, ["file://build-01/data/b"]);
+    // A folder scanned again without its model: the model is gone from there.
+    let mut document = doc(vec![], vec![]);
+    document.models = Some(vec![]);
+    document.targets = vec!["/data/b".into()];
+    store
+        .ingest(&document, &meta(4_000))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let now = store.models(false).await.unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(now.len(), 1, "{now:?}");
+    let all = store.models(true).await.unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(all.len(), 2);
+    assert!(
+        all.iter()
+            .any(|m| !m.current && m.locations.contains(&"file://build-01/data/b".to_owned()))
+    );
+}
+
+async fn remote_objects_are_located_by_bucket_and_key(store: &Store) {
+    let mut object = result(
+        "s3://ml-models/resnet.pt",
+        SHA_A,
+        "none",
+        vec![finding(
+            "STORAGE-PUBLIC-WRITE",
+            "critical",
+            "anyone can write",
+        )],
+    );
+    object["source"] =
+        json!({"kind": "s3", "bucket": "ml-models", "key": "resnet.pt", "etag": "\"1\""});
+    let mut document = doc(vec![object.clone()], vec![]);
+    document.targets = vec!["s3://ml-models".into()];
+    store
+        .ingest(&document, &meta(1_000))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    object["sha256"] = json!(SHA_B);
+    object["content_severity"] = json!("none");
+    let mut document = doc(vec![object], vec![]);
+    document.targets = vec!["s3://ml-models".into()];
+    let second = store
+        .ingest(&document, &meta(2_000))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(second.events.len(), 1, "{:?}", second.events);
+    let event = &second.events[0];
+    assert_eq!(event.kind, "MODEL_REPLACED");
+    assert_eq!(event.location, "s3://ml-models/resnet.pt");
+    // Same verdict, but anyone can write the bucket: critical.
+    assert_eq!(event.severity, "critical");
+    // A clean pickle anyone can replace is an attack path even with no finding today; it
+    // ranks below a world-writable folder holding a malicious one.
+    let mut local = doc(
+        vec![
+            result(
+                "models/evil.pkl",
+                SHA_C,
+                "critical",
+                vec![
+                    finding("HOST-WRITABLE-PATH", "high", "world-writable"),
+                    finding("PICKLE-CALL-DANGEROUS", "critical", "calls os.system"),
+                ],
+            ),
+            result(
+                "models/weights.safetensors",
+                SHA_A,
+                "none",
+                vec![finding("HOST-WRITABLE-PATH", "high", "world-writable")],
+            ),
+        ],
+        vec![],
+    );
+    local.results[1].format = "safetensors".into();
+    store
+        .ingest(&local, &meta(3_000))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let paths = store.attack_paths().await.unwrap_or_else(|e| panic!("{e}"));
+    let order: Vec<&str> = paths.iter().map(|p| p.location.as_str()).collect();
+    assert_eq!(
+        order,
+        [
+            "file://build-01/srv/models/evil.pkl",
+            "s3://ml-models/resnet.pt"
+        ],
+        "{paths:?}"
+    );
+    assert_eq!(paths[1].finding, None);
+    assert!(
+        paths[1]
+            .steps
+            .iter()
+            .any(|s| s.contains("whoever replaces it"))
+    );
+}
+
+fn concurrent_recorders_into_one_file_all_land() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let url = format!("sqlite:{}", dir.path().join("inventory.db").display());
+    let workers: Vec<_> = (0..4)
+        .map(|worker| {
+            let url = url.clone();
+            std::thread::spawn(move || {
+                block_on(async move {
+                    let store = Store::open(&url)
+                        .await
+                        .unwrap_or_else(|e| panic!("open: {e}"));
+                    for round in 0..5 {
+                        let path = format!("/w{worker}/m{round}.pkl");
+                        let sha = format!("{worker:0>32}{round:0>32}");
+                        store
+                            .ingest(
+                                &doc(vec![result(&path, &sha, "none", vec![])], vec![]),
+                                &meta(1_000),
+                            )
+                            .await
+                            .unwrap_or_else(|e| panic!("ingest: {e}"));
+                    }
+                })
+            })
+        })
+        .collect();
+    for worker in workers {
+        if worker.join().is_err() {
+            panic!("a recorder failed");
+        }
+    }
+    block_on(async {
+        let store = Store::open(&url).await.unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            store
+                .scans(100)
+                .await
+                .unwrap_or_else(|e| panic!("{e}"))
+                .len(),
+            20
+        );
+    });
+}
+
+fn a_database_from_a_newer_aigis_is_refused() {
+    block_on(async {
+        let (store, dir) = sqlite_store().await;
+        let url = format!("sqlite:{}", dir.path().join("inventory.db").display());
+        sqlx::query(
+            "INSERT INTO aigis_schema (version, name, applied_at) VALUES (99, 'future', 0)",
+        )
+        .execute(&*pool_of(&url).await)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+        store.close().await;
+        let err = Store::open(&url).await.err().map(|e| e.to_string());
+        assert!(
+            err.as_deref()
+                .is_some_and(|e| e.contains("schema version 99") && e.contains("upgrade aigis")),
+            "{err:?}"
+        );
+    });
+}
+
+async fn pool_of(url: &str) -> Box<sqlx::AnyPool> {
+    sqlx::any::install_default_drivers();
+    let url = url.replacen("sqlite:", "sqlite://", 1);
+    Box::new(
+        sqlx::AnyPool::connect(&url)
+            .await
+            .unwrap_or_else(|e| panic!("{e}")),
+    )
+}
+
+fn unsupported_urls_are_refused_with_the_forms_that_work() {
+    block_on(async {
+        for url in ["mysql://x/y", "inventory.db", "sqlite:"] {
+            let err = Store::open(url).await.err().map(|e| e.to_string());
+            assert!(
+                err.as_deref().is_some_and(|e| e.contains("sqlite:PATH")),
+                "{url}: {err:?}"
+            );
+        }
+    });
+}
+
+async fn runs_larger_than_a_batch_are_recorded_whole(store: &Store) {
+    // 1,234 results (statements go in batches of 500), 1,234 models of one file each.
+    let run = |replaced: usize| {
+        let results = (0..1234)
+            .map(|i| {
+                let sha = if i == replaced {
+                    SHA_C.to_owned()
+                } else {
+                    format!("{i:064x}")
+                };
+                result(
+                    &format!("/big/m{i}.pkl"),
+                    &sha,
+                    if i == replaced { "critical" } else { "none" },
+                    vec![finding("PICKLE-FORMAT", "info", "pickle")],
+                )
+            })
+            .collect();
+        let models = (0..1234)
+            .map(|i| json!({"name": format!("m{i}"), "path": format!("/big/m{i}.pkl"), "files": [{"path": format!("/big/m{i}.pkl")}]}))
+            .collect();
+        let mut document = doc(results, models);
+        document.targets = vec!["/big".into()];
+        document
+    };
+    let first = store
+        .ingest(&run(usize::MAX), &meta(1_000))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        (first.files, first.models, first.new_locations),
+        (1234, 1234, 1234)
+    );
+    assert!(first.events.is_empty());
+    let again = store
+        .ingest(&run(usize::MAX), &meta(2_000))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(again.new_locations, 0);
+    assert!(again.events.is_empty(), "{:?}", again.events);
+    let third = store
+        .ingest(&run(777), &meta(3_000))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let kinds: Vec<&str> = third.events.iter().map(|e| e.kind.as_str()).collect();
+    assert_eq!(kinds, ["MODEL_REPLACED"]);
+    assert_eq!(third.events[0].location, "file://build-01/big/m777.pkl");
+    assert_eq!(
+        store
+            .models(false)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"))
+            .len(),
+        1234
+    );
+    assert_eq!(
+        store
+            .models(true)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"))
+            .len(),
+        1235
+    );
+    assert_eq!(
+        store
+            .findings(Some("PICKLE-FORMAT"), false)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"))
+            .len(),
+        1234
+    );
+}
