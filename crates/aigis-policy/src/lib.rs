@@ -73,6 +73,49 @@ pub struct Policy {
     pub suppressions: Vec<Suppression>,
     /// Folders `aigis discover` walks instead of the host's standard model locations.
     pub discover_roots: Vec<PathBuf>,
+    /// Where to send what a run found (`[[webhook]]`).
+    pub webhooks: Vec<Webhook>,
+}
+
+/// Events a webhook can receive.
+pub const WEBHOOK_EVENTS: &[&str] = &[
+    "NEW_UNSAFE_MODEL",
+    "MODEL_REPLACED",
+    "MODEL_DISAPPEARED",
+    "POLICY_VIOLATION",
+    "SCAN_FAILED",
+];
+
+/// What a webhook receives when it names no events.
+pub const DEFAULT_WEBHOOK_EVENTS: &[&str] = &[
+    "NEW_UNSAFE_MODEL",
+    "MODEL_REPLACED",
+    "POLICY_VIOLATION",
+    "SCAN_FAILED",
+];
+
+/// A `[[webhook]]` from the policy.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Webhook {
+    /// Where to POST.
+    pub url: String,
+    /// The environment variable holding the HMAC secret.
+    pub secret_env: Option<String>,
+    /// Events it receives (never empty: the defaults when the file names none).
+    pub events: Vec<String>,
+    /// Body format.
+    pub format: WebhookFormat,
+    /// Attempts after the first.
+    pub retries: u32,
+}
+
+/// A webhook's body format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WebhookFormat {
+    /// Signed JSON.
+    Json,
+    /// A Slack incoming-webhook message.
+    Slack,
 }
 
 /// A path glob from the policy (`globset` syntax; `*` stops at `/`, `**` crosses folders).

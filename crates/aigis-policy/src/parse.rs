@@ -1,7 +1,10 @@
 //! Reading `aigis.toml`: TOML syntax through the `toml` crate, then every value checked, each
 //! error pointing at the line and column of the offending key or value.
 
-use crate::{Date, Diagnostic, PathGlob, Policy, PolicyError, Suppression};
+use crate::{
+    Date, Diagnostic, PathGlob, Policy, PolicyError, Suppression, WEBHOOK_EVENTS, Webhook,
+    WebhookFormat,
+};
 use aigis_scan::{RuleId, Severity};
 use serde::Deserialize;
 use std::collections::BTreeMap;
@@ -28,6 +31,19 @@ struct RawPolicy {
     suppress: Vec<Spanned<RawSuppression>>,
     #[serde(default)]
     discover_roots: Vec<String>,
+    #[serde(default)]
+    webhook: Vec<Spanned<RawWebhook>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawWebhook {
+    url: Option<Spanned<String>>,
+    secret_env: Option<Spanned<String>>,
+    #[serde(default)]
+    events: Vec<Spanned<String>>,
+    format: Option<Spanned<String>>,
+    retries: Option<Spanned<i64>>,
 }
 
 #[derive(Deserialize)]
@@ -163,6 +179,11 @@ pub(crate) fn parse(text: &str, origin: &str) -> Result<Policy, PolicyError> {
             policy.suppressions.push(suppression);
         }
     }
+    for (index, entry) in raw.webhook.iter().enumerate() {
+        if let Some(hook) = webhook(&mut check, index, entry) {
+            policy.webhooks.push(hook);
+        }
+    }
     if check.diagnostics.is_empty() {
         Ok(policy)
     } else {
@@ -171,6 +192,104 @@ pub(crate) fn parse(text: &str, origin: &str) -> Result<Policy, PolicyError> {
             diagnostics: check.diagnostics,
         })
     }
+}
+
+/// A `[[webhook]]` entry: an http(s) URL; the secret named by the environment variable that
+/// holds it (never written in the file); events from [`WEBHOOK_EVENTS`] (the defaults when
+/// absent); `json` or `slack`; retries 0–10 (4).
+fn webhook(check: &mut Checker<'_>, index: usize, entry: &Spanned<RawWebhook>) -> Option<Webhook> {
+    let raw = entry.get_ref();
+    let before = check.diagnostics.len();
+    let name = format!("webhook[{index}]");
+    let url = match &raw.url {
+        None => {
+            check.error(entry.span(), format!("{name}: `url` is required"));
+            String::new()
+        }
+        Some(url) => {
+            let text = url.get_ref().trim();
+            let host = text
+                .strip_prefix("https://")
+                .or_else(|| text.strip_prefix("http://"))
+                .map(|rest| rest.split(['/', '?', '#']).next().unwrap_or_default());
+            if host.is_none_or(str::is_empty) {
+                check.error(
+                    url.span(),
+                    format!("{name}.url: must be an http:// or https:// URL with a host"),
+                );
+            }
+            text.to_owned()
+        }
+    };
+    let secret_env = raw.secret_env.as_ref().map(|env| {
+        let text = env.get_ref();
+        let valid = !text.is_empty()
+            && text
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_')
+            && !text.starts_with(|c: char| c.is_ascii_digit());
+        if !valid {
+            check.error(
+                env.span(),
+                format!(
+                    "{name}.secret_env: the name of an environment variable (the secret itself never goes in this file)"
+                ),
+            );
+        }
+        text.clone()
+    });
+    let mut events = Vec::new();
+    for event in &raw.events {
+        let text = event.get_ref().to_ascii_uppercase().replace('-', "_");
+        if WEBHOOK_EVENTS.contains(&text.as_str()) {
+            if !events.contains(&text) {
+                events.push(text);
+            }
+        } else {
+            check.error(
+                event.span(),
+                format!(
+                    "{name}.events: unknown event `{}` (one of {})",
+                    event.get_ref(),
+                    WEBHOOK_EVENTS.join(", ")
+                ),
+            );
+        }
+    }
+    if raw.events.is_empty() {
+        events = crate::DEFAULT_WEBHOOK_EVENTS
+            .iter()
+            .map(|e| (*e).to_owned())
+            .collect();
+    }
+    let format = match raw.format.as_ref().map(|f| (f, f.get_ref().as_str())) {
+        None | Some((_, "json")) => WebhookFormat::Json,
+        Some((_, "slack")) => WebhookFormat::Slack,
+        Some((f, other)) => {
+            check.error(
+                f.span(),
+                format!("{name}.format: `{other}` is not `json` or `slack`"),
+            );
+            WebhookFormat::Json
+        }
+    };
+    let retries = match &raw.retries {
+        None => 4,
+        Some(r) => match u32::try_from(*r.get_ref()) {
+            Ok(n) if n <= 10 => n,
+            _ => {
+                check.error(r.span(), format!("{name}.retries: a number from 0 to 10"));
+                0
+            }
+        },
+    };
+    (check.diagnostics.len() == before).then_some(Webhook {
+        url,
+        secret_env,
+        events,
+        format,
+        retries,
+    })
 }
 
 fn suppression(

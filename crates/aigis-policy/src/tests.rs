@@ -200,3 +200,57 @@ fn discover_walks_up_to_the_policy() {
     let found = discover(&nested).unwrap_or_default();
     assert_eq!(found.file_name().and_then(|n| n.to_str()), Some(FILE_NAME));
 }
+
+#[test]
+fn webhooks_are_read_with_their_defaults_and_every_mistake_points_at_its_value() {
+    let policy = Policy::parse(
+        r#"
+[[webhook]]
+url = "https://hooks.example.com/aigis"
+secret_env = "AIGIS_WEBHOOK_SECRET"
+
+[[webhook]]
+url = "http://127.0.0.1:9000/slack"
+format = "slack"
+events = ["model-replaced", "SCAN_FAILED", "MODEL_REPLACED"]
+retries = 0
+"#,
+        "aigis.toml",
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(policy.webhooks.len(), 2);
+    let first = &policy.webhooks[0];
+    assert_eq!(first.secret_env.as_deref(), Some("AIGIS_WEBHOOK_SECRET"));
+    assert_eq!(first.events, DEFAULT_WEBHOOK_EVENTS);
+    assert_eq!((first.format, first.retries), (WebhookFormat::Json, 4));
+    let second = &policy.webhooks[1];
+    assert_eq!(second.events, ["MODEL_REPLACED", "SCAN_FAILED"]);
+    assert_eq!((second.format, second.retries), (WebhookFormat::Slack, 0));
+
+    let d = errors(
+        r#"[[webhook]]
+url = "file:///etc/passwd"
+secret_env = "s3cr3t value"
+events = ["MODEL_EATEN"]
+format = "xml"
+retries = 99
+
+[[webhook]]
+format = "json"
+"#,
+    );
+    let at: Vec<(usize, usize)> = d.iter().map(|d| (d.line, d.column)).collect();
+    for (line, column) in [(2, 7), (3, 14), (4, 11), (5, 10), (6, 11)] {
+        assert!(at.contains(&(line, column)), "{line}:{column} in {d:?}");
+    }
+    assert!(
+        d.iter()
+            .any(|d| d.message.contains("webhook[1]: `url` is required")),
+        "{d:?}"
+    );
+    assert!(
+        d.iter()
+            .any(|d| d.message.contains("secret itself never goes in this file")),
+        "{d:?}"
+    );
+}
