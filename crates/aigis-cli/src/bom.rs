@@ -42,10 +42,12 @@ pub struct BomArgs {
 
 /// Runs `aigis bom`.
 pub fn run(args: BomArgs) -> Result<ExitCode> {
+    let policy = crate::load_policy(&args.policy)?;
+    let webhooks = policy.webhooks.clone();
     let options = EngineOptions {
         exclude: args.exclude.clone(),
         ignore_files: args.policy.ignore_files.clone(),
-        policy: crate::load_policy(&args.policy)?,
+        policy,
         ..EngineOptions::default()
     };
     let run = aigis_engine::run(
@@ -78,14 +80,27 @@ pub fn run(args: BomArgs) -> Result<ExitCode> {
         None => std::io::stdout().write_all(text.as_bytes())?,
     }
     #[cfg(feature = "inventory")]
-    if args.record.record {
-        crate::inventory::record(
+    let recorded = if args.record.record {
+        Some(crate::inventory::record(
             &run,
             &crate::targets(&args.paths),
             "bom",
             &args.record,
             false,
-        )?;
-    }
+        )?)
+    } else {
+        None
+    };
+    #[cfg(not(feature = "inventory"))]
+    let recorded = None;
+    // A BOM always exits 0, but what the policy would fail is still worth telling.
+    crate::announce(
+        &run,
+        u8::from(run.fails()),
+        "bom",
+        &crate::targets(&args.paths),
+        recorded,
+        &webhooks,
+    );
     Ok(ExitCode::SUCCESS)
 }

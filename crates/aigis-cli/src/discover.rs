@@ -189,6 +189,7 @@ pub fn run(args: DiscoverArgs) -> Result<ExitCode> {
     let mut roots: Vec<PathBuf> = args.paths.iter().chain(&args.roots).cloned().collect();
     let policy = crate::load_policy(&args.policy)?;
     let gate = crate::gate(&args.policy, &policy);
+    let webhooks = policy.webhooks.clone();
     if roots.is_empty() {
         roots = policy.discover_roots.clone();
         if roots.is_empty() {
@@ -234,14 +235,27 @@ pub fn run(args: DiscoverArgs) -> Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     #[cfg(feature = "inventory")]
-    if args.record.record {
-        crate::inventory::record(
+    let recorded = if args.record.record {
+        Some(crate::inventory::record(
             &run,
             &crate::targets(&roots),
             "discover",
             &args.record,
             false,
-        )?;
-    }
-    Ok(ExitCode::from(crate::exit_code(&run, true, gate)))
+        )?)
+    } else {
+        None
+    };
+    #[cfg(not(feature = "inventory"))]
+    let recorded = None;
+    let code = crate::exit_code(&run, true, gate);
+    crate::announce(
+        &run,
+        code,
+        "discover",
+        &crate::targets(&roots),
+        recorded,
+        &webhooks,
+    );
+    Ok(ExitCode::from(code))
 }

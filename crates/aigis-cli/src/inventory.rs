@@ -25,7 +25,8 @@ pub struct RecordArgs {
 /// `aigis inventory …`.
 #[derive(Subcommand)]
 pub enum InventoryCommand {
-    /// Record a saved JSON report (`aigis scan --format json`) in the inventory.
+    /// Record a saved JSON report (`aigis scan --format json`) or a CycloneDX ML-BOM in the
+    /// inventory (content another tool listed is recorded as not analysed by aigis).
     Ingest {
         /// The report.
         file: PathBuf,
@@ -99,6 +100,15 @@ pub enum InventoryCommand {
         /// Who [default: $USER].
         #[arg(long)]
         by: Option<String>,
+        #[command(flatten)]
+        db: DbArg,
+    },
+    /// What the inventory holds now as one CycloneDX 1.6 ML-BOM: models with their files,
+    /// other files, findings as vulnerabilities (triage as their analysis), locations.
+    Export {
+        /// Write here instead of standard output.
+        #[arg(long, short)]
+        output: Option<PathBuf>,
         #[command(flatten)]
         db: DbArg,
     },
@@ -186,12 +196,8 @@ pub enum ListFormat {
 
 /// The default database: `$XDG_DATA_HOME/aigis/inventory.db`.
 fn default_url() -> Result<String> {
-    let base = std::env::var_os("XDG_DATA_HOME")
-        .filter(|p| !p.is_empty())
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/share")))
+    let dir = aigis_scan::deps::data_dir()
         .context("no data folder: set --db, AIGIS_DB, XDG_DATA_HOME or HOME")?;
-    let dir = base.join("aigis");
     std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
     Ok(format!("sqlite:{}", dir.join("inventory.db").display()))
 }
@@ -203,7 +209,7 @@ fn runtime() -> Result<tokio::runtime::Runtime> {
         .context("starting the inventory runtime")
 }
 
-fn open(rt: &tokio::runtime::Runtime, db: Option<&str>) -> Result<Store> {
+pub(crate) fn open(rt: &tokio::runtime::Runtime, db: Option<&str>) -> Result<Store> {
     let url = match db {
         Some(url) => url.to_owned(),
         None => default_url()?,
@@ -257,7 +263,7 @@ pub fn record(
     collector: &str,
     args: &RecordArgs,
     quiet: bool,
-) -> Result<()> {
+) -> Result<crate::Recorded> {
     let mut report = crate::view::report(run);
     report.targets = targets.to_vec();
     let mut value = serde_json::to_value(&report).context("serialising the run")?;
@@ -296,7 +302,14 @@ pub fn record(
         );
     }
     rt.block_on(store.close());
-    Ok(())
+    Ok(crate::Recorded {
+        scan_id: summary.scan_id,
+        events: summary
+            .events
+            .iter()
+            .filter_map(|e| serde_json::to_value(e).ok())
+            .collect(),
+    })
 }
 
 /// A date (YYYY-MM-DD) as seconds since the epoch, at midnight UTC.
@@ -323,12 +336,19 @@ pub fn run(command: InventoryCommand) -> Result<ExitCode> {
         } => {
             let text = std::fs::read_to_string(&file)
                 .with_context(|| format!("reading {}", file.display()))?;
-            let doc: ScanDocument = serde_json::from_str(&text).with_context(|| {
+            let not_a_report = || {
                 format!(
-                    "{} is not an aigis JSON report (aigis scan --format json)",
+                    "{} is neither an aigis JSON report (aigis scan --format json) nor a CycloneDX BOM",
                     file.display()
                 )
-            })?;
+            };
+            let value: serde_json::Value =
+                serde_json::from_str(&text).with_context(not_a_report)?;
+            let doc = if aigis_store::is_cyclonedx(&value) {
+                ScanDocument::from_cyclonedx(&value).with_context(not_a_report)?
+            } else {
+                serde_json::from_value::<ScanDocument>(value).with_context(not_a_report)?
+            };
             let store = open(&rt, db.db.as_deref())?;
             let meta = ScanMeta {
                 started_at: now(),
@@ -469,6 +489,20 @@ pub fn run(command: InventoryCommand) -> Result<ExitCode> {
             let store = open(&rt, db.db.as_deref())?;
             rt.block_on(store.triage(id, state, &reason, expires, &by))?;
             println!("finding {id}: {}", state.as_str());
+        }
+        InventoryCommand::Export { output, db } => {
+            let store = open(&rt, db.db.as_deref())?;
+            let bom = rt.block_on(store.export_cyclonedx(env!("CARGO_PKG_VERSION")))?;
+            rt.block_on(store.close());
+            let text = serde_json::to_string_pretty(&bom)? + "\n";
+            match output {
+                Some(path) => std::fs::write(&path, text)
+                    .with_context(|| format!("writing {}", path.display()))?,
+                None => {
+                    use std::io::Write as _;
+                    std::io::stdout().lock().write_all(text.as_bytes())?;
+                }
+            }
         }
     }
     Ok(ExitCode::SUCCESS)

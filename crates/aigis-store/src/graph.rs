@@ -11,6 +11,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 /// One node.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Node {
     /// Unique id (`location:12`, `file:3`, `host:build-01`, …).
     pub id: String,
@@ -25,6 +26,7 @@ pub struct Node {
 
 /// One edge.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Edge {
     /// From node id.
     pub from: String,
@@ -38,6 +40,7 @@ pub struct Edge {
 
 /// The graph (schema: `{"nodes": [Node], "edges": [Edge]}`).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Graph {
     /// Nodes, by id.
     pub nodes: Vec<Node>,
@@ -47,6 +50,7 @@ pub struct Graph {
 
 /// One attack path: exposure → location → content → what loading it does.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct AttackPath {
     /// Higher is worse.
     pub score: u32,
@@ -121,6 +125,7 @@ type PathRow = (
     String,
     Option<String>,
     String,
+    Option<String>,
 );
 
 impl Store {
@@ -243,7 +248,9 @@ impl Store {
     /// can replace it can make it run theirs).
     pub async fn attack_paths(&self) -> Result<Vec<AttackPath>> {
         let rows = sqlx::query_as::<_, PathRow>(
-            "SELECT l.id, l.uri, e.rule_id, e.severity, f.id, f.format, f.sha256, f.verdict \
+            "SELECT l.id, l.uri, e.rule_id, e.severity, f.id, f.format, f.sha256, f.verdict, \
+             CASE WHEN f.incomplete IS NOT NULL THEN f.incomplete \
+                  WHEN f.status IN ('error', 'invalid') THEN f.status END \
              FROM exposures e JOIN locations l ON l.id = e.location_id \
              JOIN occurrences o ON o.location_id = l.id AND o.current = 1 \
              JOIN files f ON f.id = o.file_id \
@@ -254,7 +261,9 @@ impl Store {
         .fetch_all(&self.pool)
         .await?;
         let mut out = Vec::new();
-        for (_location, uri, rule, exposure_severity, file, format, sha256, verdict) in rows {
+        for (_location, uri, rule, exposure_severity, file, format, sha256, verdict, unfinished) in
+            rows
+        {
             let worst = sqlx::query_as::<_, (String, String, String)>(
                 "SELECT rule_id, severity, message FROM findings WHERE file_id = $1 \
                  AND severity IN ('critical', 'high') AND rule_id <> 'MODEL-REPLACED' \
@@ -267,7 +276,9 @@ impl Store {
             .into_iter()
             .max_by_key(|(_, s, _)| severity_rank(s));
             let code_on_load = CODE_ON_LOAD.contains(&format.as_str());
-            if worst.is_none() && !code_on_load {
+            // Content aigis could not finish analysing at a place others can write is a path
+            // too: what it does on load is unknown, and whoever writes there decides.
+            if worst.is_none() && !code_on_load && unfinished.is_none() {
                 continue;
             }
             let models: Vec<String> = sqlx::query_scalar(
@@ -318,9 +329,14 @@ impl Store {
                 Some((rule, severity, message)) => {
                     steps.push(format!("loading it today: {rule} ({severity}): {message}"))
                 }
-                None => steps.push(format!(
-                    "clean today ({verdict}), but whoever replaces it runs their code on load"
-                )),
+                None => match &unfinished {
+                    Some(why) => steps.push(format!(
+                        "aigis could not finish analysing it ({why}): what it does on load is unknown"
+                    )),
+                    None => steps.push(format!(
+                        "clean today ({verdict}), but whoever replaces it runs their code on load"
+                    )),
+                },
             }
             out.push(AttackPath {
                 score,

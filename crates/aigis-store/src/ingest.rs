@@ -5,7 +5,8 @@
 
 use crate::document::{ResultDoc, ScanDocument, ScanMeta};
 use crate::query::EventRow;
-use crate::{Backend, Result, Store, StoreError, severity_rank};
+use crate::{Backend, INCOMPLETE, Result, Store, StoreError, severity_rank};
+use aigis_scan::RuleId;
 use serde_json::Value;
 use sha2::{Digest as _, Sha256};
 use sqlx::{AnyConnection, Executor as _};
@@ -13,6 +14,7 @@ use std::collections::HashMap;
 
 /// What one ingest recorded.
 #[derive(Debug, Clone, serde::Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct IngestSummary {
     /// The new scan's id.
     pub scan_id: i64,
@@ -26,37 +28,40 @@ pub struct IngestSummary {
     pub events: Vec<EventRow>,
 }
 
-/// Location rules (who can replace what a location holds), as the catalogue scopes them.
-const LOCATION_RULES: &[&str] = &[
-    "HOST-WRITABLE-PATH",
-    "HOST-SYMLINK-ESCAPE",
-    "STORAGE-PUBLIC-WRITE",
-    "STORAGE-PUBLIC-READ",
-    "STORAGE-ACCESS-UNKNOWN",
-    "STORAGE-PUBLIC-ACCESS-BLOCK-OFF",
-];
-
 /// Exposures that let others replace a location's content.
 const WRITABLE_BY_OTHERS: &[&str] = &["HOST-WRITABLE-PATH", "STORAGE-PUBLIC-WRITE"];
 
+/// Whether the catalogue scopes the rule to where a file is rather than what it holds.
 fn is_location_rule(rule: &str) -> bool {
-    LOCATION_RULES.iter().any(|r| r.eq_ignore_ascii_case(rule))
+    RuleId::from_id(rule).is_some_and(RuleId::is_location)
 }
 
 /// The content verdict of a result: its `content_severity`, else the highest active finding
-/// that is not about the location.
+/// that is not about the location; and never below `incomplete` when the analysis did not
+/// cover the whole input (an error, an invalid file, a limit): what aigis could not determine
+/// is never recorded as clean.
 fn verdict(result: &ResultDoc) -> String {
-    if let Some(severity) = &result.content_severity {
-        return severity.clone();
+    let found = match &result.content_severity {
+        Some(severity) => severity.clone(),
+        None => result
+            .findings
+            .iter()
+            .filter(|f| f.suppressed.is_none() && !is_location_rule(&f.rule_id))
+            .map(|f| f.severity.as_str())
+            .max_by_key(|s| severity_rank(s))
+            .unwrap_or("none")
+            .to_owned(),
+    };
+    if not_fully_analysed(result) && severity_rank(&found) < severity_rank(INCOMPLETE) {
+        INCOMPLETE.to_owned()
+    } else {
+        found
     }
-    result
-        .findings
-        .iter()
-        .filter(|f| f.suppressed.is_none() && !is_location_rule(&f.rule_id))
-        .map(|f| f.severity.as_str())
-        .max_by_key(|s| severity_rank(s))
-        .unwrap_or("none")
-        .to_owned()
+}
+
+/// Whether the result says its analysis did not cover the whole input.
+fn not_fully_analysed(result: &ResultDoc) -> bool {
+    result.incomplete.is_some() || matches!(result.status.as_str(), "error" | "invalid")
 }
 
 /// Where a result's content is kept, as a URI, and what kind of place that is.
@@ -73,6 +78,21 @@ pub(crate) fn location_of(result: &ResultDoc, meta: &ScanMeta) -> (String, Strin
                 );
             }
             "http" => return (text("url").to_owned(), kind.to_owned()),
+            // A location already written as a URI (a CycloneDX BOM's `aigis:location`, a purl).
+            "uri" => {
+                let uri = text("uri");
+                let kind = match uri.split_once("://").map_or(uri, |(scheme, _)| scheme) {
+                    "file" => "host",
+                    "s3" => "s3",
+                    "gs" => "gcs",
+                    "azure" | "az" => "azure",
+                    "http" | "https" => "http",
+                    "hf" => "huggingface",
+                    _ if uri.starts_with("pkg:") => "purl",
+                    _ => "uri",
+                };
+                return (uri.to_owned(), kind.to_owned());
+            }
             "huggingface" => {
                 return (
                     format!("hf://{}/{}", text("repo"), text("file")),
@@ -83,6 +103,25 @@ pub(crate) fn location_of(result: &ResultDoc, meta: &ScanMeta) -> (String, Strin
         }
     }
     (host_uri(&meta.host, &result.path, meta), "host".to_owned())
+}
+
+/// The host a `file://HOST/path` location is on (`fallback` when the URI names none).
+fn host_of_uri(uri: &str, fallback: &str) -> String {
+    uri.strip_prefix("file://")
+        .and_then(|rest| rest.split('/').next())
+        .filter(|host| !host.is_empty())
+        .unwrap_or(fallback)
+        .to_owned()
+}
+
+/// Where a model is: a path on the run's host, or a location already written as a URI (a
+/// CycloneDX BOM's `aigis:location`, a purl).
+fn model_uri(path: &str, meta: &ScanMeta) -> String {
+    if path.contains("://") || path.starts_with("pkg:") {
+        path.to_owned()
+    } else {
+        host_uri(&meta.host, path, meta)
+    }
 }
 
 /// `file://HOST/abs/path` for a path on a host (relative paths joined with the run's folder
@@ -418,7 +457,7 @@ async fn ingest_in(
                 vec![
                     Bind::Text(row.uri.clone()),
                     Bind::Text(row.kind.clone()),
-                    Bind::OptText((row.kind == "host").then(|| meta.host.clone())),
+                    Bind::OptText((row.kind == "host").then(|| host_of_uri(&row.uri, &meta.host))),
                     Bind::Int(scan_id),
                     Bind::Int(scan_id),
                 ]
@@ -440,6 +479,12 @@ async fn ingest_in(
             location_ids.insert(uri, (id, known));
         }
     }
+    // Locations seen before this scan: their stale exposures and what they held are looked up.
+    let known: Vec<i64> = location_ids
+        .values()
+        .filter(|(_, known)| *known)
+        .map(|(id, _)| *id)
+        .collect();
     let location_of_row = |row: &Row<'_>| -> Result<(i64, bool)> {
         location_ids
             .get(&row.uri)
@@ -494,11 +539,6 @@ async fn ingest_in(
             &values,
         )
         .await?;
-        let known: Vec<i64> = location_ids
-            .values()
-            .filter(|(_, known)| *known)
-            .map(|(id, _)| *id)
-            .collect();
         execute_for_ids(
             conn,
             backend,
@@ -565,11 +605,6 @@ async fn ingest_in(
     // What known locations held before.
     let mut held: HashMap<i64, Vec<Current>> = HashMap::new();
     {
-        let known: Vec<i64> = location_ids
-            .values()
-            .filter(|(_, known)| *known)
-            .map(|(id, _)| *id)
-            .collect();
         for chunk in known.chunks(batch(backend, 1)) {
             let sql = format!(
                 "SELECT o.location_id, o.id, o.file_id, f.verdict, f.digest FROM occurrences o \
@@ -815,7 +850,7 @@ async fn ingest_in(
             identity: hex::encode(hasher.finalize()),
             verdict,
             files: files.iter().map(|(id, _, _)| *id).collect(),
-            uri: host_uri(&meta.host, &model.path, meta),
+            uri: model_uri(&model.path, meta),
         });
     }
     let mut model_ids: HashMap<String, i64> = HashMap::new();

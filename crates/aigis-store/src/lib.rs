@@ -14,18 +14,24 @@
 //! # Ok(()) }
 //! ```
 
+mod cyclonedx;
 mod document;
 mod graph;
 mod ingest;
+mod pages;
 mod query;
 mod schema;
+mod tokens;
 
+pub use cyclonedx::is_cyclonedx;
 pub use document::{
     FindingDoc, ModelDoc, ModelFileDoc, ResultDoc, ScanDocument, ScanMeta, ToolDoc,
 };
 pub use graph::{AttackPath, Edge, Graph, Node};
 pub use ingest::IngestSummary;
+pub use pages::{ModelDetail, ModelFile, ModelFilter, Page, Place};
 pub use query::{EventRow, FindingRow, ModelRow, ScanRow, Since, TriageState};
+pub use tokens::{SCOPES, TokenRow};
 
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::{AnyPool, Executor as _};
@@ -152,14 +158,20 @@ impl Store {
     }
 }
 
-/// Severity words in order, for comparing verdicts stored as text.
+/// Severity words in order, for comparing verdicts stored as text. `incomplete` is the verdict
+/// of content aigis could not finish analysing with nothing worse found: never clean, so it
+/// ranks above `low` and `info` (and below what was actually found at medium and above).
 pub fn severity_rank(severity: &str) -> u8 {
     match severity {
-        "critical" => 5,
-        "high" => 4,
-        "medium" => 3,
+        "critical" => 6,
+        "high" => 5,
+        "medium" => 4,
+        INCOMPLETE => 3,
         "low" => 2,
         "info" => 1,
         _ => 0,
     }
 }
+
+/// The verdict of content whose analysis did not finish (see [`severity_rank`]).
+pub const INCOMPLETE: &str = "incomplete";

@@ -23,6 +23,7 @@ pub enum Since {
 
 /// One change event.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct EventRow {
     /// Event id.
     pub id: i64,
@@ -71,6 +72,16 @@ pub(crate) async fn events(conn: &mut AnyConnection, since: Since) -> Result<Vec
         Since::Scan(id) => ("e.scan_id >= $1", id),
         Since::Time(at) => ("e.at >= $1", at),
     };
+    events_where(conn, clause, value).await
+}
+
+/// Events matching `clause` (SQL over `e`, the events table, with `$1` bound to `value`),
+/// oldest first.
+pub(crate) async fn events_where(
+    conn: &mut AnyConnection,
+    clause: &str,
+    value: i64,
+) -> Result<Vec<EventRow>> {
     let sql = format!(
         "SELECT e.id, e.scan_id, e.at, e.kind, e.severity, l.uri, fo.sha256, fn.sha256, e.old_verdict, e.new_verdict, e.message \
          FROM events e JOIN locations l ON l.id = e.location_id \
@@ -115,6 +126,7 @@ pub(crate) async fn events(conn: &mut AnyConnection, since: Since) -> Result<Vec
 
 /// One recorded scan.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ScanRow {
     /// Scan id.
     pub id: i64,
@@ -136,6 +148,7 @@ pub struct ScanRow {
 
 /// One model, as last seen.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ModelRow {
     /// Model id.
     pub id: i64,
@@ -164,6 +177,7 @@ pub struct ModelRow {
 
 /// One finding about content, with its triage.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct FindingRow {
     /// Finding id (what `triage` takes).
     pub id: i64,
@@ -245,7 +259,16 @@ impl Store {
         events(&mut conn, since).await
     }
 
-    /// The recorded scans, newest first.
+    /// Whether scan `id` was recorded.
+    pub async fn scan_exists(&self, id: i64) -> Result<bool> {
+        let found: Option<i64> = sqlx::query_scalar("SELECT id FROM scans WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(found.is_some())
+    }
+
+    /// The recorded scans, newest first (at most `limit`).
     pub async fn scans(&self, limit: i64) -> Result<Vec<ScanRow>> {
         let rows = sqlx::query_as::<_, (i64, i64, String, String, String, i64, i64, i64)>(
             "SELECT s.id, s.started_at, s.host, s.collector, s.tool_version, s.files, s.incomplete, \
@@ -406,6 +429,90 @@ impl Store {
         Ok(out)
     }
 
+    /// The findings on a model's files, as (file id, finding), triaged ones included and marked.
+    pub(crate) async fn findings_of_model(&self, model: i64) -> Result<Vec<(i64, FindingRow)>> {
+        type Row = (
+            i64,
+            String,
+            String,
+            String,
+            Option<String>,
+            Option<String>,
+            Option<String>,
+            Option<String>,
+            Option<i64>,
+            i64,
+            i64,
+            i64,
+        );
+        let rows = sqlx::query_as::<_, Row>(
+            "SELECT fi.id, fi.rule_id, fi.severity, fi.message, fi.location_in_file, f.sha256, \
+             fi.triage_state, fi.triage_reason, fi.triage_expires, fi.first_scan, fi.last_scan, f.id \
+             FROM findings fi JOIN files f ON f.id = fi.file_id \
+             WHERE f.id IN (SELECT mf.file_id FROM model_files mf WHERE mf.model_id = $1) ORDER BY fi.id",
+        )
+        .bind(model)
+        .fetch_all(&self.pool)
+        .await?;
+        let held: Vec<(i64, String)> = sqlx::query_as(
+            "SELECT o.file_id, l.uri FROM occurrences o JOIN locations l ON l.id = o.location_id \
+             WHERE o.current = 1 AND o.file_id IN (SELECT mf.file_id FROM model_files mf WHERE mf.model_id = $1) \
+             ORDER BY l.uri",
+        )
+        .bind(model)
+        .fetch_all(&self.pool)
+        .await?;
+        let now = now();
+        let mut out: Vec<(i64, FindingRow)> = rows
+            .into_iter()
+            .map(
+                |(
+                    id,
+                    rule_id,
+                    severity,
+                    message,
+                    location_in_file,
+                    sha256,
+                    state,
+                    reason,
+                    expires,
+                    first_scan,
+                    last_scan,
+                    file_id,
+                )| {
+                    let active = state.filter(|_| expires.is_none_or(|at| at > now));
+                    (
+                        file_id,
+                        FindingRow {
+                            id,
+                            rule_id,
+                            severity,
+                            message,
+                            location_in_file,
+                            sha256,
+                            locations: held
+                                .iter()
+                                .filter(|(f, _)| *f == file_id)
+                                .map(|(_, uri)| uri.clone())
+                                .collect(),
+                            triage_reason: reason.filter(|_| active.is_some()),
+                            triage_expires: expires.filter(|_| active.is_some()),
+                            triage: active,
+                            first_scan,
+                            last_scan,
+                        },
+                    )
+                },
+            )
+            .collect();
+        out.sort_by(|(_, a), (_, b)| {
+            crate::severity_rank(&b.severity)
+                .cmp(&crate::severity_rank(&a.severity))
+                .then(a.id.cmp(&b.id))
+        });
+        Ok(out)
+    }
+
     /// Marks a finding. The mark belongs to the finding on that content, so it holds for every
     /// later scan that sees the same content, until `expires` (seconds since the epoch).
     pub async fn triage(
@@ -436,5 +543,50 @@ impl Store {
             return Err(StoreError::NotFound(format!("no finding {finding}")));
         }
         Ok(())
+    }
+}
+
+/// The UTC calendar date of a time (seconds since the epoch): (year, month, day).
+fn civil(at: i64) -> (i64, i64, i64) {
+    // Days to a proleptic Gregorian date (the era-based conversion of H. Hinnant's calendar
+    // algorithms).
+    let z = at.div_euclid(86_400) + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    (year, month, day)
+}
+
+/// `YYYY-MM-DD` (UTC) of a time in seconds since the epoch.
+pub(crate) fn utc_date(at: i64) -> String {
+    let (y, m, d) = civil(at);
+    format!("{y:04}-{m:02}-{d:02}")
+}
+
+/// RFC 3339 (UTC, seconds) of a time in seconds since the epoch.
+pub(crate) fn utc_timestamp(at: i64) -> String {
+    let secs = at.rem_euclid(86_400);
+    format!(
+        "{}T{:02}:{:02}:{:02}Z",
+        utc_date(at),
+        secs / 3_600,
+        secs / 60 % 60,
+        secs % 60
+    )
+}
+
+#[cfg(test)]
+mod dates {
+    #[test]
+    fn utc_dates_match_the_calendar() {
+        assert_eq!(super::utc_timestamp(0), "1970-01-01T00:00:00Z");
+        assert_eq!(super::utc_timestamp(951_782_400), "2000-02-29T00:00:00Z");
+        assert_eq!(super::utc_timestamp(1_796_380_245), "2026-12-04T10:30:45Z");
+        assert_eq!(super::utc_date(-86_400), "1969-12-31");
     }
 }

@@ -6,14 +6,21 @@ use crate::{Backend, Result, Store, StoreError};
 use sqlx::Executor as _;
 
 /// The migrations, oldest first: (version, name, SQL).
-const MIGRATIONS: &[(i64, &str, &str)] = &[(
-    1,
-    "inventory: scans, files, locations, occurrences, findings, exposures, models, events",
-    include_str!("../migrations/schema.sql"),
-)];
+const MIGRATIONS: &[(i64, &str, &str)] = &[
+    (
+        1,
+        "inventory: scans, files, locations, occurrences, findings, exposures, models, events",
+        include_str!("../migrations/schema.sql"),
+    ),
+    (
+        2,
+        "api tokens; indexes for the inventory pages",
+        include_str!("../migrations/002_api.sql"),
+    ),
+];
 
 /// The newest schema version this build knows.
-pub const LATEST: i64 = 1;
+pub const LATEST: i64 = 2;
 
 fn identity(backend: Backend) -> &'static str {
     match backend {

@@ -2,7 +2,7 @@
 //! (`AIGIS_TEST_POSTGRES`, started by `.ci/run`; the PostgreSQL tests fail under `CI=true`
 //! without it and say "skipped" outside CI).
 
-use aigis_store::{ScanDocument, ScanMeta, Since, Store, TriageState};
+use aigis_store::{ModelFilter, ScanDocument, ScanMeta, Since, Store, TriageState};
 use aigis_testkit::{Test, Tool};
 use serde_json::{Value, json};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -52,6 +52,10 @@ const SUITE: &[(&str, Both)] = both![
     models_are_identified_by_their_content_wherever_they_are,
     remote_objects_are_located_by_bucket_and_key,
     runs_larger_than_a_batch_are_recorded_whole,
+    content_aigis_could_not_finish_is_never_recorded_as_clean,
+    model_pages_are_worst_first_filtered_and_cursored_and_a_model_reads_in_full,
+    tokens_are_kept_as_digests_with_scopes_and_can_be_revoked,
+    a_cyclonedx_bom_records_as_a_run_and_the_inventory_exports_as_one,
 ];
 
 fn block_on<F: std::future::Future<Output = ()>>(future: F) {
@@ -255,7 +259,7 @@ async fn content_replaced_in_a_writable_folder_is_a_critical_event(store: &Store
     let scans = store.scans(10).await.unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(scans.len(), 3);
     assert_eq!(scans[0].events, 2);
-    assert_eq!(store.schema_version().await.unwrap_or_default(), 1);
+    assert_eq!(store.schema_version().await.unwrap_or_default(), 2);
 
     // The attack path: others can write models/ → resnet.pt → a critical finding on load.
     let paths = store.attack_paths().await.unwrap_or_else(|e| panic!("{e}"));
@@ -744,5 +748,359 @@ async fn runs_larger_than_a_batch_are_recorded_whole(store: &Store) {
             .unwrap_or_else(|e| panic!("{e}"))
             .len(),
         1234
+    );
+}
+
+async fn content_aigis_could_not_finish_is_never_recorded_as_clean(store: &Store) {
+    // A safetensors file (no code on load by its format) that hit a limit, in a folder others
+    // can write, with no finding about its content: the inventory must not call it clean.
+    let writable = finding("HOST-WRITABLE-PATH", "high", "models/ is world-writable");
+    let mut unfinished = result(
+        "/srv/models/m/model.safetensors",
+        SHA_B,
+        "none",
+        vec![writable.clone()],
+    );
+    unfinished["format"] = json!("safetensors");
+    unfinished["status"] = json!("invalid");
+    unfinished["content_severity"] = Value::Null;
+    unfinished["incomplete"] = json!("header larger than the 100 MiB limit");
+    let mut config = result("/srv/models/m/config.json", SHA_A, "none", vec![writable]);
+    config["format"] = json!("json");
+    let model = json!({
+        "name": "m", "layout": "hf-folder", "path": "/srv/models/m",
+        "files": [
+            {"path": "/srv/models/m/config.json"},
+            {"path": "/srv/models/m/model.safetensors"},
+        ],
+    });
+    store
+        .ingest(&doc(vec![unfinished, config], vec![model]), &meta(1_000))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let models = store.models(false).await.unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(models.len(), 1, "{models:?}");
+    assert_eq!(models[0].verdict, "incomplete");
+    // Ranked above low and below what was found at medium.
+    assert!(aigis_store::severity_rank("incomplete") > aigis_store::severity_rank("low"));
+    assert!(aigis_store::severity_rank("incomplete") < aigis_store::severity_rank("medium"));
+    // A path: whoever can write there decides what the unfinished content does; the
+    // finished, inert config.json beside it is not one.
+    let paths = store.attack_paths().await.unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(paths.len(), 1, "{paths:?}");
+    assert_eq!(
+        paths[0].location,
+        "file://build-01/srv/models/m/model.safetensors"
+    );
+    assert!(
+        paths[0]
+            .steps
+            .iter()
+            .any(|s| s.contains("could not finish") && s.contains("100 MiB")),
+        "{:?}",
+        paths[0].steps
+    );
+}
+
+async fn model_pages_are_worst_first_filtered_and_cursored_and_a_model_reads_in_full(
+    store: &Store,
+) {
+    // Seven single-file models: verdicts none, critical, low, none, critical, medium, none.
+    let verdicts = [
+        "none", "critical", "low", "none", "critical", "medium", "none",
+    ];
+    let mut results = Vec::new();
+    let mut models = Vec::new();
+    for (i, verdict) in verdicts.iter().enumerate() {
+        let path = format!("/m/model-{i}.pkl");
+        let findings = if *verdict == "none" {
+            vec![]
+        } else {
+            vec![finding("PICKLE-CALL-DANGEROUS", verdict, "calls os.system")]
+        };
+        results.push(result(&path, &format!("{i:064x}"), verdict, findings));
+        models.push(
+            json!({"name": format!("Model-{i}"), "layout": "single-file", "path": path,
+            "files": [{"path": path}]}),
+        );
+    }
+    store
+        .ingest(&doc(results, models), &meta(1_000))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let mut seen = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let page = store
+            .models_page(&ModelFilter::default(), cursor.as_deref(), 2)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert!(page.items.len() <= 2);
+        seen.extend(
+            page.items
+                .iter()
+                .map(|m| (m.name.clone(), m.verdict.clone())),
+        );
+        match page.next {
+            Some(next) => cursor = Some(next),
+            None => break,
+        }
+    }
+    // Every model once, worst verdict first.
+    let verdicts_seen: Vec<&str> = seen.iter().map(|(_, v)| v.as_str()).collect();
+    assert_eq!(
+        verdicts_seen,
+        [
+            "critical", "critical", "medium", "low", "none", "none", "none"
+        ],
+        "{seen:?}"
+    );
+    let mut names: Vec<&str> = seen.iter().map(|(n, _)| n.as_str()).collect();
+    names.sort_unstable();
+    names.dedup();
+    assert_eq!(names.len(), 7, "{seen:?}");
+    let critical = store
+        .models_page(
+            &ModelFilter {
+                verdict: Some("critical".into()),
+                ..ModelFilter::default()
+            },
+            None,
+            50,
+        )
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(critical.items.len(), 2);
+    assert!(critical.next.is_none());
+    // Search is case-insensitive and takes LIKE wildcards literally.
+    for (search, expected) in [("model-5", 1), ("MODEL", 7), ("%", 0), ("_", 0)] {
+        let page = store
+            .models_page(
+                &ModelFilter {
+                    search: Some(search.into()),
+                    ..ModelFilter::default()
+                },
+                None,
+                50,
+            )
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(page.items.len(), expected, "{search}: {page:?}");
+    }
+    // One model in full.
+    let id = critical.items[0].id;
+    let detail = store
+        .model(id)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+        .unwrap_or_else(|| panic!("no model {id}"));
+    assert_eq!(detail.model.verdict, "critical");
+    assert_eq!(detail.files.len(), 1);
+    assert_eq!(detail.files[0].findings.len(), 1);
+    assert_eq!(detail.files[0].findings[0].rule_id, "PICKLE-CALL-DANGEROUS");
+    assert_eq!(detail.places.len(), 1);
+    assert!(detail.places[0].current);
+    assert!(
+        detail.history.iter().any(|e| e.kind == "NEW_UNSAFE_MODEL"),
+        "{:?}",
+        detail.history
+    );
+    assert!(
+        store
+            .model(9_999)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"))
+            .is_none()
+    );
+}
+
+async fn tokens_are_kept_as_digests_with_scopes_and_can_be_revoked(store: &Store) {
+    let token = store
+        .create_token("ci", &["ingest".into(), "read".into()])
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(
+        token.starts_with("aigis_") && token.len() == 6 + 64,
+        "{token}"
+    );
+    assert_eq!(
+        store
+            .token_scopes(&token)
+            .await
+            .unwrap_or_else(|e| panic!("{e}")),
+        Some(vec!["ingest".to_owned(), "read".to_owned()])
+    );
+    assert_eq!(
+        store
+            .token_scopes("aigis_nope")
+            .await
+            .unwrap_or_else(|e| panic!("{e}")),
+        None
+    );
+    // The same name twice, an unknown scope, no scope: refused.
+    for scopes in [vec!["read".to_owned()], vec!["root".to_owned()], vec![]] {
+        assert!(store.create_token("ci", &scopes).await.is_err());
+    }
+    let listed = store.tokens().await.unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(listed.len(), 1);
+    assert!(listed[0].last_used.is_some());
+    assert!(!format!("{listed:?}").contains(&token[6..]));
+    store
+        .revoke_token("ci")
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        store
+            .token_scopes(&token)
+            .await
+            .unwrap_or_else(|e| panic!("{e}")),
+        None
+    );
+    assert!(store.revoke_token("ci").await.is_err());
+    // The name is free again.
+    store
+        .create_token("ci", &["read".into()])
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+}
+
+async fn a_cyclonedx_bom_records_as_a_run_and_the_inventory_exports_as_one(store: &Store) {
+    // aigis's own report: a critical pickle in a model, triaged.
+    let model = json!({"name": "m", "layout": "single-file", "path": "/srv/models/m.pkl",
+                       "files": [{"path": "/srv/models/m.pkl"}]});
+    let pickle = result(
+        "/srv/models/m.pkl",
+        SHA_A,
+        "critical",
+        vec![finding(
+            "PICKLE-CALL-DANGEROUS",
+            "critical",
+            "calls os.system",
+        )],
+    );
+    store
+        .ingest(&doc(vec![pickle], vec![model]), &meta(1_000))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let id = store
+        .findings(None, true)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))[0]
+        .id;
+    store
+        .triage(
+            id,
+            TriageState::Accepted,
+            "sandboxed loader",
+            Some(4_102_444_800),
+            "ana",
+        )
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    // Another tool's BOM: a model it listed, with a finding of its own.
+    let bom = json!({
+        "bomFormat": "CycloneDX", "specVersion": "1.5",
+        "metadata": {"tools": [{"name": "syft", "version": "1"}]},
+        "components": [
+            {"type": "machine-learning-model", "bom-ref": "x", "name": "bert",
+             "purl": "pkg:huggingface/acme/bert@1",
+             "hashes": [{"alg": "SHA-256", "content": SHA_B.to_uppercase()}]},
+            {"type": "library", "bom-ref": "torch", "name": "torch"},
+        ],
+        "vulnerabilities": [{"id": "X-1", "affects": [{"ref": "x"}, {"ref": "torch"}]}],
+    });
+    let run = ScanDocument::from_cyclonedx(&bom).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(run.results.len(), 1, "the library is not content");
+    assert!(
+        run.results[0]
+            .incomplete
+            .as_deref()
+            .is_some_and(|w| w.contains("syft"))
+    );
+    // An unrated finding is not taken as a low one.
+    assert_eq!(run.results[0].findings[0].severity, "medium");
+    store
+        .ingest(&run, &meta(2_000))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let models = store.models(false).await.unwrap_or_else(|e| panic!("{e}"));
+    let bert = models
+        .iter()
+        .find(|m| m.name == "bert")
+        .unwrap_or_else(|| panic!("{models:?}"));
+    assert_eq!(bert.verdict, "medium");
+    assert_eq!(bert.locations, ["pkg:huggingface/acme/bert@1"]);
+    // Not CycloneDX, or a version aigis does not read: refused.
+    for bad in [
+        json!({"bomFormat": "SPDX"}),
+        json!({"bomFormat": "CycloneDX", "specVersion": "9.9"}),
+    ] {
+        assert!(ScanDocument::from_cyclonedx(&bad).is_err(), "{bad}");
+    }
+
+    let exported = store
+        .export_cyclonedx("0.0.0")
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let components = exported["components"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(components.len(), 2, "{exported:#}");
+    let vulns = exported["vulnerabilities"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    let accepted = vulns
+        .iter()
+        .find(|v| v["id"] == "PICKLE-CALL-DANGEROUS")
+        .unwrap_or_else(|| panic!("{exported:#}"));
+    assert_eq!(accepted["analysis"]["state"], "exploitable");
+    assert_eq!(accepted["analysis"]["response"][0], "will_not_fix");
+    assert!(
+        accepted["analysis"]["detail"]
+            .as_str()
+            .is_some_and(|d| d.contains("sandboxed loader") && d.contains("2100-01-01")),
+        "{accepted}"
+    );
+    // Read back: the same content, places and verdicts.
+    let back = ScanDocument::from_cyclonedx(&exported).unwrap_or_else(|e| panic!("{e}"));
+    let pickle = back
+        .results
+        .iter()
+        .find(|r| r.sha256.as_deref() == Some(SHA_A))
+        .unwrap_or_else(|| panic!("{back:?}"));
+    assert!(pickle.incomplete.is_none(), "{pickle:?}");
+    assert_eq!(pickle.findings[0].severity, "critical");
+    assert_eq!(
+        pickle.source.as_ref().and_then(|s| s["uri"].as_str()),
+        Some("file://build-01/srv/models/m.pkl")
+    );
+    let bert = back
+        .results
+        .iter()
+        .find(|r| r.sha256.as_deref() == Some(SHA_B))
+        .unwrap_or_else(|| panic!("{back:?}"));
+    assert!(
+        bert.incomplete
+            .as_deref()
+            .is_some_and(|w| w.contains("syft")),
+        "{bert:?}"
+    );
+    // Models come back in the places they were recorded.
+    let mut places: Vec<&str> = back
+        .models
+        .iter()
+        .flatten()
+        .map(|m| m.path.as_str())
+        .collect();
+    places.sort_unstable();
+    assert_eq!(
+        places,
+        [
+            "file://build-01/srv/models/m.pkl",
+            "pkg:huggingface/acme/bert@1"
+        ],
+        "{back:?}"
     );
 }

@@ -73,6 +73,8 @@ pub enum Tool {
     /// A PostgreSQL server the tests may create databases on: its URL, from
     /// `AIGIS_TEST_POSTGRES` (`postgres://USER:PASSWORD@127.0.0.1:PORT/postgres`), not a path.
     Postgres,
+    /// Schemathesis (`st`), the OpenAPI fuzzer.
+    Schemathesis,
 }
 
 fn on_path(names: &[&str]) -> Option<PathBuf> {
@@ -107,6 +109,7 @@ impl Tool {
             Tool::Postgres => std::env::var_os("AIGIS_TEST_POSTGRES")
                 .filter(|url| !url.is_empty())
                 .map(PathBuf::from),
+            Tool::Schemathesis => env_or("AIGIS_SCHEMATHESIS", "target/ci-tools/api-venv/bin/st"),
         }
     }
 
@@ -126,6 +129,7 @@ impl Tool {
             Tool::Azurite => "azurite-blob",
             Tool::Python3 => "python3",
             Tool::Postgres => "a PostgreSQL server",
+            Tool::Schemathesis => "schemathesis",
         }
     }
 
@@ -146,6 +150,9 @@ impl Tool {
             Tool::Python3 => "install Python 3",
             Tool::Postgres => {
                 ".ci/run installs PostgreSQL, starts it on loopback and sets AIGIS_TEST_POSTGRES (scripts/postgres-test-server does the same by hand)"
+            }
+            Tool::Schemathesis => {
+                ".ci/run installs it into target/ci-tools/api-venv from scripts/requirements-api.txt (or set AIGIS_SCHEMATHESIS)"
             }
         }
     }

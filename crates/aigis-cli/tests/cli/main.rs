@@ -19,6 +19,8 @@ mod record;
 mod remote;
 mod reports;
 mod rules;
+#[cfg(feature = "serve")]
+mod serve;
 mod support;
 
 use aigis_testkit::{Test, Tool};
@@ -44,6 +46,20 @@ fn main() -> std::process::ExitCode {
         Test::new(
             "record::a_saved_report_ingests_and_a_bad_database_fails_the_run",
             record::a_saved_report_ingests_and_a_bad_database_fails_the_run,
+        ),
+        Test::new(
+            "record::boms_go_in_and_the_inventory_comes_out_as_one_ml_bom",
+            record::boms_go_in_and_the_inventory_comes_out_as_one_ml_bom,
+        )
+        .needs(Tool::Schemas),
+        #[cfg(feature = "serve")]
+        Test::new(
+            "serve::serve_takes_pushed_reports_with_a_token_and_stops_on_sigterm",
+            serve::serve_takes_pushed_reports_with_a_token_and_stops_on_sigterm,
+        ),
+        Test::new(
+            "record::webhooks_hear_of_policy_violations_and_failed_scans_without_an_inventory",
+            record::webhooks_hear_of_policy_violations_and_failed_scans_without_an_inventory,
         ),
         Test::new(
             "deps::db_update_installs_a_validated_osv_export",

@@ -469,11 +469,17 @@ pub fn installed_db_path() -> Option<PathBuf> {
     if let Some(p) = std::env::var_os("AIGIS_ADVISORY_DB").filter(|p| !p.is_empty()) {
         return Some(PathBuf::from(p));
     }
+    Some(data_dir()?.join("advisories.json"))
+}
+
+/// aigis's data folder: `$XDG_DATA_HOME/aigis`, else `~/.local/share/aigis` (the installed
+/// advisory database, the inventory database).
+pub fn data_dir() -> Option<PathBuf> {
     let base = std::env::var_os("XDG_DATA_HOME")
         .filter(|p| !p.is_empty())
         .map(PathBuf::from)
         .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/share")))?;
-    Some(base.join("aigis").join("advisories.json"))
+    Some(base.join("aigis"))
 }
 
 impl AdvisoryDb {
