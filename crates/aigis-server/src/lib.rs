@@ -14,7 +14,7 @@
 
 use aigis_store::{
     AttackPath, EventRow, FindingRow, Graph, IngestSummary, ModelDetail, ModelFilter, ModelRow,
-    Page, ScanDocument, ScanMeta, ScanRow, Since, Store, StoreError, TriageState,
+    Overview, Page, ScanDocument, ScanMeta, ScanRow, Since, Store, StoreError, TriageState,
 };
 use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
 use axum::extract::{DefaultBodyLimit, Path, Query, State};
@@ -28,6 +28,8 @@ use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use utoipa::{IntoParams, OpenApi, ToSchema};
+
+mod dashboard;
 
 /// How the server runs.
 #[derive(Debug, Clone)]
@@ -185,6 +187,7 @@ pub fn router(store: Store, config: ServerConfig) -> Router {
     Router::new()
         .route("/healthz", get(healthz))
         .route("/api/v1/openapi.json", get(openapi))
+        .route("/api/v1/overview", get(overview))
         .route("/api/v1/models", get(list_models))
         .route("/api/v1/models/{id}", get(get_model))
         .route("/api/v1/findings", get(list_findings))
@@ -198,8 +201,10 @@ pub fn router(store: Store, config: ServerConfig) -> Router {
             get(export_bom).put(upload_bom).post(upload_bom),
         )
         .route("/api/v1/bom/token/{token}", get(bom_token))
+        .merge(dashboard::routes())
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(max_body))
+        .layer(axum::middleware::from_fn(dashboard::security_headers))
         .with_state(state)
 }
 
@@ -675,13 +680,43 @@ async fn list_changes(
     Ok(Json(state.store.changes(since).await?))
 }
 
-#[utoipa::path(get, path = "/api/v1/graph", tag = "graph",
+/// Which part of the graph.
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+struct GraphQuery {
+    /// Only this model's neighbourhood: its places, their exposures, its content and findings.
+    model: Option<i64>,
+    /// How many edges from the model, 1–6 (default 3).
+    depth: Option<usize>,
+}
+
+#[utoipa::path(get, path = "/api/v1/graph", tag = "graph", params(GraphQuery),
     responses((status = 200, description = "The security graph: hosts, buckets, locations, content, models, exposures, findings, and their edges with evidence", body = Graph),
+              (status = 400, body = ErrorBody), (status = 401, body = ErrorBody)),
+    security((), ("bearer" = [])))]
+async fn graph(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    query: Result<Query<GraphQuery>, QueryRejection>,
+) -> ApiResult<Graph> {
+    require(&state, &headers, "read").await?;
+    let Query(query) = query?;
+    let graph = state.store.graph().await?;
+    Ok(Json(match query.model {
+        Some(id) => {
+            graph.neighbourhood(&format!("model:{id}"), query.depth.unwrap_or(3).clamp(1, 6))
+        }
+        None => graph,
+    }))
+}
+
+#[utoipa::path(get, path = "/api/v1/overview", tag = "inventory",
+    responses((status = 200, description = "Models now by verdict, source and exposure; open findings; what the last scan changed", body = Overview),
               (status = 401, body = ErrorBody)),
     security((), ("bearer" = [])))]
-async fn graph(State(state): State<AppState>, headers: HeaderMap) -> ApiResult<Graph> {
+async fn overview(State(state): State<AppState>, headers: HeaderMap) -> ApiResult<Overview> {
     require(&state, &headers, "read").await?;
-    Ok(Json(state.store.graph().await?))
+    Ok(Json(state.store.overview(now()).await?))
 }
 
 #[utoipa::path(get, path = "/api/v1/paths", tag = "graph",
@@ -704,7 +739,7 @@ fn now() -> i64 {
 #[derive(OpenApi)]
 #[openapi(
     info(title = "aigis inventory API", description = "Models, content, findings, changes and attack paths recorded by aigis."),
-    paths(healthz, list_models, get_model, list_findings, triage, list_scans, ingest, list_changes, graph, paths, export_bom, upload_bom, bom_token),
+    paths(healthz, overview, list_models, get_model, list_findings, triage, list_scans, ingest, list_changes, graph, paths, export_bom, upload_bom, bom_token),
     modifiers(&BearerAuth),
     tags((name = "inventory"), (name = "graph"), (name = "bom"), (name = "server"))
 )]

@@ -36,6 +36,10 @@ fn main() -> std::process::ExitCode {
             "dependency_track_bom_uploads_with_an_api_key_and_the_inventory_exports_as_a_bom",
             || with_server(ServerConfig::default(), bom_upload_and_export),
         ),
+        Test::new(
+            "the_dashboard_is_served_from_the_binary_under_a_strict_content_security_policy",
+            || with_server(ServerConfig::default(), dashboard_assets),
+        ),
         Test::new("client_mistakes_are_json_4xx_never_5xx", || {
             with_server(ServerConfig::default(), client_mistakes)
         }),
@@ -318,6 +322,41 @@ async fn models_and_model(server: Server) {
     );
     let (status, _) = server.get("/api/v1/graph", None).await;
     assert_eq!(status, StatusCode::OK);
+    // A model's neighbourhood: the model, its place, its content and the content's finding.
+    let (status, near) = server.get(&format!("/api/v1/graph?model={id}"), None).await;
+    assert_eq!(status, StatusCode::OK);
+    let mut kinds: Vec<&str> = near["nodes"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|n| n["kind"].as_str())
+        .collect();
+    kinds.sort_unstable();
+    assert_eq!(
+        kinds,
+        ["file", "finding", "host", "location", "model"],
+        "{near}"
+    );
+    let (_, nowhere) = server.get("/api/v1/graph?model=999999", None).await;
+    assert_eq!(nowhere["nodes"], json!([]));
+    // The overview counts what is held now.
+    let (status, overview) = server.get("/api/v1/overview", None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(overview["models"], 4, "{overview}");
+    assert_eq!(
+        overview["by_verdict"],
+        json!([{"key": "critical", "count": 1}, {"key": "high", "count": 1},
+               {"key": "low", "count": 1}, {"key": "none", "count": 1}]),
+        "{overview}"
+    );
+    assert_eq!(overview["by_source"], json!([{"key": "host", "count": 4}]));
+    assert_eq!(overview["last_scan"]["id"], 1);
+    assert!(
+        overview["open_findings"]
+            .as_array()
+            .is_some_and(|f| f[0]["key"] == "critical"),
+        "{overview}"
+    );
     let (status, paths) = server.get("/api/v1/paths", None).await;
     assert_eq!(status, StatusCode::OK);
     assert!(paths.is_array());
@@ -567,4 +606,57 @@ async fn bom_upload_and_export(server: Server) {
         exported["vulnerabilities"][0]["affects"][0]["ref"],
         nested["bom-ref"]
     );
+}
+
+async fn dashboard_assets(server: Server) {
+    for (path, content_type, needle) in [
+        ("/", "text/html", "<script src=\"/assets/app.js\""),
+        ("/assets/app.js", "text/javascript", "textContent"),
+        ("/assets/app.css", "text/css", ".badge"),
+    ] {
+        let response = server
+            .client
+            .get(format!("{}{path}", server.base))
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(response.status(), StatusCode::OK, "{path}");
+        let headers = response.headers().clone();
+        let header = |name: &str| {
+            headers
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default()
+                .to_owned()
+        };
+        assert!(header("content-type").starts_with(content_type), "{path}");
+        let csp = header("content-security-policy");
+        assert!(
+            csp.contains("default-src 'none'")
+                && csp.contains("script-src 'self'")
+                && !csp.contains("unsafe"),
+            "{path}: {csp}"
+        );
+        assert_eq!(header("x-content-type-options"), "nosniff");
+        assert_eq!(header("x-frame-options"), "DENY");
+        let body = response.text().await.unwrap_or_default();
+        assert!(body.contains(needle), "{path}");
+    }
+    // The API's answers carry the policy too.
+    let response = server
+        .client
+        .get(format!("{}/api/v1/overview", server.base))
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(response.headers().contains_key("content-security-policy"));
+    let (status, overview) = answer(
+        server
+            .client
+            .get(format!("{}/api/v1/overview", server.base)),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(overview["models"], 0);
+    assert!(overview.get("last_scan").is_none());
 }

@@ -239,15 +239,26 @@ impl<'a> Reader<'a> {
                     .or_else(|| l.get("expression"))
             })
             .and_then(Value::as_str);
-        // Where the model is: the places aigis recorded, else its path, else (another tool's
-        // listing) its purl, else its name.
-        let mut places: Vec<&str> = properties(component, "aigis:location").collect();
+        // Where the model is: the places aigis recorded, else its path, else where its first
+        // file is (the place the BOM gives it, or its path on the BOM's host).
+        let mut places: Vec<String> = properties(component, "aigis:location")
+            .map(str::to_owned)
+            .collect();
         if places.is_empty() {
-            places.push(
-                property(component, "aigis:path")
-                    .or_else(|| text(component, "purl").filter(|_| !self.aigis_made))
-                    .unwrap_or(&name),
-            );
+            let first_file = indices.first().map(|&i| &self.results[i]);
+            let place = property(component, "aigis:path")
+                .map(str::to_owned)
+                .or_else(|| {
+                    first_file.map(|r| {
+                        r.source
+                            .as_ref()
+                            .and_then(|s| s.get("uri"))
+                            .and_then(Value::as_str)
+                            .map_or_else(|| r.path.clone(), str::to_owned)
+                    })
+                })
+                .unwrap_or_else(|| name.clone());
+            places.push(place);
         }
         let provenance = (!provenance.is_empty()).then_some(Value::Object(provenance));
         let files: Vec<ModelFileDoc> = indices
@@ -259,7 +270,7 @@ impl<'a> Reader<'a> {
             .collect();
         for place in places {
             self.models.push(ModelDoc {
-                path: place.to_owned(),
+                path: place,
                 name: name.clone(),
                 layout: property(component, "aigis:layout")
                     .unwrap_or("cyclonedx")

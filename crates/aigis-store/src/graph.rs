@@ -360,6 +360,55 @@ impl Store {
 }
 
 impl Graph {
+    /// The part of the graph within `depth` edges of `start` (either direction), without
+    /// passing through a host, bucket or repo (they hold everything there, so passing through
+    /// them would draw the whole place). Empty when `start` is not a node.
+    pub fn neighbourhood(&self, start: &str, depth: usize) -> Graph {
+        let kinds: BTreeMap<&str, &str> = self
+            .nodes
+            .iter()
+            .map(|n| (n.id.as_str(), n.kind.as_str()))
+            .collect();
+        if !kinds.contains_key(start) {
+            return Graph::default();
+        }
+        let mut next: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+        for edge in &self.edges {
+            next.entry(&edge.from).or_default().push(&edge.to);
+            next.entry(&edge.to).or_default().push(&edge.from);
+        }
+        let mut seen: BTreeSet<&str> = BTreeSet::from([start]);
+        let mut frontier = vec![start];
+        for _ in 0..depth {
+            let mut reached = Vec::new();
+            for id in frontier {
+                if id != start && matches!(kinds.get(id), Some(&("host" | "bucket" | "repo"))) {
+                    continue;
+                }
+                for &other in next.get(id).into_iter().flatten() {
+                    if seen.insert(other) {
+                        reached.push(other);
+                    }
+                }
+            }
+            frontier = reached;
+        }
+        Graph {
+            nodes: self
+                .nodes
+                .iter()
+                .filter(|n| seen.contains(n.id.as_str()))
+                .cloned()
+                .collect(),
+            edges: self
+                .edges
+                .iter()
+                .filter(|e| seen.contains(e.from.as_str()) && seen.contains(e.to.as_str()))
+                .cloned()
+                .collect(),
+        }
+    }
+
     /// Graphviz DOT.
     pub fn to_dot(&self) -> String {
         let quote = |s: &str| {

@@ -382,3 +382,108 @@ impl Store {
         }))
     }
 }
+
+/// How many of something there are, by a key.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Count {
+    /// The key (a verdict, a kind of location, a rule).
+    pub key: String,
+    /// How many.
+    pub count: i64,
+}
+
+/// What the dashboard's first page shows: the inventory now, in numbers, and what the last
+/// scan changed.
+#[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Overview {
+    /// Models some location holds now.
+    pub models: i64,
+    /// Those models by verdict, worst first.
+    pub by_verdict: Vec<Count>,
+    /// Those models by the kind of place that holds them (`host`, `s3`, `huggingface`, …); a
+    /// model in two kinds of place counts in both.
+    pub by_source: Vec<Count>,
+    /// Those models at a location with an exposure (others can write it, the public can read
+    /// it), by exposure rule.
+    pub by_exposure: Vec<Count>,
+    /// Open (untriaged) findings on content some location holds, by severity, worst first.
+    pub open_findings: Vec<Count>,
+    /// The latest scan.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_scan: Option<crate::query::ScanRow>,
+    /// What the latest scan changed, oldest first.
+    pub changes: Vec<EventRow>,
+}
+
+impl Store {
+    /// The dashboard's overview, in a handful of grouped queries.
+    pub async fn overview(&self, now: i64) -> Result<Overview> {
+        let rank = |word: &str| crate::severity_rank(word);
+        let counts = |rows: Vec<(String, i64)>| -> Vec<Count> {
+            rows.into_iter()
+                .map(|(key, count)| Count { key, count })
+                .collect()
+        };
+        const CURRENT: &str =
+            "EXISTS (SELECT 1 FROM model_locations ml WHERE ml.model_id = m.id AND ml.current = 1)";
+        let mut by_verdict = counts(
+            sqlx::query_as(&format!(
+                "SELECT m.verdict, COUNT(*) FROM models m WHERE {CURRENT} GROUP BY m.verdict"
+            ))
+            .fetch_all(&self.pool)
+            .await?,
+        );
+        by_verdict.sort_by(|a, b| rank(&b.key).cmp(&rank(&a.key)).then(a.key.cmp(&b.key)));
+        let models = by_verdict.iter().map(|c| c.count).sum();
+        let mut by_source = counts(
+            sqlx::query_as(
+                "SELECT l.kind, COUNT(DISTINCT ml.model_id) FROM model_locations ml \
+                 JOIN locations l ON l.id = ml.location_id WHERE ml.current = 1 GROUP BY l.kind",
+            )
+            .fetch_all(&self.pool)
+            .await?,
+        );
+        by_source.sort_by(|a, b| b.count.cmp(&a.count).then(a.key.cmp(&b.key)));
+        let mut by_exposure = counts(
+            sqlx::query_as(
+                "SELECT e.rule_id, COUNT(DISTINCT ml.model_id) FROM exposures e \
+                 JOIN model_locations ml ON ml.location_id = e.location_id AND ml.current = 1 \
+                 GROUP BY e.rule_id",
+            )
+            .fetch_all(&self.pool)
+            .await?,
+        );
+        by_exposure.sort_by(|a, b| b.count.cmp(&a.count).then(a.key.cmp(&b.key)));
+        let mut open_findings = counts(
+            sqlx::query_as(
+                "SELECT fi.severity, COUNT(*) FROM findings fi \
+                 WHERE (fi.triage_state IS NULL OR (fi.triage_expires IS NOT NULL AND fi.triage_expires <= $1)) \
+                 AND EXISTS (SELECT 1 FROM occurrences o WHERE o.file_id = fi.file_id AND o.current = 1) \
+                 GROUP BY fi.severity",
+            )
+            .bind(now)
+            .fetch_all(&self.pool)
+            .await?,
+        );
+        open_findings.sort_by(|a, b| rank(&b.key).cmp(&rank(&a.key)).then(a.key.cmp(&b.key)));
+        let last_scan = self.scans(1).await?.into_iter().next();
+        let changes = match &last_scan {
+            Some(scan) => {
+                let mut conn = self.pool.acquire().await?;
+                crate::query::events_where(&mut conn, "e.scan_id = $1", scan.id).await?
+            }
+            None => Vec::new(),
+        };
+        Ok(Overview {
+            models,
+            by_verdict,
+            by_source,
+            by_exposure,
+            open_findings,
+            last_scan,
+            changes,
+        })
+    }
+}

@@ -3,6 +3,7 @@
 use crate::{Result, Store, StoreError};
 use serde::Serialize;
 use sqlx::AnyConnection;
+use std::collections::HashMap;
 
 /// Seconds since the Unix epoch, now.
 pub(crate) fn now() -> i64 {
@@ -10,6 +11,72 @@ pub(crate) fn now() -> i64 {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
         .unwrap_or(0)
+}
+
+/// The columns a [`FindingRow`] is read from (`fi` the finding, `f` its file), up to `WHERE`.
+const FINDING_COLUMNS: &str = "SELECT fi.id, fi.rule_id, fi.severity, fi.message, fi.location_in_file, f.sha256, \
+     fi.triage_state, fi.triage_reason, fi.triage_expires, fi.first_scan, fi.last_scan, f.id \
+     FROM findings fi JOIN files f ON f.id = fi.file_id";
+
+type FindingTuple = (
+    i64,
+    String,
+    String,
+    String,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    Option<i64>,
+    i64,
+    i64,
+    i64,
+);
+
+/// (file id, location) rows as each file's locations.
+fn held_by(rows: Vec<(i64, String)>) -> HashMap<i64, Vec<String>> {
+    let mut held = HashMap::<i64, Vec<String>>::new();
+    for (file, uri) in rows {
+        held.entry(file).or_default().push(uri);
+    }
+    held
+}
+
+/// A finding as read by [`FINDING_COLUMNS`], with its file's id; a triage mark that expired
+/// before `now` is not shown.
+fn finding_row(row: FindingTuple, now: i64, held: &HashMap<i64, Vec<String>>) -> (i64, FindingRow) {
+    let (
+        id,
+        rule_id,
+        severity,
+        message,
+        location_in_file,
+        sha256,
+        state,
+        reason,
+        expires,
+        first_scan,
+        last_scan,
+        file_id,
+    ) = row;
+    let active = state.filter(|_| expires.is_none_or(|at| at > now));
+    (
+        file_id,
+        FindingRow {
+            id,
+            rule_id,
+            severity,
+            message,
+            location_in_file,
+            sha256,
+            locations: held.get(&file_id).cloned().unwrap_or_default(),
+            triage_reason: reason.filter(|_| active.is_some()),
+            triage_expires: expires.filter(|_| active.is_some()),
+            triage: active,
+            first_scan,
+            last_scan,
+        },
+    )
 }
 
 /// From when on changes are wanted.
@@ -307,15 +374,21 @@ impl Store {
         )
         .fetch_all(&self.pool)
         .await?;
+        // Every model's places in one query, not one query per model.
+        let mut places_of: HashMap<i64, Vec<(String, i64)>> = HashMap::new();
+        for (model, uri, current) in sqlx::query_as::<_, (i64, String, i64)>(
+            "SELECT ml.model_id, l.uri, ml.current FROM model_locations ml \
+             JOIN locations l ON l.id = ml.location_id \
+             ORDER BY ml.model_id, ml.current DESC, ml.last_scan DESC, l.uri",
+        )
+        .fetch_all(&self.pool)
+        .await?
+        {
+            places_of.entry(model).or_default().push((uri, current));
+        }
         let mut out = Vec::with_capacity(rows.len());
         for (id, identity, name, layout, verdict, license, files, first_scan, last_scan) in rows {
-            let places = sqlx::query_as::<_, (String, i64)>(
-                "SELECT l.uri, ml.current FROM model_locations ml JOIN locations l ON l.id = ml.location_id \
-                 WHERE ml.model_id = $1 ORDER BY ml.current DESC, ml.last_scan DESC, l.uri",
-            )
-            .bind(id)
-            .fetch_all(&self.pool)
-            .await?;
+            let places = places_of.remove(&id).unwrap_or_default();
             let current = places.iter().any(|(_, c)| *c == 1);
             if !current && !include_gone {
                 continue;
@@ -354,73 +427,31 @@ impl Store {
         rule: Option<&str>,
         include_triaged: bool,
     ) -> Result<Vec<FindingRow>> {
-        type Row = (
-            i64,
-            String,
-            String,
-            String,
-            Option<String>,
-            Option<String>,
-            Option<String>,
-            Option<String>,
-            Option<i64>,
-            i64,
-            i64,
-            i64,
-        );
-        let rows = sqlx::query_as::<_, Row>(
-            "SELECT fi.id, fi.rule_id, fi.severity, fi.message, fi.location_in_file, f.sha256, \
-             fi.triage_state, fi.triage_reason, fi.triage_expires, fi.first_scan, fi.last_scan, f.id \
-             FROM findings fi JOIN files f ON f.id = fi.file_id \
-             WHERE EXISTS (SELECT 1 FROM occurrences o WHERE o.file_id = f.id AND o.current = 1) \
-             AND ($1 = '' OR fi.rule_id = $1) ORDER BY fi.id",
-        )
-        .bind(rule.unwrap_or("").to_ascii_uppercase())
+        let rule = rule.unwrap_or("").to_ascii_uppercase();
+        let rows = sqlx::query_as::<_, FindingTuple>(&format!(
+            "{FINDING_COLUMNS} WHERE EXISTS (SELECT 1 FROM occurrences o WHERE o.file_id = f.id AND o.current = 1) \
+             AND ($1 = '' OR fi.rule_id = $1) ORDER BY fi.id"
+        ))
+        .bind(&rule)
         .fetch_all(&self.pool)
         .await?;
-        let now = now();
-        let mut out = Vec::new();
-        for (
-            id,
-            rule_id,
-            severity,
-            message,
-            location_in_file,
-            sha256,
-            state,
-            reason,
-            expires,
-            first_scan,
-            last_scan,
-            file_id,
-        ) in rows
-        {
-            let active_triage = state.filter(|_| expires.is_none_or(|at| at > now));
-            if active_triage.is_some() && !include_triaged {
-                continue;
-            }
-            let locations: Vec<String> = sqlx::query_scalar(
-                "SELECT l.uri FROM occurrences o JOIN locations l ON l.id = o.location_id \
-                 WHERE o.file_id = $1 AND o.current = 1 ORDER BY l.uri",
+        // Where each file with a finding is now, in one query.
+        let held = held_by(
+            sqlx::query_as::<_, (i64, String)>(
+                "SELECT o.file_id, l.uri FROM occurrences o JOIN locations l ON l.id = o.location_id \
+                 WHERE o.current = 1 AND EXISTS (SELECT 1 FROM findings fi WHERE fi.file_id = o.file_id \
+                 AND ($1 = '' OR fi.rule_id = $1)) ORDER BY l.uri",
             )
-            .bind(file_id)
+            .bind(&rule)
             .fetch_all(&self.pool)
-            .await?;
-            out.push(FindingRow {
-                id,
-                rule_id,
-                severity,
-                message,
-                location_in_file,
-                sha256,
-                locations,
-                triage_reason: reason.filter(|_| active_triage.is_some()),
-                triage_expires: expires.filter(|_| active_triage.is_some()),
-                triage: active_triage,
-                first_scan,
-                last_scan,
-            });
-        }
+            .await?,
+        );
+        let now = now();
+        let mut out: Vec<FindingRow> = rows
+            .into_iter()
+            .map(|row| finding_row(row, now, &held).1)
+            .filter(|f| include_triaged || f.triage.is_none())
+            .collect();
         out.sort_by(|a, b| {
             crate::severity_rank(&b.severity)
                 .cmp(&crate::severity_rank(&a.severity))
@@ -431,79 +462,27 @@ impl Store {
 
     /// The findings on a model's files, as (file id, finding), triaged ones included and marked.
     pub(crate) async fn findings_of_model(&self, model: i64) -> Result<Vec<(i64, FindingRow)>> {
-        type Row = (
-            i64,
-            String,
-            String,
-            String,
-            Option<String>,
-            Option<String>,
-            Option<String>,
-            Option<String>,
-            Option<i64>,
-            i64,
-            i64,
-            i64,
+        let rows = sqlx::query_as::<_, FindingTuple>(&format!(
+            "{FINDING_COLUMNS} \
+             WHERE f.id IN (SELECT mf.file_id FROM model_files mf WHERE mf.model_id = $1) ORDER BY fi.id"
+        ))
+        .bind(model)
+        .fetch_all(&self.pool)
+        .await?;
+        let held = held_by(
+            sqlx::query_as::<_, (i64, String)>(
+                "SELECT o.file_id, l.uri FROM occurrences o JOIN locations l ON l.id = o.location_id \
+                 WHERE o.current = 1 AND o.file_id IN (SELECT mf.file_id FROM model_files mf WHERE mf.model_id = $1) \
+                 ORDER BY l.uri",
+            )
+            .bind(model)
+            .fetch_all(&self.pool)
+            .await?,
         );
-        let rows = sqlx::query_as::<_, Row>(
-            "SELECT fi.id, fi.rule_id, fi.severity, fi.message, fi.location_in_file, f.sha256, \
-             fi.triage_state, fi.triage_reason, fi.triage_expires, fi.first_scan, fi.last_scan, f.id \
-             FROM findings fi JOIN files f ON f.id = fi.file_id \
-             WHERE f.id IN (SELECT mf.file_id FROM model_files mf WHERE mf.model_id = $1) ORDER BY fi.id",
-        )
-        .bind(model)
-        .fetch_all(&self.pool)
-        .await?;
-        let held: Vec<(i64, String)> = sqlx::query_as(
-            "SELECT o.file_id, l.uri FROM occurrences o JOIN locations l ON l.id = o.location_id \
-             WHERE o.current = 1 AND o.file_id IN (SELECT mf.file_id FROM model_files mf WHERE mf.model_id = $1) \
-             ORDER BY l.uri",
-        )
-        .bind(model)
-        .fetch_all(&self.pool)
-        .await?;
         let now = now();
         let mut out: Vec<(i64, FindingRow)> = rows
             .into_iter()
-            .map(
-                |(
-                    id,
-                    rule_id,
-                    severity,
-                    message,
-                    location_in_file,
-                    sha256,
-                    state,
-                    reason,
-                    expires,
-                    first_scan,
-                    last_scan,
-                    file_id,
-                )| {
-                    let active = state.filter(|_| expires.is_none_or(|at| at > now));
-                    (
-                        file_id,
-                        FindingRow {
-                            id,
-                            rule_id,
-                            severity,
-                            message,
-                            location_in_file,
-                            sha256,
-                            locations: held
-                                .iter()
-                                .filter(|(f, _)| *f == file_id)
-                                .map(|(_, uri)| uri.clone())
-                                .collect(),
-                            triage_reason: reason.filter(|_| active.is_some()),
-                            triage_expires: expires.filter(|_| active.is_some()),
-                            triage: active,
-                            first_scan,
-                            last_scan,
-                        },
-                    )
-                },
-            )
+            .map(|row| finding_row(row, now, &held))
             .collect();
         out.sort_by(|(_, a), (_, b)| {
             crate::severity_rank(&b.severity)

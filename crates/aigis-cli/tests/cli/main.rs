@@ -57,6 +57,12 @@ fn main() -> std::process::ExitCode {
             "serve::serve_takes_pushed_reports_with_a_token_and_stops_on_sigterm",
             serve::serve_takes_pushed_reports_with_a_token_and_stops_on_sigterm,
         ),
+        #[cfg(feature = "serve")]
+        Test::new(
+            "serve::the_dashboard_shows_the_scenario_in_headless_chromium",
+            serve::the_dashboard_shows_the_scenario_in_headless_chromium,
+        )
+        .needs(Tool::Chromium),
         Test::new(
             "record::webhooks_hear_of_policy_violations_and_failed_scans_without_an_inventory",
             record::webhooks_hear_of_policy_violations_and_failed_scans_without_an_inventory,

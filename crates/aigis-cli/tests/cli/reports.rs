@@ -276,7 +276,7 @@ pub(crate) fn html_escapes_file_names() {
 }
 
 /// Flags for a headless Chromium that touches nothing outside its profile.
-const CHROMIUM_FLAGS: [&str; 9] = [
+pub(crate) const CHROMIUM_FLAGS: [&str; 9] = [
     "--headless",
     "--no-sandbox",
     "--disable-gpu",
@@ -289,7 +289,7 @@ const CHROMIUM_FLAGS: [&str; 9] = [
 ];
 
 /// Runs headless Chromium on `url` with `args` (a window size, `--dump-dom` or `--screenshot`).
-fn chromium(profile: &Path, args: &[String], url: &str) -> std::process::Output {
+pub(crate) fn chromium(profile: &Path, args: &[String], url: &str) -> std::process::Output {
     Command::new(Tool::Chromium.path())
         .args(CHROMIUM_FLAGS)
         .arg(format!("--user-data-dir={}", profile.display()))

@@ -1,9 +1,12 @@
 //! `aigis serve` as a user runs it: a token made on the command line, a report pushed over
-//! HTTP by the binary's own server, SIGTERM stopping it cleanly.
+//! HTTP by the binary's own server, SIGTERM stopping it cleanly; the dashboard in a real
+//! browser.
 
+use crate::reports::chromium;
 use crate::support::{aigis_command, repo_root, temp_dir};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
+use std::path::Path;
 use std::process::Stdio;
 
 /// One HTTP/1.1 request; returns the status code and the body.
@@ -102,4 +105,204 @@ pub(crate) fn serve_takes_pushed_reports_with_a_token_and_stops_on_sigterm() {
     let _ = stderr.read_to_string(&mut rest);
     assert_eq!(status.code(), Some(0), "{rest}");
     assert!(rest.contains("server stopped"), "{rest}");
+}
+
+/// A running `aigis serve` on loopback over `db`; killed when dropped.
+struct Served {
+    child: std::process::Child,
+    addr: String,
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn start_server(db: &str) -> Served {
+    let mut child = aigis_command()
+        .env("AIGIS_DB", db)
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("{e}"));
+    let mut stderr = BufReader::new(child.stderr.take().unwrap_or_else(|| panic!("stderr")));
+    let mut line = String::new();
+    stderr
+        .read_line(&mut line)
+        .unwrap_or_else(|e| panic!("{e}"));
+    let addr = line
+        .split("http://")
+        .nth(1)
+        .and_then(|rest| rest.split('/').next())
+        .unwrap_or_else(|| panic!("no address in {line:?}"))
+        .to_owned();
+    // Keep draining stderr so the server never blocks on a full pipe.
+    std::thread::spawn(move || {
+        let mut sink = String::new();
+        let _ = stderr.read_to_string(&mut sink);
+    });
+    Served { child, addr }
+}
+
+/// The page's DOM once its script has loaded the data (Chromium waits for the page's fetches
+/// within the virtual time budget).
+fn rendered(profile: &Path, url: &str) -> String {
+    let out = chromium(
+        profile,
+        &[
+            "--window-size=1280,1000".into(),
+            "--virtual-time-budget=10000".into(),
+            "--dump-dom".into(),
+        ],
+        url,
+    );
+    let dom = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        dom.contains("data-loaded=\""),
+        "{url} did not finish loading: {dom}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(!dom.contains("data-loaded=\"error\""), "{url}: {dom}");
+    dom
+}
+
+/// A screenshot of `url` for review, in `target/dashboard/NAME.png`.
+fn screenshot(profile: &Path, url: &str, name: &str, height: u32) {
+    let dir = repo_root().join("target/dashboard");
+    std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("{e}"));
+    let shot = dir.join(format!("{name}.png"));
+    let _ = std::fs::remove_file(&shot);
+    let out = chromium(
+        profile,
+        &[
+            format!("--window-size=1280,{height}"),
+            "--virtual-time-budget=10000".into(),
+            format!("--screenshot={}", shot.display()),
+        ],
+        url,
+    );
+    assert!(
+        shot.metadata().is_ok_and(|m| m.len() > 10_000),
+        "no screenshot of {url}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// The issue's scenario, then the dashboard in headless Chromium: a clean model replaced by a
+/// malicious pickle in a folder anyone can write shows on the overview, in the filtered
+/// inventory, on the model's page (history, the call it makes) and in its drawn neighbourhood;
+/// a model named like markup renders as text. Screenshots go to `target/dashboard/`.
+pub(crate) fn the_dashboard_shows_the_scenario_in_headless_chromium() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let dir = temp_dir();
+    let models = dir.path().join("models");
+    std::fs::create_dir_all(&models).unwrap_or_else(|e| panic!("{e}"));
+    std::fs::set_permissions(&models, std::fs::Permissions::from_mode(0o777))
+        .unwrap_or_else(|e| panic!("{e}"));
+    let examples = repo_root().join("examples");
+    let copy = |from: &str, to: &str| {
+        std::fs::copy(examples.join(from), models.join(to)).unwrap_or_else(|e| panic!("{e}"));
+    };
+    copy("resnet-tiny.pt", "resnet.pt");
+    copy("embeddings.npy", "embeddings.npy");
+    let hostile = "<img src=x onerror=document.title='pwned'>.joblib";
+    copy("sklearn-pipeline.joblib", hostile);
+    let db = format!("sqlite:{}", dir.path().join("inventory.db").display());
+    let scan = || {
+        aigis_command()
+            .current_dir(dir.path())
+            .env("AIGIS_DB", &db)
+            .args(["scan", "--no-cache", "--no-policy", "--record", "models"])
+            .output()
+            .unwrap_or_else(|e| panic!("{e}"))
+    };
+    let first = scan();
+    assert!(
+        String::from_utf8_lossy(&first.stderr).contains("recorded scan 1 in the inventory"),
+        "{}",
+        String::from_utf8_lossy(&first.stderr)
+    );
+    copy("rigged-model.pkl", "resnet.pt");
+    let second = scan();
+    assert!(
+        String::from_utf8_lossy(&second.stderr).contains("MODEL_REPLACED [critical]"),
+        "{}",
+        String::from_utf8_lossy(&second.stderr)
+    );
+
+    let server = start_server(&db);
+    let base = format!("http://{}", server.addr);
+    let (_, list) = http(&server.addr, "GET", "/api/v1/models?q=resnet", None, b"");
+    let list: serde_json::Value = serde_json::from_str(&list).unwrap_or_else(|e| panic!("{e}"));
+    let resnet = list["items"][0]["id"]
+        .as_i64()
+        .unwrap_or_else(|| panic!("{list}"));
+    let profile = temp_dir();
+
+    // Overview: the models by verdict and the replacement the last scan saw.
+    let overview = rendered(profile.path(), &format!("{base}/#/"));
+    assert!(
+        overview.contains("Models held now")
+            && overview.contains("MODEL_REPLACED")
+            && overview.contains("HOST-WRITABLE-PATH"),
+        "{overview}"
+    );
+    screenshot(profile.path(), &format!("{base}/#/"), "overview", 1100);
+
+    // The inventory, filtered in the browser's address: by verdict, then by search.
+    let critical = rendered(profile.path(), &format!("{base}/#/models?verdict=critical"));
+    assert!(
+        critical.contains("resnet.pt") && !critical.contains("embeddings.npy"),
+        "{critical}"
+    );
+    let searched = rendered(profile.path(), &format!("{base}/#/models?q=embed"));
+    assert!(
+        searched.contains("embeddings.npy") && !searched.contains("resnet.pt"),
+        "{searched}"
+    );
+    screenshot(profile.path(), &format!("{base}/#/models"), "models", 900);
+
+    // The replaced model's page: the call the pickle makes, and its history.
+    let page = rendered(profile.path(), &format!("{base}/#/model/{resnet}"));
+    assert!(
+        page.contains("PICKLE-CALL-DANGEROUS")
+            && page.contains("MODEL_REPLACED")
+            && page.contains("MODEL-REPLACED"),
+        "{page}"
+    );
+    screenshot(
+        profile.path(),
+        &format!("{base}/#/model/{resnet}"),
+        "replaced-model",
+        1600,
+    );
+
+    // Its neighbourhood, drawn: the exposure, the place, the content, the finding.
+    let graph = rendered(profile.path(), &format!("{base}/#/model/{resnet}/graph"));
+    assert!(
+        graph.contains("<svg") && graph.contains("HOST-WRITABLE-PATH"),
+        "{graph}"
+    );
+    screenshot(
+        profile.path(),
+        &format!("{base}/#/model/{resnet}/graph"),
+        "graph",
+        700,
+    );
+    let paths = rendered(profile.path(), &format!("{base}/#/paths"));
+    assert!(paths.contains("/models/resnet.pt"), "{paths}");
+
+    // The model named like markup is text on every page that shows it, and ran nothing.
+    for dom in [&overview, &critical, &searched, &page, &paths] {
+        assert!(!dom.contains("<img"), "markup from a file name: {dom}");
+        assert!(!dom.contains("<title>pwned"), "{dom}");
+    }
+    let all = rendered(profile.path(), &format!("{base}/#/models"));
+    assert!(
+        all.contains("&lt;img src=x onerror=document.title='pwned'&gt;.joblib"),
+        "{all}"
+    );
+    assert!(!all.contains("<img") && all.contains("<title>aigis inventory</title>"));
 }
