@@ -142,13 +142,23 @@ pub(crate) fn host_uri(host: &str, path: &str, meta: &ScanMeta) -> String {
 }
 
 /// Rows per multi-row statement of `cols` values. PostgreSQL takes 500 rows (65,535 values
-/// at most). SQLite's lookup of a numbered parameter walks the statement's parameter list, so a
-/// statement's binding costs the square of its values (4,500 values took 70% of a recording, by
-/// perf): a few hundred values per statement there.
+/// at most). SQLite takes 32,766 values; its statements number their parameters with `?` (see
+/// [`param`]), so binding is linear and a larger statement only saves round trips.
 fn batch(backend: Backend, cols: usize) -> usize {
     match backend {
         Backend::Postgres => 500,
-        Backend::Sqlite => (256 / cols.max(1)).max(1),
+        Backend::Sqlite => (4096 / cols.max(1)).max(1),
+    }
+}
+
+/// The `n`th parameter (from 1) of a statement whose parameters all appear once, in order:
+/// `$n` on PostgreSQL, `?` on SQLite. SQLite names `$n` parameters, and sqlx looks each name up
+/// with a walk of the statement's name list, which made binding a batch quadratic in its
+/// values (70% of a recording, by perf); `?` parameters have no name and bind in order.
+fn param(backend: Backend, n: usize) -> String {
+    match backend {
+        Backend::Postgres => format!("${n}"),
+        Backend::Sqlite => "?".to_owned(),
     }
 }
 
@@ -162,8 +172,8 @@ enum Bind {
 
 type Bind4 = (String, String, String, Option<String>);
 
-/// `($1, $2, …), (…)` for `rows` rows of `cols` values.
-fn values(rows: usize, cols: usize) -> String {
+/// `($1, $2, …), (…)` for `rows` rows of `cols` values (`(?, ?, …)` on SQLite).
+fn values(backend: Backend, rows: usize, cols: usize) -> String {
     let mut out = String::with_capacity(rows * cols * 5);
     for r in 0..rows {
         if r > 0 {
@@ -174,7 +184,7 @@ fn values(rows: usize, cols: usize) -> String {
             if c > 0 {
                 out.push_str(", ");
             }
-            out.push_str(&format!("${}", r * cols + c + 1));
+            out.push_str(&param(backend, r * cols + c + 1));
         }
         out.push(')');
     }
@@ -191,7 +201,10 @@ async fn execute_rows(
 ) -> Result<()> {
     let cols = rows.first().map_or(1, Vec::len);
     for chunk in rows.chunks(batch(backend, cols)) {
-        let sql = format!("{head} VALUES {} {tail}", values(chunk.len(), cols));
+        let sql = format!(
+            "{head} VALUES {} {tail}",
+            values(backend, chunk.len(), cols)
+        );
         let binds = chunk.iter().flatten().cloned().collect();
         bound(sqlx::query(&sql), binds).execute(&mut *conn).await?;
     }
@@ -212,7 +225,10 @@ where
     let cols = rows.first().map_or(1, Vec::len);
     let mut out = Vec::with_capacity(rows.len());
     for chunk in rows.chunks(batch(backend, cols)) {
-        let sql = format!("{head} VALUES {} {tail}", values(chunk.len(), cols));
+        let sql = format!(
+            "{head} VALUES {} {tail}",
+            values(backend, chunk.len(), cols)
+        );
         let binds = chunk.iter().flatten().cloned().collect();
         out.extend(
             bound(sqlx::query_as::<_, T>(&sql), binds)
@@ -223,7 +239,7 @@ where
     Ok(out)
 }
 
-/// `{head} (…ids…)` in batches; `lead`, when given, is `$1`.
+/// `{head} (…ids…)` in batches; `lead`, when given, is `$1` (the one parameter `head` has).
 async fn execute_for_ids(
     conn: &mut AnyConnection,
     backend: Backend,
@@ -233,7 +249,11 @@ async fn execute_for_ids(
 ) -> Result<()> {
     let first = if lead.is_some() { 2 } else { 1 };
     for chunk in ids.chunks(batch(backend, 1)) {
-        let sql = format!("{head} ({})", list_params(first, chunk.len()));
+        let head = match backend {
+            Backend::Sqlite => head.replace("$1", "?"),
+            Backend::Postgres => head.to_owned(),
+        };
+        let sql = format!("{head} ({})", list_params(backend, first, chunk.len()));
         let mut binds: Vec<Bind> = lead.into_iter().map(Bind::Int).collect();
         binds.extend(chunk.iter().map(|id| Bind::Int(*id)));
         bound(sqlx::query(&sql), binds).execute(&mut *conn).await?;
@@ -241,10 +261,10 @@ async fn execute_for_ids(
     Ok(())
 }
 
-/// `$first, $first+1, …` (`n` of them).
-fn list_params(first: usize, n: usize) -> String {
+/// `$first, $first+1, …` (`n` of them; `?, ?, …` on SQLite).
+fn list_params(backend: Backend, first: usize, n: usize) -> String {
     (first..first + n)
-        .map(|i| format!("${i}"))
+        .map(|i| param(backend, i))
         .collect::<Vec<_>>()
         .join(", ")
 }
@@ -609,7 +629,7 @@ async fn ingest_in(
             let sql = format!(
                 "SELECT o.location_id, o.id, o.file_id, f.verdict, f.digest FROM occurrences o \
                  JOIN files f ON f.id = o.file_id WHERE o.current = 1 AND o.location_id IN ({})",
-                list_params(1, chunk.len())
+                list_params(backend, 1, chunk.len())
             );
             let binds = chunk.iter().map(|id| Bind::Int(*id)).collect();
             for (location, occurrence, file_id, verdict, digest) in bound(
