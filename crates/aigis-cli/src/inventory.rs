@@ -266,8 +266,7 @@ pub fn record(
 ) -> Result<crate::Recorded> {
     let mut report = crate::view::report(run);
     report.targets = targets.to_vec();
-    let mut value = serde_json::to_value(&report).context("serialising the run")?;
-    value["models"] = serde_json::to_value(&run.models).context("serialising the models")?;
+    let value = serde_json::to_value(&report).context("serialising the run")?;
     let doc: ScanDocument = serde_json::from_value(value).context("reading the run back")?;
     let meta = ScanMeta {
         started_at: now(),

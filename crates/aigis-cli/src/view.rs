@@ -16,6 +16,11 @@ pub fn report(run: &Run) -> ScanReport {
         .map(|p| p.to_string_lossy().into_owned());
     report.summary.excluded = run.excluded;
     report.summary.ignored = run.ignored;
+    report.models = run
+        .models
+        .iter()
+        .filter_map(|m| serde_json::to_value(m).ok())
+        .collect();
     report.host = host_name();
     report.generated_at = Some(utc_now());
     report

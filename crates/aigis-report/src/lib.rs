@@ -105,6 +105,11 @@ pub struct ScanReport {
     /// What was scanned: the paths and URLs as given on the command line (set by the CLI).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub targets: Vec<String>,
+    /// The results grouped into models as `aigis discover` groups them (name, layout, path,
+    /// files, provenance), so a report pushed to an inventory carries its models (set by the
+    /// CLI).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub models: Vec<serde_json::Value>,
     /// The name of the host that ran the scan (set by the CLI when it can tell). Shown by the
     /// HTML report only: JSON reports are uploaded as artifacts and compared between hosts.
     #[serde(skip)]
@@ -154,6 +159,7 @@ impl ScanReport {
             incomplete_fails: true,
             locations: Vec::new(),
             targets: Vec::new(),
+            models: Vec::new(),
             host: None,
             generated_at: None,
         }

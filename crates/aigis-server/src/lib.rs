@@ -198,7 +198,7 @@ pub fn router(store: Store, config: ServerConfig) -> Router {
         .route("/api/v1/paths", get(paths))
         .route(
             "/api/v1/bom",
-            get(export_bom).put(upload_bom).post(upload_bom),
+            get(export_bom).put(upload_bom).post(upload_bom_form),
         )
         .route("/api/v1/bom/token/{token}", get(bom_token))
         .merge(dashboard::routes())
@@ -570,24 +570,121 @@ async fn upload_bom(
                 format!("`bom` is not base64: {err}"),
             )
         })?;
-    if bytes.first() == Some(&b'<') {
+    let project = Project {
+        uuid: upload.project,
+        name: upload.project_name,
+        version: upload.project_version,
+    };
+    record_bom(&state, &bytes, project).await
+}
+
+/// Dependency-Track's form upload: the same fields as form parts, the BOM as a file.
+#[derive(Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[allow(dead_code)]
+struct BomForm {
+    /// The project's UUID.
+    project: Option<String>,
+    /// The project's name.
+    project_name: Option<String>,
+    /// The project's version.
+    project_version: Option<String>,
+    /// Accepted for compatibility.
+    auto_create: Option<String>,
+    /// The BOM file: CycloneDX JSON.
+    #[schema(value_type = String, format = Binary)]
+    bom: String,
+}
+
+#[utoipa::path(post, path = "/api/v1/bom", tag = "bom",
+    request_body(content(
+        (BomUpload = "application/json"),
+        (BomForm = "multipart/form-data")),
+        description = "Dependency-Track's BOM upload: as JSON with a base64 BOM, or as a form with the BOM as a file"),
+    responses((status = 200, description = "Recorded, in one transaction", body = BomToken),
+              (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+              (status = 413, body = ErrorBody), (status = 415, body = ErrorBody)),
+    security(("bearer" = []), ("api_key" = [])))]
+async fn upload_bom_form(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    request: axum::extract::Request,
+) -> Result<Json<BomToken>, ApiError> {
+    use axum::extract::FromRequest as _;
+    let is_form = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| {
+            v.trim_start()
+                .to_ascii_lowercase()
+                .starts_with("multipart/form-data")
+        });
+    if !is_form {
+        let upload = Json::<BomUpload>::from_request(request, &state).await;
+        return upload_bom(State(state), headers, upload).await;
+    }
+    require(&state, &headers, "ingest").await?;
+    let bad = |err: axum::extract::multipart::MultipartError| {
+        ApiError::new(err.status(), format!("the form: {}", err.body_text()))
+    };
+    let mut form = axum::extract::Multipart::from_request(request, &state)
+        .await
+        .map_err(|rejection| ApiError::new(rejection.status(), rejection.body_text()))?;
+    let mut project = Project::default();
+    let mut bom: Option<Vec<u8>> = None;
+    while let Some(field) = form.next_field().await.map_err(bad)? {
+        let name = field.name().unwrap_or_default().to_owned();
+        let bytes = field.bytes().await.map_err(bad)?;
+        let text = || String::from_utf8(bytes.to_vec()).ok();
+        match name.as_str() {
+            "project" => project.uuid = text(),
+            "projectName" => project.name = text(),
+            "projectVersion" => project.version = text(),
+            "bom" => bom = Some(bytes.to_vec()),
+            _ => {}
+        }
+    }
+    let Some(bom) = bom else {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "the form has no `bom` part",
+        ));
+    };
+    record_bom(&state, &bom, project).await
+}
+
+/// The project a Dependency-Track upload names.
+#[derive(Default)]
+struct Project {
+    uuid: Option<String>,
+    name: Option<String>,
+    version: Option<String>,
+}
+
+/// Records an uploaded CycloneDX JSON BOM as a run on the project's "host".
+async fn record_bom(
+    state: &AppState,
+    bytes: &[u8],
+    project: Project,
+) -> Result<Json<BomToken>, ApiError> {
+    if bytes.trim_ascii_start().first() == Some(&b'<') {
         return Err(ApiError::new(
             StatusCode::BAD_REQUEST,
             "CycloneDX XML is not read here: send the BOM as CycloneDX JSON",
         ));
     }
-    let bom: Value = serde_json::from_slice(&bytes).map_err(|err| {
+    let bom: Value = serde_json::from_slice(bytes).map_err(|err| {
         ApiError::new(StatusCode::BAD_REQUEST, format!("`bom` is not JSON: {err}"))
     })?;
     let document = ScanDocument::from_cyclonedx(&bom)?;
     let host = match (
-        upload.project_name.filter(printable),
-        upload.project_version.filter(printable),
+        project.name.filter(printable),
+        project.version.filter(printable),
     ) {
         (Some(name), Some(version)) => format!("{name}@{version}"),
         (Some(name), None) => name,
-        (None, _) => upload
-            .project
+        (None, _) => project
+            .uuid
             .filter(printable)
             .unwrap_or_else(|| "unknown".to_owned()),
     };
@@ -739,7 +836,7 @@ fn now() -> i64 {
 #[derive(OpenApi)]
 #[openapi(
     info(title = "aigis inventory API", description = "Models, content, findings, changes and attack paths recorded by aigis."),
-    paths(healthz, overview, list_models, get_model, list_findings, triage, list_scans, ingest, list_changes, graph, paths, export_bom, upload_bom, bom_token),
+    paths(healthz, overview, list_models, get_model, list_findings, triage, list_scans, ingest, list_changes, graph, paths, export_bom, upload_bom, upload_bom_form, bom_token),
     modifiers(&BearerAuth),
     tags((name = "inventory"), (name = "graph"), (name = "bom"), (name = "server"))
 )]

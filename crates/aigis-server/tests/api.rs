@@ -606,6 +606,66 @@ async fn bom_upload_and_export(server: Server) {
         exported["vulnerabilities"][0]["affects"][0]["ref"],
         nested["bom-ref"]
     );
+
+    // Dependency-Track's form upload (POST, multipart): the BOM as a file part.
+    let mut other = bom.clone();
+    other["components"][0]["name"] = json!("resnet");
+    other["components"][0]["components"][0]["hashes"][0]["content"] = json!("d".repeat(64));
+    let form = |parts: &[(&str, Option<&str>, String)]| {
+        let mut body = String::new();
+        for (name, file, value) in parts {
+            body.push_str("--aigisXboundary\r\n");
+            match file {
+                Some(file) => body.push_str(&format!(
+                    "content-disposition: form-data; name=\"{name}\"; filename=\"{file}\"\r\ncontent-type: application/json\r\n\r\n"
+                )),
+                None => body.push_str(&format!(
+                    "content-disposition: form-data; name=\"{name}\"\r\n\r\n"
+                )),
+            }
+            body.push_str(value);
+            body.push_str("\r\n");
+        }
+        body.push_str("--aigisXboundary--\r\n");
+        body
+    };
+    let post = |key: &str, body: String| {
+        answer(
+            server
+                .client
+                .post(format!("{}/api/v1/bom", server.base))
+                .header(
+                    "content-type",
+                    "multipart/form-data; boundary=aigisXboundary",
+                )
+                .header("X-Api-Key", key)
+                .body(body),
+        )
+    };
+    let (status, body) = post(
+        &key,
+        form(&[
+            ("projectName", None, "shop".into()),
+            ("projectVersion", None, "3".into()),
+            ("bom", Some("bom.json"), other.to_string()),
+        ]),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (_, page) = server.get("/api/v1/models?q=resnet", None).await;
+    assert!(
+        page["items"][0]["locations"][0]
+            .as_str()
+            .is_some_and(|l| l.starts_with("file://shop@3/")),
+        "{page}"
+    );
+    // A form without the BOM, or with an XML one: refused, nothing recorded.
+    let (status, body) = post(&key, form(&[("projectName", None, "shop".into())])).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    let (status, body) = post(&key, form(&[("bom", Some("bom.xml"), "<bom/>".into())])).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    let (status, body) = post(&key, "--aigisXboundary\r\ngarbage".into()).await;
+    assert!(status.is_client_error(), "{status}: {body}");
 }
 
 async fn dashboard_assets(server: Server) {

@@ -93,6 +93,12 @@ pub(crate) fn serve_takes_pushed_reports_with_a_token_and_stops_on_sigterm() {
     let (status, body) = http(&addr, "GET", "/api/v1/findings", None, b"");
     assert_eq!(status, 200);
     assert!(body.contains("rigged-model.pkl"), "{body}");
+    // The report carries its models, so the pushed run is an inventory of models too.
+    let (status, body) = http(&addr, "GET", "/api/v1/models", None, b"");
+    assert_eq!(status, 200);
+    let models: serde_json::Value = serde_json::from_str(&body).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(models["items"][0]["name"], "rigged-model.pkl", "{models}");
+    assert_eq!(models["items"][0]["verdict"], "critical", "{models}");
 
     let pid = server.id().to_string();
     let killed = std::process::Command::new("kill")
