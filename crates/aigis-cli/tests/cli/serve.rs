@@ -59,23 +59,8 @@ pub(crate) fn serve_takes_pushed_reports_with_a_token_and_stops_on_sigterm() {
         .output()
         .unwrap_or_else(|e| panic!("{e}"));
 
-    let mut server = aigis_command()
-        .env("AIGIS_DB", &db)
-        .args(["serve", "--listen", "127.0.0.1:0"])
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| panic!("{e}"));
-    let mut stderr = BufReader::new(server.stderr.take().unwrap_or_else(|| panic!("stderr")));
-    let mut line = String::new();
-    stderr
-        .read_line(&mut line)
-        .unwrap_or_else(|e| panic!("{e}"));
-    let addr = line
-        .split("http://")
-        .nth(1)
-        .and_then(|rest| rest.split('/').next())
-        .unwrap_or_else(|| panic!("no address in {line:?}"))
-        .to_owned();
+    let mut server = start_server(&db);
+    let addr = server.addr.clone();
 
     let (status, body) = http(&addr, "GET", "/healthz", None, b"");
     assert_eq!(status, 200, "{body}");
@@ -100,15 +85,18 @@ pub(crate) fn serve_takes_pushed_reports_with_a_token_and_stops_on_sigterm() {
     assert_eq!(models["items"][0]["name"], "rigged-model.pkl", "{models}");
     assert_eq!(models["items"][0]["verdict"], "critical", "{models}");
 
-    let pid = server.id().to_string();
+    let pid = server.child.id().to_string();
     let killed = std::process::Command::new("kill")
         .args(["-TERM", &pid])
         .status()
         .unwrap_or_else(|e| panic!("kill: {e}"));
     assert!(killed.success());
-    let status = server.wait().unwrap_or_else(|e| panic!("{e}"));
-    let mut rest = String::new();
-    let _ = stderr.read_to_string(&mut rest);
+    let status = server.child.wait().unwrap_or_else(|e| panic!("{e}"));
+    let rest = server
+        .said
+        .take()
+        .and_then(|said| said.join().ok())
+        .unwrap_or_default();
     assert_eq!(status.code(), Some(0), "{rest}");
     assert!(rest.contains("server stopped"), "{rest}");
 }
@@ -117,6 +105,8 @@ pub(crate) fn serve_takes_pushed_reports_with_a_token_and_stops_on_sigterm() {
 struct Served {
     child: std::process::Child,
     addr: String,
+    /// The rest of the server's stderr, once it exits.
+    said: Option<std::thread::JoinHandle<String>>,
 }
 
 impl Drop for Served {
@@ -145,11 +135,16 @@ fn start_server(db: &str) -> Served {
         .unwrap_or_else(|| panic!("no address in {line:?}"))
         .to_owned();
     // Keep draining stderr so the server never blocks on a full pipe.
-    std::thread::spawn(move || {
-        let mut sink = String::new();
-        let _ = stderr.read_to_string(&mut sink);
+    let said = std::thread::spawn(move || {
+        let mut rest = String::new();
+        let _ = stderr.read_to_string(&mut rest);
+        rest
     });
-    Served { child, addr }
+    Served {
+        child,
+        addr,
+        said: Some(said),
+    }
 }
 
 /// The page's DOM once its script has loaded the data (Chromium waits for the page's fetches
