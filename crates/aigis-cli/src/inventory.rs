@@ -134,6 +134,13 @@ pub struct GraphArgs {
     /// graph.
     #[arg(long)]
     pub paths: bool,
+    /// Only the part of the graph around this node (`model:12`, `location:3`, `file:7`, …,
+    /// as the graph names them), read outwards from it.
+    #[arg(long, value_name = "NODE", conflicts_with = "paths")]
+    pub around: Option<String>,
+    /// How many edges from `--around` to follow (1–6).
+    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u8).range(1..=6), requires = "around")]
+    pub depth: u8,
     /// Output format [default: json for the graph, text for --paths].
     #[arg(long, value_enum)]
     pub format: Option<GraphFormat>,
@@ -166,7 +173,10 @@ pub fn graph(args: GraphArgs) -> Result<ExitCode> {
         }
         return Ok(ExitCode::SUCCESS);
     }
-    let graph = rt.block_on(store.graph())?;
+    let graph = match &args.around {
+        Some(node) => rt.block_on(store.neighbourhood(node, usize::from(args.depth)))?,
+        None => rt.block_on(store.graph())?,
+    };
     match args.format.unwrap_or(GraphFormat::Json) {
         GraphFormat::Json => print_json(&graph)?,
         GraphFormat::Dot => print!("{}", graph.to_dot()),

@@ -339,23 +339,17 @@ async fn list_findings(
 ) -> ApiResult<Page<FindingRow>> {
     require(&state, &headers, "read").await?;
     let Query(query) = query?;
-    let all = state
-        .store
-        .findings(query.rule.as_deref(), query.include_triaged)
-        .await?;
-    // The cursor is the position after the last finding of the page before.
-    let start = query
-        .cursor
-        .as_deref()
-        .and_then(|c| c.parse::<usize>().ok())
-        .unwrap_or(0)
-        .min(all.len());
-    let limit = query.limit.unwrap_or(100).clamp(1, 500);
-    let end = (start + limit).min(all.len());
-    Ok(Json(Page {
-        next: (end < all.len()).then(|| end.to_string()),
-        items: all.into_iter().skip(start).take(end - start).collect(),
-    }))
+    let filter = aigis_store::FindingFilter {
+        rule: query.rule,
+        include_triaged: query.include_triaged,
+    };
+    let limit = i64::try_from(query.limit.unwrap_or(100)).unwrap_or(500);
+    Ok(Json(
+        state
+            .store
+            .findings_page(&filter, query.cursor.as_deref(), limit, now())
+            .await?,
+    ))
 }
 
 /// A triage mark.
@@ -798,12 +792,15 @@ async fn graph(
 ) -> ApiResult<Graph> {
     require(&state, &headers, "read").await?;
     let Query(query) = query?;
-    let graph = state.store.graph().await?;
     Ok(Json(match query.model {
         Some(id) => {
-            graph.neighbourhood(&format!("model:{id}"), query.depth.unwrap_or(3).clamp(1, 6))
+            let depth = query.depth.unwrap_or(3).clamp(1, 6);
+            state
+                .store
+                .neighbourhood(&format!("model:{id}"), depth)
+                .await?
         }
-        None => graph,
+        None => state.store.graph().await?,
     }))
 }
 

@@ -172,7 +172,7 @@ async fn health_and_openapi(server: Server) {
     let (status, body) = server.get("/healthz", None).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(body["status"], "ok");
-    assert_eq!(body["schema_version"], 2);
+    assert_eq!(body["schema_version"], 3);
     let (status, doc) = server.get("/api/v1/openapi.json", None).await;
     assert_eq!(status, StatusCode::OK);
     assert!(
@@ -315,6 +315,24 @@ async fn models_and_model(server: Server) {
     let (_, findings) = server.get("/api/v1/findings?limit=1", None).await;
     assert_eq!(findings["items"].as_array().map(Vec::len), Some(1));
     assert_eq!(findings["items"][0]["severity"], "critical");
+    // Followed page by page, the cursor walks the whole list once, in order.
+    let (_, whole) = server.get("/api/v1/findings?limit=500", None).await;
+    let whole: Vec<Value> = whole["items"].as_array().cloned().unwrap_or_default();
+    assert!(whole.len() > 1, "{whole:?}");
+    let mut walked: Vec<Value> = Vec::new();
+    let mut page = findings;
+    loop {
+        walked.extend(page["items"].as_array().cloned().unwrap_or_default());
+        let Some(next) = page["next"].as_str().map(str::to_owned) else {
+            break;
+        };
+        assert!(walked.len() < whole.len(), "the cursor runs past the end");
+        page = server
+            .get(&format!("/api/v1/findings?limit=1&cursor={next}"), None)
+            .await
+            .1;
+    }
+    assert_eq!(walked, whole);
     let (_, changes) = server.get("/api/v1/changes?since_scan=1", None).await;
     assert!(
         changes.as_array().is_some_and(|c| !c.is_empty()),

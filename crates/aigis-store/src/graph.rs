@@ -128,108 +128,91 @@ type PathRow = (
     Option<String>,
 );
 
-impl Store {
-    /// The graph of what the inventory holds now.
-    pub async fn graph(&self) -> Result<Graph> {
-        let mut nodes: BTreeMap<String, Node> = BTreeMap::new();
-        let mut edges: BTreeSet<(String, String, String, String)> = BTreeSet::new();
-        let mut add = |id: String, kind: &str, label: String, severity: Option<String>| {
-            nodes.entry(id.clone()).or_insert(Node {
-                id,
-                kind: kind.to_owned(),
-                label,
-                severity,
-            });
+/// Nodes and edges as they are found; edges whose ends are not nodes are dropped at the end.
+#[derive(Default)]
+struct Builder {
+    nodes: BTreeMap<String, Node>,
+    edges: BTreeSet<(String, String, String, String)>,
+}
+
+impl Builder {
+    fn node(&mut self, id: String, kind: &str, label: String, severity: Option<String>) -> String {
+        self.nodes.entry(id.clone()).or_insert(Node {
+            id: id.clone(),
+            kind: kind.to_owned(),
+            label,
+            severity,
+        });
+        id
+    }
+
+    fn edge(&mut self, from: &str, to: &str, kind: &str, evidence: String) {
+        self.edges
+            .insert((from.to_owned(), to.to_owned(), kind.to_owned(), evidence));
+    }
+
+    /// A location, with the host, bucket or repository that contains it.
+    fn location(&mut self, id: i64, uri: &str) -> String {
+        let lid = self.node(format!("location:{id}"), "location", uri.to_owned(), None);
+        if let Some((cid, kind)) = container_of(uri) {
+            let label = cid
+                .split_once(':')
+                .map_or(cid.clone(), |(_, l)| l.to_owned());
+            let cid = self.node(cid, &kind, label, None);
+            self.edge(&cid, &lid, "contains", String::new());
+        }
+        lid
+    }
+
+    fn file(&mut self, id: i64, sha: Option<&str>, format: &str, verdict: &str) -> String {
+        let label = match sha {
+            Some(sha) => format!("{format} sha256:{}", &sha[..sha.len().min(12)]),
+            None => format!("{format} (unhashed)"),
         };
-        // Locations and the content they hold now.
-        let held = sqlx::query_as::<_, (i64, String, i64, Option<String>, String, String, i64)>(
-            "SELECT l.id, l.uri, f.id, f.sha256, f.format, f.verdict, o.last_scan FROM occurrences o \
-             JOIN locations l ON l.id = o.location_id JOIN files f ON f.id = o.file_id WHERE o.current = 1",
+        self.node(
+            format!("file:{id}"),
+            "file",
+            label,
+            Some(verdict.to_owned()),
         )
-        .fetch_all(&self.pool)
-        .await?;
-        for (location, uri, file, sha, format, verdict, scan) in &held {
-            let lid = format!("location:{location}");
-            add(lid.clone(), "location", uri.clone(), None);
-            if let Some((cid, kind)) = container_of(uri) {
-                let label = cid
-                    .split_once(':')
-                    .map_or(cid.clone(), |(_, l)| l.to_owned());
-                add(cid.clone(), &kind, label, None);
-                edges.insert((cid, lid.clone(), "contains".into(), String::new()));
-            }
-            let fid = format!("file:{file}");
-            let label = match sha {
-                Some(sha) => format!("{format} sha256:{}", &sha[..sha.len().min(12)]),
-                None => format!("{format} (unhashed)"),
-            };
-            add(fid.clone(), "file", label, Some(verdict.clone()));
-            edges.insert((lid, fid, "holds".into(), format!("scan {scan}")));
-        }
-        // Exposures.
-        let exposures = sqlx::query_as::<_, (i64, i64, String, String, i64)>(
-            "SELECT e.id, e.location_id, e.rule_id, e.severity, e.last_scan FROM exposures e",
+    }
+
+    fn model(&mut self, id: i64, name: &str, verdict: &str) -> String {
+        self.node(
+            format!("model:{id}"),
+            "model",
+            name.to_owned(),
+            Some(verdict.to_owned()),
         )
-        .fetch_all(&self.pool)
-        .await?;
-        for (id, location, rule, severity, scan) in exposures {
-            let eid = format!("exposure:{id}");
-            add(eid.clone(), "exposure", rule.clone(), Some(severity));
-            edges.insert((
-                eid,
-                format!("location:{location}"),
-                "exposes".into(),
-                format!("{rule}, scan {scan}"),
-            ));
-        }
-        // Models where they are now, and their files.
-        let models = sqlx::query_as::<_, (i64, String, String, i64)>(
-            "SELECT m.id, m.name, m.verdict, ml.location_id FROM models m \
-             JOIN model_locations ml ON ml.model_id = m.id WHERE ml.current = 1",
+    }
+
+    fn exposure(&mut self, id: i64, rule: &str, severity: &str) -> String {
+        self.node(
+            format!("exposure:{id}"),
+            "exposure",
+            rule.to_owned(),
+            Some(severity.to_owned()),
         )
-        .fetch_all(&self.pool)
-        .await?;
-        for (id, name, verdict, location) in &models {
-            let mid = format!("model:{id}");
-            add(mid.clone(), "model", name.clone(), Some(verdict.clone()));
-            edges.insert((
-                mid,
-                format!("location:{location}"),
-                "located_at".into(),
-                String::new(),
-            ));
-        }
-        let parts = sqlx::query_as::<_, (i64, i64)>(
-            "SELECT DISTINCT mf.model_id, mf.file_id FROM model_files mf \
-             JOIN model_locations ml ON ml.model_id = mf.model_id WHERE ml.current = 1",
+    }
+
+    fn finding(&mut self, id: i64, rule: &str, severity: &str) -> String {
+        self.node(
+            format!("finding:{id}"),
+            "finding",
+            rule.to_owned(),
+            Some(severity.to_owned()),
         )
-        .fetch_all(&self.pool)
-        .await?;
-        for (model, file) in parts {
-            edges.insert((
-                format!("file:{file}"),
-                format!("model:{model}"),
-                "part_of".into(),
-                String::new(),
-            ));
-        }
-        // Open findings on content held now.
-        let findings = sqlx::query_as::<_, (i64, i64, String, String)>(
-            "SELECT fi.id, fi.file_id, fi.rule_id, fi.severity FROM findings fi \
-             WHERE fi.severity IN ('critical', 'high', 'medium') \
-             AND EXISTS (SELECT 1 FROM occurrences o WHERE o.file_id = fi.file_id AND o.current = 1)",
-        )
-        .fetch_all(&self.pool)
-        .await?;
-        for (id, file, rule, severity) in findings {
-            let fid = format!("finding:{id}");
-            add(fid.clone(), "finding", rule.clone(), Some(severity));
-            edges.insert((format!("file:{file}"), fid, "has_finding".into(), rule));
-        }
-        // Keep edges whose ends exist (a model file no location holds now).
-        let edges = edges
+    }
+
+    /// The graph, keeping only the nodes `keep` accepts and the edges between them.
+    fn finish(self, keep: impl Fn(&str) -> bool) -> Graph {
+        let nodes = self.nodes;
+        let edges = self
+            .edges
             .into_iter()
-            .filter(|(from, to, _, _)| nodes.contains_key(from) && nodes.contains_key(to))
+            .filter(|(from, to, _, _)| {
+                nodes.contains_key(from) && nodes.contains_key(to) && keep(from) && keep(to)
+            })
             .map(|(from, to, kind, evidence)| Edge {
                 from,
                 to,
@@ -237,12 +220,315 @@ impl Store {
                 evidence,
             })
             .collect();
-        Ok(Graph {
-            nodes: nodes.into_values().collect(),
+        Graph {
+            nodes: nodes.into_values().filter(|n| keep(&n.id)).collect(),
             edges,
-        })
+        }
+    }
+}
+
+/// A location is in the graph while it holds content or a model.
+const LOCATION_HELD: &str = "(EXISTS (SELECT 1 FROM occurrences o WHERE o.location_id = l.id AND o.current = 1) \
+     OR EXISTS (SELECT 1 FROM model_locations ml WHERE ml.location_id = l.id AND ml.current = 1))";
+/// Content is in the graph while some location holds it.
+const FILE_HELD: &str =
+    "EXISTS (SELECT 1 FROM occurrences o WHERE o.file_id = f.id AND o.current = 1)";
+/// A model is in the graph while some location holds it.
+const MODEL_HELD: &str =
+    "EXISTS (SELECT 1 FROM model_locations ml WHERE ml.model_id = m.id AND ml.current = 1)";
+/// Findings drawn: those that matter on load.
+const DRAWN_FINDINGS: &str = "fi.severity IN ('critical', 'high', 'medium')";
+
+/// `$1, $2, …` for `n` values.
+fn placeholders(n: usize) -> String {
+    (1..=n)
+        .map(|i| format!("${i}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+type HeldRow = (i64, String, i64, Option<String>, String, String, i64);
+type ExposureRow = (i64, i64, String, String, String, i64);
+type ModelAtRow = (i64, String, String, i64, String);
+type PartRow = (i64, Option<String>, String, String, i64, String, String);
+type FindingOfRow = (i64, i64, String, String, Option<String>, String, String);
+
+impl Builder {
+    fn held(&mut self, rows: Vec<HeldRow>) {
+        for (location, uri, file, sha, format, verdict, scan) in rows {
+            let lid = self.location(location, &uri);
+            let fid = self.file(file, sha.as_deref(), &format, &verdict);
+            self.edge(&lid, &fid, "holds", format!("scan {scan}"));
+        }
     }
 
+    fn exposures(&mut self, rows: Vec<ExposureRow>) {
+        for (id, location, uri, rule, severity, scan) in rows {
+            let eid = self.exposure(id, &rule, &severity);
+            let lid = self.location(location, &uri);
+            self.edge(&eid, &lid, "exposes", format!("{rule}, scan {scan}"));
+        }
+    }
+
+    fn models_at(&mut self, rows: Vec<ModelAtRow>) {
+        for (id, name, verdict, location, uri) in rows {
+            let mid = self.model(id, &name, &verdict);
+            let lid = self.location(location, &uri);
+            self.edge(&mid, &lid, "located_at", String::new());
+        }
+    }
+
+    fn parts(&mut self, rows: Vec<PartRow>) {
+        for (file, sha, format, verdict, model, name, model_verdict) in rows {
+            let fid = self.file(file, sha.as_deref(), &format, &verdict);
+            let mid = self.model(model, &name, &model_verdict);
+            self.edge(&fid, &mid, "part_of", String::new());
+        }
+    }
+
+    fn findings(&mut self, rows: Vec<FindingOfRow>) {
+        for (id, file, rule, severity, sha, format, verdict) in rows {
+            let fid = self.file(file, sha.as_deref(), &format, &verdict);
+            let nid = self.finding(id, &rule, &severity);
+            self.edge(&fid, &nid, "has_finding", rule);
+        }
+    }
+}
+
+/// The SELECTs a graph is built from; `{where}` narrows each to some ids.
+const HELD_SQL: &str = "SELECT l.id, l.uri, f.id, f.sha256, f.format, f.verdict, o.last_scan FROM occurrences o \
+     JOIN locations l ON l.id = o.location_id JOIN files f ON f.id = o.file_id WHERE o.current = 1";
+const EXPOSURES_SQL: &str = "SELECT e.id, e.location_id, l.uri, e.rule_id, e.severity, e.last_scan FROM exposures e \
+     JOIN locations l ON l.id = e.location_id WHERE ";
+const MODELS_AT_SQL: &str = "SELECT m.id, m.name, m.verdict, l.id, l.uri FROM models m \
+     JOIN model_locations ml ON ml.model_id = m.id JOIN locations l ON l.id = ml.location_id WHERE ml.current = 1";
+const PARTS_SQL: &str = "SELECT f.id, f.sha256, f.format, f.verdict, m.id, m.name, m.verdict FROM model_files mf \
+     JOIN files f ON f.id = mf.file_id JOIN models m ON m.id = mf.model_id WHERE ";
+const FINDINGS_SQL: &str = "SELECT fi.id, f.id, fi.rule_id, fi.severity, f.sha256, f.format, f.verdict FROM findings fi \
+     JOIN files f ON f.id = fi.file_id WHERE ";
+
+impl Store {
+    /// The graph of what the inventory holds now.
+    pub async fn graph(&self) -> Result<Graph> {
+        let mut graph = Builder::default();
+        graph.held(sqlx::query_as(HELD_SQL).fetch_all(&self.pool).await?);
+        graph.exposures(
+            sqlx::query_as(&format!("{EXPOSURES_SQL}{LOCATION_HELD}"))
+                .fetch_all(&self.pool)
+                .await?,
+        );
+        graph.models_at(sqlx::query_as(MODELS_AT_SQL).fetch_all(&self.pool).await?);
+        graph.parts(
+            sqlx::query_as(&format!("{PARTS_SQL}{FILE_HELD} AND {MODEL_HELD}"))
+                .fetch_all(&self.pool)
+                .await?,
+        );
+        graph.findings(
+            sqlx::query_as(&format!("{FINDINGS_SQL}{DRAWN_FINDINGS} AND {FILE_HELD}"))
+                .fetch_all(&self.pool)
+                .await?,
+        );
+        Ok(graph.finish(|_| true))
+    }
+
+    /// The part of the graph within `depth` edges of `start` (either direction), the same as
+    /// [`Graph::neighbourhood`] of [`Store::graph`], but read outwards from `start` in SQL, a
+    /// ring at a time, so it costs what it shows, not the size of the inventory. Empty when
+    /// `start` is not a node.
+    pub async fn neighbourhood(&self, start: &str, depth: usize) -> Result<Graph> {
+        let Some((kind, id)) = start.split_once(':') else {
+            return Ok(Graph::default());
+        };
+        let Ok(id) = id.parse::<i64>() else {
+            // Hosts, buckets and repositories are named, not numbered: from one of them the
+            // whole place is the neighbourhood's first ring anyway.
+            return Ok(self.graph().await?.neighbourhood(start, depth));
+        };
+        let mut graph = Builder::default();
+        // The start itself, if it is a node.
+        let found = match kind {
+            "model" => self.ring_of_models(&mut graph, &[id]).await?,
+            "location" => self.ring_of_locations(&mut graph, &[id]).await?,
+            "file" => self.ring_of_files(&mut graph, &[id]).await?,
+            "exposure" => self.ring_of_exposures(&mut graph, &[id]).await?,
+            "finding" => self.ring_of_findings(&mut graph, &[id]).await?,
+            _ => return Ok(Graph::default()),
+        };
+        if !found || !graph.nodes.contains_key(start) {
+            return Ok(Graph::default());
+        }
+        let mut seen: BTreeSet<String> = BTreeSet::from([start.to_owned()]);
+        let mut frontier: Vec<String> = vec![start.to_owned()];
+        // Ring by ring; the last pass only finds the edges between nodes already reached.
+        for ring in 0..=depth {
+            if ring > 0 {
+                let mut by_kind: BTreeMap<&str, Vec<i64>> = BTreeMap::new();
+                for node in &frontier {
+                    if let Some((kind, id)) = node.split_once(':')
+                        && let Ok(id) = id.parse::<i64>()
+                    {
+                        by_kind.entry(kind).or_default().push(id);
+                    }
+                }
+                for (kind, ids) in by_kind {
+                    match kind {
+                        "model" => self.ring_of_models(&mut graph, &ids).await?,
+                        "location" => self.ring_of_locations(&mut graph, &ids).await?,
+                        "file" => self.ring_of_files(&mut graph, &ids).await?,
+                        "exposure" => self.ring_of_exposures(&mut graph, &ids).await?,
+                        "finding" => self.ring_of_findings(&mut graph, &ids).await?,
+                        _ => false,
+                    };
+                }
+            }
+            if ring == depth {
+                break;
+            }
+            // Hosts, buckets and repositories hold everything there: the path stops at them.
+            let open: BTreeSet<&str> = frontier
+                .iter()
+                .map(String::as_str)
+                .filter(|id| {
+                    *id == start
+                        || !matches!(
+                            graph.nodes.get(*id).map(|n| n.kind.as_str()),
+                            Some("host" | "bucket" | "repo")
+                        )
+                })
+                .collect();
+            let mut reached = Vec::new();
+            for (from, to, _, _) in &graph.edges {
+                for (here, there) in [(from, to), (to, from)] {
+                    if open.contains(here.as_str())
+                        && graph.nodes.contains_key(there)
+                        && seen.insert(there.clone())
+                    {
+                        reached.push(there.clone());
+                    }
+                }
+            }
+            // A ring's nodes are read in the next pass, so their edges (and the edges between
+            // them) are known before the graph is cut.
+            frontier = reached;
+            if frontier.is_empty() {
+                break;
+            }
+        }
+        Ok(graph.finish(|id| seen.contains(id)))
+    }
+
+    /// Runs `sql` (ending in `IN (`…`)`, written as `{ids}`) for `ids`, 500 at a time.
+    async fn rows_for<T>(&self, sql: &str, ids: &[i64]) -> Result<Vec<T>>
+    where
+        T: for<'r> sqlx::FromRow<'r, sqlx::any::AnyRow> + Send + Unpin,
+    {
+        let mut out = Vec::new();
+        for chunk in ids.chunks(500) {
+            let sql = sql.replace("{ids}", &placeholders(chunk.len()));
+            let mut query = sqlx::query_as::<_, T>(&sql);
+            for id in chunk {
+                query = query.bind(*id);
+            }
+            out.extend(query.fetch_all(&self.pool).await?);
+        }
+        Ok(out)
+    }
+
+    /// Models `ids` (those held now): where they are and their content held now.
+    async fn ring_of_models(&self, graph: &mut Builder, ids: &[i64]) -> Result<bool> {
+        let at: Vec<ModelAtRow> = self
+            .rows_for(&format!("{MODELS_AT_SQL} AND m.id IN ({{ids}})"), ids)
+            .await?;
+        let found = !at.is_empty();
+        graph.models_at(at);
+        graph.parts(
+            self.rows_for(
+                &format!("{PARTS_SQL}mf.model_id IN ({{ids}}) AND {FILE_HELD} AND {MODEL_HELD}"),
+                ids,
+            )
+            .await?,
+        );
+        Ok(found)
+    }
+
+    /// Locations `ids` (those holding something now): what they hold, who can write them.
+    async fn ring_of_locations(&self, graph: &mut Builder, ids: &[i64]) -> Result<bool> {
+        let held: Vec<HeldRow> = self
+            .rows_for(&format!("{HELD_SQL} AND o.location_id IN ({{ids}})"), ids)
+            .await?;
+        let at: Vec<ModelAtRow> = self
+            .rows_for(
+                &format!("{MODELS_AT_SQL} AND ml.location_id IN ({{ids}})"),
+                ids,
+            )
+            .await?;
+        let found = !held.is_empty() || !at.is_empty();
+        graph.held(held);
+        graph.models_at(at);
+        graph.exposures(
+            self.rows_for(
+                &format!("{EXPOSURES_SQL}e.location_id IN ({{ids}}) AND {LOCATION_HELD}"),
+                ids,
+            )
+            .await?,
+        );
+        Ok(found)
+    }
+
+    /// Content `ids` (held now): where it is, the models it is part of, its findings.
+    async fn ring_of_files(&self, graph: &mut Builder, ids: &[i64]) -> Result<bool> {
+        let held: Vec<HeldRow> = self
+            .rows_for(&format!("{HELD_SQL} AND o.file_id IN ({{ids}})"), ids)
+            .await?;
+        let found = !held.is_empty();
+        graph.held(held);
+        graph.parts(
+            self.rows_for(
+                &format!("{PARTS_SQL}mf.file_id IN ({{ids}}) AND {FILE_HELD} AND {MODEL_HELD}"),
+                ids,
+            )
+            .await?,
+        );
+        graph.findings(
+            self.rows_for(
+                &format!(
+                    "{FINDINGS_SQL}fi.file_id IN ({{ids}}) AND {DRAWN_FINDINGS} AND {FILE_HELD}"
+                ),
+                ids,
+            )
+            .await?,
+        );
+        Ok(found)
+    }
+
+    /// Exposures `ids`: the location each is about.
+    async fn ring_of_exposures(&self, graph: &mut Builder, ids: &[i64]) -> Result<bool> {
+        let rows: Vec<ExposureRow> = self
+            .rows_for(
+                &format!("{EXPOSURES_SQL}e.id IN ({{ids}}) AND {LOCATION_HELD}"),
+                ids,
+            )
+            .await?;
+        let found = !rows.is_empty();
+        graph.exposures(rows);
+        Ok(found)
+    }
+
+    /// Findings `ids` (drawn ones on content held now): the content each is about.
+    async fn ring_of_findings(&self, graph: &mut Builder, ids: &[i64]) -> Result<bool> {
+        let rows: Vec<FindingOfRow> = self
+            .rows_for(
+                &format!("{FINDINGS_SQL}fi.id IN ({{ids}}) AND {DRAWN_FINDINGS} AND {FILE_HELD}"),
+                ids,
+            )
+            .await?;
+        let found = !rows.is_empty();
+        graph.findings(rows);
+        Ok(found)
+    }
+}
+
+impl Store {
     /// Attack paths, worst first: an exposure that lets others write a location → the content
     /// there → code on load (a finding today, or a format whose loader runs code: anyone who
     /// can replace it can make it run theirs).

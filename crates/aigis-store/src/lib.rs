@@ -29,7 +29,7 @@ pub use document::{
 };
 pub use graph::{AttackPath, Edge, Graph, Node};
 pub use ingest::IngestSummary;
-pub use pages::{Count, ModelDetail, ModelFile, ModelFilter, Overview, Page, Place};
+pub use pages::{Count, FindingFilter, ModelDetail, ModelFile, ModelFilter, Overview, Page, Place};
 pub use query::{EventRow, FindingRow, ModelRow, ScanRow, Since, TriageState};
 pub use tokens::{SCOPES, TokenRow};
 

@@ -2,7 +2,7 @@
 //! with a cursor, so a page costs the same with ten or a hundred thousand models), and one
 //! model in full — its files and their findings, where it is and was, and its history.
 
-use crate::query::{EventRow, FindingRow, ModelRow};
+use crate::query::{EventRow, FINDING_COLUMNS, FindingRow, FindingTuple, ModelRow, finding_row};
 use crate::{Result, Store};
 use serde::Serialize;
 use serde_json::Value;
@@ -17,6 +17,26 @@ pub struct ModelFilter {
     /// Also models no location holds any more.
     pub include_gone: bool,
 }
+
+/// Which findings a page lists.
+#[derive(Debug, Clone, Default)]
+pub struct FindingFilter {
+    /// Only this rule id (case-insensitive).
+    pub rule: Option<String>,
+    /// Also findings marked in triage (and not expired).
+    pub include_triaged: bool,
+}
+
+/// Severities in the order pages list them (worst first); findings with any other severity
+/// come last.
+const SEVERITY_ORDER: [&str; 6] = [
+    "critical",
+    "high",
+    "medium",
+    crate::INCOMPLETE,
+    "low",
+    "info",
+];
 
 /// One page of a list and the cursor of the next (absent on the last page).
 #[derive(Debug, Clone, Serialize)]
@@ -219,6 +239,100 @@ impl Store {
                     }
                 },
             )
+            .collect();
+        Ok(Page { items, next })
+    }
+
+    /// One page of findings about content some location holds now (at most `limit`, 1–500),
+    /// most severe first, then oldest first; a triage mark that expired before `now` counts as
+    /// no mark. `cursor` is the `next` of the page before; one that does not parse starts over.
+    ///
+    /// Read a severity at a time in id order (an index range each), so a page costs the same
+    /// with a hundred or a million findings.
+    pub async fn findings_page(
+        &self,
+        filter: &FindingFilter,
+        cursor: Option<&str>,
+        limit: i64,
+        now: i64,
+    ) -> Result<Page<FindingRow>> {
+        let limit = usize::try_from(limit.clamp(1, 500)).unwrap_or(500);
+        let (after_rank, after_id) = parse_cursor(cursor).unwrap_or((i64::MAX, 0));
+        let rule = filter
+            .rule
+            .as_deref()
+            .map(str::to_ascii_uppercase)
+            .filter(|r| !r.is_empty());
+        let mut rows: Vec<(i64, FindingTuple)> = Vec::new();
+        let buckets = SEVERITY_ORDER.iter().map(|s| Some(*s)).chain([None]);
+        for severity in buckets {
+            let rank = i64::from(severity.map_or(0, crate::severity_rank));
+            if rank > after_rank {
+                continue;
+            }
+            let after = if rank == after_rank { after_id } else { 0 };
+            let wanted = limit + 1 - rows.len();
+            let mut sql = format!("{FINDING_COLUMNS} WHERE fi.id > $1");
+            let mut next = 2;
+            match severity {
+                Some(_) => {
+                    sql.push_str(&format!(" AND fi.severity = ${next}"));
+                    next += 1;
+                }
+                None => sql.push_str(&format!(
+                    " AND fi.severity NOT IN ({})",
+                    SEVERITY_ORDER
+                        .iter()
+                        .map(|s| format!("'{s}'"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )),
+            }
+            if rule.is_some() {
+                sql.push_str(&format!(" AND fi.rule_id = ${next}"));
+                next += 1;
+            }
+            if !filter.include_triaged {
+                sql.push_str(&format!(
+                    " AND (fi.triage_state IS NULL OR (fi.triage_expires IS NOT NULL AND fi.triage_expires <= ${next}))"
+                ));
+                next += 1;
+            }
+            sql.push_str(&format!(
+                " AND EXISTS (SELECT 1 FROM occurrences o WHERE o.file_id = fi.file_id AND o.current = 1) \
+                 ORDER BY fi.id LIMIT ${next}"
+            ));
+            let mut query = sqlx::query_as::<_, FindingTuple>(&sql).bind(after);
+            if let Some(severity) = severity {
+                query = query.bind(severity);
+            }
+            if let Some(rule) = &rule {
+                query = query.bind(rule.clone());
+            }
+            if !filter.include_triaged {
+                query = query.bind(now);
+            }
+            let found = query
+                .bind(i64::try_from(wanted).unwrap_or(i64::MAX))
+                .fetch_all(&self.pool)
+                .await?;
+            rows.extend(found.into_iter().map(|row| (rank, row)));
+            if rows.len() > limit {
+                break;
+            }
+        }
+        let more = rows.len() > limit;
+        rows.truncate(limit);
+        let next = more
+            .then(|| rows.last().map(|(rank, row)| format!("{rank}.{}", row.0)))
+            .flatten();
+        let mut files: Vec<i64> = rows.iter().map(|(_, row)| row.11).collect();
+        files.sort_unstable();
+        files.dedup();
+        let held = self.held_by_files(&files).await?;
+        let items = rows
+            .into_iter()
+            .map(|(_, row)| finding_row(row, now, &held).1)
             .collect();
         Ok(Page { items, next })
     }

@@ -14,11 +14,11 @@ pub(crate) fn now() -> i64 {
 }
 
 /// The columns a [`FindingRow`] is read from (`fi` the finding, `f` its file), up to `WHERE`.
-const FINDING_COLUMNS: &str = "SELECT fi.id, fi.rule_id, fi.severity, fi.message, fi.location_in_file, f.sha256, \
+pub(crate) const FINDING_COLUMNS: &str = "SELECT fi.id, fi.rule_id, fi.severity, fi.message, fi.location_in_file, f.sha256, \
      fi.triage_state, fi.triage_reason, fi.triage_expires, fi.first_scan, fi.last_scan, f.id \
      FROM findings fi JOIN files f ON f.id = fi.file_id";
 
-type FindingTuple = (
+pub(crate) type FindingTuple = (
     i64,
     String,
     String,
@@ -44,7 +44,11 @@ fn held_by(rows: Vec<(i64, String)>) -> HashMap<i64, Vec<String>> {
 
 /// A finding as read by [`FINDING_COLUMNS`], with its file's id; a triage mark that expired
 /// before `now` is not shown.
-fn finding_row(row: FindingTuple, now: i64, held: &HashMap<i64, Vec<String>>) -> (i64, FindingRow) {
+pub(crate) fn finding_row(
+    row: FindingTuple,
+    now: i64,
+    held: &HashMap<i64, Vec<String>>,
+) -> (i64, FindingRow) {
     let (
         id,
         rule_id,
@@ -422,42 +426,51 @@ impl Store {
 
     /// Findings about content that some location holds now, most severe first; `rule`
     /// narrows to one rule, `include_triaged` keeps the ones marked (and not expired) too.
+    /// All of them: [`Store::findings_page`] a page at a time.
     pub async fn findings(
         &self,
         rule: Option<&str>,
         include_triaged: bool,
     ) -> Result<Vec<FindingRow>> {
-        let rule = rule.unwrap_or("").to_ascii_uppercase();
-        let rows = sqlx::query_as::<_, FindingTuple>(&format!(
-            "{FINDING_COLUMNS} WHERE EXISTS (SELECT 1 FROM occurrences o WHERE o.file_id = f.id AND o.current = 1) \
-             AND ($1 = '' OR fi.rule_id = $1) ORDER BY fi.id"
-        ))
-        .bind(&rule)
-        .fetch_all(&self.pool)
-        .await?;
-        // Where each file with a finding is now, in one query.
-        let held = held_by(
-            sqlx::query_as::<_, (i64, String)>(
-                "SELECT o.file_id, l.uri FROM occurrences o JOIN locations l ON l.id = o.location_id \
-                 WHERE o.current = 1 AND EXISTS (SELECT 1 FROM findings fi WHERE fi.file_id = o.file_id \
-                 AND ($1 = '' OR fi.rule_id = $1)) ORDER BY l.uri",
-            )
-            .bind(&rule)
-            .fetch_all(&self.pool)
-            .await?,
-        );
+        let filter = crate::FindingFilter {
+            rule: rule.map(str::to_owned),
+            include_triaged,
+        };
         let now = now();
-        let mut out: Vec<FindingRow> = rows
-            .into_iter()
-            .map(|row| finding_row(row, now, &held).1)
-            .filter(|f| include_triaged || f.triage.is_none())
-            .collect();
-        out.sort_by(|a, b| {
-            crate::severity_rank(&b.severity)
-                .cmp(&crate::severity_rank(&a.severity))
-                .then(a.id.cmp(&b.id))
-        });
-        Ok(out)
+        let mut out = Vec::new();
+        let mut cursor = None;
+        loop {
+            let page = self
+                .findings_page(&filter, cursor.as_deref(), 500, now)
+                .await?;
+            out.extend(page.items);
+            match page.next {
+                Some(next) => cursor = Some(next),
+                None => return Ok(out),
+            }
+        }
+    }
+
+    /// Where each of `files` is now, in one query per 500 files.
+    pub(crate) async fn held_by_files(&self, files: &[i64]) -> Result<HashMap<i64, Vec<String>>> {
+        let mut rows = Vec::new();
+        for chunk in files.chunks(500) {
+            let list = (1..=chunk.len())
+                .map(|i| format!("${i}"))
+                .collect::<Vec<_>>()
+                .join(", ");
+            let sql = format!(
+                "SELECT o.file_id, l.uri FROM occurrences o JOIN locations l ON l.id = o.location_id \
+                 WHERE o.current = 1 AND o.file_id IN ({list}) ORDER BY l.uri"
+            );
+            let mut query = sqlx::query_as::<_, (i64, String)>(&sql);
+            for id in chunk {
+                query = query.bind(*id);
+            }
+            rows.extend(query.fetch_all(&self.pool).await?);
+        }
+        rows.sort_by(|a, b| a.1.cmp(&b.1));
+        Ok(held_by(rows))
     }
 
     /// The findings on a model's files, as (file id, finding), triaged ones included and marked.

@@ -17,10 +17,15 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "api tokens; indexes for the inventory pages",
         include_str!("../migrations/002_api.sql"),
     ),
+    (
+        3,
+        "indexes for the findings page, the overview and a model's neighbourhood",
+        include_str!("../migrations/003_pages.sql"),
+    ),
 ];
 
 /// The newest schema version this build knows.
-pub const LATEST: i64 = 2;
+pub const LATEST: i64 = 3;
 
 fn identity(backend: Backend) -> &'static str {
     match backend {

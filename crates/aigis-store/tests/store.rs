@@ -2,7 +2,7 @@
 //! (`AIGIS_TEST_POSTGRES`, started by `.ci/run`; the PostgreSQL tests fail under `CI=true`
 //! without it and say "skipped" outside CI).
 
-use aigis_store::{ModelFilter, ScanDocument, ScanMeta, Since, Store, TriageState};
+use aigis_store::{FindingFilter, ModelFilter, ScanDocument, ScanMeta, Since, Store, TriageState};
 use aigis_testkit::{Test, Tool};
 use serde_json::{Value, json};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -20,6 +20,10 @@ fn main() -> std::process::ExitCode {
     tests.push(Test::new(
         "sqlite::a_database_from_a_newer_aigis_is_refused",
         a_database_from_a_newer_aigis_is_refused,
+    ));
+    tests.push(Test::new(
+        "sqlite::a_version_2_database_with_data_upgrades_in_place",
+        a_version_2_database_with_data_upgrades_in_place,
     ));
     tests.push(Test::new(
         "unsupported_urls_are_refused_with_the_forms_that_work",
@@ -56,6 +60,7 @@ const SUITE: &[(&str, Both)] = both![
     model_pages_are_worst_first_filtered_and_cursored_and_a_model_reads_in_full,
     tokens_are_kept_as_digests_with_scopes_and_can_be_revoked,
     a_cyclonedx_bom_records_as_a_run_and_the_inventory_exports_as_one,
+    findings_pages_are_worst_first_and_cursored_in_sql,
 ];
 
 fn block_on<F: std::future::Future<Output = ()>>(future: F) {
@@ -259,7 +264,7 @@ async fn content_replaced_in_a_writable_folder_is_a_critical_event(store: &Store
     let scans = store.scans(10).await.unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(scans.len(), 3);
     assert_eq!(scans[0].events, 2);
-    assert_eq!(store.schema_version().await.unwrap_or_default(), 2);
+    assert_eq!(store.schema_version().await.unwrap_or_default(), 3);
 
     // The attack path: others can write models/ → resnet.pt → a critical finding on load.
     let paths = store.attack_paths().await.unwrap_or_else(|e| panic!("{e}"));
@@ -284,6 +289,37 @@ async fn content_replaced_in_a_writable_folder_is_a_critical_event(store: &Store
     assert!(graph.nodes.iter().all(|n| !n.label.contains("evil.pkl")));
     assert!(graph.to_dot().starts_with("digraph aigis {"));
     assert!(graph.to_graphml().contains("<graphml"));
+    neighbourhoods_are_the_graph_cut(store).await;
+}
+
+/// Every node's neighbourhood read outwards in SQL is the whole graph cut around it, at every
+/// depth (and a node that is not there has none).
+async fn neighbourhoods_are_the_graph_cut(store: &Store) {
+    let graph = store.graph().await.unwrap_or_else(|e| panic!("{e}"));
+    assert!(!graph.nodes.is_empty());
+    for node in &graph.nodes {
+        for depth in 1..=4 {
+            let read = store
+                .neighbourhood(&node.id, depth)
+                .await
+                .unwrap_or_else(|e| panic!("{e}"));
+            let cut = graph.neighbourhood(&node.id, depth);
+            assert_eq!(read, cut, "{} at depth {depth}", node.id);
+        }
+    }
+    for missing in [
+        "model:999999",
+        "file:-1",
+        "location:x",
+        "nothing",
+        "finding:0",
+    ] {
+        let read = store
+            .neighbourhood(missing, 2)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert!(read.nodes.is_empty() && read.edges.is_empty(), "{missing}");
+    }
 }
 
 async fn triage_sticks_to_the_finding_on_the_same_content(store: &Store) {
@@ -511,6 +547,7 @@ async fn models_are_identified_by_their_content_wherever_they_are(store: &Store)
         all.iter()
             .any(|m| !m.current && m.locations.contains(&"file://build-01/data/b".to_owned()))
     );
+    neighbourhoods_are_the_graph_cut(store).await;
 }
 
 async fn remote_objects_are_located_by_bucket_and_key(store: &Store) {
@@ -590,6 +627,7 @@ async fn remote_objects_are_located_by_bucket_and_key(store: &Store) {
             .iter()
             .any(|s| s.contains("whoever replaces it"))
     );
+    neighbourhoods_are_the_graph_cut(store).await;
 }
 
 fn concurrent_recorders_into_one_file_all_land() {
@@ -653,6 +691,72 @@ fn a_database_from_a_newer_aigis_is_refused() {
                 .is_some_and(|e| e.contains("schema version 99") && e.contains("upgrade aigis")),
             "{err:?}"
         );
+    });
+}
+
+/// A database written by the aigis that knew schema version 2 (its own migrations, byte for
+/// byte) and holding a recorded scan opens, upgrades and reads the same.
+fn a_version_2_database_with_data_upgrades_in_place() {
+    block_on(async {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let path = dir.path().join("inventory.db");
+        std::fs::File::create(&path).unwrap_or_else(|e| panic!("{e}"));
+        let url = format!("sqlite:{}", path.display());
+        let pool = pool_of(&url).await;
+        sqlx::raw_sql(
+            "CREATE TABLE aigis_schema (version BIGINT PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)",
+        )
+        .execute(&*pool)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+        for (version, sql) in [
+            (1, include_str!("../migrations/schema.sql")),
+            (2, include_str!("../migrations/002_api.sql")),
+        ] {
+            sqlx::raw_sql(&sql.replace("{ID}", "INTEGER PRIMARY KEY"))
+                .execute(&*pool)
+                .await
+                .unwrap_or_else(|e| panic!("version {version}: {e}"));
+            sqlx::query(
+                "INSERT INTO aigis_schema (version, name, applied_at) VALUES ($1, 'old', 0)",
+            )
+            .bind(version)
+            .execute(&*pool)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        }
+        // Data recorded at version 2 (by hand: what that aigis wrote).
+        sqlx::raw_sql(
+            "INSERT INTO scans (id, started_at, host, collector, tool_version, ruleset_version, arguments, targets, files, incomplete) \
+             VALUES (1, 1000, 'old-host', 'scan', '0.1.0', '1', '[]', '[]', 1, 0); \
+             INSERT INTO files (id, digest, sha256, size, format, status, verdict, first_scan, last_scan) \
+             VALUES (1, 'sha256:aa', 'aa', 10, 'pickle', 'ok', 'critical', 1, 1); \
+             INSERT INTO locations (id, uri, kind, host, first_scan, last_scan) \
+             VALUES (1, 'file://old-host/m.pkl', 'host', 'old-host', 1, 1); \
+             INSERT INTO occurrences (file_id, location_id, first_scan, last_scan, first_seen, last_seen, current) \
+             VALUES (1, 1, 1, 1, 1000, 1000, 1); \
+             INSERT INTO findings (file_id, fingerprint, rule_id, severity, message, ruleset_version, first_scan, last_scan) \
+             VALUES (1, 'fp', 'PICKLE-CALL-DANGEROUS', 'critical', 'calls os.system', '1', 1, 1);",
+        )
+        .execute(&*pool)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+        pool.close().await;
+        let store = Store::open(&url)
+            .await
+            .unwrap_or_else(|e| panic!("open: {e}"));
+        assert_eq!(store.schema_version().await.unwrap_or_default(), 3);
+        let page = store
+            .findings_page(&FindingFilter::default(), None, 10, aigis_store_now())
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(page.items.len(), 1, "{page:?}");
+        assert_eq!(page.items[0].locations, ["file://old-host/m.pkl"]);
+        let near = store
+            .neighbourhood("file:1", 2)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(near.nodes.len(), 4, "{near:?}");
     });
 }
 
@@ -1103,4 +1207,145 @@ async fn a_cyclonedx_bom_records_as_a_run_and_the_inventory_exports_as_one(store
         ],
         "{back:?}"
     );
+}
+
+async fn findings_pages_are_worst_first_and_cursored_in_sql(store: &Store) {
+    // Findings of every severity (and one aigis does not know), on content held now, some
+    // marked; and one on content no location holds any more.
+    let severities = [
+        "info",
+        "critical",
+        "low",
+        "bogus",
+        "high",
+        "incomplete",
+        "medium",
+        "info",
+        "critical",
+    ];
+    let results: Vec<Value> = severities
+        .iter()
+        .enumerate()
+        .map(|(i, severity)| {
+            let rule = if i % 2 == 0 { "RULE-EVEN" } else { "RULE-ODD" };
+            result(
+                &format!("models/f{i}.pkl"),
+                &format!("{i:064x}"),
+                "none",
+                vec![
+                    finding(rule, severity, &format!("finding {i}")),
+                    finding("RULE-SECOND", "info", &format!("also {i}")),
+                ],
+            )
+        })
+        .collect();
+    store
+        .ingest(&doc(results, vec![]), &meta(1_000))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let all = store
+        .findings(None, true)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(all.len(), severities.len() * 2);
+    let order = |f: &aigis_store::FindingRow| {
+        (
+            std::cmp::Reverse(aigis_store::severity_rank(&f.severity)),
+            f.id,
+        )
+    };
+    assert!(
+        all.windows(2).all(|w| order(&w[0]) < order(&w[1])),
+        "{all:?}"
+    );
+    assert_eq!(all[0].severity, "critical");
+    assert_eq!(all[all.len() - 1].severity, "bogus");
+    // Marked ones drop out unless asked for; an expired mark is no mark.
+    let high = all
+        .iter()
+        .find(|f| f.severity == "high")
+        .map_or(0, |f| f.id);
+    let medium = all
+        .iter()
+        .find(|f| f.severity == "medium")
+        .map_or(0, |f| f.id);
+    store
+        .triage(high, TriageState::FalsePositive, "ours", None, "alice")
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    store
+        .triage(medium, TriageState::Accepted, "for now", Some(1), "alice")
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    // Page through, three at a time, with every filter: the pages join up to the whole list.
+    for (rule, include_triaged) in [
+        (None, false),
+        (None, true),
+        (Some("rule-even"), false),
+        (Some("RULE-ODD"), true),
+        (Some("NO-SUCH-RULE"), true),
+    ] {
+        let filter = FindingFilter {
+            rule: rule.map(str::to_owned),
+            include_triaged,
+        };
+        let expected: Vec<i64> = all
+            .iter()
+            .filter(|f| rule.is_none_or(|r| f.rule_id.eq_ignore_ascii_case(r)))
+            .filter(|f| include_triaged || f.id != high)
+            .map(|f| f.id)
+            .collect();
+        let mut paged = Vec::new();
+        let mut cursor: Option<String> = None;
+        loop {
+            let page = store
+                .findings_page(&filter, cursor.as_deref(), 3, aigis_store_now())
+                .await
+                .unwrap_or_else(|e| panic!("{e}"));
+            assert!(page.items.len() <= 3);
+            paged.extend(page.items.iter().map(|f| f.id));
+            match page.next {
+                Some(next) => cursor = Some(next),
+                None => break,
+            }
+            assert!(paged.len() <= expected.len(), "{rule:?}: runs past the end");
+        }
+        assert_eq!(
+            paged, expected,
+            "{rule:?} include_triaged={include_triaged}"
+        );
+    }
+    let expired = all.iter().find(|f| f.id == medium);
+    assert!(expired.is_some());
+    let open = store
+        .findings(None, false)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(open.iter().any(|f| f.id == medium && f.triage.is_none()));
+    // Each finding carries where its content is now.
+    assert!(open.iter().all(|f| f.locations.len() == 1), "{open:?}");
+    // A cursor that does not parse starts over.
+    let first = store
+        .findings_page(&FindingFilter::default(), Some("x.y"), 2, aigis_store_now())
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(first.items.first().map(|f| f.id), Some(all[0].id));
+    // Content no location holds any more has no open findings.
+    let mut gone = doc(vec![], vec![]);
+    gone.targets = vec!["models".into()];
+    store
+        .ingest(&gone, &meta(2_000))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let left = store
+        .findings_page(&FindingFilter::default(), None, 500, aigis_store_now())
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(left.items.is_empty() && left.next.is_none(), "{left:?}");
+}
+
+fn aigis_store_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
 }

@@ -283,6 +283,52 @@ pub(crate) fn a_model_replaced_in_a_writable_folder_is_a_critical_change() {
     );
     let out = run(&db, dir.path(), &["graph", "--format", "dot"]);
     assert!(String::from_utf8_lossy(&out.stdout).contains("-> \"file:"));
+    // Around one place at depth 1: the place, its host, its exposure, the content it holds and
+    // the model there, each one edge from it; nothing further.
+    let out = run(&db, dir.path(), &["graph", "--format", "json"]);
+    let graph = json_of(&out);
+    let place = graph["nodes"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|n| {
+            n["kind"] == "location"
+                && n["label"]
+                    .as_str()
+                    .is_some_and(|l| l.ends_with("/models/resnet.pt"))
+        })
+        .and_then(|n| n["id"].as_str())
+        .unwrap_or_else(|| panic!("{graph}"))
+        .to_owned();
+    let out = run(
+        &db,
+        dir.path(),
+        &[
+            "graph", "--around", &place, "--depth", "1", "--format", "json",
+        ],
+    );
+    let around = json_of(&out);
+    let nodes: Vec<&Value> = around["nodes"].as_array().into_iter().flatten().collect();
+    let kinds: std::collections::BTreeSet<&str> =
+        nodes.iter().filter_map(|n| n["kind"].as_str()).collect();
+    assert_eq!(
+        kinds,
+        ["exposure", "file", "host", "location", "model"].into(),
+        "{around}"
+    );
+    let edges: Vec<&Value> = around["edges"].as_array().into_iter().flatten().collect();
+    for node in &nodes {
+        let id = node["id"].as_str().unwrap_or_default();
+        assert!(
+            id == place
+                || edges
+                    .iter()
+                    .any(|e| (e["from"] == id && e["to"] == place.as_str())
+                        || (e["to"] == id && e["from"] == place.as_str())),
+            "{id} is not next to {place}: {around}"
+        );
+    }
+    assert!(nodes.len() < graph["nodes"].as_array().map_or(0, Vec::len));
 }
 
 pub(crate) fn a_saved_report_ingests_and_a_bad_database_fails_the_run() {
