@@ -62,6 +62,8 @@ pub enum Tool {
     Schemas,
     /// A headless Chromium.
     Chromium,
+    /// ChromeDriver, the WebDriver server that drives that Chromium (clicks, typing).
+    ChromeDriver,
     /// The Python of the venv with the official SPDX 3 bindings.
     SpdxPython,
     /// moto's S3 server.
@@ -99,6 +101,7 @@ impl Tool {
         match self {
             Tool::Schemas => env_or("AIGIS_SCHEMA_DIR", "../shared/schemas").filter(|p| p.is_dir()),
             Tool::Chromium => on_path(&["chromium", "chromium-browser", "google-chrome"]),
+            Tool::ChromeDriver => on_path(&["chromedriver"]),
             Tool::SpdxPython => env_or("AIGIS_SPDX_PYTHON", "target/ci-tools/spdx-venv/bin/python"),
             Tool::MotoServer => env_or("AIGIS_MOTO_SERVER", "target/ci-tools/venv/bin/moto_server"),
             Tool::Azurite => env_or(
@@ -124,6 +127,7 @@ impl Tool {
         match self {
             Tool::Schemas => "the official JSON schemas",
             Tool::Chromium => "chromium",
+            Tool::ChromeDriver => "chromedriver",
             Tool::SpdxPython => "the SPDX bindings venv",
             Tool::MotoServer => "moto_server",
             Tool::Azurite => "azurite-blob",
@@ -138,6 +142,7 @@ impl Tool {
         match self {
             Tool::Schemas => "set AIGIS_SCHEMA_DIR or keep ../shared/schemas beside the repository",
             Tool::Chromium => "apt-get install chromium (.ci/run does)",
+            Tool::ChromeDriver => "apt-get install chromium-driver (.ci/run does)",
             Tool::SpdxPython => {
                 ".ci/run creates target/ci-tools/spdx-venv (or set AIGIS_SPDX_PYTHON)"
             }

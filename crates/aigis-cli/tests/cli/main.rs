@@ -62,7 +62,8 @@ fn main() -> std::process::ExitCode {
             "serve::the_dashboard_shows_the_scenario_in_headless_chromium",
             serve::the_dashboard_shows_the_scenario_in_headless_chromium,
         )
-        .needs(Tool::Chromium),
+        .needs(Tool::Chromium)
+        .needs(Tool::ChromeDriver),
         Test::new(
             "record::webhooks_hear_of_policy_violations_and_failed_scans_without_an_inventory",
             record::webhooks_hear_of_policy_violations_and_failed_scans_without_an_inventory,

@@ -2,8 +2,11 @@
 //! HTTP by the binary's own server, SIGTERM stopping it cleanly; the dashboard in a real
 //! browser.
 
-use crate::reports::chromium;
+use crate::reports::{CHROMIUM_FLAGS, chromium};
 use crate::support::{aigis_command, repo_root, temp_dir};
+use aigis_testkit::Tool;
+use base64::Engine as _;
+use serde_json::{Value, json};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::path::Path;
@@ -38,21 +41,7 @@ fn http(addr: &str, method: &str, path: &str, token: Option<&str>, body: &[u8]) 
 pub(crate) fn serve_takes_pushed_reports_with_a_token_and_stops_on_sigterm() {
     let dir = temp_dir();
     let db = format!("sqlite:{}", dir.path().join("inventory.db").display());
-    let out = aigis_command()
-        .env("AIGIS_DB", &db)
-        .args([
-            "serve", "token", "create", "--name", "ci", "--scope", "ingest",
-        ])
-        .output()
-        .unwrap_or_else(|e| panic!("{e}"));
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let token = String::from_utf8_lossy(&out.stdout).trim().to_owned();
-    assert!(token.starts_with("aigis_"), "{token}");
+    let token = token(&db, "ci", "ingest");
     let report = aigis_command()
         .args(["scan", "--no-cache", "--format", "json"])
         .arg(repo_root().join("examples/rigged-model.pkl"))
@@ -191,6 +180,217 @@ fn screenshot(profile: &Path, url: &str, name: &str, height: u32) {
     );
 }
 
+/// A Chromium driven through ChromeDriver (W3C WebDriver over HTTP): what a user does with a
+/// mouse and keyboard, for the parts of the dashboard that need clicks and typing.
+struct Browser {
+    driver: std::process::Child,
+    addr: String,
+    session: String,
+}
+
+/// The W3C name of an element reference in WebDriver answers.
+const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
+
+impl Browser {
+    fn start(profile: &Path) -> Browser {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map(|a| a.port())
+            .unwrap_or_else(|e| panic!("{e}"));
+        let driver = std::process::Command::new(Tool::ChromeDriver.path())
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("chromedriver: {e}"));
+        let addr = format!("127.0.0.1:{port}");
+        let ready = (0..100).any(|_| {
+            std::thread::sleep(std::time::Duration::from_millis(100));
+            TcpStream::connect(&addr).is_ok()
+        });
+        assert!(ready, "chromedriver did not listen on {addr}");
+        let mut args: Vec<String> = CHROMIUM_FLAGS.iter().map(|f| (*f).to_owned()).collect();
+        args.push(format!("--user-data-dir={}", profile.display()));
+        args.push("--window-size=1280,1400".into());
+        let mut browser = Browser {
+            driver,
+            addr,
+            session: String::new(),
+        };
+        let answer = browser.call(
+            "POST",
+            "/session",
+            json!({"capabilities": {"alwaysMatch": {"browserName": "chrome", "goog:chromeOptions": {
+                "binary": Tool::Chromium.path(), "args": args}}}}),
+        );
+        browser.session = answer["sessionId"]
+            .as_str()
+            .unwrap_or_else(|| panic!("no session: {answer}"))
+            .to_owned();
+        browser.call(
+            "POST",
+            "/timeouts",
+            json!({"implicit": 10_000, "pageLoad": 30_000, "script": 10_000}),
+        );
+        browser
+    }
+
+    /// One WebDriver command on the session (`path` relative to it), its `value`.
+    fn call(&self, method: &str, path: &str, body: Value) -> Value {
+        let path = if path == "/session" {
+            path.to_owned()
+        } else {
+            format!("/session/{}{path}", self.session)
+        };
+        let body = if method == "GET" {
+            Vec::new()
+        } else {
+            body.to_string().into_bytes()
+        };
+        let (status, text) = self.request(method, &path, &body);
+        let answer: Value =
+            serde_json::from_str(&text).unwrap_or_else(|e| panic!("{method} {path}: {e}: {text}"));
+        assert_eq!(status, 200, "{method} {path}: {answer}");
+        answer["value"].clone()
+    }
+
+    /// One request to ChromeDriver, read to the end of its `content-length` (it keeps the
+    /// connection open).
+    fn request(&self, method: &str, path: &str, body: &[u8]) -> (u16, String) {
+        let mut stream = TcpStream::connect(&self.addr).unwrap_or_else(|e| panic!("{e}"));
+        stream
+            .set_read_timeout(Some(std::time::Duration::from_secs(60)))
+            .unwrap_or_else(|e| panic!("{e}"));
+        let head = format!(
+            "{method} {path} HTTP/1.1\r\nhost: {}\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
+            self.addr,
+            body.len()
+        );
+        stream
+            .write_all(head.as_bytes())
+            .and_then(|()| stream.write_all(body))
+            .unwrap_or_else(|e| panic!("{e}"));
+        let mut reader = BufReader::new(stream);
+        let mut line = String::new();
+        reader
+            .read_line(&mut line)
+            .unwrap_or_else(|e| panic!("{e}"));
+        let status = line
+            .split(' ')
+            .nth(1)
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(0);
+        let mut length = 0;
+        loop {
+            line.clear();
+            reader
+                .read_line(&mut line)
+                .unwrap_or_else(|e| panic!("{e}"));
+            if line.trim().is_empty() {
+                break;
+            }
+            if let Some((name, value)) = line.split_once(':')
+                && name.eq_ignore_ascii_case("content-length")
+            {
+                length = value.trim().parse().unwrap_or(0);
+            }
+        }
+        let mut body = vec![0; length];
+        reader
+            .read_exact(&mut body)
+            .unwrap_or_else(|e| panic!("{e}"));
+        (status, String::from_utf8_lossy(&body).into_owned())
+    }
+
+    fn open(&self, url: &str) {
+        self.call("POST", "/url", json!({ "url": url }));
+    }
+
+    /// The element `css` selects (waiting for it up to the implicit timeout).
+    fn find(&self, css: &str) -> String {
+        let found = self.call(
+            "POST",
+            "/element",
+            json!({"using": "css selector", "value": css}),
+        );
+        found[ELEMENT]
+            .as_str()
+            .unwrap_or_else(|| panic!("no {css}: {found}"))
+            .to_owned()
+    }
+
+    fn click(&self, css: &str) {
+        let element = self.find(css);
+        self.call("POST", &format!("/element/{element}/click"), json!({}));
+    }
+
+    fn type_into(&self, css: &str, text: &str) {
+        let element = self.find(css);
+        self.call(
+            "POST",
+            &format!("/element/{element}/value"),
+            json!({ "text": text }),
+        );
+    }
+
+    /// The page's DOM once it contains `text` (panics after ten seconds).
+    fn wait_for(&self, text: &str) -> String {
+        let mut dom = String::new();
+        for _ in 0..100 {
+            dom = self
+                .call("GET", "/source", json!({}))
+                .as_str()
+                .unwrap_or_default()
+                .to_owned();
+            if dom.contains(text) {
+                return dom;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        panic!("the page never showed {text:?}: {dom}");
+    }
+
+    /// A screenshot of the window, in `target/dashboard/NAME.png`.
+    fn screenshot(&self, name: &str) {
+        let png = self.call("GET", "/screenshot", json!({}));
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(png.as_str().unwrap_or_default())
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert!(bytes.len() > 10_000, "an empty screenshot");
+        let dir = repo_root().join("target/dashboard");
+        std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("{e}"));
+        std::fs::write(dir.join(format!("{name}.png")), bytes).unwrap_or_else(|e| panic!("{e}"));
+    }
+}
+
+impl Drop for Browser {
+    fn drop(&mut self) {
+        if !self.session.is_empty() {
+            let _ = self.request("DELETE", &format!("/session/{}", self.session), b"");
+        }
+        let _ = self.driver.kill();
+        let _ = self.driver.wait();
+    }
+}
+
+/// `aigis serve token create` with one scope; the token.
+fn token(db: &str, name: &str, scope: &str) -> String {
+    let out = aigis_command()
+        .env("AIGIS_DB", db)
+        .args(["serve", "token", "create", "--name", name, "--scope", scope])
+        .output()
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let token = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+    assert!(token.starts_with("aigis_"), "{token}");
+    token
+}
+
 /// The scenario, then the dashboard in headless Chromium: a clean model replaced by a
 /// malicious pickle in a folder anyone can write shows on the overview, in the filtered
 /// inventory, on the model's page (history, the call it makes) and in its drawn neighbourhood;
@@ -306,4 +506,59 @@ pub(crate) fn the_dashboard_shows_the_scenario_in_headless_chromium() {
         "{all}"
     );
     assert!(!all.contains("<img") && all.contains("<title>aigis inventory</title>"));
+
+    // Triage in the browser, clicked and typed: a read token's mark is refused on the page; an
+    // admin token's mark is stored, shows on the model's page and sticks to the finding.
+    let (_, model) = http(
+        &server.addr,
+        "GET",
+        &format!("/api/v1/models/{resnet}"),
+        None,
+        b"",
+    );
+    let model: Value = serde_json::from_str(&model).unwrap_or_else(|e| panic!("{e}"));
+    let first = &model["files"][0]["findings"][0];
+    let finding = first["id"].as_i64().unwrap_or_else(|| panic!("{model}"));
+    let rule = first["rule_id"].as_str().unwrap_or_default().to_owned();
+    let reader = token(&db, "viewer", "read");
+    let admin = token(&db, "security-team", "admin");
+    let browser = Browser::start(temp_dir().path());
+    let sign_in = |token: &str| {
+        browser.open(&format!("{base}/#/token"));
+        browser.type_into("form.inline input[name=token]", token);
+        browser.click("form.inline button[type=submit]");
+    };
+    sign_in(&reader);
+    browser.open(&format!("{base}/#/model/{resnet}"));
+    browser.wait_for(&rule);
+    browser.click("form.triage option[value=false_positive]");
+    browser.type_into("form.triage input:not([type=date])", "our own test class");
+    browser.click("form.triage button[type=submit]");
+    browser.wait_for("needs a token with the admin scope");
+    sign_in(&admin);
+    browser.open(&format!("{base}/#/model/{resnet}"));
+    browser.wait_for(&rule);
+    browser.click("form.triage option[value=false_positive]");
+    browser.type_into("form.triage input:not([type=date])", "our own test class");
+    browser.click("form.triage button[type=submit]");
+    let marked = browser.wait_for("false positive: our own test class");
+    assert!(!marked.contains("needs a token"), "{marked}");
+    browser.screenshot("triaged");
+    let (_, model) = http(
+        &server.addr,
+        "GET",
+        &format!("/api/v1/models/{resnet}"),
+        None,
+        b"",
+    );
+    let model: Value = serde_json::from_str(&model).unwrap_or_else(|e| panic!("{e}"));
+    let stored = model["files"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .flat_map(|f| f["findings"].as_array().into_iter().flatten())
+        .find(|f| f["id"] == finding)
+        .unwrap_or_else(|| panic!("{model}"));
+    assert_eq!(stored["triage"], "false_positive", "{stored}");
+    assert_eq!(stored["triage_reason"], "our own test class", "{stored}");
 }
