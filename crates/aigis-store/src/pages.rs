@@ -113,16 +113,8 @@ pub struct Place {
 
 /// `verdict`'s rank in SQL (the same order as [`crate::severity_rank`]).
 fn rank_sql(column: &str) -> String {
-    let words = [
-        "critical",
-        "high",
-        "medium",
-        crate::INCOMPLETE,
-        "low",
-        "info",
-    ];
     let mut sql = format!("(CASE {column}");
-    for word in words {
+    for word in SEVERITY_ORDER {
         sql.push_str(&format!(
             " WHEN '{word}' THEN {}",
             crate::severity_rank(word)

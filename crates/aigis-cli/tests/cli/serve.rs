@@ -509,14 +509,17 @@ pub(crate) fn the_dashboard_shows_the_scenario_in_headless_chromium() {
 
     // Triage in the browser, clicked and typed: a read token's mark is refused on the page; an
     // admin token's mark is stored, shows on the model's page and sticks to the finding.
-    let (_, model) = http(
-        &server.addr,
-        "GET",
-        &format!("/api/v1/models/{resnet}"),
-        None,
-        b"",
-    );
-    let model: Value = serde_json::from_str(&model).unwrap_or_else(|e| panic!("{e}"));
+    let model_json = || -> Value {
+        let (_, body) = http(
+            &server.addr,
+            "GET",
+            &format!("/api/v1/models/{resnet}"),
+            None,
+            b"",
+        );
+        serde_json::from_str(&body).unwrap_or_else(|e| panic!("{e}: {body}"))
+    };
+    let model = model_json();
     let first = &model["files"][0]["findings"][0];
     let finding = first["id"].as_i64().unwrap_or_else(|| panic!("{model}"));
     let rule = first["rule_id"].as_str().unwrap_or_default().to_owned();
@@ -528,30 +531,23 @@ pub(crate) fn the_dashboard_shows_the_scenario_in_headless_chromium() {
         browser.type_into("form.inline input[name=token]", token);
         browser.click("form.inline button[type=submit]");
     };
+    // The first finding's form: false positive, with a reason, submitted.
+    let mark = || {
+        browser.open(&format!("{base}/#/model/{resnet}"));
+        browser.wait_for(&rule);
+        browser.click("form.triage option[value=false_positive]");
+        browser.type_into("form.triage input:not([type=date])", "our own test class");
+        browser.click("form.triage button[type=submit]");
+    };
     sign_in(&reader);
-    browser.open(&format!("{base}/#/model/{resnet}"));
-    browser.wait_for(&rule);
-    browser.click("form.triage option[value=false_positive]");
-    browser.type_into("form.triage input:not([type=date])", "our own test class");
-    browser.click("form.triage button[type=submit]");
+    mark();
     browser.wait_for("needs a token with the admin scope");
     sign_in(&admin);
-    browser.open(&format!("{base}/#/model/{resnet}"));
-    browser.wait_for(&rule);
-    browser.click("form.triage option[value=false_positive]");
-    browser.type_into("form.triage input:not([type=date])", "our own test class");
-    browser.click("form.triage button[type=submit]");
+    mark();
     let marked = browser.wait_for("false positive: our own test class");
     assert!(!marked.contains("needs a token"), "{marked}");
     browser.screenshot("triaged");
-    let (_, model) = http(
-        &server.addr,
-        "GET",
-        &format!("/api/v1/models/{resnet}"),
-        None,
-        b"",
-    );
-    let model: Value = serde_json::from_str(&model).unwrap_or_else(|e| panic!("{e}"));
+    let model = model_json();
     let stored = model["files"]
         .as_array()
         .into_iter()
