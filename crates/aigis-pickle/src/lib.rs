@@ -86,7 +86,8 @@ use std::fmt;
 /// [`ProblemKind::LimitExceeded`] and keeps the verdicts found so far.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Limits {
-    /// Opcodes decoded per scan, nested pickles included.
+    /// Opcodes decoded per scan, nested pickles and every reading included. Sized for real
+    /// files (an opcode per byte of `max_read`): the per-file deadline is what bounds time.
     pub max_opcodes: u64,
     /// Items on the stack (plus open marks).
     pub max_stack: usize,
@@ -94,6 +95,13 @@ pub struct Limits {
     pub max_memo: usize,
     /// Symbolic values per pickle stream (the arena).
     pub max_values: usize,
+    /// Values a stream keeps in full detail. Past it, plain constants (numbers, strings,
+    /// bytes, tuples of them) that go into a list, dict or set or into the memo are elided:
+    /// they cost neither a value nor a memo entry, so a pickle of ordinary data of any size is
+    /// read to the end. What can reach a call (imports, calls, objects, the containers
+    /// themselves) is always kept. A stream that later needs an elided value's content to
+    /// name an import is read again in full detail.
+    pub detail_values: usize,
     /// Constants longer than this are not read: kept as (offset, length) plus a preview.
     pub max_inline_bytes: usize,
     /// Depth of nested pickles (a pickle handed to `pickle.loads` inside a pickle).
@@ -109,10 +117,11 @@ pub struct Limits {
 impl Default for Limits {
     fn default() -> Self {
         Self {
-            max_opcodes: 20_000_000,
+            max_opcodes: 2_000_000_000,
             max_stack: 1_000_000,
             max_memo: 1_000_000,
             max_values: 4_000_000,
+            detail_values: 1_000_000,
             max_inline_bytes: 1 << 20,
             max_nesting: 8,
             max_streams: 256,

@@ -51,28 +51,59 @@ const WALK_BUDGET: usize = 4_096;
 /// Bytes read of a constant too large to inline, for its preview.
 const PREVIEW: usize = 48;
 
-/// The memo: dense indices (what picklers write) in a vector, anything else in a map.
-/// Never allocates by a declared index.
+/// The memo: dense indices (what picklers write) in a vector, anything else in a map. Once a
+/// stream is past its detail budget, the contiguous entries go into runs instead: the entries
+/// that hold the shared elided constant cost one run however many there are. Never allocates
+/// by a declared index.
 #[derive(Default)]
 struct Memo {
     dense: Vec<Id>,
+    /// After `dense`: `(first index, id, count)`, in index order.
+    runs: Vec<(u64, Id, u64)>,
+    /// Indices covered by `runs`.
+    in_runs: u64,
+    /// Indices stored out of order.
     sparse: HashMap<u64, Id>,
+    /// Indices inside `runs` stored again (they shadow the run).
+    shadow: HashMap<u64, Id>,
 }
 
 impl Memo {
-    fn len(&self) -> usize {
-        self.dense.len() + self.sparse.len()
+    /// Entries (`len(memo)`, which numbers MEMOIZE's entry).
+    fn len(&self) -> u64 {
+        self.next() + self.sparse.len() as u64
+    }
+
+    /// The next contiguous index.
+    fn next(&self) -> u64 {
+        self.dense.len() as u64 + self.in_runs
+    }
+
+    /// Records held: what the memo limit bounds.
+    fn records(&self) -> usize {
+        self.dense.len() + self.runs.len() + self.sparse.len() + self.shadow.len()
     }
 
     fn get(&self, idx: u64) -> Option<Id> {
-        match usize::try_from(idx).ok().and_then(|i| self.dense.get(i)) {
-            Some(&id) => Some(id),
-            None => self.sparse.get(&idx).copied(),
+        if let Some(&id) = usize::try_from(idx).ok().and_then(|i| self.dense.get(i)) {
+            return Some(id);
         }
+        if let Some(&id) = self.sparse.get(&idx) {
+            return Some(id);
+        }
+        if idx >= self.next() {
+            return None;
+        }
+        if let Some(&id) = self.shadow.get(&idx) {
+            return Some(id);
+        }
+        let i = self.runs.partition_point(|&(start, _, _)| start <= idx);
+        let &(start, id, count) = self.runs.get(i.checked_sub(1)?)?;
+        (idx < start + count).then_some(id)
     }
 
-    /// Stores `id` at `idx`; returns whether a new entry was created.
-    fn put(&mut self, idx: u64, id: Id, max: usize) -> Result<(), ProblemKind> {
+    /// Stores `id` at `idx` (in a run when `run`, i.e. past the detail budget).
+    fn put(&mut self, idx: u64, id: Id, max: usize, run: bool) -> Result<(), ProblemKind> {
         let i = usize::try_from(idx).unwrap_or(usize::MAX);
         if let Some(slot) = self.dense.get_mut(i) {
             *slot = id;
@@ -82,17 +113,41 @@ impl Memo {
             *slot = id;
             return Ok(());
         }
-        if self.len() >= max {
+        if self.records() >= max {
             return Err(limit(LimitKind::Memo));
         }
-        if i == self.dense.len() {
-            self.dense.push(id);
-        } else {
+        let next = self.next();
+        if idx < next {
+            self.shadow.insert(idx, id);
+        } else if idx > next {
             self.sparse.insert(idx, id);
+        } else if run || !self.runs.is_empty() {
+            match self.runs.last_mut() {
+                Some((start, last, count)) if *last == id && *start + *count == idx => *count += 1,
+                _ => self.runs.push((idx, id, 1)),
+            }
+            self.in_runs += 1;
+        } else {
+            self.dense.push(id);
         }
         Ok(())
     }
 }
+
+/// Past a stream's detail budget ([`crate::Limits::detail_values`]).
+#[derive(Clone, Copy)]
+struct Summary {
+    /// The shared [`Value::Elided`].
+    elided: Id,
+    /// The first value created past the budget.
+    from: Id,
+}
+
+/// Elided memo entries remembered for [`Machine::restore_names`].
+const RECENT_ELIDED: usize = 8;
+
+/// Stacks deeper than this are not searched for reclaimable values (the search is linear).
+const RECLAIM_STACK: usize = 4_096;
 
 /// State shared by every stream and nested pickle of one scan.
 struct Ctx<'o> {
@@ -114,6 +169,9 @@ struct Ctx<'o> {
     /// The program of the current reading, when [`Options::trace`] is set.
     program: Vec<crate::Step>,
     program_truncated: bool,
+    /// A stream needed the content of a value it had elided: read everything again in full
+    /// detail.
+    needs_detail: bool,
 }
 
 /// Streams parsed from one feed.
@@ -160,6 +218,7 @@ pub(crate) fn scan_input(input: &dyn ReadAt, start: u64, opts: &Options) -> Pick
         joblib_seen: false,
         program: Vec::new(),
         program_truncated: false,
+        needs_detail: false,
     };
     let mut fetched: u64 = 0;
     let mut readings: Vec<Reading> = Vec::new();
@@ -176,6 +235,9 @@ pub(crate) fn scan_input(input: &dyn ReadAt, start: u64, opts: &Options) -> Pick
             break;
         }
         let r = read_once(&mut ctx, input, start, plan, false, &mut fetched);
+        if ctx.needs_detail {
+            break;
+        }
         // Every decision point this reading met beyond its plan is explored the other way.
         for i in r.plan.len()..r.events {
             let mut next = r.plan.clone();
@@ -185,9 +247,14 @@ pub(crate) fn scan_input(input: &dyn ReadAt, start: u64, opts: &Options) -> Pick
         }
         readings.push(r);
     }
-    if readings.iter().any(|r| r.joblib_seen) && !past_deadline() {
+    if readings.iter().any(|r| r.joblib_seen) && !past_deadline() && !ctx.needs_detail {
         let r = read_once(&mut ctx, input, start, Vec::new(), true, &mut fetched);
         readings.push(r);
+    }
+    if ctx.needs_detail && opts.limits.detail_values < opts.limits.max_values {
+        let mut detailed = opts.clone();
+        detailed.limits.detail_values = usize::MAX;
+        return scan_input(input, start, &detailed);
     }
     let mut scan = merge(readings, unexplored);
     scan.globals = std::mem::take(&mut ctx.globals);
@@ -214,7 +281,9 @@ fn read_once(
     ctx.program_truncated = false;
     let mut feed = Feed::new(input, start, ctx.opts.limits.max_read, plan.clone());
     let mut out = ctx.scan_streams(&mut feed, 0);
-    sweep_after_limit(input, feed.fetched(), &mut out, ctx);
+    if !ctx.needs_detail {
+        sweep_after_limit(input, feed.fetched(), &mut out, ctx);
+    }
     *fetched = fetched.saturating_add(feed.fetched());
     Reading {
         out,
@@ -609,6 +678,13 @@ struct Machine<'c, 'o, 'i> {
     /// pure-Python one reads on, and so does the machine, to judge what that runs).
     overrun: Option<u64>,
     forward_depth: usize,
+    /// Set once the arena holds [`crate::Limits::detail_values`] values.
+    summary: Option<Summary>,
+    /// Values below this are referred to from outside the stack (the memo, a container, an
+    /// object's state, the imports): never reclaimed.
+    keep_floor: Id,
+    /// The last constants the memo elided, as (index, value), while the value lives.
+    recent_elided: std::collections::VecDeque<(u64, Id)>,
 }
 
 impl<'c, 'o, 'i> Machine<'c, 'o, 'i> {
@@ -631,6 +707,9 @@ impl<'c, 'o, 'i> Machine<'c, 'o, 'i> {
             frame_noted: false,
             overrun: None,
             forward_depth: 0,
+            summary: None,
+            keep_floor: 0,
+            recent_elided: std::collections::VecDeque::new(),
         }
     }
 
@@ -692,7 +771,148 @@ impl<'c, 'o, 'i> Machine<'c, 'o, 'i> {
         if self.arena.len() >= self.limits().max_values {
             return Err(limit(LimitKind::Values));
         }
+        if self.summary.is_none() && self.arena.len() >= self.limits().detail_values {
+            let elided = self.arena.push(Value::Elided);
+            self.summary = Some(Summary {
+                elided,
+                from: elided + 1,
+            });
+        }
         Ok(self.arena.push(v))
+    }
+
+    /// Whether `id` may be elided: past the detail budget, a constant (number, string, bytes,
+    /// or a tuple or frozenset of them) created past it, or the elided value itself.
+    fn elidable(&self, id: Id) -> bool {
+        let Some(s) = self.summary else {
+            return false;
+        };
+        id == s.elided || (id >= s.from && self.constant_data(id, 4))
+    }
+
+    fn constant_data(&self, id: Id, depth: usize) -> bool {
+        match self.arena.get(id) {
+            Value::None
+            | Value::Bool(_)
+            | Value::Int(_)
+            | Value::BigInt(_)
+            | Value::Float(_)
+            | Value::Str(_)
+            | Value::BigStr { .. }
+            | Value::Bytes(_)
+            | Value::ByteArray(_)
+            | Value::Elided => true,
+            Value::Tuple(items) | Value::FrozenSet(items) => {
+                depth > 0 && items.iter().all(|&i| self.constant_data(i, depth - 1))
+            }
+            _ => false,
+        }
+    }
+
+    /// `id` is referred to from outside the stack: it and what it refers to are never reclaimed.
+    fn keep(&mut self, id: Id) {
+        self.keep_floor = self.keep_floor.max(id.saturating_add(1));
+    }
+
+    /// An elided constant where the exact one names something (an import, an attribute): the
+    /// stream is read again in full detail (see [`crate::Limits::detail_values`]).
+    fn need_exact(&mut self, ids: &[Id]) -> Res<()> {
+        let Some(s) = self.summary else {
+            return Ok(());
+        };
+        let mut elided = false;
+        for &id in ids {
+            self.arena.walk(id, 64, |i, _| elided |= i == s.elided);
+        }
+        if elided {
+            self.ctx.needs_detail = true;
+            return Err(limit(LimitKind::Values));
+        }
+        Ok(())
+    }
+
+    /// `ids` name something (STACK_GLOBAL's operands, getattr's attribute): when the memo
+    /// elided one of them just before, it gets the exact value back, since picklers fetch a
+    /// name again from the memo (a module's name for its next class).
+    fn restore_names(&mut self, ids: &[Id]) -> Res<()> {
+        let back: Vec<(u64, Id)> = self
+            .recent_elided
+            .iter()
+            .copied()
+            .filter(|(_, id)| ids.contains(id))
+            .collect();
+        for (idx, id) in back {
+            self.keep(id);
+            let max = self.limits().max_memo;
+            self.memo.put(idx, id, max, true)?;
+        }
+        Ok(())
+    }
+
+    /// Marks `id` as invoked or constructed (see `used`).
+    fn mark_used(&mut self, id: Id) {
+        self.keep(id);
+        self.used.insert(id);
+    }
+
+    /// Adds `items` to the list or set `c` (`pairs` to the dict `c`). Past the detail budget
+    /// the constants among them are elided (one [`Value::Elided`] stands for them in the
+    /// container) and the values nothing refers to any more are reclaimed.
+    fn extend_container(&mut self, c: Id, mut items: Vec<Id>, mut pairs: Vec<(Id, Id)>) {
+        let before = items.len() + pairs.len();
+        if self.summary.is_some() {
+            items.retain(|&i| !self.elidable(i));
+            pairs.retain(|&(k, v)| !(self.elidable(k) && self.elidable(v)));
+        }
+        let elided = (items.len() + pairs.len() < before)
+            .then(|| self.summary.map(|s| s.elided))
+            .flatten();
+        let top = items
+            .iter()
+            .chain(pairs.iter().flat_map(|(k, v)| [k, v]))
+            .max();
+        if let Some(&top) = top {
+            self.keep(top);
+        }
+        match self.arena.get_mut(c) {
+            Some(Value::List(l) | Value::Set(l)) => {
+                if let Some(e) = elided
+                    && l.last() != Some(&e)
+                {
+                    l.push(e);
+                }
+                l.extend(items);
+            }
+            Some(Value::Dict(p)) => {
+                if let Some(e) = elided
+                    && p.last() != Some(&(e, e))
+                {
+                    p.push((e, e));
+                }
+                p.extend(pairs);
+            }
+            _ => {}
+        }
+        if elided.is_some() {
+            self.reclaim();
+        }
+    }
+
+    /// Drops the values at the top of the arena that nothing refers to any more (constants
+    /// elided from containers and the memo), so plain data of any size costs bounded memory.
+    fn reclaim(&mut self) {
+        let Some(s) = self.summary else {
+            return;
+        };
+        if self.stack.len() > RECLAIM_STACK {
+            return;
+        }
+        let on_stack = self.stack.iter().max().map_or(0, |&m| m.saturating_add(1));
+        let floor = s.from.max(self.keep_floor).max(on_stack);
+        if (floor as usize) < self.arena.len() {
+            self.arena.truncate(floor as usize);
+            self.recent_elided.retain(|&(_, id)| id < floor);
+        }
     }
 
     fn push(&mut self, id: Id) -> Res<()> {
@@ -742,7 +962,20 @@ impl<'c, 'o, 'i> Machine<'c, 'o, 'i> {
 
     fn memo_put(&mut self, idx: u64, id: Id) -> Res<()> {
         let max = self.limits().max_memo;
-        self.memo.put(idx, id, max)
+        let id = match self.summary {
+            Some(s) if self.elidable(id) => {
+                if self.recent_elided.len() >= RECENT_ELIDED {
+                    self.recent_elided.pop_front();
+                }
+                self.recent_elided.push_back((idx, id));
+                s.elided
+            }
+            _ => {
+                self.keep(id);
+                id
+            }
+        };
+        self.memo.put(idx, id, max, self.summary.is_some())
     }
 
     fn memo_get(&mut self, idx: u64) -> Res<()> {
@@ -1041,8 +1274,8 @@ impl<'c, 'o, 'i> Machine<'c, 'o, 'i> {
             op::APPEND => {
                 let v = self.pop()?;
                 let list = self.top()?;
-                if let Some(Value::List(items)) = self.arena.get_mut(list) {
-                    items.push(v);
+                if matches!(self.arena.get(list), Value::List(_)) {
+                    self.extend_container(list, vec![v], Vec::new());
                 } else {
                     self.append_to_object(off, list, vec![v])?;
                 }
@@ -1050,8 +1283,8 @@ impl<'c, 'o, 'i> Machine<'c, 'o, 'i> {
             op::APPENDS => {
                 let items = self.pop_mark()?;
                 let list = self.top()?;
-                if let Some(Value::List(l)) = self.arena.get_mut(list) {
-                    l.extend(items);
+                if matches!(self.arena.get(list), Value::List(_)) {
+                    self.extend_container(list, items, Vec::new());
                 } else {
                     self.append_to_object(off, list, items)?;
                 }
@@ -1081,23 +1314,19 @@ impl<'c, 'o, 'i> Machine<'c, 'o, 'i> {
                 let v = self.pop()?;
                 let k = self.pop()?;
                 let d = self.top()?;
-                if let Some(Value::Dict(p)) = self.arena.get_mut(d) {
-                    p.push((k, v));
-                }
+                self.extend_container(d, Vec::new(), vec![(k, v)]);
             }
             op::SETITEMS => {
                 let items = self.pop_mark()?;
                 let new = pairs(items)?;
                 let d = self.top()?;
-                if let Some(Value::Dict(p)) = self.arena.get_mut(d) {
-                    p.extend(new);
-                }
+                self.extend_container(d, Vec::new(), new);
             }
             op::ADDITEMS => {
                 let items = self.pop_mark()?;
                 let s = self.top()?;
-                if let Some(Value::Set(set)) = self.arena.get_mut(s) {
-                    set.extend(items);
+                if matches!(self.arena.get(s), Value::Set(_)) {
+                    self.extend_container(s, items, Vec::new());
                 } else if let Some(&first) = items.first() {
                     self.call_injected(off, s, &["add"], first)?;
                 }
@@ -1139,7 +1368,7 @@ impl<'c, 'o, 'i> Machine<'c, 'o, 'i> {
             }
             op::MEMOIZE => {
                 let t = self.top()?;
-                let idx = self.memo.len() as u64;
+                let idx = self.memo.len();
                 self.memo_put(idx, t)?;
             }
             op::GLOBAL => {
@@ -1278,6 +1507,7 @@ impl<'c, 'o, 'i> Machine<'c, 'o, 'i> {
                 | Value::Set(_)
                 | Value::FrozenSet(_)
                 | Value::Buffer { .. }
+                | Value::Elided
         )
     }
 
@@ -1382,6 +1612,7 @@ impl<'c, 'o, 'i> Machine<'c, 'o, 'i> {
         self.eventful = true;
         self.ctx.note_global(module, name);
         let id = self.value(Value::global(module, name))?;
+        self.keep(id);
         self.global_sites.push((id, off));
         Ok(id)
     }
@@ -1410,6 +1641,8 @@ impl<'c, 'o, 'i> Machine<'c, 'o, 'i> {
     }
 
     fn stack_global(&mut self, off: u64, module: Id, name: Id) -> Res<Id> {
+        self.need_exact(&[module, name])?;
+        self.restore_names(&[module, name])?;
         match (self.arena.as_str(module), self.arena.as_str(name)) {
             (Some(m), Some(n)) => {
                 let (m, n) = (m.to_owned(), n.to_owned());
@@ -1518,6 +1751,7 @@ impl<'c, 'o, 'i> Machine<'c, 'o, 'i> {
                     | Value::Str(_)
                     | Value::Bytes(_)
                     | Value::Tuple(_)
+                    | Value::Elided
             ) {
                 ok = false;
             }
@@ -1532,7 +1766,7 @@ impl<'c, 'o, 'i> Machine<'c, 'o, 'i> {
         let Some((module, qualname)) = self.global_of(callee) else {
             return self.invoke_computed(off, callee, args, kwargs, via);
         };
-        self.used.insert(callee);
+        self.mark_used(callee);
         let name = classify::full_name(&module, &qualname);
         if via == Via::Direct
             && let Some(r) = self.evaluate(off, &name, args)?
@@ -1693,11 +1927,13 @@ impl<'c, 'o, 'i> Machine<'c, 'o, 'i> {
                 let (Some(target), Some(attr)) = (a0, a1) else {
                     return Ok(None);
                 };
+                self.need_exact(&[attr])?;
+                self.restore_names(&[attr])?;
                 let Some(attr) = self.arena.as_str(attr).map(str::to_owned) else {
                     return Ok(None);
                 };
                 if let Some((m, q)) = self.global_of(target) {
-                    self.used.insert(target);
+                    self.mark_used(target);
                     let q = if q.is_empty() {
                         attr
                     } else {
@@ -1712,6 +1948,7 @@ impl<'c, 'o, 'i> Machine<'c, 'o, 'i> {
                 })?))
             }
             "numpy.core._ufunc_reconstruct" | "numpy._core._ufunc_reconstruct" => {
+                self.need_exact(&[a0, a1].into_iter().flatten().collect::<Vec<_>>())?;
                 let (Some(m), Some(n)) = (
                     a0.and_then(|m| self.arena.as_str(m)).map(str::to_owned),
                     a1.and_then(|n| self.arena.as_str(n)).map(str::to_owned),
@@ -1730,6 +1967,7 @@ impl<'c, 'o, 'i> Machine<'c, 'o, 'i> {
                 && (1..=2).contains(&nargs) =>
             {
                 // `module.__builtins__` is the builtins dict: `.get('eval')` is `builtins.eval`.
+                self.need_exact(&a0.into_iter().collect::<Vec<_>>())?;
                 let Some(attr) = a0.and_then(|a| self.arena.as_str(a)).map(str::to_owned) else {
                     return Ok(None);
                 };
@@ -1893,7 +2131,7 @@ impl<'c, 'o, 'i> Machine<'c, 'o, 'i> {
                         .global_of(base)
                         .is_some_and(|(m, q)| classify::full_name(&m, &q) == "builtins.object");
                     if is_object {
-                        self.used.insert(base);
+                        self.mark_used(base);
                     } else {
                         let state = self.arg(args, 2);
                         self.forward(off, base, state)?;
@@ -1983,7 +2221,7 @@ impl<'c, 'o, 'i> Machine<'c, 'o, 'i> {
             && classify::dangerous_category(&m, &q).is_none()
         {
             // A framework class without effects, called to build a value.
-            self.used.insert(f);
+            self.mark_used(f);
             Ok(())
         } else if self.arena.global_name(f).is_some() {
             self.invoke(off, f, args, None, Via::Forwarded).map(|_| ())
@@ -2118,16 +2356,19 @@ impl<'c, 'o, 'i> Machine<'c, 'o, 'i> {
         }
         let mut blobs = Vec::new();
         let mut callables = Vec::new();
+        let mut elided = false;
         self.arena.walk(state, 64, |id, v| match v {
             Value::Bytes(_) | Value::ByteArray(_) => blobs.push(id),
             Value::Global(_) | Value::Call { .. } | Value::Attr { .. } => callables.push(id),
+            Value::Elided => elided = true,
             _ => {}
         });
         let mut worst: Option<Effect> = None;
         for &e in &effects {
             match e {
                 Effect::Loads(_) => {
-                    if blobs.is_empty() {
+                    // Bytes the machine elided may be what gets loaded: not verified.
+                    if blobs.is_empty() || elided {
                         worst = worse(worst, e);
                     }
                     for &b in &blobs {
@@ -2176,7 +2417,7 @@ impl<'c, 'o, 'i> Machine<'c, 'o, 'i> {
         let Some((m, q)) = self.global_of(f) else {
             return;
         };
-        self.used.insert(f);
+        self.mark_used(f);
         let effects = effects::call_effects(&classify::full_name(&m, &q));
         if let Some(worst) = effects.iter().copied().max_by_key(|e| effect_rank(*e))
             && effect_rank(worst) > 0
@@ -2256,7 +2497,7 @@ impl<'c, 'o, 'i> Machine<'c, 'o, 'i> {
             );
             return;
         };
-        self.used.insert(cls);
+        self.mark_used(cls);
         match classify::construction_or_reference(&m, &q, self.ctx.opts) {
             NameClass::Allowed => {}
             NameClass::Dangerous(cat) => {
@@ -2344,7 +2585,7 @@ impl<'c, 'o, 'i> Machine<'c, 'o, 'i> {
     fn build(&mut self, feed: &mut Feed<'_>, off: u64, target: Id, state: Id) -> Res<()> {
         if let Some((m, q)) = self.global_of(target) {
             self.eventful = true;
-            self.used.insert(target);
+            self.mark_used(target);
             let st = self.render(state);
             let iocs = self.iocs(&[state]);
             self.verdict(
@@ -2367,6 +2608,7 @@ impl<'c, 'o, 'i> Machine<'c, 'o, 'i> {
         } else {
             return Ok(());
         }
+        self.keep(state);
         let Some(class) = class else {
             return Ok(());
         };
@@ -2406,6 +2648,7 @@ impl<'c, 'o, 'i> Machine<'c, 'o, 'i> {
     /// unpickler's frame (joblib ends the frame before writing them), so inside a frame with
     /// bytes left they come after the frame and unpickling goes on in the frame.
     fn joblib_array(&mut self, feed: &mut Feed<'_>, state: Id) -> Res<()> {
+        self.need_exact(&[state])?;
         match joblib::payload(&self.arena, state).map_err(ProblemKind::Joblib)? {
             joblib::ArrayPayload::Raw { padded, bytes } => {
                 let mut total = bytes;

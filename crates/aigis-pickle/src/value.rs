@@ -70,6 +70,11 @@ pub(crate) enum Value {
         readonly: bool,
     },
     Unknown,
+    /// Plain data the machine no longer holds: a constant (number, string, bytes, or a tuple
+    /// of them) that went into a container or the memo once the stream had more values than
+    /// [`crate::Limits::detail_values`]. Known not to be callable, never computed at load
+    /// time; its content is unknown, so whatever needs the content fails closed.
+    Elided,
 }
 
 /// `module.qualname` of an imported name.
@@ -107,6 +112,11 @@ impl Arena {
     pub(crate) fn len(&self) -> usize {
         const _: () = assert!(std::mem::size_of::<Value>() <= 32);
         self.values.len()
+    }
+
+    /// Drops the values from `len` on (the caller proves nothing refers to them).
+    pub(crate) fn truncate(&mut self, len: usize) {
+        self.values.truncate(len);
     }
 
     /// Adds a value (the caller checks the arena cap).
@@ -349,6 +359,7 @@ impl Arena {
                 "<out-of-band buffer>"
             }),
             Value::Unknown => out.push_str("<unknown>"),
+            Value::Elided => out.push_str("..."),
         }
     }
 

@@ -1659,3 +1659,203 @@ fn a_verdict_only_the_linear_reading_reaches_says_so() {
     assert!(c[0].starts_with("as pickle.loads reads it"), "{c:?}");
     assert!(r.problem.is_none(), "{:?}", r.problem);
 }
+
+// ---- plain data past the detail budget ------------------------------------------------------
+
+fn critical_callees(r: &PickleScan) -> Vec<&str> {
+    r.verdicts
+        .iter()
+        .filter(|v| v.risk == Risk::Critical)
+        .filter_map(|v| v.callee.as_deref())
+        .collect()
+}
+
+/// Limits that keep 1,000 values in detail and hold at most 5,000 values and memo entries.
+fn small_arena() -> Limits {
+    Limits {
+        detail_values: 1_000,
+        max_values: 5_000,
+        max_memo: 5_000,
+        ..Limits::default()
+    }
+}
+
+/// Opens a protocol 4 pickle of `{'vocab': {word: n, ...}, 'weights': [float, ...]}` as
+/// `pickle.dumps` writes it: every string memoized, items in batches of 1,000, the outer dict
+/// left open on the stack (its last SETITEMS and the STOP are the caller's).
+fn plain_data(words: u32, floats: u32) -> P {
+    let mut p = P::new().proto(4).op(b'}').op(0x94).op(b'(');
+    p = p.ustr("vocab").op(0x94).op(b'}').op(0x94);
+    for batch in (0..words).collect::<Vec<_>>().chunks(1_000) {
+        p = p.op(b'(');
+        for &i in batch {
+            p = p.ustr(&format!("tok{i}")).op(0x94).binint(i as i32);
+        }
+        p = p.op(b'u');
+    }
+    p = p.ustr("weights").op(0x94).op(b']').op(0x94);
+    for batch in (0..floats).collect::<Vec<_>>().chunks(1_000) {
+        p = p.op(b'(');
+        for &i in batch {
+            p = p.raw(b"G").raw(&(f64::from(i) / 7.0).to_be_bytes());
+        }
+        p = p.op(b'e');
+    }
+    p
+}
+
+#[test]
+fn plain_data_of_any_size_is_read_to_the_end() {
+    // 200,000 memoized strings and 500,000 values in an arena of 5,000 values and a memo of
+    // 5,000 entries: the constants go in and out, the containers stay.
+    let p = plain_data(200_000, 300_000).op(b'u').stop();
+    let r = run_with(&p, small_arena());
+    assert_clean(&r);
+    // The same file with the detail budget as large as the arena: the memo limit is hit.
+    let detailed = run_with(
+        &p,
+        Limits {
+            detail_values: usize::MAX,
+            ..small_arena()
+        },
+    );
+    assert!(
+        matches!(
+            detailed.problem.map(|p| p.kind),
+            Some(ProblemKind::LimitExceeded { .. })
+        ),
+        "the test must exercise the limits"
+    );
+}
+
+#[test]
+fn what_follows_plain_data_is_still_judged() {
+    // A call stored beside the data, and an import that is only referenced.
+    let p = plain_data(20_000, 20_000)
+        .ustr("hook")
+        .global("os", "system")
+        .ustr("id")
+        .tuple1()
+        .reduce()
+        .ustr("ref")
+        .global("subprocess", "Popen")
+        .op(b'u')
+        .stop();
+    let r = run_with(&p, small_arena());
+    assert!(r.problem.is_none(), "{:?}", r.problem);
+    assert_eq!(critical_callees(&r), vec!["os.system"]);
+    assert!(
+        r.verdicts
+            .iter()
+            .any(|v| v.kind == VerdictKind::DangerousReference
+                && v.callee.as_deref() == Some("subprocess.Popen")),
+        "{:#?}",
+        r.verdicts
+    );
+}
+
+#[test]
+fn an_elided_name_is_read_again_in_detail() {
+    // "os" and "system" are memoized as list items past the budget, then named again from the
+    // memo by STACK_GLOBAL: the machine reads the stream again keeping every value.
+    let mut p = P::new().proto(4).op(b']').op(0x94).op(b'(');
+    for i in 0..3_000 {
+        p = p.ustr(&format!("w{i}")).op(0x94);
+    }
+    p = p.ustr("os").op(0x94).ustr("system").op(0x94).op(b'e');
+    let (os, system) = (3_001u32, 3_002u32);
+    let p = p
+        .raw(b"j")
+        .raw(&os.to_le_bytes())
+        .raw(b"j")
+        .raw(&system.to_le_bytes())
+        .op(0x93)
+        .ustr("id")
+        .tuple1()
+        .reduce()
+        .op(b'a')
+        .stop();
+    let limits = Limits {
+        detail_values: 1_000,
+        ..Limits::default()
+    };
+    let r = run_with(&p, limits);
+    assert!(r.problem.is_none(), "{:?}", r.problem);
+    assert_eq!(critical_callees(&r), vec!["os.system"]);
+}
+
+#[test]
+fn elided_bytes_handed_to_a_loader_fail_closed() {
+    // A nested pickle memoized among plain bytes past the budget, then handed to an allowed
+    // loader from the memo: the machine no longer holds it, so it cannot clear it.
+    let nested = P::payload("id");
+    let mut p = P::new().proto(4).op(b']').op(0x94).op(b'(');
+    for i in 0..3_000u32 {
+        p = p.bytes(&i.to_le_bytes()).op(0x94);
+    }
+    p = p.bytes(&nested.0).op(0x94).op(b'e');
+    let idx = 3_001u32;
+    let p = p
+        .global("torch.storage", "_load_from_bytes")
+        .raw(b"j")
+        .raw(&idx.to_le_bytes())
+        .tuple1()
+        .reduce()
+        .op(b'a')
+        .stop();
+    let full = run(&p);
+    assert_eq!(critical_callees(&full), vec!["os.system"]);
+    assert!(
+        full.verdicts.iter().all(|v| v.risk != Risk::High),
+        "{:#?}",
+        full.verdicts
+    );
+    let r = run_with(
+        &p,
+        Limits {
+            detail_values: 1_000,
+            ..Limits::default()
+        },
+    );
+    assert!(
+        r.verdicts.iter().any(|v| v.risk == Risk::High
+            && v.callee.as_deref() == Some("torch.storage._load_from_bytes")),
+        "{:#?}",
+        r.verdicts
+    );
+}
+
+#[test]
+fn a_module_name_fetched_again_from_the_memo_stays_exact() {
+    // Protocol 4 writes a module's name once and fetches it from the memo for the module's next
+    // class: past the budget that name is kept, so the file is read once, in the small arena.
+    let words = 20_000u32;
+    let collections = words + 5;
+    let p = plain_data(words, 1_000)
+        .ustr("od")
+        .ustr("collections")
+        .op(0x94)
+        .ustr("OrderedDict")
+        .op(0x94)
+        .op(0x93)
+        .op(0x94)
+        .op(b')')
+        .reduce()
+        .ustr("counter")
+        .raw(b"j")
+        .raw(&collections.to_le_bytes())
+        .ustr("Counter")
+        .op(0x94)
+        .op(0x93)
+        .op(b')')
+        .reduce()
+        .op(b'u')
+        .stop();
+    let r = run_with(&p, small_arena());
+    assert_clean(&r);
+    assert!(
+        r.bytes_consumed <= p.len(),
+        "read again: {}",
+        r.bytes_consumed
+    );
+}

@@ -129,6 +129,7 @@ impl Machine<'_, '_, '_> {
             }
             Value::Attr { .. }
             | Value::Unknown
+            | Value::Elided
             | Value::PersistentId(_)
             | Value::Buffer { .. }
             | Value::BigStr { .. }
