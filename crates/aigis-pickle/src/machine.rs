@@ -792,20 +792,11 @@ impl<'c, 'o, 'i> Machine<'c, 'o, 'i> {
 
     fn constant_data(&self, id: Id, depth: usize) -> bool {
         match self.arena.get(id) {
-            Value::None
-            | Value::Bool(_)
-            | Value::Int(_)
-            | Value::BigInt(_)
-            | Value::Float(_)
-            | Value::Str(_)
-            | Value::BigStr { .. }
-            | Value::Bytes(_)
-            | Value::ByteArray(_)
-            | Value::Elided => true,
+            Value::Elided => true,
             Value::Tuple(items) | Value::FrozenSet(items) => {
                 depth > 0 && items.iter().all(|&i| self.constant_data(i, depth - 1))
             }
-            _ => false,
+            v => v.is_scalar(),
         }
     }
 
@@ -1490,25 +1481,18 @@ impl<'c, 'o, 'i> Machine<'c, 'o, 'i> {
     /// Plain data: no call, import or object whose type is unknown (so whether it can be called,
     /// iterated or used as a name is known).
     fn is_plain_data(&self, id: Id) -> bool {
-        matches!(
-            self.arena.get(id),
-            Value::None
-                | Value::Bool(_)
-                | Value::Int(_)
-                | Value::BigInt(_)
-                | Value::Float(_)
-                | Value::Str(_)
-                | Value::BigStr { .. }
-                | Value::Bytes(_)
-                | Value::ByteArray(_)
-                | Value::Tuple(_)
-                | Value::List(_)
-                | Value::Dict(_)
-                | Value::Set(_)
-                | Value::FrozenSet(_)
-                | Value::Buffer { .. }
-                | Value::Elided
-        )
+        let v = self.arena.get(id);
+        v.is_scalar()
+            || matches!(
+                v,
+                Value::Tuple(_)
+                    | Value::List(_)
+                    | Value::Dict(_)
+                    | Value::Set(_)
+                    | Value::FrozenSet(_)
+                    | Value::Buffer { .. }
+                    | Value::Elided
+            )
     }
 
     /// Whether a value cannot be an exact `str` at load time (STACK_GLOBAL accepts nothing

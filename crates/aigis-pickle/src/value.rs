@@ -77,6 +77,24 @@ pub(crate) enum Value {
     Elided,
 }
 
+impl Value {
+    /// A number, string, bytes, None or a bool: data that holds no other value.
+    pub(crate) fn is_scalar(&self) -> bool {
+        matches!(
+            self,
+            Value::None
+                | Value::Bool(_)
+                | Value::Int(_)
+                | Value::BigInt(_)
+                | Value::Float(_)
+                | Value::Str(_)
+                | Value::BigStr { .. }
+                | Value::Bytes(_)
+                | Value::ByteArray(_)
+        )
+    }
+}
+
 /// `module.qualname` of an imported name.
 #[derive(Debug, Clone)]
 pub(crate) struct GlobalName {
