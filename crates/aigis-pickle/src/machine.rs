@@ -143,6 +143,11 @@ struct Summary {
     from: Id,
 }
 
+/// A returned object with at least this many references, and this many per distinct value, is
+/// a "billion laughs" structure.
+const EXPANSION_REFERENCES: u64 = 100_000_000;
+const EXPANSION_FACTOR: u64 = 1_000;
+
 /// Elided memo entries remembered for [`Machine::restore_names`].
 const RECENT_ELIDED: usize = 8;
 
@@ -1100,6 +1105,37 @@ impl<'c, 'o, 'i> Machine<'c, 'o, 'i> {
         );
     }
 
+    /// The object a pickle returns, built with memo or DUP sharing into far more references
+    /// than values ("billion laughs"): loading stays small, but whatever copies, compares,
+    /// prints or serialises it visits every reference.
+    fn judge_expansion(&mut self, off: u64, result: Id) {
+        let (references, distinct) = self.arena.logical_size(result);
+        if references < EXPANSION_REFERENCES
+            || references / (distinct.max(1) as u64) < EXPANSION_FACTOR
+        {
+            return;
+        }
+        let shown = if references >= u64::from(u32::MAX - 1) {
+            format!("over {references}")
+        } else {
+            references.to_string()
+        };
+        self.verdict(
+            Risk::Medium,
+            VerdictKind::Anomaly,
+            off,
+            None,
+            None,
+            format!(
+                "loading returns an object of {shown} references built from {distinct} values \
+                 (shared through the memo or DUP, {}x): copying, comparing, printing or \
+                 serialising it visits every reference (a \"billion laughs\" structure)",
+                references / (distinct.max(1) as u64)
+            ),
+            Vec::new(),
+        );
+    }
+
     // ---- the opcode dispatcher ----------------------------------------------------
 
     fn step(&mut self, feed: &mut Feed<'_>, off: u64) -> Res<Flow> {
@@ -1128,6 +1164,7 @@ impl<'c, 'o, 'i> Machine<'c, 'o, 'i> {
             op::STOP => {
                 let r = self.pop()?;
                 self.trace(off, StepKind::Result, |m| format!("return {}", m.render(r)));
+                self.judge_expansion(off, r);
                 return Ok(Flow::Stop);
             }
             op::POP => {

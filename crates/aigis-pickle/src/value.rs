@@ -412,6 +412,46 @@ impl Arena {
         }
     }
 
+    /// How many references `root` holds, each counted every time it is reached (what a copy,
+    /// a comparison or a serialisation of the object visits), saturating; and how many distinct
+    /// values those are. A reference back to a value being counted (a cycle) counts once.
+    pub(crate) fn logical_size(&self, root: Id) -> (u64, usize) {
+        const OPEN: u32 = u32::MAX;
+        let mut size = vec![0u32; self.values.len()];
+        let mut distinct = 0usize;
+        let mut todo = vec![(root, false)];
+        let mut kids = Vec::new();
+        while let Some((id, closing)) = todo.pop() {
+            let Some(&state) = size.get(id as usize) else {
+                continue;
+            };
+            kids.clear();
+            self.children(id, &mut kids);
+            if closing {
+                let total = kids.iter().fold(1u32, |acc, &k| {
+                    let n = match size.get(k as usize) {
+                        Some(&OPEN) | None => 1,
+                        Some(&n) => n.max(1),
+                    };
+                    acc.saturating_add(n).min(OPEN - 1)
+                });
+                size[id as usize] = total;
+                continue;
+            }
+            if state != 0 {
+                continue;
+            }
+            distinct += 1;
+            size[id as usize] = OPEN;
+            todo.push((id, true));
+            todo.extend(kids.iter().map(|&k| (k, false)));
+        }
+        let total = size
+            .get(root as usize)
+            .map_or(1, |&n| if n == OPEN { 1 } else { n });
+        (u64::from(total), distinct)
+    }
+
     /// Visits the values reachable from `root` (each at most once, at most `budget` of them),
     /// in a deterministic order.
     pub(crate) fn walk(&self, root: Id, budget: usize, mut visit: impl FnMut(Id, &Value)) {

@@ -718,6 +718,37 @@ fn billion_laughs_stays_linear() {
         }
         p = p.op(b'l').binput(i);
     }
+    // Returned, the structure is reported with its expansion; the load itself stays small.
+    let bomb = p.clone().binget(60).stop();
+    let r = run(&bomb);
+    let anomalies: Vec<_> = r
+        .verdicts
+        .iter()
+        .filter(|v| v.kind == VerdictKind::Anomaly && v.risk == Risk::Medium)
+        .collect();
+    assert_eq!(anomalies.len(), 1, "{:#?}", r.verdicts);
+    assert!(
+        anomalies[0].message.contains("billion laughs"),
+        "{}",
+        anomalies[0].message
+    );
+    // Nine levels of ten: a billion references from ten values...
+    let mut ten = P::new().proto(2).ustr("lol").binput(0);
+    for i in 1..=9u8 {
+        ten = ten.op(b'(');
+        for _ in 0..10 {
+            ten = ten.binget(i - 1);
+        }
+        ten = ten.op(b'l').binput(i);
+    }
+    assert_eq!(run(&ten.clone().binget(9).stop()).verdicts.len(), 1);
+    // ...while a thousand references to one tuple is ordinary sharing.
+    let mut shared = P::new().proto(2).ustr("x").tuple1().binput(0).op(b'(');
+    for _ in 0..1_000 {
+        shared = shared.binget(0);
+    }
+    assert_clean(&run(&shared.op(b'l').stop()));
+
     let p = p.global("os", "system").binget(60).tuple1().reduce().stop();
     let started = std::time::Instant::now();
     let r = run(&p);
