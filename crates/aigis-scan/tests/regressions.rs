@@ -48,10 +48,14 @@ fn fixtures_are_deterministic_and_bounded() {
         "fixtures not found under {}",
         root.display()
     );
-    let scanner = Scanner::new(ScanOptions {
+    let options = ScanOptions {
         hash: false,
         ..ScanOptions::default()
-    });
+    };
+    // Bounded means bounded by the scanner's own deadline, not by a wall-clock guess: a debug
+    // build on a busy CI machine is slow, and speed is measured by `scripts/bench`, not here.
+    let bound = options.analysis.limits.time_limit + Duration::from_secs(5);
+    let scanner = Scanner::new(options);
     for path in files {
         let bytes = std::fs::read(&path).unwrap_or_default();
         let source = MemorySource::new(bytes);
@@ -60,8 +64,8 @@ fn fixtures_are_deterministic_and_bounded() {
         let elapsed = started.elapsed();
         let second = scanner.scan_source(path.display().to_string(), &source);
         assert!(
-            elapsed < Duration::from_secs(10),
-            "{} took {elapsed:?}",
+            elapsed < bound,
+            "{} took {elapsed:?}, past the time limit",
             path.display()
         );
         assert_eq!(
