@@ -60,6 +60,7 @@ pub fn ruleset_version(scanner: &Scanner, options: &ScanOptions) -> String {
     {
         hasher.update(format!("|exe:{}:{}", stat.size, stat.mtime).as_bytes());
     }
+    hasher.update(format!("|pipeline@{}", aigis_scan::PIPELINE_VERSION).as_bytes());
     for analyzer in scanner.registry().analyzers() {
         hasher.update(format!("|{}@{}", analyzer.id(), analyzer.version()).as_bytes());
     }

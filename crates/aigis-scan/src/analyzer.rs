@@ -118,6 +118,7 @@ impl Registry {
             }
         };
         let input = Input::new(source, &head, name);
+        let said = cx.findings().len();
         let mut primary = None;
         for (i, analyzer) in self.analyzers.iter().enumerate() {
             if analyzer.sniff(&head, source.len())
@@ -147,6 +148,12 @@ impl Registry {
             {
                 primary = Some((i, format));
             }
+        }
+        if primary.is_none()
+            && cx.findings().len() == said
+            && let Some(name) = name
+        {
+            crate::claimed::judge_unrecognised(name, &head, source.len(), cx);
         }
         primary.map_or(Format::Unknown, |(_, f)| f)
     }

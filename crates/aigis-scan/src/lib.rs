@@ -18,6 +18,7 @@
 pub mod analyzer;
 pub mod analyzers;
 pub mod archive;
+mod claimed;
 pub mod deps;
 pub mod diagnostics;
 mod finding;
@@ -41,6 +42,6 @@ pub use limits::Limits;
 pub use model_info::{Dependency, ModelInfo};
 pub use result::{FileResult, Program, ProgramStep, Status};
 pub use rules::{Rule, RuleId};
-pub use scanner::{ScanOptions, Scanner, hash_source};
+pub use scanner::{PIPELINE_VERSION, ScanOptions, Scanner, hash_source};
 pub use severity::Severity;
 pub use source::{ByteSource, FileSource, MemorySource, SliceSource, SourceReader};

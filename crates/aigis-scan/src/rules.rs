@@ -348,6 +348,12 @@ rules! {
         "The file starts like a known model format but its structure is invalid.",
         "Re-download or re-export the file.",
         MALFORMED;
+    /// The file's name says it is a model, but its content is no model format.
+    ModelUnrecognised = "MODEL-UNRECOGNISED", Medium,
+        "Named like a model, but not one",
+        "The file (or archive member) is named like a model (`.pt`, `.safetensors`, `.onnx`, `saved_model.pb`, `pytorch_model.bin`…) but its content is none of the formats aigis reads: empty, a Git LFS pointer left by a clone without LFS, an HTML page saved by a failed download, or an unknown format under a model's name. Whatever loads it by that name was not judged, so the file is invalid rather than unsupported.",
+        "Fetch the real file (git lfs pull, re-download) and scan it again, or rename a file that is not a model.",
+        MALFORMED;
     /// The file could not be read.
     ReadError = "READ-ERROR", Medium,
         "File could not be read",

@@ -9,6 +9,11 @@ use std::path::Path;
 
 /// Chunk size for hashing large files.
 const HASH_CHUNK: usize = 4 << 20;
+/// Version of what the scanner itself decides around its analyzers (so far: names that claim
+/// a model, content that is not one). Part of the cache key with every analyzer's version.
+pub const PIPELINE_VERSION: u32 = 2;
+/// Bytes read to say what a file named like a model is instead (an LFS pointer, a web page).
+const CLAIM_HEAD: usize = 64;
 
 /// Options for a scan run.
 #[derive(Debug, Clone)]
@@ -74,6 +79,13 @@ impl Scanner {
             cx.set_file_path(on_disk);
         }
         let format = self.registry.analyze(source, None, &mut cx);
+        if format == Format::Unknown && cx.findings().is_empty() && !cx.read_failed() {
+            // The name matters only now: content no analyzer claims, under a model's name.
+            match source.read_vec(0, CLAIM_HEAD) {
+                Ok(head) => crate::claimed::judge_unrecognised(&path, &head, source.len(), &mut cx),
+                Err(err) => cx.read_error(&err),
+            }
+        }
         let status = if cx.read_failed() || cx.timed_out() {
             Status::Error
         } else if cx.is_invalid() {

@@ -18,7 +18,7 @@ impl Analyzer for ZipAnalyzer {
     }
 
     fn version(&self) -> u32 {
-        2
+        3
     }
 
     fn sniff(&self, head: &[u8], _len: u64) -> bool {
@@ -73,6 +73,22 @@ pub(crate) fn analyze_index(
     let torch = names
         .iter()
         .any(|n| *n == "data.pkl" || n.ends_with("/data.pkl"));
+    if !torch
+        && names
+            .iter()
+            .any(|n| n.ends_with("/version") || n.ends_with("/.data/version"))
+        && names.iter().any(|n| n.contains("/data/"))
+    {
+        // torch.save's layout (`<archive>/version`, `<archive>/data/<key>`) with no pickle to
+        // read: torch.load refuses it, so it is no model aigis could judge.
+        cx.malformed(
+            RuleId::FormatMalformed,
+            "a PyTorch archive (version record and data/ storages) with no data.pkl: torch.load \
+             refuses it, and nothing says what the tensors are"
+                .to_string(),
+            None,
+        );
+    }
     let torchscript = names
         .iter()
         .any(|n| n.ends_with("/constants.pkl") || n.contains("/code/"));
