@@ -219,12 +219,26 @@ fn is_allowed_call(module: &str, qualname: &str, extra: &[String]) -> bool {
         return true;
     }
     let full = full_name(module, qualname);
-    if user_allows(extra, &full) || ALLOWED_CALLS.contains(&full.as_str()) {
+    if user_allows(extra, &full)
+        || ALLOWED_CALLS.contains(&full.as_str())
+        || crate::known::called(&full)
+    {
         return true;
     }
     // Cython-generated unpicklers of extension types, inside a framework.
     let last = qualname.rsplit('.').next().unwrap_or(qualname);
     last.starts_with("__pyx_unpickle_") && !qualname.contains('.') && is_trusted_namespace(module)
+}
+
+/// Whether an allowed invocation of `module.qualname` is allowed only because the libraries'
+/// own files make it, always with data: no user allow-list entry, no reviewed hand-written entry.
+/// Such a call handed a function or class is not what any real file does.
+pub(crate) fn allowed_for_data_only(module: &str, qualname: &str, opts: &Options) -> bool {
+    let full = full_name(module, qualname);
+    crate::known::called_with_data_only(&full)
+        && !ALLOWED_CALLS.contains(&full.as_str())
+        && !user_allows(&opts.extra_allowed, &format!("{module}.{qualname}"))
+        && !user_allows(&opts.extra_allowed, &full)
 }
 
 /// Judges an invocation of `module.qualname`.
@@ -260,7 +274,10 @@ pub(crate) fn construction_or_reference(module: &str, qualname: &str, opts: &Opt
     if let Some(cat) = dangerous_category(module, qualname) {
         return NameClass::Dangerous(cat);
     }
-    if is_trusted_namespace(module) || is_allowed_call(module, qualname, extra) {
+    if is_trusted_namespace(module)
+        || is_allowed_call(module, qualname, extra)
+        || crate::known::constructed_or_referenced(&full_name(module, qualname))
+    {
         NameClass::Allowed
     } else {
         NameClass::Unknown

@@ -29,6 +29,7 @@ mod feed;
 mod fold;
 mod ioc;
 mod joblib;
+mod known;
 mod machine;
 mod opcodes;
 mod reader;

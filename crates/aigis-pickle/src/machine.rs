@@ -1801,7 +1801,26 @@ impl<'c, 'o, 'i> Machine<'c, 'o, 'i> {
             "loading calls"
         };
         match classify::invocation(&module, &qualname, self.ctx.opts) {
-            NameClass::Allowed => {}
+            NameClass::Allowed => {
+                if classify::allowed_for_data_only(&module, &qualname, self.ctx.opts)
+                    && let Some(held) = self.held_reference(args, kwargs)
+                {
+                    let iocs = self.iocs(&[args]);
+                    let held = self.render(held);
+                    self.verdict(
+                        Risk::High,
+                        VerdictKind::UnknownCall,
+                        off,
+                        Some(format!("{module}.{qualname}")),
+                        None,
+                        format!(
+                            "{verb} {shown} with {held} among its arguments, where the \
+                             libraries' own files pass only data: a callable where data belongs"
+                        ),
+                        iocs,
+                    );
+                }
+            }
             NameClass::Dangerous(cat) => {
                 let iocs = self.iocs(&[args]);
                 let alias = alias_note(&module, &qualname);
@@ -2284,6 +2303,36 @@ impl<'c, 'o, 'i> Machine<'c, 'o, 'i> {
             items.get(1).copied()
         };
         Some((g, rest))
+    }
+
+    /// A function, class or attribute held as data inside a call's arguments: the results of
+    /// other calls are their own calls (judged when made) and are not entered, except a
+    /// `functools.partial`, whose bound function is what it holds.
+    fn held_reference(&self, args: Id, kwargs: Option<Id>) -> Option<Id> {
+        const BUDGET: usize = 4096;
+        let mut seen = std::collections::HashSet::new();
+        let mut todo: Vec<Id> = std::iter::once(args).chain(kwargs).collect();
+        let mut kids = Vec::new();
+        while let Some(id) = todo.pop() {
+            if !seen.insert(id) || seen.len() > BUDGET {
+                continue;
+            }
+            match self.arena.get(id) {
+                Value::Global(_) if self.is_callable_value(id) => return Some(id),
+                Value::Attr { .. } => return Some(id),
+                Value::Call { args, .. } => {
+                    if self.partial_parts(id).is_some() {
+                        todo.push(*args);
+                    }
+                }
+                _ => {
+                    kids.clear();
+                    self.arena.children(id, &mut kids);
+                    todo.extend(kids.iter().copied());
+                }
+            }
+        }
+        None
     }
 
     /// Whether `v` can be called: an imported name, an attribute, a partial.

@@ -316,3 +316,94 @@ fn public_api_judges_aliases_for_configs() {
         .any(|e| e.is_execution())
     );
 }
+
+// ---- 5. what the libraries' own files write (data/reconstructors.tsv) ----------------------
+
+#[test]
+fn reconstructors_the_libraries_write_are_quiet() {
+    // pandas 3 with pyarrow rebuilds a string column with pyarrow's own helpers.
+    let r = run(&P::new()
+        .global("pyarrow.lib", "_restore_array")
+        .global("pyarrow.lib", "type_for_alias")
+        .ustr("large_string")
+        .tuple1()
+        .reduce()
+        .global("pyarrow.lib", "py_buffer")
+        .global("builtins", "bytearray")
+        .bytes(b"abc")
+        .tuple1()
+        .reduce()
+        .tuple1()
+        .reduce()
+        .tuple2()
+        .tuple1()
+        .reduce()
+        .stop());
+    assert!(max_risk(&r) <= Some(Risk::Info), "{}", messages(&r));
+    // A statsmodels results object, constructed without __init__ and given its state.
+    let r = run(&P::new()
+        .global("statsmodels.regression.linear_model", "OLSResults")
+        .empty_tuple()
+        .newobj()
+        .empty_dict()
+        .build()
+        .stop());
+    assert!(max_risk(&r) <= Some(Risk::Info), "{}", messages(&r));
+}
+
+#[test]
+fn reconstructor_handed_a_callable_where_files_pass_data_is_high() {
+    // The real files only ever pass bytes to py_buffer and a string to type_for_alias; a
+    // function from any trusted namespace in their place is not what a library writes.
+    for (module, name) in [
+        ("numpy", "add"),
+        (
+            "sklearn.feature_selection._univariate_selection",
+            "f_classif",
+        ),
+        ("pandas", "read_csv"),
+    ] {
+        for callee in [
+            ("pyarrow.lib", "py_buffer"),
+            ("pandas._libs.tslibs.nattype", "_nat_unpickle"),
+        ] {
+            let r = run(&P::new()
+                .global(callee.0, callee.1)
+                .global(module, name)
+                .tuple1()
+                .reduce()
+                .stop());
+            assert_risk(&r, Risk::High, "a callable where data belongs");
+        }
+    }
+    // Inside a partial, nested in a list: still the function the call is handed.
+    let r = run(&P::new()
+        .global("pyarrow.lib", "type_for_alias")
+        .op(b']')
+        .partial("numpy", "add", "x")
+        .op(b'a')
+        .tuple1()
+        .reduce()
+        .stop());
+    assert_risk(&r, Risk::High, "a callable where data belongs");
+}
+
+#[test]
+fn a_users_allow_list_entry_trusts_the_call_as_written() {
+    let opts = Options {
+        extra_allowed: vec!["pyarrow.lib.py_buffer".into()],
+        ..Options::default()
+    };
+    let p = P::new()
+        .global("pyarrow.lib", "py_buffer")
+        .global("numpy", "add")
+        .tuple1()
+        .reduce()
+        .stop();
+    let r = scan(&p.0[..], 0, &opts);
+    assert!(
+        !messages(&r).contains("a callable where data belongs"),
+        "{}",
+        messages(&r)
+    );
+}

@@ -18,7 +18,7 @@ impl Analyzer for ZipAnalyzer {
     }
 
     fn version(&self) -> u32 {
-        3
+        4
     }
 
     fn sniff(&self, head: &[u8], _len: u64) -> bool {
@@ -73,14 +73,27 @@ pub(crate) fn analyze_index(
     let torch = names
         .iter()
         .any(|n| *n == "data.pkl" || n.ends_with("/data.pkl"));
+    // torch.save's layout: `<archive>/version` (or `.data/version`) and flat storages
+    // `<archive>/data/<key>`. A PT2 archive (torch.export, AOTInductor) also has a version and
+    // data/ folders, but says so in `archive_format` and is read by torch.export.load.
+    let top_level = |n: &str, rest: &str| {
+        n.split_once('/')
+            .is_some_and(|(archive, tail)| !archive.is_empty() && tail == rest)
+    };
+    let flat_storage = |n: &str| {
+        n.split_once('/')
+            .and_then(|(_, tail)| tail.strip_prefix("data/"))
+            .is_some_and(|key| !key.is_empty() && !key.contains('/'))
+    };
     if !torch
         && names
             .iter()
-            .any(|n| n.ends_with("/version") || n.ends_with("/.data/version"))
-        && names.iter().any(|n| n.contains("/data/"))
+            .any(|n| top_level(n, "version") || top_level(n, ".data/version"))
+        && names.iter().any(|n| flat_storage(n))
+        && !names.iter().any(|n| top_level(n, "archive_format"))
     {
-        // torch.save's layout (`<archive>/version`, `<archive>/data/<key>`) with no pickle to
-        // read: torch.load refuses it, so it is no model aigis could judge.
+        // torch.save's layout with no pickle to read: torch.load refuses it, so it is no model
+        // aigis could judge.
         cx.malformed(
             RuleId::FormatMalformed,
             "a PyTorch archive (version record and data/ storages) with no data.pkl: torch.load \
