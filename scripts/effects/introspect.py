@@ -32,6 +32,7 @@ another analysed Python function contributes that function's direct effects (a h
 """
 import argparse
 import ast
+import collections
 import builtins
 import importlib
 import importlib.metadata as md
@@ -236,15 +237,36 @@ class Analysis:
         if node is None:
             return
         params = [a.arg for a in node.args.posonlyargs + node.args.args]
-        # `len=len`-style defaults capture a builtin: calling them is not calling an argument.
+        # `len=len`- and `_os=os`-style defaults capture a global: calling them is not calling
+        # an argument. A public parameter whose default is another function
+        # (`bit_generator_ctor=__bit_generator_ctor`) is an argument a pickle can pass.
         positional = node.args.posonlyargs + node.args.args
+
+        def captures(a, d):
+            if isinstance(d, ast.Name):
+                return d.id == a.arg or a.arg.startswith("_")
+            return isinstance(d, ast.Attribute) and a.arg.startswith("_")
         captured = {a.arg for a, d in zip(positional[len(positional) - len(node.args.defaults):],
-                                          node.args.defaults) if isinstance(d, (ast.Name, ast.Attribute))}
+                                          node.args.defaults) if captures(a, d)}
         # Indices are those of the pickle call: a constructor's arguments exclude `self`, a
         # classmethod's its `cls`; a plain method named as `Class.method` receives `self` first.
         offset = 1 if drop_first and params else 0
         pindex = {p: i - offset for i, p in enumerate(params)
                   if i >= offset and p not in captured}
+        # A local that is only ever a parameter under another name (`cls = bit_generator`,
+        # then `cls()`): numpy's pickling helpers forward their argument this way.
+        assigned = collections.defaultdict(set)
+        for n in own_nodes(node):
+            if isinstance(n, ast.Assign) and len(n.targets) == 1 \
+                    and isinstance(n.targets[0], ast.Name):
+                v = n.value
+                assigned[n.targets[0].id].add(v.id if isinstance(v, ast.Name) else None)
+        for local, sources in assigned.items():
+            if local in pindex or local in captured:
+                continue
+            idx = {pindex.get(src) for src in sources if src is not None}
+            if len(idx) == 1 and None not in idx:
+                pindex[local] = idx.pop()
         globs = getattr(fn, "__globals__", {})
         effects, why, helpers = set(), [], []
 
@@ -362,7 +384,9 @@ def main():
         except Exception:
             continue
         for attr, obj in items:
-            if attr.startswith("__") and attr != "__import__":
+            # Dunders are the module's own machinery; `__name` helpers are real functions
+            # (numpy's pickling helpers `__generator_ctor`, `__bit_generator_ctor`).
+            if attr.startswith("__") and attr.endswith("__") and attr != "__import__":
                 continue
             full = f"{mname}.{attr}"
             if id(obj) in dangers and dangers[id(obj)] != full \
