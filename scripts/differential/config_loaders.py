@@ -36,6 +36,8 @@ import zlib
 
 import yaml
 
+from tarbytes import pad, pax, raw_header, sparse_struct
+
 try:
     from omegaconf import OmegaConf
     from omegaconf._utils import get_yaml_loader
@@ -49,6 +51,7 @@ ARGS = argparse.ArgumentParser()
 ARGS.add_argument("--scale", type=int, default=1)
 ARGS.add_argument("--seed", type=int, default=20)
 ARGS.add_argument("--out", default=OUT)
+ARGS.add_argument("--only", help="write one file (json, zipfile, tarfile, yaml)")
 OPTS = ARGS.parse_args()
 rng = random.Random(OPTS.seed)
 
@@ -315,22 +318,140 @@ def tar_member(name, data, typ=b"0", **kw):
 
 
 def tar_view(b):
+    """What a loader iterating the archive gets: the members `tarfile` lists before it stops or
+    raises (`for m in tar` extracts each as it is read), each file's `extractfile().read()` (None
+    when that raises), and whether the listing raised."""
     try:
         tf = tarfile.open(fileobj=io.BytesIO(b), mode="r:")
-        members = tf.getmembers()
     except Exception as e:  # noqa: BLE001
         return {"ok": False, "files": [], "other": [], "why": f"{type(e).__name__}: {e}"[:80]}
-    files, other = [], []
-    for m in members:
-        if m.isreg() or m.type not in tarfile.SUPPORTED_TYPES:
-            try:
-                data = tf.extractfile(m).read()
-            except Exception as e:  # noqa: BLE001
-                data = None
-            files.append([m.name, b64(data) if data is not None else None])
-        else:
-            other.append(m.name)
-    return {"ok": True, "files": files, "other": other}
+    files, other, why = [], [], None
+    try:
+        for m in tf:
+            if m.isreg() or m.type not in tarfile.SUPPORTED_TYPES:
+                try:
+                    data = tf.extractfile(m).read()
+                except Exception:  # noqa: BLE001
+                    data = None
+                files.append([m.name, b64(data) if data is not None else None])
+            else:
+                other.append(m.name)
+    except Exception as e:  # noqa: BLE001
+        why = f"{type(e).__name__}: {e}"[:80]
+    out = {"ok": why is None, "files": files, "other": other}
+    if why:
+        out["why"] = why
+    return out
+
+
+def tar_header_cases():
+    """Header spellings `tarfile` accepts or refuses: checksums, number fields, old-style
+    headers, where the listing ends, extended headers and the GNU sparse encodings."""
+    payload = b"_target_: os.system\n"
+    end = b"\x00" * 1024
+    v = []
+    # Checksums: the signed sum (a byte above 127 in the header), spaces, prefixes.
+    v.append(raw_header(size=len(payload), fields={265: b"\xe9\xe9\xe9"}, checksum="signed") + pad(payload) + end)
+    v.append(raw_header(size=len(payload), fields={265: b"\xe9\xe9\xe9"}) + pad(payload) + end)
+    base = raw_header(size=len(payload), checksum=b"0")
+    chk = sum(base[:148]) + 256 + sum(base[156:])
+    for spelling in (b"%o" % chk, b" %o " % chk, b"0o%o\x00" % chk, b"+%o" % chk, b"%o\t" % chk,
+                     b"%o_" % chk, b"-%o" % chk, b"0x%x" % chk, b"%08o" % chk):
+        v.append(raw_header(size=len(payload), checksum=spelling[:8]) + pad(payload) + end)
+    # The size field in every spelling int(s, 8) reads (and some it does not).
+    n = len(payload)
+    for spelling in (b" %o" % n, b"%o " % n, b"0o%o" % n, b"0O%o" % n, b"+%o" % n, b"%012o" % n,
+                     b"0o_%o" % n, (b"%o" % n)[:1] + b"_" + (b"%o" % n)[1:],
+                     b"\x80" + n.to_bytes(11, "big"), b"\x80" + (n + 512).to_bytes(11, "big"),
+                     b"%o\x00junk" % n, b"\x0b%o\x1c" % n, b"%o__" % n, b"9", b"\xe9", b"  \x00"):
+        v.append(raw_header(size=spelling[:12]) + pad(payload) + end)
+    # Other number fields: invalid ones make the header invalid.
+    for at in (100, 108, 116, 136, 329, 337):
+        v.append(raw_header(size=n, fields={at: b"8"}) + pad(payload) + end)
+        v.append(tar_member(b"first", b"x") + raw_header(size=n, fields={at: b"zz"}) + pad(payload) + end)
+        v.append(raw_header(size=n, fields={at: b"\xff\xff"}) + pad(payload) + end)
+    # Old-style (v7) headers: no magic; a NUL-type name ending in / is a folder.
+    v.append(raw_header(size=n, magic=b"") + pad(payload) + end)
+    v.append(raw_header(size=n, typ=b"\x00", magic=b"") + pad(payload) + end)
+    v.append(raw_header(name=b"d/", size=0, typ=b"\x00", magic=b"") + raw_header(size=n, magic=b"") + pad(payload) + end)
+    # Where the listing ends: an invalid header, a zero block, short or absent trailers.
+    first = tar_member(b"first", b"data")
+    v.append(first + b"\x01" * 512 + tar_member(b"model_config.yaml", payload) + end)
+    v.append(first + b"\x00" * 512 + tar_member(b"model_config.yaml", payload) + end)
+    v.append(first + tar_member(b"model_config.yaml", payload))
+    v.append(first + tar_member(b"model_config.yaml", payload) + b"junk" * 25)
+    v.append(first + raw_header(size=4096) + payload)
+    v.append(b"\x01" * 512 + tar_member(b"model_config.yaml", payload) + end)
+    # A negative size moves the next header back into an earlier member's data.
+    hidden = raw_header(name=b"hidden.yaml", size=1024) + pad(payload)
+    a = raw_header(name=b"a", size=1024) + hidden
+    v.append(a + raw_header(name=b"b", size=b"-3000\x00") + b"\x00" * 512 + end)
+    v.append(a + raw_header(name=b"b", size=b"\xff" + (2 ** 88 - 1536).to_bytes(11, "big")) + b"\x00" * 512 + end)
+    v.append(raw_header(name=b"loop", size=b"-1000\x00") + end)
+    # GNU long names and links, and an invalid header after one.
+    v.append(raw_header(b"././@LongLink", 18, b"L") + pad(b"model_config.yaml\x00") + raw_header(name=b"short", size=n) + pad(payload) + end)
+    v.append(first + raw_header(b"././@LongLink", 18, b"L") + pad(b"model_config.yaml\x00") + b"\x01" * 512 + end)
+    v.append(raw_header(b"././@LongLink", 4, b"K") + pad(b"tgt\x00") + raw_header(name=b"l", typ=b"2") + end)
+    # pax: path and size replace the header's; a global header renames every later member.
+    v.append(pax([(b"path", b"model_config.yaml")]) + raw_header(name=b"innocent.txt", size=n) + pad(payload) + end)
+    v.append(pax([(b"path", b"model_config.yaml"), (b"size", b"%d" % n)]) + raw_header(name=b"x", size=0) + pad(payload) + end)
+    v.append(pax([(b"size", b" 1_0 ")]) + raw_header(name=b"x", size=n) + pad(payload) + end)
+    v.append(pax([(b"size", b"zz")]) + raw_header(name=b"x", size=n) + pad(payload) + end)
+    v.append(pax([(b"path", b"model_config.yaml")], b"g") + raw_header(name=b"a", size=n) + pad(payload) + raw_header(name=b"b", size=4) + pad(b"bbbb") + end)
+    v.append(pax([(b"size", b"%d" % n)], b"g") + raw_header(name=b"a", size=0) + pad(payload) + end)
+    v.append(pax([(b"path", b"model_config.yaml")], b"X") + raw_header(name=b"a", size=n) + pad(payload) + end)
+    v.append(pax([(b"path", b"model_config.yaml/")]) + raw_header(name=b"a", size=n) + pad(payload) + end)
+    zero_len = raw_header(b"././@PaxHeader", 8, b"x") + pad(b"0 path=\n")
+    v.append(zero_len + raw_header(size=n) + pad(payload) + end)
+    v.append(first + zero_len + raw_header(size=n) + pad(payload) + end)
+    odd = b"30 path=model_config.yaml\n" + b"9 a=bcd\n"
+    v.append(raw_header(b"././@PaxHeader", len(odd), b"x") + pad(odd) + raw_header(name=b"a", size=n) + pad(payload) + end)
+    v.append(pax([(b"path", b"model_config.yaml")]) + b"\x01" * 512 + end)
+    # Old GNU sparse: runs in the header, in extension blocks, holes laid out as zeros.
+    parts = [b"_target_: ", b"os.system\n"]
+    runs = [(1024, len(parts[0])), (4096, len(parts[1]))]
+    stored = b"".join(parts)
+    hdr = raw_header(name=b"sparse.bin", size=len(stored), typ=b"S", magic=b"ustar  \x00",
+                     fields={386: sparse_struct(runs, 4), 483: b"%011o\x00" % 8192})
+    v.append(hdr + pad(stored) + end)
+    many = [(512 * (i + 1), 3) for i in range(9)]
+    ext = sparse_struct(many[4:], 21) + b"\x00" * (512 - 21 * 24)
+    hdr = raw_header(name=b"sparse.bin", size=27, typ=b"S", magic=b"ustar  \x00",
+                     fields={386: sparse_struct(many, 4), 482: b"\x01", 483: b"%011o\x00" % 6000})
+    v.append(hdr + ext + pad(b"abc" * 9) + end)
+    hdr = raw_header(name=b"empty.bin", size=0, typ=b"S", magic=b"ustar  \x00",
+                     fields={483: b"%011o\x00" % 100})
+    v.append(hdr + end)
+    hdr = raw_header(name=b"bad.bin", size=0, typ=b"S", magic=b"ustar  \x00",
+                     fields={386: b"zz", 483: b"%011o\x00" % 100})
+    v.append(first + hdr + end)
+    # pax sparse 0.0, 0.1 and 1.0.
+    recs = [(b"GNU.sparse.size", b"8192"), (b"GNU.sparse.numblocks", b"2"),
+            (b"GNU.sparse.offset", b"1024"), (b"GNU.sparse.numbytes", b"%d" % len(parts[0])),
+            (b"GNU.sparse.offset", b"4096"), (b"GNU.sparse.numbytes", b"%d" % len(parts[1]))]
+    v.append(pax(recs) + raw_header(name=b"s00", size=len(stored)) + pad(stored) + end)
+    recs = [(b"GNU.sparse.size", b"8192"), (b"GNU.sparse.map", b"1024,%d,4096,%d" % (len(parts[0]), len(parts[1])))]
+    v.append(pax(recs) + raw_header(name=b"s01", size=len(stored)) + pad(stored) + end)
+    recs = [(b"GNU.sparse.map", b"1024,x")]
+    v.append(first + pax(recs) + raw_header(name=b"s01bad", size=len(stored)) + pad(stored) + end)
+    mapping = b"2\n1024\n%d\n4096\n%d\n" % (len(parts[0]), len(parts[1]))
+    body = pad(mapping) + stored
+    recs = [(b"GNU.sparse.major", b"1"), (b"GNU.sparse.minor", b"0"), (b"GNU.sparse.name", b"model_config.yaml"),
+            (b"GNU.sparse.realsize", b"8192")]
+    v.append(pax(recs) + raw_header(name=b"GNUSparseFile.0/x", size=len(body)) + pad(body) + end)
+    # tarfile's own writer in each format.
+    for fmt in (tarfile.USTAR_FORMAT, tarfile.GNU_FORMAT, tarfile.PAX_FORMAT):
+        buf = io.BytesIO()
+        with tarfile.open(fileobj=buf, mode="w", format=fmt) as tf:
+            info = tarfile.TarInfo("d" * 120 + "/model_config.yaml")
+            info.size, info.mtime = n, 0
+            tf.addfile(info, io.BytesIO(payload))
+            info = tarfile.TarInfo("ü.yaml")
+            info.size, info.mtime = n, 0
+            if fmt != tarfile.USTAR_FORMAT:
+                tf.addfile(info, io.BytesIO(payload))
+        v.append(buf.getvalue())
+    return v
 
 
 def tar_cases():
@@ -368,6 +489,8 @@ def tar_cases():
                 info.linkname = "f"
             tf.addfile(info, io.BytesIO(data))
     cases.append(dict(tar_view(buf.getvalue()), b=b64(buf.getvalue())))
+    for b in tar_header_cases():
+        cases.append(dict(tar_view(b), b=b64(b)))
     return cases
 
 
@@ -464,10 +587,10 @@ def yaml_cases():
 
 def main():
     os.makedirs(OPTS.out, exist_ok=True)
-    write("json.jsonl.gz", json_cases())
-    write("zipfile.jsonl.gz", zip_cases())
-    write("tarfile.jsonl.gz", tar_cases())
-    write("yaml.jsonl.gz", yaml_cases())
+    for name, make in (("json", json_cases), ("zipfile", zip_cases), ("tarfile", tar_cases),
+                       ("yaml", yaml_cases)):
+        if OPTS.only in (None, name):
+            write(f"{name}.jsonl.gz", make())
 
 
 if __name__ == "__main__":

@@ -4,37 +4,14 @@
 use crate::analyzer::{Analyzer, Context, Input};
 use crate::archive::tar_members;
 use crate::archive::walk::{MemberWalk, Visit};
-use crate::{Format, RuleId, SliceSource};
+use crate::{Format, RuleId};
 
 /// Analyzer for tar archives.
 pub struct TarAnalyzer;
 
-/// A ustar/GNU magic at offset 257, or an old-style header whose checksum adds up.
+/// A ustar/GNU magic at offset 257, or a first header `tarfile` accepts.
 fn is_tar_header(head: &[u8]) -> bool {
-    // The magic alone identifies a (possibly truncated) ustar/GNU header.
-    if head.get(257..262) == Some(b"ustar") {
-        return true;
-    }
-    let Some(block) = head.get(..512) else {
-        return false;
-    };
-    let field = String::from_utf8_lossy(&block[148..156]);
-    let Ok(declared) = u32::from_str_radix(field.trim_matches(|c: char| c == '\0' || c == ' '), 8)
-    else {
-        return false;
-    };
-    let sum: u32 = block
-        .iter()
-        .enumerate()
-        .map(|(i, b)| {
-            if (148..156).contains(&i) {
-                32
-            } else {
-                u32::from(*b)
-            }
-        })
-        .sum();
-    declared == sum && block[0] != 0
+    tar_members::is_tar_header(head)
 }
 
 impl Analyzer for TarAnalyzer {
@@ -43,7 +20,7 @@ impl Analyzer for TarAnalyzer {
     }
 
     fn version(&self) -> u32 {
-        2
+        3
     }
 
     fn sniff(&self, head: &[u8], _len: u64) -> bool {
@@ -58,7 +35,7 @@ impl Analyzer for TarAnalyzer {
         let count = members.len();
         let mut walk = MemberWalk::new();
         let mut torch_members = 0;
-        let mut regular: Vec<(String, u64, u64)> = Vec::new();
+        let mut regular: Vec<(String, &tar_members::TarMember)> = Vec::new();
         for member in &members {
             let name = member.name.clone();
             let kind = member.kind();
@@ -73,12 +50,12 @@ impl Analyzer for TarAnalyzer {
             ) {
                 torch_members += 1;
             }
-            let (offset, size) = (member.offset, member.size);
-            if offset.saturating_add(size) > source.len() {
+            let offset = member.offset;
+            if offset.saturating_add(member.stored_len()) > source.len() {
                 let msg = format!("member `{name}` is truncated");
                 cx.malformed(RuleId::ArchiveMalformed, msg, Some(offset));
             }
-            regular.push((name, offset, size));
+            regular.push((name, member));
         }
         if let Some(stop) = stop {
             cx.malformed(RuleId::ArchiveMalformed, format!("tar: {}", stop.0), None);
@@ -87,12 +64,12 @@ impl Analyzer for TarAnalyzer {
             cx.malformed(RuleId::ArchiveMalformed, "tar: no members", None);
         }
         let mut nemo = false;
-        for (name, offset, size) in regular {
+        for (name, member) in regular {
             if cx.out_of_time() {
                 break;
             }
-            let member = SliceSource::new(source, offset, size);
-            nemo |= cx.scan_member(&name, &member) == Some(Format::Nemo);
+            let bytes = member.source(source);
+            nemo |= cx.scan_member(&name, &bytes) == Some(Format::Nemo);
         }
         Some(if torch_members >= 3 {
             Format::PytorchTar
