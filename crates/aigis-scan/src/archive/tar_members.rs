@@ -301,7 +301,8 @@ fn parse_header(block: &[u8]) -> Result<Header, HeaderError> {
 /// `TarInfo._block`: a count rounded up to whole blocks (Python's floor division for negatives).
 fn blocks(count: i128) -> i128 {
     let b = i128::from(BLOCK);
-    count.div_euclid(b) * b + if count.rem_euclid(b) != 0 { b } else { 0 }
+    let up = if count.rem_euclid(b) != 0 { b } else { 0 };
+    count.div_euclid(b).saturating_mul(b).saturating_add(up)
 }
 
 /// The state of one listing: the archive, the read position, the global pax fields.
@@ -385,7 +386,7 @@ impl Reader<'_> {
                     extended = block[504] != 0;
                 }
                 let data_offset = self.position;
-                let next = i128::from(data_offset) + blocks(header.size);
+                let next = i128::from(data_offset).saturating_add(blocks(header.size));
                 Ok(Pending {
                     size: real_size,
                     sparse: Some(runs),
@@ -398,7 +399,7 @@ impl Reader<'_> {
             _ => {
                 let data_offset = self.position;
                 let next = if is_file_type(header.type_byte) {
-                    i128::from(data_offset) + blocks(header.size)
+                    i128::from(data_offset).saturating_add(blocks(header.size))
                 } else {
                     i128::from(data_offset)
                 };
@@ -492,12 +493,12 @@ impl Reader<'_> {
         if header.type_byte != b'g' {
             apply_pax_fields(&mut next, &fields)?;
             if fields.iter().any(|(k, _)| k == b"size") {
-                next.next = i128::from(next.data_offset)
-                    + if is_file_type(next.header.type_byte) {
-                        blocks(next.size)
-                    } else {
-                        0
-                    };
+                let data = if is_file_type(next.header.type_byte) {
+                    blocks(next.size)
+                } else {
+                    0
+                };
+                next.next = i128::from(next.data_offset).saturating_add(data);
             }
         }
         Ok(next)
@@ -678,7 +679,9 @@ pub fn members(source: &dyn ByteSource) -> (Vec<TarMember>, Option<TarStop>) {
                 if let Some(map) = &pending.sparse
                     && (map.len() > MAX_SPARSE_RUNS
                         || (map.len() > MAX_UNORDERED_RUNS
-                            && !map.windows(2).all(|w| w[0].0 + w[0].1 <= w[1].0)))
+                            && !map
+                                .windows(2)
+                                .all(|w| w[0].0.saturating_add(w[0].1) <= w[1].0)))
                 {
                     let why = "a sparse map too large or out of order";
                     return (out, Some(TarStop(format!("{why} at byte {at}"))));
@@ -736,9 +739,10 @@ impl<'a> TarMemberSource<'a> {
             if *start > last {
                 map.push((false, last, *start, 0));
             }
-            map.push((true, *start, start + len, stored));
-            stored += len;
-            last = start + len;
+            let stop = start.saturating_add(*len);
+            map.push((true, *start, stop, stored));
+            stored = stored.saturating_add(*len);
+            last = stop;
         }
         if last < i128::from(size) {
             map.push((false, last, i128::from(size), 0));
@@ -780,14 +784,14 @@ impl ByteSource for TarMemberSource<'_> {
             return Ok(0);
         };
         let end = stop.min(i128::from(self.size));
-        let want = usize::try_from(end - position)
+        let want = usize::try_from(end.saturating_sub(position))
             .unwrap_or(usize::MAX)
             .min(buf.len());
         if !data {
             buf[..want].fill(0);
             return Ok(want);
         }
-        let from = stored + (position - start);
+        let from = stored.saturating_add(position.saturating_sub(start));
         let Ok(from) = u64::try_from(from) else {
             return Ok(0);
         };
@@ -851,6 +855,25 @@ mod tests {
         assert_eq!(nti(b"\xff\xff\xff\xff\xff\xff\xff\xff").ok(), Some(-1));
         assert_eq!(nti(b"\0\0\0\0\0\0\0\0").ok(), Some(0));
         assert_eq!(nti(b"  \0junk").ok(), Some(0));
+    }
+
+    #[test]
+    fn extreme_sparse_maps_do_not_overflow() {
+        let archive = crate::MemorySource::new(b"abcd".to_vec());
+        let member = TarMember {
+            name: "s".into(),
+            type_byte: b'S',
+            link: String::new(),
+            offset: 0,
+            size: 8,
+            sparse: Some(vec![
+                (i128::MAX, i128::MAX),
+                (-i128::MAX, i128::MAX),
+                (0, 4),
+            ]),
+        };
+        let _ = member.source(&archive).read_vec(0, 8);
+        assert_eq!(blocks(i128::MAX), i128::MAX);
     }
 
     #[test]
