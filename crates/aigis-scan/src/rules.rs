@@ -192,6 +192,13 @@ rules! {
         "The archive or compressed stream is truncated or corrupt. Lenient loaders may still read parts that strict tools skip.",
         "Re-download or re-export the file.",
         MALFORMED;
+    /// An archive member aigis cannot decode (a coder it lacks, encryption, a decoder limit),
+    /// though the archive's extractor can.
+    ArchiveUnscannableMember = "ARCHIVE-UNSCANNABLE-MEMBER", High,
+        "Archive member could not be scanned",
+        "A member is stored with a coder aigis cannot decode (for 7z: Deflate64, BCJ2, an unknown or future method), is encrypted, or needs more decoder memory than aigis allows. The archive's extractor may still unpack it, so its content is unknown: a member hidden this way is exactly how a payload passes a scanner.",
+        "Extract the archive with a trusted tool and scan the extracted files, or re-create it with a common coder (LZMA2, LZMA, Deflate).",
+        MALFORMED;
     /// An archive member would be written outside the extraction folder.
     ArchivePathTraversal = "ARCHIVE-PATH-TRAVERSAL", High,
         "Archive member escapes the extraction folder",

@@ -2,6 +2,7 @@
 
 pub mod decoded;
 pub mod member;
+pub mod sevenz_members;
 pub mod tar_members;
 pub mod walk;
 pub mod zip_index;

@@ -267,3 +267,94 @@ fn yaml_targets_are_seen_as_pyyaml_sees_them() {
     }
     report("yaml", all.len(), &divergences);
 }
+
+/// `py7zr` (`fixtures/differential/py7zr.jsonl.gz`, made by `scripts/differential/sevenz.py`):
+/// every file py7zr extracts, aigis reads with the same name and bytes or reports as a member it
+/// cannot decode, and an archive py7zr extracts without error is not corrupt for aigis; an
+/// archive py7zr refuses, aigis reports as corrupt or undecodable — never clean.
+#[test]
+fn sevenz_archives_are_read_as_py7zr_reads_them() {
+    use crate::archive::sevenz_members::{self, Step, Visitor, is_link};
+    use sevenz_rust2::ArchiveEntry;
+
+    #[derive(Default)]
+    struct Reading {
+        files: Vec<(String, Vec<u8>)>,
+        undecodable: Vec<String>,
+        whole_archive_undecodable: bool,
+        malformed: Vec<String>,
+    }
+    impl Visitor for Reading {
+        fn member(&mut self, entry: &ArchiveEntry, name: &str, data: &mut dyn Read) -> Step {
+            let mut bytes = Vec::new();
+            if let Err(err) = data.read_to_end(&mut bytes) {
+                self.malformed.push(format!("`{name}`: {err}"));
+                return Step::SkipBlock;
+            }
+            if !entry.is_directory() && !is_link(entry) {
+                self.files.push((name.to_string(), bytes));
+            }
+            Step::Continue
+        }
+        fn undecodable(&mut self, names: &[String], _why: &str) {
+            self.whole_archive_undecodable |= names.is_empty();
+            self.undecodable.extend(names.iter().cloned());
+        }
+        fn malformed(&mut self, message: String) {
+            self.malformed.push(message);
+        }
+    }
+
+    let all = cases("py7zr.jsonl.gz");
+    let mut divergences = Vec::new();
+    let (mut py_ok, mut undecodable) = (0, 0);
+    for case in &all {
+        let source = MemorySource::new(b64(&case["b"]));
+        let mut ours = Reading::default();
+        sevenz_members::read(&source, &mut ours);
+        let flagged = !ours.malformed.is_empty()
+            || !ours.undecodable.is_empty()
+            || ours.whole_archive_undecodable;
+        undecodable += usize::from(!ours.undecodable.is_empty() || ours.whole_archive_undecodable);
+        let why = case["why"].as_str().unwrap_or("");
+        if case["ok"] != Value::Bool(true) {
+            if !flagged {
+                divergences.push(format!(
+                    "{why}: py7zr refuses it ({}), aigis reads it clean: {:?}",
+                    case["error"],
+                    ours.files.iter().map(|f| &f.0).collect::<Vec<_>>()
+                ));
+            }
+            continue;
+        }
+        py_ok += 1;
+        if !ours.malformed.is_empty() {
+            divergences.push(format!(
+                "{why}: py7zr extracts it without error, aigis reports it corrupt: {:?}",
+                ours.malformed
+            ));
+        }
+        for file in case["files"].as_array().into_iter().flatten() {
+            let name = file[0].as_str().unwrap_or("");
+            let data = b64(&file[1]);
+            let read = ours.files.iter().any(|(n, d)| n == name && *d == data);
+            let reported = ours.undecodable.iter().any(|n| n == name);
+            if !read && !reported {
+                let got = ours
+                    .files
+                    .iter()
+                    .find(|(n, _)| n == name)
+                    .map(|f| f.1.len());
+                divergences.push(format!(
+                    "{why}: py7zr extracts `{name}` ({} bytes); aigis read {got:?} bytes and \
+                     reported {:?} (malformed: {:?})",
+                    data.len(),
+                    ours.undecodable,
+                    ours.malformed
+                ));
+            }
+        }
+    }
+    eprintln!("py7zr: {py_ok} archives py7zr extracts, {undecodable} with undecodable members");
+    report("py7zr", all.len(), &divergences);
+}
