@@ -87,6 +87,27 @@ fn zfile_length(head: &[u8]) -> Option<i128> {
     Some(if negative { -value } else { value })
 }
 
+/// Whether `source` is one zlib stream that decodes without error to its end (at most `cap`
+/// decoded bytes are produced; a stream still going at the cap counts as decoding).
+fn zlib_decodes_cleanly(source: &dyn ByteSource, cap: u64) -> bool {
+    use std::io::Read;
+    let mut decoder = flate2::read::ZlibDecoder::new(crate::SourceReader::new(source));
+    let mut chunk = vec![0u8; 64 << 10];
+    let mut produced = 0u64;
+    loop {
+        match decoder.read(&mut chunk) {
+            Ok(0) => return true,
+            Ok(n) => {
+                produced += n as u64;
+                if produced > cap {
+                    return true;
+                }
+            }
+            Err(_) => return false,
+        }
+    }
+}
+
 /// Where the compressed data starts: 0, or after joblib's `ZF` header (and the optional space
 /// older joblib wrote).
 fn data_start(source: &dyn ByteSource, format: Format) -> u64 {
@@ -105,7 +126,7 @@ impl Analyzer for CompressedAnalyzer {
     }
 
     fn version(&self) -> u32 {
-        2
+        3
     }
 
     fn sniff(&self, head: &[u8], _len: u64) -> bool {
@@ -114,6 +135,26 @@ impl Analyzer for CompressedAnalyzer {
 
     fn analyze(&self, input: &Input<'_>, cx: &mut Context<'_>) -> Option<Format> {
         let (format, codec) = codec(input.head)?;
+        // A zlib header with a window below 32K (first byte not `x`) is no zlib stream to joblib
+        // (it sniffs `x`), while its first byte is a pickle opcode (`(`, `X`, `h`, …) to every
+        // pickle loader: the bytes are read as the pickle loaders read them, and the zlib
+        // reading counts too when it decodes cleanly (custom code may decompress it).
+        let as_pickle = if format == Format::Zlib && input.head.first() != Some(&0x78) {
+            crate::analyzers::pickle::PickleAnalyzer.analyze(input, cx)
+        } else {
+            None
+        };
+        if as_pickle.is_some() {
+            if !zlib_decodes_cleanly(input.source, cx.limits().max_member_bytes) {
+                return as_pickle;
+            }
+            cx.report(
+                RuleId::Polyglot,
+                "file is both a pickle (as pickle loaders read it) and a zlib stream (as a \
+                 zlib reader decompresses it): both readings were analysed",
+                None,
+            );
+        }
         let weak = matches!(format, Format::Zlib | Format::Lzma);
         let start = data_start(input.source, format);
         let window = SliceSource::new(
@@ -245,6 +286,9 @@ impl Analyzer for CompressedAnalyzer {
                 None,
             );
         }
+        if as_pickle.is_some() {
+            return as_pickle;
+        }
         Some(match inner {
             Some(Format::Joblib) | Some(Format::Pickle) if format == Format::Zlib => Format::Joblib,
             Some(Format::Joblib) => Format::Joblib,
@@ -282,6 +326,40 @@ mod tests {
         assert_eq!(zfile_length(b"ZF0x1g               "), None);
         assert_eq!(f(b"\x50\x2a\x4d\x18\x00\x00\x00\x00"), Some(Format::Zstd));
         assert_eq!(f(b"hello"), None);
+    }
+
+    #[test]
+    /// A zlib header with a window below 32K is also a pickle's first two opcodes (`(` MARK
+    /// then `S`, `\x91`, …): pickle loaders read such a file as a pickle, so aigis does; a
+    /// real small-window zlib stream is still decompressed and scanned.
+    fn zlib_looking_pickles_are_read_as_pickle_loaders_read_them() {
+        let cases = [
+            // `(S'a'\nS'b'\ntp0\n0cos\nsystem\n(S'touch /tmp/x'\ntR.`: 0x2853 % 31 == 0.
+            (
+                "protocol_0_mark_string",
+                "28532761270a532762270a7470300a30636f730a73797374656d0a285327746f756368202f746d702f78270a74522e",
+                Severity::Critical,
+            ),
+            // Found by the 1M-stream pickle campaign: MARK, FROZENSET, then
+            // functools.partial(builtins.object, 'id')() — a call of an object computed at load.
+            (
+                "campaign_mark_frozenset",
+                "28916366756e63746f6f6c730a7061727469616c0a28636275696c74696e730a6f626a6563740a5669640a745229522e",
+                Severity::High,
+            ),
+            // zlib.compressobj(9, DEFLATED, 10) of a posix.system pickle: a zlib stream.
+            (
+                "zlib_window_1k",
+                "28cf6b604a2ec82fceace02aae2c2e49cde52a648860626060c84c29646c2d640a2a64d60300be0e09c8",
+                Severity::Critical,
+            ),
+        ];
+        let scanner = crate::Scanner::new(crate::ScanOptions::default());
+        for (name, hex_bytes, at_least) in cases {
+            let bytes = hex::decode(hex_bytes).unwrap_or_else(|e| panic!("{name}: {e}"));
+            let result = scanner.scan_source(name.into(), &crate::MemorySource::new(bytes));
+            assert!(result.max_severity >= Some(at_least), "{name}: {result:?}");
+        }
     }
 
     /// Payloads a Python reader reaches that a first-stream, strict-header reader misses:
