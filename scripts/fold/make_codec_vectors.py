@@ -82,6 +82,41 @@ def main():
     line("bz2.decompress", "", bz2.compress(blob) + bz2.compress(b"x"), blob + b"x")
     line("lzma.decompress", "", lzma.compress(blob), blob)
     line("lzma.decompress", "", lzma.compress(blob, format=lzma.FORMAT_ALONE), blob)
+    escape_codecs()
+
+
+def escape_codecs():
+    """unicode_escape and raw_unicode_escape both ways: fixed spellings and seeded random byte
+    strings over the escape alphabet; an input CPython refuses has `!` as its output. Inputs with
+    `\\N{...}` (not folded) and outputs holding surrogates (a Rust string cannot) are left out."""
+    import random
+    import warnings
+    warnings.simplefilter("ignore")
+    texts = [SAMPLE, "\\", "tab\there\r\n", "'\"", "\x00\x7f\x80\xff", "\u0100\uffff",
+             "\U00010000\U0010ffff", "cos\nsystem\n(S'touch /tmp/x'\ntR."]
+    for codec in ["unicode_escape", "raw_unicode_escape", "Unicode-Escape"]:
+        for text in texts:
+            line("encode", codec, text, codecs.encode(text, codec))
+    fixed = [b"\\x80\\x04\\x95", b"\\n\\t\\\\", b"\\101\\7\\777\\0", b"\\q\\z\\8",
+             b"a\\\nb", b"\\u00e9\\U0001f600", b"\\u12", b"\\x1", b"\\xZZ", b"end\\",
+             b"\\U00110000", b"\\\\u0041", b"\\\\\\u0041", b"\xe9\xff\\x41"]
+    rng = random.Random(5)
+    alphabet = [b"\\", b"\\", b"x", b"u", b"U", b"0", b"7", b"3", b"8", b"a", b"f", b"F", b"n",
+                b"t", b"\n", b"'", b"\"", b"q", b"\xe9", b"\xff", b"1", b"D", b"8", b"v", b"b", b"r"]
+    randoms = [b"".join(rng.choice(alphabet) for _ in range(rng.randrange(1, 14)))
+               for _ in range(400)]
+    for codec in ["unicode_escape", "raw_unicode_escape"]:
+        for data in fixed + randoms:
+            if b"\\N" in data:
+                continue
+            try:
+                out = codecs.decode(data, codec)
+            except UnicodeDecodeError:
+                print(f"decode\t{codec}\t{data.hex()}\t!")
+                continue
+            if any(0xD800 <= ord(c) <= 0xDFFF for c in out):
+                continue
+            line("decode", codec, data, out)
 
 
 if __name__ == "__main__":

@@ -176,6 +176,37 @@ fn codecs_of_every_kind() {
         &P::load(P::call("binascii", "a2b_base64", &[s(&b64)])),
         "a2b_base64",
     );
+    // unicode_escape: the payload spelled as `\xhh` escapes (and octal for a few bytes),
+    // decoded to text, encoded as latin-1.
+    let escaped: String = payload()
+        .iter()
+        .enumerate()
+        .map(|(i, c)| {
+            if i % 3 == 0 {
+                format!("\\{c:o}")
+            } else {
+                format!("\\x{c:02x}")
+            }
+        })
+        .collect();
+    let decoded = P::call(
+        "_codecs",
+        "decode",
+        &[b(escaped.as_bytes()), s("unicode_escape")],
+    );
+    assert_nested_found(
+        &P::load(P::call("_codecs", "encode", &[decoded, s("latin-1")])),
+        "unicode_escape",
+    );
+    // raw_unicode_escape on str: the latin-1 text comes out as its bytes.
+    assert_nested_found(
+        &P::load(P::call(
+            "_codecs",
+            "encode",
+            &[s(&text), s("raw-unicode-escape")],
+        )),
+        "raw_unicode_escape",
+    );
 }
 
 #[test]
