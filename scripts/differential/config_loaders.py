@@ -554,8 +554,22 @@ def targets_of(v, path=""):
     return out
 
 
+def deep_yaml(levels, body):
+    """`body` nested `levels` mappings deep, in block style."""
+    text = "".join("  " * i + f"k{i}:\n" for i in range(levels))
+    return text + "".join("  " * levels + line + "\n" for line in body)
+
+
 def yaml_cases():
     texts = list(YAML_TEXTS)
+    # Deeper than aigis's YAML reader goes (64 levels): the targets must still be seen, escapes
+    # and aliases decoded, from the text.
+    for levels in (66, 90):
+        texts.append(deep_yaml(levels, ['"_\\x74arget_": os.system']))
+        texts.append(deep_yaml(levels, ["'_target_': subprocess.Popen"]))
+        texts.append(deep_yaml(levels, ['x: &t "_\\u0074arget_"', "*t : builtins.exec"]))
+        texts.append(deep_yaml(levels, ['"_target_": "os.sys\\x74em"']))
+    texts.append("{a: " * 70 + '{"_\\x74arget_": os.system}' + "}" * 70 + "\n")
     keys = ["_target_", '"_\\x74arget_"', "'_target_'", '"\\x5ftarget_"', "target", "_target"]
     for _ in range(40 * OPTS.scale):
         key = rng.choice(keys)

@@ -293,12 +293,132 @@ fn walk(node: &Yaml, root: &Yaml, path: &str, cx: &mut Context<'_>, depth: usize
     }
 }
 
+/// YAML's escape for `c` inside a double-quoted scalar (`None` for an unknown escape).
+fn yaml_escape(c: char) -> Option<char> {
+    Some(match c {
+        '0' => '\0',
+        'a' => '\u{7}',
+        'b' => '\u{8}',
+        't' | '\t' => '\t',
+        'n' => '\n',
+        'v' => '\u{b}',
+        'f' => '\u{c}',
+        'r' => '\r',
+        'e' => '\u{1b}',
+        ' ' => ' ',
+        '"' => '"',
+        '/' => '/',
+        '\\' => '\\',
+        'N' => '\u{85}',
+        '_' => '\u{a0}',
+        'L' => '\u{2028}',
+        'P' => '\u{2029}',
+        _ => return None,
+    })
+}
+
+/// `line` with its quoted scalars decoded as the YAML reader decodes them: escapes in
+/// double-quoted ones (`"_\x74arget_"` is `"_target_"`), doubled quotes in single-quoted ones.
+/// The quotes stay, so the key/value layout of the line is unchanged.
+fn decode_quoted(line: &str) -> String {
+    let mut out = String::with_capacity(line.len());
+    let mut chars = line.chars().peekable();
+    let mut prev = ' ';
+    while let Some(c) = chars.next() {
+        let token_start = prev.is_whitespace() || matches!(prev, '{' | '[' | ',' | ':' | '-');
+        if c == '"' {
+            out.push('"');
+            while let Some(q) = chars.next() {
+                match q {
+                    '"' => break,
+                    '\\' => {
+                        let Some(e) = chars.next() else { break };
+                        let count = match e {
+                            'x' => 2,
+                            'u' => 4,
+                            'U' => 8,
+                            _ => {
+                                match yaml_escape(e) {
+                                    Some(decoded) => out.push(decoded),
+                                    None => {
+                                        out.push('\\');
+                                        out.push(e);
+                                    }
+                                }
+                                continue;
+                            }
+                        };
+                        let digits: String = (0..count).filter_map(|_| chars.next()).collect();
+                        match u32::from_str_radix(&digits, 16)
+                            .ok()
+                            .and_then(char::from_u32)
+                        {
+                            Some(decoded) => out.push(decoded),
+                            None => {
+                                out.push('\\');
+                                out.push(e);
+                                out.push_str(&digits);
+                            }
+                        }
+                    }
+                    q => out.push(q),
+                }
+            }
+            out.push('"');
+            prev = '"';
+        } else if c == '\'' && token_start {
+            out.push('\'');
+            while let Some(q) = chars.next() {
+                if q == '\'' {
+                    if chars.peek() == Some(&'\'') {
+                        chars.next();
+                        out.push('\'');
+                        continue;
+                    }
+                    break;
+                }
+                out.push(q);
+            }
+            out.push('\'');
+            prev = '\'';
+        } else {
+            out.push(c);
+            prev = c;
+        }
+    }
+    out
+}
+
 /// Every `_target_` value written in `text`, with its 1-based line: block (`_target_: x`), flow
-/// (`{_target_: x}`) and JSON (`"_target_": "x"`) spellings.
+/// (`{_target_: x}`) and JSON (`"_target_": "x"`) spellings, quoted scalars decoded as the YAML
+/// reader decodes them, and an alias used as a key when its anchor names `_target_`
+/// (`&k "_\x74arget_"` … `*k : os.system`).
 pub(crate) fn textual_targets(text: &str) -> Vec<(usize, String)> {
+    let decoded: Vec<String> = text.lines().map(decode_quoted).collect();
+    // Anchors whose value is `_target_`: `&name _target_`, quoted or not.
+    let mut anchors = Vec::new();
+    for line in &decoded {
+        let mut rest = line.as_str();
+        while let Some(at) = rest.find('&') {
+            rest = &rest[at + 1..];
+            let name_end = rest
+                .find(|c: char| c.is_whitespace() || matches!(c, ',' | '}' | ']'))
+                .unwrap_or(rest.len());
+            let value = rest[name_end..]
+                .trim_start()
+                .trim_start_matches(['"', '\'']);
+            if value.starts_with("_target_") && name_end > 0 && anchors.len() < 64 {
+                anchors.push(format!("*{}", &rest[..name_end]));
+            }
+        }
+    }
     let mut out = Vec::new();
-    for (i, line) in text.lines().enumerate() {
-        let mut rest = line;
+    for (i, line) in decoded.iter().enumerate() {
+        let mut line = line.clone();
+        for alias in &anchors {
+            line = line.replace(alias.as_str(), "_target_");
+        }
+        let mut rest = line.as_str();
         while let Some(at) = rest.find("_target_") {
             rest = &rest[at + "_target_".len()..];
             let after = rest.trim_start_matches(['"', '\'']).trim_start();
