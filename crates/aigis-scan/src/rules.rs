@@ -337,6 +337,12 @@ rules! {
         "mlflow.pyfunc.load_model puts the model's code paths on sys.path and imports its loader module: this Python file runs on load. Static red flags (commands, code evaluation, network) raise the severity.",
         "Read the code before loading the model; load models only from trusted registries.",
         SUPPLY_CHAIN;
+    /// A repository's Python file that transformers imports with `trust_remote_code=True`.
+    HfRemoteCode = "HF-REMOTE-CODE", Info,
+        "Repository code runs on load (trust_remote_code)",
+        "The repository's `auto_map` (in config.json, tokenizer_config.json or a processor config) names its own classes: loading it with trust_remote_code=True imports this file and every file its relative imports reach. Static red flags in that code (commands, code evaluation, network, file writes, deserialisers) raise the severity.",
+        "Read the code before loading the model with trust_remote_code=True, and pin revision= to the commit you reviewed.",
+        CODE_REMOTE;
     /// An MLflow MLmodel loads through a custom module or a pickle-based flavor.
     MlflowLoader = "MLFLOW-LOADER", Medium,
         "MLflow model loads through custom code",

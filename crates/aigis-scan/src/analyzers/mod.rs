@@ -17,6 +17,7 @@ mod numpy;
 mod onnx;
 mod pickle;
 mod protobuf;
+mod remote_code;
 mod safetensors;
 mod sevenz;
 pub(crate) mod skops;
@@ -41,6 +42,7 @@ pub use nemo::HydraConfigAnalyzer;
 pub use numpy::NumpyAnalyzer;
 pub use onnx::OnnxAnalyzer;
 pub use pickle::PickleAnalyzer;
+pub use remote_code::RemoteCodeAnalyzer;
 pub use safetensors::SafetensorsAnalyzer;
 pub use sevenz::SevenZAnalyzer;
 pub use skops::SkopsAnalyzer;
@@ -80,6 +82,7 @@ pub fn registry() -> Registry {
         Box::new(InventoryAnalyzer),
         Box::new(MlmodelAnalyzer),
         Box::new(MlflowCodeAnalyzer),
+        Box::new(RemoteCodeAnalyzer),
         Box::new(PythonCodeAnalyzer),
         Box::new(DependencyAnalyzer),
         Box::new(ChatTemplateAnalyzer),

@@ -1,0 +1,258 @@
+//! Repository code that `transformers` imports when a model is loaded with
+//! `trust_remote_code=True`.
+//!
+//! A Hugging Face repository names its own classes in the `auto_map` of `config.json` (and of
+//! `tokenizer_config.json`, `preprocessor_config.json`, `processor_config.json`,
+//! `video_preprocessor_config.json`): `"AutoModel": "modeling_x.XModel"`, or a list for
+//! tokenizers. `transformers.dynamic_module_utils.get_class_from_dynamic_module` splits the
+//! reference as `module.Class` (a `repo--` prefix names another repository), copies
+//! `module.py` and, recursively, every file its relative imports name — found the way
+//! `get_relative_imports` finds them, by the lines `import .x` and `from .x import …` — and
+//! imports the module: every one of those files runs on load. Such a file is judged here with the
+//! effect tables of loader code ([`super::mlflow::judge_code`]: execution, processes, network,
+//! file writes, deserialisers) and then as ordinary Python code; a Python file no `auto_map`
+//! reaches is left to the code analyzer.
+
+use super::callables::{clip, report_with};
+use super::mlflow::judge_code;
+use crate::analyzer::{Analyzer, Context, Input};
+use crate::{Format, RuleId, Severity};
+use serde_json::Value;
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+/// The configs whose `auto_map` transformers' `Auto*` classes read.
+const CONFIGS: &[&str] = &[
+    "config.json",
+    "tokenizer_config.json",
+    "preprocessor_config.json",
+    "processor_config.json",
+    "video_preprocessor_config.json",
+];
+
+/// Largest config or module read to follow references.
+const MAX_READ: u64 = 8 << 20;
+
+/// Most modules followed through relative imports.
+const MAX_MODULES: usize = 512;
+
+/// Analyzer for repository code that `trust_remote_code=True` imports.
+pub struct RemoteCodeAnalyzer;
+
+/// `module.Class` references of an `auto_map` value (a string, or a list of strings and nulls),
+/// with the `repo--` prefix split off.
+fn references(value: &Value, out: &mut Vec<(Option<String>, String)>) {
+    match value {
+        Value::String(reference) => {
+            let (repo, local) = match reference.split_once("--") {
+                Some((repo, local)) => (Some(repo.to_string()), local),
+                None => (None, reference.as_str()),
+            };
+            // `module_file, class_name = class_reference.split(".")`: exactly one dot.
+            if let Some((module, class)) = local.split_once('.')
+                && !module.is_empty()
+                && !class.contains('.')
+                && out.len() < MAX_MODULES
+            {
+                out.push((repo, module.to_string()));
+            }
+        }
+        Value::Array(items) => items.iter().for_each(|item| references(item, out)),
+        _ => {}
+    }
+}
+
+/// The modules `get_relative_imports` finds in `source`: `import .x` and `from .x import`.
+fn relative_imports(source: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    for line in source.lines() {
+        let line = line.trim_start();
+        let rest = if let Some(rest) = line.strip_prefix("import") {
+            let rest = rest.trim_start();
+            if rest.len() == line.len() - "import".len() {
+                continue; // `importlib…`: no whitespace after `import`.
+            }
+            rest.strip_prefix('.').and_then(|module| {
+                let module = module.trim_end();
+                (!module.is_empty() && !module.contains(char::is_whitespace)).then_some(module)
+            })
+        } else if let Some(rest) = line.strip_prefix("from") {
+            let after = rest.trim_start();
+            if after.len() == rest.len() {
+                continue;
+            }
+            after.strip_prefix('.').and_then(|module| {
+                let end = module.find(char::is_whitespace)?;
+                let tail = module[end..].trim_start();
+                (end > 0 && tail.starts_with("import")).then_some(&module[..end])
+            })
+        } else {
+            None
+        };
+        if let Some(module) = rest
+            && out.len() < MAX_MODULES
+        {
+            out.push(module.to_string());
+        }
+    }
+    out
+}
+
+/// The files `module` may be read from: `module.py` as transformers copies it, and the path
+/// Python's import system resolves a dotted name to.
+fn module_files(dir: &Path, module: &str) -> Vec<PathBuf> {
+    let mut files = vec![dir.join(format!("{module}.py"))];
+    if module.contains('.') {
+        files.push(dir.join(format!("{}.py", module.replace('.', "/"))));
+    }
+    files
+}
+
+fn read_small(path: &Path) -> Option<Vec<u8>> {
+    let meta = std::fs::metadata(path).ok()?;
+    if !meta.is_file() || meta.len() > MAX_READ {
+        return None;
+    }
+    std::fs::read(path).ok()
+}
+
+/// What runs from `dir` when its models are loaded with `trust_remote_code=True`: each module
+/// file reached, with the config key that reaches it first.
+fn remote_code_files(dir: &Path, cx: &mut Context<'_>) -> BTreeMap<PathBuf, String> {
+    let mut queue: Vec<(String, String)> = Vec::new();
+    for config in CONFIGS {
+        let path = dir.join(config);
+        cx.consult(&path);
+        let Some(bytes) = read_small(&path) else {
+            continue;
+        };
+        let Ok(decoded) = crate::loaders::json::loads_bytes(&bytes, 4) else {
+            continue;
+        };
+        let Some(Value::Object(map)) = decoded.value.get("auto_map") else {
+            continue;
+        };
+        for (key, value) in map {
+            let mut refs = Vec::new();
+            references(value, &mut refs);
+            for (repo, module) in refs {
+                // Another repository's code is fetched from the hub, not from this folder.
+                if repo.is_none() {
+                    queue.push((module, format!("`{config}` auto_map `{}`", clip(key, 60))));
+                }
+            }
+        }
+    }
+    let mut reached: BTreeMap<PathBuf, String> = BTreeMap::new();
+    let mut seen = BTreeSet::new();
+    while let Some((module, via)) = queue.pop() {
+        if !seen.insert(module.clone()) || seen.len() > MAX_MODULES {
+            continue;
+        }
+        for file in module_files(dir, &module) {
+            cx.consult(&file);
+            let Some(bytes) = read_small(&file) else {
+                continue;
+            };
+            reached.entry(file.clone()).or_insert_with(|| via.clone());
+            let source = String::from_utf8_lossy(&bytes);
+            let name = file.file_name().map(|n| n.to_string_lossy().into_owned());
+            for import in relative_imports(&source) {
+                let how = format!(
+                    "{via} through `{}`",
+                    clip(name.as_deref().unwrap_or("?"), 60)
+                );
+                queue.push((import, how));
+            }
+        }
+    }
+    reached
+}
+
+impl Analyzer for RemoteCodeAnalyzer {
+    fn id(&self) -> &'static str {
+        "remote-code"
+    }
+
+    fn version(&self) -> u32 {
+        1
+    }
+
+    fn sniff(&self, head: &[u8], _len: u64) -> bool {
+        super::nemo::looks_like_text(head)
+    }
+
+    fn analyze(&self, input: &Input<'_>, cx: &mut Context<'_>) -> Option<Format> {
+        if cx.depth() != 0 {
+            return None;
+        }
+        let path = cx.file_path()?.to_path_buf();
+        if path.extension().and_then(|e| e.to_str()) != Some("py") {
+            return None;
+        }
+        let dir = path.parent()?.to_path_buf();
+        let reached = remote_code_files(&dir, cx);
+        let via = reached.get(&path)?.clone();
+        let shown = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let msg = format!(
+            "`{}` is repository code that transformers imports on load with \
+             trust_remote_code=True ({via})",
+            clip(&shown, 200)
+        );
+        report_with(cx, RuleId::HfRemoteCode, Severity::Info, msg);
+        if input.source.len() > MAX_READ {
+            let msg = format!(
+                "`{}` is remote code larger than {MAX_READ} bytes: not analysed",
+                clip(&shown, 200)
+            );
+            report_with(cx, RuleId::HfRemoteCode, Severity::High, msg);
+            cx.not_analysed("remote code over the size limit");
+            return Some(Format::PythonCode);
+        }
+        let bytes = input
+            .source
+            .read_vec(0, usize::try_from(MAX_READ).unwrap_or(usize::MAX))
+            .ok()?;
+        judge_code(&bytes, false, &shown, RuleId::HfRemoteCode, cx);
+        // The call sites of ordinary code (unsafe loads, downloads) are judged too.
+        super::PythonCodeAnalyzer
+            .analyze(input, cx)
+            .or(Some(Format::PythonCode))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn relative_imports_as_transformers_finds_them() {
+        let source = "import os\nfrom .utils import helper\n  import .sub\nfrom . import x\n\
+                      from ..pkg import y\nimportlib.import_module('z')\nfrom .a.b import c\n\
+                      # from .commented import d\nfrom.nospace import e\n";
+        assert_eq!(relative_imports(source), ["utils", "sub", ".pkg", "a.b"]);
+    }
+
+    #[test]
+    fn auto_map_references() {
+        let mut out = Vec::new();
+        let map: Value = serde_json::json!([
+            "tokenization_x.XTokenizer",
+            null,
+            "org/repo--modeling_y.Y",
+            "no_dot",
+            "a.b.c"
+        ]);
+        references(&map, &mut out);
+        assert_eq!(
+            out,
+            [
+                (None, "tokenization_x".to_string()),
+                (Some("org/repo".to_string()), "modeling_y".to_string()),
+            ]
+        );
+    }
+}
