@@ -798,6 +798,18 @@ def dangerous_reached(readings):
     return sorted(out)
 
 
+def json_safe(value):
+    """`value` with every lone surrogate in its strings (a name a loader decoded with
+    `surrogateescape`) replaced by U+FFFD: JSON readers other than Python's refuse them."""
+    if isinstance(value, str):
+        return value.encode("utf-8", "surrogatepass").decode("utf-8", "replace")
+    if isinstance(value, list):
+        return [json_safe(v) for v in value]
+    if isinstance(value, dict):
+        return {k: json_safe(v) for k, v in value.items()}
+    return value
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--seed", type=int, default=1)
@@ -814,7 +826,7 @@ def main():
             readings = pickle_loader.read_all_ways(data, tmp)
             row = {"i": i, "f": family, "b": data.hex(), "r": readings}
             row["x"] = dangerous_reached(readings)
-            out.write(json.dumps(row, separators=(",", ":")) + "\n")
+            out.write(json.dumps(json_safe(row), separators=(",", ":")) + "\n")
     finally:
         os.unlink(tmp)
         if out is not sys.stdout:
