@@ -7,6 +7,8 @@
 //! reads of its graph structure only. Findings:
 //! - a tensor whose external data `location` is absolute, climbs out with `..`, or is a URL:
 //!   loading reads an arbitrary file (`ONNX-EXTERNAL-DATA-ESCAPE`, critical);
+//! - external data the runtime refuses: a data file missing beside the model, or a tensor's
+//!   `offset` + `length` past the end of its file (`FORMAT-MALFORMED`, invalid);
 //! - an operator from a domain outside [`KNOWN_DOMAINS`] (it needs a custom op library loaded into
 //!   the runtime), and model-local functions (`ONNX-CUSTOM-OP`, medium).
 //!
@@ -43,6 +45,8 @@ pub const MAX_GRAPH_DEPTH: usize = 16;
 const MAX_MESSAGE_DEPTH: usize = 3 * MAX_GRAPH_DEPTH + 8;
 /// Findings of one kind listed individually before they are summarised.
 const MAX_LISTED: usize = 32;
+/// Most external-data ranges checked against their files.
+const MAX_RANGES: usize = 1 << 16;
 /// Hard cap on the pruned graph structure, whatever the limits say.
 const MAX_STRUCTURE: u64 = 256 << 20;
 
@@ -162,7 +166,7 @@ impl Analyzer for OnnxAnalyzer {
     }
 
     fn version(&self) -> u32 {
-        1
+        2
     }
 
     fn sniff(&self, head: &[u8], len: u64) -> bool {
@@ -214,6 +218,7 @@ impl Analyzer for OnnxAnalyzer {
         for function in &model.functions {
             walk.function(function);
         }
+        walk.check_external_files(cx);
         walk.report(&model, cx);
         Some(Format::Onnx)
     }
@@ -321,6 +326,8 @@ struct Walk {
     custom_ops: BTreeMap<String, String>,
     escapes: Vec<(String, String, &'static str)>,
     external_files: BTreeSet<String>,
+    /// External data inside the model folder: tensor, location, offset, length (bounded).
+    external_ranges: Vec<(String, String, u64, Option<u64>)>,
     /// Tensors whose declared dims are negative or multiply past `i64::MAX` elements.
     impossible_shapes: Vec<(String, Vec<i64>)>,
     parameters: u64,
@@ -336,6 +343,7 @@ impl Walk {
             custom_ops: BTreeMap::new(),
             escapes: Vec::new(),
             external_files: BTreeSet::new(),
+            external_ranges: Vec::new(),
             impossible_shapes: Vec::new(),
             parameters: 0,
             dtypes: BTreeSet::new(),
@@ -440,6 +448,69 @@ impl Walk {
                 if self.external_files.len() < MAX_LISTED {
                     self.external_files.insert(location.to_string());
                 }
+                // `ExternalDataInfo`: `int(value)` of the `offset` and `length` entries.
+                let number = |key: &str| {
+                    tensor
+                        .external_data
+                        .iter()
+                        .rev()
+                        .find(|entry| entry.key == key)
+                        .and_then(|entry| entry.value.trim().parse::<u64>().ok())
+                };
+                if self.external_ranges.len() < MAX_RANGES {
+                    self.external_ranges.push((
+                        tensor.name.clone(),
+                        location.to_string(),
+                        number("offset").unwrap_or(0),
+                        number("length").filter(|&l| l > 0),
+                    ));
+                }
+            }
+        }
+    }
+
+    /// External data as the runtime reads it from the model's folder: a data file that is
+    /// missing, or a tensor's `offset` + `length` past its end, makes `onnx.load` or ONNX
+    /// Runtime refuse the model (invalid). Inside an archive nothing can be checked.
+    fn check_external_files(&self, cx: &mut Context<'_>) {
+        if cx.depth() != 0 || self.external_ranges.is_empty() {
+            return;
+        }
+        let Some(dir) = cx
+            .file_path()
+            .and_then(|p| p.parent())
+            .map(|d| d.to_path_buf())
+        else {
+            return;
+        };
+        let mut sizes: BTreeMap<&str, Option<u64>> = BTreeMap::new();
+        let mut problems = 0usize;
+        for (tensor, location, offset, length) in &self.external_ranges {
+            let size = *sizes.entry(location.as_str()).or_insert_with(|| {
+                let path = dir.join(location);
+                cx.consult(&path);
+                std::fs::metadata(&path)
+                    .ok()
+                    .filter(|m| m.is_file())
+                    .map(|m| m.len())
+            });
+            let tensor = crate::analyzers::callables::clip(tensor, 100);
+            let location = crate::analyzers::callables::clip(location, 200);
+            let msg = match size {
+                None => format!(
+                    "tensor `{tensor}` takes its data from `{location}`, which is not a file beside \
+                     the model: onnx.load refuses the model"
+                ),
+                Some(size) if offset.saturating_add(length.unwrap_or(0)) > size => format!(
+                    "tensor `{tensor}` reads bytes {offset}..{} of `{location}`, which has {size} \
+                     bytes: onnx.load and ONNX Runtime refuse the model",
+                    offset.saturating_add(length.unwrap_or(0))
+                ),
+                Some(_) => continue,
+            };
+            problems += 1;
+            if problems <= MAX_LISTED {
+                cx.malformed(RuleId::FormatMalformed, msg, None);
             }
         }
     }

@@ -15,7 +15,7 @@
 //! | `chat_template.json` | `json.load(open(p, encoding="utf-8"))` | as above |
 //! | `chat_template.jinja` | `open(p, encoding="utf-8").read()` → Jinja | template analysed as GGUF's |
 //! | safetensors | `safetensors` (Rust) `SafeTensors::deserialize` | header checks as the crate's `validate` |
-//! | ONNX external data | `onnx.load` → `load_external_data_for_tensor`; onnxruntime | location inside the model folder (offset + length inside the data file: not yet checked) |
+//! | ONNX external data | `onnx.load` → `load_external_data_for_tensor`; onnxruntime | location inside the model folder, the data file present and offset + length inside it (`analyzers::onnx`) |
 //! | `modeling_*.py` & co. | `transformers.dynamic_module_utils`: `auto_map` `module.Class`, relative imports by its regexes | [`crate::analyzers`]`::remote_code` |
 //!
 //! JSON, zip, tar and YAML have differential tests over variants generated and read by the real
