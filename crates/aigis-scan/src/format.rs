@@ -105,6 +105,9 @@ formats! {
     /// A Python dependency file (requirements, pyproject, poetry/uv/Pipfile lock, conda
     /// environment): matched against the advisory database.
     PythonDependencies = "python-dependencies",
+    /// A Hugging Face config (`config.json`, `tokenizer_config.json`, a processor config) whose
+    /// `auto_map` makes transformers import repository code with `trust_remote_code=True`.
+    TransformersConfig = "transformers-config",
     /// A native executable carrying a model (llamafile and similar).
     Executable = "executable",
     /// Nothing aigis knows.
@@ -119,7 +122,11 @@ impl Format {
     pub fn is_model(self) -> bool {
         !matches!(
             self,
-            Format::Unknown | Format::PythonCode | Format::Notebook | Format::PythonDependencies
+            Format::Unknown
+                | Format::PythonCode
+                | Format::Notebook
+                | Format::PythonDependencies
+                | Format::TransformersConfig
         )
     }
 

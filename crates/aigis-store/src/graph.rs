@@ -98,6 +98,7 @@ const CODE_ON_LOAD: &[&str] = &[
     "skops",
     "nemo",
     "mlflow",
+    "transformers-config",
     "executable",
 ];
 

@@ -42,7 +42,7 @@ pub use nemo::HydraConfigAnalyzer;
 pub use numpy::NumpyAnalyzer;
 pub use onnx::OnnxAnalyzer;
 pub use pickle::PickleAnalyzer;
-pub use remote_code::RemoteCodeAnalyzer;
+pub use remote_code::{AutoMapConfigAnalyzer, RemoteCodeAnalyzer};
 pub use safetensors::SafetensorsAnalyzer;
 pub use sevenz::SevenZAnalyzer;
 pub use skops::SkopsAnalyzer;
@@ -85,6 +85,7 @@ pub fn registry() -> Registry {
         Box::new(RemoteCodeAnalyzer),
         Box::new(PythonCodeAnalyzer),
         Box::new(DependencyAnalyzer),
+        Box::new(AutoMapConfigAnalyzer),
         Box::new(ChatTemplateAnalyzer),
         Box::new(HydraConfigAnalyzer),
         Box::new(PickleAnalyzer),

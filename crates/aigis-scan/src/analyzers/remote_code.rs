@@ -39,6 +39,9 @@ const MAX_MODULES: usize = 512;
 /// Analyzer for repository code that `trust_remote_code=True` imports.
 pub struct RemoteCodeAnalyzer;
 
+/// Analyzer for the configs whose `auto_map` names that code.
+pub struct AutoMapConfigAnalyzer;
+
 /// `module.Class` references of an `auto_map` value (a string, or a list of strings and nulls),
 /// with the `repo--` prefix split off.
 fn references(value: &Value, out: &mut Vec<(Option<String>, String)>) {
@@ -221,6 +224,91 @@ impl Analyzer for RemoteCodeAnalyzer {
         super::PythonCodeAnalyzer
             .analyze(input, cx)
             .or(Some(Format::PythonCode))
+    }
+}
+
+impl Analyzer for AutoMapConfigAnalyzer {
+    fn id(&self) -> &'static str {
+        "transformers-config"
+    }
+
+    fn version(&self) -> u32 {
+        1
+    }
+
+    /// A JSON object (after any BOM or whitespace); the content decides in `analyze`.
+    fn sniff(&self, head: &[u8], _len: u64) -> bool {
+        let text = String::from_utf8_lossy(head);
+        text.trim_start_matches('\u{feff}')
+            .trim_start()
+            .starts_with('{')
+    }
+
+    fn analyze(&self, input: &Input<'_>, cx: &mut Context<'_>) -> Option<Format> {
+        if input.source.len() > MAX_READ {
+            return None;
+        }
+        let bytes = input
+            .source
+            .read_vec(0, usize::try_from(MAX_READ).unwrap_or(usize::MAX))
+            .ok()?;
+        // Parsed only when the key can be there: spelled out, or behind a `\u` escape.
+        if memchr::memmem::find(&bytes, b"auto_map").is_none()
+            && memchr::memmem::find(&bytes, b"\\u").is_none()
+        {
+            return None;
+        }
+        let decoded = crate::loaders::json::loads_bytes(&bytes, 4).ok()?;
+        let Some(Value::Object(map)) = decoded.value.get("auto_map") else {
+            return None;
+        };
+        let mut local = BTreeSet::new();
+        let mut any = false;
+        for (key, value) in map {
+            let mut refs = Vec::new();
+            references(value, &mut refs);
+            for (repo, module) in refs {
+                any = true;
+                match repo {
+                    Some(repo) => {
+                        let msg = format!(
+                            "auto_map `{}` takes its code from another repository, `{}` \
+                             (`{}.py`): loading with trust_remote_code=True downloads and runs \
+                             code that is not in this model and was not scanned (its latest \
+                             revision unless one is pinned)",
+                            clip(key, 60),
+                            clip(&repo, 120),
+                            clip(&module, 120)
+                        );
+                        report_with(cx, RuleId::HfRemoteCode, Severity::High, msg);
+                    }
+                    None => {
+                        local.insert(module);
+                    }
+                }
+            }
+        }
+        if !any {
+            return None;
+        }
+        if !local.is_empty() {
+            let modules: Vec<String> = local
+                .iter()
+                .take(16)
+                .map(|m| format!("`{}.py`", clip(m, 80)))
+                .collect();
+            let msg = format!(
+                "auto_map names repository code ({}): loading with trust_remote_code=True \
+                 imports it and the files its relative imports reach; each is judged as it is \
+                 scanned",
+                modules.join(", ")
+            );
+            report_with(cx, RuleId::HfRemoteCode, Severity::Info, msg);
+        }
+        // A tokenizer config also carries chat templates.
+        super::ChatTemplateAnalyzer
+            .analyze(input, cx)
+            .or(Some(Format::TransformersConfig))
     }
 }
 
