@@ -803,7 +803,7 @@ def json_safe(value):
     `surrogateescape`) replaced by U+FFFD: JSON readers other than Python's refuse them."""
     if isinstance(value, str):
         return value.encode("utf-8", "surrogatepass").decode("utf-8", "replace")
-    if isinstance(value, list):
+    if isinstance(value, (list, tuple)):
         return [json_safe(v) for v in value]
     if isinstance(value, dict):
         return {k: json_safe(v) for k, v in value.items()}
