@@ -22,6 +22,9 @@ const MAX_FOLDED: usize = 4096;
 /// Deepest syntax tree walked (minijinja's parser already stops at 150 levels of nesting).
 const MAX_WALK_DEPTH: usize = 400;
 
+/// Most unary plus signs blanked before a template is given up as unparsable.
+const MAX_UNARY_PLUS: usize = 256;
+
 /// Prefix marking a folded list of constant strings (their concatenation follows), for `join`.
 const LIST_MARK: &str = "\u{0}list\u{0}";
 
@@ -119,7 +122,23 @@ pub struct TemplateIssue {
 
 /// Analyzes a Jinja template's text without rendering it.
 pub fn analyze(text: &str) -> Vec<TemplateIssue> {
-    let prepared = neutralise_extension_tags(text);
+    let mut prepared = neutralise_extension_tags(text);
+    // jinja2 reads a unary plus (`{{ +x }}`, `{{ a + +1 }}`), which minijinja's parser lacks: a
+    // template could use one to make this parser give up while jinja2 renders it. A unary plus
+    // is the identity, so each one the parser stops at is blanked and the parse retried.
+    for _ in 0..MAX_UNARY_PLUS {
+        let at = match parse(&prepared, "chat_template", SyntaxConfig::default()) {
+            Ok(_) => break,
+            Err(err) => err
+                .range()
+                .filter(|r| prepared.as_bytes().get(r.start) == Some(&b'+'))
+                .map(|r| r.start),
+        };
+        match at {
+            Some(at) => prepared.replace_range(at..at + 1, " "),
+            None => break,
+        }
+    }
     let mut walker = Walker::default();
     match parse(&prepared, "chat_template", SyntaxConfig::default()) {
         Ok(tree) => {
@@ -242,7 +261,7 @@ fn dangerous_tokens(text: &str) -> Vec<(Severity, String)> {
 
 /// Name checks over the raw text, with Python string escapes decoded.
 fn raw_name_checks(text: &str) -> Vec<TemplateIssue> {
-    let decoded = decode_python_escapes(text);
+    let decoded = join_adjacent_literals(&decode_python_escapes(text));
     let mut issues = Vec::new();
     for (severity, token) in dangerous_tokens(&decoded) {
         issues.push(TemplateIssue {
@@ -269,6 +288,37 @@ fn raw_name_checks(text: &str) -> Vec<TemplateIssue> {
         }
     }
     issues
+}
+
+/// The text with string literals joined where a template concatenates them (`'__glo' ~ 'bals__'`,
+/// `'a' + 'b'`, or side by side): a closing quote, an optional `~`/`+`, and an opening quote are
+/// dropped, so names built from pieces are seen whole by the raw-text checks.
+fn join_adjacent_literals(text: &str) -> String {
+    let chars: Vec<char> = text.chars().collect();
+    let mut out = String::with_capacity(text.len());
+    let mut i = 0;
+    while i < chars.len() {
+        let c = chars[i];
+        if matches!(c, '\'' | '"') {
+            let mut j = i + 1;
+            while chars.get(j).is_some_and(|c| c.is_whitespace()) {
+                j += 1;
+            }
+            if matches!(chars.get(j), Some('~' | '+')) {
+                j += 1;
+                while chars.get(j).is_some_and(|c| c.is_whitespace()) {
+                    j += 1;
+                }
+            }
+            if j > i + 1 && matches!(chars.get(j), Some('\'' | '"')) {
+                i = j + 1;
+                continue;
+            }
+        }
+        out.push(c);
+        i += 1;
+    }
+    out
 }
 
 /// Decodes `\xNN`, `\uNNNN`, `\UNNNNNNNN` and octal escapes the way Python string literals do.
@@ -1225,6 +1275,25 @@ mod tests {
         assert_eq!(issues.len(), 1);
         assert_eq!(issues[0].severity, Severity::Medium);
         assert_eq!(issues[0].rule, RuleId::ChatTemplateUnparsable);
+    }
+
+    /// A template this parser refuses still has its concatenated names seen whole, and a unary
+    /// plus (which jinja2 reads) no longer makes it refuse one.
+    #[test]
+    fn pieces_and_unary_plus_do_not_hide_names() {
+        for template in [
+            "{% for m in messages %}{{ cycler['__in' ~ 'it__']['__glo' + 'bals__'] }}",
+            "{% if x %}{{ joiner['__in' 'it__'] }}",
+            "{{ +1 }}{{ cycler['__in' ~ 'it__']['__glo' ~ 'bals__']['os'] }}",
+        ] {
+            let issues = analyze(template);
+            assert!(
+                issues.iter().any(|i| i.severity >= Severity::High),
+                "{template}: {issues:?}"
+            );
+        }
+        let issues = analyze("{{ +x }}{{ messages[0]['content'] }}");
+        assert!(issues.is_empty(), "{issues:?}");
     }
 
     #[test]

@@ -13,15 +13,15 @@
 //! | MLflow `MLmodel` | `yaml.safe_load`; pyfunc puts `code` and its sub-folders on `sys.path`, `importlib.import_module(loader_module)` | module resolution as the import system resolves it ([`pymodule`]); loader code parsed ([`crate::python`]) |
 //! | `tokenizer_config.json` | `json.load(open(p, encoding="utf-8"))` | [`json::loads_utf8_text`]; `chat_template` (string or named list) |
 //! | `chat_template.json` | `json.load(open(p, encoding="utf-8"))` | as above |
-//! | `chat_template.jinja` | `open(p, encoding="utf-8").read()` → Jinja | template analysed as GGUF's |
+//! | `chat_template.jinja` | `open(p, encoding="utf-8").read()` → Jinja | template analysed as GGUF's; parsed as jinja2 parses it (unary plus), names built from literal pieces seen whole |
 //! | safetensors | `safetensors` (Rust) `SafeTensors::deserialize` | header checks as the crate's `validate` |
 //! | ONNX external data | `onnx.load` → `load_external_data_for_tensor`; onnxruntime | location inside the model folder, the data file present and offset + length inside it (`analyzers::onnx`) |
 //! | `modeling_*.py` & co. | `transformers.dynamic_module_utils`: `auto_map` `module.Class`, relative imports by its regexes | [`crate::analyzers`]`::remote_code` |
 //!
-//! JSON, zip, tar and YAML have differential tests over variants generated and read by the real
+//! JSON, zip, tar, YAML and Jinja have differential tests over variants generated and read by the real
 //! library (`scripts/differential/config_loaders.py` → `fixtures/differential/*.jsonl.gz`); the
-//! HDF5, safetensors, ONNX, module-resolution and template rows are checked by loader-verified
-//! fixtures only.
+//! HDF5, safetensors, ONNX and module-resolution rows are checked by loader-verified fixtures
+//! only.
 
 pub mod json;
 pub mod pymodule;

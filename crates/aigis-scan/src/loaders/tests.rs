@@ -358,3 +358,49 @@ fn sevenz_archives_are_read_as_py7zr_reads_them() {
     eprintln!("py7zr: {py_ok} archives py7zr extracts, {undecodable} with undecodable members");
     report("py7zr", all.len(), &divergences);
 }
+
+/// jinja2 (`fixtures/differential/jinja.jsonl.gz`, made by
+/// `scripts/differential/jinja_templates.py` with transformers' chat-template environment):
+/// every template jinja2 parses, aigis parses too, and one whose parsed tree reaches a dunder
+/// name is rated high or worse.
+#[test]
+fn chat_templates_are_parsed_as_jinja2_parses_them() {
+    use crate::analyzers::chat_template;
+    use crate::{RuleId, Severity};
+    let all = cases("jinja.jsonl.gz");
+    let mut divergences = Vec::new();
+    for case in &all {
+        let text = case["t"].as_str().unwrap_or("");
+        let issues = chat_template::analyze(text);
+        if case["ok"] == Value::Bool(true)
+            && let Some(issue) = issues
+                .iter()
+                .find(|i| i.rule == RuleId::ChatTemplateUnparsable)
+        {
+            divergences.push(format!(
+                "{text:?}: jinja2 parses it, aigis: {}",
+                issue.message
+            ));
+        }
+        let dunder = strings(&case["names"])
+            .into_iter()
+            .find(|n| n.starts_with("__") && n.ends_with("__"));
+        if let Some(name) = dunder
+            && !issues.iter().any(|i| i.severity >= Severity::High)
+        {
+            divergences.push(format!(
+                "{text:?}: jinja2's tree reaches `{name}`, aigis rates it below high: {:?}",
+                issues.iter().map(|i| &i.message).collect::<Vec<_>>()
+            ));
+        }
+    }
+    report("jinja", all.len(), &divergences);
+}
+
+fn strings(v: &Value) -> Vec<String> {
+    v.as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|s| s.as_str().map(str::to_owned))
+        .collect()
+}
