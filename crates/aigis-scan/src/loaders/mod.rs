@@ -18,8 +18,8 @@
 //! | ONNX external data | `onnx.load` → `load_external_data_for_tensor`; onnxruntime | location inside the model folder, the data file present and offset + length inside it (`analyzers::onnx`) |
 //! | `modeling_*.py` & co. | `transformers.dynamic_module_utils`: `auto_map` `module.Class`, relative imports by its regexes | [`crate::analyzers`]`::remote_code` |
 //!
-//! JSON, zip, tar, YAML and Jinja have differential tests over variants generated and read by the real
-//! library (`scripts/differential/config_loaders.py` → `fixtures/differential/*.jsonl.gz`); the
+//! JSON, zip, tar, YAML and Jinja have differential tests over variants generated and read by
+//! the real library (`scripts/differential/*.py` → `fixtures/differential/*.jsonl.gz`); the
 //! HDF5, safetensors, ONNX and module-resolution rows are checked by loader-verified fixtures
 //! only.
 
