@@ -10,7 +10,7 @@ use crate::analyzer::{Analyzer, Context, Input};
 use crate::{Format, RuleId};
 use serde::de::{Deserializer, MapAccess, Visitor};
 use serde_json::Value;
-use std::collections::HashSet;
+use std::collections::HashMap;
 use std::fmt;
 
 /// The reference loader refuses headers longer than this (`MAX_HEADER_SIZE`).
@@ -51,7 +51,7 @@ impl Analyzer for SafetensorsAnalyzer {
     }
 
     fn version(&self) -> u32 {
-        1
+        2
     }
 
     fn sniff(&self, head: &[u8], _len: u64) -> bool {
@@ -161,14 +161,42 @@ fn check(input: &Input<'_>, cx: &mut Context<'_>) -> Result<(), Problem> {
         .map_err(|e| Problem(format!("header is not a JSON object: {e}"), Some(8)))?;
     let data_len = file_len - 8 - header_len;
 
-    let mut seen = HashSet::new();
-    let mut tensors = Vec::with_capacity(entries.0.len());
-    let mut parameters: u64 = 0;
+    // A key written twice: the library's JSON map keeps the last value, as most JSON readers do;
+    // a reader that keeps the first sees another tensor when the two differ.
+    let mut effective: Vec<(&String, &Value)> = Vec::with_capacity(entries.0.len());
+    let mut index: HashMap<&str, usize> = HashMap::new();
     for (name, value) in &entries.0 {
-        if !seen.insert(name.as_str()) {
-            return Err(format!("duplicate key `{name}` (loaders keep only one)").into());
+        match index.get(name.as_str()) {
+            Some(&at) => {
+                if effective[at].1 == value {
+                    irregular(
+                        cx,
+                        format!("key `{name}` is written twice (with the same value)"),
+                    );
+                } else {
+                    let msg = format!(
+                        "safetensors: key `{name}` is written twice with different values; the \
+                         library keeps the last, a reader that keeps the first loads another \
+                         tensor"
+                    );
+                    cx.report(RuleId::FormatMalformed, msg, None);
+                }
+                effective[at].1 = value;
+            }
+            None => {
+                index.insert(name.as_str(), effective.len());
+                effective.push((name, value));
+            }
         }
+    }
+    let mut tensors = Vec::with_capacity(effective.len());
+    let mut parameters: u64 = 0;
+    for (name, value) in effective {
         if name == "__metadata__" {
+            // `Option<HashMap<String, String>>` in the library: `null` is no metadata.
+            if value.is_null() {
+                continue;
+            }
             let map = value.as_object().ok_or("`__metadata__` is not an object")?;
             for (key, v) in map {
                 let v = v
@@ -187,7 +215,11 @@ fn check(input: &Input<'_>, cx: &mut Context<'_>) -> Result<(), Problem> {
             .keys()
             .find(|k| !matches!(k.as_str(), "dtype" | "shape" | "data_offsets"))
         {
-            return Err(format!("tensor `{name}` has unknown field `{extra}`").into());
+            // The library ignores fields it does not know; nothing reads them.
+            irregular(
+                cx,
+                format!("tensor `{name}` has a field the loader ignores, `{extra}`"),
+            );
         }
         let dtype = info
             .get("dtype")
@@ -294,6 +326,14 @@ fn check(input: &Input<'_>, cx: &mut Context<'_>) -> Result<(), Problem> {
     Ok(())
 }
 
+/// Something in the header the library accepts and no writer produces: low, the file stays
+/// valid.
+fn irregular(cx: &mut Context<'_>, message: String) {
+    let finding = crate::Finding::new(RuleId::FormatMalformed, format!("safetensors: {message}"))
+        .with_severity(crate::Severity::Low);
+    cx.record(finding, None);
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -362,10 +402,6 @@ mod tests {
                 r#"{"a":{"dtype":"F32","shape":[4294967296,4294967296,4294967296],"data_offsets":[0,8]}}"#,
                 8,
             ),
-            (
-                r#"{"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}}"#,
-                8,
-            ),
             (r#"{"__metadata__":{"k":1}}"#, 0),
             (
                 r#"{"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}"#,
@@ -375,6 +411,9 @@ mod tests {
         for (header, data) in cases {
             assert!(invalid(file(header, data)), "{header}");
         }
+        // A key twice: the library keeps the last value and loads the file (a finding, valid).
+        let twice = r#"{"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"a":{"dtype":"I32","shape":[2],"data_offsets":[0,8]}}"#;
+        assert!(!invalid(file(twice, 8)));
         let mut long = file("{}", 0);
         long[..8].copy_from_slice(&u64::MAX.to_le_bytes());
         assert!(invalid(long));

@@ -14,14 +14,13 @@
 //! | `tokenizer_config.json` | `json.load(open(p, encoding="utf-8"))` | [`json::loads_utf8_text`]; `chat_template` (string or named list) |
 //! | `chat_template.json` | `json.load(open(p, encoding="utf-8"))` | as above |
 //! | `chat_template.jinja` | `open(p, encoding="utf-8").read()` → Jinja | template analysed as GGUF's; parsed as jinja2 parses it (unary plus), names built from literal pieces seen whole |
-//! | safetensors | `safetensors` (Rust) `SafeTensors::deserialize` | header checks as the crate's `validate` |
+//! | safetensors | `safetensors` (Rust) `SafeTensors::deserialize` | header checks as the crate's `validate`; what it accepts is valid (unknown fields and identical duplicate keys low, a key twice with different values medium: the library keeps the last), null metadata none |
 //! | ONNX external data | `onnx.load` → `load_external_data_for_tensor`; onnxruntime | location inside the model folder, the data file present and offset + length inside it (`analyzers::onnx`) |
 //! | `modeling_*.py` & co. | `transformers.dynamic_module_utils`: `auto_map` `module.Class`, relative imports by its regexes | [`crate::analyzers`]`::remote_code` |
 //!
-//! JSON, zip, tar, YAML and Jinja have differential tests over variants generated and read by
-//! the real library (`scripts/differential/*.py` → `fixtures/differential/*.jsonl.gz`); the
-//! HDF5, safetensors, ONNX and module-resolution rows are checked by loader-verified fixtures
-//! only.
+//! JSON, zip, tar, YAML, Jinja and safetensors have differential tests over variants generated
+//! and read by the real library (`scripts/differential/*.py` → `fixtures/differential/*.jsonl.gz`);
+//! the HDF5, ONNX and module-resolution rows are checked by loader-verified fixtures only.
 
 pub mod json;
 pub mod pymodule;

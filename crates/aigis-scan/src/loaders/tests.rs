@@ -404,3 +404,33 @@ fn strings(v: &Value) -> Vec<String> {
         .filter_map(|s| s.as_str().map(str::to_owned))
         .collect()
 }
+
+/// The `safetensors` library (`fixtures/differential/safetensors.jsonl.gz`, made by
+/// `scripts/differential/safetensors_headers.py`: `deserialize` and `safe_open`): a file it
+/// accepts is a valid safetensors file for aigis, and one it refuses is invalid (or not taken
+/// for safetensors at all).
+#[test]
+fn safetensors_headers_are_judged_as_the_library_judges_them() {
+    let scanner = crate::Scanner::new(crate::ScanOptions::default());
+    let all = cases("safetensors.jsonl.gz");
+    let mut divergences = Vec::new();
+    for case in &all {
+        let bytes = b64(&case["b"]);
+        let result = scanner.scan_source("model.safetensors".into(), &MemorySource::new(bytes));
+        let ours_ok =
+            result.format == crate::Format::Safetensors && result.status == crate::Status::Ok;
+        let theirs_ok = case["ok"] == Value::Bool(true);
+        if ours_ok != theirs_ok {
+            let why: Vec<&str> = result.findings.iter().map(|f| f.message.as_str()).collect();
+            divergences.push(format!(
+                "{}: library {} ({}), aigis {} {:?}: {why:?}",
+                case["why"].as_str().unwrap_or(""),
+                if theirs_ok { "accepts" } else { "refuses" },
+                case["error"].as_str().unwrap_or(""),
+                result.format,
+                result.status
+            ));
+        }
+    }
+    report("safetensors", all.len(), &divergences);
+}
