@@ -1452,6 +1452,13 @@ impl<'c, 'o, 'i> Machine<'c, 'o, 'i> {
                 let kwargs = self.pop()?;
                 let args = self.pop()?;
                 let cls = self.pop()?;
+                // The pure-Python unpickler evaluates `cls.__new__(cls, *args, **kwargs)`: a
+                // `kwargs` that is no dict is read as a mapping, its `keys()` called, before
+                // anything checks `cls` (the C unpickler refuses first). The reading that runs
+                // more code counts.
+                if !self.is_plain_data(kwargs) {
+                    self.mapping_protocol(off, kwargs)?;
+                }
                 self.check_callable(cls)?;
                 self.check_iterable(args, "NEWOBJ_EX arguments")?;
                 if self.is_plain_data(kwargs) && !matches!(self.arena.get(kwargs), Value::Dict(_)) {
@@ -2699,6 +2706,29 @@ impl<'c, 'o, 'i> Machine<'c, 'o, 'i> {
                 self.joblib_array(feed, state)?;
             }
         }
+        Ok(())
+    }
+
+    /// `**obj` on an object that is not a dict: Python calls `obj.keys()` (then `obj[key]` for
+    /// each key), judged here as the call of `obj.keys`.
+    fn mapping_protocol(&mut self, off: u64, obj: Id) -> Res<()> {
+        let keys = match self.global_of(obj) {
+            Some((m, q)) => {
+                self.mark_used(obj);
+                let q = if q.is_empty() {
+                    "keys".to_string()
+                } else {
+                    format!("{q}.keys")
+                };
+                self.import(off, &m, &q)?
+            }
+            None => self.value(Value::Attr {
+                base: obj,
+                name: "keys".into(),
+            })?,
+        };
+        let args = self.value(Value::Tuple(Vec::new()))?;
+        self.invoke(off, keys, args, None, Via::Direct)?;
         Ok(())
     }
 

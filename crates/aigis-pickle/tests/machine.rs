@@ -1890,3 +1890,34 @@ fn a_module_name_fetched_again_from_the_memo_stays_exact() {
         r.bytes_consumed
     );
 }
+
+/// NEWOBJ_EX whose keyword arguments are an object, not a dict: the pure-Python unpickler
+/// evaluates `cls.__new__(cls, *args, **kwargs)` and calls `kwargs.keys()` before anything
+/// checks `cls` (found by the 1M-stream campaign, seed 7, stream 505748: the class was an empty
+/// tuple, so the C unpickler refuses and aigis called the stream malformed only).
+#[test]
+fn newobj_ex_keyword_object_has_its_keys_called() {
+    let stream = b"\x80\x03()\x8e\x03\x00\x00\x00\x00\x00\x00\x00abc\x97\x980ctorch.nn.modules.linear\nLinear\n\x92Vx\ntRl.";
+    let r = run(&P::new().raw(stream));
+    assert!(
+        r.verdicts
+            .iter()
+            .any(|v| matches!(v.risk, Risk::High | Risk::Critical) && v.message.contains("keys")),
+        "{:#?}",
+        r.verdicts
+    );
+    // A dict of keyword arguments is plain data: nothing is called on it.
+    let benign = P::new()
+        .proto(4)
+        .global("collections", "OrderedDict")
+        .op(b')')
+        .op(b'}')
+        .op(0x92)
+        .op(b'.');
+    let r = run(&benign);
+    assert!(
+        !r.verdicts.iter().any(|v| v.message.contains("keys")),
+        "{:#?}",
+        r.verdicts
+    );
+}
