@@ -238,10 +238,8 @@ impl Analyzer for AutoMapConfigAnalyzer {
 
     /// A JSON object (after any BOM or whitespace); the content decides in `analyze`.
     fn sniff(&self, head: &[u8], _len: u64) -> bool {
-        let text = String::from_utf8_lossy(head);
-        text.trim_start_matches('\u{feff}')
-            .trim_start()
-            .starts_with('{')
+        let head = head.strip_prefix(b"\xef\xbb\xbf").unwrap_or(head);
+        head.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{')
     }
 
     fn analyze(&self, input: &Input<'_>, cx: &mut Context<'_>) -> Option<Format> {
