@@ -19,8 +19,6 @@ Pins: Jinja2==3.1.6 (scripts/differential/requirements-config.txt).
 Run: /work/venvs/hf/bin/python scripts/differential/jinja_templates.py
 """
 import argparse
-import gzip
-import io
 import json
 import os
 import random
@@ -28,6 +26,8 @@ import random
 import jinja2
 import jinja2.ext
 from jinja2 import nodes
+
+from casefile import write_cases
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 OUT = os.path.join(HERE, "..", "..", "fixtures", "differential")
@@ -136,12 +136,7 @@ def main():
         except jinja2.TemplateSyntaxError as e:
             cases.append({"t": t, "ok": False, "names": [], "why": str(e)[:120]})
     path = os.path.join(opts.out, "jinja.jsonl.gz")
-    raw = io.BytesIO()
-    with gzip.GzipFile(fileobj=raw, mode="wb", mtime=0) as gz:
-        for c in cases:
-            gz.write((json.dumps(c, sort_keys=True) + "\n").encode())
-    with open(path, "wb") as f:
-        f.write(raw.getvalue())
+    write_cases(path, cases)
     print(f"{path}: {len(cases)} cases ({sum(c['ok'] for c in cases)} parsed by jinja2)")
 
 

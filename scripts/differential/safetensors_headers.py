@@ -19,8 +19,6 @@ Run: /work/venvs/hf/bin/python scripts/differential/safetensors_headers.py
 """
 import argparse
 import base64
-import gzip
-import io
 import json
 import os
 import random
@@ -30,6 +28,8 @@ import tempfile
 import numpy as np
 import safetensors
 import safetensors.numpy
+
+from casefile import write_cases
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 OUT = os.path.join(HERE, "..", "..", "fixtures", "differential")
@@ -167,12 +167,7 @@ def main():
             ok, error = read(b)
             cases.append({"b": base64.b64encode(b).decode(), "why": why, "ok": ok, "error": error})
     path = os.path.join(opts.out, "safetensors.jsonl.gz")
-    raw = io.BytesIO()
-    with gzip.GzipFile(fileobj=raw, mode="wb", mtime=0) as gz:
-        for c in cases:
-            gz.write((json.dumps(c, sort_keys=True) + "\n").encode())
-    with open(path, "wb") as f:
-        f.write(raw.getvalue())
+    write_cases(path, cases)
     print(f"{path}: {len(cases)} cases ({sum(c['ok'] for c in cases)} accepted)")
 
 

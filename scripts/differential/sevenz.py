@@ -23,7 +23,6 @@ Run: python3 -m venv /work/venvs/7z && /work/venvs/7z/bin/pip install -r scripts
 import argparse
 import base64
 import binascii
-import gzip
 import io
 import json
 import os
@@ -35,6 +34,8 @@ import py7zr.compressor
 import py7zr.exceptions
 import py7zr.helpers
 import py7zr.io
+
+from casefile import write_cases
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 OUT = os.path.join(HERE, "..", "..", "fixtures", "differential")
@@ -241,12 +242,7 @@ def main():
         case(b[:cut], f"{comp[0]['id']:#x} cut at byte {cut} of {len(b)}")
 
     path = os.path.join(opts.out, "py7zr.jsonl.gz")
-    raw = io.BytesIO()
-    with gzip.GzipFile(fileobj=raw, mode="wb", mtime=0) as gz:
-        for c in cases:
-            gz.write((json.dumps(c, sort_keys=True) + "\n").encode())
-    with open(path, "wb") as f:
-        f.write(raw.getvalue())
+    write_cases(path, cases)
     ok = sum(c["ok"] for c in cases)
     print(f"{path}: {len(cases)} cases ({ok} read without error)")
 
