@@ -811,7 +811,7 @@ pub(crate) fn text_decode(b: &[u8], codec: Codec, errors: &str) -> Option<String
             })
             .collect(),
         Codec::UnicodeEscape => unicode_escape_decode(b),
-        Codec::RawUnicodeEscape => raw_unicode_escape_decode(b),
+        Codec::RawUnicodeEscape => crate::text::raw_unicode_escape(b, None).ok(),
         Codec::Rot13 | Codec::Hex | Codec::Base64 | Codec::Zlib | Codec::Bz2 => None,
     }
 }
@@ -925,38 +925,6 @@ fn unicode_escape_decode(b: &[u8]) -> Option<String> {
                 out.push(char::from(e));
             }
         }
-    }
-    Some(out)
-}
-
-/// `bytes.decode('raw_unicode_escape')`: only `\uhhhh` and `\Uhhhhhhhh` are escapes; any other
-/// backslash pair is kept as it is (so `\\u` is not an escape), a final backslash too.
-fn raw_unicode_escape_decode(b: &[u8]) -> Option<String> {
-    let mut out = String::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        let c = b[i];
-        i += 1;
-        if c != b'\\' {
-            out.push(char::from(c));
-            continue;
-        }
-        let Some(&e) = b.get(i) else {
-            out.push('\\');
-            break;
-        };
-        i += 1;
-        let count = match e {
-            b'u' => 4,
-            b'U' => 8,
-            _ => {
-                out.push('\\');
-                out.push(char::from(e));
-                continue;
-            }
-        };
-        out.push(hex_escape(b, i, count)?);
-        i += count;
     }
     Some(out)
 }

@@ -444,7 +444,17 @@ pub(crate) fn string_arg(line: &[u8], at_eof: bool) -> Result<String, TextError>
 /// UNICODE: `raw-unicode-escape` (only `\uXXXX` and `\UXXXXXXXX` are escapes, and must be
 /// complete; a backslash before any other byte stays, with that byte).
 pub(crate) fn unicode_arg(line: &[u8], at_eof: bool) -> Result<String, TextError> {
-    let s = py_chopped(line, at_eof);
+    // A lone surrogate is a valid Python str; it cannot name anything importable.
+    raw_unicode_escape(py_chopped(line, at_eof), Some('\u{fffd}'))
+}
+
+/// `bytes.decode('raw_unicode_escape')`: only `\uXXXX` and `\UXXXXXXXX` are escapes, and must be
+/// complete; a backslash before any other byte (or at the end) stays, with that byte. A lone
+/// surrogate (a valid Python str) becomes `lone_surrogate`, or an error without one.
+pub(crate) fn raw_unicode_escape(
+    s: &[u8],
+    lone_surrogate: Option<char>,
+) -> Result<String, TextError> {
     let mut out = String::with_capacity(s.len());
     let mut i = 0;
     while i < s.len() {
@@ -476,8 +486,11 @@ pub(crate) fn unicode_arg(line: &[u8], at_eof: bool) -> Result<String, TextError
         if cp > 0x10_ffff {
             return Err("\\U escape out of range");
         }
-        // A lone surrogate is a valid Python str; it cannot name anything importable.
-        out.push(char::from_u32(cp).unwrap_or('\u{fffd}'));
+        out.push(
+            char::from_u32(cp)
+                .or(lone_surrogate)
+                .ok_or("lone surrogate")?,
+        );
         i += width;
     }
     Ok(out)
