@@ -138,14 +138,26 @@ impl Analyzer for MlmodelAnalyzer {
             if name.as_deref() != Some("MLmodel") {
                 return None;
             }
-            let why = yaml::parse(&text)
-                .err()
-                .unwrap_or_else(|| "no `flavors` mapping".to_owned());
-            cx.malformed(
-                RuleId::FormatMalformed,
-                format!("MLmodel could not be analysed: {why}"),
-                None,
-            );
+            match yaml::parse(&text).err() {
+                Some(err) if err.is_limit() => {
+                    // Only aigis's own cap stopped it: MLflow reads it, aigis did not finish.
+                    cx.report(
+                        RuleId::ResourceLimit,
+                        format!("MLmodel past aigis's YAML limits ({err}); not analysed"),
+                        None,
+                    );
+                    cx.not_analysed(format!("MLmodel past the YAML limits ({err})"));
+                }
+                err => {
+                    let why =
+                        err.map_or_else(|| "no `flavors` mapping".to_owned(), |e| e.to_string());
+                    cx.malformed(
+                        RuleId::FormatMalformed,
+                        format!("MLmodel could not be analysed: {why}"),
+                        None,
+                    );
+                }
+            }
             return Some(Format::Mlflow);
         };
         let Some(Yaml::Map(flavors)) = root.get("flavors") else {
@@ -555,23 +567,36 @@ mod tests {
     }
 
     #[test]
-    fn an_mlmodel_past_the_parser_limits_is_invalid_not_skipped() {
+    fn an_mlmodel_past_the_parser_limits_is_incomplete_not_skipped() {
         let dir = std::env::temp_dir().join(format!("aigis-mlmodel-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("{e}"));
         let deep = format!("{}{}", "[".repeat(5000), "]".repeat(5000));
-        let text =
+        let past_cap =
             format!("flavors:\n  python_function:\n    loader_module: evil\n    x: {deep}\n");
+        let bad_syntax = "flavors:\n  python_function:\n    loader_module: evil\n    x: [1\n";
         let scanner = crate::Scanner::new(crate::ScanOptions::default());
-        for (name, expected) in [
-            ("MLmodel", Some(crate::Status::Invalid)),
-            ("notes.yaml", None),
+        for (name, text, expected) in [
+            // Only aigis's nesting cap stops it: MLflow reads it, the result is incomplete.
+            (
+                "MLmodel",
+                past_cap.as_str(),
+                Some((crate::Status::Ok, true)),
+            ),
+            // Refused for its syntax: invalid.
+            ("MLmodel", bad_syntax, Some((crate::Status::Invalid, false))),
+            ("notes.yaml", past_cap.as_str(), None),
         ] {
             let path = dir.join(name);
-            std::fs::write(&path, &text).unwrap_or_else(|e| panic!("{e}"));
-            let source = crate::MemorySource::new(text.clone().into_bytes());
+            std::fs::write(&path, text).unwrap_or_else(|e| panic!("{e}"));
+            let source = crate::MemorySource::new(text.as_bytes().to_vec());
             let result = scanner.scan_source_at(name.into(), &source, Some(&path));
-            if let Some(status) = expected {
+            if let Some((status, incomplete)) = expected {
                 assert_eq!(result.status, status, "{name}");
+                assert_eq!(
+                    result.incomplete.is_some(),
+                    incomplete,
+                    "{name}: {result:?}"
+                );
                 assert_eq!(result.format, Format::Mlflow, "{name}");
             } else {
                 assert_ne!(result.format, Format::Mlflow, "{name}");

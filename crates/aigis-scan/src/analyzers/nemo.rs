@@ -13,6 +13,7 @@ use crate::analyzers::callables::{
 };
 use crate::analyzers::yaml::{self, Yaml};
 use crate::{Format, RuleId, Severity};
+use std::path::{Path, PathBuf};
 
 /// Largest config read.
 const MAX_YAML_BYTES: usize = 16 << 20;
@@ -39,6 +40,141 @@ const TRUSTED: &[&str] = &[
 
 /// Analyzer for Hydra/NeMo model configs.
 pub struct HydraConfigAnalyzer;
+
+/// Folders above a config searched for the modules its targets name, besides its own: a Hydra
+/// project keeps its configs in `conf/` (or deeper) below the folder its script runs from, and
+/// that folder is `sys.path[0]` when the model is restored.
+const LOCAL_ANCESTORS: usize = 3;
+/// Targets of one config resolved against local folders.
+const MAX_LOCAL_LOOKUPS: usize = 64;
+/// Largest local module file read.
+const MAX_LOCAL_CODE: u64 = 8 << 20;
+
+/// The code a config on disk can import from beside it: a `_target_` outside the known packages
+/// names the user's (or the model author's) own module, which the import system finds in the
+/// folder the loading script runs from. Which folder that is, the config does not say, so each
+/// candidate is tried on its own and every module found is judged by its code
+/// (`mlflow::judge_code`: calls reaching a shell, code, files or the network).
+#[derive(Default)]
+struct LocalModules {
+    /// Candidate `sys.path` folders, nearest first (found on first use).
+    search: Option<Vec<PathBuf>>,
+    /// Files already judged (each is reported once per config).
+    judged: Vec<PathBuf>,
+    lookups: usize,
+}
+
+impl LocalModules {
+    /// The folders for the config being analysed: none for an archive member (a `.nemo` is
+    /// extracted to a temporary folder that is not on `sys.path`) or a file not on disk. Asked
+    /// only when a target needs them, so a config whose targets are all known does not depend
+    /// on where it is.
+    fn search(&mut self, cx: &mut Context<'_>) -> Vec<PathBuf> {
+        self.search
+            .get_or_insert_with(|| {
+                if cx.depth() > 0 {
+                    return Vec::new();
+                }
+                let Some(dir) = cx.file_path().and_then(Path::parent) else {
+                    return Vec::new();
+                };
+                dir.ancestors()
+                    .take(LOCAL_ANCESTORS + 1)
+                    .filter(|d| !d.as_os_str().is_empty())
+                    .map(Path::to_path_buf)
+                    .collect()
+            })
+            .clone()
+    }
+
+    /// Resolves `target` (a dotted module path, then attributes) in each candidate folder as
+    /// Hydra's `_locate` imports it — the longest prefix that is a module — and judges every
+    /// file that import runs. The modules found, for the target's own finding.
+    fn judge(&mut self, target: &str, cx: &mut Context<'_>) -> Vec<String> {
+        if self.lookups >= MAX_LOCAL_LOOKUPS {
+            return Vec::new();
+        }
+        self.lookups += 1;
+        let parts: Vec<&str> = target.trim().split('.').collect();
+        let mut found = Vec::new();
+        for dir in self.search(cx) {
+            cx.consult(&dir);
+            let search = [dir.clone()];
+            if crate::loaders::pymodule::resolve(parts[0], &search).is_none() {
+                continue;
+            }
+            let resolved = (1..=parts.len())
+                .rev()
+                .find_map(|k| crate::loaders::pymodule::resolve(&parts[..k].join("."), &search));
+            let Some(module) = resolved else { continue };
+            let shown = |file: &Path| {
+                let shown = file.strip_prefix(&dir).unwrap_or(file);
+                shown.to_string_lossy().into_owned()
+            };
+            found.push(shown(&module.path));
+            for file in &module.runs {
+                let shown = shown(file);
+                if self.judged.contains(file) {
+                    continue;
+                }
+                self.judged.push(file.clone());
+                if let Some(parent) = file.parent() {
+                    cx.consult(parent);
+                }
+                cx.consult(file);
+                judge_local_file(file, &shown, cx);
+            }
+        }
+        found
+    }
+}
+
+/// Judges one file an import of a config's target runs.
+fn judge_local_file(file: &Path, shown: &str, cx: &mut Context<'_>) {
+    let name = file
+        .file_name()
+        .map(|n| n.to_string_lossy())
+        .unwrap_or_default();
+    if name.ends_with(".so") || name.ends_with(".pyd") {
+        let msg = format!(
+            "`{}`, imported to instantiate a config target, is a native extension module: importing it runs native code",
+            clip(shown, 200)
+        );
+        return report_with(cx, RuleId::HydraTarget, Severity::Critical, msg);
+    }
+    use std::io::Read;
+    let mut bytes = Vec::new();
+    let read =
+        std::fs::File::open(file).and_then(|f| f.take(MAX_LOCAL_CODE + 1).read_to_end(&mut bytes));
+    match read {
+        Ok(_) if bytes.len() as u64 > MAX_LOCAL_CODE => {
+            let msg = format!(
+                "`{}`, imported to instantiate a config target, is larger than {MAX_LOCAL_CODE} bytes: not judged",
+                clip(shown, 200)
+            );
+            report_with(cx, RuleId::HydraTarget, Severity::High, msg);
+            cx.not_analysed(format!(
+                "local module `{}` over the size limit",
+                clip(shown, 100)
+            ));
+        }
+        Ok(_) => crate::analyzers::mlflow::judge_code(
+            &bytes,
+            name.ends_with(".pyc"),
+            shown,
+            RuleId::HydraTarget,
+            cx,
+        ),
+        Err(err) => {
+            let msg = format!(
+                "`{}`, imported to instantiate a config target, could not be read ({err}): not judged",
+                clip(shown, 200)
+            );
+            report_with(cx, RuleId::HydraTarget, Severity::High, msg);
+            cx.not_analysed(format!("local module `{}` unreadable", clip(shown, 100)));
+        }
+    }
+}
 
 /// Whether the head looks like text (YAML/JSON): no NUL, valid UTF-8 apart from a cut tail.
 pub(crate) fn looks_like_text(head: &[u8]) -> bool {
@@ -100,7 +236,13 @@ fn resolver_argument(entries: &[(Yaml, Yaml)]) -> Option<&str> {
     }
 }
 
-fn check_target(target: &str, path: &str, entries: &[(Yaml, Yaml)], cx: &mut Context<'_>) {
+fn check_target(
+    target: &str,
+    path: &str,
+    entries: &[(Yaml, Yaml)],
+    local: &mut LocalModules,
+    cx: &mut Context<'_>,
+) {
     cx.record_instantiation(|| {
         let keys: Vec<String> = entries
             .iter()
@@ -117,7 +259,7 @@ fn check_target(target: &str, path: &str, entries: &[(Yaml, Yaml)], cx: &mut Con
     });
     let (module, name) = split_dotted(target.trim());
     if module.split('.').next() == Some("hydra") && RESOLVERS.contains(&name) {
-        return check_resolver(target, path, resolver_argument(entries), cx);
+        return check_resolver(target, path, resolver_argument(entries), local, cx);
     }
     if let Some(effect) = config_gadget(module, name) {
         let msg = format!(
@@ -156,10 +298,19 @@ fn check_target(target: &str, path: &str, entries: &[(Yaml, Yaml)], cx: &mut Con
             report_with(cx, RuleId::HydraTarget, Severity::Critical, msg);
         }
         Trust::Unknown => {
-            let msg = format!(
-                "`{path}` instantiates `{}`, code from outside NeMo/PyTorch that must be trusted",
-                clip(target, 200)
-            );
+            let files = local.judge(target, cx);
+            let msg = match files.first() {
+                Some(file) => format!(
+                    "`{path}` instantiates `{}` from `{}`, code shipped beside the config that \
+                     runs when the model is restored and must be trusted (its calls are judged)",
+                    clip(target, 200),
+                    clip(file, 200)
+                ),
+                None => format!(
+                    "`{path}` instantiates `{}`, code from outside NeMo/PyTorch that must be trusted",
+                    clip(target, 200)
+                ),
+            };
             cx.report(RuleId::HydraTarget, msg, None);
         }
     }
@@ -215,12 +366,13 @@ fn check_interpolated(
     root: &Yaml,
     path: &str,
     entries: &[(Yaml, Yaml)],
+    local: &mut LocalModules,
     cx: &mut Context<'_>,
 ) {
     let values = interpolation_values(target, root);
     for value in values.iter().flatten() {
         if !value.contains("${") {
-            check_target(value, path, entries, cx);
+            check_target(value, path, entries, local, cx);
         }
     }
     if values.iter().any(Option::is_none) {
@@ -233,7 +385,13 @@ fn check_interpolated(
 }
 
 /// A `_target_` that is a Hydra resolver: judged by the name it resolves.
-fn check_resolver(target: &str, path: &str, argument: Option<&str>, cx: &mut Context<'_>) {
+fn check_resolver(
+    target: &str,
+    path: &str,
+    argument: Option<&str>,
+    local: &mut LocalModules,
+    cx: &mut Context<'_>,
+) {
     let Some(resolved) = argument.map(str::trim).filter(|a| !a.is_empty()) else {
         let msg = format!(
             "`{path}` instantiates `{}`, which imports a name chosen at run time, when the model is restored",
@@ -248,7 +406,14 @@ fn check_resolver(target: &str, path: &str, argument: Option<&str>, cx: &mut Con
             Trust::Trusted => None,
             Trust::Effect(label) => Some((Severity::High, label.to_string())),
             Trust::Dangerous(label) => Some((Severity::Critical, label.to_string())),
-            Trust::Unknown => Some((Severity::Medium, "code that must be trusted".to_string())),
+            Trust::Unknown => {
+                let files = local.judge(resolved, cx);
+                let what = match files.first() {
+                    Some(file) => format!("code in `{}` that must be trusted", clip(file, 200)),
+                    None => "code that must be trusted".to_string(),
+                };
+                Some((Severity::Medium, what))
+            }
         },
     };
     if let Some((severity, what)) = verdict {
@@ -261,7 +426,14 @@ fn check_resolver(target: &str, path: &str, argument: Option<&str>, cx: &mut Con
     }
 }
 
-fn walk(node: &Yaml, root: &Yaml, path: &str, cx: &mut Context<'_>, depth: usize) {
+fn walk(
+    node: &Yaml,
+    root: &Yaml,
+    path: &str,
+    local: &mut LocalModules,
+    cx: &mut Context<'_>,
+    depth: usize,
+) {
     if depth > 64 {
         return;
     }
@@ -277,16 +449,18 @@ fn walk(node: &Yaml, root: &Yaml, path: &str, cx: &mut Context<'_>, depth: usize
                 let is_target = key == "_target_" || (depth == 0 && key == "target");
                 match value {
                     Yaml::Scalar(target) if is_target && target.contains("${") => {
-                        check_interpolated(target, root, &here, entries, cx);
+                        check_interpolated(target, root, &here, entries, local, cx);
                     }
-                    Yaml::Scalar(target) if is_target => check_target(target, &here, entries, cx),
-                    _ => walk(value, root, &here, cx, depth + 1),
+                    Yaml::Scalar(target) if is_target => {
+                        check_target(target, &here, entries, local, cx);
+                    }
+                    _ => walk(value, root, &here, local, cx, depth + 1),
                 }
             }
         }
         Yaml::Seq(items) => {
             for (i, item) in items.iter().enumerate() {
-                walk(item, root, &format!("{path}[{i}]"), cx, depth + 1);
+                walk(item, root, &format!("{path}[{i}]"), local, cx, depth + 1);
             }
         }
         _ => {}
@@ -439,24 +613,39 @@ pub(crate) fn textual_targets(text: &str) -> Vec<(usize, String)> {
     out
 }
 
-/// A config with Hydra keys that the YAML reader refuses (nesting past its cap, syntax it does
-/// not take): invalid, and every `_target_` written in the text is still judged, so a config
-/// cannot hide a target behind a construct only Python's YAML loader accepts.
-fn unparsed(text: &str, err: &str, cx: &mut Context<'_>) -> Option<Format> {
+/// A config with Hydra keys that our YAML reader refuses. Refused for its syntax: invalid (a
+/// YAML loader may still take it). Stopped only by aigis's own caps (nesting, node count), which
+/// a loader does not share: incomplete, with a resource-limit finding. Either way every
+/// `_target_` written in the text is judged, so a config cannot hide a target behind a
+/// construct only Python's YAML loader accepts or behind our caps.
+fn unparsed(text: &str, err: &yaml::YamlError, cx: &mut Context<'_>) -> Option<Format> {
     let targets = textual_targets(text);
     if targets.is_empty() {
         return None;
     }
-    cx.malformed(
-        RuleId::FormatMalformed,
-        format!(
-            "config could not be parsed ({}); its `_target_` values were read from the text",
-            clip(err, 120)
-        ),
-        None,
-    );
+    let why = clip(&err.to_string(), 120);
+    if err.is_limit() {
+        cx.report(
+            RuleId::ResourceLimit,
+            format!(
+                "config past aigis's YAML limits ({why}); its `_target_` values were read from the text"
+            ),
+            None,
+        );
+        cx.not_analysed(format!("config structure past the YAML limits ({why})"));
+    } else {
+        cx.malformed(
+            RuleId::FormatMalformed,
+            format!(
+                "config could not be parsed ({why}); its `_target_` values were read from the text"
+            ),
+            None,
+        );
+    }
+    let mut local = LocalModules::default();
     for (line, target) in targets {
-        check_target(&target, &format!("line {line}: _target_"), &[], cx);
+        let path = format!("line {line}: _target_");
+        check_target(&target, &path, &[], &mut local, cx);
     }
     Some(Format::Nemo)
 }
@@ -488,8 +677,9 @@ fn oversized(input: &Input<'_>, cx: &mut Context<'_>) -> Option<Format> {
     );
     cx.malformed(RuleId::FormatMalformed, msg, None);
     cx.not_analysed("config over the size parsed whole");
+    let mut local = LocalModules::default();
     for target in targets {
-        check_target(&target, "_target_", &[], cx);
+        check_target(&target, "_target_", &[], &mut local, cx);
     }
     Some(Format::Nemo)
 }
@@ -530,7 +720,8 @@ impl Analyzer for HydraConfigAnalyzer {
             );
             report_with(cx, RuleId::HydraTarget, Severity::High, msg);
         }
-        walk(root, root, "", cx, 0);
+        let mut local = LocalModules::default();
+        walk(root, root, "", &mut local, cx, 0);
         let model = cx.model();
         if let Some(target) = root.get("target").and_then(Yaml::as_str) {
             model.set_framework("nemo");
@@ -566,10 +757,18 @@ mod tests {
         let scanner = crate::Scanner::new(crate::ScanOptions::default());
         let result = scanner.scan_source("c.yaml".into(), &crate::MemorySource::new(text.into()));
         assert_eq!(result.format, Format::Nemo);
-        assert_eq!(result.status, crate::Status::Invalid);
+        // Only aigis's nesting cap stopped the reading: incomplete, not invalid.
+        assert_eq!(result.status, crate::Status::Ok);
+        assert!(result.incomplete.is_some(), "{result:?}");
         assert_eq!(result.max_severity, Some(Severity::Critical));
         let text = serde_json::to_string(&result.findings).unwrap_or_default();
         assert!(text.contains("os.system"), "{text}");
+        assert!(text.contains("RESOURCE-LIMIT"), "{text}");
+        // Refused for its syntax: invalid.
+        let text = "model:\n  _target_: os.system\npad: [1, 2\n";
+        let result = scanner.scan_source("c.yaml".into(), &crate::MemorySource::new(text.into()));
+        assert_eq!(result.status, crate::Status::Invalid);
+        assert_eq!(result.max_severity, Some(Severity::Critical));
     }
 
     #[test]
@@ -591,7 +790,8 @@ mod tests {
         let options = crate::analyzer::AnalysisOptions::default();
         let mut cx = Context::new(&reg, &options);
         let docs = yaml::parse(text).expect("test YAML parses");
-        walk(&docs.docs[0], &docs.docs[0], "", &mut cx, 0);
+        let mut local = LocalModules::default();
+        walk(&docs.docs[0], &docs.docs[0], "", &mut local, &mut cx, 0);
         cx.findings()
             .iter()
             .map(|f| (f.severity, f.message.clone()))
@@ -625,5 +825,51 @@ mod tests {
         assert!(found.is_empty(), "{found:?}");
         let found = target_findings("m:\n  _target_: ${oc.env:MODEL_CLASS}\n");
         assert_eq!(found[0].0, Severity::High, "{found:?}");
+    }
+
+    #[test]
+    fn targets_in_local_modules_are_judged_by_their_code() {
+        let root = std::env::temp_dir().join(format!("aigis-hydra-local-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&root);
+        let write = |rel: &str, text: &str| {
+            let path = root.join(rel);
+            if let Some(dir) = path.parent() {
+                std::fs::create_dir_all(dir).unwrap_or_else(|e| panic!("{e}"));
+            }
+            std::fs::write(&path, text).unwrap_or_else(|e| panic!("{e}"));
+            path
+        };
+        write("project/mypkg/__init__.py", "");
+        write(
+            "project/mypkg/models.py",
+            "import os as _o\nclass Net:\n    def __init__(self, n):\n        _o.system(n)\n",
+        );
+        write("project/tidy/__init__.py", "");
+        write(
+            "project/tidy/nets.py",
+            "class Net:\n    def __init__(self, n):\n        self.n = n\n",
+        );
+        let text = "model:\n  _target_: mypkg.models.Net\n  n: 3\n";
+        let config = write("project/conf/model/evil.yaml", text);
+        let scanner = crate::Scanner::new(crate::ScanOptions::default());
+        let source = crate::MemorySource::new(text.as_bytes().to_vec());
+        let result = scanner.scan_source_at("evil.yaml".into(), &source, Some(&config));
+        let shown = serde_json::to_string(&result.findings).unwrap_or_default();
+        assert_eq!(result.max_severity, Some(Severity::Critical), "{shown}");
+        assert!(shown.contains("mypkg/models.py"), "{shown}");
+        // Its own code without effects: still code that must be trusted, nothing more.
+        let text = "model:\n  _target_: tidy.nets.Net\n  n: 3\n";
+        let config = write("project/conf/model/tidy.yaml", text);
+        let source = crate::MemorySource::new(text.as_bytes().to_vec());
+        let result = scanner.scan_source_at("tidy.yaml".into(), &source, Some(&config));
+        let shown = serde_json::to_string(&result.findings).unwrap_or_default();
+        assert_eq!(result.max_severity, Some(Severity::Medium), "{shown}");
+        assert!(shown.contains("tidy/nets.py"), "{shown}");
+        // The same bytes not on disk (an archive member, a bucket object): nothing to resolve.
+        let text = "model:\n  _target_: mypkg.models.Net\n";
+        let source = crate::MemorySource::new(text.as_bytes().to_vec());
+        let result = scanner.scan_source("evil.yaml".into(), &source);
+        assert_eq!(result.max_severity, Some(Severity::Medium));
+        let _ = std::fs::remove_dir_all(&root);
     }
 }

@@ -57,19 +57,52 @@ pub struct YamlDocs {
     pub python_tags: Vec<String>,
 }
 
+/// Why a text was not read as YAML.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum YamlError {
+    /// The text is not YAML (the parser's message).
+    Syntax(String),
+    /// A cap of aigis's own (nesting, node count) was hit: a YAML loader may well read it.
+    Limit(String),
+}
+
+impl YamlError {
+    /// Whether only aigis's own cap stopped the reading.
+    pub fn is_limit(&self) -> bool {
+        matches!(self, YamlError::Limit(_))
+    }
+}
+
+impl std::fmt::Display for YamlError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            YamlError::Syntax(m) | YamlError::Limit(m) => f.write_str(m),
+        }
+    }
+}
+
 enum Frame {
     Seq(Vec<Yaml>),
     Map(Vec<(Yaml, Yaml)>, Option<Yaml>),
 }
 
 /// Parses `text`. Errors name the YAML problem or the limit hit.
-pub fn parse(text: &str) -> Result<YamlDocs, String> {
+pub fn parse(text: &str) -> Result<YamlDocs, YamlError> {
     let mut out = YamlDocs::default();
     let mut stack: Vec<Frame> = Vec::new();
     let mut scalars: HashMap<usize, String> = HashMap::new();
     let mut nodes = 0usize;
     for event in Parser::new_from_str(text) {
-        let (event, _span) = event.map_err(|e| e.to_string())?;
+        let (event, _span) = event.map_err(|e| {
+            let message = e.to_string();
+            // The parser's own cap (255 nested flow collections), not YAML's grammar: PyYAML
+            // reads deeper.
+            if message.contains("recursion limit exceeded") {
+                YamlError::Limit(message)
+            } else {
+                YamlError::Syntax(message)
+            }
+        })?;
         let tag = match &event {
             Event::Scalar(_, _, _, Some(tag))
             | Event::SequenceStart(_, Some(tag))
@@ -85,25 +118,29 @@ pub fn parse(text: &str) -> Result<YamlDocs, String> {
         let node = match event {
             Event::SequenceStart(..) => {
                 if stack.len() >= MAX_DEPTH {
-                    return Err(format!("YAML nesting deeper than {MAX_DEPTH}"));
+                    return Err(YamlError::Limit(format!(
+                        "YAML nesting deeper than {MAX_DEPTH}"
+                    )));
                 }
                 stack.push(Frame::Seq(Vec::new()));
                 continue;
             }
             Event::MappingStart(..) => {
                 if stack.len() >= MAX_DEPTH {
-                    return Err(format!("YAML nesting deeper than {MAX_DEPTH}"));
+                    return Err(YamlError::Limit(format!(
+                        "YAML nesting deeper than {MAX_DEPTH}"
+                    )));
                 }
                 stack.push(Frame::Map(Vec::new(), None));
                 continue;
             }
             Event::SequenceEnd => match stack.pop() {
                 Some(Frame::Seq(items)) => Yaml::Seq(items),
-                _ => return Err("unbalanced YAML sequence".into()),
+                _ => return Err(YamlError::Syntax("unbalanced YAML sequence".into())),
             },
             Event::MappingEnd => match stack.pop() {
                 Some(Frame::Map(entries, None)) => Yaml::Map(entries),
-                _ => return Err("unbalanced YAML mapping".into()),
+                _ => return Err(YamlError::Syntax("unbalanced YAML mapping".into())),
             },
             Event::Scalar(value, _, anchor, _) => {
                 if anchor != 0 && scalars.len() < 4096 {
@@ -119,7 +156,9 @@ pub fn parse(text: &str) -> Result<YamlDocs, String> {
         };
         nodes += 1;
         if nodes > MAX_NODES {
-            return Err(format!("YAML has more than {MAX_NODES} nodes"));
+            return Err(YamlError::Limit(format!(
+                "YAML has more than {MAX_NODES} nodes"
+            )));
         }
         match stack.last_mut() {
             None => out.docs.push(node),
@@ -131,7 +170,7 @@ pub fn parse(text: &str) -> Result<YamlDocs, String> {
         }
     }
     if !stack.is_empty() {
-        return Err("YAML ends inside a collection".into());
+        return Err(YamlError::Syntax("YAML ends inside a collection".into()));
     }
     Ok(out)
 }
@@ -173,7 +212,10 @@ mod tests {
         }
         assert!(parse(&bomb).is_ok());
         let deep = "[".repeat(1000);
-        assert!(parse(&deep).is_err());
+        assert!(parse(&deep).is_err_and(|e| e.is_limit()));
+        let deep = format!("{}{}", "[".repeat(100), "]".repeat(100));
+        assert!(parse(&deep).is_err_and(|e| e.is_limit()));
+        assert!(parse("a: [1, 2\n").is_err_and(|e| !e.is_limit()));
         let tags = parse("x: !!python/object/apply:os.system [ls]\n").unwrap_or_default();
         assert_eq!(tags.python_tags.len(), 1);
     }
