@@ -111,23 +111,51 @@ fn module_files(dir: &Path, module: &str) -> Vec<PathBuf> {
     files
 }
 
-fn read_small(path: &Path) -> Option<Vec<u8>> {
-    let meta = std::fs::metadata(path).ok()?;
-    if !meta.is_file() || meta.len() > MAX_READ {
-        return None;
-    }
-    std::fs::read(path).ok()
+/// A file read to follow references.
+enum Read {
+    /// Not there (or not a file, or unreadable).
+    Absent,
+    /// Larger than [`MAX_READ`]: what it references is not known.
+    TooLarge,
+    Bytes(Vec<u8>),
 }
 
-/// What runs from `dir` when its models are loaded with `trust_remote_code=True`: each module
-/// file reached, with the config key that reaches it first.
-fn remote_code_files(dir: &Path, cx: &mut Context<'_>) -> BTreeMap<PathBuf, String> {
+fn read_small(path: &Path) -> Read {
+    let Ok(meta) = std::fs::metadata(path) else {
+        return Read::Absent;
+    };
+    if !meta.is_file() {
+        return Read::Absent;
+    }
+    if meta.len() > MAX_READ {
+        return Read::TooLarge;
+    }
+    std::fs::read(path).map_or(Read::Absent, Read::Bytes)
+}
+
+/// What runs from a folder when its models are loaded with `trust_remote_code=True`.
+#[derive(Default)]
+struct Reached {
+    /// Each module file reached, with the config key that reaches it first.
+    files: BTreeMap<PathBuf, String>,
+    /// Configs and modules too large to follow: what they reach is not known.
+    unread: Vec<String>,
+}
+
+/// What runs from `dir` when its models are loaded with `trust_remote_code=True`.
+fn remote_code_files(dir: &Path, cx: &mut Context<'_>) -> Reached {
+    let mut out = Reached::default();
     let mut queue: Vec<(String, String)> = Vec::new();
     for config in CONFIGS {
         let path = dir.join(config);
         cx.consult(&path);
-        let Some(bytes) = read_small(&path) else {
-            continue;
+        let bytes = match read_small(&path) {
+            Read::Absent => continue,
+            Read::TooLarge => {
+                out.unread.push((*config).to_string());
+                continue;
+            }
+            Read::Bytes(bytes) => bytes,
         };
         let Ok(decoded) = crate::loaders::json::loads_bytes(&bytes, 4) else {
             continue;
@@ -146,7 +174,7 @@ fn remote_code_files(dir: &Path, cx: &mut Context<'_>) -> BTreeMap<PathBuf, Stri
             }
         }
     }
-    let mut reached: BTreeMap<PathBuf, String> = BTreeMap::new();
+    let reached = &mut out.files;
     let mut seen = BTreeSet::new();
     while let Some((module, via)) = queue.pop() {
         if !seen.insert(module.clone()) || seen.len() > MAX_MODULES {
@@ -154,8 +182,17 @@ fn remote_code_files(dir: &Path, cx: &mut Context<'_>) -> BTreeMap<PathBuf, Stri
         }
         for file in module_files(dir, &module) {
             cx.consult(&file);
-            let Some(bytes) = read_small(&file) else {
-                continue;
+            let bytes = match read_small(&file) {
+                Read::Absent => continue,
+                Read::TooLarge => {
+                    // Reached (and judged as too large when it is analysed itself); the
+                    // modules its relative imports reach are not known.
+                    reached.entry(file.clone()).or_insert_with(|| via.clone());
+                    let name = file.file_name().map(|n| n.to_string_lossy().into_owned());
+                    out.unread.push(name.unwrap_or_default());
+                    continue;
+                }
+                Read::Bytes(bytes) => bytes,
             };
             reached.entry(file.clone()).or_insert_with(|| via.clone());
             let source = String::from_utf8_lossy(&bytes);
@@ -169,7 +206,7 @@ fn remote_code_files(dir: &Path, cx: &mut Context<'_>) -> BTreeMap<PathBuf, Stri
             }
         }
     }
-    reached
+    out
 }
 
 impl Analyzer for RemoteCodeAnalyzer {
@@ -195,7 +232,17 @@ impl Analyzer for RemoteCodeAnalyzer {
         }
         let dir = path.parent()?.to_path_buf();
         let reached = remote_code_files(&dir, cx);
-        let via = reached.get(&path)?.clone();
+        let Some(via) = reached.files.get(&path).cloned() else {
+            if let Some(unread) = reached.unread.first() {
+                // Whether transformers imports this file depends on a file too large to follow.
+                cx.not_analysed(format!(
+                    "`{}` is larger than {MAX_READ} bytes: whether trust_remote_code imports \
+                     this file is not known",
+                    clip(unread, 100)
+                ));
+            }
+            return None;
+        };
         let shown = path
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
@@ -244,7 +291,25 @@ impl Analyzer for AutoMapConfigAnalyzer {
 
     fn analyze(&self, input: &Input<'_>, cx: &mut Context<'_>) -> Option<Format> {
         if input.source.len() > MAX_READ {
-            return None;
+            // A config transformers reads, too large to follow: its `auto_map` is not known.
+            let name = input.name.map(str::to_owned).or_else(|| {
+                cx.file_path()
+                    .and_then(Path::file_name)
+                    .map(|n| n.to_string_lossy().into_owned())
+            });
+            let name = name.unwrap_or_default();
+            let base = name.rsplit('/').next().unwrap_or(&name);
+            if !CONFIGS.contains(&base) {
+                return None;
+            }
+            let msg = format!(
+                "`{}` is larger than {MAX_READ} bytes: the code its `auto_map` would make \
+                 transformers import is not known",
+                clip(base, 100)
+            );
+            cx.report(RuleId::ResourceLimit, msg, None);
+            cx.not_analysed("transformers config over the size limit");
+            return Some(Format::TransformersConfig);
         }
         let bytes = input
             .source
@@ -340,5 +405,40 @@ mod tests {
                 (Some("org/repo".to_string()), "modeling_y".to_string()),
             ]
         );
+    }
+
+    #[test]
+    fn configs_too_large_to_follow_leave_the_code_beside_them_incomplete() {
+        let dir = std::env::temp_dir().join(format!("aigis-remote-large-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("{e}"));
+        // A config transformers reads, past the size followed: its auto_map is not known.
+        let mut config = String::from("{\"auto_map\": {\"AutoConfig\": \"conf_x.X\"}, \"pad\": \"");
+        config.push_str(&"a".repeat(usize::try_from(MAX_READ).unwrap_or(0)));
+        config.push_str("\"}");
+        let config_path = dir.join("config.json");
+        std::fs::write(&config_path, &config).unwrap_or_else(|e| panic!("{e}"));
+        let module = dir.join("conf_x.py");
+        std::fs::write(&module, "import os\nos.system('x')\n").unwrap_or_else(|e| panic!("{e}"));
+        let scanner = crate::Scanner::new(crate::ScanOptions::default());
+        let source = crate::MemorySource::new(config.into_bytes());
+        let result = scanner.scan_source_at("config.json".into(), &source, Some(&config_path));
+        assert_eq!(result.format, Format::TransformersConfig);
+        assert!(result.incomplete.is_some(), "{result:?}");
+        let code = std::fs::read(&module).unwrap_or_default();
+        let source = crate::MemorySource::new(code);
+        let result = scanner.scan_source_at("conf_x.py".into(), &source, Some(&module));
+        assert!(result.incomplete.is_some(), "{:?}", result.findings);
+        // The same config under another name is not a transformers config.
+        let other = dir.join("notes.json");
+        let _ = std::fs::rename(&config_path, &other);
+        let bytes = std::fs::read(&other).unwrap_or_default();
+        let result = scanner.scan_source_at(
+            "notes.json".into(),
+            &crate::MemorySource::new(bytes),
+            Some(&other),
+        );
+        assert_ne!(result.format, Format::TransformersConfig);
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }
