@@ -134,6 +134,18 @@ class _Meta(type):
         ):
             # getattr(stand-in, name) is what the real getattr returns: that attribute.
             return _standin(args[0]._aigis_m, args[0]._aigis_q + "." + args[1])
+        resolver = _resolver(cls._aigis_m + "." + cls._aigis_q)
+        if (
+            resolver is not None
+            and args
+            and type(args[0]) is str
+            and not _importable(args[0].removesuffix(":").replace(":", "."))
+        ):
+            # No module has that name on any host: the real call returns None
+            # (`sys.modules.get`, `pydoc.locate`) or raises, which ends the load.
+            if resolver:
+                return None
+            raise ModuleNotFoundError("No module named %r" % (args[0],))
         return _object_new(cls)
 
     def __getattr__(cls, attr):
@@ -149,6 +161,26 @@ class _Meta(type):
 
 
 _GETATTR = {("builtins", "getattr"), ("__builtin__", "getattr")}
+
+# Calls that import by name, as aigis's machine resolves them by their constant argument (also
+# reached through another module: `collections._sys.modules.get`), and whether the call returns
+# None for a name no host can import (the others raise, which ends the load).
+_RESOLVERS = (
+    ("builtins.__import__", False),
+    ("importlib.__import__", False),
+    ("importlib.import_module", False),
+    ("sys.modules.get", True),
+    ("sys.modules.__getitem__", False),
+    ("pydoc.locate", True),
+    ("pkgutil.resolve_name", False),
+)
+
+
+def _resolver(full):
+    for name, returns_none in _RESOLVERS:
+        if full == name or full.endswith("." + name) or full.endswith("._" + name):
+            return returns_none
+    return None
 
 
 class _Base(metaclass=_Meta):
