@@ -12,6 +12,8 @@ mod remote;
 #[cfg(feature = "serve")]
 mod serve;
 mod view;
+#[cfg(feature = "watch")]
+mod watch;
 
 use aigis_engine::{CacheMode, EngineOptions, Run};
 use aigis_policy::{Date, Policy};
@@ -82,6 +84,10 @@ enum Command {
         #[command(subcommand)]
         command: db::DbCommand,
     },
+    /// Watch folders and scan model files as they appear or change (inotify), one JSON line per
+    /// result; a result at or above the fail threshold is an alert (stderr, webhooks).
+    #[cfg(feature = "watch")]
+    Watch(Box<watch::WatchArgs>),
     /// Work with policy files (`aigis.toml`).
     Policy {
         #[command(subcommand)]
@@ -274,6 +280,8 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Graph(args) => inventory::graph(args),
         #[cfg(feature = "serve")]
         Command::Serve(args) => serve::run(args),
+        #[cfg(feature = "watch")]
+        Command::Watch(args) => watch::watch(*args),
     }
 }
 

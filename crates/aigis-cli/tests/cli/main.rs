@@ -22,6 +22,8 @@ mod rules;
 #[cfg(feature = "serve")]
 mod serve;
 mod support;
+#[cfg(feature = "watch")]
+mod watch;
 
 use aigis_testkit::{Test, Tool};
 
@@ -330,6 +332,11 @@ fn main() -> std::process::ExitCode {
         Test::new(
             "rules::catalogue_lists_and_explains_rules",
             rules::catalogue_lists_and_explains_rules,
+        ),
+        #[cfg(feature = "watch")]
+        Test::new(
+            "watch::files_are_scanned_once_when_complete_and_the_folder_may_come_and_go",
+            watch::files_are_scanned_once_when_complete_and_the_folder_may_come_and_go,
         ),
     ])
 }
