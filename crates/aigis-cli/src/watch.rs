@@ -71,6 +71,13 @@ pub(crate) struct WatchArgs {
     /// Neither read nor write the result cache.
     #[arg(long)]
     no_cache: bool,
+    /// Push each batch's report to this `aigis serve` inventory (its ingest endpoint), as CI
+    /// jobs push theirs; the answer says what the inventory saw change.
+    #[arg(long, value_name = "URL", env = "AIGIS_SERVER")]
+    server: Option<String>,
+    /// A token with the `ingest` scope for --server (`aigis serve token create`).
+    #[arg(long, value_name = "TOKEN", env = "AIGIS_TOKEN")]
+    token: Option<String>,
     #[command(flatten)]
     policy: PolicyArgs,
     #[command(flatten)]
@@ -141,6 +148,9 @@ pub(crate) fn watch(args: WatchArgs) -> Result<ExitCode> {
     }
     if args.queue == 0 {
         bail!("--queue must be at least 1");
+    }
+    if args.server.is_some() && args.token.is_none() {
+        bail!("--server needs --token (or AIGIS_TOKEN): a token with the `ingest` scope");
     }
     let policy = load_policy(&args.policy)?;
     let webhooks = policy.webhooks.clone();
@@ -453,7 +463,39 @@ impl Watch {
             None
         };
         crate::announce(&run, code, "watch", &targets, recorded, &self.webhooks);
+        if let (Some(server), Some(token)) = (&self.args.server, &self.args.token) {
+            let mut report = report;
+            report.targets = targets.clone();
+            report.incomplete_fails = gate.incomplete;
+            push(server, token, &report);
+        }
         Ok(())
+    }
+}
+
+/// Sends one batch's report to `aigis serve`; a server that cannot take it is a warning (the
+/// results were printed and, with --record, recorded locally).
+fn push(server: &str, token: &str, report: &aigis_report::ScanReport) {
+    let body = match aigis_report::json::to_string(report) {
+        Ok(body) => body,
+        Err(err) => return crate::view::warn(&format!("report for {server} not made: {err}")),
+    };
+    let host = crate::view::host_name().unwrap_or_else(|| "localhost".to_owned());
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build();
+    let pushed = match runtime {
+        Ok(rt) => rt.block_on(aigis_notify::push_report(
+            server,
+            token,
+            &host,
+            body.as_bytes(),
+            3,
+        )),
+        Err(err) => return crate::view::warn(&format!("report not pushed: {err}")),
+    };
+    if let Err(err) = pushed {
+        crate::view::warn(&format!("report not pushed to the server: {err}"));
     }
 }
 

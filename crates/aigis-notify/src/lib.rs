@@ -358,6 +358,70 @@ async fn deliver(
     }
 }
 
+/// Pushes a scan report (the JSON contract document) to an `aigis serve` inventory:
+/// `POST {server}/api/v1/scans?host={host}` with a bearer token holding the `ingest` scope.
+/// Retried like a webhook delivery (server errors, 408, 429 and transport errors, with
+/// backoff); returns the server's answer (what the inventory saw change).
+pub async fn push_report(
+    server: &str,
+    token: &str,
+    host: &str,
+    report: &[u8],
+    retries: u32,
+) -> Result<String, NotifyError> {
+    let mut url = reqwest::Url::parse(server)
+        .ok()
+        .filter(|u| matches!(u.scheme(), "http" | "https"))
+        .ok_or_else(|| NotifyError::Setup("the server URL must be http:// or https://".into()))?;
+    url.set_path(&format!(
+        "{}/api/v1/scans",
+        url.path().trim_end_matches('/')
+    ));
+    url.query_pairs_mut().clear().append_pair("host", host);
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .user_agent(concat!("aigis/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .map_err(|e| NotifyError::Setup(format!("HTTP client: {e}")))?;
+    let mut backoff = Duration::from_millis(500);
+    let mut attempts = 0;
+    loop {
+        attempts += 1;
+        let sent = client
+            .post(url.clone())
+            .timeout(Duration::from_secs(30))
+            .bearer_auth(token)
+            .header(reqwest::header::CONTENT_TYPE, "application/json")
+            .body(report.to_vec())
+            .send()
+            .await;
+        let error = match sent {
+            Ok(response) if response.status().is_success() => {
+                return response
+                    .text()
+                    .await
+                    .map_err(|e| NotifyError::Transport(transport_error(&e)));
+            }
+            Ok(response) => {
+                let status = response.status();
+                let retryable = status.is_server_error()
+                    || status == reqwest::StatusCode::REQUEST_TIMEOUT
+                    || status == reqwest::StatusCode::TOO_MANY_REQUESTS;
+                if !retryable {
+                    return Err(NotifyError::Status(status.as_u16()));
+                }
+                NotifyError::Status(status.as_u16())
+            }
+            Err(err) => NotifyError::Transport(transport_error(&err)),
+        };
+        if attempts > retries {
+            return Err(error);
+        }
+        tokio::time::sleep(backoff).await;
+        backoff = (backoff * 2).min(MAX_BACKOFF);
+    }
+}
+
 /// A transport error without the URL (which may hold a secret).
 fn transport_error(err: &reqwest::Error) -> String {
     let kind = if err.is_timeout() {

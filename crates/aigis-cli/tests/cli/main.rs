@@ -333,6 +333,11 @@ fn main() -> std::process::ExitCode {
             "rules::catalogue_lists_and_explains_rules",
             rules::catalogue_lists_and_explains_rules,
         ),
+        #[cfg(all(feature = "watch", feature = "serve"))]
+        Test::new(
+            "serve::watch_pushes_what_it_scans_to_the_server",
+            serve::watch_pushes_what_it_scans_to_the_server,
+        ),
         #[cfg(feature = "watch")]
         Test::new(
             "watch::files_are_scanned_once_when_complete_and_the_folder_may_come_and_go",

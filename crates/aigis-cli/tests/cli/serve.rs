@@ -558,3 +558,65 @@ pub(crate) fn the_dashboard_shows_the_scenario_in_headless_chromium() {
     assert_eq!(stored["triage"], "false_positive", "{stored}");
     assert_eq!(stored["triage_reason"], "our own test class", "{stored}");
 }
+
+/// `aigis watch --server`: each result it prints is also pushed to the inventory server, whose
+/// API then lists the finding under the watching host.
+#[cfg(feature = "watch")]
+pub(crate) fn watch_pushes_what_it_scans_to_the_server() {
+    let dir = temp_dir();
+    let db = format!("sqlite:{}", dir.path().join("inventory.db").display());
+    let token = token(&db, "watcher", "ingest");
+    let server = start_server(&db);
+    let root = dir.path().join("models");
+    std::fs::create_dir_all(&root).unwrap_or_else(|e| panic!("{e}"));
+    let mut watch = aigis_command()
+        .args([
+            "watch",
+            "--no-policy",
+            "--no-cache",
+            "--settle",
+            "300",
+            "--count",
+            "1",
+        ])
+        .args([
+            "--server",
+            &format!("http://{}", server.addr),
+            "--token",
+            &token,
+        ])
+        .arg(&root)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("{e}"));
+    std::thread::sleep(std::time::Duration::from_millis(1200));
+    std::fs::copy(
+        repo_root().join("examples/rigged-model.pkl"),
+        root.join("rigged-model.pkl"),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let out = watch.wait_with_output();
+        let _ = tx.send(out);
+    });
+    let out = rx
+        .recv_timeout(std::time::Duration::from_secs(60))
+        .unwrap_or_else(|_| panic!("aigis watch did not finish within 60 s"))
+        .unwrap_or_else(|e| panic!("{e}"));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stdout.contains("rigged-model.pkl"), "{stdout}\n{stderr}");
+    assert!(!stderr.contains("not pushed"), "{stderr}");
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    let (status, body) = http(&server.addr, "GET", "/api/v1/findings", None, b"");
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("rigged-model.pkl"), "{body}");
+    let (status, body) = http(&server.addr, "GET", "/api/v1/scans", None, b"");
+    assert_eq!(status, 200, "{body}");
+    assert!(
+        body.contains("\"files\":1"),
+        "one pushed batch of one file: {body}"
+    );
+}
