@@ -2,6 +2,8 @@
 
 mod bom;
 mod db;
+#[cfg(feature = "detonate")]
+mod detonate;
 mod discover;
 mod inspect;
 #[cfg(feature = "inventory")]
@@ -88,6 +90,11 @@ enum Command {
     /// result; a result at or above the fail threshold is an alert (stderr, webhooks).
     #[cfg(feature = "watch")]
     Watch(Box<watch::WatchArgs>),
+    /// Load a model with its real loader inside a sandbox (bubblewrap: no network, read-only
+    /// system, private /tmp; strace observes) and report what the load attempted beside the
+    /// static findings. Opt-in: never run by `scan`.
+    #[cfg(feature = "detonate")]
+    Detonate(Box<detonate::DetonateArgs>),
     /// Work with policy files (`aigis.toml`).
     Policy {
         #[command(subcommand)]
@@ -282,6 +289,8 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Serve(args) => serve::run(args),
         #[cfg(feature = "watch")]
         Command::Watch(args) => watch::watch(*args),
+        #[cfg(feature = "detonate")]
+        Command::Detonate(args) => detonate::run(*args),
     }
 }
 

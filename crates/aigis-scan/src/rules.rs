@@ -380,6 +380,30 @@ rules! {
         "An `aigis.toml` or `.aigisignore` sits inside the scanned files, outside the operator's project. aigis takes its policy and ignore rules from the operator (the working directory's project, `--policy`, `AIGIS_POLICY`, `--ignore-file`), never from the content it judges: a downloaded model folder could otherwise allow its own payload, exclude it or lower its severity.",
         "If the file is yours, run aigis from its project folder or pass it with `--policy` / `--ignore-file`; if it came with a download, find out why a model ships scanner configuration.",
         &["CWE-15: External Control of System or Configuration Setting", "MITRE ATLAS AML.T0010: ML Supply Chain Compromise"];
+    /// Loading the model in the `aigis detonate` sandbox started a process.
+    RuntimeExec = "RUNTIME-EXEC", Critical,
+        "Loading the model started a process",
+        "`aigis detonate` loaded the file with its real loader in a sandbox (no network, read-only system, private /tmp) and the load executed a program: the command a victim's machine would run. Nothing the framework does when it is imported is counted, only what happens from the moment the file is read.",
+        "Do not load the file. Find where it came from and which other copies exist; the static findings of the same file say which call starts the process.",
+        SUPPLY_CHAIN;
+    /// Loading the model in the sandbox tried to reach the network.
+    RuntimeConnect = "RUNTIME-CONNECT", Critical,
+        "Loading the model tried to connect somewhere",
+        "In the `aigis detonate` sandbox, which has no network but loopback, the load tried to open a connection (the address and port are in the message; a connection to a local socket is high): a beacon, a download of a second stage, or a reverse shell.",
+        "Do not load the file; block the address it tried to reach and look for it in network logs.",
+        SUPPLY_CHAIN;
+    /// Loading the model in the sandbox tried to write, delete or rename files.
+    RuntimeFileWrite = "RUNTIME-FILE-WRITE", High,
+        "Loading the model tried to change files",
+        "In the `aigis detonate` sandbox the load opened a file for writing, created, renamed or deleted one outside its working folder (blocked by the read-only system; a write inside the sandbox's private /tmp is medium): persistence, a dropped payload, or tampering.",
+        "Do not load the file; check the paths it tried to write on the hosts that did.",
+        SUPPLY_CHAIN;
+    /// The real loader failed, crashed or ran out of time in the sandbox.
+    RuntimeCrash = "RUNTIME-CRASH", Medium,
+        "Loading the model failed in the sandbox",
+        "`aigis detonate` loaded the file with its real loader and the load did not finish: an exception (its last lines are in the message), a crash, the memory limit or the time limit. A payload often raises after it ran; a file the loader cannot read is not a working model.",
+        "Read the loader's message; compare with the static findings of the same file.",
+        &["CWE-703: Improper Check or Handling of Exceptional Conditions"];
     /// aigis itself failed while analysing a file (an internal error, caught).
     AnalysisCrashed = "ANALYSIS-CRASHED", Medium,
         "Analysis failed with an internal error",

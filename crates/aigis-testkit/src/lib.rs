@@ -77,6 +77,10 @@ pub enum Tool {
     Postgres,
     /// Schemathesis (`st`), the OpenAPI fuzzer.
     Schemathesis,
+    /// bubblewrap (`bwrap`), the sandbox `aigis detonate` runs loaders in.
+    Bubblewrap,
+    /// `strace`, which observes what a detonated load attempts.
+    Strace,
 }
 
 fn on_path(names: &[&str]) -> Option<PathBuf> {
@@ -113,6 +117,8 @@ impl Tool {
                 .filter(|url| !url.is_empty())
                 .map(PathBuf::from),
             Tool::Schemathesis => env_or("AIGIS_SCHEMATHESIS", "target/ci-tools/api-venv/bin/st"),
+            Tool::Bubblewrap => on_path(&["bwrap"]),
+            Tool::Strace => on_path(&["strace"]),
         }
     }
 
@@ -134,6 +140,8 @@ impl Tool {
             Tool::Python3 => "python3",
             Tool::Postgres => "a PostgreSQL server",
             Tool::Schemathesis => "schemathesis",
+            Tool::Bubblewrap => "bwrap",
+            Tool::Strace => "strace",
         }
     }
 
@@ -156,6 +164,8 @@ impl Tool {
             Tool::Postgres => {
                 ".ci/run installs PostgreSQL, starts it on loopback and sets AIGIS_TEST_POSTGRES (scripts/postgres-test-server does the same by hand)"
             }
+            Tool::Bubblewrap => "apt-get install bubblewrap (.ci/run does)",
+            Tool::Strace => "apt-get install strace (.ci/run does)",
             Tool::Schemathesis => {
                 ".ci/run installs it into target/ci-tools/api-venv from scripts/requirements-api.txt (or set AIGIS_SCHEMATHESIS)"
             }

@@ -8,6 +8,8 @@ mod code;
 mod contract;
 mod conventions;
 mod deps;
+#[cfg(feature = "detonate")]
+mod detonate;
 mod fail_closed;
 mod fixtures;
 mod golden;
@@ -338,6 +340,22 @@ fn main() -> std::process::ExitCode {
             "serve::watch_pushes_what_it_scans_to_the_server",
             serve::watch_pushes_what_it_scans_to_the_server,
         ),
+        #[cfg(feature = "detonate")]
+        Test::new(
+            "detonate::a_detonated_payload_is_seen_running_and_reaches_nothing",
+            detonate::a_detonated_payload_is_seen_running_and_reaches_nothing,
+        )
+        .needs(Tool::Bubblewrap)
+        .needs(Tool::Strace)
+        .needs(Tool::Python3),
+        #[cfg(feature = "detonate")]
+        Test::new(
+            "detonate::a_detonated_clean_model_attempts_nothing",
+            detonate::a_detonated_clean_model_attempts_nothing,
+        )
+        .needs(Tool::Bubblewrap)
+        .needs(Tool::Strace)
+        .needs(Tool::Python3),
         #[cfg(feature = "watch")]
         Test::new(
             "watch::files_are_scanned_once_when_complete_and_the_folder_may_come_and_go",

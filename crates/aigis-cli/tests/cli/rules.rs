@@ -44,6 +44,13 @@ const FROM_THE_ENVIRONMENT: &[(&str, &str)] = &[
         "crates/aigis-remote/src/exposure.rs",
     ),
     ("TIME-LIMIT", "crates/aigis-cli/tests/cli/contract.rs"),
+    ("RUNTIME-EXEC", "crates/aigis-cli/tests/cli/detonate.rs"),
+    ("RUNTIME-CONNECT", "crates/aigis-cli/tests/cli/detonate.rs"),
+    (
+        "RUNTIME-FILE-WRITE",
+        "crates/aigis-cli/tests/cli/detonate.rs",
+    ),
+    ("RUNTIME-CRASH", "crates/aigis-cli/tests/cli/detonate.rs"),
     ("ANALYSIS-CRASHED", "crates/aigis-engine/tests/engine.rs"),
     (
         "CONFIG-NOT-APPLIED",

@@ -569,7 +569,7 @@ pub(crate) fn watch_pushes_what_it_scans_to_the_server() {
     let server = start_server(&db);
     let root = dir.path().join("models");
     std::fs::create_dir_all(&root).unwrap_or_else(|e| panic!("{e}"));
-    let mut watch = aigis_command()
+    let watch = aigis_command()
         .args([
             "watch",
             "--no-policy",

@@ -1,0 +1,115 @@
+//! `aigis detonate FILE`: the file scanned statically, then loaded with its real loader in the
+//! sandbox of `aigis-detonate`; what the load attempted is shown beside the static findings.
+//! Never run by `aigis scan`: the operator asks for it, with their own Python and framework.
+
+use crate::{PolicyArgs, load_policy};
+use aigis_detonate::{Loader, Options};
+use aigis_engine::{EngineOptions, NoProgress};
+use aigis_report::terminal;
+use anyhow::{Result, bail};
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum LoaderArg {
+    /// The loader of the format aigis detects.
+    Auto,
+    Pickle,
+    Torch,
+    Joblib,
+    Numpy,
+    Keras,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum Output {
+    /// The file's result with the runtime findings, for people.
+    Terminal,
+    /// `{"result": …, "detonation": …}`: the file's result (JSON contract) with the runtime
+    /// findings, and what the load attempted.
+    Json,
+}
+
+#[derive(clap::Args)]
+pub(crate) struct DetonateArgs {
+    /// The model file.
+    file: PathBuf,
+    /// The loader to give it to.
+    #[arg(long, value_enum, default_value = "auto")]
+    loader: LoaderArg,
+    /// The Python whose framework loads the file (aigis never installs one).
+    #[arg(long, value_name = "PATH", default_value = "python3")]
+    python: PathBuf,
+    /// Wall time before the sandbox is killed, in seconds.
+    #[arg(long, value_name = "SECONDS", default_value = "60")]
+    timeout: u64,
+    /// Address-space limit of the sandbox, in MiB.
+    #[arg(long, value_name = "MIB", default_value = "4096")]
+    memory: u64,
+    /// Output format.
+    #[arg(long, value_enum, default_value = "terminal")]
+    format: Output,
+    #[command(flatten)]
+    policy: PolicyArgs,
+}
+
+pub(crate) fn run(args: DetonateArgs) -> Result<ExitCode> {
+    if !args.file.is_file() {
+        bail!("{}: not a file", args.file.display());
+    }
+    let options = EngineOptions {
+        policy: load_policy(&args.policy)?,
+        ..EngineOptions::default()
+    };
+    let target = args.file.to_string_lossy().into_owned();
+    let run = aigis_engine::run(std::slice::from_ref(&target), &options, &NoProgress)?;
+    let mut report = crate::view::report(&run);
+    let Some(result) = report.results.first_mut() else {
+        bail!("{target}: nothing was scanned");
+    };
+    let loader = match args.loader {
+        LoaderArg::Auto => Loader::for_format(result.format).ok_or_else(|| {
+            anyhow::anyhow!(
+                "no loader is known for format `{}`; name one with --loader",
+                result.format
+            )
+        })?,
+        LoaderArg::Pickle => Loader::Pickle,
+        LoaderArg::Torch => Loader::Torch,
+        LoaderArg::Joblib => Loader::Joblib,
+        LoaderArg::Numpy => Loader::Numpy,
+        LoaderArg::Keras => Loader::Keras,
+    };
+    let detonation = aigis_detonate::detonate(
+        &args.file,
+        loader,
+        &Options {
+            python: args.python.clone(),
+            timeout: Duration::from_secs(args.timeout),
+            memory_mib: args.memory,
+        },
+    )?;
+    result.findings.extend(detonation.findings.iter().cloned());
+    result.max_severity = result.findings.iter().map(|f| f.severity).max();
+    let failing = result.max_severity.is_some_and(|s| s >= run.fail_on);
+    let text = match args.format {
+        Output::Terminal => {
+            let style = terminal::Style {
+                color: crate::view::use_color(),
+                verbose: true,
+            };
+            terminal::render(&report, style)
+        }
+        Output::Json => {
+            let doc = serde_json::json!({
+                "result": report.results.first(),
+                "detonation": detonation,
+            });
+            serde_json::to_string_pretty(&doc)? + "\n"
+        }
+    };
+    std::io::stdout().write_all(text.as_bytes())?;
+    Ok(ExitCode::from(u8::from(failing)))
+}
