@@ -9,7 +9,8 @@
 //! - **Events** come from the kernel (inotify, through the `notify` crate), recursively; a new
 //!   folder is scanned whole (files created in it before its watch was added are not missed).
 //! - **Complete files only**: a path is scanned once it has been quiet for `--settle` and its
-//!   size and modification time did not change over that time. Download and editor temporaries
+//!   size and modification time did not change over that time — or, when its writer closed it
+//!   or renamed it into place, after a quiet 30 ms. Download and editor temporaries
 //!   (`*.incomplete` as the Hugging Face hub writes them, `*.part`, `*.tmp`, …) are skipped; the
 //!   rename that gives the file its final name is the event that scans it.
 //! - **Bounded**: at most `--queue` paths wait; beyond that the kernel's events wait in its own
@@ -23,7 +24,7 @@ use crate::{FailOn, PolicyArgs, gate, load_policy, targets};
 use aigis_engine::{CacheMode, EngineOptions, NoProgress};
 use aigis_scan::ScanOptions;
 use anyhow::{Context, Result, bail};
-use notify::event::{AccessKind, AccessMode, ModifyKind};
+use notify::event::{AccessKind, AccessMode, ModifyKind, RenameMode};
 use notify::{Event, EventKind, RecursiveMode, Watcher};
 use std::collections::HashMap;
 use std::io::Write;
@@ -116,7 +117,13 @@ fn fingerprint(path: &Path) -> Option<(u64, SystemTime, bool)> {
 struct Pending {
     last_event: Instant,
     seen: Option<(u64, SystemTime, bool)>,
+    /// The last event said the writer is done (closed after writing, renamed into place):
+    /// only a short quiet time is waited for.
+    finished: bool,
 }
+
+/// Quiet time after a writer closed the file or renamed it into place.
+const FINISHED_SETTLE: Duration = Duration::from_millis(30);
 
 /// A watched root and what is known of it.
 struct Root {
@@ -232,12 +239,18 @@ impl Watch {
         watcher: &mut notify::RecommendedWatcher,
         events: &Receiver<notify::Result<Event>>,
     ) -> Result<ExitCode> {
-        let tick = Duration::from_millis(100);
         let mut last_root_check = Instant::now();
         loop {
             if self.done() {
                 break;
             }
+            // Idle: wake only to look at the roots; with paths waiting, often enough to scan
+            // a finished file within a few tens of milliseconds.
+            let tick = if self.pending.is_empty() {
+                Duration::from_millis(250)
+            } else {
+                Duration::from_millis(10)
+            };
             // Back-pressure: while the queue is full, only scanning makes room.
             if self.pending.len() < self.args.queue {
                 match events.recv_timeout(tick) {
@@ -297,12 +310,17 @@ impl Watch {
         if !relevant {
             return;
         }
+        let finished = matches!(
+            event.kind,
+            EventKind::Access(AccessKind::Close(AccessMode::Write))
+                | EventKind::Modify(ModifyKind::Name(RenameMode::To | RenameMode::Both))
+        );
         for path in event.paths {
-            self.queue(path);
+            self.queue(path, finished);
         }
     }
 
-    fn queue(&mut self, path: PathBuf) {
+    fn queue(&mut self, path: PathBuf, finished: bool) {
         if is_temporary(&path) {
             return;
         }
@@ -312,6 +330,7 @@ impl Watch {
             Pending {
                 last_event: Instant::now(),
                 seen,
+                finished,
             },
         );
     }
@@ -319,7 +338,7 @@ impl Watch {
     fn rescan(&mut self) {
         let roots: Vec<PathBuf> = self.roots.iter().map(|r| r.path.clone()).collect();
         for root in roots {
-            self.queue(root);
+            self.queue(root, false);
         }
     }
 
@@ -330,7 +349,12 @@ impl Watch {
         let mut ready = Vec::new();
         let mut gone = Vec::new();
         for (path, pending) in &mut self.pending {
-            if pending.last_event.elapsed() < settle {
+            let quiet = if pending.finished {
+                FINISHED_SETTLE.min(settle)
+            } else {
+                settle
+            };
+            if pending.last_event.elapsed() < quiet {
                 continue;
             }
             let now = fingerprint(path);
@@ -340,6 +364,7 @@ impl Watch {
                 Some(_) => {
                     pending.seen = now;
                     pending.last_event = Instant::now();
+                    pending.finished = false;
                 }
             }
         }
@@ -393,7 +418,7 @@ impl Watch {
             }
         }
         for path in rescan {
-            self.queue(path);
+            self.queue(path, false);
         }
     }
 

@@ -358,6 +358,11 @@ fn main() -> std::process::ExitCode {
         .needs(Tool::Python3),
         #[cfg(feature = "watch")]
         Test::new(
+            "watch::a_finished_file_is_reported_quickly_and_an_idle_watch_costs_nothing",
+            watch::a_finished_file_is_reported_quickly_and_an_idle_watch_costs_nothing,
+        ),
+        #[cfg(feature = "watch")]
+        Test::new(
             "watch::files_are_scanned_once_when_complete_and_the_folder_may_come_and_go",
             watch::files_are_scanned_once_when_complete_and_the_folder_may_come_and_go,
         ),

@@ -134,3 +134,64 @@ pub(crate) fn files_are_scanned_once_when_complete_and_the_folder_may_come_and_g
     let status = child.wait().unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(status.code(), Some(1), "alerts make the exit code 1");
 }
+
+/// CPU ticks (user + system) the process has used, from `/proc/PID/stat`.
+fn cpu_ticks(pid: u32) -> u64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // Fields after the command name (which is in parentheses and may hold spaces).
+    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    // utime and stime are fields 14 and 15 of the line, 12 and 13 after the name.
+    let field = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|v| v.parse::<u64>().ok())
+            .unwrap_or(0)
+    };
+    field(11) + field(12)
+}
+
+/// Latency from a rename into place to the JSON line (what an alert waits for), over twenty
+/// small pickles, and the CPU an idle watch uses. Printed for the closing notes; the bounds
+/// asserted are loose enough for a loaded CI machine.
+pub(crate) fn a_finished_file_is_reported_quickly_and_an_idle_watch_costs_nothing() {
+    const FILES: usize = 20;
+    let dir = temp_dir();
+    let root = dir.path().join("models");
+    std::fs::create_dir_all(&root).unwrap_or_else(|e| panic!("{e}"));
+    let mut child = aigis_command()
+        .args(["watch", "--no-policy", "--no-cache", "--count"])
+        .arg(FILES.to_string())
+        .arg(&root)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot run aigis watch: {e}"));
+    let rx = lines(&mut child);
+    std::thread::sleep(Duration::from_millis(1000));
+    let before = cpu_ticks(child.id());
+    std::thread::sleep(Duration::from_secs(2));
+    let idle = cpu_ticks(child.id()).saturating_sub(before);
+    let evil = fixture("pickle/os_system_p4.pkl");
+    let mut latencies = Vec::new();
+    for i in 0..FILES {
+        let staged = root.join(format!("m{i}.pkl.incomplete"));
+        std::fs::write(&staged, &evil).unwrap_or_else(|e| panic!("{e}"));
+        let start = std::time::Instant::now();
+        std::fs::rename(&staged, root.join(format!("m{i}.pkl"))).unwrap_or_else(|e| panic!("{e}"));
+        let result = next(&rx, &mut child, "a renamed pickle");
+        latencies.push(start.elapsed());
+        assert_eq!(result["alert"], true, "{result}");
+    }
+    latencies.sort();
+    let p50 = latencies[FILES / 2];
+    let p95 = latencies[FILES * 95 / 100 - 1];
+    eprintln!(
+        "aigis watch: rename → alert p50 {} ms, p95 {} ms over {FILES} pickles; idle CPU {idle} ticks in 2 s",
+        p50.as_millis(),
+        p95.as_millis()
+    );
+    assert!(p95 < Duration::from_secs(2), "p95 {p95:?}");
+    assert!(idle <= 10, "an idle watch used {idle} CPU ticks in 2 s");
+    let _ = child.wait();
+}
