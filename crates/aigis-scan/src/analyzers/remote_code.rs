@@ -291,7 +291,11 @@ impl Analyzer for AutoMapConfigAnalyzer {
 
     fn analyze(&self, input: &Input<'_>, cx: &mut Context<'_>) -> Option<Format> {
         if input.source.len() > MAX_READ {
-            // A config transformers reads, too large to follow: its `auto_map` is not known.
+            // A config transformers reads (from a folder, never from inside an archive), too
+            // large to follow: its `auto_map` is not known.
+            if cx.depth() != 0 {
+                return None;
+            }
             let name = input.name.map(str::to_owned).or_else(|| {
                 cx.file_path()
                     .and_then(Path::file_name)
