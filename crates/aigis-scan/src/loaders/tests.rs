@@ -9,7 +9,7 @@ use base64::Engine;
 use serde_json::Value;
 use std::io::Read;
 
-fn cases(file: &str) -> Vec<Value> {
+pub(super) fn cases(file: &str) -> Vec<Value> {
     let dir = std::env::var("AIGIS_CONFIG_DIFFERENTIAL_DIR").unwrap_or_else(|_| {
         concat!(env!("CARGO_MANIFEST_DIR"), "/../../fixtures/differential").to_string()
     });
@@ -24,14 +24,14 @@ fn cases(file: &str) -> Vec<Value> {
         .collect()
 }
 
-fn b64(v: &Value) -> Vec<u8> {
+pub(super) fn b64(v: &Value) -> Vec<u8> {
     base64::engine::general_purpose::STANDARD
         .decode(v.as_str().unwrap_or(""))
         .unwrap_or_else(|e| panic!("{v}: {e}"))
 }
 
 /// The value as the generator canonicalises it (floats as the hex of their bits).
-fn canonical(v: &Value) -> Value {
+pub(super) fn canonical(v: &Value) -> Value {
     match v {
         Value::Number(n) if n.is_f64() => {
             let bits = n.as_f64().unwrap_or(0.0).to_le_bytes();
@@ -45,7 +45,7 @@ fn canonical(v: &Value) -> Value {
     }
 }
 
-fn report(what: &str, total: usize, divergences: &[String]) {
+pub(super) fn report(what: &str, total: usize, divergences: &[String]) {
     eprintln!("{what}: {total} cases, {} divergences", divergences.len());
     assert!(
         divergences.is_empty(),
@@ -397,7 +397,7 @@ fn chat_templates_are_parsed_as_jinja2_parses_them() {
     report("jinja", all.len(), &divergences);
 }
 
-fn strings(v: &Value) -> Vec<String> {
+pub(super) fn strings(v: &Value) -> Vec<String> {
     v.as_array()
         .into_iter()
         .flatten()
