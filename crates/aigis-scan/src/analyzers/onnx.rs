@@ -4,16 +4,22 @@
 //! `ir_version`, and a graph with nodes or an opset import) or the analyzer declines.
 //!
 //! The model is pruned (see [`super::protobuf`]) so tensor data is never read: a 1 GB model costs
-//! reads of its graph structure only. Findings:
+//! reads of its graph structure only. It is read as `onnx.load` (protobuf) reads it: a message
+//! written twice is merged, a scalar or string written twice is the last, unknown fields, groups
+//! and known fields with another wire type are skipped, strings need not be UTF-8, messages nest
+//! up to 100 levels, and a model corrupt anywhere (unread fields too) is refused; checked by the
+//! loader differential (`loaders::tests_onnx`). Findings:
 //! - a tensor whose external data `location` is absolute, climbs out with `..`, or is a URL:
-//!   loading reads an arbitrary file (`ONNX-EXTERNAL-DATA-ESCAPE`, critical);
+//!   loading reads an arbitrary file (`ONNX-EXTERNAL-DATA-ESCAPE`, critical). `onnx.load` and ONNX
+//!   Runtime take the last `location` entry, onnx's checker each: every one is judged;
 //! - external data the runtime refuses: a data file missing beside the model, or a tensor's
 //!   `offset` + `length` past the end of its file (`FORMAT-MALFORMED`, invalid);
-//! - an operator from a domain outside [`KNOWN_DOMAINS`] (it needs a custom op library loaded into
-//!   the runtime), and model-local functions (`ONNX-CUSTOM-OP`, medium).
+//! - an operator from a domain outside [`KNOWN_DOMAINS`] that no model-local function of the same
+//!   domain and name defines (it needs a custom op library loaded into the runtime), and
+//!   model-local functions (`ONNX-CUSTOM-OP`, medium).
 //!
 //! Subgraphs (If/Loop/Scan bodies in graph attributes), training graphs and function bodies are
-//! walked too, to [`MAX_GRAPH_DEPTH`] levels.
+//! walked too, at every depth protobuf reads ([`MAX_GRAPH_DEPTH`] levels).
 
 use super::protobuf::{self, Kind, PruneError, PruneLimits, Schema};
 use crate::analyzer::{Analyzer, Context, Input};
@@ -39,10 +45,12 @@ pub const KNOWN_DOMAINS: &[&str] = &[
 
 /// Highest plausible `ir_version` (ONNX 1.17 writes 10; leave room for new releases).
 const MAX_IR_VERSION: i64 = 32;
-/// Nesting of subgraphs walked (real models nest If/Loop bodies a few levels).
-pub const MAX_GRAPH_DEPTH: usize = 16;
-/// Message nesting accepted by the pruner (each subgraph level is three messages deep).
-const MAX_MESSAGE_DEPTH: usize = 3 * MAX_GRAPH_DEPTH + 8;
+/// Message nesting accepted by the pruner: protobuf (and prost) read messages nested up to 100
+/// levels below the model and refuse deeper ones; `prune` refuses nesting of `max_depth`.
+const MAX_MESSAGE_DEPTH: usize = 101;
+/// Nesting of subgraphs walked: all that fits in protobuf's 100 levels (the main graph is one
+/// level down, each subgraph three more: node, attribute, graph).
+pub const MAX_GRAPH_DEPTH: usize = (MAX_MESSAGE_DEPTH - 2) / 3;
 /// Findings of one kind listed individually before they are summarised.
 const MAX_LISTED: usize = 32;
 /// Most external-data ranges checked against their files.
@@ -50,27 +58,30 @@ const MAX_RANGES: usize = 1 << 16;
 /// Hard cap on the pruned graph structure, whatever the limits say.
 const MAX_STRUCTURE: u64 = 256 << 20;
 
+// The whole `onnx.proto` (IR version 11): kept fields are what aigis reads; the others are
+// still walked as `onnx.load` parses them (a model corrupt anywhere is refused), their payloads
+// skipped. Strings are proto2 strings, which protobuf does not check for UTF-8 (`LossyText`).
 static MODEL: Schema = Schema {
     name: "ModelProto",
     fields: &[
         (1, Kind::Varint, true),
-        (2, Kind::Text, true),
-        (3, Kind::Text, true),
-        (4, Kind::Text, true),
+        (2, Kind::LossyText, true),
+        (3, Kind::LossyText, true),
+        (4, Kind::LossyText, true),
         (5, Kind::Varint, true),
         (6, Kind::Text, false),
         (7, Kind::Message(&GRAPH), true),
         (8, Kind::Message(&OPSET), true),
-        (14, Kind::Bytes, false),
+        (14, Kind::Message(&ENTRY_UNREAD), false),
         (20, Kind::Message(&TRAINING), true),
         (25, Kind::Message(&FUNCTION), true),
-        (26, Kind::Bytes, false),
+        (26, Kind::Message(&DEVICE_CONFIGURATION), false),
     ],
     open: false,
 };
 static OPSET: Schema = Schema {
     name: "OperatorSetIdProto",
-    fields: &[(1, Kind::Text, true), (2, Kind::Varint, true)],
+    fields: &[(1, Kind::LossyText, true), (2, Kind::Varint, true)],
     open: false,
 };
 static TRAINING: Schema = Schema {
@@ -78,6 +89,8 @@ static TRAINING: Schema = Schema {
     fields: &[
         (1, Kind::Message(&GRAPH), true),
         (2, Kind::Message(&GRAPH), true),
+        (3, Kind::Message(&ENTRY_UNREAD), false),
+        (4, Kind::Message(&ENTRY_UNREAD), false),
     ],
     open: true,
 };
@@ -85,15 +98,15 @@ static GRAPH: Schema = Schema {
     name: "GraphProto",
     fields: &[
         (1, Kind::Message(&NODE), true),
-        (2, Kind::Text, true),
+        (2, Kind::LossyText, true),
         (5, Kind::Message(&TENSOR), true),
         (10, Kind::Text, false),
-        (11, Kind::Bytes, false),
-        (12, Kind::Bytes, false),
-        (13, Kind::Bytes, false),
-        (14, Kind::Bytes, false),
+        (11, Kind::Message(&VALUE_INFO), false),
+        (12, Kind::Message(&VALUE_INFO), false),
+        (13, Kind::Message(&VALUE_INFO), false),
+        (14, Kind::Message(&TENSOR_ANNOTATION), false),
         (15, Kind::Message(&SPARSE), true),
-        (16, Kind::Bytes, false),
+        (16, Kind::Message(&ENTRY_UNREAD), false),
     ],
     open: false,
 };
@@ -102,24 +115,36 @@ static NODE: Schema = Schema {
     fields: &[
         (1, Kind::Text, false),
         (2, Kind::Text, false),
-        (3, Kind::Text, true),
-        (4, Kind::Text, true),
+        (3, Kind::LossyText, true),
+        (4, Kind::LossyText, true),
         (5, Kind::Message(&ATTRIBUTE), true),
         (6, Kind::Text, false),
-        (7, Kind::Text, true),
+        (7, Kind::LossyText, true),
         (8, Kind::Text, false),
+        (9, Kind::Message(&ENTRY_UNREAD), false),
+        (10, Kind::Message(&NODE_DEVICE_CONFIGURATION), false),
     ],
     open: true,
 };
 static ATTRIBUTE: Schema = Schema {
     name: "AttributeProto",
     fields: &[
-        (1, Kind::Text, true),
+        (1, Kind::LossyText, true),
+        (2, Kind::Fixed32, false),
+        (3, Kind::Varint, false),
+        (4, Kind::Bytes, false),
         (5, Kind::Message(&TENSOR), true),
         (6, Kind::Message(&GRAPH), true),
+        (7, Kind::Fixed32s, false),
+        (8, Kind::Varints, false),
+        (9, Kind::Bytes, false),
         (10, Kind::Message(&TENSOR), true),
         (11, Kind::Message(&GRAPH), true),
+        (13, Kind::Bytes, false),
+        (14, Kind::Message(&TYPE), false),
+        (15, Kind::Message(&TYPE), false),
         (20, Kind::Varint, true),
+        (21, Kind::Bytes, false),
         (22, Kind::Message(&SPARSE), true),
         (23, Kind::Message(&SPARSE), true),
     ],
@@ -128,13 +153,27 @@ static ATTRIBUTE: Schema = Schema {
 static TENSOR: Schema = Schema {
     name: "TensorProto",
     fields: &[
-        (1, Kind::Scalar, true),
+        (1, Kind::Varints, true),
         (2, Kind::Varint, true),
-        (8, Kind::Text, true),
+        (3, Kind::Message(&SEGMENT), false),
+        (4, Kind::Fixed32s, false),
+        (5, Kind::Varints, false),
+        (6, Kind::Bytes, false),
+        (7, Kind::Varints, false),
+        (8, Kind::LossyText, true),
         (9, Kind::Bytes, false),
-        (13, Kind::Bytes, true),
+        (10, Kind::Fixed64s, false),
+        (11, Kind::Varints, false),
+        (12, Kind::Bytes, false),
+        (13, Kind::Message(&ENTRY), true),
         (14, Kind::Varint, true),
+        (16, Kind::Message(&ENTRY_UNREAD), false),
     ],
+    open: true,
+};
+static ENTRY: Schema = Schema {
+    name: "StringStringEntryProto",
+    fields: &[(1, Kind::AnyText, true), (2, Kind::AnyText, true)],
     open: true,
 };
 static SPARSE: Schema = Schema {
@@ -142,20 +181,148 @@ static SPARSE: Schema = Schema {
     fields: &[
         (1, Kind::Message(&TENSOR), true),
         (2, Kind::Message(&TENSOR), true),
-        (3, Kind::Scalar, true),
+        (3, Kind::Varints, true),
     ],
     open: false,
 };
 static FUNCTION: Schema = Schema {
     name: "FunctionProto",
     fields: &[
-        (1, Kind::Text, true),
+        (1, Kind::LossyText, true),
+        (4, Kind::Bytes, false),
+        (5, Kind::Bytes, false),
+        (6, Kind::Bytes, false),
         (7, Kind::Message(&NODE), true),
+        (8, Kind::Bytes, false),
         (9, Kind::Message(&OPSET), true),
-        (10, Kind::Text, true),
+        (10, Kind::LossyText, true),
+        (11, Kind::Message(&ATTRIBUTE_UNREAD), false),
+        (12, Kind::Message(&VALUE_INFO), false),
+        (13, Kind::Bytes, false),
+        (14, Kind::Message(&ENTRY_UNREAD), false),
     ],
     open: true,
 };
+
+/// Messages aigis does not read, walked only so that a model corrupt in them is refused.
+macro_rules! unread {
+    ($id:ident, $name:literal, $($field:expr),* $(,)?) => {
+        static $id: Schema = Schema { name: $name, fields: &[$($field),*], open: true };
+    };
+}
+unread!(
+    ENTRY_UNREAD,
+    "StringStringEntryProto",
+    (1, Kind::Bytes, false),
+    (2, Kind::Bytes, false)
+);
+unread!(
+    ATTRIBUTE_UNREAD,
+    "AttributeProto",
+    (2, Kind::Fixed32, false),
+    (3, Kind::Varint, false),
+    (5, Kind::Message(&TENSOR), false),
+    (6, Kind::Message(&GRAPH), false),
+    (7, Kind::Fixed32s, false),
+    (8, Kind::Varints, false),
+    (10, Kind::Message(&TENSOR), false),
+    (11, Kind::Message(&GRAPH), false),
+    (14, Kind::Message(&TYPE), false),
+    (15, Kind::Message(&TYPE), false),
+    (20, Kind::Varint, false),
+    (22, Kind::Message(&SPARSE), false),
+    (23, Kind::Message(&SPARSE), false),
+);
+unread!(
+    VALUE_INFO,
+    "ValueInfoProto",
+    (2, Kind::Message(&TYPE), false),
+    (4, Kind::Message(&ENTRY_UNREAD), false)
+);
+unread!(
+    TYPE,
+    "TypeProto",
+    (1, Kind::Message(&TYPE_TENSOR), false),
+    (4, Kind::Message(&TYPE_ELEMENT), false),
+    (5, Kind::Message(&TYPE_MAP), false),
+    (7, Kind::Message(&ENTRY_UNREAD), false), // Opaque: two strings, like an entry
+    (8, Kind::Message(&TYPE_TENSOR), false),
+    (9, Kind::Message(&TYPE_ELEMENT), false),
+);
+unread!(
+    TYPE_TENSOR,
+    "TypeProto.Tensor",
+    (1, Kind::Varint, false),
+    (2, Kind::Message(&SHAPE), false)
+);
+unread!(
+    TYPE_ELEMENT,
+    "TypeProto.Sequence",
+    (1, Kind::Message(&TYPE), false)
+);
+unread!(
+    TYPE_MAP,
+    "TypeProto.Map",
+    (1, Kind::Varint, false),
+    (2, Kind::Message(&TYPE), false)
+);
+unread!(
+    SHAPE,
+    "TensorShapeProto",
+    (1, Kind::Message(&DIMENSION), false)
+);
+unread!(
+    DIMENSION,
+    "TensorShapeProto.Dimension",
+    (1, Kind::Varint, false)
+);
+unread!(
+    SEGMENT,
+    "TensorProto.Segment",
+    (1, Kind::Varint, false),
+    (2, Kind::Varint, false)
+);
+unread!(
+    TENSOR_ANNOTATION,
+    "TensorAnnotation",
+    (2, Kind::Message(&ENTRY_UNREAD), false)
+);
+unread!(
+    DEVICE_CONFIGURATION,
+    "DeviceConfigurationProto",
+    (2, Kind::Varint, false)
+);
+unread!(
+    NODE_DEVICE_CONFIGURATION,
+    "NodeDeviceConfigurationProto",
+    (2, Kind::Message(&SHARDING_SPEC), false),
+    (3, Kind::Varint, false),
+);
+unread!(
+    SHARDING_SPEC,
+    "ShardingSpecProto",
+    (2, Kind::Varints, false),
+    (3, Kind::Message(&INT_INT_LIST), false),
+    (4, Kind::Message(&SHARDED_DIM), false),
+);
+unread!(
+    INT_INT_LIST,
+    "IntIntListEntryProto",
+    (1, Kind::Varint, false),
+    (2, Kind::Varints, false)
+);
+unread!(
+    SHARDED_DIM,
+    "ShardedDimProto",
+    (1, Kind::Varint, false),
+    (2, Kind::Message(&SIMPLE_SHARDED_DIM), false),
+);
+unread!(
+    SIMPLE_SHARDED_DIM,
+    "SimpleShardedDimProto",
+    (1, Kind::Varint, false),
+    (3, Kind::Varint, false),
+);
 
 /// Analyzer for ONNX models.
 pub struct OnnxAnalyzer;
@@ -182,16 +349,13 @@ impl Analyzer for OnnxAnalyzer {
             max_output: usize::try_from(cx.limits().max_member_bytes.min(MAX_STRUCTURE))
                 .unwrap_or(usize::MAX),
         };
-        let pruned = match protobuf::prune(input.source, &MODEL, limits) {
-            Ok(pruned) => pruned,
-            Err(err) => {
+        let model = match read_model(input.source, limits) {
+            Ok(model) => model,
+            Err(ReadError::Prune(err)) => {
                 report_prune_error("ONNX model", &err, cx);
                 return Some(Format::Onnx);
             }
-        };
-        let model = match ModelProto::decode(pruned.as_slice()) {
-            Ok(model) => model,
-            Err(err) => {
+            Err(ReadError::Decode(err)) => {
                 let msg = format!("ONNX model does not decode: {err}");
                 cx.malformed(RuleId::FormatMalformed, msg, None);
                 return Some(Format::Onnx);
@@ -222,6 +386,37 @@ impl Analyzer for OnnxAnalyzer {
         walk.report(&model, cx);
         Some(Format::Onnx)
     }
+}
+
+impl OnnxAnalyzer {
+    /// The domains a stock runtime resolves ([`KNOWN_DOMAINS`]).
+    #[cfg(test)]
+    pub(crate) const KNOWN_DOMAINS: &[&str] = KNOWN_DOMAINS;
+
+    /// The model as aigis reads it (what the loader differential compares with `onnx.load`).
+    #[cfg(test)]
+    pub(crate) fn read(source: &dyn ByteSource) -> Result<ModelProto, String> {
+        let limits = PruneLimits {
+            max_depth: MAX_MESSAGE_DEPTH,
+            max_output: 64 << 20,
+        };
+        read_model(source, limits).map_err(|err| match err {
+            ReadError::Prune(err) => err.to_string(),
+            ReadError::Decode(err) => err.to_string(),
+        })
+    }
+}
+
+/// Why a model could not be read.
+enum ReadError {
+    Prune(PruneError),
+    Decode(aigis_proto::prost::DecodeError),
+}
+
+/// The `ModelProto` in `source`, pruned to its structure (see [`protobuf::prune`]) and decoded.
+fn read_model(source: &dyn ByteSource, limits: PruneLimits) -> Result<ModelProto, ReadError> {
+    let pruned = protobuf::prune(source, &MODEL, limits).map_err(ReadError::Prune)?;
+    ModelProto::decode(pruned.as_slice()).map_err(ReadError::Decode)
 }
 
 /// Reports why pruning a protobuf failed: a limit (`RESOURCE-LIMIT`), an I/O error, or corrupt
@@ -321,7 +516,8 @@ fn dtype_name(code: i32) -> Option<&'static str> {
 
 /// What the graph walk collects.
 struct Walk {
-    local_domains: BTreeSet<String>,
+    /// Model-local functions (domain, name): nodes that call them need no custom op library.
+    local_functions: BTreeSet<(String, String)>,
     operators: BTreeSet<String>,
     custom_ops: BTreeMap<String, String>,
     escapes: Vec<(String, String, &'static str)>,
@@ -338,7 +534,11 @@ struct Walk {
 impl Walk {
     fn new(model: &ModelProto) -> Walk {
         Walk {
-            local_domains: model.functions.iter().map(|f| f.domain.clone()).collect(),
+            local_functions: model
+                .functions
+                .iter()
+                .map(|f| (f.domain.clone(), f.name.clone()))
+                .collect(),
             operators: BTreeSet::new(),
             custom_ops: BTreeMap::new(),
             escapes: Vec::new(),
@@ -372,7 +572,7 @@ impl Walk {
     fn function(&mut self, function: &FunctionProto) {
         let name = format!("{}.{}", function.domain, function.name);
         for node in &function.node {
-            self.node(node, &name, 1);
+            self.node(node, &name, 0);
         }
     }
 
@@ -383,9 +583,13 @@ impl Walk {
         } else {
             format!("{}.{}", node.domain, node.op_type)
         };
-        if !KNOWN_DOMAINS.contains(&node.domain.as_str())
-            && !self.local_domains.contains(&node.domain)
-        {
+        // A model-local function is called by its (domain, name); any other operator of its
+        // domain still needs a library.
+        let local = self
+            .local_functions
+            .iter()
+            .any(|(domain, name)| *domain == node.domain && *name == node.op_type);
+        if !KNOWN_DOMAINS.contains(&node.domain.as_str()) && !local {
             let name = if node.name.is_empty() {
                 graph
             } else {
@@ -430,21 +634,22 @@ impl Walk {
                 self.dtypes.insert(name);
             }
         }
-        let location = tensor
-            .external_data
-            .iter()
-            .find(|entry| entry.key == "location")
-            .map(|entry| entry.value.as_str());
-        let Some(location) = location else {
-            return;
-        };
-        match location_escape(location) {
-            Some(why) if self.escapes.len() < MAX_LISTED => {
+        // `onnx.load` (`ExternalDataInfo`) and ONNX Runtime take the last `location` entry,
+        // onnx's checker resolves each: every one that escapes is reported, the last is read.
+        let mut location = None;
+        for entry in tensor.external_data.iter().filter(|e| e.key == "location") {
+            let escape = location_escape(&entry.value);
+            if let Some(why) = escape
+                && self.escapes.len() < MAX_LISTED
+            {
                 self.escapes
-                    .push((tensor.name.clone(), location.to_string(), why));
+                    .push((tensor.name.clone(), entry.value.clone(), why));
             }
-            Some(_) => {}
-            None => {
+            location = Some((entry.value.as_str(), escape));
+        }
+        match location {
+            None | Some((_, Some(_))) => {}
+            Some((location, None)) => {
                 if self.external_files.len() < MAX_LISTED {
                     self.external_files.insert(location.to_string());
                 }

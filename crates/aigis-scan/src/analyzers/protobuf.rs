@@ -4,26 +4,63 @@
 //! data. So instead of handing the whole file to `prost`, [`prune`] walks the wire format through
 //! a [`ByteSource`] and copies out only the fields a [`Schema`] marks as kept — graph structure,
 //! names, shapes, external-data locations. Tensor payloads are skipped by advancing an offset:
-//! they are never read, let alone copied. `prost` then decodes the small pruned buffer into the
-//! generated structs of `aigis-proto`. [`head_matches`] checks the first bytes against the same
-//! schemas to recognise a format by content.
+//! they are never read, let alone copied (only packed varint arrays, which a parser must decode
+//! to accept, are read through). `prost` then decodes the small pruned buffer into the
+//! generated structs of `aigis-proto`. The wire format is walked as protobuf's own parsers walk
+//! it (see [`prune`]), so what a loader reads, aigis reads. [`head_matches`] checks the first bytes
+//! against the same schemas to recognise a format by content.
 
 use crate::ByteSource;
+use std::borrow::Cow;
 use std::io;
 
-/// What a known field holds; decides the wire types accepted and how the field is handled.
+/// What a known field holds; decides the wire types accepted and how the field is handled. A
+/// known field on the wire with a wire type its kind does not take is an unknown field, as
+/// protobuf parsers treat it (skipped, never an error).
 #[derive(Clone, Copy)]
 pub enum Kind {
     /// A varint (wire type 0).
     Varint,
-    /// Any scalar or packed repeated scalar (wire types 0, 1, 2, 5).
+    /// A repeated varint: unpacked (wire type 0) or packed (2).
+    Varints,
+    /// A repeated 32-bit fixed-width scalar (`float`): unpacked (5) or packed (2).
+    Fixed32s,
+    /// A repeated 64-bit fixed-width scalar (`double`): unpacked (1) or packed (2).
+    Fixed64s,
+    /// One 32-bit fixed-width scalar (wire type 5).
+    Fixed32,
+    /// Any scalar or packed repeated scalar (wire types 0, 1, 2, 5), not checked.
     Scalar,
     /// Length-delimited bytes, not checked.
     Bytes,
     /// Length-delimited UTF-8 text (checked when sniffing).
     Text,
-    /// A nested message with its own schema.
+    /// A proto2 `string`: protobuf does not check that it is UTF-8, so it is kept with invalid
+    /// sequences replaced by U+FFFD (checked like [`Kind::Text`] when sniffing).
+    LossyText,
+    /// A proto2 `string` that may hold any bytes (a file path): kept as [`Kind::LossyText`], not
+    /// checked when sniffing.
+    AnyText,
+    /// A nested message with its own schema. Kept, its kept fields are copied; not kept, it is
+    /// still walked (a parser parses it) and must be well formed.
     Message(&'static Schema),
+}
+
+impl Kind {
+    /// Whether a field of this kind may come with wire type `wire`.
+    fn fits(self, wire: u8) -> bool {
+        match self {
+            Kind::Varint => wire == 0,
+            Kind::Varints => matches!(wire, 0 | 2),
+            Kind::Fixed32s => matches!(wire, 5 | 2),
+            Kind::Fixed64s => matches!(wire, 1 | 2),
+            Kind::Fixed32 => wire == 5,
+            Kind::Scalar => matches!(wire, 0 | 1 | 2 | 5),
+            Kind::Bytes | Kind::Text | Kind::LossyText | Kind::AnyText | Kind::Message(_) => {
+                wire == 2
+            }
+        }
+    }
 }
 
 /// The fields of one message type: `(number, kind, kept)`. Unlisted fields are unknown: skipped
@@ -71,7 +108,8 @@ pub enum PruneError {
 /// Limits of one [`prune`] run.
 #[derive(Debug, Clone, Copy)]
 pub struct PruneLimits {
-    /// Maximum message nesting depth (prost refuses more than 100).
+    /// Messages and groups may nest below the top-level message to depth `max_depth - 1`
+    /// (protobuf and prost refuse more than 100 levels).
     pub max_depth: usize,
     /// Maximum size of the pruned output.
     pub max_output: usize,
@@ -79,6 +117,13 @@ pub struct PruneLimits {
 
 /// Copies the kept fields of the message spanning all of `source` into a new buffer that
 /// decodes as the same message with every other field absent.
+///
+/// The wire format is read as protobuf (upb, and C++ protobuf alike) reads it: field keys and
+/// lengths of at most 5 bytes (a key at most `u32::MAX`, a length below 2^31), varints of at most
+/// 10 bytes (bits past 64 dropped), groups (wire types 3 and 4) skipped to their matching end, a
+/// known field with a wire type its kind does not take skipped as unknown, known submessages
+/// parsed even when not kept, packed bodies whole. Kept fields are written canonically (minimal
+/// varints), so what protobuf accepts `prost` decodes; what it refuses is [`PruneError::Corrupt`].
 pub fn prune(
     source: &dyn ByteSource,
     schema: &'static Schema,
@@ -86,7 +131,11 @@ pub fn prune(
 ) -> Result<Vec<u8>, PruneError> {
     let mut reader = Reader::new(source);
     let mut out = Vec::new();
-    prune_message(&mut reader, 0, source.len(), schema, 0, limits, &mut out)?;
+    let mut walk = Walk {
+        reader: &mut reader,
+        limits,
+    };
+    walk.message(0, source.len(), schema, 0, Some(&mut out))?;
     Ok(out)
 }
 
@@ -97,79 +146,248 @@ fn corrupt(what: impl Into<String>, offset: u64) -> PruneError {
     }
 }
 
-fn prune_message(
-    reader: &mut Reader<'_>,
-    start: u64,
-    end: u64,
-    schema: &'static Schema,
-    depth: usize,
+/// Longest field key and length prefix protobuf reads.
+const MAX_KEY_BYTES: u64 = 5;
+
+struct Walk<'r, 'a> {
+    reader: &'r mut Reader<'a>,
     limits: PruneLimits,
-    out: &mut Vec<u8>,
-) -> Result<(), PruneError> {
-    let mut pos = start;
-    while pos < end {
-        let field_start = pos;
-        let key = reader.varint(&mut pos, end)?;
-        let (number, wire) = split_key(key).ok_or_else(|| corrupt("bad field key", field_start))?;
-        let mut body = pos;
-        match wire {
-            0 => {
-                reader.varint(&mut pos, end)?;
-            }
-            1 | 5 => {
-                pos = pos
-                    .checked_add(if wire == 1 { 8 } else { 4 })
-                    .filter(|&p| p <= end)
-                    .ok_or_else(|| corrupt("fixed-width field past the end", field_start))?;
-            }
-            2 => {
-                let len = reader.varint(&mut pos, end)?;
-                body = pos;
-                pos = pos
-                    .checked_add(len)
-                    .filter(|&p| p <= end)
-                    .ok_or_else(|| corrupt("length past the end of its message", field_start))?;
-            }
-            _ => {
-                return Err(corrupt(
-                    format!("unsupported wire type {wire} in {}", schema.name),
-                    field_start,
-                ));
-            }
+}
+
+impl Walk<'_, '_> {
+    /// A field key: at most 5 bytes, a `u32`, field number not 0.
+    fn key(&mut self, pos: &mut u64, end: u64) -> Result<(u32, u8, u64), PruneError> {
+        let start = *pos;
+        let key = self.reader.varint(pos, end)?;
+        if *pos - start > MAX_KEY_BYTES || key > u64::from(u32::MAX) {
+            return Err(corrupt(
+                "field key longer than 5 bytes or past 32 bits",
+                start,
+            ));
         }
-        let Some((kind, true)) = schema.field(number) else {
-            continue;
-        };
-        match kind {
-            Kind::Message(sub) if wire == 2 => {
-                if depth + 1 >= limits.max_depth {
-                    return Err(PruneError::TooDeep(limits.max_depth));
-                }
-                let mut inner = Vec::new();
-                prune_message(reader, body, pos, sub, depth + 1, limits, &mut inner)?;
-                put_varint(out, key);
-                put_varint(out, inner.len() as u64);
-                out.extend_from_slice(&inner);
-            }
-            Kind::Message(_) => {
-                return Err(corrupt(
-                    format!("field {number} of {} is not a message", schema.name),
-                    field_start,
-                ));
-            }
-            _ => {
-                let len = usize::try_from(pos - field_start)
-                    .ok()
-                    .filter(|len| out.len().saturating_add(*len) <= limits.max_output)
-                    .ok_or(PruneError::TooLarge(limits.max_output))?;
-                reader.copy(field_start, len, out)?;
-            }
-        }
-        if out.len() > limits.max_output {
-            return Err(PruneError::TooLarge(limits.max_output));
-        }
+        let (number, wire) = split_key(key).ok_or_else(|| corrupt("bad field key", start))?;
+        Ok((number, wire, key))
     }
-    Ok(())
+
+    /// A length prefix: at most 5 bytes, below 2^31, the body inside `end`.
+    fn body(&mut self, pos: &mut u64, end: u64, field_start: u64) -> Result<u64, PruneError> {
+        let start = *pos;
+        let len = self.reader.varint(pos, end)?;
+        if *pos - start > MAX_KEY_BYTES || len >= i32::MAX as u64 {
+            return Err(corrupt("length longer than 5 bytes or past 2^31", start));
+        }
+        let body = *pos;
+        *pos = body
+            .checked_add(len)
+            .filter(|&p| p <= end)
+            .ok_or_else(|| corrupt("length past the end of its message", field_start))?;
+        Ok(body)
+    }
+
+    fn nest(&self, depth: usize) -> Result<usize, PruneError> {
+        if depth + 1 >= self.limits.max_depth {
+            return Err(PruneError::TooDeep(self.limits.max_depth));
+        }
+        Ok(depth + 1)
+    }
+
+    /// Room for `len` more bytes of output.
+    fn room(&self, out: &[u8], len: u64) -> Result<(), PruneError> {
+        usize::try_from(len)
+            .ok()
+            .filter(|len| out.len().saturating_add(*len) <= self.limits.max_output)
+            .map(|_| ())
+            .ok_or(PruneError::TooLarge(self.limits.max_output))
+    }
+
+    /// The fields of a message from `start` to `end`; kept ones are written to `out` (none
+    /// when the message itself is not kept: it is only checked).
+    fn message(
+        &mut self,
+        start: u64,
+        end: u64,
+        schema: &'static Schema,
+        depth: usize,
+        mut out: Option<&mut Vec<u8>>,
+    ) -> Result<(), PruneError> {
+        let mut pos = start;
+        while pos < end {
+            let field_start = pos;
+            let (number, wire, key) = self.key(&mut pos, end)?;
+            let known = schema.field(number).filter(|(kind, _)| kind.fits(wire));
+            let kept = match (known, out.as_deref_mut()) {
+                (Some((kind, true)), Some(out)) => Some((kind, out)),
+                _ => None,
+            };
+            match wire {
+                0 => {
+                    let value = self.reader.varint(&mut pos, end)?;
+                    if let Some((_, out)) = kept {
+                        self.room(out, 20)?;
+                        put_varint(out, key);
+                        put_varint(out, value);
+                    }
+                }
+                1 | 5 => {
+                    let body = pos;
+                    pos = pos
+                        .checked_add(if wire == 1 { 8 } else { 4 })
+                        .filter(|&p| p <= end)
+                        .ok_or_else(|| corrupt("fixed-width field past the end", field_start))?;
+                    if let Some((_, out)) = kept {
+                        self.room(out, pos - body + 5)?;
+                        put_varint(out, key);
+                        self.reader.copy(body, (pos - body) as usize, out)?;
+                    }
+                }
+                2 => {
+                    let body = self.body(&mut pos, end, field_start)?;
+                    match (known, kept) {
+                        (Some((Kind::Message(sub), _)), kept) => {
+                            let depth = self.nest(depth)?;
+                            match kept {
+                                Some((_, out)) => {
+                                    let mut inner = Vec::new();
+                                    self.message(body, pos, sub, depth, Some(&mut inner))?;
+                                    self.room(out, inner.len() as u64 + 10)?;
+                                    put_varint(out, key);
+                                    put_varint(out, inner.len() as u64);
+                                    out.extend_from_slice(&inner);
+                                }
+                                None => self.message(body, pos, sub, depth, None)?,
+                            }
+                        }
+                        (Some((Kind::Varints, _)), kept) => {
+                            self.packed_varints(body, pos, key, kept.map(|(_, out)| out))?;
+                        }
+                        (Some((Kind::Fixed32s | Kind::Fixed64s, _)), kept) => {
+                            let size = if matches!(known, Some((Kind::Fixed32s, _))) {
+                                4
+                            } else {
+                                8
+                            };
+                            if !(pos - body).is_multiple_of(size) {
+                                return Err(corrupt(
+                                    "packed field cut inside a value",
+                                    field_start,
+                                ));
+                            }
+                            if let Some((_, out)) = kept {
+                                self.bytes(body, pos, key, false, out)?;
+                            }
+                        }
+                        (_, Some((kind, out))) => {
+                            let lossy = matches!(kind, Kind::LossyText | Kind::AnyText);
+                            self.bytes(body, pos, key, lossy, out)?;
+                        }
+                        (_, None) => {}
+                    }
+                }
+                3 => {
+                    let depth = self.nest(depth)?;
+                    self.group(&mut pos, end, number, depth)?;
+                }
+                _ => {
+                    return Err(corrupt(
+                        format!("unexpected wire type {wire} in {}", schema.name),
+                        field_start,
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// A length-delimited field copied with its body, invalid UTF-8 replaced when `lossy`.
+    fn bytes(
+        &mut self,
+        body: u64,
+        end: u64,
+        key: u64,
+        lossy: bool,
+        out: &mut Vec<u8>,
+    ) -> Result<(), PruneError> {
+        self.room(out, end - body + 10)?;
+        let len = usize::try_from(end - body).map_err(|_| PruneError::TooLarge(usize::MAX))?;
+        let mut data = Vec::with_capacity(len);
+        self.reader.copy(body, len, &mut data)?;
+        if lossy && let Cow::Owned(text) = String::from_utf8_lossy(&data) {
+            data = text.into_bytes();
+            self.room(out, data.len() as u64 + 10)?;
+        }
+        put_varint(out, key);
+        put_varint(out, data.len() as u64);
+        out.extend_from_slice(&data);
+        Ok(())
+    }
+
+    /// A packed run of varints, every one whole; written out canonically when kept.
+    fn packed_varints(
+        &mut self,
+        body: u64,
+        end: u64,
+        key: u64,
+        out: Option<&mut Vec<u8>>,
+    ) -> Result<(), PruneError> {
+        let mut pos = body;
+        let mut values = Vec::new();
+        while pos < end {
+            let value = self.reader.varint(&mut pos, end)?;
+            if out.is_some() {
+                self.room(&values, 10)?;
+                put_varint(&mut values, value);
+            }
+        }
+        if let Some(out) = out {
+            self.room(out, values.len() as u64 + 10)?;
+            put_varint(out, key);
+            put_varint(out, values.len() as u64);
+            out.extend_from_slice(&values);
+        }
+        Ok(())
+    }
+
+    /// The rest of a group opened by field `number`, up to its end-group key: unknown fields,
+    /// never kept.
+    fn group(
+        &mut self,
+        pos: &mut u64,
+        end: u64,
+        number: u32,
+        depth: usize,
+    ) -> Result<(), PruneError> {
+        let start = *pos;
+        while *pos < end {
+            let field_start = *pos;
+            let (inner, wire, _) = self.key(pos, end)?;
+            match wire {
+                0 => {
+                    self.reader.varint(pos, end)?;
+                }
+                1 | 5 => {
+                    *pos = pos
+                        .checked_add(if wire == 1 { 8 } else { 4 })
+                        .filter(|&p| p <= end)
+                        .ok_or_else(|| corrupt("fixed-width field past the end", field_start))?;
+                }
+                2 => {
+                    self.body(pos, end, field_start)?;
+                }
+                3 => {
+                    let depth = self.nest(depth)?;
+                    self.group(pos, end, inner, depth)?;
+                }
+                4 if inner == number => return Ok(()),
+                _ => {
+                    return Err(corrupt(
+                        format!("unexpected wire type {wire} in a group"),
+                        field_start,
+                    ));
+                }
+            }
+        }
+        Err(corrupt("group without its end", start))
+    }
 }
 
 fn split_key(key: u64) -> Option<(u32, u8)> {
@@ -288,12 +506,10 @@ pub fn head_matches(bytes: &[u8], schema: &Schema, depth: usize) -> Option<HeadM
             None if schema.open => None,
             None => return None,
         };
-        let fits = matches!(
-            (kind, wire),
-            (None | Some(Kind::Scalar), 0 | 1 | 2 | 5)
-                | (Some(Kind::Varint), 0)
-                | (Some(Kind::Bytes | Kind::Text | Kind::Message(_)), 2)
-        );
+        let fits = match kind {
+            Some(kind) => kind.fits(wire),
+            None => matches!(wire, 0 | 1 | 2 | 5),
+        };
         if !fits {
             return None;
         }
@@ -314,7 +530,7 @@ pub fn head_matches(bytes: &[u8], schema: &Schema, depth: usize) -> Option<HeadM
                     .unwrap_or(usize::MAX);
                 let body = bytes.get(pos..end.min(bytes.len())).unwrap_or_default();
                 match kind {
-                    Some(Kind::Text) if !plausible_text(body) => return None,
+                    Some(Kind::Text | Kind::LossyText) if !plausible_text(body) => return None,
                     Some(Kind::Message(sub)) if depth > 0 => {
                         found.fields += head_matches(body, sub, depth - 1)?.fields;
                     }
@@ -347,46 +563,44 @@ fn plausible_text(bytes: &[u8]) -> bool {
         .any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t'))
 }
 
-/// Reads the first field of a message in `bytes`: its number, wire type and, for varints, value.
-/// The top-level fields of a message in `source` (at most `max_fields`), walked key by key with
-/// length-delimited bodies skipped by offset, never read: (number, wire type, varint value or
-/// body length). Stops at the first key that does not parse.
+/// The top-level fields of a message in `source` (at most `max_fields`), walked key by key as
+/// [`prune`] walks them, length-delimited bodies skipped by offset, never read, groups skipped to
+/// their end: (number, wire type, varint value or body length). Stops at the first field that
+/// does not parse.
 pub fn top_level_fields(source: &dyn ByteSource, max_fields: usize) -> Vec<(u32, u8, u64)> {
+    let mut reader = Reader::new(source);
+    let limits = PruneLimits {
+        max_depth: 101,
+        max_output: 0,
+    };
+    let mut walk = Walk {
+        reader: &mut reader,
+        limits,
+    };
     let mut fields = Vec::new();
     let mut pos = 0u64;
-    let len = source.len();
-    while pos < len && fields.len() < max_fields {
-        let Ok(head) = source.read_vec(pos, 20) else {
-            break;
-        };
-        let mut at = 0usize;
-        let Some((number, wire)) = read_varint(&head, &mut at).and_then(split_key) else {
+    let end = source.len();
+    while pos < end && fields.len() < max_fields {
+        let field_start = pos;
+        let Ok((number, wire, _)) = walk.key(&mut pos, end) else {
             break;
         };
         let value = match wire {
-            0 => match read_varint(&head, &mut at) {
-                Some(v) => v,
-                None => break,
-            },
-            1 => {
-                at += 8;
-                0
+            0 => walk.reader.varint(&mut pos, end).ok(),
+            1 | 5 => {
+                pos = pos.saturating_add(if wire == 1 { 8 } else { 4 });
+                Some(0)
             }
-            5 => {
-                at += 4;
-                0
-            }
-            2 => match read_varint(&head, &mut at) {
-                Some(body) => {
-                    pos = pos.saturating_add(at as u64).saturating_add(body);
-                    fields.push((number, wire, body));
-                    continue;
-                }
-                None => break,
-            },
-            _ => break,
+            2 => walk
+                .body(&mut pos, end, field_start)
+                .ok()
+                .map(|body| pos - body),
+            3 => walk.group(&mut pos, end, number, 1).ok().map(|()| 0),
+            _ => None,
         };
-        pos = pos.saturating_add(at as u64);
+        let Some(value) = value else {
+            break;
+        };
         fields.push((number, wire, value));
     }
     fields
@@ -465,6 +679,30 @@ mod tests {
         }
         let err = prune(&MemorySource::new(nested), &SELF, LIMITS);
         assert!(matches!(err, Err(PruneError::TooDeep(8))));
+    }
+
+    /// Read as protobuf reads: groups and known fields with a wire type their kind does not take
+    /// are skipped as unknown, keys and lengths longer than 5 bytes refused, kept varints
+    /// written canonically.
+    #[test]
+    fn prune_reads_the_wire_as_protobuf_does() {
+        let mut outer = vec![0x0b, 0x08, 0x01, 0x0c]; // group 1 { varint } end
+        outer.extend(len_field(1, b"not a varint"));
+        outer.extend([
+            0x08, 0x87, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x7e,
+        ]);
+        outer.extend([0x12, 0x00]);
+        let pruned = prune(&MemorySource::new(outer), &OUTER, LIMITS).ok();
+        assert_eq!(pruned, Some(vec![0x08, 0x07, 0x12, 0x00]));
+        for bad in [
+            vec![0x8a, 0x80, 0x80, 0x80, 0x80, 0x00, 0x00],
+            vec![0x12, 0x80, 0x80, 0x80, 0x80, 0x80, 0x00],
+            vec![0x0b, 0x14],
+            vec![0x0c],
+        ] {
+            let err = prune(&MemorySource::new(bad.clone()), &OUTER, LIMITS);
+            assert!(matches!(err, Err(PruneError::Corrupt { .. })), "{bad:x?}");
+        }
     }
 
     #[test]
