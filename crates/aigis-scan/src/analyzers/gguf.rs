@@ -4,9 +4,24 @@
 //! Only the header is read (key/values and tensor infos, with a windowed reader), never tensor
 //! data, so cost does not grow with weight size. Every count and length is checked against the
 //! bytes left before anything is allocated; values sized to overflow a loader's arithmetic (the
-//! shape of the 2024 llama.cpp GGUF CVEs) are reported as exploits. Tensor data must be aligned,
-//! inside the file and non-overlapping. `tokenizer.chat_template*` values are Jinja templates
-//! that some Python loaders render unsandboxed; [`super::chat_template`] checks them.
+//! shape of the 2024 llama.cpp GGUF CVEs) are reported as exploits.
+//!
+//! The file is read as the two real readers read it, and is valid only when both load it (the
+//! loader differential `loaders::tests_gguf` checks this against gguf-py and llama.cpp's rules):
+//! either byte order (a version whose low 16 bits are zero is byte-swapped); versions 2 and 3;
+//! keys non-empty, UTF-8 and unique; no arrays of arrays; `general.alignment` a u32 power of two;
+//! tensor names UTF-8 and unique as C strings; data inside the file, laid out back to back in the
+//! order of the infos, each tensor padded to the alignment (llama.cpp refuses any other layout).
+//! Where one reader refuses what the other accepts (duplicate keys, v1, nested arrays, empty or
+//! non-UTF-8 keys), reading goes on after the finding so that everything a more lenient reader
+//! sees is still analysed.
+//!
+//! `tokenizer.chat_template*` values are Jinja templates that some Python loaders render
+//! unsandboxed; [`super::chat_template`] checks every one any reader could render: each copy of
+//! a duplicated key; keys that are template keys up to a NUL (llama.cpp keys its metadata by C
+//! string); every string of an array stored under a template key (transformers renders a
+//! one-element array); and the part of a template that the end of the file cuts (gguf-py reads
+//! it).
 
 use super::chat_template;
 use crate::analyzer::{Analyzer, Context, Input};
@@ -21,8 +36,12 @@ const DEFAULT_ALIGNMENT: u64 = 32;
 const MAX_DIMS: u32 = 4;
 /// llama.cpp's `GGML_MAX_NAME` (a tensor name must be shorter).
 const MAX_TENSOR_NAME: u64 = 64;
-/// Nesting of arrays inside arrays accepted.
-const MAX_ARRAY_NESTING: usize = 4;
+/// Nesting of arrays inside arrays read (gguf-py's recursion gives out before 1000 levels).
+const MAX_ARRAY_NESTING: usize = 1024;
+/// The chat template key (`tokenizer.chat_template.<name>` for named ones).
+const TEMPLATE_KEY: &str = "tokenizer.chat_template";
+/// The key that sets the data alignment.
+const ALIGNMENT_KEY: &str = "general.alignment";
 /// Longest key or ordinary string value read into memory.
 const MAX_KEY_LEN: u64 = 1 << 16;
 /// Longest chat template read and analysed.
@@ -212,6 +231,8 @@ struct Reader<'a> {
     pos: u64,
     window: Vec<u8>,
     window_start: u64,
+    /// Numbers are big-endian (GGUF v3 files written for big-endian hosts).
+    big: bool,
 }
 
 impl<'a> Reader<'a> {
@@ -221,6 +242,7 @@ impl<'a> Reader<'a> {
             pos,
             window: Vec::new(),
             window_start: 0,
+            big: false,
         }
     }
 
@@ -281,25 +303,42 @@ impl<'a> Reader<'a> {
         Ok(())
     }
 
+    /// An unsigned number of `size` (1, 2, 4 or 8) bytes in the file's byte order.
+    fn uint(&mut self, size: u64, what: &str) -> Result<u64> {
+        let big = self.big;
+        let b = self.take(size, what)?;
+        let digit = |acc: u64, &x: &u8| (acc << 8) | u64::from(x);
+        Ok(if big {
+            b.iter().fold(0, digit)
+        } else {
+            b.iter().rev().fold(0, digit)
+        })
+    }
+
     fn u32(&mut self, what: &str) -> Result<u32> {
-        let b = self.take(4, what)?;
-        Ok(u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+        Ok(self.uint(4, what)? as u32)
     }
 
     fn u64(&mut self, what: &str) -> Result<u64> {
-        let b = self.take(8, what)?;
-        let mut a = [0u8; 8];
-        a.copy_from_slice(b);
-        Ok(u64::from_le_bytes(a))
+        self.uint(8, what)
     }
+}
+
+/// A metadata key/value as the analysis keeps it.
+#[derive(Debug)]
+struct Kv {
+    /// The key (invalid UTF-8 replaced, NULs kept).
+    key: String,
+    kind: ValueType,
+    value: Value,
 }
 
 /// What the header says.
 #[derive(Debug, Default)]
 struct Header {
     version: u32,
-    /// Kept metadata values by key.
-    values: Vec<(String, Value)>,
+    /// Metadata in file order, duplicates included.
+    values: Vec<Kv>,
     tensors: Vec<TensorInfo>,
     /// Offset of the first byte after the tensor infos.
     infos_end: u64,
@@ -317,7 +356,10 @@ struct TensorInfo {
 
 impl Header {
     fn get(&self, key: &str) -> Option<&Value> {
-        self.values.iter().find(|(k, _)| k == key).map(|(_, v)| v)
+        self.values
+            .iter()
+            .find(|kv| kv.key == key)
+            .map(|kv| &kv.value)
     }
 
     fn get_str(&self, key: &str) -> Option<&str> {
@@ -328,21 +370,38 @@ impl Header {
     }
 }
 
+/// The part of a key llama.cpp compares: its metadata map and `gguf_find_key` use C strings, so
+/// a key ends at its first NUL.
+fn c_key(key: &str) -> &str {
+    key.split('\0').next().unwrap_or(key)
+}
+
 struct Parser<'a> {
     r: Reader<'a>,
     version: u32,
     templates: Vec<(String, String, u64)>,
+    /// What one of the readers refuses the file for while the rest stays readable: the file is
+    /// invalid, but reading goes on so that every template a more lenient reader sees is
+    /// analysed.
+    refused: Vec<(String, u64)>,
+    /// Keys seen (raw bytes).
+    keys: HashSet<Vec<u8>>,
 }
 
 impl Parser<'_> {
-    /// A count or length field (u32 in version 1, u64 later).
+    /// A count or length field as stored (u32 in version 1, u64 later).
+    fn raw_count(&mut self, what: &str) -> Result<u64> {
+        if self.version == 1 {
+            Ok(u64::from(self.r.u32(what)?))
+        } else {
+            self.r.u64(what)
+        }
+    }
+
+    /// A count or length field; one sized to overflow a loader is an exploit.
     fn count(&mut self, what: &str) -> Result<u64> {
         let at = self.r.pos;
-        let n = if self.version == 1 {
-            u64::from(self.r.u32(what)?)
-        } else {
-            self.r.u64(what)?
-        };
+        let n = self.raw_count(what)?;
         if n >= EXPLOIT_SIZED {
             return Err(Stop::Exploit(
                 format!("{what} is {n:#x}, sized to overflow a loader's size arithmetic"),
@@ -368,21 +427,78 @@ impl Parser<'_> {
     }
 
     /// Reads a string of at most `keep` bytes into memory; longer ones are skipped (`None`).
-    fn string(&mut self, what: &str, keep: u64) -> Result<Option<String>> {
+    fn bytes(&mut self, what: &str, keep: u64) -> Result<Option<Vec<u8>>> {
         let len = self.count(&format!("{what} length"))?;
         if len > keep {
             self.r.skip(len, what)?;
             return Ok(None);
         }
-        let bytes = self.r.take(len, what)?;
-        Ok(Some(String::from_utf8_lossy(bytes).into_owned()))
+        Ok(Some(self.r.take(len, what)?.to_vec()))
     }
 
-    fn kv(&mut self) -> Result<(String, Value)> {
+    fn string(&mut self, what: &str, keep: u64) -> Result<Option<String>> {
+        Ok(self
+            .bytes(what, keep)?
+            .map(|b| String::from_utf8_lossy(&b).into_owned()))
+    }
+
+    /// A string stored under a chat template key, analysed as far as the file holds it: gguf-py
+    /// reads a string that runs past the end of the file as the bytes that are there (llama.cpp
+    /// refuses it, and so does aigis, after the analysis).
+    fn template(&mut self, key: &str) -> Result<String> {
         let at = self.r.pos;
-        let key = self
-            .string("metadata key", MAX_KEY_LEN)?
+        let len = self.raw_count(&format!("`{key}` length"))?;
+        let here = len.min(self.r.remaining());
+        if here > MAX_TEMPLATE_LEN {
+            return Err(Stop::Malformed(
+                format!("`{key}` is longer than {MAX_TEMPLATE_LEN} bytes; not analysed"),
+                at,
+            ));
+        }
+        let text = String::from_utf8_lossy(self.r.take(here, key)?).into_owned();
+        self.templates.push((key.to_string(), text.clone(), at));
+        if len > here {
+            return Err(if len >= EXPLOIT_SIZED {
+                Stop::Exploit(
+                    format!(
+                        "`{key}` length is {len:#x}, sized to overflow a loader's size arithmetic"
+                    ),
+                    at,
+                )
+            } else {
+                Stop::Malformed(
+                    format!("truncated `{key}`: needs {len} bytes, {here} left"),
+                    at,
+                )
+            });
+        }
+        Ok(text)
+    }
+
+    fn kv(&mut self) -> Result<Kv> {
+        let at = self.r.pos;
+        let raw = self
+            .bytes("metadata key", MAX_KEY_LEN)?
             .ok_or_else(|| Stop::Malformed("metadata key longer than 64 KiB".into(), at))?;
+        let key = String::from_utf8_lossy(&raw).into_owned();
+        if raw.is_empty() {
+            self.refused
+                .push(("empty metadata key (llama.cpp refuses it)".into(), at));
+        } else if std::str::from_utf8(&raw).is_err() {
+            self.refused.push((
+                format!("metadata key `{key}` is not UTF-8 (gguf-py refuses it)"),
+                at,
+            ));
+        }
+        if !self.keys.insert(raw) {
+            self.refused.push((
+                format!(
+                    "metadata key `{key}` appears twice (llama.cpp and gguf-py refuse the file; \
+                     readers that take it keep the first or the last copy: both are analysed)"
+                ),
+                at,
+            ));
+        }
         let code = self.r.u32("value type")?;
         let kind = ValueType::from_u32(code).ok_or_else(|| {
             Stop::Malformed(
@@ -390,76 +506,36 @@ impl Parser<'_> {
                 at,
             )
         })?;
-        let value_at = self.r.pos;
-        let is_template =
-            key == "tokenizer.chat_template" || key.starts_with("tokenizer.chat_template.");
-        let value = if kind == ValueType::String && is_template {
-            match self.string(&format!("`{key}`"), MAX_TEMPLATE_LEN)? {
-                Some(text) => {
-                    self.templates.push((key.clone(), text.clone(), value_at));
-                    Value::Str(text)
-                }
-                None => {
-                    return Err(Stop::Malformed(
-                        format!("`{key}` is longer than {MAX_TEMPLATE_LEN} bytes; not analysed"),
-                        value_at,
-                    ));
-                }
+        let ckey = c_key(&key);
+        let is_template = ckey == TEMPLATE_KEY
+            || ckey
+                .strip_prefix(TEMPLATE_KEY)
+                .is_some_and(|rest| rest.starts_with('.'));
+        let value = match kind {
+            ValueType::String if is_template => Value::Str(self.template(&key)?),
+            ValueType::Array => {
+                self.array(&key, is_template)?;
+                Value::Other
             }
-        } else {
-            self.value(kind, &key, 0)?
+            _ => self.value(kind, &key)?,
         };
-        Ok((key, value))
+        Ok(Kv { key, kind, value })
     }
 
-    fn value(&mut self, kind: ValueType, key: &str, depth: usize) -> Result<Value> {
-        let at = self.r.pos;
+    /// A value that is not an array.
+    fn value(&mut self, kind: ValueType, key: &str) -> Result<Value> {
         Ok(match kind {
             ValueType::String => match self.string(&format!("`{key}` value"), MAX_KEY_LEN)? {
                 Some(s) => Value::Str(s),
                 None => Value::Other,
             },
             ValueType::Array => {
-                if depth >= MAX_ARRAY_NESTING {
-                    return Err(Stop::Malformed(
-                        format!("`{key}` nests arrays deeper than {MAX_ARRAY_NESTING}"),
-                        at,
-                    ));
-                }
-                let code = self.r.u32("array type")?;
-                let elem = ValueType::from_u32(code).ok_or_else(|| {
-                    Stop::Malformed(format!("array `{key}` has unknown element type {code}"), at)
-                })?;
-                let count = self.count(&format!("array `{key}` length"))?;
-                match elem.size() {
-                    Some(size) => {
-                        let bytes = count.checked_mul(size).ok_or_else(|| {
-                            Stop::Exploit(format!("array `{key}` byte size overflows"), at)
-                        })?;
-                        self.r.skip(bytes, &format!("array `{key}`"))?;
-                    }
-                    None => {
-                        let min = if self.version == 1 { 4 } else { 8 };
-                        self.fits(count, min, &format!("array `{key}`"), at)?;
-                        for _ in 0..count {
-                            if elem == ValueType::String {
-                                // Hot loop (vocabularies hold 100k+ strings): no allocation.
-                                let len = self.count("string array element length")?;
-                                self.r.skip(len, "string array element")?;
-                            } else {
-                                self.value(elem, key, depth + 1)?;
-                            }
-                        }
-                    }
-                }
+                self.array(key, false)?;
                 Value::Other
             }
             fixed => {
                 let size = fixed.size().unwrap_or(0);
-                let b = self.r.take(size, &format!("`{key}` value"))?;
-                let mut a = [0u8; 8];
-                a[..b.len()].copy_from_slice(b);
-                let raw = u64::from_le_bytes(a);
+                let raw = self.r.uint(size, &format!("`{key}` value"))?;
                 match fixed {
                     ValueType::I8 => Value::Int(i128::from(raw as u8 as i8)),
                     ValueType::I16 => Value::Int(i128::from(raw as u16 as i16)),
@@ -472,16 +548,111 @@ impl Parser<'_> {
         })
     }
 
+    /// Reads past an array value, arrays of arrays included (without recursion). Under a chat
+    /// template key every string in it is analysed: gguf-py hands them to transformers, which
+    /// renders a one-element array as the template.
+    fn array(&mut self, key: &str, is_template: bool) -> Result<()> {
+        // Arrays of arrays being read: how many of their elements are still to come.
+        let mut open: Vec<u64> = Vec::new();
+        loop {
+            let at = self.r.pos;
+            let code = self.r.u32("array type")?;
+            let count = self.count(&format!("array `{key}` length"))?;
+            let elem = match ValueType::from_u32(code) {
+                Some(elem) => elem,
+                None if count == 0 => {
+                    self.refused.push((
+                        format!(
+                            "array `{key}` has unknown element type {code} (llama.cpp refuses \
+                             it; gguf-py reads it as empty)"
+                        ),
+                        at,
+                    ));
+                    ValueType::U8
+                }
+                None => {
+                    return Err(Stop::Malformed(
+                        format!("array `{key}` has unknown element type {code}"),
+                        at,
+                    ));
+                }
+            };
+            match elem.size() {
+                Some(size) => {
+                    let bytes = count.checked_mul(size).ok_or_else(|| {
+                        Stop::Exploit(format!("array `{key}` byte size overflows"), at)
+                    })?;
+                    self.r.skip(bytes, &format!("array `{key}`"))?;
+                }
+                None => {
+                    let min = if self.version == 1 { 4 } else { 8 };
+                    self.fits(count, min, &format!("array `{key}`"), at)?;
+                    if elem == ValueType::Array {
+                        if open.is_empty() {
+                            self.refused.push((
+                                format!(
+                                    "`{key}` is an array of arrays (llama.cpp refuses them; \
+                                     gguf-py reads them)"
+                                ),
+                                at,
+                            ));
+                        }
+                        if open.len() >= MAX_ARRAY_NESTING {
+                            return Err(Stop::Malformed(
+                                format!(
+                                    "`{key}` nests arrays deeper than {MAX_ARRAY_NESTING} \
+                                     (beyond what gguf-py can read)"
+                                ),
+                                at,
+                            ));
+                        }
+                        open.push(count);
+                    } else {
+                        for _ in 0..count {
+                            if is_template {
+                                self.template(key)?;
+                            } else {
+                                // Hot loop (vocabularies hold 100k+ strings): no allocation.
+                                let len = self.count("string array element length")?;
+                                self.r.skip(len, "string array element")?;
+                            }
+                        }
+                    }
+                }
+            }
+            // The next array to read is the next element of the innermost unfinished one.
+            loop {
+                match open.last_mut() {
+                    None => return Ok(()),
+                    Some(0) => {
+                        open.pop();
+                    }
+                    Some(left) => {
+                        *left -= 1;
+                        break;
+                    }
+                }
+            }
+        }
+    }
+
     fn tensor_info(&mut self) -> Result<TensorInfo> {
         let at = self.r.pos;
-        let name = self
-            .string("tensor name", MAX_TENSOR_NAME - 1)?
+        let raw = self
+            .bytes("tensor name", MAX_TENSOR_NAME - 1)?
             .ok_or_else(|| {
                 Stop::Malformed(
                     format!("tensor name longer than {} bytes", MAX_TENSOR_NAME - 1),
                     at,
                 )
             })?;
+        let name = String::from_utf8_lossy(&raw).into_owned();
+        if std::str::from_utf8(&raw).is_err() {
+            self.refused.push((
+                format!("tensor name `{name}` is not UTF-8 (gguf-py refuses it)"),
+                at,
+            ));
+        }
         let n_dims = self.r.u32("tensor dimension count")?;
         if n_dims > MAX_DIMS {
             let msg = format!("tensor `{name}` has {n_dims} dimensions (ggml allows {MAX_DIMS})");
@@ -522,19 +693,34 @@ impl Parser<'_> {
 fn parse(
     source: &dyn ByteSource,
     templates: &mut Vec<(String, String, u64)>,
+    refused: &mut Vec<(String, u64)>,
 ) -> (Header, Option<Stop>) {
     let mut header = Header::default();
     let mut p = Parser {
         r: Reader::new(source, 0),
         version: 0,
         templates: Vec::new(),
+        refused: Vec::new(),
+        keys: HashSet::new(),
     };
     let stop = (|| -> Result<()> {
         p.r.take(4, "magic")?;
-        let version = p.r.u32("version")?;
+        let mut version = p.r.u32("version")?;
+        // gguf-py, and llama.cpp on a host of the other byte order, take a version whose low 16
+        // bits are zero for a file written in the other byte order.
+        if version != 0 && version & 0xFFFF == 0 {
+            p.r.big = true;
+            version = version.swap_bytes();
+        }
         if !(1..=3).contains(&version) {
             return Err(Stop::Malformed(
                 format!("unsupported GGUF version {version}"),
+                4,
+            ));
+        }
+        if version == 1 {
+            p.refused.push((
+                "GGUF version 1 (llama.cpp and gguf-py no longer read it)".into(),
                 4,
             ));
         }
@@ -569,6 +755,7 @@ fn parse(
     })()
     .err();
     templates.append(&mut p.templates);
+    refused.append(&mut p.refused);
     (header, stop)
 }
 
@@ -576,7 +763,8 @@ fn parse(
 /// reports into `cx`.
 pub(crate) fn analyze_source(source: &dyn ByteSource, base: u64, cx: &mut Context<'_>) {
     let mut templates = Vec::new();
-    let (header, stop) = parse(source, &mut templates);
+    let mut refused = Vec::new();
+    let (header, stop) = parse(source, &mut templates, &mut refused);
     for (key, text, at) in &templates {
         for issue in chat_template::analyze(text) {
             let finding = Finding::new(issue.rule, format!("`{key}`: {}", issue.message));
@@ -584,6 +772,13 @@ pub(crate) fn analyze_source(source: &dyn ByteSource, base: u64, cx: &mut Contex
         }
     }
     record_model(&header, cx);
+    for (msg, at) in refused {
+        cx.malformed(
+            RuleId::FormatMalformed,
+            format!("gguf: {msg}"),
+            Some(base + at),
+        );
+    }
     match stop {
         Some(Stop::Malformed(msg, at)) => {
             cx.malformed(
@@ -655,32 +850,54 @@ fn record_model(header: &Header, cx: &mut Context<'_>) {
     }
 }
 
-/// Alignment, types, bounds and overlap of tensor data.
+/// `general.alignment` as each reader finds it: llama.cpp takes the first key equal to it as a
+/// C string, gguf-py the exact key. Both require a u32 power of two. Returns (llama.cpp's,
+/// gguf-py's), or `None` after reporting a bad one.
+fn alignments(header: &Header, cx: &mut Context<'_>) -> Option<(u64, u64)> {
+    let cpp = header
+        .values
+        .iter()
+        .find(|kv| c_key(&kv.key) == ALIGNMENT_KEY);
+    let py = header.values.iter().find(|kv| kv.key == ALIGNMENT_KEY);
+    let mut out = [DEFAULT_ALIGNMENT; 2];
+    for (slot, kv) in [cpp, py].into_iter().enumerate() {
+        let Some(kv) = kv else { continue };
+        match (kv.kind, &kv.value) {
+            (ValueType::U32, Value::Int(a)) if *a > 0 && (*a as u64).is_power_of_two() => {
+                out[slot] = *a as u64;
+            }
+            (kind, value) => {
+                cx.malformed(
+                    RuleId::FormatMalformed,
+                    format!(
+                        "gguf: general.alignment must be a u32 power of two, not {kind:?} {value:?}"
+                    ),
+                    None,
+                );
+                return None;
+            }
+        }
+    }
+    Some((out[0], out[1]))
+}
+
+/// Alignment, types, bounds, overlap and layout of tensor data.
 fn check_tensors(header: &Header, file_len: u64, base: u64, cx: &mut Context<'_>) {
-    let alignment = match header.get("general.alignment") {
-        None => DEFAULT_ALIGNMENT,
-        Some(Value::Int(a))
-            if *a > 0 && (*a as u64).is_power_of_two() && *a <= u32::MAX as i128 =>
-        {
-            *a as u64
-        }
-        Some(other) => {
-            cx.malformed(
-                RuleId::FormatMalformed,
-                format!("gguf: general.alignment {other:?} is not a power of two"),
-                None,
-            );
-            return;
-        }
+    let Some((alignment, py_alignment)) = alignments(header, cx) else {
+        return;
     };
-    let data_start = header
-        .infos_end
-        .div_ceil(alignment)
-        .saturating_mul(alignment);
+    let pad = |n: u64, a: u64| n.div_ceil(a).saturating_mul(a);
+    let data_start = pad(header.infos_end, alignment);
+    // Data must lie inside the file for both readers, wherever each puts the data section.
+    let bound_start = data_start.max(pad(header.infos_end, py_alignment));
     let mut names = HashSet::new();
     let mut spans = Vec::with_capacity(header.tensors.len());
+    // Where llama.cpp expects the next tensor: back to back in the order of the infos, each
+    // padded to the alignment (`gguf_init_from_file` refuses any other layout).
+    let mut expected = Some(0u64);
     for t in &header.tensors {
-        if !names.insert(t.name.as_str()) {
+        // llama.cpp compares names as C strings; equal names are also equal there.
+        if !names.insert(c_key(&t.name)) {
             cx.malformed(
                 RuleId::FormatMalformed,
                 format!("gguf: duplicate tensor name `{}`", t.name),
@@ -698,14 +915,17 @@ fn check_tensors(header: &Header, file_len: u64, base: u64, cx: &mut Context<'_>
                 ),
                 Some(base + t.at),
             );
+            expected = None;
             continue;
         };
-        if t.dims.first().is_some_and(|d0| d0 % block != 0) {
+        // A tensor without dimensions holds one element.
+        if t.dims.first().unwrap_or(&1) % block != 0 {
             cx.malformed(
                 RuleId::FormatMalformed,
                 format!("gguf: tensor `{}` row size is not a multiple of the {type_name} block ({block})", t.name),
                 Some(base + t.at),
             );
+            expected = None;
             continue;
         }
         let size = t
@@ -723,6 +943,7 @@ fn check_tensors(header: &Header, file_len: u64, base: u64, cx: &mut Context<'_>
                 ),
                 Some(base + t.at),
             );
+            expected = None;
             continue;
         };
         if t.offset % alignment != 0 {
@@ -734,8 +955,20 @@ fn check_tensors(header: &Header, file_len: u64, base: u64, cx: &mut Context<'_>
                 ),
                 Some(base + t.at),
             );
+        } else if let Some(want) = expected.filter(|want| *want != t.offset) {
+            cx.malformed(
+                RuleId::FormatMalformed,
+                format!(
+                    "gguf: tensor `{}` data is at offset {}, llama.cpp expects {want} (tensors \
+                     follow each other in the order of their infos, each padded to {alignment})",
+                    t.name, t.offset
+                ),
+                Some(base + t.at),
+            );
+            expected = None;
         }
-        let end = data_start
+        expected = expected.and_then(|e| e.checked_add(pad(size, alignment)));
+        let end = bound_start
             .checked_add(t.offset)
             .and_then(|s| s.checked_add(size));
         match end {
