@@ -6,9 +6,12 @@
 //! An HDF5 file without Keras attributes (plain weights, a scientific data set) is declined:
 //! it is not a format that runs code, and `.keras` archives hold exactly such a weights file.
 //! An HDF5 file that does not parse, or whose superblock says it is longer than it is, is an
-//! invalid `keras-h5`: the HDF5 magic is its claim.
+//! invalid `keras-h5`: the HDF5 magic is its claim (found where libhdf5 finds it, past a user
+//! block of any size). The root attributes are read as h5py and the loader read them ([`hdf5`]):
+//! a config the loader cannot read makes the file invalid, and is judged all the same.
 
 mod config;
+pub(crate) mod hdf5;
 pub(crate) mod marshal;
 mod prune;
 
@@ -253,17 +256,94 @@ fn open_hdf5(input: &Input<'_>, cx: &Context<'_>) -> Option<Result<hdf5_reader::
     Some(hdf5_reader::Hdf5File::from_vec_with_options(bytes, options).map_err(|e| e.to_string()))
 }
 
+/// Where libhdf5 finds the signature past the head [`Analyzer::sniff`] sees: it searches offset
+/// 0 and every power of two from 512 while the signature fits in the file (`H5FD_locate_signature`),
+/// so a user block of 4 KiB or more puts it out of the head's reach.
+fn hdf5_start_past_head(source: &dyn crate::ByteSource) -> Option<u64> {
+    let mut at = crate::analyzer::HEAD_LEN as u64;
+    while at.checked_add(8).is_some_and(|end| end <= source.len()) {
+        if source.read_vec(at, 8).ok().as_deref() == Some(&HDF5_MAGIC[..]) {
+            return Some(at);
+        }
+        at = at.checked_mul(2)?;
+    }
+    None
+}
+
+/// Judges the config the loader reads from root attribute `name` ([`hdf5::RootAttributes::reading`]),
+/// reporting the file invalid where the loader fails on it, and whatever else the attribute holds
+/// (array elements, a second attribute of the name, text the loader refuses to decode) as a
+/// lenient reader would take it.
+fn judge_attribute(
+    attributes: &hdf5::RootAttributes,
+    name: &str,
+    required: bool,
+    cx: &mut Context<'_>,
+) -> Option<config::ConfigFacts> {
+    let copies = attributes.count(name);
+    if copies > 1 {
+        let msg = format!(
+            "{copies} root attributes are named {name}: libhdf5 reads the first, another reader may take another (all are judged)"
+        );
+        cx.malformed(RuleId::FormatMalformed, msg, None);
+    }
+    let mut judged: Option<Vec<u8>> = None;
+    let facts = match attributes.reading(name) {
+        hdf5::Reading::Absent => {
+            if required {
+                let msg = format!("Keras HDF5 file has no {name} attribute: load_model fails");
+                cx.malformed(RuleId::FormatMalformed, msg, None);
+            }
+            None
+        }
+        hdf5::Reading::Refused(why) => {
+            let msg = format!("Keras cannot read the {name} attribute: {why}");
+            cx.malformed(RuleId::FormatMalformed, msg, None);
+            None
+        }
+        hdf5::Reading::Text(text) => match hdf5::json_loads_str(&text) {
+            Ok(json) => {
+                let facts = cx.with_member(name, |cx| {
+                    config::check_config_text(&json, config::Dialect::Keras2, cx)
+                });
+                judged = Some(text);
+                facts
+            }
+            Err(why) => {
+                let msg = format!("the {name} attribute is not JSON to json.loads: {why}");
+                cx.malformed(RuleId::FormatMalformed, msg, None);
+                None
+            }
+        },
+    };
+    for text in attributes.lenient_texts(name) {
+        if judged.as_ref() == Some(&text) {
+            continue;
+        }
+        if let Ok((value, _)) = parse_python_json(&text) {
+            cx.with_member(name, |cx| {
+                config::check_config(&value, config::Dialect::Keras2, cx)
+            });
+        }
+    }
+    facts
+}
+
 impl Analyzer for KerasH5Analyzer {
     fn id(&self) -> &'static str {
         "keras-h5"
     }
 
     fn version(&self) -> u32 {
-        3
+        4
     }
 
     fn sniff(&self, head: &[u8], _len: u64) -> bool {
         hdf5_start(head).is_some()
+    }
+
+    fn sniff_embedded(&self, input: &Input<'_>, _limits: &crate::Limits) -> bool {
+        hdf5_start_past_head(input.source).is_some()
     }
 
     fn analyze(&self, input: &Input<'_>, cx: &mut Context<'_>) -> Option<Format> {
@@ -275,12 +355,10 @@ impl Analyzer for KerasH5Analyzer {
                 return Some(Format::KerasH5);
             }
         };
-        let superblock = file.superblock();
-        let claimed = superblock
-            .base_address
-            .saturating_add(superblock.eof_address);
-        let attributes = file.root_group().and_then(|root| root.attributes());
-        let attributes = match attributes {
+        // The stored end-of-file address counts from the start of the file, user block included
+        // (libhdf5 writes `eoa + base_addr` and refuses a file shorter than it).
+        let claimed = file.superblock().eof_address;
+        let attributes = match hdf5::root_attributes(&file) {
             Ok(attributes) => attributes,
             Err(err) => {
                 let msg = format!("HDF5 root group attributes do not parse: {err}");
@@ -288,16 +366,8 @@ impl Analyzer for KerasH5Analyzer {
                 return Some(Format::KerasH5);
             }
         };
-        let text = |name: &str| {
-            attributes
-                .iter()
-                .find(|a| a.name == name)
-                .and_then(|a| a.read_string().ok())
-        };
-        let model_config = text("model_config");
-        let keras_version = text("keras_version");
         let truncated = claimed > input.source.len();
-        if model_config.is_none() && keras_version.is_none() {
+        if !attributes.has("model_config") && !attributes.has("keras_version") {
             if truncated {
                 let msg = format!(
                     "HDF5 file is truncated: its superblock says {claimed} bytes, the file has {}",
@@ -315,34 +385,28 @@ impl Analyzer for KerasH5Analyzer {
             );
             cx.malformed(RuleId::FormatMalformed, msg, None);
         }
+        let text = |name: &str| match attributes.reading(name) {
+            hdf5::Reading::Text(text) => String::from_utf8(text).ok(),
+            _ => None,
+        };
+        if let Some(err) = attributes.strict_error() {
+            let msg = format!(
+                "HDF5 root group attributes do not read as libhdf5 reads them ({err}); what they hold is judged all the same"
+            );
+            cx.malformed(RuleId::FormatMalformed, msg, None);
+        }
         let model = cx.model();
         model.set_framework("keras");
-        if let Some(version) = keras_version {
+        if let Some(version) = text("keras_version") {
             model.metadata.insert("keras_version".into(), version);
         }
         if let Some(backend) = text("backend") {
             model.metadata.insert("backend".into(), backend);
         }
-        match model_config {
-            Some(json) => {
-                let facts = cx.with_member("model_config", |cx| {
-                    config::check_config_text(json.as_bytes(), config::Dialect::Keras2, cx)
-                });
-                if let Some(facts) = facts {
-                    record_facts(&facts, cx);
-                }
-            }
-            None => cx.malformed(
-                RuleId::FormatMalformed,
-                "Keras HDF5 file has no readable model_config attribute",
-                None,
-            ),
+        if let Some(facts) = judge_attribute(&attributes, "model_config", true, cx) {
+            record_facts(&facts, cx);
         }
-        if let Some(training) = text("training_config") {
-            cx.with_member("training_config", |cx| {
-                config::check_config_text(training.as_bytes(), config::Dialect::Keras2, cx)
-            });
-        }
+        judge_attribute(&attributes, "training_config", false, cx);
         Some(Format::KerasH5)
     }
 }
