@@ -113,3 +113,32 @@ pub(crate) fn run(args: DetonateArgs) -> Result<ExitCode> {
     std::io::stdout().write_all(text.as_bytes())?;
     Ok(ExitCode::from(u8::from(failing)))
 }
+
+/// `aigis scan --detonate`: each local file of the run whose format has a known loader is
+/// detonated and its runtime findings join its result. The sandbox missing is an error (the
+/// operator asked for it); a loader that cannot start leaves that result incomplete.
+pub(crate) fn detonate_results(run: &mut aigis_engine::Run) -> Result<()> {
+    aigis_detonate::sandbox_tools()?;
+    let options = Options::default();
+    for result in &mut run.results {
+        let Some(loader) = Loader::for_format(result.format) else {
+            continue;
+        };
+        let path = PathBuf::from(&result.path);
+        if !path.is_file() {
+            continue;
+        }
+        match aigis_detonate::detonate(&path, loader, &options) {
+            Ok(detonation) => {
+                result.findings.extend(detonation.findings);
+                result.max_severity = result.findings.iter().map(|f| f.severity).max();
+            }
+            Err(err) => {
+                result
+                    .incomplete
+                    .get_or_insert_with(|| format!("not detonated: {err}"));
+            }
+        }
+    }
+    Ok(())
+}

@@ -255,6 +255,12 @@ struct ScanArgs {
     #[cfg(feature = "inventory")]
     #[command(flatten)]
     record: inventory::RecordArgs,
+    /// Also load each local model file of a format with a known loader in the `aigis detonate`
+    /// sandbox (python3 on PATH; bwrap and strace needed) and add what the loads attempted.
+    /// Runs the files' code, contained: never done without this flag.
+    #[cfg(feature = "detonate")]
+    #[arg(long)]
+    detonate: bool,
 }
 
 fn main() -> ExitCode {
@@ -489,8 +495,13 @@ fn scan(args: ScanArgs) -> Result<ExitCode> {
         ..EngineOptions::default()
     };
     let bar = Bar::new(args.quiet);
-    let run = aigis_engine::run(&targets(&args.paths), &options, &bar)?;
+    #[cfg_attr(not(feature = "detonate"), allow(unused_mut))]
+    let mut run = aigis_engine::run(&targets(&args.paths), &options, &bar)?;
     bar.finish();
+    #[cfg(feature = "detonate")]
+    if args.detonate {
+        detonate::detonate_results(&mut run)?;
+    }
     if args.verbose
         && let Some(cache) = &run.cache
     {

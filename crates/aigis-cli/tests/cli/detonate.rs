@@ -91,6 +91,38 @@ pub(crate) fn a_detonated_payload_is_seen_running_and_reaches_nothing() {
                 && message.contains("/tmp/aigis-fixture-open")),
         "{found:?}"
     );
+
+    // `aigis scan --detonate`: the same findings join the scan's results.
+    let out = aigis_command()
+        .args([
+            "scan",
+            "--no-policy",
+            "--no-cache",
+            "--format",
+            "json",
+            "--detonate",
+        ])
+        .arg(repo_root().join("fixtures/pickle/builtins_exec.pkl"))
+        .arg(repo_root().join("fixtures/pickle/plain_data_p4.pkl"))
+        .output()
+        .unwrap_or_else(|e| panic!("{e}"));
+    let doc: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}"));
+    let results = doc["results"].as_array().cloned().unwrap_or_default();
+    assert_eq!(results.len(), 2, "{doc}");
+    for result in &results {
+        let wrapped = serde_json::json!({ "result": result });
+        let path = result["path"].as_str().unwrap_or("");
+        let found = runtime(&wrapped);
+        if path.ends_with("builtins_exec.pkl") {
+            assert!(
+                found.iter().any(|(rule, _, _)| rule == "RUNTIME-EXEC"),
+                "{found:?}"
+            );
+        } else {
+            assert!(found.is_empty(), "{path}: {found:?}");
+        }
+    }
+    assert!(!escaped.exists(), "the payload ran outside the sandbox");
 }
 
 pub(crate) fn a_detonated_clean_model_attempts_nothing() {
@@ -98,4 +130,81 @@ pub(crate) fn a_detonated_clean_model_attempts_nothing() {
     assert_eq!(runtime(&doc), Vec::new(), "{doc}");
     assert_eq!(doc["detonation"]["exit"]["code"], 0, "{doc}");
     assert_eq!(code, 0, "{doc}");
+}
+
+/// Processes on this host whose command line contains `needle`.
+fn processes_with(needle: &str) -> Vec<String> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+        let Ok(cmdline) = std::fs::read(entry.path().join("cmdline")) else {
+            continue;
+        };
+        let cmdline = String::from_utf8_lossy(&cmdline).replace('\0', " ");
+        if cmdline.contains(needle) {
+            found.push(cmdline);
+        }
+    }
+    found
+}
+
+fn detonate_with(fixture: &str, extra: &[&str]) -> (Value, std::time::Duration) {
+    let start = std::time::Instant::now();
+    let out = aigis_command()
+        .args(["detonate", "--no-policy", "--format", "json"])
+        .args(extra)
+        .arg(repo_root().join("fixtures").join(fixture))
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run aigis detonate: {e}"));
+    let took = start.elapsed();
+    let doc: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "stdout is not JSON ({e}); stderr: {}",
+            String::from_utf8_lossy(&out.stderr)
+        )
+    });
+    (doc, took)
+}
+
+/// Containment: a payload that sleeps forever is killed at the time limit, one that leaves a
+/// process behind has it torn down with the sandbox, one that asks for a terabyte is stopped by
+/// the memory limit — and nothing of them is left running on the host.
+pub(crate) fn the_sandbox_is_torn_down_whatever_the_payload_does() {
+    let (doc, took) = detonate_with("detonate/sleep_forever.pkl", &["--timeout", "3"]);
+    assert_eq!(doc["detonation"]["exit"]["kind"], "timed_out", "{doc}");
+    assert!(
+        runtime(&doc)
+            .iter()
+            .any(|(rule, _, message)| rule == "RUNTIME-CRASH" && message.contains("time limit")),
+        "{doc}"
+    );
+    assert!(took < std::time::Duration::from_secs(20), "took {took:?}");
+    eprintln!(
+        "aigis detonate: sleep_forever killed after {} ms",
+        took.as_millis()
+    );
+
+    let (doc, took) = detonate_with("detonate/linger_in_background.pkl", &["--timeout", "30"]);
+    assert!(
+        runtime(&doc)
+            .iter()
+            .any(|(rule, _, message)| rule == "RUNTIME-EXEC" && message.contains("sleep 3600")),
+        "{doc}"
+    );
+    assert!(took < std::time::Duration::from_secs(20), "took {took:?}");
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let left = processes_with("sleep 3600");
+    assert!(left.is_empty(), "left running on the host: {left:?}");
+    eprintln!(
+        "aigis detonate: linger_in_background in {} ms",
+        took.as_millis()
+    );
+
+    let (doc, _) = detonate_with("detonate/fill_memory.pkl", &["--memory", "512"]);
+    assert!(
+        runtime(&doc)
+            .iter()
+            .any(|(rule, _, message)| rule == "RUNTIME-CRASH" && message.contains("MemoryError")),
+        "{doc}"
+    );
+    assert!(processes_with("/tmp/aigis-model/").is_empty());
 }

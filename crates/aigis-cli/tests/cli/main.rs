@@ -350,6 +350,14 @@ fn main() -> std::process::ExitCode {
         .needs(Tool::Python3),
         #[cfg(feature = "detonate")]
         Test::new(
+            "detonate::the_sandbox_is_torn_down_whatever_the_payload_does",
+            detonate::the_sandbox_is_torn_down_whatever_the_payload_does,
+        )
+        .needs(Tool::Bubblewrap)
+        .needs(Tool::Strace)
+        .needs(Tool::Python3),
+        #[cfg(feature = "detonate")]
+        Test::new(
             "detonate::a_detonated_clean_model_attempts_nothing",
             detonate::a_detonated_clean_model_attempts_nothing,
         )
