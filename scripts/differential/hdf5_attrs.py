@@ -47,7 +47,7 @@ import h5py
 import numpy as np
 from h5py import h5a, h5f, h5g, h5p, h5s, h5t
 
-from casefile import write_cases
+from casefile import in_child, write_cases
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 OUT = os.path.join(HERE, "..", "..", "fixtures", "differential")
@@ -370,22 +370,10 @@ def read_here(b):
 
 def read(b):
     """`read_here` in a forked child: the HDF5 library may crash on a corrupt file."""
-    rfd, wfd = os.pipe()
-    pid = os.fork()
-    if pid == 0:
-        os.close(rfd)
-        try:
-            with os.fdopen(wfd, "wb") as w:
-                w.write(json.dumps(read_here(b)).encode())
-        finally:
-            os._exit(0)
-    os.close(wfd)
-    with os.fdopen(rfd, "rb") as r:
-        out = r.read()
-    _, status = os.waitpid(pid, 0)
-    if not out or status != 0:
-        return {"open": False, "error": f"reader crashed (wait status {status})", "attrs": {}}
-    return json.loads(out)
+    reading, crash = in_child(read_here, b)
+    if crash:
+        return {"open": False, "error": crash, "attrs": {}}
+    return reading
 
 
 # --- variants -------------------------------------------------------------------------------

@@ -35,7 +35,7 @@ import py7zr.exceptions
 import py7zr.helpers
 import py7zr.io
 
-from casefile import write_cases
+from casefile import in_child, write_cases
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 OUT = os.path.join(HERE, "..", "..", "fixtures", "differential")
@@ -116,22 +116,10 @@ def make(files, filters, header=True, password=None, encrypt_header=False):
 def read(b):
     """`read_here` in a forked child: py7zr's native decoders (pyppmd) can corrupt memory on
     corrupt input and abort the process; an abort is recorded as the reader's refusal."""
-    rfd, wfd = os.pipe()
-    pid = os.fork()
-    if pid == 0:
-        os.close(rfd)
-        try:
-            with os.fdopen(wfd, "wb") as w:
-                w.write(json.dumps(read_here(b)).encode())
-        finally:
-            os._exit(0)
-    os.close(wfd)
-    with os.fdopen(rfd, "rb") as r:
-        out = r.read()
-    _, status = os.waitpid(pid, 0)
-    if not out or status != 0:
-        return [], f"reader crashed (wait status {status})"
-    files, error = json.loads(out)
+    reading, crash = in_child(read_here, b)
+    if crash:
+        return [], crash
+    files, error = reading
     return files, error
 
 
