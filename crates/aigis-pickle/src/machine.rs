@@ -1762,6 +1762,22 @@ impl<'c, 'o, 'i> Machine<'c, 'o, 'i> {
             .map(|(m, q)| (m.to_owned(), q.to_owned()))
     }
 
+    /// The size a call `bytes(n)` / `bytearray(n)` allocates when `n` is larger than any real
+    /// file asks for (4 GiB; real pickles hand these constructors data, not a length).
+    fn allocation(&self, name: &str, args: Id) -> Option<String> {
+        const LARGE: i64 = 1 << 32;
+        if !matches!(name, "builtins.bytes" | "builtins.bytearray")
+            || self.arena.tuple_items(args).map_or(0, <[Id]>::len) != 1
+        {
+            return None;
+        }
+        match self.arena.get(self.arg(args, 0)?) {
+            Value::Int(n) if *n >= LARGE => Some(n.to_string()),
+            Value::BigInt(n) if !n.starts_with('-') => Some(n.clone()),
+            _ => None,
+        }
+    }
+
     fn arg(&self, args: Id, i: usize) -> Option<Id> {
         self.arena.tuple_items(args).and_then(|a| a.get(i)).copied()
     }
@@ -1825,6 +1841,20 @@ impl<'c, 'o, 'i> Machine<'c, 'o, 'i> {
                              libraries' own files pass only data: a callable where data belongs"
                         ),
                         iocs,
+                    );
+                }
+                if let Some(size) = self.allocation(&name, args) {
+                    self.verdict(
+                        Risk::Medium,
+                        VerdictKind::Anomaly,
+                        off,
+                        Some(format!("{module}.{qualname}")),
+                        None,
+                        format!(
+                            "{verb} {shown}, which allocates {size} zeroed bytes: the load \
+                             exhausts the loading host's memory"
+                        ),
+                        Vec::new(),
                     );
                 }
             }
