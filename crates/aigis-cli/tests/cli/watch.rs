@@ -26,6 +26,18 @@ fn lines(child: &mut Child) -> Receiver<Value> {
     rx
 }
 
+/// `aigis watch --no-policy --no-cache EXTRA… ROOT`, its output piped.
+fn spawn_watch(extra: &[&str], root: &Path) -> Child {
+    aigis_command()
+        .args(["watch", "--no-policy", "--no-cache"])
+        .args(extra)
+        .arg(root)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot run aigis watch: {e}"))
+}
+
 fn next(rx: &Receiver<Value>, child: &mut Child, what: &str) -> Value {
     match rx.recv_timeout(Duration::from_secs(30)) {
         Ok(v) => v,
@@ -62,21 +74,7 @@ pub(crate) fn files_are_scanned_once_when_complete_and_the_folder_may_come_and_g
     let dir = temp_dir();
     let root = dir.path().join("models");
     std::fs::create_dir_all(&root).unwrap_or_else(|e| panic!("{e}"));
-    let mut child = aigis_command()
-        .args([
-            "watch",
-            "--no-policy",
-            "--no-cache",
-            "--settle",
-            "1000",
-            "--count",
-            "4",
-        ])
-        .arg(&root)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| panic!("cannot run aigis watch: {e}"));
+    let mut child = spawn_watch(&["--settle", "1000", "--count", "4"], &root);
     let rx = lines(&mut child);
     settle();
 
@@ -159,14 +157,7 @@ pub(crate) fn a_finished_file_is_reported_quickly_and_an_idle_watch_costs_nothin
     let dir = temp_dir();
     let root = dir.path().join("models");
     std::fs::create_dir_all(&root).unwrap_or_else(|e| panic!("{e}"));
-    let mut child = aigis_command()
-        .args(["watch", "--no-policy", "--no-cache", "--count"])
-        .arg(FILES.to_string())
-        .arg(&root)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| panic!("cannot run aigis watch: {e}"));
+    let mut child = spawn_watch(&["--count", &FILES.to_string()], &root);
     let rx = lines(&mut child);
     std::thread::sleep(Duration::from_millis(1000));
     let before = cpu_ticks(child.id());
