@@ -206,6 +206,24 @@ impl ByteSource for RemoteSource {
         self.len
     }
 
+    /// From the cache when its block is there; otherwise exactly these bytes, in one small GET
+    /// that is not cached (a probe says nothing about what is read next).
+    fn probe(&self, offset: u64, len: usize) -> io::Result<Vec<u8>> {
+        if offset >= self.len || len == 0 {
+            return Ok(Vec::new());
+        }
+        let end = offset.saturating_add(len as u64).min(self.len);
+        let block = self.config.block_size.max(1);
+        let cached = {
+            let state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+            (offset / block..=(end - 1) / block).all(|i| state.contains(i))
+        };
+        if cached {
+            return self.read_vec(offset, len);
+        }
+        Ok(self.fetch(offset, end)?.to_vec())
+    }
+
     fn read_at(&self, offset: u64, buf: &mut [u8]) -> io::Result<usize> {
         if offset >= self.len || buf.is_empty() {
             return Ok(0);
@@ -360,6 +378,37 @@ mod tests {
         let _ = source.read_vec((1 << 20) - 22, 22);
         assert_eq!(source.requests(), 2);
         assert_eq!(source.bytes_fetched(), 512 << 10);
+    }
+
+    #[test]
+    fn probes_fetch_only_their_bytes_unless_cached() {
+        let data = pattern(1 << 22);
+        let (_rt, source) = source_over(data.clone(), CacheConfig::default());
+        let _ = source.read_vec(0, 10);
+        assert_eq!(source.bytes_fetched(), 256 << 10);
+        // Inside a cached block: no request.
+        assert_eq!(
+            source.probe(4096, 8).ok().as_deref(),
+            Some(&data[4096..4104])
+        );
+        assert_eq!(source.requests(), 1);
+        // Far away: exactly the 8 bytes, at every power of two up to the end.
+        let mut at = 512 << 10;
+        let mut probes = 0;
+        while at + 8 <= data.len() {
+            assert_eq!(
+                source.probe(at as u64, 8).ok().as_deref(),
+                Some(&data[at..at + 8])
+            );
+            probes += 1;
+            at *= 2;
+        }
+        assert_eq!(source.requests(), 1 + probes);
+        assert_eq!(source.bytes_fetched(), (256 << 10) + 8 * probes);
+        assert_eq!(
+            source.probe(data.len() as u64 - 3, 8).map(|v| v.len()).ok(),
+            Some(3)
+        );
     }
 
     #[test]

@@ -43,6 +43,13 @@ pub trait ByteSource: Send + Sync {
     fn as_slice(&self) -> Option<&[u8]> {
         None
     }
+
+    /// A few bytes at a far offset, read without bringing the region around them in: a remote
+    /// source fetches exactly these bytes instead of a cache block (a signature looked for at
+    /// every power of two must not cost a block each). Local sources read as usual.
+    fn probe(&self, offset: u64, len: usize) -> io::Result<Vec<u8>> {
+        self.read_vec(offset, len)
+    }
 }
 
 impl aigis_pickle::ReadAt for dyn ByteSource + '_ {
@@ -170,6 +177,14 @@ impl ByteSource for SliceSource<'_> {
             .len()
             .min(usize::try_from(self.len - offset).unwrap_or(usize::MAX));
         self.parent.read_at(self.offset + offset, &mut buf[..want])
+    }
+
+    fn probe(&self, offset: u64, len: usize) -> io::Result<Vec<u8>> {
+        if offset >= self.len {
+            return Ok(Vec::new());
+        }
+        let len = len.min(usize::try_from(self.len - offset).unwrap_or(usize::MAX));
+        self.parent.probe(self.offset + offset, len)
     }
 
     fn as_slice(&self) -> Option<&[u8]> {

@@ -69,6 +69,13 @@ impl ByteSource for MemberBytes<'_> {
             MemberBytes::Decoded(_) => None,
         }
     }
+
+    fn probe(&self, offset: u64, len: usize) -> io::Result<Vec<u8>> {
+        match self {
+            MemberBytes::Stored(s) => s.probe(offset, len),
+            MemberBytes::Decoded(d) => d.read_vec(offset, len),
+        }
+    }
 }
 
 impl MemberBytes<'_> {

@@ -262,7 +262,7 @@ fn open_hdf5(input: &Input<'_>, cx: &Context<'_>) -> Option<Result<hdf5_reader::
 fn hdf5_start_past_head(source: &dyn crate::ByteSource) -> Option<u64> {
     let mut at = crate::analyzer::HEAD_LEN as u64;
     while at.checked_add(8).is_some_and(|end| end <= source.len()) {
-        if source.read_vec(at, 8).ok().as_deref() == Some(&HDF5_MAGIC[..]) {
+        if source.probe(at, 8).ok().as_deref() == Some(&HDF5_MAGIC[..]) {
             return Some(at);
         }
         at = at.checked_mul(2)?;
