@@ -61,7 +61,11 @@ struct LocalModules {
     search: Option<Vec<PathBuf>>,
     /// Files already judged (each is reported once per config).
     judged: Vec<PathBuf>,
-    lookups: usize,
+    /// Targets already resolved, with the modules found (a target named many times is looked
+    /// up once).
+    resolved: Vec<(String, Vec<String>)>,
+    /// Set once the lookup cap is reached (reported once).
+    capped: bool,
 }
 
 impl LocalModules {
@@ -91,11 +95,36 @@ impl LocalModules {
     /// Hydra's `_locate` imports it — the longest prefix that is a module — and judges every
     /// file that import runs. The modules found, for the target's own finding.
     fn judge(&mut self, target: &str, cx: &mut Context<'_>) -> Vec<String> {
-        if self.lookups >= MAX_LOCAL_LOOKUPS {
+        let target = target.trim();
+        if let Some((_, found)) = self.resolved.iter().find(|(t, _)| t == target) {
+            return found.clone();
+        }
+        if self.resolved.len() >= MAX_LOCAL_LOOKUPS {
+            // A limit bounds cost; it is never a hiding place: the targets past it are not
+            // looked up, so the config is not fully analysed.
+            if !self.capped {
+                self.capped = true;
+                cx.report(
+                    RuleId::ResourceLimit,
+                    format!(
+                        "config names more than {MAX_LOCAL_LOOKUPS} distinct targets outside the known packages; the modules of the rest were not looked up beside it"
+                    ),
+                    None,
+                );
+                cx.not_analysed(format!(
+                    "more than {MAX_LOCAL_LOOKUPS} local targets to resolve"
+                ));
+            }
             return Vec::new();
         }
-        self.lookups += 1;
-        let parts: Vec<&str> = target.trim().split('.').collect();
+        let found = self.lookup(target, cx);
+        self.resolved.push((target.to_string(), found.clone()));
+        found
+    }
+
+    /// One target resolved in each candidate folder (see [`LocalModules::judge`]).
+    fn lookup(&mut self, target: &str, cx: &mut Context<'_>) -> Vec<String> {
+        let parts: Vec<&str> = target.split('.').collect();
         let mut found = Vec::new();
         for dir in self.search(cx) {
             cx.consult(&dir);
@@ -870,6 +899,37 @@ mod tests {
         let source = crate::MemorySource::new(text.as_bytes().to_vec());
         let result = scanner.scan_source("evil.yaml".into(), &source);
         assert_eq!(result.max_severity, Some(Severity::Medium));
+        let _ = std::fs::remove_dir_all(&root);
+    }
+
+    #[test]
+    fn local_lookups_past_the_cap_leave_the_result_incomplete() {
+        let root = std::env::temp_dir().join(format!("aigis-hydra-cap-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&root);
+        std::fs::create_dir_all(root.join("project/conf")).unwrap_or_else(|e| panic!("{e}"));
+        std::fs::write(root.join("project/tidy.py"), "class Net:\n    pass\n")
+            .unwrap_or_else(|e| panic!("{e}"));
+        let scanner = crate::Scanner::new(crate::ScanOptions::default());
+        let scan = |name: &str, text: String| {
+            let config = root.join("project/conf").join(name);
+            std::fs::write(&config, &text).unwrap_or_else(|e| panic!("{e}"));
+            let source = crate::MemorySource::new(text.into_bytes());
+            scanner.scan_source_at(name.into(), &source, Some(&config))
+        };
+        // One target named a thousand times is looked up once: complete.
+        let text: String = (0..1000)
+            .map(|i| format!("m{i}:\n  _target_: tidy.Net\n"))
+            .collect();
+        let result = scan("same.yaml", text);
+        assert!(result.incomplete.is_none(), "{:?}", result.incomplete);
+        // More distinct targets than the cap: the rest are not looked up, so not clean.
+        let text: String = (0..MAX_LOCAL_LOOKUPS + 8)
+            .map(|i| format!("m{i}:\n  _target_: pkg{i}.mod.Cls\n"))
+            .collect();
+        let result = scan("many.yaml", text);
+        assert!(result.incomplete.is_some(), "{result:?}");
+        let shown = serde_json::to_string(&result.findings).unwrap_or_default();
+        assert!(shown.contains("RESOURCE-LIMIT"), "{shown}");
         let _ = std::fs::remove_dir_all(&root);
     }
 }
