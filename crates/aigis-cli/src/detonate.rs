@@ -118,8 +118,7 @@ pub(crate) fn run(args: DetonateArgs) -> Result<ExitCode> {
 /// detonated and its runtime findings join its result. The sandbox missing is an error (the
 /// operator asked for it); a loader that cannot start leaves that result incomplete.
 pub(crate) fn detonate_results(run: &mut aigis_engine::Run) -> Result<()> {
-    aigis_detonate::sandbox_tools()?;
-    let options = Options::default();
+    let sandbox = aigis_detonate::Sandbox::prepare(&Options::default())?;
     for result in &mut run.results {
         let Some(loader) = Loader::for_format(result.format) else {
             continue;
@@ -128,7 +127,7 @@ pub(crate) fn detonate_results(run: &mut aigis_engine::Run) -> Result<()> {
         if !path.is_file() {
             continue;
         }
-        match aigis_detonate::detonate(&path, loader, &options) {
+        match sandbox.detonate(&path, loader) {
             Ok(detonation) => {
                 result.findings.extend(detonation.findings);
                 result.max_severity = result.findings.iter().map(|f| f.severity).max();

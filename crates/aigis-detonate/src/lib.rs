@@ -260,9 +260,52 @@ pub fn detonate(
     loader: Loader,
     options: &Options,
 ) -> Result<Detonation, DetonateError> {
-    let (bwrap, strace) = sandbox_tools()?;
+    Sandbox::prepare(options)?.detonate(file, loader)
+}
+
+/// A sandbox ready to detonate files: its tools checked and its interpreter found once, so a run
+/// that detonates many files probes the host once.
+pub struct Sandbox {
+    bwrap: PathBuf,
+    strace: PathBuf,
+    python: PathBuf,
+    options: Options,
+}
+
+impl Sandbox {
+    /// Checks the sandbox's tools and namespaces and finds the interpreter.
+    pub fn prepare(options: &Options) -> Result<Sandbox, DetonateError> {
+        let (bwrap, strace) = sandbox_tools()?;
+        let python = interpreter(&options.python)?;
+        Ok(Sandbox {
+            bwrap,
+            strace,
+            python,
+            options: options.clone(),
+        })
+    }
+
+    /// Loads `file` with `loader` in the sandbox and reports what the load attempted.
+    pub fn detonate(&self, file: &Path, loader: Loader) -> Result<Detonation, DetonateError> {
+        let Sandbox {
+            bwrap,
+            strace,
+            python,
+            options,
+        } = self;
+        detonate_with(bwrap, strace, python, options, file, loader)
+    }
+}
+
+fn detonate_with(
+    bwrap: &Path,
+    strace: &Path,
+    python: &Path,
+    options: &Options,
+    file: &Path,
+    loader: Loader,
+) -> Result<Detonation, DetonateError> {
     let file = std::fs::canonicalize(file)?;
-    let python = interpreter(&options.python)?;
     let name = file
         .file_name()
         .map_or_else(|| "model".to_owned(), |n| n.to_string_lossy().into_owned());
