@@ -116,18 +116,54 @@ pub(crate) fn run(args: DetonateArgs) -> Result<ExitCode> {
 
 /// `aigis scan --detonate`: each local file of the run whose format has a known loader is
 /// detonated and its runtime findings join its result. The sandbox missing is an error (the
-/// operator asked for it); a loader that cannot start leaves that result incomplete.
-pub(crate) fn detonate_results(run: &mut aigis_engine::Run) -> Result<()> {
-    let sandbox = aigis_detonate::Sandbox::prepare(&Options::default())?;
-    for result in &mut run.results {
-        let Some(loader) = Loader::for_format(result.format) else {
+/// operator asked for it); a loader that cannot start leaves that result incomplete. Files are
+/// detonated a few at a time (each sandbox mostly waits on its interpreter).
+pub(crate) fn detonate_results(
+    run: &mut aigis_engine::Run,
+    python: &std::path::Path,
+) -> Result<()> {
+    let options = Options {
+        python: python.to_path_buf(),
+        ..Options::default()
+    };
+    let sandbox = aigis_detonate::Sandbox::prepare(&options)?;
+    let jobs: Vec<(usize, PathBuf, Loader)> = run
+        .results
+        .iter()
+        .enumerate()
+        .filter_map(|(i, result)| {
+            let loader = Loader::for_format(result.format)?;
+            let path = PathBuf::from(&result.path);
+            path.is_file().then_some((i, path, loader))
+        })
+        .collect();
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let workers = std::thread::available_parallelism().map_or(2, |n| n.get().clamp(2, 8));
+    let done = std::sync::Mutex::new(Vec::new());
+    std::thread::scope(|scope| {
+        for _ in 0..workers.min(jobs.len()) {
+            scope.spawn(|| {
+                loop {
+                    let k = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    let Some((i, path, loader)) = jobs.get(k) else {
+                        break;
+                    };
+                    let outcome = sandbox.detonate(path, *loader);
+                    if let Ok(mut done) = done.lock() {
+                        done.push((*i, outcome));
+                    }
+                }
+            });
+        }
+    });
+    let done = done
+        .into_inner()
+        .map_err(|_| anyhow::anyhow!("a detonation worker panicked"))?;
+    for (i, outcome) in done {
+        let Some(result) = run.results.get_mut(i) else {
             continue;
         };
-        let path = PathBuf::from(&result.path);
-        if !path.is_file() {
-            continue;
-        }
-        match sandbox.detonate(&path, loader) {
+        match outcome {
             Ok(detonation) => {
                 result.findings.extend(detonation.findings);
                 result.max_severity = result.findings.iter().map(|f| f.severity).max();

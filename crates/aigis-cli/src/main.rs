@@ -256,11 +256,20 @@ struct ScanArgs {
     #[command(flatten)]
     record: inventory::RecordArgs,
     /// Also load each local model file of a format with a known loader in the `aigis detonate`
-    /// sandbox (python3 on PATH; bwrap and strace needed) and add what the loads attempted.
-    /// Runs the files' code, contained: never done without this flag.
+    /// sandbox (bwrap and strace needed) and add what the loads attempted. Runs the files'
+    /// code, contained: never done without this flag.
     #[cfg(feature = "detonate")]
     #[arg(long)]
     detonate: bool,
+    /// The Python whose frameworks load the files with `--detonate` (aigis never installs one).
+    #[cfg(feature = "detonate")]
+    #[arg(
+        long,
+        value_name = "PATH",
+        default_value = "python3",
+        requires = "detonate"
+    )]
+    detonate_python: PathBuf,
 }
 
 fn main() -> ExitCode {
@@ -500,7 +509,7 @@ fn scan(args: ScanArgs) -> Result<ExitCode> {
     bar.finish();
     #[cfg(feature = "detonate")]
     if args.detonate {
-        detonate::detonate_results(&mut run)?;
+        detonate::detonate_results(&mut run, &args.detonate_python)?;
     }
     if args.verbose
         && let Some(cache) = &run.cache

@@ -106,7 +106,11 @@ impl Loader {
             ),
             Loader::Torch => ("import torch", "torch.load(path, weights_only=False)"),
             Loader::Joblib => ("import joblib", "joblib.load(path)"),
-            Loader::Numpy => ("import numpy", "numpy.load(path, allow_pickle=True)"),
+            // An `.npz` is opened lazily: its arrays are read as a user reads them, each once.
+            Loader::Numpy => (
+                "import numpy",
+                "data = numpy.load(path, allow_pickle=True)\nfor key in getattr(data, 'files', []):\n    data[key]",
+            ),
             Loader::Keras => (
                 "import keras",
                 "keras.saving.load_model(path, safe_mode=False)",
@@ -154,6 +158,11 @@ pub enum Event {
         /// Whether it is a network address (not a local socket).
         network: bool,
     },
+    /// A host name looked up (a DNS query sent to the sandbox's resolver).
+    DnsLookup {
+        /// The name asked for.
+        name: String,
+    },
     /// A file opened for writing, created, renamed or deleted.
     FileWrite {
         /// The call (`openat`, `unlink`, …).
@@ -191,6 +200,8 @@ pub struct Detonation {
     pub events: Vec<Event>,
     /// The last lines the loader printed on stderr.
     pub stderr_tail: String,
+    /// Wall time from the sandbox's start to the loader's end, in milliseconds.
+    pub elapsed_ms: u64,
     /// The events as findings (`RUNTIME-*`).
     pub findings: Vec<Finding>,
 }
@@ -252,7 +263,11 @@ const WORK: &str = "/tmp/aigis-work";
 /// System calls strace records.
 const TRACED: &str = "trace=execve,execveat,connect,open,openat,openat2,creat,rename,renameat,\
                       renameat2,unlink,unlinkat,mkdir,mkdirat,rmdir,symlink,symlinkat,link,linkat,\
-                      chmod,fchmodat,truncate,access,faccessat,faccessat2";
+                      chmod,fchmodat,truncate,access,faccessat,faccessat2,sendto,sendmsg,sendmmsg";
+
+/// The resolver the sandbox's `/etc/resolv.conf` names: a name lookup then sends its query over
+/// loopback, where strace records it (with no resolver there, the lookup fails at once).
+const SANDBOX_RESOLVER: &str = "nameserver 127.0.0.1\noptions attempts:1 timeout:1\n";
 
 /// Loads `file` with `loader` in the sandbox and reports what the load attempted.
 pub fn detonate(
@@ -350,6 +365,7 @@ fn detonate_with(
         ])
         .arg(bwrap)
         .args(SANDBOX_BASE)
+        .args(resolver_bind(dir.path())?)
         .args(["--dir", WORK, "--chdir", WORK, "--ro-bind"])
         .arg(&file)
         .arg(&inside)
@@ -372,7 +388,7 @@ fn detonate_with(
             "C.UTF-8",
         ])
         .arg("--")
-        .arg(&python)
+        .arg(python)
         .args(["-c", &script, &inside])
         .stdin(Stdio::null())
         .stdout(Stdio::null())
@@ -406,6 +422,7 @@ fn detonate_with(
         }
         std::thread::sleep(Duration::from_millis(20));
     };
+    let elapsed_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
     let stderr = reader.join().unwrap_or_default();
     let stderr_tail = tail(&stderr, 12);
     let trace = std::fs::read_to_string(&log).unwrap_or_default();
@@ -427,6 +444,7 @@ fn detonate_with(
         exit,
         events,
         stderr_tail,
+        elapsed_ms,
         findings,
     })
 }
@@ -451,6 +469,127 @@ fn interpreter(python: &Path) -> Result<PathBuf, DetonateError> {
         });
     }
     Ok(PathBuf::from(path))
+}
+
+/// The `bwrap` arguments that put [`SANDBOX_RESOLVER`] where the sandbox reads
+/// `/etc/resolv.conf` (the file itself, or the file its link leads to when that is outside the
+/// folders the sandbox replaces); none when the host has no such file.
+fn resolver_bind(scratch: &Path) -> Result<Vec<std::ffi::OsString>, DetonateError> {
+    let host = Path::new("/etc/resolv.conf");
+    let target = match std::fs::symlink_metadata(host) {
+        Ok(meta) if meta.is_file() => host.to_path_buf(),
+        Ok(meta) if meta.file_type().is_symlink() => match std::fs::canonicalize(host) {
+            Ok(real)
+                if real.is_file()
+                    && !["/tmp", "/var/tmp", "/run", "/dev", "/proc"]
+                        .iter()
+                        .any(|d| real.starts_with(d)) =>
+            {
+                real
+            }
+            _ => return Ok(Vec::new()),
+        },
+        _ => return Ok(Vec::new()),
+    };
+    let conf = scratch.join("resolv.conf");
+    std::fs::write(&conf, SANDBOX_RESOLVER)?;
+    Ok(vec![
+        "--ro-bind".into(),
+        conf.into_os_string(),
+        target.into_os_string(),
+    ])
+}
+
+/// The bytes of a strace string (C escapes: `\n`, `\t`, octal `\NNN`, hex `\xNN`).
+fn unescape(text: &str) -> Vec<u8> {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] != b'\\' || i + 1 == bytes.len() {
+            out.push(bytes[i]);
+            i += 1;
+            continue;
+        }
+        let e = bytes[i + 1];
+        i += 2;
+        match e {
+            b'n' => out.push(b'\n'),
+            b't' => out.push(b'\t'),
+            b'r' => out.push(b'\r'),
+            b'v' => out.push(0x0b),
+            b'f' => out.push(0x0c),
+            b'x' => {
+                let hex: String = bytes[i..]
+                    .iter()
+                    .take(2)
+                    .take_while(|b| b.is_ascii_hexdigit())
+                    .map(|&b| b as char)
+                    .collect();
+                i += hex.len();
+                out.push(u8::from_str_radix(&hex, 16).unwrap_or(0));
+            }
+            b'0'..=b'7' => {
+                let mut value = u32::from(e - b'0');
+                let mut n = 1;
+                while n < 3 && i < bytes.len() && (b'0'..=b'7').contains(&bytes[i]) {
+                    value = value * 8 + u32::from(bytes[i] - b'0');
+                    i += 1;
+                    n += 1;
+                }
+                out.push((value & 0xff) as u8);
+            }
+            other => out.push(other),
+        }
+    }
+    out
+}
+
+/// The name a DNS query asks for, when `packet` is one: a standard query (QR 0, opcode 0) with
+/// one question, no answers, its name in well-formed labels, and nothing after the question but
+/// at most one additional record (EDNS).
+fn dns_query_name(packet: &[u8]) -> Option<String> {
+    if packet.len() < 17 {
+        return None;
+    }
+    let word = |i: usize| u16::from_be_bytes([packet[i], packet[i + 1]]);
+    let flags = word(2);
+    if flags & 0x8000 != 0 || (flags >> 11) & 0xf != 0 {
+        return None;
+    }
+    if word(4) != 1 || word(6) != 0 || word(8) != 0 || word(10) > 1 {
+        return None;
+    }
+    let mut labels = Vec::new();
+    let mut at = 12;
+    loop {
+        let len = usize::from(*packet.get(at)?);
+        at += 1;
+        if len == 0 {
+            break;
+        }
+        if len > 63 {
+            return None;
+        }
+        let label = packet.get(at..at + len)?;
+        if !label
+            .iter()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_'))
+        {
+            return None;
+        }
+        labels.push(String::from_utf8_lossy(label).into_owned());
+        at += len;
+    }
+    let question_end = at + 4;
+    if labels.is_empty() || packet.len() < question_end {
+        return None;
+    }
+    if word(10) == 0 && packet.len() != question_end {
+        return None;
+    }
+    let name = labels.join(".");
+    (name.len() <= 253).then_some(name)
 }
 
 fn tail(text: &str, lines: usize) -> String {
@@ -535,11 +674,19 @@ fn event(call: &str) -> Option<Event> {
                 .map_or_else(String::new, |(argv, _)| argv.to_owned());
             Some(Event::Exec { program, argv })
         }
+        "sendto" | "sendmsg" | "sendmmsg" => quoted(args)
+            .iter()
+            .find_map(|data| dns_query_name(&unescape(data)))
+            .map(|name| Event::DnsLookup { name }),
         "connect" => {
             if let Some(path) = args
                 .split_once("sun_path=")
                 .map(|(_, rest)| quoted(rest).into_iter().next().unwrap_or_default())
             {
+                // The C library asks nscd before resolving a name itself: part of every lookup.
+                if path == "/var/run/nscd/socket" || path == "/run/nscd/socket" {
+                    return None;
+                }
                 return Some(Event::Connect {
                     address: path,
                     network: false,
@@ -554,6 +701,10 @@ fn event(call: &str) -> Option<Event> {
             } else {
                 format!("{}:{port}", strings.first().cloned().unwrap_or_default())
             };
+            // The sandbox's own resolver: the query sent to it is the event.
+            if address == "127.0.0.1:53" {
+                return None;
+            }
             Some(Event::Connect {
                 address,
                 network: true,
@@ -627,6 +778,13 @@ fn findings(events: &[Event], exit: &Exit, stderr_tail: &str, loader: Loader) ->
                     finding.with_severity(Severity::High)
                 }
             }
+            Event::DnsLookup { name } => Finding::new(
+                RuleId::RuntimeConnect,
+                format!(
+                    "{how} looked up the host name `{}` (DNS): a network connection was on its way",
+                    clip(name, 200)
+                ),
+            ),
             Event::FileWrite {
                 call,
                 path,
@@ -757,5 +915,34 @@ mod tests {
             "{}",
             found[6].message
         );
+    }
+
+    #[test]
+    fn dns_queries_are_lookups_by_name_and_other_sends_are_not() {
+        let trace = r#"7 faccessat2(AT_FDCWD, "/aigis-detonate-ready-x", F_OK, 0) = -1 ENOENT (No such file or directory)
+7 sendto(5, [{nlmsg_len=40, nlmsg_type=0x14, nlmsg_flags=NLM_F_REQUEST}, "\x02\x08\x80\xfe\x01\x00\x00\x00\x08\x00\x02\x00\x7f\x00\x00\x01"], 40, 0, {sa_family=AF_NETLINK, nl_pid=0, nl_groups=00000000}, 12) = 40
+7 connect(3, {sa_family=AF_INET, sin_port=htons(53), sin_addr=inet_addr("127.0.0.1")}, 16) = 0
+7 sendmmsg(3, [{msg_hdr={msg_name=NULL, msg_namelen=0, msg_iov=[{iov_base="\30\311\1\0\0\1\0\0\0\0\0\0\4pool\7minexmr\7example\0\0\1\0\1", iov_len=38}], msg_iovlen=1, msg_controllen=0, msg_flags=0}, msg_len=38}], 2, MSG_NOSIGNAL) = 1
+7 sendto(3, "\220\312\1\0\0\1\0\0\0\0\0\0\4pool\7minexmr\7example\0\0\34\0\1", 38, MSG_NOSIGNAL, NULL, 0) = 38
+7 sendto(4, "GET / HTTP/1.1\r\nHost: x\r\n\r\n", 27, 0, NULL, 0) = 27
+"#;
+        let events = events_after_marker(trace, "/aigis-detonate-ready-x").unwrap_or_default();
+        assert_eq!(
+            events,
+            vec![Event::DnsLookup {
+                name: "pool.minexmr.example".into()
+            }]
+        );
+        // A response (QR set), a truncated question or trailing bytes are not queries.
+        let mut query =
+            b"\x18\xc9\x01\x00\x00\x01\x00\x00\x00\x00\x00\x00\x01a\x00\x00\x01\x00\x01".to_vec();
+        assert_eq!(dns_query_name(&query).as_deref(), Some("a"));
+        query[2] |= 0x80;
+        assert_eq!(dns_query_name(&query), None);
+        query[2] &= 0x7f;
+        query.push(0);
+        assert_eq!(dns_query_name(&query), None);
+        assert_eq!(dns_query_name(&query[..15]), None);
+        assert_eq!(unescape(r"\1\0\377\x41\n"), b"\x01\x00\xffA\n");
     }
 }

@@ -81,6 +81,9 @@ pub enum Tool {
     Bubblewrap,
     /// `strace`, which observes what a detonated load attempts.
     Strace,
+    /// A Python with the frameworks detonation loads fixtures with (numpy, joblib,
+    /// scikit-learn; `scripts/detonate/requirements.txt`).
+    FrameworkPython,
 }
 
 fn on_path(names: &[&str]) -> Option<PathBuf> {
@@ -119,6 +122,10 @@ impl Tool {
             Tool::Schemathesis => env_or("AIGIS_SCHEMATHESIS", "target/ci-tools/api-venv/bin/st"),
             Tool::Bubblewrap => on_path(&["bwrap"]),
             Tool::Strace => on_path(&["strace"]),
+            Tool::FrameworkPython => env_or(
+                "AIGIS_DETONATE_PYTHON",
+                "target/ci-tools/detonate-venv/bin/python",
+            ),
         }
     }
 
@@ -142,6 +149,7 @@ impl Tool {
             Tool::Schemathesis => "schemathesis",
             Tool::Bubblewrap => "bwrap",
             Tool::Strace => "strace",
+            Tool::FrameworkPython => "the detonation frameworks venv",
         }
     }
 
@@ -166,6 +174,9 @@ impl Tool {
             }
             Tool::Bubblewrap => "apt-get install bubblewrap (.ci/run does)",
             Tool::Strace => "apt-get install strace (.ci/run does)",
+            Tool::FrameworkPython => {
+                ".ci/run creates target/ci-tools/detonate-venv from scripts/detonate/requirements.txt (or set AIGIS_DETONATE_PYTHON)"
+            }
             Tool::Schemathesis => {
                 ".ci/run installs it into target/ci-tools/api-venv from scripts/requirements-api.txt (or set AIGIS_SCHEMATHESIS)"
             }

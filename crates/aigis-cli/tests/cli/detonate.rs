@@ -208,3 +208,105 @@ pub(crate) fn the_sandbox_is_torn_down_whatever_the_payload_does() {
     );
     assert!(processes_with("/tmp/aigis-model/").is_empty());
 }
+
+/// The severity's rank (none 0 … critical 5).
+fn rank(severity: &str) -> usize {
+    ["none", "info", "low", "medium", "high", "critical"]
+        .iter()
+        .position(|s| *s == severity)
+        .unwrap_or(0)
+}
+
+/// `aigis scan --detonate` over the pickle, joblib and NumPy fixtures with the real frameworks
+/// (numpy, joblib, scikit-learn): every benign fixture loads and attempts nothing; every payload
+/// of the joblib and NumPy fixtures is seen running; a name lookup is recorded by name; no load
+/// does at run time what the static scan did not rate high; nothing reaches the host. The
+/// static-versus-runtime table is printed (the closing note's comparison).
+pub(crate) fn every_fixture_detonated_runtime_never_sees_what_static_missed() {
+    let python = aigis_testkit::Tool::FrameworkPython.path();
+    let fixtures = repo_root().join("fixtures");
+    let started = std::time::Instant::now();
+    let out = aigis_command()
+        .args([
+            "scan",
+            "--no-policy",
+            "--no-cache",
+            "--format",
+            "json",
+            "--detonate",
+            "--detonate-python",
+        ])
+        .arg(&python)
+        .args(["pickle", "joblib", "numpy"].map(|d| fixtures.join(d)))
+        .arg(fixtures.join("detonate/resolve_pool.pkl"))
+        .output()
+        .unwrap_or_else(|e| panic!("{e}"));
+    let elapsed = started.elapsed();
+    let doc: Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{e}; stderr: {}", String::from_utf8_lossy(&out.stderr)));
+    let results = doc["results"].as_array().cloned().unwrap_or_default();
+    assert!(results.len() > 100, "{}", results.len());
+    let mut disagree = Vec::new();
+    for result in &results {
+        let path = result["path"].as_str().unwrap_or("");
+        let shown = path.split("fixtures/").nth(1).unwrap_or(path);
+        let findings = result["findings"].as_array().cloned().unwrap_or_default();
+        let (runtime, static_): (Vec<&Value>, Vec<&Value>) = findings.iter().partition(|f| {
+            f["rule_id"]
+                .as_str()
+                .is_some_and(|r| r.starts_with("RUNTIME-"))
+        });
+        let worst = |fs: &[&Value]| {
+            fs.iter()
+                .map(|f| rank(f["severity"].as_str().unwrap_or("")))
+                .max()
+                .unwrap_or(0)
+        };
+        let (s, r) = (worst(&static_), worst(&runtime));
+        let rules: std::collections::BTreeSet<&str> = runtime
+            .iter()
+            .filter_map(|f| f["rule_id"].as_str())
+            .collect();
+        // Every file was detonated: none is left incomplete.
+        assert!(result["incomplete"].is_null(), "{shown}: {result}");
+        // What the load did at run time, the static scan had already rated high.
+        assert!(r < 4 || s >= 4, "{shown}: runtime {rules:?} but static {s}");
+        // A file the static scan calls benign loads cleanly and attempts nothing.
+        if s <= 1 {
+            assert!(runtime.is_empty(), "{shown}: {runtime:?}");
+        }
+        if (s >= 4) != (r >= 4) {
+            disagree.push(format!("{shown}: static {s}, runtime {r} {rules:?}"));
+        }
+        let payload = (shown.starts_with("joblib/") || shown.starts_with("numpy/")) && s >= 4;
+        if payload {
+            assert!(rules.contains("RUNTIME-EXEC"), "{shown}: {rules:?}");
+        }
+        if shown == "detonate/resolve_pool.pkl" {
+            let lookup = runtime.iter().any(|f| {
+                f["message"]
+                    .as_str()
+                    .is_some_and(|m| m.contains("`pool.minexmr.example` (DNS)"))
+            });
+            assert!(lookup, "{runtime:?}");
+        }
+    }
+    eprintln!(
+        "detonation sweep: {} files in {:.1} s; static and runtime disagree on {}:\n  {}",
+        results.len(),
+        elapsed.as_secs_f64(),
+        disagree.len(),
+        disagree.join("\n  ")
+    );
+    for marker in [
+        "/tmp/aigis-fixture-joblib-array-then-payload",
+        "/tmp/aigis-fixture-npy-object",
+        "/tmp/aigis-fixture-npz-object",
+        "/tmp/aigis-fixture-exec",
+    ] {
+        assert!(
+            !std::path::Path::new(marker).exists(),
+            "{marker}: a payload ran outside the sandbox"
+        );
+    }
+}

@@ -358,6 +358,14 @@ fn main() -> std::process::ExitCode {
         .needs(Tool::Python3),
         #[cfg(feature = "detonate")]
         Test::new(
+            "detonate::every_fixture_detonated_runtime_never_sees_what_static_missed",
+            detonate::every_fixture_detonated_runtime_never_sees_what_static_missed,
+        )
+        .needs(Tool::Bubblewrap)
+        .needs(Tool::Strace)
+        .needs(Tool::FrameworkPython),
+        #[cfg(feature = "detonate")]
+        Test::new(
             "detonate::a_detonated_clean_model_attempts_nothing",
             detonate::a_detonated_clean_model_attempts_nothing,
         )
