@@ -212,7 +212,7 @@ fn default_url() -> Result<String> {
     Ok(format!("sqlite:{}", dir.join("inventory.db").display()))
 }
 
-fn runtime() -> Result<tokio::runtime::Runtime> {
+pub(crate) fn runtime() -> Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -260,7 +260,7 @@ fn now() -> i64 {
         .unwrap_or(0)
 }
 
-fn host() -> String {
+pub(crate) fn host() -> String {
     crate::view::host_name().unwrap_or_else(|| "localhost".to_owned())
 }
 

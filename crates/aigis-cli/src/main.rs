@@ -5,6 +5,7 @@ mod db;
 #[cfg(feature = "detonate")]
 mod detonate;
 mod discover;
+mod export;
 mod inspect;
 #[cfg(feature = "inventory")]
 mod inventory;
@@ -95,6 +96,10 @@ enum Command {
     /// static findings. Opt-in: never run by `scan`.
     #[cfg(feature = "detonate")]
     Detonate(Box<detonate::DetonateArgs>),
+    /// Rules for runtime sensors over the models aigis knows: a Falco rules file or a Tetragon
+    /// TracingPolicy watching model files being written or loaded, shells started and
+    /// mining-pool connections made by model-loading processes.
+    Export(Box<export::ExportArgs>),
     /// Work with policy files (`aigis.toml`).
     Policy {
         #[command(subcommand)]
@@ -290,6 +295,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Scan(args) => scan(*args),
         Command::Discover(args) => discover::run(args),
         Command::Bom(args) => bom::run(args),
+        Command::Export(args) => export::run(*args),
         Command::Inspect(args) => inspect::inspect(args),
         Command::Rules { id, format } => rules(id.as_deref(), format),
         Command::Policy {

@@ -13,6 +13,7 @@ pub mod facts;
 pub mod host;
 pub mod model;
 pub mod provenance;
+pub mod sensors;
 
 pub use card::ModelCard;
 pub use host::{HostChecker, SymlinkEscape};

@@ -10,6 +10,7 @@ mod conventions;
 mod deps;
 #[cfg(feature = "detonate")]
 mod detonate;
+mod export;
 mod fail_closed;
 mod fixtures;
 mod golden;
@@ -356,6 +357,19 @@ fn main() -> std::process::ExitCode {
         .needs(Tool::Bubblewrap)
         .needs(Tool::Strace)
         .needs(Tool::Python3),
+        Test::new(
+            "export::falco_rules_follow_falcos_schema_and_fields",
+            export::falco_rules_follow_falcos_schema_and_fields,
+        ),
+        Test::new(
+            "export::tetragon_policy_follows_the_crd_schema",
+            export::tetragon_policy_follows_the_crd_schema,
+        ),
+        #[cfg(feature = "inventory")]
+        Test::new(
+            "export::export_watches_the_models_the_inventory_holds",
+            export::export_watches_the_models_the_inventory_holds,
+        ),
         #[cfg(feature = "detonate")]
         Test::new(
             "detonate::every_fixture_detonated_runtime_never_sees_what_static_missed",
