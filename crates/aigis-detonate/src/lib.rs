@@ -20,6 +20,7 @@
 //! When the tools or the kernel do not allow it, [`detonate`] says why
 //! ([`DetonateError::Unavailable`]) instead of running anything unsandboxed.
 
+pub mod seccomp;
 use aigis_scan::{Finding, RuleId, Severity};
 use serde::Serialize;
 use std::io::Read;
@@ -163,6 +164,13 @@ pub enum Event {
         /// The name asked for.
         name: String,
     },
+    /// A system call the sandbox's seccomp filter denies (see [`seccomp::DENIED`]).
+    Denied {
+        /// The call.
+        call: String,
+        /// Whether the filter refused it (`EPERM`); it always should.
+        refused: bool,
+    },
     /// A file opened for writing, created, renamed or deleted.
     FileWrite {
         /// The call (`openat`, `unlink`, …).
@@ -263,7 +271,12 @@ const WORK: &str = "/tmp/aigis-work";
 /// System calls strace records.
 const TRACED: &str = "trace=execve,execveat,connect,open,openat,openat2,creat,rename,renameat,\
                       renameat2,unlink,unlinkat,mkdir,mkdirat,rmdir,symlink,symlinkat,link,linkat,\
-                      chmod,fchmodat,truncate,access,faccessat,faccessat2,sendto,sendmsg,sendmmsg";
+                      chmod,fchmodat,truncate,access,faccessat,faccessat2,sendto,sendmsg,sendmmsg,\
+                      init_module,finit_module,delete_module,kexec_load,kexec_file_load,bpf,\
+                      perf_event_open,keyctl,add_key,request_key,ptrace,process_vm_readv,\
+                      process_vm_writev,unshare,setns,mount,umount2,pivot_root,open_by_handle_at,\
+                      name_to_handle_at,userfaultfd,swapon,swapoff,reboot,settimeofday,\
+                      clock_settime,adjtimex,acct,quotactl,syslog";
 
 /// The resolver the sandbox's `/etc/resolv.conf` names: a name lookup then sends its query over
 /// loopback, where strace records it (with no resolver there, the lookup fails at once).
@@ -342,6 +355,12 @@ fn detonate_with(
         "import os, sys\n{import}\ntry:\n    os.access({marker:?}, os.F_OK)\nexcept Exception:\n    pass\npath = sys.argv[1]\n{load}\n"
     );
     let memory_kib = options.memory_mib.saturating_mul(1024).to_string();
+    // The seccomp filter, read by bwrap from descriptor 3 (the shell below opens it there).
+    let filter = dir.path().join("seccomp.bpf");
+    std::fs::write(
+        &filter,
+        seccomp::program().map_err(DetonateError::Unavailable)?,
+    )?;
     let mut command = Command::new(strace);
     command
         .args([
@@ -360,11 +379,12 @@ fn detonate_with(
             "--",
             "sh",
             "-c",
-            "ulimit -v \"$0\" && exec \"$@\"",
+            "ulimit -v \"$0\" && exec \"$@\" 3< \"$AIGIS_SECCOMP\"",
             &memory_kib,
         ])
         .arg(bwrap)
         .args(SANDBOX_BASE)
+        .args(["--seccomp", "3"])
         .args(resolver_bind(dir.path())?)
         .args(["--dir", WORK, "--chdir", WORK, "--ro-bind"])
         .arg(&file)
@@ -390,6 +410,7 @@ fn detonate_with(
         .arg("--")
         .arg(python)
         .args(["-c", &script, &inside])
+        .env("AIGIS_SECCOMP", &filter)
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
@@ -674,6 +695,13 @@ fn event(call: &str) -> Option<Event> {
                 .map_or_else(String::new, |(argv, _)| argv.to_owned());
             Some(Event::Exec { program, argv })
         }
+        denied if seccomp::DENIED.iter().any(|(n, _)| *n == denied) => Some(Event::Denied {
+            call: denied.to_owned(),
+            // strace pads before the result: `unshare(CLONE_NEWUSER)      = -1 EPERM (…)`.
+            refused: args
+                .rsplit_once(" = ")
+                .is_some_and(|(_, result)| result.trim_start().starts_with("-1 EPERM")),
+        }),
         "sendto" | "sendmsg" | "sendmmsg" => quoted(args)
             .iter()
             .find_map(|data| dns_query_name(&unescape(data)))
@@ -778,6 +806,17 @@ fn findings(events: &[Event], exit: &Exit, stderr_tail: &str, loader: Loader) ->
                     finding.with_severity(Severity::High)
                 }
             }
+            Event::Denied { call, refused } => Finding::new(
+                RuleId::RuntimeSyscallDenied,
+                format!(
+                    "{how} called `{call}`, a system call no model loader needs{}",
+                    if *refused {
+                        " (refused by the sandbox's seccomp filter)"
+                    } else {
+                        " (the sandbox's seccomp filter did not refuse it)"
+                    }
+                ),
+            ),
             Event::DnsLookup { name } => Finding::new(
                 RuleId::RuntimeConnect,
                 format!(
@@ -925,13 +964,20 @@ mod tests {
 7 sendmmsg(3, [{msg_hdr={msg_name=NULL, msg_namelen=0, msg_iov=[{iov_base="\30\311\1\0\0\1\0\0\0\0\0\0\4pool\7minexmr\7example\0\0\1\0\1", iov_len=38}], msg_iovlen=1, msg_controllen=0, msg_flags=0}, msg_len=38}], 2, MSG_NOSIGNAL) = 1
 7 sendto(3, "\220\312\1\0\0\1\0\0\0\0\0\0\4pool\7minexmr\7example\0\0\34\0\1", 38, MSG_NOSIGNAL, NULL, 0) = 38
 7 sendto(4, "GET / HTTP/1.1\r\nHost: x\r\n\r\n", 27, 0, NULL, 0) = 27
+7 unshare(CLONE_NEWUSER)            = -1 EPERM (Operation not permitted)
 "#;
         let events = events_after_marker(trace, "/aigis-detonate-ready-x").unwrap_or_default();
         assert_eq!(
             events,
-            vec![Event::DnsLookup {
-                name: "pool.minexmr.example".into()
-            }]
+            vec![
+                Event::DnsLookup {
+                    name: "pool.minexmr.example".into()
+                },
+                Event::Denied {
+                    call: "unshare".into(),
+                    refused: true
+                }
+            ]
         );
         // A response (QR set), a truncated question or trailing bytes are not queries.
         let mut query =

@@ -404,6 +404,13 @@ rules! {
         "`aigis detonate` loaded the file with its real loader and the load did not finish: an exception (its last lines are in the message), a crash, the memory limit or the time limit. A payload often raises after it ran; a file the loader cannot read is not a working model.",
         "Read the loader's message; compare with the static findings of the same file.",
         &["CWE-703: Improper Check or Handling of Exceptional Conditions"];
+    /// Loading the model in the sandbox attempted a system call the sandbox's seccomp filter
+    /// denies.
+    RuntimeSyscallDenied = "RUNTIME-SYSCALL-DENIED", High,
+        "Loading the model attempted a system call the sandbox denies",
+        "In the `aigis detonate` sandbox the load called one of the system calls its seccomp filter refuses (kernel modules, eBPF, perf events, keyrings, ptrace and cross-process memory, new namespaces and mounts, userfaultfd, file handles, the clock, swap, reboot): no model loader needs them, and they are how a payload attacks the kernel or escapes a container.",
+        "Do not load the file; the call named in the message is what the payload reached for. Check hosts that loaded it for privilege escalation.",
+        SUPPLY_CHAIN;
     /// aigis itself failed while analysing a file (an internal error, caught).
     AnalysisCrashed = "ANALYSIS-CRASHED", Medium,
         "Analysis failed with an internal error",

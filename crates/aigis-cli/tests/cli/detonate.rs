@@ -82,6 +82,19 @@ pub(crate) fn a_detonated_payload_is_seen_running_and_reaches_nothing() {
         "{found:?}"
     );
 
+    // A new user namespace (a container escape's first step): refused by the seccomp filter.
+    let (_, doc) = detonate("detonate/unshare_namespace.pkl");
+    let found = runtime(&doc);
+    assert!(
+        found
+            .iter()
+            .any(|(rule, severity, message)| rule == "RUNTIME-SYSCALL-DENIED"
+                && severity == "high"
+                && message.contains("`unshare`")
+                && message.contains("refused by the sandbox's seccomp filter")),
+        "{found:?}"
+    );
+
     let (_, doc) = detonate("pickle/builtins_open_write.pkl");
     let found = runtime(&doc);
     assert!(
@@ -206,7 +219,9 @@ pub(crate) fn the_sandbox_is_torn_down_whatever_the_payload_does() {
             .any(|(rule, _, message)| rule == "RUNTIME-CRASH" && message.contains("MemoryError")),
         "{doc}"
     );
-    assert!(processes_with("/tmp/aigis-model/").is_empty());
+    // (Other tests' sandboxes may be running: only this fixture's count.)
+    let left = processes_with("/tmp/aigis-model/fill_memory.pkl");
+    assert!(left.is_empty(), "left running on the host: {left:?}");
 }
 
 /// The severity's rank (none 0 … critical 5).

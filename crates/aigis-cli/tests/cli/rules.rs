@@ -51,6 +51,10 @@ const FROM_THE_ENVIRONMENT: &[(&str, &str)] = &[
         "crates/aigis-cli/tests/cli/detonate.rs",
     ),
     ("RUNTIME-CRASH", "crates/aigis-cli/tests/cli/detonate.rs"),
+    (
+        "RUNTIME-SYSCALL-DENIED",
+        "crates/aigis-cli/tests/cli/detonate.rs",
+    ),
     ("ANALYSIS-CRASHED", "crates/aigis-engine/tests/engine.rs"),
     (
         "CONFIG-NOT-APPLIED",
