@@ -89,6 +89,7 @@ pub(crate) fn run(args: DetonateArgs) -> Result<ExitCode> {
             python: args.python.clone(),
             timeout: Duration::from_secs(args.timeout),
             memory_mib: args.memory,
+            confine_with: std::env::current_exe().ok(),
         },
     )?;
     result.findings.extend(detonation.findings.iter().cloned());
@@ -124,6 +125,7 @@ pub(crate) fn detonate_results(
 ) -> Result<()> {
     let options = Options {
         python: python.to_path_buf(),
+        confine_with: std::env::current_exe().ok(),
         ..Options::default()
     };
     let sandbox = aigis_detonate::Sandbox::prepare(&options)?;
@@ -176,4 +178,11 @@ pub(crate) fn detonate_results(
         }
     }
     Ok(())
+}
+
+/// `aigis __confine -- PROGRAM ARGS…` (hidden; run by the sandbox): Landlock, then the loader.
+pub(crate) fn confine(command: &[std::ffi::OsString]) -> ExitCode {
+    let err = aigis_detonate::landlock::exec_confined(command);
+    eprintln!("aigis __confine: {err}");
+    ExitCode::from(126)
 }

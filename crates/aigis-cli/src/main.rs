@@ -96,6 +96,14 @@ enum Command {
     /// static findings. Opt-in: never run by `scan`.
     #[cfg(feature = "detonate")]
     Detonate(Box<detonate::DetonateArgs>),
+    /// (Inside the detonation sandbox: confine with Landlock, then run the loader.)
+    #[cfg(feature = "detonate")]
+    #[command(name = "__confine", hide = true)]
+    Confine {
+        /// The loader's command line.
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true, required = true)]
+        command: Vec<std::ffi::OsString>,
+    },
     /// Rules for runtime sensors over the models aigis knows: a Falco rules file or a Tetragon
     /// TracingPolicy watching model files being written or loaded, shells started and
     /// mining-pool connections made by model-loading processes.
@@ -312,6 +320,8 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Watch(args) => watch::watch(*args),
         #[cfg(feature = "detonate")]
         Command::Detonate(args) => detonate::run(*args),
+        #[cfg(feature = "detonate")]
+        Command::Confine { command } => Ok(detonate::confine(&command)),
     }
 }
 

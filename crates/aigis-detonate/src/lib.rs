@@ -20,6 +20,7 @@
 //! When the tools or the kernel do not allow it, [`detonate`] says why
 //! ([`DetonateError::Unavailable`]) instead of running anything unsandboxed.
 
+pub mod landlock;
 pub mod seccomp;
 use aigis_scan::{Finding, RuleId, Severity};
 use serde::Serialize;
@@ -129,6 +130,9 @@ pub struct Options {
     pub timeout: Duration,
     /// Address-space limit of the sandbox, in MiB.
     pub memory_mib: u64,
+    /// An `aigis` binary whose `__confine` command applies Landlock inside the sandbox before
+    /// the loader starts ([`landlock::exec_confined`]); `None`: no Landlock.
+    pub confine_with: Option<PathBuf>,
 }
 
 impl Default for Options {
@@ -137,6 +141,7 @@ impl Default for Options {
             python: PathBuf::from("python3"),
             timeout: Duration::from_secs(60),
             memory_mib: 4096,
+            confine_with: None,
         }
     }
 }
@@ -208,6 +213,8 @@ pub struct Detonation {
     pub events: Vec<Event>,
     /// The last lines the loader printed on stderr.
     pub stderr_tail: String,
+    /// Landlock's confinement of the loader (`fully enforced`, …), `None` when not applied.
+    pub landlock: Option<String>,
     /// Wall time from the sandbox's start to the loader's end, in milliseconds.
     pub elapsed_ms: u64,
     /// The events as findings (`RUNTIME-*`).
@@ -407,7 +414,9 @@ fn detonate_with(
             "LANG",
             "C.UTF-8",
         ])
+        .args(confine_mount(options))
         .arg("--")
+        .args(confine_command(options))
         .arg(python)
         .args(["-c", &script, &inside])
         .env("AIGIS_SECCOMP", &filter)
@@ -445,6 +454,7 @@ fn detonate_with(
     };
     let elapsed_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
     let stderr = reader.join().unwrap_or_default();
+    let (landlock, stderr) = landlock::status_from(&stderr);
     let stderr_tail = tail(&stderr, 12);
     let trace = std::fs::read_to_string(&log).unwrap_or_default();
     let Some(events) = events_after_marker(&trace, &marker) else {
@@ -465,9 +475,32 @@ fn detonate_with(
         exit,
         events,
         stderr_tail,
+        landlock,
         elapsed_ms,
         findings,
     })
+}
+
+/// Where the confining `aigis` is inside the sandbox (its private `/tmp`, so a binary under the
+/// host's `/tmp` is reachable too).
+const CONFINE_INSIDE: &str = "/tmp/aigis-confine";
+
+fn confine_mount(options: &Options) -> Vec<std::ffi::OsString> {
+    match &options.confine_with {
+        Some(exe) => vec![
+            "--ro-bind".into(),
+            exe.clone().into_os_string(),
+            CONFINE_INSIDE.into(),
+        ],
+        None => Vec::new(),
+    }
+}
+
+fn confine_command(options: &Options) -> Vec<&'static str> {
+    match options.confine_with {
+        Some(_) => vec![CONFINE_INSIDE, "__confine", "--"],
+        None => Vec::new(),
+    }
 }
 
 /// The real interpreter behind `python` (a name on `PATH`, a venv's link, a version manager's

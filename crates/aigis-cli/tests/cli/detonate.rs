@@ -95,6 +95,28 @@ pub(crate) fn a_detonated_payload_is_seen_running_and_reaches_nothing() {
         "{found:?}"
     );
 
+    // Landlock, where the kernel has it (asked of the kernel by python3, the test's own probe):
+    // the loader may not write its own /proc entries, which the mounts allow.
+    let (_, doc) = detonate("detonate/rename_process.pkl");
+    if kernel_has_landlock() {
+        assert_eq!(doc["detonation"]["landlock"], "fully enforced", "{doc}");
+        let found = runtime(&doc);
+        assert!(
+            found
+                .iter()
+                .any(|(rule, _, message)| rule == "RUNTIME-CRASH"
+                    && message.contains("Permission denied: '/proc/self/comm'")),
+            "{found:?}"
+        );
+    } else {
+        assert!(
+            doc["detonation"]["landlock"]
+                .as_str()
+                .is_some_and(|s| s.starts_with("not enforced")),
+            "{doc}"
+        );
+    }
+
     let (_, doc) = detonate("pickle/builtins_open_write.pkl");
     let found = runtime(&doc);
     assert!(
@@ -324,4 +346,16 @@ pub(crate) fn every_fixture_detonated_runtime_never_sees_what_static_missed() {
             "{marker}: a payload ran outside the sandbox"
         );
     }
+}
+
+/// Whether this kernel has Landlock (`landlock_create_ruleset` with the version flag answers).
+fn kernel_has_landlock() -> bool {
+    let probe = "import ctypes, sys\n\
+                 libc = ctypes.CDLL(None)\n\
+                 abi = libc.syscall(444, None, ctypes.c_size_t(0), ctypes.c_uint32(1))\n\
+                 sys.exit(0 if abi >= 1 else 1)\n";
+    std::process::Command::new("python3")
+        .args(["-c", probe])
+        .status()
+        .is_ok_and(|s| s.success())
 }
