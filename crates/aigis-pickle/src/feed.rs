@@ -144,14 +144,22 @@ impl<'a> Feed<'a> {
     }
 
     /// Applies the frame to a request of `n` bytes at the cursor.
+    #[inline]
     fn request(&mut self, n: u64, how: Request) {
         let Some(f) = self.frame else { return };
         let pos = self.cur.pos();
-        if pos >= f.end {
-            self.leave_frame();
+        if pos < f.end && pos.saturating_add(n) <= f.end {
+            // Inside the frame: nothing to decide (every request but the frame's last).
             return;
         }
-        if pos.saturating_add(n) <= f.end {
+        self.request_at_frame_end(f, pos, how);
+    }
+
+    /// [`Feed::request`] at or across the frame's end.
+    #[cold]
+    fn request_at_frame_end(&mut self, f: Frame, pos: u64, how: Request) {
+        if pos >= f.end {
+            self.leave_frame();
             return;
         }
         self.notes.push(FrameNote::Crossing {
@@ -168,12 +176,14 @@ impl<'a> Feed<'a> {
     }
 
     /// One byte (an opcode or a one-byte argument).
+    #[inline]
     pub(crate) fn u8(&mut self) -> Result<u8, ReadError> {
         self.request(1, Request::Read);
         self.cur.u8()
     }
 
     /// A fixed-size argument.
+    #[inline]
     pub(crate) fn array<const N: usize>(&mut self) -> Result<[u8; N], ReadError> {
         self.request(N as u64, Request::Read);
         self.cur.array()

@@ -683,6 +683,9 @@ struct Machine<'c, 'o, 'i> {
     /// pure-Python one reads on, and so does the machine, to judge what that runs).
     overrun: Option<u64>,
     forward_depth: usize,
+    /// How many times an existing value was pushed again (memo gets, DUP): without any, the
+    /// result is a tree and cannot expand ([`Machine::judge_expansion`] is skipped).
+    shared: u64,
     /// Set once the arena holds [`crate::Limits::detail_values`] values.
     summary: Option<Summary>,
     /// Values below this are referred to from outside the stack (the memo, a container, an
@@ -710,6 +713,7 @@ impl<'c, 'o, 'i> Machine<'c, 'o, 'i> {
             opcodes: 0,
             eventful: false,
             frame_noted: false,
+            shared: 0,
             overrun: None,
             forward_depth: 0,
             summary: None,
@@ -976,6 +980,7 @@ impl<'c, 'o, 'i> Machine<'c, 'o, 'i> {
 
     fn memo_get(&mut self, idx: u64) -> Res<()> {
         let id = self.memo.get(idx).ok_or(ProblemKind::MemoMiss(idx))?;
+        self.shared += 1;
         self.push(id)
     }
 
@@ -1164,7 +1169,9 @@ impl<'c, 'o, 'i> Machine<'c, 'o, 'i> {
             op::STOP => {
                 let r = self.pop()?;
                 self.trace(off, StepKind::Result, |m| format!("return {}", m.render(r)));
-                self.judge_expansion(off, r);
+                if self.shared > 0 {
+                    self.judge_expansion(off, r);
+                }
                 return Ok(Flow::Stop);
             }
             op::POP => {
@@ -1180,6 +1187,7 @@ impl<'c, 'o, 'i> Machine<'c, 'o, 'i> {
             }
             op::DUP => {
                 let t = self.top()?;
+                self.shared += 1;
                 self.push(t)?;
             }
             op::FLOAT => {

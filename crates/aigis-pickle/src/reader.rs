@@ -194,6 +194,7 @@ impl<'a> Cursor<'a> {
         self.input
     }
 
+    #[inline]
     fn in_window(&self) -> Option<usize> {
         let rel = self.pos.checked_sub(self.window_start)?;
         let rel = usize::try_from(rel).ok()?;
@@ -248,8 +249,18 @@ impl<'a> Cursor<'a> {
     }
 
     /// Reads exactly `N` bytes.
+    #[inline]
     pub(crate) fn array<const N: usize>(&mut self) -> Result<[u8; N], ReadError> {
         let mut out = [0u8; N];
+        // Within the window (nearly always): a fixed-size copy, no call to `memcpy`.
+        if let Some(rel) = self.in_window()
+            && let Some(bytes) = self.window.get(rel..rel + N)
+            && rel + N <= self.window_len
+        {
+            out.copy_from_slice(bytes);
+            self.pos += N as u64;
+            return Ok(out);
+        }
         self.fill_exact(&mut out)?;
         Ok(out)
     }
