@@ -6,25 +6,8 @@ use crate::support::{aigis_command, repo_root};
 use serde_json::Value;
 
 fn detonate(fixture: &str) -> (i32, Value) {
-    let out = aigis_command()
-        .args([
-            "detonate",
-            "--no-policy",
-            "--format",
-            "json",
-            "--timeout",
-            "60",
-        ])
-        .arg(repo_root().join("fixtures").join(fixture))
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run aigis detonate: {e}"));
-    let doc: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
-        panic!(
-            "stdout is not JSON ({e}); stderr: {}",
-            String::from_utf8_lossy(&out.stderr)
-        )
-    });
-    (out.status.code().unwrap_or(-1), doc)
+    let (code, doc, _) = detonate_with(fixture, &["--timeout", "60"]);
+    (code, doc)
 }
 
 /// (rule, severity, message) of the runtime findings.
@@ -182,7 +165,8 @@ fn processes_with(needle: &str) -> Vec<String> {
     found
 }
 
-fn detonate_with(fixture: &str, extra: &[&str]) -> (Value, std::time::Duration) {
+/// `aigis detonate` on a fixture with extra arguments: exit code, JSON report, wall time.
+fn detonate_with(fixture: &str, extra: &[&str]) -> (i32, Value, std::time::Duration) {
     let start = std::time::Instant::now();
     let out = aigis_command()
         .args(["detonate", "--no-policy", "--format", "json"])
@@ -197,14 +181,14 @@ fn detonate_with(fixture: &str, extra: &[&str]) -> (Value, std::time::Duration) 
             String::from_utf8_lossy(&out.stderr)
         )
     });
-    (doc, took)
+    (out.status.code().unwrap_or(-1), doc, took)
 }
 
 /// Containment: a payload that sleeps forever is killed at the time limit, one that leaves a
 /// process behind has it torn down with the sandbox, one that asks for a terabyte is stopped by
 /// the memory limit — and nothing of them is left running on the host.
 pub(crate) fn the_sandbox_is_torn_down_whatever_the_payload_does() {
-    let (doc, took) = detonate_with("detonate/sleep_forever.pkl", &["--timeout", "3"]);
+    let (_, doc, took) = detonate_with("detonate/sleep_forever.pkl", &["--timeout", "3"]);
     assert_eq!(doc["detonation"]["exit"]["kind"], "timed_out", "{doc}");
     assert!(
         runtime(&doc)
@@ -218,7 +202,7 @@ pub(crate) fn the_sandbox_is_torn_down_whatever_the_payload_does() {
         took.as_millis()
     );
 
-    let (doc, took) = detonate_with("detonate/linger_in_background.pkl", &["--timeout", "30"]);
+    let (_, doc, took) = detonate_with("detonate/linger_in_background.pkl", &["--timeout", "30"]);
     assert!(
         runtime(&doc)
             .iter()
@@ -234,7 +218,7 @@ pub(crate) fn the_sandbox_is_torn_down_whatever_the_payload_does() {
         took.as_millis()
     );
 
-    let (doc, _) = detonate_with("detonate/fill_memory.pkl", &["--memory", "512"]);
+    let (_, doc, _) = detonate_with("detonate/fill_memory.pkl", &["--memory", "512"]);
     assert!(
         runtime(&doc)
             .iter()

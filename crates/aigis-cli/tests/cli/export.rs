@@ -29,14 +29,18 @@ fn export(args: &[&str]) -> String {
     String::from_utf8(out.stdout).unwrap_or_else(|e| panic!("{e}"))
 }
 
-fn validate(schema_file: &str, document: &Value) {
+/// The vendored schema `schema_file`, compiled.
+fn validator(schema_file: &str) -> jsonschema::Validator {
     let text = std::fs::read_to_string(sensors_dir().join(schema_file))
         .unwrap_or_else(|e| panic!("{schema_file}: {e}"));
     let schema: Value = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}"));
-    let validator = jsonschema::options()
+    jsonschema::options()
         .build(&schema)
-        .unwrap_or_else(|e| panic!("schema {schema_file}: {e}"));
-    let errors: Vec<String> = validator
+        .unwrap_or_else(|e| panic!("schema {schema_file}: {e}"))
+}
+
+fn validate(schema_file: &str, document: &Value) {
+    let errors: Vec<String> = validator(schema_file)
         .iter_errors(document)
         .map(|e| format!("{e} at {}", e.instance_path()))
         .collect();
@@ -90,12 +94,7 @@ pub(crate) fn falco_rules_follow_falcos_schema_and_fields() {
     validate("falco_rule_schema.json", &doc);
     same_document(&export(&["falco", &dir]), &doc);
     // The schema can refuse: a priority Falco does not have.
-    let text = std::fs::read_to_string(sensors_dir().join("falco_rule_schema.json"))
-        .unwrap_or_else(|e| panic!("{e}"));
-    let schema: Value = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}"));
-    let validator = jsonschema::options()
-        .build(&schema)
-        .unwrap_or_else(|e| panic!("{e}"));
+    let validator = validator("falco_rule_schema.json");
     let mut broken = doc.clone();
     if let Some(rule) = broken
         .as_array_mut()
@@ -258,13 +257,7 @@ pub(crate) fn tetragon_policy_follows_the_crd_schema() {
     let mut broken: Value = serde_json::from_str(&export(&["tetragon", "--format", "json", &dir]))
         .unwrap_or_else(|e| panic!("{e}"));
     broken["spec"]["kprobes"][0]["args"][0]["type"] = Value::String("no-such-type".into());
-    let text = std::fs::read_to_string(sensors_dir().join("tetragon_tracingpolicy_schema.json"))
-        .unwrap_or_else(|e| panic!("{e}"));
-    let schema: Value = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}"));
-    let validator = jsonschema::options()
-        .build(&schema)
-        .unwrap_or_else(|e| panic!("{e}"));
-    assert!(!validator.is_valid(&broken));
+    assert!(!validator("tetragon_tracingpolicy_schema.json").is_valid(&broken));
 }
 
 pub(crate) fn export_watches_the_models_the_inventory_holds() {
