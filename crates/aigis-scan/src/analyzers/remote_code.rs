@@ -388,6 +388,10 @@ const METADATA_CONFIGS: &[&str] = &["generation_config.json", "adapter_config.js
 /// Checks a model-folder config's strings with [`crate::secrets::check_json`]; whether that
 /// found anything.
 fn metadata_strings(input: &Input<'_>, bytes: &[u8], cx: &mut Context<'_>) -> bool {
+    // Inside an archive a `config.json` is its format's own (a `.keras` zip's is judged there).
+    if cx.depth() != 0 {
+        return false;
+    }
     let name = input.name.map(str::to_owned).or_else(|| {
         cx.file_path()
             .and_then(Path::file_name)
