@@ -708,10 +708,10 @@ mod tests {
     #[test]
     fn redaction_keeps_prefix_and_last_four() {
         assert_eq!(
-            redact("hf_AbCdEfGhIjKlMnOpQrStUvWxYzAbwxyz", 3),
+            redact("hf_AbCdEfGhIjKlMnOpQrStUvWxYzAbCdwxyz", 3),
             "hf_Ab…wxyz"
         );
-        let text = "key hf_AbCdEfGhIjKlMnOpQrStUvWxYzAbwxyz end";
+        let text = "key hf_AbCdEfGhIjKlMnOpQrStUvWxYzAbCdwxyz end";
         assert_eq!(redact_text(text), "key hf_Ab…wxyz end");
     }
 
