@@ -577,12 +577,7 @@ pub fn run_with_registry(
     }
 
     // Policy: license conditions per model, then overrides and suppressions over everything.
-    licenses::check(
-        &policy,
-        &mut results,
-        &on_disk,
-        options.depth == Depth::Full,
-    );
+    licenses::check(policy, &mut results, &on_disk, options.depth == Depth::Full);
     let applied = policy.apply(&mut results, Date::today());
     warnings.extend(applied.warnings);
     for target in &empty_targets {
