@@ -25,6 +25,7 @@ mod cache;
 mod changed;
 mod file;
 mod image;
+mod licenses;
 mod load_sites;
 mod locations;
 mod pool;
@@ -575,7 +576,8 @@ pub fn run_with_registry(
         ));
     }
 
-    // Policy.
+    // Policy: license conditions per model, then overrides and suppressions over everything.
+    licenses::check(policy, &mut results, &on_disk, options.depth == Depth::Full);
     let applied = policy.apply(&mut results, Date::today());
     warnings.extend(applied.warnings);
     for target in &empty_targets {

@@ -33,6 +33,8 @@ pub struct HfConfig {
     pub dtype: Option<String>,
     /// `transformers_version`: the folder was written by transformers.
     pub transformers_version: Option<String>,
+    /// `license`, when the config declares one.
+    pub license: Option<String>,
 }
 
 impl HfConfig {
@@ -51,6 +53,7 @@ impl HfConfig {
                 .or_else(|| str_at(&v, "dtype"))
                 .map(str::to_string),
             transformers_version: str_at(&v, "transformers_version").map(str::to_string),
+            license: str_at(&v, "license").map(str::to_string),
         })
     }
 }

@@ -11,6 +11,7 @@ pub mod candidate;
 pub mod card;
 pub mod facts;
 pub mod host;
+pub mod license;
 pub mod model;
 pub mod provenance;
 pub mod sensors;

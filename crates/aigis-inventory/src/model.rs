@@ -116,6 +116,10 @@ pub struct Model {
     /// The model card's front-matter.
     #[serde(skip_serializing_if = "ModelCard::is_empty")]
     pub card: ModelCard,
+    /// The declared license as an SPDX expression (see [`crate::license`]): from the card, else
+    /// `config.json`, else a weight header (GGUF `general.license`, safetensors metadata).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub license: Option<String>,
     /// Other facts (ONNX opset, GGUF name, MLflow flavors, Triton platform…).
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub metadata: BTreeMap<String, String>,
@@ -445,6 +449,7 @@ fn describe(kind: Kind, path: &Path, members: &[usize], entries: &[Entry]) -> Mo
         dtypes: BTreeSet::new(),
         quantization: None,
         card: ModelCard::default(),
+        license: None,
         metadata: BTreeMap::new(),
         size: 0,
         scanned: files
@@ -494,11 +499,15 @@ fn describe(kind: Kind, path: &Path, members: &[usize], entries: &[Entry]) -> Mo
         if let Some(dtype) = config.dtype {
             model.metadata.insert("config_dtype".into(), dtype);
         }
+        if let Some(license) = config.license {
+            model.metadata.insert("license".into(), license);
+        }
     }
     if let Some(card) = find("README.md") {
         let text = read_small(&card.real, MAX_CARD_BYTES as u64).unwrap_or_default();
         model.card = ModelCard::parse(&text);
     }
+    model.license = model.license().and_then(crate::license::normalise);
     let dir_name = name_of(path).to_string();
     match &kind {
         Kind::Ollama { name, tag } => {

@@ -147,7 +147,15 @@ pub struct Options {
     pub deadline: Option<std::time::Instant>,
     /// Record the program the loader runs ([`PickleScan::program`]), for `aigis inspect`.
     pub trace: bool,
+    /// Collect the string constants this filter accepts into [`PickleScan::strings`] (bounded
+    /// by [`MAX_STRINGS`] and [`MAX_STRING_BYTES`]), for scanners of secrets and indicators.
+    pub collect_strings: Option<fn(&str) -> bool>,
 }
+
+/// Most strings [`Options::collect_strings`] keeps.
+pub const MAX_STRINGS: usize = 256;
+/// Most bytes of strings [`Options::collect_strings`] keeps (a longer string is cut).
+pub const MAX_STRING_BYTES: usize = 64 * 1024;
 
 /// What one step of a traced program does (see [`Options::trace`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -434,6 +442,9 @@ pub struct PickleScan {
     pub program: Vec<Step>,
     /// Steps past [`MAX_STEPS`] were left out of `program`.
     pub program_truncated: bool,
+    /// With [`Options::collect_strings`]: the distinct string constants the filter accepted,
+    /// in first-seen order, at most [`MAX_STRINGS`] and [`MAX_STRING_BYTES`] in all.
+    pub strings: Vec<String>,
 }
 
 impl PickleScan {

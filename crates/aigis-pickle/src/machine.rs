@@ -177,6 +177,36 @@ struct Ctx<'o> {
     /// A stream needed the content of a value it had elided: read everything again in full
     /// detail.
     needs_detail: bool,
+    /// With [`Options::collect_strings`]: the strings kept so far, and their bytes.
+    strings: Vec<String>,
+    strings_seen: HashSet<String>,
+    string_bytes: usize,
+}
+
+impl Ctx<'_> {
+    /// Keeps a string constant for [`Options::collect_strings`], within its bounds.
+    fn note_string(&mut self, v: &Value) {
+        let Some(accept) = self.opts.collect_strings else {
+            return;
+        };
+        let Value::Str(s) = v else {
+            return;
+        };
+        let room = crate::MAX_STRING_BYTES.saturating_sub(self.string_bytes);
+        if self.strings.len() >= crate::MAX_STRINGS || room == 0 || !accept(s) {
+            return;
+        }
+        let mut end = s.len().min(room);
+        while !s.is_char_boundary(end) {
+            end -= 1;
+        }
+        let kept = &s[..end];
+        if !self.strings_seen.contains(kept) {
+            self.string_bytes += kept.len();
+            self.strings_seen.insert(kept.to_owned());
+            self.strings.push(kept.to_owned());
+        }
+    }
 }
 
 /// Streams parsed from one feed.
@@ -224,6 +254,9 @@ pub(crate) fn scan_input(input: &dyn ReadAt, start: u64, opts: &Options) -> Pick
         program: Vec::new(),
         program_truncated: false,
         needs_detail: false,
+        strings: Vec::new(),
+        strings_seen: HashSet::new(),
+        string_bytes: 0,
     };
     let mut fetched: u64 = 0;
     let mut readings: Vec<Reading> = Vec::new();
@@ -263,6 +296,7 @@ pub(crate) fn scan_input(input: &dyn ReadAt, start: u64, opts: &Options) -> Pick
     }
     let mut scan = merge(readings, unexplored);
     scan.globals = std::mem::take(&mut ctx.globals);
+    scan.strings = std::mem::take(&mut ctx.strings);
     scan.bytes_consumed = fetched.saturating_add(ctx.nested_fetched);
     scan
 }
@@ -420,6 +454,7 @@ fn merge(mut readings: Vec<Reading>, unexplored: usize) -> PickleScan {
         joblib_arrays,
         program: main.program,
         program_truncated: main.program_truncated,
+        strings: Vec::new(),
     }
 }
 
@@ -1238,37 +1273,46 @@ impl<'c, 'o, 'i> Machine<'c, 'o, 'i> {
             op::STRING => {
                 let line = self.line(feed)?;
                 let s = text::string_arg(&line.data, line.at_eof).map_err(bad)?;
-                self.push_value(Value::Str(s))?;
+                let v = Value::Str(s);
+                self.ctx.note_string(&v);
+                self.push_value(v)?;
             }
             op::BINSTRING => {
                 let n = i32::from_le_bytes(feed.array::<4>()?);
                 let n = u64::try_from(n).map_err(|_| ProblemKind::BadLength(i128::from(n)))?;
                 let v = self.latin1_text(feed, n)?;
+                self.ctx.note_string(&v);
                 self.push_value(v)?;
             }
             op::SHORT_BINSTRING => {
                 let n = u64::from(feed.u8()?);
                 let v = self.latin1_text(feed, n)?;
+                self.ctx.note_string(&v);
                 self.push_value(v)?;
             }
             op::UNICODE => {
                 let line = self.line(feed)?;
                 let s = text::unicode_arg(&line.data, line.at_eof).map_err(bad)?;
-                self.push_value(Value::Str(s))?;
+                let v = Value::Str(s);
+                self.ctx.note_string(&v);
+                self.push_value(v)?;
             }
             op::SHORT_BINUNICODE => {
                 let n = u64::from(feed.u8()?);
                 let v = self.text(feed, n)?;
+                self.ctx.note_string(&v);
                 self.push_value(v)?;
             }
             op::BINUNICODE => {
                 let n = u64::from(u32::from_le_bytes(feed.array::<4>()?));
                 let v = self.text(feed, n)?;
+                self.ctx.note_string(&v);
                 self.push_value(v)?;
             }
             op::BINUNICODE8 => {
                 let n = u64::from_le_bytes(feed.array::<8>()?);
                 let v = self.text(feed, n)?;
+                self.ctx.note_string(&v);
                 self.push_value(v)?;
             }
             op::SHORT_BINBYTES => {

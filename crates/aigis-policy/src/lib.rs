@@ -75,6 +75,8 @@ pub struct Policy {
     pub discover_roots: Vec<PathBuf>,
     /// Where to send what a run found (`[[webhook]]`).
     pub webhooks: Vec<Webhook>,
+    /// License conditions on models (`deny_licenses`, `allow_licenses`, `require_license`).
+    pub licenses: LicensePolicy,
 }
 
 /// Events a webhook can receive.
@@ -356,6 +358,9 @@ impl fmt::Display for PathGlob {
         f.write_str(&self.pattern)
     }
 }
+
+mod license;
+pub use license::{LicenseGlob, LicensePolicy, RequireLicense};
 
 #[cfg(test)]
 mod tests;

@@ -33,6 +33,11 @@ struct RawPolicy {
     discover_roots: Vec<String>,
     #[serde(default)]
     webhook: Vec<Spanned<RawWebhook>>,
+    #[serde(default)]
+    deny_licenses: Vec<Spanned<String>>,
+    #[serde(default)]
+    allow_licenses: Vec<Spanned<String>>,
+    require_license: Option<Spanned<toml::Value>>,
 }
 
 #[derive(Deserialize)]
@@ -184,6 +189,7 @@ pub(crate) fn parse(text: &str, origin: &str) -> Result<Policy, PolicyError> {
             policy.webhooks.push(hook);
         }
     }
+    licenses(&mut check, &raw, &mut policy);
     if check.diagnostics.is_empty() {
         Ok(policy)
     } else {
@@ -191,6 +197,60 @@ pub(crate) fn parse(text: &str, origin: &str) -> Result<Policy, PolicyError> {
             origin: origin.to_string(),
             diagnostics: check.diagnostics,
         })
+    }
+}
+
+/// `deny_licenses`/`allow_licenses` (globs over SPDX ids) and `require_license` (`true`,
+/// `false` or a list of path globs).
+fn licenses(check: &mut Checker<'_>, raw: &RawPolicy, policy: &mut Policy) {
+    for (list, key, deny) in [
+        (&raw.deny_licenses, "deny_licenses", true),
+        (&raw.allow_licenses, "allow_licenses", false),
+    ] {
+        for pattern in list {
+            let text = pattern.get_ref();
+            let valid_chars = text
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "-.+*?[]!".contains(c));
+            if text.is_empty() || !valid_chars {
+                check.error(
+                    pattern.span(),
+                    format!("{key}: `{text}` is not an SPDX license id or a glob over ids"),
+                );
+                continue;
+            }
+            match crate::LicenseGlob::new(text) {
+                Ok(glob) if deny => policy.licenses.deny.push(glob),
+                Ok(glob) => policy.licenses.allow.push(glob),
+                Err(err) => check.error(pattern.span(), format!("{key}: {err}")),
+            }
+        }
+    }
+    if let Some(require) = &raw.require_license {
+        match require.get_ref() {
+            toml::Value::Boolean(true) => policy.licenses.require = crate::RequireLicense::All,
+            toml::Value::Boolean(false) => {}
+            toml::Value::Array(items) => {
+                let mut globs = Vec::new();
+                for item in items {
+                    match item.as_str().map(PathGlob::new) {
+                        Some(Ok(glob)) => globs.push(glob),
+                        Some(Err(err)) => {
+                            check.error(require.span(), format!("require_license: {err}"));
+                        }
+                        None => check.error(
+                            require.span(),
+                            "require_license: a list holds path globs (strings)",
+                        ),
+                    }
+                }
+                policy.licenses.require = crate::RequireLicense::Paths(globs);
+            }
+            _ => check.error(
+                require.span(),
+                "require_license: `true`, `false` or a list of path globs",
+            ),
+        }
     }
 }
 

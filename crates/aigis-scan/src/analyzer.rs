@@ -296,6 +296,7 @@ impl<'a> Context<'a> {
     /// its rule, its severity and its location. The same finding twice is recorded once.
     pub fn record(&mut self, mut finding: Finding, offset: Option<u64>) {
         finding.location = self.location(offset);
+        let finding = redacted(finding);
         if !self.findings.contains(&finding) {
             self.findings.push(finding);
         }
@@ -304,6 +305,7 @@ impl<'a> Context<'a> {
     /// Records a finding whose location is already set (the same finding twice is recorded
     /// once).
     pub fn record_at(&mut self, finding: Finding) {
+        let finding = redacted(finding);
         if !self.findings.contains(&finding) {
             self.findings.push(finding);
         }
@@ -320,6 +322,7 @@ impl<'a> Context<'a> {
         } else {
             format!("{path} @ {at}")
         });
+        let finding = redacted(finding);
         if !self.findings.contains(&finding) {
             self.findings.push(finding);
         }
@@ -488,7 +491,22 @@ impl<'a> Context<'a> {
     }
 
     /// Consumes the context, returning its findings, model facts and why it is incomplete.
-    pub fn finish(self) -> (Vec<Finding>, ModelInfo, Option<String>) {
+    pub fn finish(mut self) -> (Vec<Finding>, ModelInfo, Option<String>) {
+        for value in self.model.metadata.values_mut() {
+            if !crate::secrets::secrets_in(value).is_empty() {
+                *value = crate::secrets::redact_text(value);
+            }
+        }
         (self.findings, self.model, self.incomplete)
     }
+}
+
+/// A finding with every secret in its message and indicators redacted: model content quoted in
+/// a report never carries a credential in full.
+fn redacted(mut finding: Finding) -> Finding {
+    finding.message = crate::secrets::redact_text(&finding.message);
+    for indicator in &mut finding.indicators {
+        *indicator = crate::secrets::redact_text(indicator);
+    }
+    finding
 }

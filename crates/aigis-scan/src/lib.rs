@@ -32,6 +32,7 @@ pub mod python;
 mod result;
 pub mod rules;
 mod scanner;
+pub mod secrets;
 mod severity;
 mod source;
 

@@ -544,6 +544,30 @@ rules! {
         "A recorded scan (`--record`) found content at a path, bucket object or hub file different from what the inventory recorded there before. Models are replaced legitimately, but a model silently swapped where others can write (a world-writable folder, a publicly writable bucket) is how a reviewed model becomes a malicious one. Critical when others can write the location or the new content is rated worse than the old; high when the new content is rated high or worse; medium otherwise. The finding names the old and new SHA-256 and verdicts; `aigis inventory changes` lists every replacement.",
         "Confirm who replaced the model and why (deployment logs, bucket access logs); restore the recorded content if the change was not expected; close the write access of others to the location.",
         SUPPLY_CHAIN;
+    /// A credential (API key, token, private key) stored in a model's metadata.
+    MetadataSecret = "METADATA-SECRET", Medium,
+        "Credential embedded in a model",
+        "A model's metadata (GGUF key/values, safetensors `__metadata__`, ONNX `metadata_props` or `doc_string`, a Keras or Hugging Face config, a pickle's string constants) holds a credential in a format recognised exactly: an AWS access key id, a GitHub token (checksum verified), a Hugging Face, OpenAI, Slack or Google API key, a private key, a JSON Web Token. Whoever downloads the model has the credential. Documented example keys (`AKIAIOSFODNN7EXAMPLE`) are not reported. The evidence is redacted in every report (the prefix and the last four characters).",
+        "Revoke and rotate the credential now, then remove it from the file and publish a clean copy; check where the model was published and who downloaded it.",
+        &["CWE-798: Use of Hard-coded Credentials", "CWE-200: Exposure of Sensitive Information to an Unauthorized Actor", "OWASP LLM02:2025 Sensitive Information Disclosure"];
+    /// A URL or IP address in model metadata outside documentation.
+    MetadataNetworkIndicator = "METADATA-NETWORK-INDICATOR", Low,
+        "Network address in model metadata",
+        "A model's metadata or a pickle's string constants name a network address: an IP address literal, or a URL to a host that is not a hub, code host or paper site (those are provenance and not reported, as are links in a model card). Low for an IP address or a URL in a pickle; info for a URL in other metadata. On its own it runs nothing; beside other findings it says where a payload calls home.",
+        "Check that the address belongs to the model's publisher; an unknown host or a bare IP address in a model is worth a look at what else the file does.",
+        &["CWE-506: Embedded Malicious Code", "MITRE ATLAS AML.T0010: ML Supply Chain Compromise"];
+    /// A model whose license the policy denies.
+    LicenseDenied = "LICENSE-DENIED", High,
+        "Model license denied by policy",
+        "The model declares a license (model card front-matter, `config.json`, GGUF `general.license`, safetensors metadata, normalised to an SPDX expression) that the policy's `deny_licenses` matches, or that `allow_licenses` does not list.",
+        "Replace the model with one whose license your use allows, or change the policy after legal review.",
+        &["NIST AI RMF 1.0 GOVERN 6.1: policies address AI risks of third-party entities, including intellectual property", "EU AI Act Art. 53(1)(c): copyright policy of general-purpose AI model providers"];
+    /// A model without a license where the policy requires one.
+    LicenseUnknown = "LICENSE-UNKNOWN", Medium,
+        "Model without a declared license",
+        "The policy's `require_license` covers this model, and neither its card, its `config.json` nor its weight headers declare a license (or only `other`/`unknown`).",
+        "Find the model's license from its publisher and record it in the card front-matter (`license:`), or exempt the path in the policy.",
+        &["NIST AI RMF 1.0 GOVERN 6.1: policies address AI risks of third-party entities, including intellectual property"];
 }
 
 impl RuleId {

@@ -16,6 +16,7 @@ mod fixtures;
 mod golden;
 mod inspect;
 mod inventory;
+mod metadata;
 mod policy;
 mod record;
 #[cfg(feature = "remote")]
@@ -32,6 +33,22 @@ use aigis_testkit::{Test, Tool};
 
 fn main() -> std::process::ExitCode {
     aigis_testkit::run(vec![
+        Test::new(
+            "metadata::secrets_are_found_and_redacted_in_every_format",
+            metadata::secrets_are_found_and_redacted_in_every_format,
+        ),
+        Test::new(
+            "metadata::look_alikes_are_silent",
+            metadata::look_alikes_are_silent,
+        ),
+        Test::new(
+            "metadata::licenses_are_in_the_models_json_and_the_boms",
+            metadata::licenses_are_in_the_models_json_and_the_boms,
+        ),
+        Test::new(
+            "metadata::license_policy_denies_and_requires",
+            metadata::license_policy_denies_and_requires,
+        ),
         Test::new(
             "code::a_load_site_is_linked_to_the_model_it_loads",
             code::a_load_site_is_linked_to_the_model_it_loads,

@@ -61,6 +61,8 @@ const FROM_THE_ENVIRONMENT: &[(&str, &str)] = &[
         "crates/aigis-cli/tests/cli/fail_closed.rs",
     ),
     ("MODEL-REPLACED", "crates/aigis-cli/tests/cli/record.rs"),
+    ("LICENSE-DENIED", "crates/aigis-cli/tests/cli/metadata.rs"),
+    ("LICENSE-UNKNOWN", "crates/aigis-cli/tests/cli/metadata.rs"),
 ];
 
 pub(crate) fn every_rule_is_produced_by_a_fixture_or_a_named_test() {

@@ -16,10 +16,17 @@ fn sha_hashes(sha: Option<&String>) -> Option<Value> {
     sha.map(|s| json!([{ "alg": "SHA-256", "content": s }]))
 }
 
-fn license(tag: &str) -> Value {
-    match spdx_license_id(tag) {
-        Some(id) => json!([{ "license": { "id": id } }]),
-        None => json!([{ "license": { "name": tag } }]),
+/// CycloneDX `licenses` for a declared license: an SPDX-listed id as `license.id`, another
+/// expression as `expression`, no assertion as the name the model declared.
+fn license(tag: &str, expression: Option<&str>) -> Value {
+    match expression {
+        Some(expr) if expr != crate::license::NOASSERTION => {
+            match crate::license::single_spdx_id(expr).or_else(|| spdx_license_id(expr)) {
+                Some(id) => json!([{ "license": { "id": id } }]),
+                None => json!([{ "expression": expr }]),
+            }
+        }
+        _ => json!([{ "license": { "name": tag } }]),
     }
 }
 
@@ -169,7 +176,7 @@ fn model_component(index: usize, model: &Model) -> Value {
         c["hashes"] = h;
     }
     if let Some(tag) = model.license() {
-        c["licenses"] = license(tag);
+        c["licenses"] = license(tag, model.license.as_deref());
     }
     if let Some(p) = &model.provenance
         && p.source == crate::SourceKind::HuggingFace

@@ -185,7 +185,10 @@ impl Writer {
                 "type": "simplelicensing_LicenseExpression",
                 "spdxId": license,
                 "creationInfo": "_:creationinfo",
-                "simplelicensing_licenseExpression": license_expression(tag),
+                "simplelicensing_licenseExpression": model
+                    .license
+                    .clone()
+                    .unwrap_or_else(|| license_expression(tag)),
             }));
             self.relate(&id, "hasDeclaredLicense", vec![license]);
         }

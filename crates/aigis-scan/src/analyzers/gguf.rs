@@ -772,6 +772,7 @@ pub(crate) fn analyze_source(source: &dyn ByteSource, base: u64, cx: &mut Contex
         }
     }
     record_model(&header, cx);
+    metadata_strings(&header, cx);
     for (msg, at) in refused {
         cx.malformed(
             RuleId::FormatMalformed,
@@ -803,6 +804,24 @@ pub(crate) fn analyze_source(source: &dyn ByteSource, base: u64, cx: &mut Contex
         None => {}
     }
     check_tensors(&header, source.len(), base, cx);
+}
+
+/// Secrets and network indicators in the string metadata (the tokenizer's vocabulary and
+/// templates excepted: templates are judged as templates, vocabularies are not metadata).
+fn metadata_strings(header: &Header, cx: &mut Context<'_>) {
+    for kv in &header.values {
+        if kv.key.starts_with("tokenizer.") {
+            continue;
+        }
+        if let Value::Str(text) = &kv.value {
+            let field = format!("GGUF `{}`", kv.key);
+            crate::secrets::check_value(cx, crate::secrets::Place::Metadata, &field, text, None);
+        }
+        if crate::secrets::worth_checking(&kv.key) {
+            let field = "a GGUF metadata key";
+            crate::secrets::check_value(cx, crate::secrets::Place::Metadata, field, &kv.key, None);
+        }
+    }
 }
 
 fn record_model(header: &Header, cx: &mut Context<'_>) {

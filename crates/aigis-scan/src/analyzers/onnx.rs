@@ -23,6 +23,7 @@
 
 use super::protobuf::{self, Kind, PruneError, PruneLimits, Schema};
 use crate::analyzer::{Analyzer, Context, Input};
+use crate::secrets::{self, Place};
 use crate::{ByteSource, Finding, Format, RuleId, Severity};
 use aigis_proto::onnx::{FunctionProto, GraphProto, ModelProto, NodeProto, TensorProto};
 use aigis_proto::prost::Message;
@@ -367,6 +368,7 @@ impl Analyzer for OnnxAnalyzer {
         if !plausible {
             return None;
         }
+        metadata_strings(input.source, cx);
         let mut walk = Walk::new(&model);
         if let Some(graph) = &model.graph {
             walk.graph(graph, 0);
@@ -461,6 +463,94 @@ fn has_ir_version(source: &dyn ByteSource) -> bool {
         .any(|&(number, wire, value)| {
             number == 1 && wire == 0 && (1..=MAX_IR_VERSION as u64).contains(&value)
         })
+}
+
+/// Checks the model's `doc_string` (field 6) and `metadata_props` (field 14, `key`/`value`
+/// entries) for secrets and network indicators. Walks the top-level fields through small reads;
+/// every other body is skipped by its length, never read.
+fn metadata_strings(source: &dyn ByteSource, cx: &mut Context<'_>) {
+    const MAX_BODY: u64 = 1 << 20;
+    let end = source.len();
+    let mut pos = 0u64;
+    for _ in 0..4096 {
+        if pos >= end {
+            break;
+        }
+        let Ok(head) = source.read_vec(pos, 20) else {
+            break;
+        };
+        let mut at = 0usize;
+        let Some(key) = protobuf::read_varint(&head, &mut at) else {
+            break;
+        };
+        let (number, wire) = (key >> 3, key & 7);
+        let skip = match wire {
+            0 => {
+                if protobuf::read_varint(&head, &mut at).is_none() {
+                    break;
+                }
+                0
+            }
+            1 => 8,
+            5 => 4,
+            2 => {
+                let Some(len) = protobuf::read_varint(&head, &mut at) else {
+                    break;
+                };
+                len
+            }
+            _ => break,
+        };
+        let body_at = pos + at as u64;
+        if wire == 2 && (number == 6 || number == 14) && skip <= MAX_BODY {
+            let Ok(body) = source.read_vec(body_at, skip as usize) else {
+                break;
+            };
+            if number == 6 {
+                let text = String::from_utf8_lossy(&body);
+                secrets::check_value(cx, Place::Metadata, "ONNX doc_string", &text, Some(body_at));
+            } else {
+                let mut key = String::new();
+                let mut value = String::new();
+                let mut i = 0usize;
+                while i < body.len() {
+                    let Some(k) = protobuf::read_varint(&body, &mut i) else {
+                        break;
+                    };
+                    if k & 7 != 2 {
+                        break;
+                    }
+                    let Some(len) = protobuf::read_varint(&body, &mut i) else {
+                        break;
+                    };
+                    let Some(bytes) = usize::try_from(len)
+                        .ok()
+                        .and_then(|len| body.get(i..i.checked_add(len)?))
+                    else {
+                        break;
+                    };
+                    i += bytes.len();
+                    match k >> 3 {
+                        1 => key = String::from_utf8_lossy(bytes).into_owned(),
+                        2 => value = String::from_utf8_lossy(bytes).into_owned(),
+                        _ => {}
+                    }
+                }
+                let field = format!("ONNX metadata_props `{key}`");
+                secrets::check_value(cx, Place::Metadata, &field, &value, Some(body_at));
+                if secrets::worth_checking(&key) {
+                    secrets::check_value(
+                        cx,
+                        Place::Metadata,
+                        "ONNX metadata_props key",
+                        &key,
+                        Some(body_at),
+                    );
+                }
+            }
+        }
+        pos = body_at.saturating_add(skip);
+    }
 }
 
 /// Why an external-data location escapes the model folder, if it does.

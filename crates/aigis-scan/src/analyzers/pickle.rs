@@ -69,6 +69,7 @@ pub(crate) fn run(source: &dyn ByteSource, start: u64, cx: &Context<'_>) -> Pick
         limits: cx.limits().pickle.clone(),
         deadline: Some(cx.deadline()),
         trace: cx.options().trace,
+        collect_strings: Some(crate::secrets::worth_checking),
     };
     aigis_pickle::scan(source, start, &options)
 }
@@ -95,6 +96,21 @@ pub(crate) fn report(scan: &PickleScan, cx: &mut Context<'_>) {
             .with_severity(severity(verdict.risk))
             .with_indicators(verdict.iocs.clone());
         cx.record(finding, Some(verdict.offset));
+    }
+    for text in &scan.strings {
+        // A string a verdict already quotes as an indicator is not repeated.
+        let quoted = scan
+            .verdicts
+            .iter()
+            .flat_map(|v| &v.iocs)
+            .any(|ioc| text.contains(ioc.as_str()));
+        let place = crate::secrets::Place::PickleString;
+        let field = "a pickle string constant";
+        if quoted {
+            crate::secrets::check_secrets(cx, field, text, None);
+        } else {
+            crate::secrets::check_value(cx, place, field, text, None);
+        }
     }
     if let Some(after) = &scan.after_stop {
         // Info: legacy torch formats put raw data after their pickles (a tar's `storages` and

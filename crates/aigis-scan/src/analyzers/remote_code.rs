@@ -319,15 +319,17 @@ impl Analyzer for AutoMapConfigAnalyzer {
             .source
             .read_vec(0, usize::try_from(MAX_READ).unwrap_or(usize::MAX))
             .ok()?;
+        // The configs of a model folder: secrets and network addresses in their values.
+        let secrets_found = metadata_strings(input, &bytes, cx);
         // Parsed only when the key can be there: spelled out, or behind a `\u` escape.
         if memchr::memmem::find(&bytes, b"auto_map").is_none()
             && memchr::memmem::find(&bytes, b"\\u").is_none()
         {
-            return None;
+            return secrets_found.then_some(Format::TransformersConfig);
         }
         let decoded = crate::loaders::json::loads_bytes(&bytes, 4).ok()?;
         let Some(Value::Object(map)) = decoded.value.get("auto_map") else {
-            return None;
+            return secrets_found.then_some(Format::TransformersConfig);
         };
         let mut local = BTreeSet::new();
         let mut any = false;
@@ -356,7 +358,7 @@ impl Analyzer for AutoMapConfigAnalyzer {
             }
         }
         if !any {
-            return None;
+            return secrets_found.then_some(Format::TransformersConfig);
         }
         if !local.is_empty() {
             let modules: Vec<String> = local
@@ -377,6 +379,38 @@ impl Analyzer for AutoMapConfigAnalyzer {
             .analyze(input, cx)
             .or(Some(Format::TransformersConfig))
     }
+}
+
+/// Model-folder configs checked for secrets and network addresses (`config.json`,
+/// `generation_config.json` and the configs above).
+const METADATA_CONFIGS: &[&str] = &["generation_config.json", "adapter_config.json"];
+
+/// Checks a model-folder config's strings with [`crate::secrets::check_json`]; whether that
+/// found anything.
+fn metadata_strings(input: &Input<'_>, bytes: &[u8], cx: &mut Context<'_>) -> bool {
+    // Inside an archive a `config.json` is its format's own (a `.keras` zip's is judged there).
+    if cx.depth() != 0 {
+        return false;
+    }
+    let name = input.name.map(str::to_owned).or_else(|| {
+        cx.file_path()
+            .and_then(Path::file_name)
+            .map(|n| n.to_string_lossy().into_owned())
+    });
+    let name = name.unwrap_or_default();
+    let base = name.rsplit('/').next().unwrap_or(&name);
+    if !CONFIGS.contains(&base) && !METADATA_CONFIGS.contains(&base) {
+        return false;
+    }
+    if !crate::secrets::worth_checking(&String::from_utf8_lossy(bytes)) {
+        return false;
+    }
+    let Ok(decoded) = crate::loaders::json::loads_bytes(bytes, 64) else {
+        return false;
+    };
+    let before = cx.findings().len();
+    crate::secrets::check_json(cx, base, &decoded.value);
+    cx.findings().len() > before
 }
 
 #[cfg(test)]

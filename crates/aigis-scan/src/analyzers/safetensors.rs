@@ -205,6 +205,21 @@ fn check(input: &Input<'_>, cx: &mut Context<'_>) -> Result<(), Problem> {
                 if key == "format" {
                     cx.model().metadata.insert("format".into(), v.to_string());
                 }
+                if key == "license" {
+                    cx.model().metadata.insert("license".into(), v.to_string());
+                }
+                let field = format!("safetensors __metadata__ `{key}`");
+                crate::secrets::check_value(cx, crate::secrets::Place::Metadata, &field, v, None);
+                if crate::secrets::worth_checking(key) {
+                    let field = "safetensors __metadata__ key";
+                    crate::secrets::check_value(
+                        cx,
+                        crate::secrets::Place::Metadata,
+                        field,
+                        key,
+                        None,
+                    );
+                }
             }
             continue;
         }

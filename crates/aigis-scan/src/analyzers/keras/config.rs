@@ -210,6 +210,7 @@ pub(crate) fn parse_python_json(
 /// Walks a parsed config.
 pub(crate) fn check_config(config: &Value, dialect: Dialect, cx: &mut Context<'_>) -> ConfigFacts {
     let mut facts = ConfigFacts::default();
+    crate::secrets::check_json(cx, "Keras config", config);
     if let Some(top) = config.as_object() {
         facts.architecture = str_of(top, "class_name").map(str::to_string);
         facts.name = top
