@@ -425,6 +425,9 @@ def cmd_report(args):
             "PASS" if w < 0.050 else "FAIL", "PASS" if rss < 100 else "FAIL")
     else:
         goal_txt["big-aigis-nohash"] = "< 50 ms, < 100 MB: n/a"
+    rd = ratio("big-aigis-deep", "big-aigis-hash")
+    ratio_txt["big-aigis-deep"] = fmt_ratio(rd, "aigis")
+    goal_txt["big-aigis-deep"] = "≤ 1.3× aigis: " + ("n/a" if rd is None else ("PASS" if round(rd, 2) <= 1.3 else "FAIL"))
     for peer in ("picklescan", "modelscan"):
         ratio_txt["big-" + peer] = fmt_ratio(ratio("big-" + peer, "big-aigis-nohash"), "aigis --no-hash")
         ratio_txt["small-" + peer] = fmt_ratio(ratio("small-" + peer, "small-aigis"), "aigis")

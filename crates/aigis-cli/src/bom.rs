@@ -33,6 +33,9 @@ pub struct BomArgs {
     /// Skip paths matching this glob (gitignore syntax, repeatable).
     #[arg(long, value_name = "GLOB")]
     pub exclude: Vec<String>,
+    /// Also check the tensor bytes (see `aigis scan --deep`).
+    #[arg(long)]
+    pub deep: bool,
     #[command(flatten)]
     pub policy: crate::PolicyArgs,
     #[cfg(feature = "inventory")]
@@ -44,7 +47,10 @@ pub struct BomArgs {
 pub fn run(args: BomArgs) -> Result<ExitCode> {
     let policy = crate::load_policy(&args.policy)?;
     let webhooks = policy.webhooks.clone();
+    let mut scan = aigis_scan::ScanOptions::default();
+    scan.analysis.deep = args.deep;
     let options = EngineOptions {
+        scan,
         exclude: args.exclude.clone(),
         ignore_files: args.policy.ignore_files.clone(),
         policy,

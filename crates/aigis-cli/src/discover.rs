@@ -40,6 +40,9 @@ pub struct DiscoverArgs {
     /// Fully scan (hash and analyze) the models found.
     #[arg(long)]
     pub scan: bool,
+    /// With --scan: also check the tensor bytes (see `aigis scan --deep`).
+    #[arg(long, requires = "scan")]
+    pub deep: bool,
     /// With --scan: exit 1 when a finding reaches this severity [default: the policy's
     /// `fail_on`, else high].
     #[arg(long)]
@@ -199,7 +202,10 @@ pub fn run(args: DiscoverArgs) -> Result<ExitCode> {
     let options = EngineOptions {
         scan: ScanOptions {
             hash: args.scan,
-            ..ScanOptions::default()
+            analysis: aigis_scan::AnalysisOptions {
+                deep: args.deep,
+                ..Default::default()
+            },
         },
         depth: if args.scan { Depth::Full } else { Depth::Facts },
         exclude: args.exclude.clone(),

@@ -241,6 +241,10 @@ struct ScanArgs {
     /// Skip SHA-256 hashing (also disables the cache, which is keyed by content hash).
     #[arg(long)]
     no_hash: bool,
+    /// Also check the tensor bytes of safetensors, GGUF and PyTorch zip files (embedded
+    /// payloads, NaN/Inf, layout, low-bit statistics), in the hashing pass.
+    #[arg(long)]
+    deep: bool,
     /// Wall-clock limit per file, in seconds; a file over it is reported with status `error`.
     #[arg(
         long,
@@ -484,6 +488,7 @@ fn scan(args: ScanArgs) -> Result<ExitCode> {
         ..ScanOptions::default()
     };
     scan.analysis.allow_globals = args.allow_global.clone();
+    scan.analysis.deep = args.deep;
     let limits = &mut scan.analysis.limits;
     limits.time_limit = std::time::Duration::from_secs_f64(args.time_limit);
     if let Some(bytes) = args.max_member_bytes {

@@ -69,6 +69,9 @@ pub fn ruleset_version(scanner: &Scanner, options: &ScanOptions) -> String {
     let mut deny = options.analysis.deny_globals.clone();
     deny.sort();
     hasher.update(format!("|{:?}|{allow:?}|{deny:?}", options.analysis.limits).as_bytes());
+    if options.analysis.deep {
+        hasher.update(b"|deep");
+    }
     hex::encode(&hasher.finalize()[..12])
 }
 

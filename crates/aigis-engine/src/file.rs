@@ -8,6 +8,7 @@ use crate::cache::Cache;
 use crate::pool::{Job, JobCx};
 use crate::{Depth, image};
 use aigis_scan::analyzer::HEAD_LEN;
+use aigis_scan::deep::Inspector;
 use aigis_scan::{
     ByteSource, FileResult, FileSource, Format, MemorySource, Scanner, Status, diagnostics,
     hash_source,
@@ -38,8 +39,22 @@ fn hash_until(
     job: &JobCx,
     display: &str,
 ) -> Result<String, HashStop> {
+    pass_until(source, deadline, job, display, true, None).map(|sha| sha.unwrap_or_default())
+}
+
+/// One sequential pass over a whole source, unless `deadline` passes first: the SHA-256 (when
+/// `hash`) and, from the same buffers, the deep checks' `inspector` (both on one chunk at a
+/// time, side by side). Reports progress to the run.
+fn pass_until(
+    source: &dyn ByteSource,
+    deadline: Instant,
+    job: &JobCx,
+    display: &str,
+    hash: bool,
+    mut inspector: Option<&mut Inspector>,
+) -> Result<Option<String>, HashStop> {
     use sha2::Digest;
-    let mut hasher = sha2::Sha256::new();
+    let mut hasher = hash.then(sha2::Sha256::new);
     let mut buf = vec![0u8; HASH_CHUNK];
     let total = source.len();
     let mut offset = 0u64;
@@ -51,13 +66,21 @@ fn hash_until(
         if n == 0 {
             break;
         }
-        hasher.update(&buf[..n]);
+        let chunk = &buf[..n];
+        match (&mut hasher, inspector.as_deref_mut()) {
+            (Some(hasher), Some(inspector)) => {
+                rayon::join(|| hasher.update(chunk), || inspector.feed(offset, chunk));
+            }
+            (Some(hasher), None) => hasher.update(chunk),
+            (None, Some(inspector)) => inspector.feed(offset, chunk),
+            (None, None) => {}
+        }
         offset += n as u64;
         if offset % (256 << 20) < n as u64 {
             job.hashing(display, offset, total);
         }
     }
-    Ok(hex::encode(hasher.finalize()))
+    Ok(hasher.map(|h| hex::encode(h.finalize())))
 }
 
 /// What every job of a run shares.
@@ -100,6 +123,53 @@ impl RunCx {
         result.sha256 = sha256;
         job.stop();
         result
+    }
+
+    /// `--deep` on a large file: the analysis first (it declares where the tensors lie; headers
+    /// only, quick), then one pass over the bytes that hashes them and feeds the tensor ranges
+    /// to the deep checks from the same buffers, on a budget of its own: no second read.
+    fn deep_pass(
+        &self,
+        job: &JobCx,
+        display: &str,
+        real: &Path,
+        source: &FileSource,
+        limit: std::time::Duration,
+    ) -> (Option<Result<String, HashStop>>, FileResult) {
+        job.start(display, source.len());
+        self.analysed
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let (mut result, tensors) =
+            self.scanner
+                .scan_source_tensors(display.to_string(), source, Some(real));
+        job.stop();
+        let hash = self.scanner.options().hash;
+        let mut inspector = Inspector::new(tensors);
+        if !hash && inspector.is_empty() {
+            return (None, result);
+        }
+        let deadline = Instant::now() + limit;
+        let inspect = (!inspector.is_empty()).then_some(&mut inspector);
+        let sha = pass_until(source, deadline, job, display, hash, inspect);
+        if !inspector.is_empty() {
+            let size = source.len();
+            if inspector.fed() < size && result.incomplete.is_none() {
+                result.incomplete = Some(format!(
+                    "deep checks: {} of {size} bytes read within the {} s budget",
+                    inspector.fed(),
+                    limit.as_secs_f64()
+                ));
+            }
+            let options = &self.scanner.options().analysis;
+            let findings = inspector.finish(source, self.scanner.registry(), options);
+            self.scanner.add_deep_findings(&mut result, findings);
+        }
+        let sha = match sha {
+            Ok(Some(sha)) => Some(Ok(sha)),
+            Ok(None) => None,
+            Err(stop) => hash.then_some(Err(stop)),
+        };
+        (sha, result)
     }
 
     /// Header facts only ([`Depth::Facts`]): a file a sniff takes for a model is analysed and
@@ -222,11 +292,15 @@ impl RunCx {
             // own: a file too large to hash in time still gets its verdict (without a hash), and
             // hashing never eats the analysis's time.
             let limit = self.scanner.options().analysis.limits.time_limit;
-            let deadline = Instant::now() + limit;
-            let (sha, mut result) = rayon::join(
-                || hash.then(|| hash_until(source, deadline, job, &display)),
-                || self.analyze(job, display.clone(), source, Some(real), None),
-            );
+            let (sha, mut result) = if self.scanner.options().analysis.deep {
+                self.deep_pass(job, &display, real, source, limit)
+            } else {
+                let deadline = Instant::now() + limit;
+                rayon::join(
+                    || hash.then(|| hash_until(source, deadline, job, &display)),
+                    || self.analyze(job, display.clone(), source, Some(real), None),
+                )
+            };
             match sha {
                 Some(Err(HashStop::Io(err))) => {
                     return Some(read_error(display, size, err));

@@ -80,6 +80,9 @@ pub struct AnalysisOptions {
     /// Record what loading would run ([`crate::Program`]: pickle programs, objects configs
     /// instantiate) into [`crate::FileResult::programs`], for `aigis inspect`. Off in scans.
     pub trace: bool,
+    /// `--deep`: analyzers declare where tensor data lies ([`Context::declare_tensor`]) and the
+    /// tensor bytes are checked ([`crate::deep`]).
+    pub deep: bool,
 }
 
 /// The ordered set of analyzers.
@@ -176,6 +179,7 @@ pub struct Context<'a> {
     file_path: Option<PathBuf>,
     used_file_path: std::cell::Cell<bool>,
     programs: Vec<crate::Program>,
+    tensors: Vec<crate::deep::TensorSpan>,
 }
 
 impl<'a> Context<'a> {
@@ -197,6 +201,7 @@ impl<'a> Context<'a> {
             file_path: None,
             used_file_path: std::cell::Cell::new(false),
             programs: Vec::new(),
+            tensors: Vec::new(),
         }
     }
 
@@ -483,6 +488,27 @@ impl<'a> Context<'a> {
                 truncated: false,
             }),
         }
+    }
+
+    /// With [`AnalysisOptions::deep`]: declares the bytes of a tensor of the top-level file
+    /// (offsets are the file's; nested inputs are not inspected) for the deep checks.
+    pub fn declare_tensor(&mut self, span: crate::deep::TensorSpan) {
+        if self.options.deep && self.members.is_empty() {
+            self.tensors.push(span);
+        }
+    }
+
+    /// With [`AnalysisOptions::deep`]: a tensor's declared layout does not match its bytes
+    /// (`WEIGHTS-LAYOUT-MISMATCH`, beside the structural finding the analyzer records).
+    pub fn layout_mismatch(&mut self, message: impl Into<String>, offset: Option<u64>) {
+        if self.options.deep {
+            self.report(RuleId::WeightsLayoutMismatch, message, offset);
+        }
+    }
+
+    /// The tensors declared so far, taken out.
+    pub fn take_tensors(&mut self) -> Vec<crate::deep::TensorSpan> {
+        std::mem::take(&mut self.tensors)
     }
 
     /// The programs recorded so far (see [`Context::record_program`]), taken out.

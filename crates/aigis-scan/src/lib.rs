@@ -19,6 +19,7 @@ pub mod analyzer;
 pub mod analyzers;
 pub mod archive;
 mod claimed;
+pub mod deep;
 pub mod deps;
 pub mod diagnostics;
 mod finding;

@@ -448,6 +448,30 @@ rules! {
         "The file is a native executable (ELF, PE, Mach-O or an Actually Portable Executable such as llamafile) that embeds model weights. Running it runs native code that no scan of the weights can vouch for; it is not a data file.",
         "Use the embedded model as a plain GGUF file with a loader you trust, or run the executable only if you trust its publisher and have verified its signature.",
         SUPPLY_CHAIN;
+    /// `--deep`: tensor data holds an executable, archive, pickle or script.
+    WeightsEmbeddedPayload = "WEIGHTS-EMBEDDED-PAYLOAD", High,
+        "Tensor data hides a payload",
+        "With `--deep`, the bytes of a tensor hold a validated executable (ELF, PE, Mach-O), archive (zip, gzip, 7z, xz, tar), pickle (parsed to its STOP; its own findings are reported too) or script at the start of the tensor or at a 512/4096-byte aligned offset inside it. Weights are numbers; a well-formed file inside them is there to be carved out and run by something else (a second-stage loader, a malicious `__setstate__`, a cooperating process).",
+        "Do not use this model; ask its publisher how the bytes got there, and check the code that loads it for anything that reads raw tensor bytes.",
+        SUPPLY_CHAIN;
+    /// `--deep`: float tensors entirely or partly NaN/Inf.
+    WeightsNanInf = "WEIGHTS-NAN-INF", Medium,
+        "Float tensor holds NaN or Inf",
+        "With `--deep`, a float tensor (F16, BF16, F32, F64) holds NaN or infinite values; a trained checkpoint has none. A tensor made wholly of NaN/Inf (high) breaks every output it touches: a sabotaged or corrupted model. Counts are in the message.",
+        "Compare the file with the publisher's digest; do not serve a model whose weights are NaN/Inf.",
+        SUPPLY_CHAIN;
+    /// `--deep`: what a tensor declares does not match its bytes.
+    WeightsLayoutMismatch = "WEIGHTS-LAYOUT-MISMATCH", Medium,
+        "Tensor layout does not match its bytes",
+        "With `--deep`, a tensor's declared dtype and shape do not match the byte range it owns (safetensors offsets, GGUF tensor infos and their type block sizes), tensors overlap, or bytes between tensors hold data that no tensor declares. Loaders then read other bytes than the header says, and the unclaimed bytes are a hiding place.",
+        "Re-export the model with the framework's own writer and compare it with the publisher's file.",
+        MALFORMED;
+    /// `--deep`: the low-order mantissa bits of a float tensor are not what trained weights show.
+    WeightsLowBitAnomaly = "WEIGHTS-LOWBIT-ANOMALY", Low,
+        "Low-order bits of a tensor look like hidden data",
+        "With `--deep`, the lowest mantissa byte of an F32/F64 tensor, which is close to uniform noise in trained or randomly initialised weights (and all zero in weights widened from a lower precision), is skewed in a way steganography tools that overwrite the low bits produce (the chi-square statistic over 255 degrees of freedom is in the message; medium when the low bytes are mostly printable text). A statistic, not proof: never high on its own.",
+        "Compare the tensor with the publisher's copy; zeroing the low mantissa bits destroys such a payload at no cost to accuracy.",
+        SUPPLY_CHAIN;
     /// Anonymous or all-authenticated users can write where the model is stored.
     StoragePublicWrite = "STORAGE-PUBLIC-WRITE", Critical,
         "Anyone can replace this model",

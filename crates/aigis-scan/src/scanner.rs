@@ -74,6 +74,40 @@ impl Scanner {
         source: &dyn ByteSource,
         on_disk: Option<&Path>,
     ) -> FileResult {
+        let (mut result, tensors) = self.scan_source_tensors(path, source, on_disk);
+        if !tensors.is_empty() {
+            // Nobody fed the tensor bytes from a pass of their own: read them here (no read
+            // for an in-memory source).
+            let findings = crate::deep::inspect_source(
+                source,
+                tensors,
+                &self.registry,
+                &self.options.analysis,
+            );
+            self.add_deep_findings(&mut result, findings);
+        }
+        result
+    }
+
+    /// Adds the findings of the deep checks ([`crate::deep::Inspector::finish`]) to a result.
+    pub fn add_deep_findings(&self, result: &mut FileResult, findings: Vec<crate::Finding>) {
+        for finding in findings {
+            if !result.findings.contains(&finding) {
+                result.findings.push(finding);
+            }
+        }
+        result.normalize();
+    }
+
+    /// [`Scanner::scan_source_at`] without the deep checks' read: the result, and the tensors
+    /// declared for them (with [`AnalysisOptions::deep`]), for a caller that feeds an
+    /// [`crate::deep::Inspector`] from its own pass over the bytes (the engine's hashing).
+    pub fn scan_source_tensors(
+        &self,
+        path: String,
+        source: &dyn ByteSource,
+        on_disk: Option<&Path>,
+    ) -> (FileResult, Vec<crate::deep::TensorSpan>) {
         let mut cx = Context::new(&self.registry, &self.options.analysis);
         if let Some(on_disk) = on_disk {
             cx.set_file_path(on_disk);
@@ -100,6 +134,7 @@ impl Scanner {
         let consulted = cx.consulted().to_vec();
         let read_failed = cx.read_failed();
         let programs = cx.take_programs();
+        let tensors = cx.take_tensors();
         let (findings, model, incomplete) = cx.finish();
         let mut result = FileResult::new(path, format, source.len(), status, findings);
         result.location_dependent = location_dependent;
@@ -113,7 +148,7 @@ impl Scanner {
                 read_failed.then(|| "the input could not be read to its end".to_string())
             }
         });
-        result
+        (result, tensors)
     }
 }
 

@@ -7,6 +7,7 @@ mod cache;
 mod code;
 mod contract;
 mod conventions;
+mod deep;
 mod deps;
 #[cfg(feature = "detonate")]
 mod detonate;
@@ -202,6 +203,14 @@ fn main() -> std::process::ExitCode {
         Test::new(
             "contract::time_limit_reports_error_and_scan_goes_on",
             contract::time_limit_reports_error_and_scan_goes_on,
+        ),
+        Test::new(
+            "deep::every_deep_fixture_is_judged_with_deep_and_untouched_without",
+            deep::every_deep_fixture_is_judged_with_deep_and_untouched_without,
+        ),
+        Test::new(
+            "deep::a_large_checkpoint_is_checked_in_the_hashing_pass",
+            deep::a_large_checkpoint_is_checked_in_the_hashing_pass,
         ),
         Test::new(
             "fixtures::every_fixture_matches_its_manifest_row",

@@ -63,6 +63,20 @@ const FROM_THE_ENVIRONMENT: &[(&str, &str)] = &[
     ("MODEL-REPLACED", "crates/aigis-cli/tests/cli/record.rs"),
     ("LICENSE-DENIED", "crates/aigis-cli/tests/cli/metadata.rs"),
     ("LICENSE-UNKNOWN", "crates/aigis-cli/tests/cli/metadata.rs"),
+    // `--deep` only (the fixtures scan runs without it).
+    (
+        "WEIGHTS-EMBEDDED-PAYLOAD",
+        "crates/aigis-cli/tests/cli/deep.rs",
+    ),
+    ("WEIGHTS-NAN-INF", "crates/aigis-cli/tests/cli/deep.rs"),
+    (
+        "WEIGHTS-LAYOUT-MISMATCH",
+        "crates/aigis-cli/tests/cli/deep.rs",
+    ),
+    (
+        "WEIGHTS-LOWBIT-ANOMALY",
+        "crates/aigis-cli/tests/cli/deep.rs",
+    ),
 ];
 
 pub(crate) fn every_rule_is_produced_by_a_fixture_or_a_named_test() {

@@ -25,6 +25,7 @@
 
 use super::chat_template;
 use crate::analyzer::{Analyzer, Context, Input};
+use crate::deep::{TensorKind, TensorSpan};
 use crate::{ByteSource, Finding, Format, RuleId};
 use std::collections::HashSet;
 
@@ -939,6 +940,14 @@ fn check_tensors(header: &Header, file_len: u64, base: u64, cx: &mut Context<'_>
         };
         // A tensor without dimensions holds one element.
         if t.dims.first().unwrap_or(&1) % block != 0 {
+            cx.layout_mismatch(
+                format!(
+                    "gguf: tensor `{}` row of {} elements is not a whole number of {type_name} blocks ({block})",
+                    t.name,
+                    t.dims.first().unwrap_or(&1)
+                ),
+                Some(base + t.at),
+            );
             cx.malformed(
                 RuleId::FormatMalformed,
                 format!("gguf: tensor `{}` row size is not a multiple of the {type_name} block ({block})", t.name),
@@ -991,8 +1000,29 @@ fn check_tensors(header: &Header, file_len: u64, base: u64, cx: &mut Context<'_>
             .checked_add(t.offset)
             .and_then(|s| s.checked_add(size));
         match end {
-            Some(end) if end <= file_len => spans.push((t.offset, t.offset + size, t)),
+            Some(end) if end <= file_len => {
+                cx.declare_tensor(TensorSpan {
+                    name: t.name.clone(),
+                    start: base + data_start + t.offset,
+                    len: size,
+                    kind: match t.ggml_type {
+                        0 => TensorKind::F32,
+                        1 => TensorKind::F16,
+                        28 => TensorKind::F64,
+                        30 => TensorKind::BF16,
+                        _ => TensorKind::Other,
+                    },
+                });
+                spans.push((t.offset, t.offset + size, t))
+            }
             _ => {
+                cx.layout_mismatch(
+                    format!(
+                        "gguf: tensor `{}` ({type_name}, dims {:?}) needs {size} bytes at data offset {}, past the end of the file",
+                        t.name, t.dims, t.offset
+                    ),
+                    Some(base + t.at),
+                );
                 let rule = if t.offset >= EXPLOIT_SIZED {
                     RuleId::GgufOverflow
                 } else {
@@ -1013,6 +1043,15 @@ fn check_tensors(header: &Header, file_len: u64, base: u64, cx: &mut Context<'_>
     for pair in spans.windows(2) {
         let (a, b) = (&pair[0], &pair[1]);
         if b.0 < a.1 {
+            cx.layout_mismatch(
+                format!(
+                    "gguf: tensors `{}` and `{}` overlap ({} bytes)",
+                    a.2.name,
+                    b.2.name,
+                    a.1.min(b.1) - b.0
+                ),
+                Some(base + b.2.at),
+            );
             cx.malformed(
                 RuleId::FormatMalformed,
                 format!("gguf: tensors `{}` and `{}` overlap", a.2.name, b.2.name),

@@ -7,6 +7,7 @@
 //! read.
 
 use crate::analyzer::{Analyzer, Context, Input};
+use crate::deep::{TensorKind, TensorSpan};
 use crate::{Format, RuleId};
 use serde::de::{Deserializer, MapAccess, Visitor};
 use serde_json::Value;
@@ -276,21 +277,31 @@ fn check(input: &Input<'_>, cx: &mut Context<'_>) -> Result<(), Problem> {
             )
             .into());
         }
-        let elements = shape
-            .iter()
-            .try_fold(1u64, |acc, &d| acc.checked_mul(d))
-            .ok_or_else(|| format!("tensor `{name}` shape {shape:?} overflows"))?;
-        let nbits = elements
-            .checked_mul(bits)
-            .ok_or_else(|| format!("tensor `{name}` size overflows"))?;
-        if nbits % 8 != 0 || nbits / 8 != end - start {
-            return Err(format!(
-                "tensor `{name}`: shape {shape:?} of {dtype} needs {} bytes, data_offsets span {}",
-                nbits.div_ceil(8),
+        let data_at = 8 + header_len;
+        cx.declare_tensor(TensorSpan {
+            name: name.clone(),
+            start: data_at + start,
+            len: end - start,
+            kind: match dtype {
+                "F16" => TensorKind::F16,
+                "BF16" => TensorKind::BF16,
+                "F32" => TensorKind::F32,
+                "F64" => TensorKind::F64,
+                _ => TensorKind::Other,
+            },
+        });
+        let elements = shape.iter().try_fold(1u64, |acc, &d| acc.checked_mul(d));
+        let nbits = elements.and_then(|e| e.checked_mul(bits));
+        if nbits.is_none_or(|nbits| nbits % 8 != 0 || nbits / 8 != end - start) {
+            let needs = nbits.map_or("more than 2^64".to_string(), |n| n.div_ceil(8).to_string());
+            let msg = format!(
+                "tensor `{name}`: shape {shape:?} of {dtype} needs {needs} bytes, data_offsets span {}",
                 end - start
-            )
-            .into());
+            );
+            cx.layout_mismatch(format!("safetensors: {msg}"), Some(data_at + start));
+            return Err(msg.into());
         }
+        let elements = elements.unwrap_or(0);
         parameters = parameters.saturating_add(elements);
         cx.model().dtypes.insert(dtype.to_string());
         tensors.push(Tensor {
@@ -305,22 +316,27 @@ fn check(input: &Input<'_>, cx: &mut Context<'_>) -> Result<(), Problem> {
     let mut cursor = 0u64;
     let mut previous: Option<&Tensor> = None;
     for t in &tensors {
+        let data_at = 8 + header_len;
         if t.start < cursor {
             let other = previous.map_or("", |p| p.name.as_str());
-            return Err(format!("tensors `{other}` and `{}` overlap", t.name).into());
+            let msg = format!("tensors `{other}` and `{}` overlap", t.name);
+            cx.layout_mismatch(format!("safetensors: {msg}"), Some(data_at + t.start));
+            return Err(msg.into());
         }
         if t.start > cursor {
-            return Err(format!(
+            let msg = format!(
                 "{} hidden bytes at data offsets [{cursor}, {}) belong to no tensor",
                 t.start - cursor,
                 t.start
-            )
-            .into());
+            );
+            gap(cx, data_at + cursor, t.start - cursor);
+            return Err(msg.into());
         }
         cursor = t.end;
         previous = Some(t);
     }
     if cursor != data_len {
+        gap(cx, 8 + header_len + cursor, data_len - cursor);
         return Err(Problem(
             format!(
                 "{} trailing bytes after the last tensor belong to no tensor",
@@ -339,6 +355,16 @@ fn check(input: &Input<'_>, cx: &mut Context<'_>) -> Result<(), Problem> {
         cx.model().add_parameters(parameters);
     }
     Ok(())
+}
+
+/// Bytes between or after tensors that no tensor declares: with `--deep`, checked for data.
+fn gap(cx: &mut Context<'_>, start: u64, len: u64) {
+    cx.declare_tensor(TensorSpan {
+        name: format!("bytes outside every tensor at [{start}, {})", start + len),
+        start,
+        len,
+        kind: TensorKind::Gap,
+    });
 }
 
 /// Something in the header the library accepts and no writer produces: low, the file stays

@@ -167,6 +167,16 @@ fn scan_entry(
         );
         cx.report(RuleId::ZipInconsistent, msg, None);
     }
+    if tensor && entry.method == 0 {
+        // A stored storage is a byte range of the file: the deep checks read it in their pass
+        // (its dtype is in data.pkl, not read here: signatures only).
+        cx.declare_tensor(crate::deep::TensorSpan {
+            name: entry.name.clone(),
+            start: entry.data_offset,
+            len: entry.compressed_size,
+            kind: crate::deep::TensorKind::Other,
+        });
+    }
     let bytes = match member::open(source, entry, cx.limits()) {
         Ok(bytes) => bytes,
         Err(err) => {
