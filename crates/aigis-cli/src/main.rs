@@ -228,6 +228,8 @@ struct ScanArgs {
     allow_global: Vec<String>,
     #[command(flatten)]
     policy: PolicyArgs,
+    #[command(flatten)]
+    signatures: verify::SignatureArgs,
     /// Scan only files git reports changed since REF (committed since the merge base, plus
     /// uncommitted and untracked files).
     #[arg(long, value_name = "REF")]
@@ -517,6 +519,7 @@ fn scan(args: ScanArgs) -> Result<ExitCode> {
         exclude: args.exclude.clone(),
         ignore_files: args.policy.ignore_files.clone(),
         policy,
+        signatures: args.signatures.engine()?,
         fail_on: match args.fail_on {
             Some(FailOn::At(severity)) => Some(severity),
             _ => None,

@@ -43,16 +43,33 @@ pub struct SignatureArgs {
 }
 
 impl SignatureArgs {
-    /// The trust these options describe.
-    pub fn trust(&self) -> Result<Trust> {
-        Ok(Trust::new(&TrustOptions {
+    /// The engine's signature options (the key, chain and trusted root are checked here first,
+    /// so a bad one stops the command).
+    pub fn engine(&self) -> Result<aigis_engine::SignatureOptions> {
+        let options = aigis_engine::SignatureOptions {
+            trust: self.trust_options(),
+            signature: self.signature.clone(),
+        };
+        if options.explicit() || self.trust_root.is_some() {
+            self.trust()?;
+        }
+        Ok(options)
+    }
+
+    fn trust_options(&self) -> TrustOptions {
+        TrustOptions {
             key: self.key.clone(),
             certificate_chain: self.certificate_chain.clone(),
             identity: self.identity.clone(),
             issuer: self.issuer.clone(),
             trust_root: self.trust_root.clone(),
             ignore_paths: self.ignore_paths.clone(),
-        })?)
+        }
+    }
+
+    /// The trust these options describe.
+    pub fn trust(&self) -> Result<Trust> {
+        Ok(Trust::new(&self.trust_options())?)
     }
 }
 

@@ -31,6 +31,8 @@ mod pool;
 #[cfg(feature = "remote")]
 mod remote;
 mod select;
+mod signatures;
+pub use signatures::SignatureOptions;
 
 pub use cache::{Cache, CacheError, CacheMode, default_dir as default_cache_dir, ruleset_version};
 pub use locations::standard_model_locations;
@@ -96,6 +98,8 @@ pub struct EngineOptions {
     pub fail_on: Option<Severity>,
     /// Worker threads for local inputs (0: one per core).
     pub threads: usize,
+    /// Model signatures: keys, identity, trusted root (`aigis-sign`).
+    pub signatures: SignatureOptions,
     /// Remote access.
     #[cfg(feature = "remote")]
     pub remote: aigis_remote::RemoteOptions,
@@ -114,6 +118,7 @@ impl Default for EngineOptions {
             policy: Policy::default(),
             fail_on: None,
             threads: 0,
+            signatures: SignatureOptions::default(),
             #[cfg(feature = "remote")]
             remote: aigis_remote::RemoteOptions::default(),
         }
@@ -575,6 +580,15 @@ pub fn run_with_registry(
         ));
     }
 
+    // Model signatures, on the digests just computed (before the policy, which may raise them).
+    let signed = signatures::check(
+        &mut results,
+        &on_disk,
+        &options.signatures,
+        policy,
+        &mut warnings,
+    );
+
     // Policy.
     let applied = policy.apply(&mut results, Date::today());
     warnings.extend(applied.warnings);
@@ -612,8 +626,12 @@ pub fn run_with_registry(
             }
         })
         .collect();
+    let mut models = model::group(entries);
+    for model in &mut models {
+        model.signature = signed.get(&model.path).cloned();
+    }
     Ok(Run {
-        models: model::group(entries),
+        models,
         results,
         warnings,
         fail_on: options.fail_on.or(policy.fail_on).unwrap_or(Severity::High),

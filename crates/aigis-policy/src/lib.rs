@@ -75,6 +75,8 @@ pub struct Policy {
     pub discover_roots: Vec<PathBuf>,
     /// Where to send what a run found (`[[webhook]]`).
     pub webhooks: Vec<Webhook>,
+    /// Models under these globs must carry a verified signature (`MODEL-UNSIGNED` is high there).
+    pub require_signature: Vec<PathGlob>,
 }
 
 /// Events a webhook can receive.
@@ -285,6 +287,15 @@ impl Policy {
             out.push(relative.to_string_lossy().replace('\\', "/"));
         }
         out
+    }
+
+    /// Whether the policy's `require_signature` globs cover the model at `path`.
+    pub fn requires_signature(&self, path: &Path) -> bool {
+        if self.require_signature.is_empty() {
+            return false;
+        }
+        let paths = self.path_candidates(path);
+        self.require_signature.iter().any(|g| g.matches(&paths))
     }
 
     /// Whether the include/exclude globs let `path` be scanned.

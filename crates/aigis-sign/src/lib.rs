@@ -149,6 +149,11 @@ pub struct Verification {
     /// How many files the manifest lists.
     #[serde(default)]
     pub files: usize,
+    /// True when the signature could not be checked at all for want of what to check it with
+    /// (a key-signed model without `--key`, a certificate-signed one without
+    /// `--certificate-chain`): invalid, but not proven bad.
+    #[serde(skip_serializing_if = "std::ops::Not::not", default)]
+    pub unchecked: bool,
 }
 
 impl Verification {
@@ -168,6 +173,7 @@ impl Verification {
             method: None,
             mismatches: Vec::new(),
             files: 0,
+            unchecked: false,
         }
     }
 
@@ -374,6 +380,7 @@ fn verify_inner(model: &Path, signature: &Path, trust: &Trust, digests: &Digests
         let Some(key) = &trust.key else {
             outcome.reason =
                 Some("signed with a public key; pass --key to verify it (unverified)".into());
+            outcome.unchecked = true;
             return outcome;
         };
         let mut policy = PublicKeyVerificationPolicy::new(key.clone());
@@ -396,6 +403,7 @@ fn verify_inner(model: &Path, signature: &Path, trust: &Trust, digests: &Digests
                 "signed with a certificate chain; pass --certificate-chain to verify it (unverified)"
                     .into(),
             );
+            outcome.unchecked = true;
             return outcome;
         };
         // A private PKI has no transparency log or certificate transparency to check.
