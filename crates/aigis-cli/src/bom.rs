@@ -38,6 +38,8 @@ pub struct BomArgs {
     pub deep: bool,
     #[command(flatten)]
     pub policy: crate::PolicyArgs,
+    #[command(flatten)]
+    pub signatures: crate::verify::SignatureArgs,
     #[cfg(feature = "inventory")]
     #[command(flatten)]
     pub record: crate::inventory::RecordArgs,
@@ -54,6 +56,7 @@ pub fn run(args: BomArgs) -> Result<ExitCode> {
         exclude: args.exclude.clone(),
         ignore_files: args.policy.ignore_files.clone(),
         policy,
+        signatures: args.signatures.engine()?,
         ..EngineOptions::default()
     };
     let run = aigis_engine::run(

@@ -49,6 +49,8 @@ pub struct DiscoverArgs {
     pub fail_on: Option<Severity>,
     #[command(flatten)]
     pub policy: crate::PolicyArgs,
+    #[command(flatten)]
+    pub signatures: crate::verify::SignatureArgs,
     /// (With --scan.)
     #[cfg(feature = "inventory")]
     #[command(flatten)]
@@ -212,6 +214,7 @@ pub fn run(args: DiscoverArgs) -> Result<ExitCode> {
         ignore_files: args.policy.ignore_files.clone(),
         policy,
         fail_on: args.fail_on,
+        signatures: args.signatures.engine()?,
         ..EngineOptions::default()
     };
     let run = aigis_engine::run(&crate::targets(&roots), &options, &aigis_engine::NoProgress)?;

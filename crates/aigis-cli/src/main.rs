@@ -14,6 +14,7 @@ mod notify;
 mod remote;
 #[cfg(feature = "serve")]
 mod serve;
+mod verify;
 mod view;
 #[cfg(feature = "watch")]
 mod watch;
@@ -108,6 +109,10 @@ enum Command {
     /// TracingPolicy watching model files being written or loaded, shells started and
     /// mining-pool connections made by model-loading processes.
     Export(Box<export::ExportArgs>),
+    /// Verify a model's OpenSSF Model Signing signature (`model.sig`) offline: the signature
+    /// (public key, certificate chain, or Sigstore keyless against a bundled trusted root) and
+    /// every file against the signed manifest. Exit 0 when verified.
+    Verify(Box<verify::VerifyArgs>),
     /// Work with policy files (`aigis.toml`).
     Policy {
         #[command(subcommand)]
@@ -223,6 +228,8 @@ struct ScanArgs {
     allow_global: Vec<String>,
     #[command(flatten)]
     policy: PolicyArgs,
+    #[command(flatten)]
+    signatures: verify::SignatureArgs,
     /// Scan only files git reports changed since REF (committed since the merge base, plus
     /// uncommitted and untracked files).
     #[arg(long, value_name = "REF")]
@@ -310,6 +317,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Export(args) => export::run(*args),
         Command::Inspect(args) => inspect::inspect(args),
         Command::Rules { id, format } => rules(id.as_deref(), format),
+        Command::Verify(args) => verify::run(*args),
         Command::Policy {
             command: PolicyCommand::Check { file },
         } => policy_check(file),
@@ -516,6 +524,7 @@ fn scan(args: ScanArgs) -> Result<ExitCode> {
         exclude: args.exclude.clone(),
         ignore_files: args.policy.ignore_files.clone(),
         policy,
+        signatures: args.signatures.engine()?,
         fail_on: match args.fail_on {
             Some(FailOn::At(severity)) => Some(severity),
             _ => None,

@@ -32,6 +32,8 @@ mod pool;
 #[cfg(feature = "remote")]
 mod remote;
 mod select;
+mod signatures;
+pub use signatures::SignatureOptions;
 
 pub use cache::{Cache, CacheError, CacheMode, default_dir as default_cache_dir, ruleset_version};
 pub use locations::standard_model_locations;
@@ -97,6 +99,8 @@ pub struct EngineOptions {
     pub fail_on: Option<Severity>,
     /// Worker threads for local inputs (0: one per core).
     pub threads: usize,
+    /// Model signatures: keys, identity, trusted root (`aigis-sign`).
+    pub signatures: SignatureOptions,
     /// Remote access.
     #[cfg(feature = "remote")]
     pub remote: aigis_remote::RemoteOptions,
@@ -115,6 +119,7 @@ impl Default for EngineOptions {
             policy: Policy::default(),
             fail_on: None,
             threads: 0,
+            signatures: SignatureOptions::default(),
             #[cfg(feature = "remote")]
             remote: aigis_remote::RemoteOptions::default(),
         }
@@ -576,8 +581,19 @@ pub fn run_with_registry(
         ));
     }
 
-    // Policy: license conditions per model, then overrides and suppressions over everything.
+    // License conditions per model.
     licenses::check(policy, &mut results, &on_disk, options.depth == Depth::Full);
+
+    // Model signatures, on the digests just computed (before the policy, which may raise them).
+    let signed = signatures::check(
+        &mut results,
+        &on_disk,
+        &options.signatures,
+        policy,
+        &mut warnings,
+    );
+
+    // Policy: overrides and suppressions over everything.
     let applied = policy.apply(&mut results, Date::today());
     warnings.extend(applied.warnings);
     for target in &empty_targets {
@@ -614,8 +630,12 @@ pub fn run_with_registry(
             }
         })
         .collect();
+    let mut models = model::group(entries);
+    for model in &mut models {
+        model.signature = signed.get(&model.path).cloned();
+    }
     Ok(Run {
-        models: model::group(entries),
+        models,
         results,
         warnings,
         fail_on: options.fail_on.or(policy.fail_on).unwrap_or(Severity::High),

@@ -18,5 +18,5 @@ pub mod sensors;
 
 pub use card::ModelCard;
 pub use host::{HostChecker, SymlinkEscape};
-pub use model::{Entry, Model, ModelFile, Role};
+pub use model::{Entry, Model, ModelFile, ModelSignature, Role};
 pub use provenance::{Provenance, SourceKind};

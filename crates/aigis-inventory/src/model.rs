@@ -132,6 +132,39 @@ pub struct Model {
     pub max_severity: Option<Severity>,
     /// Its files.
     pub files: Vec<ModelFile>,
+    /// Its signature check (OpenSSF Model Signing, `aigis-sign`), when signatures were looked
+    /// for: a `model.sig` is there, the operator passed a key or identity, or the policy
+    /// requires one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub signature: Option<ModelSignature>,
+}
+
+/// The outcome of checking a model's signature.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct ModelSignature {
+    /// `unsigned`, `invalid` or `verified`.
+    pub status: String,
+    /// The signer: the certificate's identity (email or URI), or `key:sha256:<hex>` of the key.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub identity: Option<String>,
+    /// The keyless signer's OIDC issuer.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub issuer: Option<String>,
+    /// Why it is not verified.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// `key`, `certificate` or `keyless`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub method: Option<String>,
+    /// The signed manifest's root digest (`sha256:<hex>`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub root_digest: Option<String>,
+    /// The signature file.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub file: Option<String>,
+    /// Files that differ from what was signed (`changed|missing|extra: path`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub mismatches: Vec<String>,
 }
 
 impl Model {
@@ -457,6 +490,7 @@ fn describe(kind: Kind, path: &Path, members: &[usize], entries: &[Entry]) -> Mo
             .all(|e| e.scanned || !e.result.format.is_model()),
         max_severity: None,
         files: Vec::new(),
+        signature: None,
     };
     // Facts from the model files' headers.
     let mut params_by_format: BTreeMap<Format, u64> = BTreeMap::new();

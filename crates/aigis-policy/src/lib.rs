@@ -77,6 +77,8 @@ pub struct Policy {
     pub webhooks: Vec<Webhook>,
     /// License conditions on models (`deny_licenses`, `allow_licenses`, `require_license`).
     pub licenses: LicensePolicy,
+    /// Models under these globs must carry a verified signature (`MODEL-UNSIGNED` is high there).
+    pub require_signature: Vec<PathGlob>,
 }
 
 /// Events a webhook can receive.
@@ -287,6 +289,15 @@ impl Policy {
             out.push(relative.to_string_lossy().replace('\\', "/"));
         }
         out
+    }
+
+    /// Whether the policy's `require_signature` globs cover the model at `path`.
+    pub fn requires_signature(&self, path: &Path) -> bool {
+        if self.require_signature.is_empty() {
+            return false;
+        }
+        let paths = self.path_candidates(path);
+        self.require_signature.iter().any(|g| g.matches(&paths))
     }
 
     /// Whether the include/exclude globs let `path` be scanned.

@@ -32,6 +32,8 @@ struct RawPolicy {
     #[serde(default)]
     discover_roots: Vec<String>,
     #[serde(default)]
+    require_signature: Vec<Spanned<String>>,
+    #[serde(default)]
     webhook: Vec<Spanned<RawWebhook>>,
     #[serde(default)]
     deny_licenses: Vec<Spanned<String>>,
@@ -134,6 +136,11 @@ pub(crate) fn parse(text: &str, origin: &str) -> Result<Policy, PolicyError> {
     for (list, out, key) in [
         (&raw.include, &mut policy.include, "include"),
         (&raw.exclude, &mut policy.exclude, "exclude"),
+        (
+            &raw.require_signature,
+            &mut policy.require_signature,
+            "require_signature",
+        ),
     ] {
         for pattern in list {
             match PathGlob::new(pattern.get_ref()) {

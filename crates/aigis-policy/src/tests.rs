@@ -254,3 +254,19 @@ format = "json"
         "{d:?}"
     );
 }
+
+#[test]
+fn require_signature_globs_are_validated_and_matched() {
+    let d = errors("require_signature = [\"models/[prod\"]\n");
+    assert_eq!(d.len(), 1, "{d:?}");
+    assert!(d[0].message.starts_with("require_signature:"), "{d:?}");
+    assert_eq!(d[0].line, 1);
+    let policy = match Policy::parse("require_signature = [\"models/prod/**\"]\n", "aigis.toml") {
+        Ok(policy) => policy,
+        Err(e) => panic!("{e}"),
+    };
+    assert!(policy.requires_signature(Path::new("models/prod/bert")));
+    assert!(policy.requires_signature(Path::new("./models/prod/a/b.safetensors")));
+    assert!(!policy.requires_signature(Path::new("models/dev/bert")));
+    assert!(!Policy::default().requires_signature(Path::new("models/prod/bert")));
+}

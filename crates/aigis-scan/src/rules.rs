@@ -592,6 +592,24 @@ rules! {
         "The policy's `require_license` covers this model, and neither its card, its `config.json` nor its weight headers declare a license (or only `other`/`unknown`).",
         "Find the model's license from its publisher and record it in the card front-matter (`license:`), or exempt the path in the policy.",
         &["NIST AI RMF 1.0 GOVERN 6.1: policies address AI risks of third-party entities, including intellectual property"];
+    /// A model's signature (`model.sig`, OpenSSF Model Signing) does not verify.
+    SignatureInvalid = "SIGNATURE-INVALID", Critical,
+        "Model signature does not verify",
+        "The model carries an OpenSSF Model Signing signature (a Sigstore bundle over a manifest of its files' digests) that does not hold: the signature does not verify with the key, certificate chain or trusted root given, the signer is not the identity and issuer required, the manifest is inconsistent with its root digest, or it cannot be checked at all (an unsupported serialization or hash algorithm). A key- or certificate-signed model scanned without `--key` or `--certificate-chain` cannot be checked: that is medium, not critical. Verification is offline (`aigis verify` shows the same result). A model whose signature fails may have been re-signed or forged by someone else.",
+        "Verify with the publisher's key or identity (`aigis verify MODEL --key PUB.pem`, or `--identity`/`--issuer`); obtain the model again from its publisher if it still fails.",
+        SUPPLY_CHAIN;
+    /// A model's file differs from what its signature lists.
+    SignatureMismatch = "SIGNATURE-MISMATCH", Critical,
+        "Model file differs from what was signed",
+        "The model's signature verifies, but a file differs from the signed manifest: its digest changed, a signed file is missing, or a file that was not signed was added (the signature's ignored paths and the signature file itself excepted). The finding names the file. A changed or added file in a signed model is the signature of tampering after publication.",
+        "Obtain the model again from its publisher; compare the named file with the published one.",
+        SUPPLY_CHAIN;
+    /// A model has no signature.
+    ModelUnsigned = "MODEL-UNSIGNED", Info,
+        "Model is not signed",
+        "The model has no OpenSSF Model Signing signature (`model.sig`), so where it came from and whether it is the published one cannot be checked. Raised only when signatures were asked for: the operator passed `--key`, `--certificate-chain`, `--identity` or `--signature`, or the policy's `require_signature` globs cover the model's path (then it is high).",
+        "Ask the publisher for a signed model (model-signing), or sign models you publish and verify them where they are loaded.",
+        SUPPLY_CHAIN;
 }
 
 impl RuleId {

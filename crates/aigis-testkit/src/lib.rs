@@ -84,6 +84,9 @@ pub enum Tool {
     /// A Python with the frameworks detonation loads fixtures with (numpy, joblib,
     /// scikit-learn; `scripts/detonate/requirements.txt`).
     FrameworkPython,
+    /// `unshare` (util-linux) able to run a command without network (`unshare -rn`: a new user
+    /// and network namespace with only a loopback that is down).
+    UnshareNet,
 }
 
 fn on_path(names: &[&str]) -> Option<PathBuf> {
@@ -126,6 +129,14 @@ impl Tool {
                 "AIGIS_DETONATE_PYTHON",
                 "target/ci-tools/detonate-venv/bin/python",
             ),
+            Tool::UnshareNet => on_path(&["unshare"]).filter(|unshare| {
+                std::process::Command::new(unshare)
+                    .args(["-rn", "true"])
+                    .stdout(std::process::Stdio::null())
+                    .stderr(std::process::Stdio::null())
+                    .status()
+                    .is_ok_and(|s| s.success())
+            }),
         }
     }
 
@@ -150,6 +161,7 @@ impl Tool {
             Tool::Bubblewrap => "bwrap",
             Tool::Strace => "strace",
             Tool::FrameworkPython => "the detonation frameworks venv",
+            Tool::UnshareNet => "unshare -rn",
         }
     }
 
@@ -179,6 +191,9 @@ impl Tool {
             }
             Tool::Schemathesis => {
                 ".ci/run installs it into target/ci-tools/api-venv from scripts/requirements-api.txt (or set AIGIS_SCHEMATHESIS)"
+            }
+            Tool::UnshareNet => {
+                "apt-get install util-linux (.ci/run does), with unprivileged user namespaces allowed (sysctl kernel.unprivileged_userns_clone=1)"
             }
         }
     }

@@ -24,6 +24,7 @@ mod record;
 mod remote;
 mod reports;
 mod rules;
+mod signature;
 #[cfg(feature = "serve")]
 mod serve;
 mod support;
@@ -49,6 +50,27 @@ fn main() -> std::process::ExitCode {
         Test::new(
             "metadata::license_policy_denies_and_requires",
             metadata::license_policy_denies_and_requires,
+        ),
+        Test::new(
+            "signature::every_signed_model_verifies_and_every_tampered_copy_names_its_file",
+            signature::every_signed_model_verifies_and_every_tampered_copy_names_its_file,
+        ),
+        Test::new(
+            "signature::a_wrong_key_or_signer_is_invalid",
+            signature::a_wrong_key_or_signer_is_invalid,
+        ),
+        Test::new(
+            "signature::verification_is_fully_offline",
+            signature::verification_is_fully_offline,
+        )
+        .needs(Tool::UnshareNet),
+        Test::new(
+            "signature::scan_and_bom_carry_the_signature",
+            signature::scan_and_bom_carry_the_signature,
+        ),
+        Test::new(
+            "signature::require_signature_policy_fails_an_unsigned_model",
+            signature::require_signature_policy_fails_an_unsigned_model,
         ),
         Test::new(
             "code::a_load_site_is_linked_to_the_model_it_loads",

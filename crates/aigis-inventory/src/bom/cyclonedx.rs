@@ -137,6 +137,25 @@ fn model_component(index: usize, model: &Model) -> Value {
     for (k, v) in &model.metadata {
         properties.push(property(&format!("aigis:meta:{k}"), v.clone()));
     }
+    // The model's signature check. CycloneDX's own `signature` is a JSF signature over the BOM
+    // element, which a Sigstore bundle over the model's files is not: properties say it.
+    if let Some(sig) = &model.signature {
+        properties.push(property("aigis:signature:status", sig.status.clone()));
+        for (name, value) in [
+            ("aigis:signature:identity", &sig.identity),
+            ("aigis:signature:issuer", &sig.issuer),
+            ("aigis:signature:method", &sig.method),
+            ("aigis:signature:root_digest", &sig.root_digest),
+            ("aigis:signature:reason", &sig.reason),
+        ] {
+            if let Some(value) = value {
+                properties.push(property(name, value.clone()));
+            }
+        }
+        for mismatch in &sig.mismatches {
+            properties.push(property("aigis:signature:mismatch", mismatch.clone()));
+        }
+    }
     let purl = match &model.provenance {
         Some(p) => p.purl(),
         None => {

@@ -133,6 +133,27 @@ impl Writer {
         if let Some(task) = &model.card.pipeline_tag {
             package["ai_domain"] = json!([task]);
         }
+        // The signed manifest's root digest (OpenSSF Model Signing), with the check's outcome.
+        if let Some(sig) = &model.signature
+            && let Some(root) = sig.root_digest.as_deref().and_then(|r| r.strip_prefix("sha256:"))
+        {
+            let mut comment = format!("OpenSSF Model Signing root digest; signature {}", sig.status);
+            if let Some(identity) = &sig.identity {
+                comment += &format!(" by {identity}");
+            }
+            if let Some(issuer) = &sig.issuer {
+                comment += &format!(" ({issuer})");
+            }
+            if let Some(reason) = &sig.reason {
+                comment += &format!(": {reason}");
+            }
+            package["verifiedUsing"] = json!([{
+                "type": "Hash",
+                "algorithm": "sha256",
+                "hashValue": root,
+                "comment": comment,
+            }]);
+        }
         if !model.card.datasets.is_empty() {
             package["ai_informationAboutTraining"] = json!(format!(
                 "datasets named by the model card: {}",
