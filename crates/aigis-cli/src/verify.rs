@@ -126,7 +126,10 @@ fn text(model: &std::path::Path, outcome: &Verification) -> String {
         out.push_str(&format!("  method: {method}\n"));
     }
     if let Some(root) = &outcome.root_digest {
-        out.push_str(&format!("  root digest: {root} ({} files)\n", outcome.files));
+        out.push_str(&format!(
+            "  root digest: {root} ({} files)\n",
+            outcome.files
+        ));
     }
     for mismatch in &outcome.mismatches {
         out.push_str(&format!(

@@ -47,7 +47,10 @@ pub(crate) fn check(
         .map(|r| {
             let path = PathBuf::from(&r.path);
             Entry {
-                real: on_disk.get(&r.path).cloned().unwrap_or_else(|| path.clone()),
+                real: on_disk
+                    .get(&r.path)
+                    .cloned()
+                    .unwrap_or_else(|| path.clone()),
                 path,
                 result: r.clone(),
                 scanned: true,
@@ -127,13 +130,13 @@ fn record(results: &mut [FileResult], model: &Model, outcome: &Verification, req
     else {
         return;
     };
-    let mut push = |target: &str, finding: Finding| {
+    fn push(results: &mut [FileResult], target: &str, finding: Finding) {
         if let Some(result) = results.iter_mut().find(|r| r.path == target) {
             result.findings.push(finding);
             result.location_dependent = true;
             result.normalize();
         }
-    };
+    }
     match outcome.status {
         Status::Verified => {}
         Status::Unsigned => {
@@ -152,7 +155,7 @@ fn record(results: &mut [FileResult], model: &Model, outcome: &Verification, req
             if required {
                 finding = finding.with_severity(Severity::High);
             }
-            push(&main, finding);
+            push(results, &main, finding);
         }
         Status::Invalid if !outcome.mismatches.is_empty() => {
             for mismatch in &outcome.mismatches {
@@ -172,9 +175,9 @@ fn record(results: &mut [FileResult], model: &Model, outcome: &Verification, req
                 };
                 let finding = Finding::new(RuleId::SignatureMismatch, message).at(&*mismatch.path);
                 if results.iter().any(|r| r.path == file) {
-                    push(&file, finding);
+                    push(results, &file, finding);
                 } else {
-                    push(&main, finding);
+                    push(results, &main, finding);
                 }
             }
         }
@@ -191,7 +194,7 @@ fn record(results: &mut [FileResult], model: &Model, outcome: &Verification, req
                 // Not proven bad: nothing was given to check it with.
                 finding = finding.with_severity(Severity::Medium);
             }
-            push(&main, finding);
+            push(results, &main, finding);
         }
     }
 }

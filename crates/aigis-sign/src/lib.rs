@@ -19,12 +19,20 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
+use const_oid::AssociatedOid;
+use const_oid::db::rfc5280::ID_KP_CODE_SIGNING;
+use der::{Decode, Encode};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
+use sigstore_verify::crypto::{
+    CertificateInfo, VerificationKey, WEBPKI_VERIFICATION_ALGS, parse_certificate_info,
+};
 use sigstore_verify::trust_root::TrustedRoot;
 use sigstore_verify::types::bundle::VerificationMaterialContent;
+use sigstore_verify::types::dsse::DsseEnvelope;
 use sigstore_verify::types::{Bundle, DerCertificate, DerPublicKey, Sha256Hash, SignatureContent};
 use sigstore_verify::{PublicKeyVerificationPolicy, VerificationPolicy, Verifier};
+use x509_cert::ext::pkix::{BasicConstraints, ExtendedKeyUsage};
 
 /// The predicate type of an OpenSSF Model Signing v1.0 statement.
 pub const PREDICATE_TYPE: &str = "https://model_signing/signature/v1.0";
@@ -209,6 +217,9 @@ pub struct Trust {
     identity: Option<(String, String)>,
     verifier: Verifier,
     chain_verifier: Option<Verifier>,
+    /// The operator's CA certificates (DER), anchors for certificate signatures that no log or
+    /// timestamp authority saw (model-signing's certificate signer).
+    chain_anchors: Vec<DerCertificate>,
     ignore_paths: Vec<String>,
 }
 
@@ -249,9 +260,12 @@ impl Trust {
             None => PUBLIC_GOOD_TRUSTED_ROOT.to_string(),
         };
         let verifier = verifier_from_json(&root_json)?;
-        let chain_verifier = match &options.certificate_chain {
-            Some(path) => Some(verifier_from_json(&chain_root(path)?)?),
-            None => None,
+        let (chain_verifier, chain_anchors) = match &options.certificate_chain {
+            Some(path) => (
+                Some(verifier_from_json(&chain_root(path)?)?),
+                chain_certificates(path)?,
+            ),
+            None => (None, Vec::new()),
         };
         Ok(Trust {
             key,
@@ -259,6 +273,7 @@ impl Trust {
             identity,
             verifier,
             chain_verifier,
+            chain_anchors,
             ignore_paths: options.ignore_paths.clone(),
         })
     }
@@ -269,13 +284,8 @@ impl Trust {
     }
 }
 
-fn verifier_from_json(json: &str) -> Result<Verifier, Error> {
-    let root = TrustedRoot::from_json(json).map_err(|e| Error::TrustRoot(e.to_string()))?;
-    Verifier::new(&root).map_err(|e| Error::TrustRoot(e.to_string()))
-}
-
-/// A trusted root whose only certificate authority is the operator's PEM chain.
-fn chain_root(path: &Path) -> Result<String, Error> {
+/// The PEM certificates of an operator's `--certificate-chain` file (at least one).
+fn chain_certificates(path: &Path) -> Result<Vec<DerCertificate>, Error> {
     let text = read_text(path, 1024 * 1024)?;
     let bad = |reason: String| Error::Key {
         path: path.to_path_buf(),
@@ -284,12 +294,202 @@ fn chain_root(path: &Path) -> Result<String, Error> {
     let mut certificates = Vec::new();
     const END: &str = "-----END CERTIFICATE-----";
     for block in text.split_inclusive(END).filter(|b| b.contains(END)) {
-        let der = DerCertificate::from_pem(block.trim()).map_err(|e| bad(e.to_string()))?;
-        let raw = serde_json::to_value(&der).map_err(|e| bad(e.to_string()))?;
-        certificates.push(serde_json::json!({ "rawBytes": raw }));
+        certificates.push(DerCertificate::from_pem(block.trim()).map_err(|e| bad(e.to_string()))?);
     }
     if certificates.is_empty() {
         return Err(bad("no PEM certificate in the file".into()));
+    }
+    Ok(certificates)
+}
+
+/// Parses a Sigstore bundle as protobuf JSON reads it: a member whose value is `null` is the
+/// field's default (model-signing before 1.1 writes `"keyid": null`), so such members are dropped
+/// before the typed parse.
+fn bundle_from_json(json: &str) -> Result<Bundle, String> {
+    fn drop_nulls(value: &mut serde_json::Value) {
+        match value {
+            serde_json::Value::Object(map) => {
+                map.retain(|_, v| !v.is_null());
+                map.values_mut().for_each(drop_nulls);
+            }
+            serde_json::Value::Array(items) => items.iter_mut().for_each(drop_nulls),
+            _ => {}
+        }
+    }
+    let mut value: serde_json::Value = serde_json::from_str(json).map_err(|e| e.to_string())?;
+    drop_nulls(&mut value);
+    serde_json::from_value(value).map_err(|e| e.to_string())
+}
+
+/// Whether no transparency log or timestamp authority saw the signature (model-signing's key
+/// and certificate signers): then nothing but the signature itself can be checked.
+fn unlogged(bundle: &Bundle) -> bool {
+    bundle.verification_material.tlog_entries.is_empty()
+        && bundle
+            .verification_material
+            .timestamp_verification_data
+            .rfc3161_timestamps
+            .is_empty()
+}
+
+/// The DSSE envelope's signature over its pre-authentication encoding (payload type and
+/// payload), checked with `key`.
+fn envelope_signed_by(envelope: &DsseEnvelope, key: &DerPublicKey) -> Result<(), String> {
+    let key = VerificationKey::from_spki(key).map_err(|e| format!("unusable public key: {e}"))?;
+    key.verify(envelope.pae(), &envelope.signature.sig)
+        .map_err(|e| format!("the envelope's signature is not the key's: {e}"))
+}
+
+/// A certificate-signed envelope: the leaf chains through the bundle's other certificates to
+/// one of `anchors`, and the leaf's key signed the envelope. The leaf's facts on success.
+///
+/// The chain is checked as model-signing checks it (OpenSSL's path validation, not the WebPKI's:
+/// model-signing's own test signer is a certificate marked CA): each certificate's signature
+/// verifies with its issuer's key and names it, every issuer below the anchor is a CA, every
+/// certificate is valid at the leaf's `notBefore` (no log or timestamp says when it signed), and
+/// a leaf listing extended key usages lists code signing.
+fn chain_signed(
+    bundle: &Bundle,
+    envelope: &DsseEnvelope,
+    anchors: &[DerCertificate],
+) -> Result<CertificateInfo, String> {
+    let (leaf, rest): (&DerCertificate, &[_]) = match &bundle.verification_material.content {
+        VerificationMaterialContent::Certificate(cert) => (&cert.raw_bytes, &[]),
+        VerificationMaterialContent::X509CertificateChain { certificates } => {
+            let Some((leaf, rest)) = certificates.split_first() else {
+                return Err("the bundle's certificate chain is empty".into());
+            };
+            (&leaf.raw_bytes, rest)
+        }
+        _ => return Err("the bundle carries no certificate".into()),
+    };
+    let info = parse_certificate_info(leaf).map_err(|e| format!("unreadable leaf: {e}"))?;
+    let decode = |der: &DerCertificate| {
+        x509_cert::Certificate::from_der(der.as_bytes())
+            .map_err(|e| format!("unreadable certificate: {e}"))
+    };
+    let leaf_cert = decode(leaf)?;
+    let intermediates = rest
+        .iter()
+        .map(|c| decode(&c.raw_bytes))
+        .collect::<Result<Vec<_>, _>>()?;
+    let anchors = anchors.iter().map(decode).collect::<Result<Vec<_>, _>>()?;
+    let at = leaf_cert
+        .tbs_certificate
+        .validity
+        .not_before
+        .to_unix_duration();
+    if let Some(usages) = extension::<ExtendedKeyUsage>(&leaf_cert)? {
+        if !usages.0.contains(&ID_KP_CODE_SIGNING) {
+            return Err("the signing certificate is not for code signing".into());
+        }
+    }
+    let valid = |c: &x509_cert::Certificate| {
+        let v = &c.tbs_certificate.validity;
+        v.not_before.to_unix_duration() <= at && at <= v.not_after.to_unix_duration()
+    };
+    let mut current = &leaf_cert;
+    let mut chained = false;
+    for _ in 0..MAX_CHAIN {
+        if anchors.iter().any(|a| valid(a) && issued_by(current, a)) {
+            chained = true;
+            break;
+        }
+        let mut next = None;
+        for candidate in &intermediates {
+            let is_ca = extension::<BasicConstraints>(candidate)?.is_some_and(|b| b.ca);
+            if is_ca && valid(candidate) && issued_by(current, candidate) {
+                next = Some(candidate);
+                break;
+            }
+        }
+        match next {
+            Some(next) => current = next,
+            None => break,
+        }
+    }
+    if !chained {
+        return Err("the signing certificate does not chain to the given CA".into());
+    }
+    envelope_signed_by(envelope, &info.public_key)?;
+    Ok(info)
+}
+
+/// Longest certificate path followed.
+const MAX_CHAIN: usize = 8;
+
+/// A certificate's extension of type `T`, if it has one.
+fn extension<T>(cert: &x509_cert::Certificate) -> Result<Option<T>, String>
+where
+    T: AssociatedOid + for<'a> Decode<'a>,
+{
+    let Some(extensions) = &cert.tbs_certificate.extensions else {
+        return Ok(None);
+    };
+    match extensions.iter().find(|e| e.extn_id == T::OID) {
+        Some(e) => T::from_der(e.extn_value.as_bytes())
+            .map(Some)
+            .map_err(|err| format!("unreadable certificate extension {}: {err}", T::OID)),
+        None => Ok(None),
+    }
+}
+
+/// Whether `parent` issued `child`: it names the parent as issuer, and its signature verifies
+/// with the parent's key (by the algorithms sigstore's crypto backend offers).
+fn issued_by(child: &x509_cert::Certificate, parent: &x509_cert::Certificate) -> bool {
+    if child.tbs_certificate.issuer != parent.tbs_certificate.subject {
+        return false;
+    }
+    let spki = &parent.tbs_certificate.subject_public_key_info;
+    let (Ok(tbs), Ok(signature_alg), Ok(key_alg)) = (
+        child.tbs_certificate.to_der(),
+        child.signature_algorithm.to_der(),
+        spki.algorithm.to_der(),
+    ) else {
+        return false;
+    };
+    let (Some(signature_alg), Some(key_alg), Some(signature)) = (
+        der_contents(&signature_alg),
+        der_contents(&key_alg),
+        child.signature.as_bytes(),
+    ) else {
+        return false;
+    };
+    let key = spki.subject_public_key.raw_bytes();
+    WEBPKI_VERIFICATION_ALGS.iter().any(|alg| {
+        alg.signature_alg_id().as_ref() == signature_alg
+            && alg.public_key_alg_id().as_ref() == key_alg
+            && alg.verify_signature(key, &tbs, signature).is_ok()
+    })
+}
+
+/// The contents of a DER value (its tag and length dropped): an `AlgorithmIdentifier` as
+/// `rustls-pki-types` spells it.
+fn der_contents(der: &[u8]) -> Option<&[u8]> {
+    let first = *der.get(1)?;
+    let skip = if first < 0x80 {
+        2
+    } else {
+        2 + usize::from(first & 0x7f)
+    };
+    der.get(skip..)
+}
+
+fn verifier_from_json(json: &str) -> Result<Verifier, Error> {
+    let root = TrustedRoot::from_json(json).map_err(|e| Error::TrustRoot(e.to_string()))?;
+    Verifier::new(&root).map_err(|e| Error::TrustRoot(e.to_string()))
+}
+
+/// A trusted root whose only certificate authority is the operator's PEM chain.
+fn chain_root(path: &Path) -> Result<String, Error> {
+    let bad = |reason: String| Error::Key {
+        path: path.to_path_buf(),
+        reason,
+    };
+    let mut certificates = Vec::new();
+    for der in chain_certificates(path)? {
+        let raw = serde_json::to_value(&der).map_err(|e| bad(e.to_string()))?;
+        certificates.push(serde_json::json!({ "rawBytes": raw }));
     }
     Ok(serde_json::json!({
         "mediaType": "application/vnd.dev.sigstore.trustedroot+json;version=0.1",
@@ -338,7 +538,7 @@ fn verify_inner(model: &Path, signature: &Path, trust: &Trust, digests: &Digests
         }
         Err(e) => return Verification::invalid(format!("cannot read the signature: {e}")),
     };
-    let bundle = match Bundle::from_json(&json) {
+    let bundle = match bundle_from_json(&json) {
         Ok(bundle) => bundle,
         Err(e) => return Verification::invalid(format!("not a Sigstore bundle: {e}")),
     };
@@ -383,12 +583,19 @@ fn verify_inner(model: &Path, signature: &Path, trust: &Trust, digests: &Digests
             outcome.unchecked = true;
             return outcome;
         };
-        let mut policy = PublicKeyVerificationPolicy::new(key.clone());
-        if bundle.verification_material.tlog_entries.is_empty() {
-            // model-signing's key and certificate signing does not log: there is nothing to prove.
-            policy = policy.skip_tlog_unsafe();
-        }
-        if let Err(e) = trust.verifier.verify(root, &bundle, &policy) {
+        let checked = if unlogged(&bundle) {
+            // model-signing's key signer neither logs nor timestamps: the envelope's signature
+            // over its PAE is all there is to check (sigstore-verify requires a log entry).
+            envelope_signed_by(envelope, key)
+        } else {
+            let policy = PublicKeyVerificationPolicy::new(key.clone());
+            trust
+                .verifier
+                .verify(root, &bundle, &policy)
+                .map(|_| ())
+                .map_err(|e| e.to_string())
+        };
+        if let Err(e) = checked {
             outcome.reason = Some(format!("signature does not verify with the key: {e}"));
             return outcome;
         }
@@ -406,24 +613,48 @@ fn verify_inner(model: &Path, signature: &Path, trust: &Trust, digests: &Digests
             outcome.unchecked = true;
             return outcome;
         };
-        // A private PKI has no transparency log or certificate transparency to check.
-        let mut policy = VerificationPolicy::any_identity().skip_sct();
-        if bundle.verification_material.tlog_entries.is_empty() {
-            policy = policy.skip_tlog_unsafe();
-        }
-        if let Some((identity, issuer)) = &trust.identity {
-            policy = policy
-                .require_identity(identity.as_str())
-                .require_issuer(issuer.as_str());
-        }
-        match verifier.verify(root, &bundle, &policy) {
-            Ok(result) => {
-                outcome.identity = result.identity().map(|id| id.as_str().to_string());
-                outcome.issuer = result.issuer().map(str::to_string);
+        if unlogged(&bundle) {
+            // model-signing's certificate signer neither logs nor timestamps: the chain is
+            // checked at the leaf's issuance, then the envelope's signature with the leaf's key.
+            match chain_signed(&bundle, envelope, &trust.chain_anchors) {
+                Ok(info) => {
+                    outcome.identity = info.identity.map(|id| id.as_str().to_string());
+                    outcome.issuer = info.issuer;
+                    if let Some((identity, issuer)) = &trust.identity {
+                        if outcome.identity.as_deref() != Some(identity.as_str())
+                            || outcome.issuer.as_deref() != Some(issuer.as_str())
+                        {
+                            outcome.reason = Some(format!(
+                                "signed by {} ({}), not the required {identity} ({issuer})",
+                                outcome.identity.as_deref().unwrap_or("no identity"),
+                                outcome.issuer.as_deref().unwrap_or("no issuer"),
+                            ));
+                            return outcome;
+                        }
+                    }
+                }
+                Err(e) => {
+                    outcome.reason = Some(format!("signature does not verify with the chain: {e}"));
+                    return outcome;
+                }
             }
-            Err(e) => {
-                outcome.reason = Some(format!("signature does not verify with the chain: {e}"));
-                return outcome;
+        } else {
+            // A private PKI has no transparency log or certificate transparency to check.
+            let mut policy = VerificationPolicy::any_identity().skip_sct();
+            if let Some((identity, issuer)) = &trust.identity {
+                policy = policy
+                    .require_identity(identity.as_str())
+                    .require_issuer(issuer.as_str());
+            }
+            match verifier.verify(root, &bundle, &policy) {
+                Ok(result) => {
+                    outcome.identity = result.identity().map(|id| id.as_str().to_string());
+                    outcome.issuer = result.issuer().map(str::to_string);
+                }
+                Err(e) => {
+                    outcome.reason = Some(format!("signature does not verify with the chain: {e}"));
+                    return outcome;
+                }
             }
         }
     } else {

@@ -102,7 +102,10 @@ fn wrong_key_is_invalid() {
         "{outcome:?}"
     );
     // The upstream key does not verify our model either, nor ours theirs.
-    let outcome = check(&fixtures().join("upstream/v1.1.0-elliptic-key"), &key_trust());
+    let outcome = check(
+        &fixtures().join("upstream/v1.1.0-elliptic-key"),
+        &key_trust(),
+    );
     assert_eq!(outcome.status, Status::Invalid, "{outcome:?}");
 }
 
@@ -134,7 +137,10 @@ fn no_signature_is_unsigned() {
 #[test]
 fn upstream_key_bundles_verify() {
     for model in ["v1.0.1-elliptic-key", "v1.1.0-elliptic-key"] {
-        let outcome = check(&fixtures().join("upstream").join(model), &upstream_key_trust());
+        let outcome = check(
+            &fixtures().join("upstream").join(model),
+            &upstream_key_trust(),
+        );
         assert_verified(&outcome, model);
         assert_eq!(outcome.files, 2, "{model}");
     }
@@ -201,13 +207,26 @@ fn every_tampered_copy_names_the_file() {
     for (name, trust, file) in &cases {
         let tampered = fixtures().join("tampered");
         for (suffix, expected) in [
-            ("byte-changed", vec![(file.to_string(), Difference::Changed)]),
-            ("file-added", vec![("added.txt".to_string(), Difference::Extra)]),
-            ("file-removed", vec![(file.to_string(), Difference::Missing)]),
+            (
+                "byte-changed",
+                vec![(file.to_string(), Difference::Changed)],
+            ),
+            (
+                "file-added",
+                vec![("added.txt".to_string(), Difference::Extra)],
+            ),
+            (
+                "file-removed",
+                vec![(file.to_string(), Difference::Missing)],
+            ),
         ] {
             let model = tampered.join(format!("{name}-{suffix}"));
             let outcome = check(&model, trust);
-            assert_eq!(outcome.status, Status::Invalid, "{name}-{suffix}: {outcome:?}");
+            assert_eq!(
+                outcome.status,
+                Status::Invalid,
+                "{name}-{suffix}: {outcome:?}"
+            );
             let got: Vec<(String, Difference)> = outcome
                 .mismatches
                 .iter()
@@ -215,7 +234,10 @@ fn every_tampered_copy_names_the_file() {
                 .collect();
             assert_eq!(got, expected, "{name}-{suffix}: {outcome:?}");
             assert!(
-                outcome.reason.as_deref().is_some_and(|r| r.contains(expected[0].0.as_str())),
+                outcome
+                    .reason
+                    .as_deref()
+                    .is_some_and(|r| r.contains(expected[0].0.as_str())),
                 "{name}-{suffix}: {outcome:?}"
             );
         }
@@ -265,7 +287,10 @@ fn forged_manifest_is_invalid() {
     let source = fixtures().join("key/model.sig");
     let text = std::fs::read_to_string(&source).unwrap_or_default();
     let mut bundle: serde_json::Value = serde_json::from_str(&text).unwrap_or_default();
-    let payload = bundle["dsseEnvelope"]["payload"].as_str().unwrap_or_default().to_string();
+    let payload = bundle["dsseEnvelope"]["payload"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
     let decoded = base64_decode(&payload);
     let mut statement: serde_json::Value = serde_json::from_slice(&decoded).unwrap_or_default();
     statement["predicate"]["resources"][0]["digest"] = serde_json::json!("11".repeat(32));
@@ -313,7 +338,11 @@ fn base64_encode(data: &[u8]) -> String {
     let table = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     let mut out = String::new();
     for chunk in data.chunks(3) {
-        let b = [chunk[0], *chunk.get(1).unwrap_or(&0), *chunk.get(2).unwrap_or(&0)];
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
         let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
         for i in 0..4 {
             if i <= chunk.len() {

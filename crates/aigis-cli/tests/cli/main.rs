@@ -24,9 +24,9 @@ mod record;
 mod remote;
 mod reports;
 mod rules;
-mod signature;
 #[cfg(feature = "serve")]
 mod serve;
+mod signature;
 mod support;
 #[cfg(feature = "watch")]
 mod watch;

@@ -62,6 +62,11 @@ const FROM_THE_ENVIRONMENT: &[(&str, &str)] = &[
     ),
     ("MODEL-REPLACED", "crates/aigis-cli/tests/cli/record.rs"),
     ("LICENSE-DENIED", "crates/aigis-cli/tests/cli/metadata.rs"),
+    ("MODEL-UNSIGNED", "crates/aigis-cli/tests/cli/signature.rs"),
+    (
+        "SIGNATURE-MISMATCH",
+        "crates/aigis-cli/tests/cli/signature.rs",
+    ),
     ("LICENSE-UNKNOWN", "crates/aigis-cli/tests/cli/metadata.rs"),
     // `--deep` only (the fixtures scan runs without it).
     (

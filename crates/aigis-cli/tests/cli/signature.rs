@@ -16,7 +16,12 @@ fn s(path: &Path) -> String {
 
 /// `aigis verify --format json` with `args`: (exit code, verification).
 fn verify(model: &Path, args: &[&str]) -> (i32, Value) {
-    let mut all = vec!["verify".to_string(), s(model), "--format".into(), "json".into()];
+    let mut all = vec![
+        "verify".to_string(),
+        s(model),
+        "--format".into(),
+        "json".into(),
+    ];
     all.extend(args.iter().map(|a| a.to_string()));
     let all: Vec<&str> = all.iter().map(String::as_str).collect();
     let out = aigis(&all);
@@ -131,7 +136,11 @@ pub(crate) fn every_signed_model_verifies_and_every_tampered_copy_names_its_file
             &s(&signing().join("upstream/keys/signing-key-pub.pem")),
         ],
     );
-    assert_eq!((code, &doc["status"]), (0, &Value::from("verified")), "{doc}");
+    assert_eq!(
+        (code, &doc["status"]),
+        (0, &Value::from("verified")),
+        "{doc}"
+    );
 }
 
 /// The wrong key, the wrong signer and a missing key are never a pass.
@@ -141,9 +150,17 @@ pub(crate) fn a_wrong_key_or_signer_is_invalid() {
         &signing().join("key"),
         &["--key", &s(&keys.join("THROWAWAY-TEST-other-key.pub.pem"))],
     );
-    assert_eq!((code, &doc["status"]), (1, &Value::from("invalid")), "{doc}");
+    assert_eq!(
+        (code, &doc["status"]),
+        (1, &Value::from("invalid")),
+        "{doc}"
+    );
     let (code, doc) = verify(&signing().join("key"), &[]);
-    assert_eq!((code, &doc["status"]), (1, &Value::from("invalid")), "{doc}");
+    assert_eq!(
+        (code, &doc["status"]),
+        (1, &Value::from("invalid")),
+        "{doc}"
+    );
     let (code, doc) = verify(
         &signing().join("upstream/v1.1.0-sigstore"),
         &[
@@ -153,9 +170,17 @@ pub(crate) fn a_wrong_key_or_signer_is_invalid() {
             "https://sigstore.verify.ibm.com/oauth2",
         ],
     );
-    assert_eq!((code, &doc["status"]), (1, &Value::from("invalid")), "{doc}");
+    assert_eq!(
+        (code, &doc["status"]),
+        (1, &Value::from("invalid")),
+        "{doc}"
+    );
     let (code, doc) = verify(&signing().join("unsigned"), &[]);
-    assert_eq!((code, &doc["status"]), (1, &Value::from("unsigned")), "{doc}");
+    assert_eq!(
+        (code, &doc["status"]),
+        (1, &Value::from("unsigned")),
+        "{doc}"
+    );
 }
 
 /// `aigis verify` needs no network: keyless bundles verify inside a network namespace that has
@@ -192,7 +217,10 @@ pub(crate) fn verification_is_fully_offline() {
         .unwrap_or_else(|e| panic!("{e}"));
     let devices = String::from_utf8_lossy(&probe.stdout);
     assert!(
-        devices.lines().skip(2).all(|l| l.trim_start().starts_with("lo:")),
+        devices
+            .lines()
+            .skip(2)
+            .all(|l| l.trim_start().starts_with("lo:")),
         "{devices}"
     );
 }
@@ -230,7 +258,12 @@ pub(crate) fn scan_and_bom_carry_the_signature() {
     let sig = &model_of(&doc, &model)["signature"];
     assert_eq!(sig["status"], "verified", "{doc}");
     assert_eq!(sig["method"], "key", "{doc}");
-    assert!(rules(&doc).iter().all(|(r, _, _)| !r.starts_with("SIGNATURE")), "{doc}");
+    assert!(
+        rules(&doc)
+            .iter()
+            .all(|(r, _, _)| !r.starts_with("SIGNATURE")),
+        "{doc}"
+    );
 
     let tampered = signing().join("tampered/key-byte-changed");
     let (code, doc) = scan_json(&[&tampered], &["--no-policy", "--no-cache", "--key", &key]);
@@ -250,7 +283,12 @@ pub(crate) fn scan_and_bom_carry_the_signature() {
         .flatten()
         .find(|r| r["path"] == s(&tampered.join("model.safetensors")))
         .unwrap_or_else(|| panic!("{doc}"));
-    assert!(result["findings"].to_string().contains("SIGNATURE-MISMATCH"), "{result}");
+    assert!(
+        result["findings"]
+            .to_string()
+            .contains("SIGNATURE-MISMATCH"),
+        "{result}"
+    );
 
     // Without the key, a key-signed model cannot be verified: SIGNATURE-INVALID, medium (not
     // proven bad); with the wrong key it is critical.
@@ -258,14 +296,18 @@ pub(crate) fn scan_and_bom_carry_the_signature() {
     assert_eq!(code, 0, "{doc}");
     assert_eq!(model_of(&doc, &model)["signature"]["status"], "invalid");
     assert!(
-        rules(&doc).iter().any(|(r, sev, _)| r == "SIGNATURE-INVALID" && sev == "medium"),
+        rules(&doc)
+            .iter()
+            .any(|(r, sev, _)| r == "SIGNATURE-INVALID" && sev == "medium"),
         "{doc}"
     );
     let other = s(&signing().join("keys/THROWAWAY-TEST-other-key.pub.pem"));
     let (code, doc) = scan_json(&[&model], &["--no-policy", "--no-cache", "--key", &other]);
     assert_eq!(code, 1, "{doc}");
     assert!(
-        rules(&doc).iter().any(|(r, sev, _)| r == "SIGNATURE-INVALID" && sev == "critical"),
+        rules(&doc)
+            .iter()
+            .any(|(r, sev, _)| r == "SIGNATURE-INVALID" && sev == "critical"),
         "{doc}"
     );
 
@@ -284,7 +326,15 @@ pub(crate) fn scan_and_bom_carry_the_signature() {
         "{props}"
     );
     assert!(props.contains("aigis:signature:root_digest"), "{props}");
-    let out = aigis(&["bom", &s(&model), "--no-policy", "--format", "spdx", "--key", &key]);
+    let out = aigis(&[
+        "bom",
+        &s(&model),
+        "--no-policy",
+        "--format",
+        "spdx",
+        "--key",
+        &key,
+    ]);
     let spdx: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}"));
     let package = spdx["@graph"]
         .as_array()
@@ -326,13 +376,19 @@ pub(crate) fn require_signature_policy_fails_an_unsigned_model() {
     let doc: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(out.status.code(), Some(1), "{doc}");
     let found = rules(&doc);
-    let unsigned: Vec<_> = found.iter().filter(|(r, _, _)| r == "MODEL-UNSIGNED").collect();
+    let unsigned: Vec<_> = found
+        .iter()
+        .filter(|(r, _, _)| r == "MODEL-UNSIGNED")
+        .collect();
     assert_eq!(unsigned.len(), 1, "{found:?}");
     assert_eq!(unsigned[0].1, "high", "{found:?}");
     assert!(unsigned[0].2.contains("models/prod/bert"), "{found:?}");
     let prod_model = model_of(&doc, Path::new("models/prod/bert"));
     assert_eq!(prod_model["signature"]["status"], "unsigned", "{doc}");
-    assert!(model_of(&doc, Path::new("models/dev/bert"))["signature"].is_null(), "{doc}");
+    assert!(
+        model_of(&doc, Path::new("models/dev/bert"))["signature"].is_null(),
+        "{doc}"
+    );
     // A policy with a bad glob is refused with its line.
     std::fs::write(&policy, "require_signature = [\"models/[prod\"]\n")
         .unwrap_or_else(|e| panic!("{e}"));

@@ -135,9 +135,15 @@ impl Writer {
         }
         // The signed manifest's root digest (OpenSSF Model Signing), with the check's outcome.
         if let Some(sig) = &model.signature
-            && let Some(root) = sig.root_digest.as_deref().and_then(|r| r.strip_prefix("sha256:"))
+            && let Some(root) = sig
+                .root_digest
+                .as_deref()
+                .and_then(|r| r.strip_prefix("sha256:"))
         {
-            let mut comment = format!("OpenSSF Model Signing root digest; signature {}", sig.status);
+            let mut comment = format!(
+                "OpenSSF Model Signing root digest; signature {}",
+                sig.status
+            );
             if let Some(identity) = &sig.identity {
                 comment += &format!(" by {identity}");
             }
