@@ -108,6 +108,9 @@ formats! {
     /// A Hugging Face config (`config.json`, `tokenizer_config.json`, a processor config) whose
     /// `auto_map` makes transformers import repository code with `trust_remote_code=True`.
     TransformersConfig = "transformers-config",
+    /// A model card (`README.md`, card front-matter) holding a credential; a card without one is
+    /// `unknown`.
+    ModelCard = "model-card",
     /// A native executable carrying a model (llamafile and similar).
     Executable = "executable",
     /// Nothing aigis knows.
@@ -127,6 +130,7 @@ impl Format {
                 | Format::Notebook
                 | Format::PythonDependencies
                 | Format::TransformersConfig
+                | Format::ModelCard
         )
     }
 

@@ -12,6 +12,7 @@ mod gguf;
 mod inventory;
 pub(crate) mod keras;
 mod mlflow;
+mod model_card;
 pub(crate) mod nemo;
 mod numpy;
 mod onnx;
@@ -38,6 +39,7 @@ pub use gguf::GgufAnalyzer;
 pub use inventory::{CoremlAnalyzer, InventoryAnalyzer};
 pub use keras::{KerasH5Analyzer, KerasV3Analyzer};
 pub use mlflow::{MlflowCodeAnalyzer, MlmodelAnalyzer};
+pub use model_card::ModelCardAnalyzer;
 pub use nemo::HydraConfigAnalyzer;
 pub use numpy::NumpyAnalyzer;
 pub use onnx::OnnxAnalyzer;
@@ -89,6 +91,8 @@ pub fn registry() -> Registry {
         Box::new(ChatTemplateAnalyzer),
         Box::new(HydraConfigAnalyzer),
         Box::new(PickleAnalyzer),
+        // Last: a card is judged as one only when no format claimed the file.
+        Box::new(ModelCardAnalyzer),
     ];
     Registry::new(analyzers)
 }
