@@ -150,6 +150,24 @@ pub struct Options {
     /// Collect the string constants this filter accepts into [`PickleScan::strings`] (bounded
     /// by [`MAX_STRINGS`] and [`MAX_STRING_BYTES`]), for scanners of secrets and indicators.
     pub collect_strings: Option<fn(&str) -> bool>,
+    /// Collect the PyTorch storages the pickle references through `persistent_load`
+    /// ([`PickleScan::storages`], at most [`MAX_STORAGES`]), for checks of the tensor bytes.
+    pub collect_storages: bool,
+}
+
+/// Most storages [`Options::collect_storages`] keeps.
+pub const MAX_STORAGES: usize = 1 << 16;
+
+/// A PyTorch storage a pickle references: `persistent_load(('storage', torch.<Type>, key,
+/// location, numel))`, as `torch.save` writes it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Storage {
+    /// The record name under `data/` in the archive.
+    pub key: String,
+    /// The storage class name in `torch` (`FloatStorage`, `HalfStorage`, `BFloat16Storage`, ...).
+    pub storage_type: String,
+    /// The number of elements the pickle declares, if it says.
+    pub numel: Option<u64>,
 }
 
 /// Most strings [`Options::collect_strings`] keeps.
@@ -445,6 +463,8 @@ pub struct PickleScan {
     /// With [`Options::collect_strings`]: the distinct string constants the filter accepted,
     /// in first-seen order, at most [`MAX_STRINGS`] and [`MAX_STRING_BYTES`] in all.
     pub strings: Vec<String>,
+    /// With [`Options::collect_storages`]: the storages referenced, each key once.
+    pub storages: Vec<Storage>,
 }
 
 impl PickleScan {

@@ -181,6 +181,9 @@ struct Ctx<'o> {
     strings: Vec<String>,
     strings_seen: HashSet<String>,
     string_bytes: usize,
+    /// With [`Options::collect_storages`]: the storages referenced so far, each key once.
+    storages: Vec<crate::Storage>,
+    storages_seen: HashSet<String>,
 }
 
 impl Ctx<'_> {
@@ -205,6 +208,17 @@ impl Ctx<'_> {
             self.string_bytes += kept.len();
             self.strings_seen.insert(kept.to_owned());
             self.strings.push(kept.to_owned());
+        }
+    }
+}
+
+impl Ctx<'_> {
+    /// Keeps a storage for [`Options::collect_storages`], once per key, within its bound.
+    fn note_storage(&mut self, storage: crate::Storage) {
+        if self.storages.len() < crate::MAX_STORAGES
+            && self.storages_seen.insert(storage.key.clone())
+        {
+            self.storages.push(storage);
         }
     }
 }
@@ -257,6 +271,8 @@ pub(crate) fn scan_input(input: &dyn ReadAt, start: u64, opts: &Options) -> Pick
         strings: Vec::new(),
         strings_seen: HashSet::new(),
         string_bytes: 0,
+        storages: Vec::new(),
+        storages_seen: HashSet::new(),
     };
     let mut fetched: u64 = 0;
     let mut readings: Vec<Reading> = Vec::new();
@@ -297,6 +313,7 @@ pub(crate) fn scan_input(input: &dyn ReadAt, start: u64, opts: &Options) -> Pick
     let mut scan = merge(readings, unexplored);
     scan.globals = std::mem::take(&mut ctx.globals);
     scan.strings = std::mem::take(&mut ctx.strings);
+    scan.storages = std::mem::take(&mut ctx.storages);
     scan.bytes_consumed = fetched.saturating_add(ctx.nested_fetched);
     scan
 }
@@ -455,6 +472,7 @@ fn merge(mut readings: Vec<Reading>, unexplored: usize) -> PickleScan {
         program: main.program,
         program_truncated: main.program_truncated,
         strings: Vec::new(),
+        storages: Vec::new(),
     }
 }
 
@@ -1550,6 +1568,7 @@ impl<'c, 'o, 'i> Machine<'c, 'o, 'i> {
             }
             op::BINPERSID => {
                 let pid = self.pop()?;
+                self.note_storage(pid);
                 self.trace(off, StepKind::PersistentLoad, |m| {
                     format!("persistent_load({})", m.render(pid))
                 });
@@ -1792,6 +1811,40 @@ impl<'c, 'o, 'i> Machine<'c, 'o, 'i> {
             });
             self.invoke(off, cls, args, None, Via::Direct)
         }
+    }
+
+    /// With [`Options::collect_storages`]: a `('storage', torch.<Type>, key, location, numel)`
+    /// persistent id is a PyTorch storage reference; kept for the checks of its bytes.
+    fn note_storage(&mut self, pid: Id) {
+        if !self.ctx.opts.collect_storages {
+            return;
+        }
+        let Some(items) = self.arena.tuple_items(pid) else {
+            return;
+        };
+        let (Some(&tag), Some(&class), Some(&key)) = (items.first(), items.get(1), items.get(2))
+        else {
+            return;
+        };
+        if self.arena.as_str(tag) != Some("storage") {
+            return;
+        }
+        let Some(("torch", storage_type)) = self.arena.global_name(class) else {
+            return;
+        };
+        let Some(key) = self.arena.as_str(key) else {
+            return;
+        };
+        let numel = items.get(4).and_then(|&n| match self.arena.get(n) {
+            Value::Int(n) => u64::try_from(*n).ok(),
+            _ => None,
+        });
+        let storage = crate::Storage {
+            key: key.to_owned(),
+            storage_type: storage_type.to_owned(),
+            numel,
+        };
+        self.ctx.note_storage(storage);
     }
 
     /// What a callee really is: legacy `torch.save` hands classes through `persistent_load`

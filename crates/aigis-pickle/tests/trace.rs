@@ -79,3 +79,49 @@ fn build_and_persistent_load_are_steps() {
     assert!(got[2].3.ends_with(".__setstate__({'a': 1})"), "{got:?}");
     assert_eq!(got[3].3, "persistent_load(('storage',))");
 }
+
+/// `Options::collect_storages`: the storages `torch.save`'s persistent ids reference, each key
+/// once; other persistent ids (legacy `('module', ...)`, plain strings) are not storages.
+#[test]
+fn storages_are_collected_from_torch_persistent_ids() {
+    // [persistent_load(('storage', torch.FloatStorage, '0', 'cpu', 8)),
+    //  persistent_load(('storage', torch.HalfStorage, '1', 'cpu', 4)),
+    //  persistent_load(('storage', torch.FloatStorage, '0', 'cpu', 8)),
+    //  persistent_load(('module', torch.FloatStorage, '2', 'cpu', 1))], protocol 2.
+    let storage = |class: &[u8], key: &[u8], n: u8, tag: &[u8]| {
+        let mut b = b"(X".to_vec();
+        b.extend_from_slice(&u32::try_from(tag.len()).unwrap_or(0).to_le_bytes());
+        b.extend_from_slice(tag);
+        b.extend_from_slice(b"ctorch\n");
+        b.extend_from_slice(class);
+        b.extend_from_slice(b"\nX\x01\x00\x00\x00");
+        b.extend_from_slice(key);
+        b.extend_from_slice(b"X\x03\x00\x00\x00cpuK");
+        b.push(n);
+        b.extend_from_slice(b"tQ");
+        b
+    };
+    let mut bytes = b"\x80\x02(".to_vec();
+    bytes.extend(storage(b"FloatStorage", b"0", 8, b"storage"));
+    bytes.extend(storage(b"HalfStorage", b"1", 4, b"storage"));
+    bytes.extend(storage(b"FloatStorage", b"0", 8, b"storage"));
+    bytes.extend(storage(b"FloatStorage", b"2", 1, b"module"));
+    bytes.extend_from_slice(b"l.");
+    let opts = Options {
+        collect_storages: true,
+        ..Options::default()
+    };
+    let out = scan(&bytes[..], 0, &opts);
+    assert!(out.problem.is_none(), "{:?}", out.problem);
+    let got: Vec<_> = out
+        .storages
+        .iter()
+        .map(|s| (s.key.as_str(), s.storage_type.as_str(), s.numel))
+        .collect();
+    assert_eq!(
+        got,
+        vec![("0", "FloatStorage", Some(8)), ("1", "HalfStorage", Some(4))]
+    );
+    // Off by default.
+    assert!(scan(&bytes[..], 0, &Options::default()).storages.is_empty());
+}

@@ -180,6 +180,8 @@ pub struct Context<'a> {
     used_file_path: std::cell::Cell<bool>,
     programs: Vec<crate::Program>,
     tensors: Vec<crate::deep::TensorSpan>,
+    /// With `deep`: the PyTorch storages the archive's `data.pkl` references, by record name.
+    storages: Vec<(String, aigis_pickle::Storage)>,
 }
 
 impl<'a> Context<'a> {
@@ -202,6 +204,7 @@ impl<'a> Context<'a> {
             used_file_path: std::cell::Cell::new(false),
             programs: Vec::new(),
             tensors: Vec::new(),
+            storages: Vec::new(),
         }
     }
 
@@ -495,6 +498,72 @@ impl<'a> Context<'a> {
     pub fn declare_tensor(&mut self, span: crate::deep::TensorSpan) {
         if self.options.deep && self.members.is_empty() {
             self.tensors.push(span);
+        }
+    }
+
+    /// With [`AnalysisOptions::deep`]: the storages a PyTorch archive's `data.pkl` references
+    /// (a member of the top-level file only), for [`Context::type_storages`].
+    ///
+    /// Only `data.pkl` names the records under `data/` (TorchScript's `constants.pkl` numbers its
+    /// own storages from 0 too, kept under `constants/`): each storage is kept under its record's
+    /// name, `<prefix>/data/<key>`.
+    pub fn note_storages(&mut self, storages: &[aigis_pickle::Storage]) {
+        if !self.options.deep || self.members.len() != 1 || storages.is_empty() {
+            return;
+        }
+        let Some(prefix) = self.members.last().and_then(|m| m.strip_suffix("data.pkl")) else {
+            return;
+        };
+        if !(prefix.is_empty() || prefix.ends_with('/')) {
+            return;
+        }
+        let prefix = prefix.to_owned();
+        self.storages.extend(
+            storages
+                .iter()
+                .map(|s| (format!("{prefix}data/{}", s.key), s.clone())),
+        );
+    }
+
+    /// With [`AnalysisOptions::deep`]: gives each declared PyTorch storage (`<prefix>/data/<key>`)
+    /// the element type its pickle declares, and reports a storage whose size is not its declared
+    /// element count times the element width.
+    pub fn type_storages(&mut self) {
+        if !self.options.deep || self.storages.is_empty() {
+            return;
+        }
+        let by_name: std::collections::HashMap<&str, &aigis_pickle::Storage> = self
+            .storages
+            .iter()
+            .map(|(name, s)| (name.as_str(), s))
+            .collect();
+        let mut mismatches = Vec::new();
+        for span in &mut self.tensors {
+            let Some(storage) = by_name.get(span.name.as_str()) else {
+                continue;
+            };
+            let (kind, width) = crate::deep::storage_kind(&storage.storage_type);
+            if span.kind == crate::deep::TensorKind::Other {
+                span.kind = kind;
+            }
+            if let (Some(numel), Some(width)) = (storage.numel, width)
+                && numel.checked_mul(width) != Some(span.len)
+            {
+                mismatches.push((
+                    format!(
+                        "storage `{}`: data.pkl declares {numel} elements of torch.{} ({} bytes), \
+                         the archive holds {} bytes",
+                        span.name,
+                        storage.storage_type,
+                        numel.saturating_mul(width),
+                        span.len
+                    ),
+                    span.start,
+                ));
+            }
+        }
+        for (message, at) in mismatches {
+            self.report(RuleId::WeightsLayoutMismatch, message, Some(at));
         }
     }
 

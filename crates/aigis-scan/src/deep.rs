@@ -50,6 +50,25 @@ pub enum TensorKind {
     Gap,
 }
 
+/// The element type and width in bytes of a `torch.<Type>Storage` class, as `torch.save` names
+/// storages (`FloatStorage`, `BFloat16Storage`, ...); an unknown class is `Other` of unknown width.
+pub fn storage_kind(storage_type: &str) -> (TensorKind, Option<u64>) {
+    match storage_type {
+        "FloatStorage" => (TensorKind::F32, Some(4)),
+        "DoubleStorage" => (TensorKind::F64, Some(8)),
+        "HalfStorage" => (TensorKind::F16, Some(2)),
+        "BFloat16Storage" => (TensorKind::BF16, Some(2)),
+        "LongStorage" | "ComplexFloatStorage" => (TensorKind::Other, Some(8)),
+        "IntStorage" | "QInt32Storage" => (TensorKind::Other, Some(4)),
+        "ShortStorage" => (TensorKind::Other, Some(2)),
+        "CharStorage" | "ByteStorage" | "BoolStorage" | "QInt8Storage" | "QUInt8Storage" => {
+            (TensorKind::Other, Some(1))
+        }
+        "ComplexDoubleStorage" => (TensorKind::Other, Some(16)),
+        _ => (TensorKind::Other, None),
+    }
+}
+
 impl TensorKind {
     fn width(self) -> usize {
         match self {

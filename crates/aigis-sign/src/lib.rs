@@ -379,10 +379,10 @@ fn chain_signed(
         .validity
         .not_before
         .to_unix_duration();
-    if let Some(usages) = extension::<ExtendedKeyUsage>(&leaf_cert)? {
-        if !usages.0.contains(&ID_KP_CODE_SIGNING) {
-            return Err("the signing certificate is not for code signing".into());
-        }
+    if let Some(usages) = extension::<ExtendedKeyUsage>(&leaf_cert)?
+        && !usages.0.contains(&ID_KP_CODE_SIGNING)
+    {
+        return Err("the signing certificate is not for code signing".into());
     }
     let valid = |c: &x509_cert::Certificate| {
         let v = &c.tbs_certificate.validity;
@@ -620,17 +620,16 @@ fn verify_inner(model: &Path, signature: &Path, trust: &Trust, digests: &Digests
                 Ok(info) => {
                     outcome.identity = info.identity.map(|id| id.as_str().to_string());
                     outcome.issuer = info.issuer;
-                    if let Some((identity, issuer)) = &trust.identity {
-                        if outcome.identity.as_deref() != Some(identity.as_str())
-                            || outcome.issuer.as_deref() != Some(issuer.as_str())
-                        {
-                            outcome.reason = Some(format!(
-                                "signed by {} ({}), not the required {identity} ({issuer})",
-                                outcome.identity.as_deref().unwrap_or("no identity"),
-                                outcome.issuer.as_deref().unwrap_or("no issuer"),
-                            ));
-                            return outcome;
-                        }
+                    if let Some((identity, issuer)) = &trust.identity
+                        && (outcome.identity.as_deref() != Some(identity.as_str())
+                            || outcome.issuer.as_deref() != Some(issuer.as_str()))
+                    {
+                        outcome.reason = Some(format!(
+                            "signed by {} ({}), not the required {identity} ({issuer})",
+                            outcome.identity.as_deref().unwrap_or("no identity"),
+                            outcome.issuer.as_deref().unwrap_or("no issuer"),
+                        ));
+                        return outcome;
                     }
                 }
                 Err(e) => {

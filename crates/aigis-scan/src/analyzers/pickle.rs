@@ -70,6 +70,7 @@ pub(crate) fn run(source: &dyn ByteSource, start: u64, cx: &Context<'_>) -> Pick
         deadline: Some(cx.deadline()),
         trace: cx.options().trace,
         collect_strings: Some(crate::secrets::worth_checking),
+        collect_storages: cx.options().deep,
     };
     aigis_pickle::scan(source, start, &options)
 }
@@ -78,6 +79,7 @@ pub(crate) fn run(source: &dyn ByteSource, start: u64, cx: &Context<'_>) -> Pick
 /// problem if the stream broke.
 pub(crate) fn report(scan: &PickleScan, cx: &mut Context<'_>) {
     cx.record_program(scan);
+    cx.note_storages(&scan.storages);
     for verdict in &scan.verdicts {
         let rule = match verdict.kind {
             VerdictKind::DangerousCall => RuleId::PickleCallDangerous,

@@ -140,6 +140,7 @@ pub(crate) fn analyze_index(
     }
     if torch {
         cx.model().set_framework("pytorch");
+        cx.type_storages();
     }
     if torchscript && torch {
         Format::Torchscript
@@ -169,7 +170,7 @@ fn scan_entry(
     }
     if tensor && entry.method == 0 {
         // A stored storage is a byte range of the file: the deep checks read it in their pass
-        // (its dtype is in data.pkl, not read here: signatures only).
+        // (its element type comes from data.pkl, applied once the archive is read).
         cx.declare_tensor(crate::deep::TensorSpan {
             name: entry.name.clone(),
             start: entry.data_offset,
