@@ -120,7 +120,10 @@ fn storages_are_collected_from_torch_persistent_ids() {
         .collect();
     assert_eq!(
         got,
-        vec![("0", "FloatStorage", Some(8)), ("1", "HalfStorage", Some(4))]
+        vec![
+            ("0", "FloatStorage", Some(8)),
+            ("1", "HalfStorage", Some(4))
+        ]
     );
     // Off by default.
     assert!(scan(&bytes[..], 0, &Options::default()).storages.is_empty());

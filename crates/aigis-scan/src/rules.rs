@@ -469,7 +469,7 @@ rules! {
     /// `--deep`: the low-order mantissa bits of a float tensor are not what trained weights show.
     WeightsLowBitAnomaly = "WEIGHTS-LOWBIT-ANOMALY", Low,
         "Low-order bits of a tensor look like hidden data",
-        "With `--deep`, the lowest mantissa byte of an F32/F64 tensor, which is close to uniform noise in trained or randomly initialised weights (and all zero in weights widened from a lower precision), is skewed in a way steganography tools that overwrite the low bits produce (the chi-square statistic over 255 degrees of freedom is in the message; medium when the low bytes are mostly printable text). A statistic, not proof: never high on its own.",
+        "With `--deep`, the lowest mantissa byte of an F32/F64 tensor, which is close to uniform noise in trained or randomly initialised weights (and all zero in weights widened from a lower precision), is skewed in a way steganography tools that overwrite the low bits produce (the chi-square statistic over 255 degrees of freedom is in the message). Medium when the skewed low bytes are mostly printable text (trained weights show about 37%, the uniform share); low when they are not text but skewed far past what real checkpoints show (position tables and weights upcast from half precision reach a statistic of about 2,600; reported past 4,000). A statistic, not proof: never high on its own.",
         "Compare the tensor with the publisher's copy; zeroing the low mantissa bits destroys such a payload at no cost to accuracy.",
         SUPPLY_CHAIN;
     /// Anonymous or all-authenticated users can write where the model is stored.
