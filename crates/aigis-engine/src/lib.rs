@@ -615,21 +615,7 @@ pub fn run_with_registry(
             }
         });
 
-    let entries: Vec<Entry> = results
-        .iter()
-        .map(|r| {
-            let path = PathBuf::from(&r.path);
-            Entry {
-                real: on_disk
-                    .get(&r.path)
-                    .cloned()
-                    .unwrap_or_else(|| path.clone()),
-                path,
-                result: r.clone(),
-                scanned: options.depth == Depth::Full,
-            }
-        })
-        .collect();
+    let entries = inventory_entries(&results, &on_disk, options.depth == Depth::Full);
     let mut models = model::group(entries);
     for model in &mut models {
         model.signature = signed.get(&model.path).cloned();
@@ -677,4 +663,28 @@ pub mod fuzzing {
             let _ = crate::run(&[target], &options, &crate::NoProgress);
         }
     }
+}
+
+/// The inventory's entry for each result: the path reported and the file on disk it was read
+/// from (the same path when it was not a local file), for grouping into models.
+pub(crate) fn inventory_entries<'r>(
+    results: impl IntoIterator<Item = &'r FileResult>,
+    on_disk: &HashMap<String, PathBuf>,
+    scanned: bool,
+) -> Vec<Entry> {
+    results
+        .into_iter()
+        .map(|r| {
+            let path = PathBuf::from(&r.path);
+            Entry {
+                real: on_disk
+                    .get(&r.path)
+                    .cloned()
+                    .unwrap_or_else(|| path.clone()),
+                path,
+                result: r.clone(),
+                scanned,
+            }
+        })
+        .collect()
 }

@@ -3,7 +3,7 @@
 //! gets a `LICENSE-DENIED` or `LICENSE-UNKNOWN` finding on its main file, before the policy's
 //! severity overrides and suppressions apply (so they cover these findings like any other).
 
-use aigis_inventory::{Entry, model};
+use aigis_inventory::model;
 use aigis_policy::Policy;
 use aigis_scan::{FileResult, Finding};
 use std::collections::HashMap;
@@ -19,21 +19,7 @@ pub(crate) fn check(
     if policy.licenses.is_empty() {
         return;
     }
-    let entries: Vec<Entry> = results
-        .iter()
-        .map(|r| {
-            let path = PathBuf::from(&r.path);
-            Entry {
-                real: on_disk
-                    .get(&r.path)
-                    .cloned()
-                    .unwrap_or_else(|| path.clone()),
-                path,
-                result: r.clone(),
-                scanned,
-            }
-        })
-        .collect();
+    let entries = crate::inventory_entries(results.iter(), on_disk, scanned);
     let index: HashMap<String, usize> = results
         .iter()
         .enumerate()

@@ -4,7 +4,7 @@
 //! (`SIGNATURE-INVALID`, `SIGNATURE-MISMATCH`, `MODEL-UNSIGNED`) before the policy applies, and
 //! the model's `signature` after grouping.
 
-use aigis_inventory::{Entry, Model, ModelSignature, model};
+use aigis_inventory::{Model, ModelSignature, model};
 use aigis_policy::Policy;
 use aigis_scan::{FileResult, Finding, RuleId, Severity};
 use aigis_sign::{Digests, Status, Trust, TrustOptions, Verification};
@@ -41,22 +41,11 @@ pub(crate) fn check(
     warnings: &mut Vec<String>,
 ) -> BTreeMap<String, ModelSignature> {
     let mut out = BTreeMap::new();
-    let entries: Vec<Entry> = results
-        .iter()
-        .filter(|r| on_disk.contains_key(&r.path))
-        .map(|r| {
-            let path = PathBuf::from(&r.path);
-            Entry {
-                real: on_disk
-                    .get(&r.path)
-                    .cloned()
-                    .unwrap_or_else(|| path.clone()),
-                path,
-                result: r.clone(),
-                scanned: true,
-            }
-        })
-        .collect();
+    let entries = crate::inventory_entries(
+        results.iter().filter(|r| on_disk.contains_key(&r.path)),
+        on_disk,
+        true,
+    );
     let models = model::group(entries);
     if models.is_empty() {
         return out;
@@ -120,6 +109,14 @@ pub(crate) fn summary(outcome: &Verification) -> ModelSignature {
     }
 }
 
+/// The model's folder (or file) name: findings sit on its files, so their messages name it
+/// without the path.
+fn model_name(model: &Model) -> String {
+    Path::new(&model.path)
+        .file_name()
+        .map_or_else(|| model.path.clone(), |n| n.to_string_lossy().into_owned())
+}
+
 fn record(results: &mut [FileResult], model: &Model, outcome: &Verification, required: bool) {
     let Some(main) = model
         .files
@@ -143,8 +140,8 @@ fn record(results: &mut [FileResult], model: &Model, outcome: &Verification, req
             let mut finding = Finding::new(
                 RuleId::ModelUnsigned,
                 format!(
-                    "model {} has no signature (model.sig){}",
-                    model.path,
+                    "model `{}` has no signature (model.sig){}",
+                    model_name(model),
                     if required {
                         "; the policy requires one here (require_signature)"
                     } else {
@@ -185,8 +182,8 @@ fn record(results: &mut [FileResult], model: &Model, outcome: &Verification, req
             let mut finding = Finding::new(
                 RuleId::SignatureInvalid,
                 format!(
-                    "the signature of model {} does not hold: {}",
-                    model.path,
+                    "the signature of model `{}` does not hold: {}",
+                    model_name(model),
                     outcome.reason.as_deref().unwrap_or("invalid")
                 ),
             );

@@ -577,7 +577,7 @@ rules! {
     /// A URL or IP address in model metadata outside documentation.
     MetadataNetworkIndicator = "METADATA-NETWORK-INDICATOR", Low,
         "Network address in model metadata",
-        "A model's metadata or a pickle's string constants name a network address: an IP address literal, or a URL to a host that is not a hub, code host or paper site (those are provenance and not reported, as are links in a model card). Low for an IP address or a URL in a pickle; info for a URL in other metadata. On its own it runs nothing; beside other findings it says where a payload calls home.",
+        "A model's metadata, its card or a pickle's string constants name a network address: an IP address literal, or a URL to a host that is not a hub, code host or paper site (those are provenance and not reported). Low for an IP address or a URL in a pickle; info for a URL in other metadata. On its own it runs nothing; beside other findings it says where a payload calls home.",
         "Check that the address belongs to the model's publisher; an unknown host or a bare IP address in a model is worth a look at what else the file does.",
         &["CWE-506: Embedded Malicious Code", "MITRE ATLAS AML.T0010: ML Supply Chain Compromise"];
     /// A model whose license the policy denies.

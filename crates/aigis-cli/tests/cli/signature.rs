@@ -382,7 +382,19 @@ pub(crate) fn require_signature_policy_fails_an_unsigned_model() {
         .collect();
     assert_eq!(unsigned.len(), 1, "{found:?}");
     assert_eq!(unsigned[0].1, "high", "{found:?}");
-    assert!(unsigned[0].2.contains("models/prod/bert"), "{found:?}");
+    assert!(unsigned[0].2.contains("model `bert`"), "{found:?}");
+    // On the prod model's file, not the dev one's.
+    let on: Vec<&str> = doc["results"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|r| r["findings"].to_string().contains("MODEL-UNSIGNED"))
+        .filter_map(|r| r["path"].as_str())
+        .collect();
+    assert!(
+        on.len() == 1 && on[0].contains("models/prod/bert"),
+        "{on:?}"
+    );
     let prod_model = model_of(&doc, Path::new("models/prod/bert"));
     assert_eq!(prod_model["signature"]["status"], "unsigned", "{doc}");
     assert!(

@@ -1,8 +1,10 @@
 //! Model cards (`README.md` of a model, Hugging Face card front-matter): credentials written
-//! into them. Secrets only: links in a card are provenance and not reported.
+//! into them (any `README.md`), and in a card with card front-matter the network addresses it
+//! names outside the provenance hosts (hub, code hosts, papers), as in other metadata: a URL is
+//! info, an IP address low.
 //!
 //! Registered last, so a card is only judged as one when no format claimed the file; a card
-//! without a secret stays `unknown`.
+//! with nothing to report stays `unknown`.
 
 use crate::Format;
 use crate::analyzer::{Analyzer, Context, Input};
@@ -62,15 +64,23 @@ impl Analyzer for ModelCardAnalyzer {
                     .to_ascii_lowercase();
                 CARD_NAMES.contains(&base.as_str())
             });
-        if !named && !has_card_front_matter(&bytes) {
+        let card = has_card_front_matter(&bytes);
+        if !named && !card {
             return None;
         }
         let text = String::from_utf8_lossy(&bytes);
-        if !crate::secrets::worth_checking(&text) {
-            return None;
-        }
         let before = cx.findings().len();
         crate::secrets::check_secrets(cx, "the model card", &text, None);
+        // Addresses only in what is surely a model card: a project's README links anywhere.
+        if card {
+            crate::secrets::check_indicators(
+                cx,
+                crate::secrets::Place::Metadata,
+                "the model card",
+                &text,
+                None,
+            );
+        }
         (cx.findings().len() > before).then_some(Format::ModelCard)
     }
 }
