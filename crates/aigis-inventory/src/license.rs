@@ -37,7 +37,7 @@ const CUSTOM: &[&str] = &[
 
 /// A `LicenseRef-` id for a tag that is no SPDX id: letters, digits, `.` and `-` kept, anything
 /// else becomes `-`.
-fn license_ref(tag: &str) -> String {
+pub(crate) fn license_ref(tag: &str) -> String {
     let clean: String = tag
         .chars()
         .map(|c| {

@@ -23,19 +23,7 @@ fn risk(severity: Option<Severity>) -> &'static str {
 fn license_expression(tag: &str) -> String {
     match spdx_license_id(tag) {
         Some(id) => id.to_string(),
-        None => {
-            let clean: String = tag
-                .chars()
-                .map(|c| {
-                    if c.is_ascii_alphanumeric() || c == '.' || c == '-' {
-                        c
-                    } else {
-                        '-'
-                    }
-                })
-                .collect();
-            format!("LicenseRef-{clean}")
-        }
+        None => crate::license::license_ref(tag),
     }
 }
 

@@ -8,7 +8,6 @@
 
 use crate::Format;
 use crate::analyzer::{Analyzer, Context, Input};
-use std::path::Path;
 
 /// Most bytes of a card read (a real card is a few KiB; one past this is checked to here).
 const MAX_READ: usize = 4 << 20;
@@ -48,22 +47,8 @@ impl Analyzer for ModelCardAnalyzer {
             return None;
         }
         let bytes = input.source.read_vec(0, MAX_READ).ok()?;
-        let named = input
-            .name
-            .map(str::to_owned)
-            .or_else(|| {
-                cx.file_path()
-                    .and_then(Path::file_name)
-                    .map(|n| n.to_string_lossy().into_owned())
-            })
-            .is_some_and(|name| {
-                let base = name
-                    .rsplit('/')
-                    .next()
-                    .unwrap_or(&name)
-                    .to_ascii_lowercase();
-                CARD_NAMES.contains(&base.as_str())
-            });
+        let base = super::remote_code::base_name(input, cx).to_ascii_lowercase();
+        let named = CARD_NAMES.contains(&base.as_str());
         let card = has_card_front_matter(&bytes);
         if !named && !card {
             return None;

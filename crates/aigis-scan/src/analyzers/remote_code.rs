@@ -296,13 +296,8 @@ impl Analyzer for AutoMapConfigAnalyzer {
             if cx.depth() != 0 {
                 return None;
             }
-            let name = input.name.map(str::to_owned).or_else(|| {
-                cx.file_path()
-                    .and_then(Path::file_name)
-                    .map(|n| n.to_string_lossy().into_owned())
-            });
-            let name = name.unwrap_or_default();
-            let base = name.rsplit('/').next().unwrap_or(&name);
+            let base = base_name(input, cx);
+            let base = base.as_str();
             if !CONFIGS.contains(&base) {
                 return None;
             }
@@ -385,6 +380,18 @@ impl Analyzer for AutoMapConfigAnalyzer {
 /// `generation_config.json` and the configs above).
 const METADATA_CONFIGS: &[&str] = &["generation_config.json", "adapter_config.json"];
 
+/// The last component of the input's name: the member name inside an archive, else the file's
+/// name (empty when neither is known).
+pub(super) fn base_name(input: &Input<'_>, cx: &Context<'_>) -> String {
+    let name = input.name.map(str::to_owned).or_else(|| {
+        cx.file_path()
+            .and_then(Path::file_name)
+            .map(|n| n.to_string_lossy().into_owned())
+    });
+    let name = name.unwrap_or_default();
+    name.rsplit('/').next().unwrap_or(&name).to_owned()
+}
+
 /// Checks a model-folder config's strings with [`crate::secrets::check_json`]; whether that
 /// found anything.
 fn metadata_strings(input: &Input<'_>, bytes: &[u8], cx: &mut Context<'_>) -> bool {
@@ -392,13 +399,8 @@ fn metadata_strings(input: &Input<'_>, bytes: &[u8], cx: &mut Context<'_>) -> bo
     if cx.depth() != 0 {
         return false;
     }
-    let name = input.name.map(str::to_owned).or_else(|| {
-        cx.file_path()
-            .and_then(Path::file_name)
-            .map(|n| n.to_string_lossy().into_owned())
-    });
-    let name = name.unwrap_or_default();
-    let base = name.rsplit('/').next().unwrap_or(&name);
+    let base = base_name(input, cx);
+    let base = base.as_str();
     if !CONFIGS.contains(&base) && !METADATA_CONFIGS.contains(&base) {
         return false;
     }
