@@ -101,12 +101,45 @@ const PREFIXES: &[&str] = &[
     "eyJ",
 ];
 
+/// The length of the shortest secret [`secrets_in`] reports (an AWS access key id).
+const SHORTEST_SECRET: usize = 20;
+
 /// Whether `s` may hold a secret, URL or IP address (a cheap filter for pickle strings).
+///
+/// It runs on every string constant of a pickle, millions in a vocabulary, so it is kept to a
+/// few byte searches: prefixes only in strings long enough to be a secret, an IPv4 address only
+/// where there are three dots.
 pub fn worth_checking(s: &str) -> bool {
-    s.len() >= 7
-        && (s.contains("://")
-            || PREFIXES.iter().any(|p| s.contains(p))
-            || s.split([':', '/']).any(|part| is_ipv4(part.trim())))
+    let b = s.as_bytes();
+    if b.len() < 7 {
+        return false;
+    }
+    if memchr::memchr_iter(b':', b).any(|i| b[i + 1..].starts_with(b"//")) {
+        return true;
+    }
+    // No secret format is shorter than an AWS key id (20 bytes): a shorter string can only
+    // hold a URL or an address.
+    if b.len() >= SHORTEST_SECRET && b.iter().enumerate().any(|(i, &c)| prefix_at(b, i, c)) {
+        return true;
+    }
+    memchr::memchr_iter(b'.', b).nth(2).is_some()
+        && s.split([':', '/']).any(|part| is_ipv4(part.trim()))
+}
+
+/// Whether one of [`PREFIXES`] starts at `b[i]` (which is `c`): compared only where the first
+/// two bytes are a prefix's (the test below holds this to `PREFIXES`).
+fn prefix_at(b: &[u8], i: usize, c: u8) -> bool {
+    matches!(
+        (c, b.get(i + 1).copied().unwrap_or(0)),
+        (b'A', b'K' | b'S' | b'B' | b'C' | b'I')
+            | (b'a', b'p')
+            | (b'g', b'h' | b'i')
+            | (b'h', b'f')
+            | (b's', b'k')
+            | (b'x', b'o')
+            | (b'-', b'-')
+            | (b'e', b'y')
+    ) && PREFIXES.iter().any(|p| b[i..].starts_with(p.as_bytes()))
 }
 
 fn is_token_byte(b: u8) -> bool {
@@ -169,6 +202,8 @@ pub fn secrets_in(text: &str) -> Vec<SecretHit> {
     let mut i = 0;
     while i < b.len() {
         if let Some(hit) = secret_at(text, i) {
+            // `worth_checking` skips shorter strings.
+            debug_assert!(hit.end - hit.start >= SHORTEST_SECRET);
             i = hit.end;
             hits.push(hit);
         } else {
@@ -626,6 +661,21 @@ pub fn check_json(cx: &mut Context<'_>, path: &str, value: &serde_json::Value) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn worth_checking_sees_every_prefix_url_and_address_anywhere() {
+        for p in PREFIXES {
+            assert!(worth_checking(&format!("zz {p}zzzzzzzzzzzzzzzzzz")), "{p}");
+            assert!(worth_checking(&format!("{p}zzzzzzzzzzzzzzzzzzzz")), "{p}");
+        }
+        assert!(worth_checking("see ftp://x"));
+        assert!(worth_checking("10.0.0.1:8080"));
+        assert!(worth_checking("tcp/192.168.1.20"));
+        assert!(!worth_checking("tok123_deadbeef"));
+        assert!(!worth_checking("version 1.2.3"));
+        assert!(!worth_checking("ab:/c"));
+        assert!(!worth_checking("hf_x"));
+    }
 
     fn github(random: &str) -> String {
         let mut n = u64::from(crc32fast::hash(random.as_bytes()));
