@@ -201,6 +201,16 @@ impl<'a> Feed<'a> {
         self.cur.bytes(n)
     }
 
+    /// Hands `n` bytes of a request begun with [`Feed::begin`] to `f`, without copying them
+    /// when they lie within the window.
+    pub(crate) fn with_bytes_now<R>(
+        &mut self,
+        n: usize,
+        f: impl FnOnce(&[u8]) -> R,
+    ) -> Result<R, ReadError> {
+        self.cur.with_bytes(n, f)
+    }
+
     /// Skips `n` bytes of a request begun with [`Feed::begin`].
     pub(crate) fn skip_now(&mut self, n: u64) -> Result<(), ReadError> {
         self.cur.skip(n)

@@ -82,7 +82,7 @@ fn bytes_value(data: Vec<u8>, bytearray: bool) -> Option<Value> {
 }
 
 fn str_value(s: String) -> Option<Value> {
-    (s.len() <= MAX_FOLD).then_some(Value::Str(s))
+    (s.len() <= MAX_FOLD).then(|| Value::Str(s.into()))
 }
 
 /// Positional arguments and keyword arguments of a call, with the parameter names of the
@@ -200,7 +200,7 @@ fn fold_call(a: &Args<'_>, name: &str) -> Option<Value> {
             }
             let obj = a.param(0, "object")?;
             if a.len() == 1 {
-                return str_of(arena, obj).map(|s| Value::Str(s.to_owned()));
+                return str_of(arena, obj).map(|s| Value::Str(s.into()));
             }
             let b = bytes_of(arena, obj)?;
             let codec = lookup(a.str_param(1, "encoding", "utf-8")?)?;
@@ -452,7 +452,7 @@ fn getitem(arena: &Arena, x: Id, key: Id) -> Option<Value> {
         }
         let chars: Vec<char> = str_of(arena, x)?.chars().collect();
         let i = index(i, chars.len())?;
-        return Some(Value::Str(chars.get(i)?.to_string()));
+        return Some(Value::Str(chars.get(i)?.to_string().into()));
     }
     let (start, stop, step) = slice_of(arena, key)?;
     if let Some(b) = bytes_of(arena, x) {
@@ -1171,7 +1171,7 @@ mod tests {
                 Blob::Inline { data, .. } => Some(data),
                 Blob::External { .. } => None,
             },
-            Value::Str(s) => Some(s.into_bytes()),
+            Value::Str(s) => Some(s.into_string().into_bytes()),
             _ => None,
         }
     }

@@ -7,6 +7,8 @@
 
 use std::collections::{HashMap, HashSet};
 
+use compact_str::CompactString;
+
 use crate::callables::{BYTES_FILES, FORWARDERS, NESTED_LOADERS};
 use crate::classify::{self, NameClass};
 use crate::effects::{self, Effect, Method};
@@ -50,6 +52,8 @@ const MAX_FORWARD_DEPTH: usize = 4;
 const WALK_BUDGET: usize = 4_096;
 /// Bytes read of a constant too large to inline, for its preview.
 const PREVIEW: usize = 48;
+/// Strings up to this length are held inline ([`CompactString`]'s capacity on 64-bit targets).
+const SHORT_TEXT: usize = 24;
 
 /// The memo: dense indices (what picklers write) in a vector, anything else in a map. Once a
 /// stream is past its detail budget, the contiguous entries go into runs instead: the entries
@@ -1056,12 +1060,27 @@ impl<'c, 'o, 'i> Machine<'c, 'o, 'i> {
 
     /// BINUNICODE and friends: UTF-8 with `surrogatepass`.
     fn text(&mut self, feed: &mut Feed<'_>, len: u64) -> Res<Value> {
+        // A short string (what a vocabulary holds millions of) is read from the window
+        // straight into an inline `CompactString`: no allocation.
+        if len <= SHORT_TEXT.min(self.limits().max_inline_bytes) as u64 {
+            if len > feed.begin(len, Request::Read) {
+                return Err(ProblemKind::BadLength(i128::from(len)));
+            }
+            let text =
+                feed.with_bytes_now(len as usize, |data| match std::str::from_utf8(data) {
+                    Ok(text) => Ok(CompactString::from(text)),
+                    Err(_) => text::utf8_surrogatepass(data).map(CompactString::from),
+                })?;
+            return Ok(Value::Str(text.map_err(bad)?));
+        }
         Ok(match self.blob(feed, len, Request::Read)? {
             // Valid UTF-8 is the string as it is (no copy); only text with encoded
             // surrogates, which Python's `surrogatepass` decoding accepts, takes the long way.
             Blob::Inline { data, .. } => Value::Str(match String::from_utf8(data) {
-                Ok(text) => text,
-                Err(err) => text::utf8_surrogatepass(err.as_bytes()).map_err(bad)?,
+                Ok(text) => text.into(),
+                Err(err) => text::utf8_surrogatepass(err.as_bytes())
+                    .map_err(bad)?
+                    .into(),
             }),
             Blob::External { len, preview, .. } => Value::BigStr {
                 len,
@@ -1291,7 +1310,7 @@ impl<'c, 'o, 'i> Machine<'c, 'o, 'i> {
             op::STRING => {
                 let line = self.line(feed)?;
                 let s = text::string_arg(&line.data, line.at_eof).map_err(bad)?;
-                let v = Value::Str(s);
+                let v = Value::Str(s.into());
                 self.ctx.note_string(&v);
                 self.push_value(v)?;
             }
@@ -1311,7 +1330,7 @@ impl<'c, 'o, 'i> Machine<'c, 'o, 'i> {
             op::UNICODE => {
                 let line = self.line(feed)?;
                 let s = text::unicode_arg(&line.data, line.at_eof).map_err(bad)?;
-                let v = Value::Str(s);
+                let v = Value::Str(s.into());
                 self.ctx.note_string(&v);
                 self.push_value(v)?;
             }
@@ -1560,7 +1579,7 @@ impl<'c, 'o, 'i> Machine<'c, 'o, 'i> {
             op::PERSID => {
                 let line = self.line(feed)?;
                 let pid = text::persid_arg(&line.data, line.at_eof).map_err(bad)?;
-                let pid = self.value(Value::Str(pid))?;
+                let pid = self.value(Value::Str(pid.into()))?;
                 self.trace(off, StepKind::PersistentLoad, |m| {
                     format!("persistent_load({})", m.render(pid))
                 });

@@ -302,6 +302,28 @@ impl<'a> Cursor<'a> {
         Ok(out)
     }
 
+    /// Reads exactly `n` bytes and hands them to `f`: borrowed from the window when they lie
+    /// within it, else copied once. The caller has checked `n` against its limits.
+    pub(crate) fn with_bytes<R>(
+        &mut self,
+        n: usize,
+        f: impl FnOnce(&[u8]) -> R,
+    ) -> Result<R, ReadError> {
+        if (n as u64) > self.remaining() {
+            return Err(ReadError::Truncated);
+        }
+        if let Some(rel) = self.in_window()
+            && self.window_len - rel >= n
+        {
+            let out = f(&self.window[rel..rel + n]);
+            self.pos += n as u64;
+            return Ok(out);
+        }
+        let mut out = vec![0u8; n];
+        self.fill_exact(&mut out)?;
+        Ok(f(&out))
+    }
+
     /// Skips `n` bytes without reading them.
     pub(crate) fn skip(&mut self, n: u64) -> Result<(), ReadError> {
         if n > self.remaining() {

@@ -37,7 +37,7 @@ pub(crate) enum Value {
     /// An integer that does not fit `i64`, rendered in decimal (or as a size note).
     BigInt(String),
     Float(f64),
-    Str(String),
+    Str(compact_str::CompactString),
     /// A string too long to read.
     BigStr {
         len: u64,
