@@ -670,6 +670,69 @@ pub(crate) const ALLOWED_CALLS: &[&str] = &[
     "sklearn.externals.joblib.numpy_pickle.NumpyArrayWrapper",
 ];
 
+/// Argument kinds of reviewed [`ALLOWED_CALLS`] entries: what their `__reduce__` writes, in
+/// every version, is data only (numbers, strings, bytes, tuples of them, values built by other
+/// calls), never a function or class. Handed one, the call is high, as a derived data-only call
+/// is (entries outside the hand table get their argument kinds from `data/reconstructors.tsv`,
+/// see `known.rs`). Entries whose arguments may legitimately be classes or functions are not
+/// here: class-first reconstructors (`copyreg._reconstructor`, `_reconstruct`, `_new_Index`),
+/// containers that may hold them (`set`, `list`, `dict`, `deque`, `defaultdict`'s factory,
+/// attribute bags, `partial`), NumPy's random-state constructors (1.25 passes a function),
+/// parameters (their hooks).
+pub(crate) const DATA_ONLY_CALLS: &[&str] = &[
+    "torch.device",
+    "torch.Size",
+    "torch.serialization._get_layout",
+    "torch.jit._pickle.build_intlist",
+    "torch.jit._pickle.build_doublelist",
+    "torch.jit._pickle.build_boollist",
+    "numpy.dtype",
+    "numpy.core.multiarray.scalar",
+    "numpy._core.multiarray.scalar",
+    "numpy.core.numeric._frombuffer",
+    "numpy._core.numeric._frombuffer",
+    "pandas._libs.tslibs.timestamps._unpickle_timestamp",
+    "pandas._libs.tslibs.timedeltas._timedelta_unpickle",
+    "builtins.bytearray",
+    "builtins.bytes",
+    "builtins.slice",
+    "builtins.range",
+    "builtins.complex",
+    "builtins.int",
+    "builtins.float",
+    "builtins.str",
+    "builtins.bool",
+    "_codecs.encode",
+    "codecs.encode",
+    "collections.OrderedDict",
+    "collections.Counter",
+    "fractions.Fraction",
+    "decimal.Decimal",
+    "datetime.date",
+    "datetime.time",
+    "datetime.datetime",
+    "datetime.timedelta",
+    "datetime.timezone",
+    "uuid.UUID",
+    "re._compile",
+    "pytz._p",
+    "pytz._UTC",
+    "pytz.timezone",
+    "zoneinfo.ZoneInfo._unpickle",
+    "pathlib.Path",
+    "pathlib.PosixPath",
+    "pathlib.WindowsPath",
+    "pathlib.PurePath",
+    "pathlib.PurePosixPath",
+    "pathlib.PureWindowsPath",
+    "pathlib._local.Path",
+    "pathlib._local.PosixPath",
+    "pathlib._local.WindowsPath",
+    "pathlib._local.PurePath",
+    "pathlib._local.PurePosixPath",
+    "pathlib._local.PureWindowsPath",
+];
+
 /// Callables that receive a callable and invoke it (or build something that will).
 ///
 /// Value: index of the forwarded callable in the positional arguments.

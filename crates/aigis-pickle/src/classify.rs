@@ -2,8 +2,8 @@
 
 use crate::Options;
 use crate::callables::{
-    ALLOWED_CALLS, Category, DANGEROUS, NAME_COLLISIONS, TRUSTED_NAMESPACES, normalize_builtin,
-    normalize_module,
+    ALLOWED_CALLS, Category, DANGEROUS, DATA_ONLY_CALLS, NAME_COLLISIONS, TRUSTED_NAMESPACES,
+    normalize_builtin, normalize_module,
 };
 
 /// How a name is judged.
@@ -230,13 +230,16 @@ fn is_allowed_call(module: &str, qualname: &str, extra: &[String]) -> bool {
     last.starts_with("__pyx_unpickle_") && !qualname.contains('.') && is_trusted_namespace(module)
 }
 
-/// Whether an allowed invocation of `module.qualname` is allowed only because the libraries'
-/// own files make it, always with data: no user allow-list entry, no reviewed hand-written entry.
-/// Such a call handed a function or class is not what any real file does.
+/// Whether an allowed invocation of `module.qualname` takes data only: a reviewed entry whose
+/// every argument is data in what each version writes ([`DATA_ONLY_CALLS`]), or an entry allowed
+/// only because the libraries' own files make it, always with data (derived from one version of
+/// each library, so it does not overrule a reviewed entry: NumPy 1.25's `__randomstate_ctor` is
+/// handed a function, 2.4's is not); never when the user allows the name. Such a call handed a
+/// function or class is not what any real file does.
 pub(crate) fn allowed_for_data_only(module: &str, qualname: &str, opts: &Options) -> bool {
     let full = full_name(module, qualname);
-    crate::known::called_with_data_only(&full)
-        && !ALLOWED_CALLS.contains(&full.as_str())
+    (DATA_ONLY_CALLS.contains(&full.as_str())
+        || (crate::known::called_with_data_only(&full) && !ALLOWED_CALLS.contains(&full.as_str())))
         && !user_allows(&opts.extra_allowed, &format!("{module}.{qualname}"))
         && !user_allows(&opts.extra_allowed, &full)
 }

@@ -389,6 +389,63 @@ fn reconstructor_handed_a_callable_where_files_pass_data_is_high() {
 }
 
 #[test]
+fn reviewed_entries_have_argument_kinds_too() {
+    // Reviewed hand-table entries whose reducers write data only (torch, NumPy, the standard
+    // library); handed a function from a trusted namespace, each is high.
+    for callee in [
+        ("torch", "device"),
+        ("torch.jit._pickle", "build_intlist"),
+        ("numpy", "dtype"),
+        ("numpy._core.multiarray", "scalar"),
+        ("collections", "OrderedDict"),
+        ("builtins", "bytes"),
+        ("datetime", "datetime"),
+        ("_codecs", "encode"),
+        ("pathlib", "PosixPath"),
+    ] {
+        let r = run(&P::new()
+            .global(callee.0, callee.1)
+            .global("torch.hub", "load_state_dict_from_url")
+            .tuple1()
+            .reduce()
+            .stop());
+        assert_risk(&r, Risk::High, "a callable where data belongs");
+    }
+    // What the real files do stays quiet: a dtype from a string, a device from a string, and
+    // the entries whose argument is a class or a function by design.
+    for (callee, arg) in [
+        (("numpy", "dtype"), None),
+        (("torch", "device"), None),
+        (
+            ("copyreg", "_reconstructor"),
+            Some(("collections", "OrderedDict")),
+        ),
+        (("collections", "defaultdict"), Some(("builtins", "list"))),
+        (
+            ("numpy._core.multiarray", "_reconstruct"),
+            Some(("numpy", "ndarray")),
+        ),
+        // NumPy 1.25/1.26 hand the random-state constructor the bit generator's constructor.
+        (
+            ("numpy.random._pickle", "__randomstate_ctor"),
+            Some(("numpy.random._pickle", "__bit_generator_ctor")),
+        ),
+    ] {
+        let p = P::new().global(callee.0, callee.1);
+        let p = match arg {
+            Some((m, n)) => p.global(m, n),
+            None => p.ustr("cpu"),
+        };
+        let r = run(&p.tuple1().reduce().stop());
+        assert!(
+            !messages(&r).contains("a callable where data belongs"),
+            "{callee:?}: {}",
+            messages(&r)
+        );
+    }
+}
+
+#[test]
 fn a_users_allow_list_entry_trusts_the_call_as_written() {
     let opts = Options {
         extra_allowed: vec!["pyarrow.lib.py_buffer".into()],
