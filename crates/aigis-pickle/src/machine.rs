@@ -634,13 +634,10 @@ impl Ctx<'_> {
         let start = feed.pos();
         let input = feed.input();
         let mut m = Machine::new(self, input, depth);
-        let mut result = m.run(feed);
-        if let (Ok(()), Some(offset)) = (&result, m.overrun) {
-            result = Err(Problem {
-                offset,
-                kind: ProblemKind::Truncated,
-            });
-        }
+        // A FRAME declaring more bytes than remain is refused by the C unpickler and read short
+        // by the pure-Python one: when the stream still ends with STOP, the reading that runs
+        // more code completes it (the frame is a medium anomaly, not an invalid stream).
+        let result = m.run(feed);
         m.finish_references();
         let mut verdicts = std::mem::take(&mut m.verdicts);
         verdicts.sort_by_key(|v| v.offset);
@@ -736,9 +733,6 @@ struct Machine<'c, 'o, 'i> {
     eventful: bool,
     /// A frame anomaly was reported (one per stream is enough).
     frame_noted: bool,
-    /// A FRAME declaring more bytes than the input holds: the C unpickler refuses it there (the
-    /// pure-Python one reads on, and so does the machine, to judge what that runs).
-    overrun: Option<u64>,
     forward_depth: usize,
     /// How many times an existing value was pushed again (memo gets, DUP): without any, the
     /// result is a tree and cannot expand ([`Machine::judge_expansion`] is skipped).
@@ -771,7 +765,6 @@ impl<'c, 'o, 'i> Machine<'c, 'o, 'i> {
             eventful: false,
             frame_noted: false,
             shared: 0,
-            overrun: None,
             forward_depth: 0,
             summary: None,
             keep_floor: 0,
@@ -813,16 +806,13 @@ impl<'c, 'o, 'i> Machine<'c, 'o, 'i> {
                 at,
                 declared,
                 available,
-            } => {
-                self.overrun.get_or_insert(at);
-                (
-                    at,
-                    format!(
-                        "the FRAME at byte {at} declares {declared} bytes but only {available} \
+            } => (
+                at,
+                format!(
+                    "the FRAME at byte {at} declares {declared} bytes but only {available} \
                          remain; the C unpickler refuses it, the pure-Python one reads on"
-                    ),
-                )
-            }
+                ),
+            ),
         };
         self.anomaly(at, message);
     }
@@ -1791,6 +1781,12 @@ impl<'c, 'o, 'i> Machine<'c, 'o, 'i> {
     }
 
     fn extension(&mut self, off: u64, code: i64) -> Res<()> {
+        // Both unpicklers refuse it before any registry is asked ("EXT specifies code <= 0").
+        if code <= 0 {
+            return Err(ProblemKind::BadArgument(format!(
+                "EXT specifies code {code} (<= 0)"
+            )));
+        }
         self.eventful = true;
         let id = match self.ctx.extensions.get(&code).cloned() {
             Some((m, n)) => self.import(off, &m, &n)?,

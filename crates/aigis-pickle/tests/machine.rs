@@ -1481,13 +1481,10 @@ fn an_oversized_frame_is_refused_by_c_and_read_on_by_pure_python() {
             .stop();
         let p = P::new().proto(4).frame(rest.len() + declared).raw(&rest.0);
         let r = run(&p);
-        // What the pure-Python reading runs is judged; the C unpickler refuses the frame.
+        // What the pure-Python reading runs is judged; the C unpickler refuses the frame, the
+        // pure-Python one completes the stream, and so the stream is not invalid.
         assert!(has_critical(&r, "os.system('id')"), "{declared}");
-        assert_eq!(
-            r.problem.map(|p| (p.offset, p.kind)),
-            Some((2, ProblemKind::Truncated)),
-            "{declared}"
-        );
+        assert_eq!(r.problem.map(|p| (p.offset, p.kind)), None, "{declared}");
         assert!(
             r.verdicts
                 .iter()
@@ -1504,6 +1501,25 @@ fn an_oversized_frame_is_refused_by_c_and_read_on_by_pure_python() {
         .frame(1 << 30)
         .raw(b"N.");
     assert!(run(&p).problem.is_some());
+}
+
+#[test]
+fn an_extension_code_below_one_is_refused_as_both_unpicklers_refuse_it() {
+    for ext in [
+        &b"\x82\x00"[..],
+        b"\x83\x00\x00",
+        b"\x84\xff\xff\xff\xff",
+        b"\x84\x00\x00\x00\x00",
+    ] {
+        let r = run(&P::new().proto(2).raw(ext).stop());
+        assert!(
+            matches!(r.problem.map(|p| p.kind), Some(ProblemKind::BadArgument(_))),
+            "{ext:02x?}"
+        );
+    }
+    // A positive code is looked up in a registry the loading process may have filled: read on.
+    let r = run(&P::new().proto(2).raw(b"\x82\x01").stop());
+    assert_eq!(r.problem, None);
 }
 
 #[test]
