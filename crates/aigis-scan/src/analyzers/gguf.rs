@@ -131,9 +131,16 @@ impl ValueType {
 enum Value {
     Int(i128),
     Str(String),
+    /// The strings of a string array outside the tokenizer's keys (at most
+    /// [`MAX_ARRAY_STRINGS`]), for the secret check.
+    Strings(Vec<String>),
     /// A string too long to keep, or any other value not kept.
     Other,
 }
+
+/// Strings kept per metadata array (`general.tags`, `general.datasets`…); vocabularies under
+/// `tokenizer.` are never kept. A longer array is still read to its end.
+const MAX_ARRAY_STRINGS: usize = 4096;
 
 /// ggml tensor types: (id, name, elements per block, bytes per block).
 const GGML_TYPES: &[(u32, &str, u64, u64)] = &[
@@ -515,8 +522,13 @@ impl Parser<'_> {
         let value = match kind {
             ValueType::String if is_template => Value::Str(self.template(&key)?),
             ValueType::Array => {
-                self.array(&key, is_template)?;
-                Value::Other
+                let keep = !is_template && !key.starts_with("tokenizer.");
+                let kept = self.array(&key, is_template, keep)?;
+                if kept.is_empty() {
+                    Value::Other
+                } else {
+                    Value::Strings(kept)
+                }
             }
             _ => self.value(kind, &key)?,
         };
@@ -531,7 +543,7 @@ impl Parser<'_> {
                 None => Value::Other,
             },
             ValueType::Array => {
-                self.array(key, false)?;
+                self.array(key, false, false)?;
                 Value::Other
             }
             fixed => {
@@ -551,8 +563,10 @@ impl Parser<'_> {
 
     /// Reads past an array value, arrays of arrays included (without recursion). Under a chat
     /// template key every string in it is analysed: gguf-py hands them to transformers, which
-    /// renders a one-element array as the template.
-    fn array(&mut self, key: &str, is_template: bool) -> Result<()> {
+    /// renders a one-element array as the template. With `keep`, the strings in it (up to
+    /// [`MAX_ARRAY_STRINGS`] of them, each up to `MAX_KEY_LEN` bytes) are returned.
+    fn array(&mut self, key: &str, is_template: bool, keep: bool) -> Result<Vec<String>> {
+        let mut kept = Vec::new();
         // Arrays of arrays being read: how many of their elements are still to come.
         let mut open: Vec<u64> = Vec::new();
         loop {
@@ -612,6 +626,12 @@ impl Parser<'_> {
                         for _ in 0..count {
                             if is_template {
                                 self.template(key)?;
+                            } else if keep && kept.len() < MAX_ARRAY_STRINGS {
+                                if let Some(text) =
+                                    self.string("string array element", MAX_KEY_LEN)?
+                                {
+                                    kept.push(text);
+                                }
                             } else {
                                 // Hot loop (vocabularies hold 100k+ strings): no allocation.
                                 let len = self.count("string array element length")?;
@@ -624,7 +644,7 @@ impl Parser<'_> {
             // The next array to read is the next element of the innermost unfinished one.
             loop {
                 match open.last_mut() {
-                    None => return Ok(()),
+                    None => return Ok(kept),
                     Some(0) => {
                         open.pop();
                     }
@@ -814,9 +834,29 @@ fn metadata_strings(header: &Header, cx: &mut Context<'_>) {
         if kv.key.starts_with("tokenizer.") {
             continue;
         }
-        if let Value::Str(text) = &kv.value {
-            let field = format!("GGUF `{}`", kv.key);
-            crate::secrets::check_value(cx, crate::secrets::Place::Metadata, &field, text, None);
+        let field = format!("GGUF `{}`", kv.key);
+        match &kv.value {
+            Value::Str(text) => {
+                crate::secrets::check_value(
+                    cx,
+                    crate::secrets::Place::Metadata,
+                    &field,
+                    text,
+                    None,
+                );
+            }
+            Value::Strings(texts) => {
+                for text in texts {
+                    crate::secrets::check_value(
+                        cx,
+                        crate::secrets::Place::Metadata,
+                        &field,
+                        text,
+                        None,
+                    );
+                }
+            }
+            _ => {}
         }
         if crate::secrets::worth_checking(&kv.key) {
             let field = "a GGUF metadata key";
@@ -1144,6 +1184,46 @@ mod tests {
         assert_eq!(model.architecture.as_deref(), Some("llama"));
         assert_eq!(model.quantization.as_deref(), Some("Q4_K_M"));
         assert_eq!(model.parameters, Some(24));
+    }
+
+    #[test]
+    fn secrets_in_string_arrays_are_found_outside_the_vocabulary() {
+        let array = |items: &[&str]| {
+            let mut v = 8u32.to_le_bytes().to_vec();
+            v.extend((items.len() as u64).to_le_bytes());
+            for item in items {
+                v.extend(string(item));
+            }
+            v
+        };
+        // A Hugging Face token shape: `hf_` and 34 letters of both cases.
+        let token = "hf_AbCdEfGhIjKlMnOpQrStUvWxYzAbCdEfGh";
+        let bytes = gguf(
+            &[
+                ("general.architecture", 8, string("llama")),
+                ("general.tags", 9, array(&["text-generation", token])),
+                ("tokenizer.ggml.tokens", 9, array(&["a", token])),
+            ],
+            &[("w", &[8], 0, 0)],
+            32,
+        );
+        let (invalid, findings, _) = scan(bytes);
+        assert!(!invalid);
+        let secrets: Vec<&Finding> = findings
+            .iter()
+            .filter(|f| f.rule_id == RuleId::MetadataSecret)
+            .collect();
+        assert_eq!(secrets.len(), 1, "{findings:?}");
+        assert!(
+            secrets[0].message.contains("general.tags"),
+            "{}",
+            secrets[0].message
+        );
+        assert!(
+            !secrets[0].message.contains(token),
+            "unredacted: {}",
+            secrets[0].message
+        );
     }
 
     #[test]
