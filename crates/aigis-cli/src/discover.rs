@@ -90,7 +90,11 @@ fn row(model: &Model) -> Vec<String> {
             .or_else(|| model.model_type.clone())
             .unwrap_or_else(dash),
         model.parameters.map_or_else(dash, human_count),
-        model.license().map_or_else(dash, str::to_string),
+        // The SPDX expression the BOMs carry (`apache-2.0` → `Apache-2.0`).
+        model
+            .license()
+            .and_then(aigis_inventory::license::normalise)
+            .unwrap_or_else(dash),
         model.files.len().to_string(),
         aigis_report::html::human_size(model.size),
         severity,
