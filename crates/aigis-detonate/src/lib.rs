@@ -717,8 +717,16 @@ fn event(call: &str) -> Option<Event> {
     let (name, args) = call.split_once('(')?;
     let strings = quoted(args);
     let scratch = |p: &str| p.starts_with("/tmp/") || !p.starts_with('/');
-    let ignored =
-        |p: &str| p.starts_with("/dev/") || p.starts_with("/proc/self/") || p.starts_with(WORK);
+    // Devices, the loader's own work folder, and descriptors it already holds
+    // (`/proc/self/fd/N`) are not writes worth reporting; any other file under `/proc/self`
+    // written to is (`comm` renames the process, `mem` patches its code, `attr` its labels).
+    let ignored = |p: &str| {
+        p.starts_with("/dev/")
+            || p.starts_with(WORK)
+            || ["/proc/self/fd/", "/proc/thread-self/fd/"]
+                .iter()
+                .any(|fd| p.starts_with(fd))
+    };
     match name {
         "execve" | "execveat" => {
             let program = strings.first()?.clone();
@@ -987,6 +995,28 @@ mod tests {
             "{}",
             found[6].message
         );
+    }
+
+    #[test]
+    fn writes_into_the_process_itself_are_events_but_held_descriptors_are_not() {
+        let trace = r#"9 faccessat2(AT_FDCWD, "/aigis-detonate-ready-p", F_OK, 0) = -1 ENOENT (No such file or directory)
+9 openat(AT_FDCWD, "/proc/self/comm", O_WRONLY|O_CREAT|O_TRUNC|O_CLOEXEC, 0666) = -1 EACCES (Permission denied)
+9 openat(AT_FDCWD, "/proc/self/mem", O_RDWR) = 5
+9 openat(AT_FDCWD, "/proc/self/fd/1", O_WRONLY|O_APPEND) = 6
+9 openat(AT_FDCWD, "/proc/self/status", O_RDONLY) = 7
+"#;
+        let events = events_after_marker(trace, "/aigis-detonate-ready-p").unwrap_or_default();
+        let paths: Vec<&str> = events
+            .iter()
+            .filter_map(|e| match e {
+                Event::FileWrite { path, scratch, .. } => {
+                    assert!(!scratch, "{path}");
+                    Some(path.as_str())
+                }
+                _ => None,
+            })
+            .collect();
+        assert_eq!(paths, ["/proc/self/comm", "/proc/self/mem"]);
     }
 
     #[test]
