@@ -79,7 +79,11 @@ def main():
         t = single_byte(m)
         if t is not None:
             tables[m] = t
-    known = set(tables) | BUILTIN
+    # The stateless CJK codecs have their own tables (scripts/fold/gen_cjk.py); their aliases
+    # are listed here with the rest.
+    sys.path.insert(0, __file__.rsplit("/", 1)[0])
+    import gen_cjk  # noqa: E402
+    known = set(tables) | BUILTIN | set(gen_cjk.CODECS)
     aliases = {}
     for alias, target in encodings.aliases.aliases.items():
         if target in known:

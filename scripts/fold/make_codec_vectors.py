@@ -83,6 +83,44 @@ def main():
     line("lzma.decompress", "", lzma.compress(blob), blob)
     line("lzma.decompress", "", lzma.compress(blob, format=lzma.FORMAT_ALONE), blob)
     escape_codecs()
+    cjk_codecs()
+
+
+def cjk_codecs():
+    """The stateless CJK codecs (scripts/fold/gen_cjk.py): every 37th sequence each decoder
+    accepts (GB18030's four-byte ones every 997th), decoded in runs of 40 and encoded back, a
+    pickle's text, and inputs CPython refuses (`!`)."""
+    import gen_cjk
+    for name in gen_cjk.CODECS:
+        table, quads = gen_cjk.tables(name)
+        seqs = []
+        for k in sorted(table)[::37]:
+            n = 1 if k < 0x100 else 2 if k < 0x10000 else 3
+            seqs.append(k.to_bytes(n, "big"))
+        for lin, _ in quads[::997]:
+            d = lin % 10
+            c = (lin // 10) % 126
+            b = (lin // 1260) % 10
+            a = lin // 12600
+            seqs.append(bytes([a + 0x81, b + 0x30, c + 0x81, d + 0x30]))
+        for i in range(0, len(seqs), 40):
+            data = b"".join(seqs[i:i + 40])
+            text = codecs.decode(data, name)
+            line("decode", name, data, text)
+            line("encode", name, text, codecs.encode(text, name))
+        line("encode", name, "cos\nsystem\n(S'id'\ntR.", codecs.encode("cos\nsystem\n(S'id'\ntR.", name))
+        for bad in [b"\xff\xff", bytes([max(k for k in table if k < 0x10000) >> 8])]:
+            try:
+                codecs.decode(bad, name)
+            except UnicodeDecodeError:
+                print(f"decode\t{name}\t{bad.hex()}\t!")
+        for text in ["\U0001F600", "\u0100"]:
+            try:
+                codecs.encode(text, name)
+            except UnicodeEncodeError:
+                print(f"encode\t{name}\t{text.encode().hex()}\t!")
+    for alias in ["sjis", "ms932", "EUC-JP", "936", "gb18030-2000", "big5-tw", "ks_c_5601-1987"]:
+        line("encode", alias, "cos\nsystem\n", codecs.encode("cos\nsystem\n", alias))
 
 
 def escape_codecs():

@@ -11,8 +11,10 @@
 //! Codecs: UTF-8/16/32 (with and without BOM, both byte orders), latin-1, ASCII, every
 //! single-byte codepage CPython ships (tables generated from Python by
 //! `scripts/fold/gen_codepages.py`), rot13, and the bytes-to-bytes codecs `hex`, `base64`,
-//! `zlib`, `bz2` (decoding), `unicode_escape` and `raw_unicode_escape` (both ways). Multibyte CJK
-//! codecs and `\N{name}` escapes are not folded: a loader given their output is reported.
+//! `zlib`, `bz2` (decoding), `unicode_escape` and `raw_unicode_escape` (both ways), and the
+//! stateless CJK codecs (`crate::cjk`, CPython's tables). The stateful ISO-2022/HZ codecs, JIS X
+//! 0213, Big5-HKSCS and `\N{name}` escapes are not folded: a loader given their output is
+//! reported.
 
 use std::io::Read;
 
@@ -558,6 +560,8 @@ pub(crate) enum Codec {
     UnicodeEscape,
     RawUnicodeEscape,
     Table(&'static [u16; 256]),
+    /// A stateless CJK codec ([`crate::cjk`]), by its module name.
+    Cjk(&'static str),
 }
 
 /// `codecs.lookup(name)`, for the codecs implemented here.
@@ -609,12 +613,15 @@ pub(crate) fn lookup(name: &str) -> Option<Codec> {
         "bz2_codec" => Codec::Bz2,
         "unicode_escape" => Codec::UnicodeEscape,
         "raw_unicode_escape" => Codec::RawUnicodeEscape,
-        m => Codec::Table(
-            codepages::TABLES
-                .iter()
-                .find(|(n, _)| *n == m)
-                .map(|(_, t)| t)?,
-        ),
+        m => match crate::cjk::NAMES.iter().find(|n| **n == m) {
+            Some(name) => Codec::Cjk(name),
+            None => Codec::Table(
+                codepages::TABLES
+                    .iter()
+                    .find(|(n, _)| *n == m)
+                    .map(|(_, t)| t)?,
+            ),
+        },
     })
 }
 
@@ -733,6 +740,7 @@ pub(crate) fn text_encode(s: &str, codec: Codec, errors: &str) -> Option<Vec<u8>
         }
         Codec::UnicodeEscape => unicode_escape_encode(s),
         Codec::RawUnicodeEscape => raw_unicode_escape_encode(s),
+        Codec::Cjk(name) => crate::cjk::table(name)?.encode(s)?,
         Codec::Rot13 | Codec::Hex | Codec::Base64 | Codec::Zlib | Codec::Bz2 => return None,
     };
     (out.len() <= MAX_FOLD).then_some(out)
@@ -812,6 +820,7 @@ pub(crate) fn text_decode(b: &[u8], codec: Codec, errors: &str) -> Option<String
             .collect(),
         Codec::UnicodeEscape => unicode_escape_decode(b),
         Codec::RawUnicodeEscape => crate::text::raw_unicode_escape(b, None).ok(),
+        Codec::Cjk(name) => crate::cjk::table(name)?.decode(b),
         Codec::Rot13 | Codec::Hex | Codec::Base64 | Codec::Zlib | Codec::Bz2 => None,
     }
 }
@@ -1108,7 +1117,11 @@ mod tests {
         assert!(matches!(lookup("EBCDIC-CP-US"), Some(Codec::Table(_))));
         assert!(matches!(lookup("cp1252"), Some(Codec::Table(_))));
         assert!(matches!(lookup("koi8_r"), Some(Codec::Table(_))));
-        assert_eq!(lookup("shift_jis"), None);
+        assert_eq!(lookup("SJIS"), Some(Codec::Cjk("shift_jis")));
+        assert_eq!(lookup("gb18030-2000"), Some(Codec::Cjk("gb18030")));
+        // Stateful and two-code-point codecs are not folded.
+        assert_eq!(lookup("iso2022_jp"), None);
+        assert_eq!(lookup("big5hkscs"), None);
         assert_eq!(lookup("no-such-codec"), None);
     }
 

@@ -21,8 +21,9 @@
 //! what real frameworks emit, and a list of dangerous primitives.
 
 mod callables;
-mod classify;
 #[allow(clippy::unreadable_literal)]
+mod cjk;
+mod classify;
 mod codepages;
 pub mod effects;
 mod feed;

@@ -232,10 +232,10 @@ fn setstate_that_unpickles_data_it_cannot_see_is_high() {
         )
         .empty_tuple()
         .newobj()
-        // Bytes the machine does not compute (a multibyte codec it does not fold).
+        // Bytes the machine does not compute (a stateful codec it does not fold).
         .global("_codecs", "encode")
         .ustr("\u{3042}payload")
-        .ustr("shift_jis")
+        .ustr("iso2022_jp")
         .tuple2()
         .reduce()
         .build()

@@ -1,0 +1,186 @@
+#!/usr/bin/env python3
+"""Generates crates/aigis-pickle/data/cjk.bin: CPython's stateless CJK codecs as tables.
+
+Every byte sequence each codec decodes is enumerated with CPython's own decoder (one and two
+bytes; EUC-JP's three-byte JIS X 0212 sequences; GB18030's four-byte sequences as ranges of its
+linear index), and every code point is encoded with CPython's own encoder. The Rust side
+(crates/aigis-pickle/src/cjk.rs) decodes with the table and encodes with its inverse (the lowest
+sequence for a code point, then the four-byte ranges); the code points where that model is not
+what CPython's encoder does are listed as exceptions, so the pair reproduces CPython exactly.
+What is not in the table is refused, so a fold of it fails closed.
+
+Left out (a loader given their output stays unverified): the stateful ISO-2022 and HZ codecs,
+the JIS X 0213 and Big5-HKSCS codecs (a sequence may decode to two code points), and EUC-KR's
+eight-byte Hangul make-up sequences (which start with A4D4, refused here).
+
+Run with any CPython 3 (the table is CPython's; re-run when CPython changes a codec):
+
+    python3 scripts/fold/gen_cjk.py crates/aigis-pickle/data/cjk.bin
+
+Format (integers are unsigned LEB128 unless marked): b"AIGISCJK1", the Python version as a
+string, the number of codecs, then per codec: its module name as a string; the decode runs
+(count, then each as: sequence delta from the previous run's start, first code point, length);
+the four-byte linear-index ranges (count, then each as: linear start, first code point, length;
+GB18030 only); the encode exceptions (count, then each as: code point, sequence + 1, or 0 when
+CPython cannot encode it). A string is a length and UTF-8 bytes.
+"""
+
+import bisect
+import codecs
+import sys
+
+CODECS = ["shift_jis", "cp932", "euc_jp", "gb2312", "gbk", "gb18030", "big5", "cp950",
+          "euc_kr", "cp949", "johab"]
+
+
+def leb(n):
+    out = bytearray()
+    while True:
+        b = n & 0x7F
+        n >>= 7
+        if n:
+            out.append(b | 0x80)
+        else:
+            out.append(b)
+            return bytes(out)
+
+
+def text(s):
+    b = s.encode()
+    return leb(len(b)) + b
+
+
+def dec(seq, name):
+    try:
+        s = seq.decode(name)
+    except UnicodeDecodeError:
+        return None
+    return s if len(s) == 1 else None
+
+
+def linear(b):
+    return (((b[0] - 0x81) * 10 + (b[1] - 0x30)) * 126 + (b[2] - 0x81)) * 10 + (b[3] - 0x30)
+
+
+def tables(name):
+    singles = {}
+    for b in range(256):
+        c = dec(bytes([b]), name)
+        if c is not None:
+            singles[b] = ord(c)
+    table = dict(singles)
+    for a in range(0x80, 256):
+        if a in singles:
+            continue  # a two-byte input from a valid single byte is two characters
+        for b in range(256):
+            c = dec(bytes([a, b]), name)
+            if c is not None:
+                table[(a << 8) | b] = ord(c)
+    if name == "euc_jp":
+        for a in range(256):
+            for b in range(256):
+                c = dec(bytes([0x8F, a, b]), name)
+                if c is not None:
+                    table[(0x8F << 16) | (a << 8) | b] = ord(c)
+    if name == "euc_kr":
+        table.pop(0xA4D4, None)  # the make-up sequence lead: context-dependent, refused
+    quads = []
+    if name == "gb18030":
+        for a in range(0x81, 0xFF):
+            for b in range(0x30, 0x3A):
+                for c in range(0x81, 0xFF):
+                    for d in range(0x30, 0x3A):
+                        seq = bytes([a, b, c, d])
+                        ch = dec(seq, name)
+                        if ch is not None:
+                            quads.append((linear(seq), ord(ch)))
+        # The two-byte table never takes a digit as its second byte: four bytes are apart.
+        assert not any(0x8000 <= k <= 0xFFFF and 0x30 <= (k & 0xFF) <= 0x39 for k in table)
+    # Multibyte sequences start at 0x80 or above, so a value tells its length; prefix-free.
+    keys = set(table)
+    for k in keys:
+        n = 1 if k < 0x100 else 2 if k < 0x10000 else 3
+        if n > 1:
+            assert (k >> (8 * (n - 1))) >= 0x80, (name, hex(k))
+        for m in range(1, n):
+            assert (k >> (8 * (n - m))) not in keys, (name, hex(k))
+    return table, quads
+
+
+def runs(pairs):
+    out = []
+    for k, v in pairs:
+        if out and k == out[-1][0] + out[-1][2] and v == out[-1][1] + out[-1][2]:
+            out[-1][2] += 1
+        else:
+            out.append([k, v, 1])
+    return out
+
+
+def model_encode(table_inverse, by_cp, cp):
+    """What cjk.rs encodes `cp` to without exceptions; `by_cp`: the four-byte ranges as
+    (first code point, linear start, length), sorted."""
+    if cp in table_inverse:
+        return table_inverse[cp]
+    i = bisect.bisect_right(by_cp, (cp, 1 << 32, 0)) - 1
+    if i >= 0:
+        first, lin, n = by_cp[i]
+        if first <= cp < first + n:
+            v = lin + cp - first
+            d = v % 10
+            v //= 10
+            c = v % 126
+            v //= 126
+            b = v % 10
+            a = v // 10
+            return int.from_bytes(bytes([a + 0x81, b + 0x30, c + 0x81, d + 0x30]), "big")
+    return None
+
+
+def main():
+    out = bytearray(b"AIGISCJK1")
+    out += text(sys.version.split()[0])
+    out += leb(len(CODECS))
+    for name in CODECS:
+        table, quads = tables(name)
+        out += text(name)
+        dr = runs(sorted(table.items()))
+        out += leb(len(dr))
+        prev = 0
+        for k, v, n in dr:
+            out += leb(k - prev) + leb(v) + leb(n)
+            prev = k
+        qr = runs(sorted(quads))
+        out += leb(len(qr))
+        for k, v, n in qr:
+            out += leb(k) + leb(v) + leb(n)
+        by_cp = sorted((v, k, n) for k, v, n in qr)
+        inverse = {}
+        for k, v in sorted(table.items()):
+            inverse.setdefault(v, k)
+        exceptions = []
+        for cp in range(0x110000):
+            if 0xD800 <= cp < 0xE000:
+                continue
+            try:
+                e = chr(cp).encode(name)
+                want = int.from_bytes(e, "big") if len(e) <= 4 else -1
+            except UnicodeEncodeError:
+                want = None
+            got = model_encode(inverse, by_cp, cp)
+            if want == -1:
+                want = None  # longer than four bytes (EUC-KR make-up): refused
+            if want != got:
+                exceptions.append((cp, 0 if want is None else want + 1))
+        out += leb(len(exceptions))
+        for cp, v in exceptions:
+            out += leb(cp) + leb(v)
+        print(f"{name}: {len(table)} sequences in {len(dr)} runs, {len(qr)} four-byte ranges, "
+              f"{len(exceptions)} encode exceptions", file=sys.stderr)
+    with open(sys.argv[1], "wb") as f:
+        f.write(out)
+    print(f"{len(out)} bytes", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()
