@@ -678,7 +678,7 @@ pub(crate) const ALLOWED_CALLS: &[&str] = &[
 /// here: class-first reconstructors (`copyreg._reconstructor`, `_reconstruct`, `_new_Index`),
 /// containers that may hold them (`set`, `list`, `dict`, `deque`, `defaultdict`'s factory,
 /// attribute bags, `partial`), NumPy's random-state constructors (1.25 passes a function),
-/// parameters (their hooks).
+/// parameters (their hooks). `module.*` stands for every allowed call of that module.
 pub(crate) const DATA_ONLY_CALLS: &[&str] = &[
     "torch.device",
     "torch.Size",
@@ -719,18 +719,9 @@ pub(crate) const DATA_ONLY_CALLS: &[&str] = &[
     "pytz._UTC",
     "pytz.timezone",
     "zoneinfo.ZoneInfo._unpickle",
-    "pathlib.Path",
-    "pathlib.PosixPath",
-    "pathlib.WindowsPath",
-    "pathlib.PurePath",
-    "pathlib.PurePosixPath",
-    "pathlib.PureWindowsPath",
-    "pathlib._local.Path",
-    "pathlib._local.PosixPath",
-    "pathlib._local.WindowsPath",
-    "pathlib._local.PurePath",
-    "pathlib._local.PurePosixPath",
-    "pathlib._local.PureWindowsPath",
+    // Every allowed path class (constructing one touches no file).
+    "pathlib.*",
+    "pathlib._local.*",
 ];
 
 /// Callables that receive a callable and invoke it (or build something that will).

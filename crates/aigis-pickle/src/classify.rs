@@ -238,7 +238,16 @@ fn is_allowed_call(module: &str, qualname: &str, extra: &[String]) -> bool {
 /// function or class is not what any real file does.
 pub(crate) fn allowed_for_data_only(module: &str, qualname: &str, opts: &Options) -> bool {
     let full = full_name(module, qualname);
-    (DATA_ONLY_CALLS.contains(&full.as_str())
+    let reviewed = DATA_ONLY_CALLS
+        .iter()
+        .any(|entry| match entry.strip_suffix(".*") {
+            Some(m) => full
+                .strip_prefix(m)
+                .and_then(|q| q.strip_prefix('.'))
+                .is_some_and(|q| !q.contains('.')),
+            None => *entry == full,
+        });
+    (reviewed
         || (crate::known::called_with_data_only(&full) && !ALLOWED_CALLS.contains(&full.as_str())))
         && !user_allows(&opts.extra_allowed, &format!("{module}.{qualname}"))
         && !user_allows(&opts.extra_allowed, &full)

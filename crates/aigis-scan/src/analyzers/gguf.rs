@@ -834,29 +834,14 @@ fn metadata_strings(header: &Header, cx: &mut Context<'_>) {
         if kv.key.starts_with("tokenizer.") {
             continue;
         }
+        let texts: &[String] = match &kv.value {
+            Value::Str(text) => std::slice::from_ref(text),
+            Value::Strings(texts) => texts,
+            _ => &[],
+        };
         let field = format!("GGUF `{}`", kv.key);
-        match &kv.value {
-            Value::Str(text) => {
-                crate::secrets::check_value(
-                    cx,
-                    crate::secrets::Place::Metadata,
-                    &field,
-                    text,
-                    None,
-                );
-            }
-            Value::Strings(texts) => {
-                for text in texts {
-                    crate::secrets::check_value(
-                        cx,
-                        crate::secrets::Place::Metadata,
-                        &field,
-                        text,
-                        None,
-                    );
-                }
-            }
-            _ => {}
+        for text in texts {
+            crate::secrets::check_value(cx, crate::secrets::Place::Metadata, &field, text, None);
         }
         if crate::secrets::worth_checking(&kv.key) {
             let field = "a GGUF metadata key";
