@@ -13,6 +13,11 @@ library only. Never points anywhere but the endpoint it is given.
         `*/data.pkl` member), a stored archive/data/0 tensor storage of BYTES zero bytes,
         archive/version and archive/byteorder; written to a temporary file and uploaded with
         multipart upload.
+  seed.py s3-fleet    --endpoint URL --bucket B --count N [--size BYTES] --file MALICIOUS
+        N objects under `models/` for the fleet tests: every tenth a copy of the file
+        MALICIOUS (`models/NNNNN-rigged.pkl`), the others plain-data pickles of about BYTES
+        (`models/NNNNN.pkl`, made with pickle.dumps), and one object `frozen/model.pkl` in the
+        GLACIER storage class, which every GET refuses (a poison object).
   seed.py az-container --endpoint URL --container C [--public blob|container]
   seed.py az-put      --endpoint URL --container C --name N --file F
 """
@@ -94,6 +99,7 @@ def main():
     for opt in ("bucket", "key", "file", "json", "pickle-from", "container", "name", "public"):
         p.add_argument(f"--{opt}")
     p.add_argument("--size", type=int)
+    p.add_argument("--count", type=int)
     p.add_argument("--delete", action="store_true")
     a = p.parse_args()
     host = a.endpoint.split("//", 1)[-1].split("/", 1)[0].split(":", 1)[0]
@@ -118,6 +124,22 @@ def main():
             config = TransferConfig(multipart_threshold=64 << 20, multipart_chunksize=128 << 20,
                                     max_concurrency=4)
             s3(a.endpoint).upload_file(path, a.bucket, a.key, Config=config)
+    elif a.command == "s3-fleet":
+        import pickle
+
+        client = s3(a.endpoint)
+        with open(a.file, "rb") as f:
+            rigged = f.read()
+        size = a.size or 4096
+        for i in range(a.count):
+            if i % 10 == 9:
+                client.put_object(Bucket=a.bucket, Key=f"models/{i:05d}-rigged.pkl", Body=rigged)
+            else:
+                floats = [float(i + j) / 7.0 for j in range(max(1, size // 9))]
+                body = pickle.dumps({"name": f"layer-{i}", "weights": floats}, protocol=4)
+                client.put_object(Bucket=a.bucket, Key=f"models/{i:05d}.pkl", Body=body)
+        client.put_object(Bucket=a.bucket, Key="frozen/model.pkl",
+                          Body=pickle.dumps({"frozen": True}), StorageClass="GLACIER")
     elif a.command == "az-container":
         headers = {"x-ms-blob-public-access": a.public} if a.public else {}
         az_request(a.endpoint, "PUT", "/" + a.container, {"restype": "container"}, headers)

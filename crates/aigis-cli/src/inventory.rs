@@ -196,7 +196,7 @@ pub struct DbArg {
 }
 
 /// List output.
-#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum ListFormat {
     /// Aligned text.
     Table,
@@ -264,6 +264,27 @@ pub(crate) fn host() -> String {
     crate::view::host_name().unwrap_or_else(|| "localhost".to_owned())
 }
 
+/// A run as the inventory reads it: the JSON report (the contract) with `targets`.
+pub(crate) fn document(run: &Run, targets: &[String]) -> Result<ScanDocument> {
+    let mut report = crate::view::report(run);
+    report.targets = targets.to_vec();
+    let value = serde_json::to_value(&report).context("serialising the run")?;
+    serde_json::from_value(value).context("reading the run back")
+}
+
+/// Who records a run, where and how (`collector`: scan, discover, bom, worker, …).
+pub(crate) fn meta(collector: &str) -> ScanMeta {
+    ScanMeta {
+        started_at: now(),
+        host: host(),
+        collector: collector.to_owned(),
+        arguments: std::env::args().collect(),
+        base_dir: std::env::current_dir()
+            .ok()
+            .map(|d| d.to_string_lossy().into_owned()),
+    }
+}
+
 /// Records a finished run (`scan`, `discover`, `bom` with `--record`) and says what changed
 /// on stderr. An inventory that cannot be written fails the command: a run asked to be
 /// recorded that was not is not a success.
@@ -274,19 +295,8 @@ pub fn record(
     args: &RecordArgs,
     quiet: bool,
 ) -> Result<crate::Recorded> {
-    let mut report = crate::view::report(run);
-    report.targets = targets.to_vec();
-    let value = serde_json::to_value(&report).context("serialising the run")?;
-    let doc: ScanDocument = serde_json::from_value(value).context("reading the run back")?;
-    let meta = ScanMeta {
-        started_at: now(),
-        host: host(),
-        collector: collector.to_owned(),
-        arguments: std::env::args().collect(),
-        base_dir: std::env::current_dir()
-            .ok()
-            .map(|d| d.to_string_lossy().into_owned()),
-    };
+    let doc = document(run, targets)?;
+    let meta = meta(collector);
     let rt = runtime()?;
     let store = open(&rt, args.db.as_deref())?;
     let summary = rt

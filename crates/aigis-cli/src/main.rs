@@ -6,6 +6,8 @@ mod db;
 mod detonate;
 mod discover;
 mod export;
+#[cfg(feature = "inventory")]
+mod fleet;
 mod inspect;
 #[cfg(feature = "inventory")]
 mod inventory;
@@ -79,6 +81,21 @@ enum Command {
     /// (`--paths`): who can replace a model, and what loading it runs.
     #[cfg(feature = "inventory")]
     Graph(inventory::GraphArgs),
+    /// Put targets (bucket prefixes, hub repositories, URLs, paths) on the fleet's work queue
+    /// in the inventory database, for `aigis worker`s to scan and record.
+    #[cfg(feature = "inventory")]
+    Enqueue(fleet::EnqueueArgs),
+    /// Claim jobs from the work queue under a lease, scan them and record the results in the
+    /// inventory (PostgreSQL for many workers on many hosts).
+    #[cfg(feature = "inventory")]
+    Worker(Box<fleet::WorkerArgs>),
+    /// The work queues: depth, running leases, throughput, dead-lettered jobs; pause, resume,
+    /// retry.
+    #[cfg(feature = "inventory")]
+    Jobs(fleet::JobsArgs),
+    /// Targets enqueued every so often (fired by any worker, exactly once per period).
+    #[cfg(feature = "inventory")]
+    Schedule(fleet::ScheduleArgs),
     /// Serve the inventory over HTTP: a REST API with an OpenAPI document, an ingest endpoint
     /// for reports pushed by CI jobs and other hosts, scoped tokens (`aigis serve token …`).
     #[cfg(feature = "serve")]
@@ -326,6 +343,14 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Inventory { command } => inventory::run(command),
         #[cfg(feature = "inventory")]
         Command::Graph(args) => inventory::graph(args),
+        #[cfg(feature = "inventory")]
+        Command::Enqueue(args) => fleet::enqueue(args),
+        #[cfg(feature = "inventory")]
+        Command::Worker(args) => fleet::worker(*args),
+        #[cfg(feature = "inventory")]
+        Command::Jobs(args) => fleet::jobs(args),
+        #[cfg(feature = "inventory")]
+        Command::Schedule(args) => fleet::schedule(args),
         #[cfg(feature = "serve")]
         Command::Serve(args) => serve::run(args),
         #[cfg(feature = "watch")]

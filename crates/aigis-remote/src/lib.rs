@@ -94,6 +94,16 @@ impl RemoteObject {
     pub fn size(&self) -> Option<u64> {
         self.size
     }
+
+    /// The listing's ETag, when it gave one.
+    pub fn etag(&self) -> Option<&str> {
+        self.source.get("etag").and_then(Value::as_str)
+    }
+
+    /// The listing's version id, when the store keeps versions.
+    pub fn version(&self) -> Option<&str> {
+        self.source.get("version").and_then(Value::as_str)
+    }
 }
 
 /// One object to scan, as listed.

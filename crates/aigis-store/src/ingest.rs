@@ -351,7 +351,7 @@ struct Current {
     digest: String,
 }
 
-async fn ingest_in(
+pub(crate) async fn ingest_in(
     conn: &mut AnyConnection,
     backend: Backend,
     doc: &ScanDocument,
@@ -498,6 +498,40 @@ async fn ingest_in(
             }
             location_ids.insert(uri, (id, known));
         }
+    }
+    // Remote objects' ETags and version ids: a later listing skips what did not change.
+    {
+        let mut values: Vec<Vec<Bind>> = Vec::new();
+        let mut seen = std::collections::HashSet::new();
+        for row in &rows {
+            let Some(source) = row.result.source.as_ref().and_then(Value::as_object) else {
+                continue;
+            };
+            let text = |k: &str| source.get(k).and_then(Value::as_str).map(str::to_owned);
+            let (etag, version) = (text("etag"), text("version"));
+            if (etag.is_none() && version.is_none()) || !seen.insert(row.uri.as_str()) {
+                continue;
+            }
+            let Some((location, _)) = location_ids.get(&row.uri) else {
+                continue;
+            };
+            values.push(vec![
+                Bind::Int(*location),
+                Bind::OptText(etag),
+                Bind::OptText(version),
+                Bind::Int(i64::try_from(row.result.size).unwrap_or(i64::MAX)),
+                Bind::Int(scan_id),
+            ]);
+        }
+        let _: Vec<(i64,)> = fetch_rows(
+            conn,
+            backend,
+            "INSERT INTO location_stamps (location_id, etag, version, size, scan_id)",
+            "ON CONFLICT (location_id) DO UPDATE SET etag = excluded.etag, version = excluded.version, \
+             size = excluded.size, scan_id = excluded.scan_id RETURNING location_id",
+            &values,
+        )
+        .await?;
     }
     // Locations seen before this scan: their stale exposures and what they held are looked up.
     let known: Vec<i64> = location_ids

@@ -20,6 +20,7 @@ mod graph;
 mod ingest;
 mod pages;
 mod query;
+mod queue;
 mod schema;
 mod tokens;
 
@@ -31,6 +32,9 @@ pub use graph::{AttackPath, Edge, Graph, Node};
 pub use ingest::IngestSummary;
 pub use pages::{Count, FindingFilter, ModelDetail, ModelFile, ModelFilter, Overview, Page, Place};
 pub use query::{EventRow, FindingRow, ModelRow, ScanRow, Since, TriageState};
+pub use queue::{
+    Failed, Job, JobKind, JobRow, JobSpec, ObjectStamp, QueueStats, ScheduleRow, now_ms,
+};
 pub use tokens::{SCOPES, TokenRow};
 
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
@@ -63,6 +67,10 @@ pub enum StoreError {
     /// A request is malformed.
     #[error("{0}")]
     Invalid(String),
+    /// A worker presented a claim on a job that is no longer its own (the lease expired and
+    /// another worker claimed the job, or the job finished): nothing was recorded.
+    #[error("job {0}: this worker's lease was lost; another claim holds the job")]
+    LeaseLost(i64),
 }
 
 /// Result of inventory operations.

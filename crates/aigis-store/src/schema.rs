@@ -22,10 +22,15 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "indexes for the findings page, the overview and a model's neighbourhood",
         include_str!("../migrations/003_pages.sql"),
     ),
+    (
+        4,
+        "the fleet's work queue, schedules, and remote objects' ETags",
+        include_str!("../migrations/004_queue.sql"),
+    ),
 ];
 
 /// The newest schema version this build knows.
-pub const LATEST: i64 = 3;
+pub const LATEST: i64 = 4;
 
 fn identity(backend: Backend) -> &'static str {
     match backend {

@@ -7,6 +7,9 @@ use aigis_testkit::{Test, Tool};
 use serde_json::{Value, json};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
+mod queue;
+use queue::*;
+
 fn main() -> std::process::ExitCode {
     let mut tests = Vec::new();
     for (name, body) in SUITE {
@@ -61,6 +64,11 @@ const SUITE: &[(&str, Both)] = both![
     tokens_are_kept_as_digests_with_scopes_and_can_be_revoked,
     a_cyclonedx_bom_records_as_a_run_and_the_inventory_exports_as_one,
     findings_pages_are_worst_first_and_cursored_in_sql,
+    jobs_are_claimed_once_by_priority_and_a_paused_queue_hands_out_none,
+    an_expired_lease_is_taken_over_and_the_old_claim_records_nothing,
+    failed_jobs_back_off_then_dead_letter_with_their_error,
+    a_listing_becomes_shards_and_unchanged_objects_are_not_fetched_again,
+    a_due_schedule_fires_once_however_many_workers_race,
 ];
 
 fn block_on<F: std::future::Future<Output = ()>>(future: F) {
@@ -264,7 +272,7 @@ async fn content_replaced_in_a_writable_folder_is_a_critical_event(store: &Store
     let scans = store.scans(10).await.unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(scans.len(), 3);
     assert_eq!(scans[0].events, 2);
-    assert_eq!(store.schema_version().await.unwrap_or_default(), 3);
+    assert_eq!(store.schema_version().await.unwrap_or_default(), 4);
 
     // The attack path: others can write models/ → resnet.pt → a critical finding on load.
     let paths = store.attack_paths().await.unwrap_or_else(|e| panic!("{e}"));
@@ -745,7 +753,7 @@ fn a_version_2_database_with_data_upgrades_in_place() {
         let store = Store::open(&url)
             .await
             .unwrap_or_else(|e| panic!("open: {e}"));
-        assert_eq!(store.schema_version().await.unwrap_or_default(), 3);
+        assert_eq!(store.schema_version().await.unwrap_or_default(), 4);
         let page = store
             .findings_page(&FindingFilter::default(), None, 10, aigis_store_now())
             .await

@@ -14,6 +14,8 @@ mod detonate;
 mod export;
 mod fail_closed;
 mod fixtures;
+#[cfg(all(feature = "remote", feature = "inventory"))]
+mod fleet;
 mod golden;
 mod inspect;
 mod inventory;
@@ -304,6 +306,13 @@ fn main() -> std::process::ExitCode {
             "policy::the_policy_applies_to_bom_and_discover_as_to_scan",
             policy::the_policy_applies_to_bom_and_discover_as_to_scan,
         ),
+        #[cfg(all(feature = "remote", feature = "inventory"))]
+        Test::new(
+            "fleet::three_workers_survive_a_kill_and_a_postgres_restart_and_record_each_object_once",
+            fleet::three_workers_survive_a_kill_and_a_postgres_restart_and_record_each_object_once,
+        )
+        .needs(Tool::MotoServer)
+        .needs(Tool::Postgres),
         #[cfg(feature = "remote")]
         Test::new(
             "remote::s3_one_gigabyte_checkpoint_is_scanned_with_range_reads",

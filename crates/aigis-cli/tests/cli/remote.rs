@@ -27,9 +27,9 @@ const TABLE: &[&str] = &[
 ];
 
 /// A server process, killed (and reaped) on drop.
-struct Server {
+pub(crate) struct Server {
     child: Child,
-    port: u16,
+    pub(crate) port: u16,
     _dir: tempfile::TempDir,
 }
 
@@ -40,7 +40,7 @@ impl Drop for Server {
     }
 }
 
-fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .map(|a| a.port())
@@ -66,7 +66,7 @@ fn start(mut command: Command, port: u16, dir: tempfile::TempDir, what: &str) ->
     server
 }
 
-fn moto() -> Option<(Server, PathBuf)> {
+pub(crate) fn moto() -> Option<(Server, PathBuf)> {
     let bin = Tool::MotoServer.path();
     let python = bin.with_file_name("python");
     let port = free_port();
@@ -109,7 +109,7 @@ fn hub(root: &Path, token: Option<&str>) -> Server {
     start(cmd, port, dir, "hf_hub_server.py")
 }
 
-fn seed(python: &Path, args: &[&str]) {
+pub(crate) fn seed(python: &Path, args: &[&str]) {
     let out = Command::new(python)
         .arg(repo_root().join("scripts/remote/seed.py"))
         .args(args)
@@ -150,7 +150,7 @@ fn results(doc: &Value) -> Vec<Value> {
     doc["results"].as_array().cloned().unwrap_or_default()
 }
 
-fn s3_env() -> [(&'static str, &'static str); 3] {
+pub(crate) fn s3_env() -> [(&'static str, &'static str); 3] {
     [
         ("AWS_ACCESS_KEY_ID", "testing"),
         ("AWS_SECRET_ACCESS_KEY", "testing"),
