@@ -173,6 +173,9 @@ pub enum ScheduleCommand {
     },
     /// List the schedules.
     List,
+    /// Fire the schedules that are due now and exit (a Kubernetes CronJob or a systemd timer
+    /// can do this where no worker runs all the time; workers fire them too).
+    Fire,
     /// Remove a schedule.
     Remove {
         /// Schedule id.
@@ -194,7 +197,7 @@ pub struct ScheduleArgs {
 }
 
 /// `30s`, `5m`, `6h`, `1d`, `500ms`.
-fn duration(text: &str) -> std::result::Result<Duration, String> {
+pub(crate) fn duration(text: &str) -> std::result::Result<Duration, String> {
     humantime::parse_duration(text).map_err(|e| format!("`{text}`: {e} (e.g. 30s, 5m, 6h)"))
 }
 
@@ -321,6 +324,11 @@ pub fn schedule(args: ScheduleArgs) -> Result<ExitCode> {
                         safe(&row.target)
                     );
                 }
+            }
+        }
+        ScheduleCommand::Fire => {
+            for job in rt.block_on(store.fire_due_schedules(now_secs()))? {
+                println!("job {job} enqueued");
             }
         }
         ScheduleCommand::Remove { id } => {
@@ -789,6 +797,7 @@ fn scan(
         let (path, why) = &unread[0];
         return Err(Stop::Failed(format!("{path}: {why}")));
     }
+    let bytes_read: u64 = run.results.iter().map(|r| r.bytes_read).sum();
     let mut run: Run = run;
     if !unread.is_empty() {
         run.results
@@ -816,9 +825,10 @@ fn scan(
         store.finish_job(job, &doc, &meta, retry.as_ref())
     }) {
         Ok(summary) => Ok(format!(
-            "recorded as scan {}: {} files, {} changes{}",
+            "recorded as scan {}: {} files, {} bytes read, {} changes{}",
             summary.scan_id,
             summary.files,
+            bytes_read,
             summary.events.len(),
             if unread.is_empty() {
                 String::new()

@@ -1,5 +1,7 @@
 //! `aigis`: find and scan AI model files for code that runs when they are loaded.
 
+#[cfg(all(feature = "inventory", feature = "notify"))]
+mod agent;
 mod bom;
 mod db;
 #[cfg(feature = "detonate")]
@@ -96,6 +98,10 @@ enum Command {
     /// Targets enqueued every so often (fired by any worker, exactly once per period).
     #[cfg(feature = "inventory")]
     Schedule(fleet::ScheduleArgs),
+    /// Discover and scan this host's models every so often and push what changed to an
+    /// `aigis serve` inventory (reports wait in a bounded spool while the server is away).
+    #[cfg(all(feature = "inventory", feature = "notify"))]
+    Agent(Box<agent::AgentArgs>),
     /// Serve the inventory over HTTP: a REST API with an OpenAPI document, an ingest endpoint
     /// for reports pushed by CI jobs and other hosts, scoped tokens (`aigis serve token …`).
     #[cfg(feature = "serve")]
@@ -351,6 +357,8 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Jobs(args) => fleet::jobs(args),
         #[cfg(feature = "inventory")]
         Command::Schedule(args) => fleet::schedule(args),
+        #[cfg(all(feature = "inventory", feature = "notify"))]
+        Command::Agent(args) => agent::run(*args),
         #[cfg(feature = "serve")]
         Command::Serve(args) => serve::run(args),
         #[cfg(feature = "watch")]

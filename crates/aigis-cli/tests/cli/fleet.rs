@@ -6,7 +6,7 @@
 //! error, and a second run must fetch only the object that changed.
 
 use crate::remote::{free_port, moto, s3_env, seed};
-use crate::support::repo_root;
+use crate::support::{aigis_command, repo_root};
 use aigis_testkit::Tool;
 use serde_json::Value;
 use std::io::{BufRead as _, BufReader};
@@ -95,7 +95,7 @@ impl Drop for Postgres {
 
 /// `aigis ARGS` against the inventory at `url`; stdout, or a panic with stderr.
 fn aigis(url: &str, args: &[&str]) -> String {
-    let out = Command::new(env!("CARGO_BIN_EXE_aigis"))
+    let out = aigis_command()
         .args(args)
         .env("AIGIS_DB", url)
         .output()
@@ -114,7 +114,7 @@ fn json(text: &str) -> Value {
 
 /// A worker process whose stderr lines arrive on `lines` as (worker, line).
 fn worker(url: &str, index: usize, lines: mpsc::Sender<(usize, String)>) -> Child {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_aigis"));
+    let mut cmd = aigis_command();
     for (name, _) in std::env::vars() {
         if name.starts_with("AWS_") {
             cmd.env_remove(name);

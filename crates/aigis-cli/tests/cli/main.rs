@@ -3,6 +3,8 @@
 //! which, and is reported skipped (ignored) without it — or failed under `CI=true`. Every test
 //! function is listed here; one left out is dead code, which clippy refuses.
 
+#[cfg(all(feature = "serve", feature = "notify"))]
+mod agent;
 mod cache;
 mod code;
 mod contract;
@@ -305,6 +307,11 @@ fn main() -> std::process::ExitCode {
         Test::new(
             "policy::the_policy_applies_to_bom_and_discover_as_to_scan",
             policy::the_policy_applies_to_bom_and_discover_as_to_scan,
+        ),
+        #[cfg(all(feature = "serve", feature = "notify"))]
+        Test::new(
+            "agent::an_agent_pushes_changes_and_spools_them_while_the_server_is_down",
+            agent::an_agent_pushes_changes_and_spools_them_while_the_server_is_down,
         ),
         #[cfg(all(feature = "remote", feature = "inventory"))]
         Test::new(

@@ -91,9 +91,9 @@ pub(crate) fn serve_takes_pushed_reports_with_a_token_and_stops_on_sigterm() {
 }
 
 /// A running `aigis serve` on loopback over `db`; killed when dropped.
-struct Served {
-    child: std::process::Child,
-    addr: String,
+pub(crate) struct Served {
+    pub(crate) child: std::process::Child,
+    pub(crate) addr: String,
     /// The rest of the server's stderr, once it exits.
     said: Option<std::thread::JoinHandle<String>>,
 }
@@ -105,7 +105,7 @@ impl Drop for Served {
     }
 }
 
-fn start_server(db: &str) -> Served {
+pub(crate) fn start_server(db: &str) -> Served {
     let mut child = aigis_command()
         .env("AIGIS_DB", db)
         .args(["serve", "--listen", "127.0.0.1:0"])
@@ -374,7 +374,7 @@ impl Drop for Browser {
 }
 
 /// `aigis serve token create` with one scope; the token.
-fn token(db: &str, name: &str, scope: &str) -> String {
+pub(crate) fn token(db: &str, name: &str, scope: &str) -> String {
     let out = aigis_command()
         .env("AIGIS_DB", db)
         .args(["serve", "token", "create", "--name", name, "--scope", scope])
