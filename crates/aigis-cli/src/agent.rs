@@ -47,6 +47,10 @@ pub struct AgentArgs {
     /// The host name reports are recorded under [default: this host's name].
     #[arg(long)]
     pub host: Option<String>,
+    /// The host's root is mounted here (an agent in a container with the node's `/` at
+    /// `/host`): the roots are read under it and reported as the host names them, without it.
+    #[arg(long, value_name = "DIR")]
+    pub host_root: Option<PathBuf>,
     /// Skip paths matching this glob (gitignore syntax, repeatable).
     #[arg(long, value_name = "GLOB")]
     pub exclude: Vec<String>,
@@ -287,7 +291,29 @@ fn cycle(args: &AgentArgs, spool: &Spool, host: &str) -> Result<()> {
         ..EngineOptions::default()
     };
     let targets = crate::targets(&roots);
-    let mut run = aigis_engine::run(&targets, &options, &aigis_engine::NoProgress)?;
+    let read_at: Vec<PathBuf> = match &args.host_root {
+        Some(mount) => roots
+            .iter()
+            .map(|r| mount.join(r.strip_prefix("/").unwrap_or(r)))
+            .collect(),
+        None => roots.clone(),
+    };
+    let mut run = aigis_engine::run(
+        &crate::targets(&read_at),
+        &options,
+        &aigis_engine::NoProgress,
+    )?;
+    // The agent's own spool (under /var/lib when that is a root) is not the host's content.
+    let spool_dir = std::fs::canonicalize(&spool.dir).unwrap_or_else(|_| spool.dir.clone());
+    let own = |path: &str| {
+        let path = Path::new(path);
+        path.starts_with(&spool.dir) || path.starts_with(&spool_dir)
+    };
+    run.results.retain(|r| !own(&r.path));
+    run.models.retain(|m| !own(&m.path));
+    if let Some(mount) = &args.host_root {
+        as_the_host_sees_it(&mut run, mount);
+    }
     for warning in &run.warnings {
         view::warn(warning);
     }
@@ -360,6 +386,36 @@ fn cycle(args: &AgentArgs, spool: &Spool, host: &str) -> Result<()> {
     let state_json = serde_json::to_vec(&state).context("writing the agent's state")?;
     write_atomically(&state_path, &state_json)?;
     Ok(())
+}
+
+/// Paths under the host's mount point, written as the host names them.
+fn as_the_host_sees_it(run: &mut aigis_engine::Run, mount: &Path) {
+    let mount = mount.to_string_lossy().trim_end_matches('/').to_owned();
+    if mount.is_empty() {
+        return;
+    }
+    let strip = |text: &mut String| {
+        if text.starts_with(&mount) && text[mount.len()..].starts_with('/') {
+            text.replace_range(..mount.len(), "");
+        }
+        let inner = format!("{mount}/");
+        if text.contains(&inner) {
+            *text = text.replace(&inner, "/");
+        }
+    };
+    for result in &mut run.results {
+        strip(&mut result.path);
+        for finding in &mut result.findings {
+            strip(&mut finding.message);
+            finding.indicators.iter_mut().for_each(&strip);
+        }
+    }
+    for model in &mut run.models {
+        strip(&mut model.path);
+        for file in &mut model.files {
+            strip(&mut file.path);
+        }
+    }
 }
 
 #[cfg(test)]

@@ -681,7 +681,9 @@ fn work(
     policy: &aigis_policy::Policy,
     name: &str,
 ) -> Result<String, Stop> {
-    let options = options_of(job, args, policy);
+    let mut options = options_of(job, args, policy);
+    // A shard's objects come from a listing: read each without listing it again.
+    options.remote_exact = job.kind == JobKind::Shard;
     match job.kind {
         JobKind::Listing => list(rt, store, job, &options, name),
         JobKind::Target | JobKind::Shard => scan(rt, store, job, &options, name),

@@ -104,6 +104,9 @@ pub struct EngineOptions {
     /// Remote access.
     #[cfg(feature = "remote")]
     pub remote: aigis_remote::RemoteOptions,
+    /// Remote targets name objects exactly (a fleet worker's shard, from a listing): they are
+    /// read without listing each, with one read of each bucket's access configuration.
+    pub remote_exact: bool,
 }
 
 impl Default for EngineOptions {
@@ -122,6 +125,7 @@ impl Default for EngineOptions {
             signatures: SignatureOptions::default(),
             #[cfg(feature = "remote")]
             remote: aigis_remote::RemoteOptions::default(),
+            remote_exact: false,
         }
     }
 }
@@ -476,13 +480,25 @@ pub fn run_with_registry(
         let client = aigis_remote::RemoteScanner::new(options.remote.clone())
             .map_err(|e| EngineError::Remote(e.to_string()))?;
         let client = Arc::new(client);
-        for url in &remote_targets {
+        let batches: Vec<(String, Vec<aigis_remote::RemoteObject>)> = if options.remote_exact {
             let objects = client
-                .list(url)
+                .objects(&remote_targets)
                 .map_err(|e| EngineError::Remote(e.to_string()))?;
+            vec![(String::new(), objects)]
+        } else {
+            let mut batches = Vec::with_capacity(remote_targets.len());
+            for url in &remote_targets {
+                let objects = client
+                    .list(url)
+                    .map_err(|e| EngineError::Remote(e.to_string()))?;
+                batches.push((url.clone(), objects));
+            }
+            batches
+        };
+        for (url, objects) in batches {
             progress.planned(objects.len() as u64);
-            if objects.is_empty() {
-                empty_targets.push(url.clone());
+            if objects.is_empty() && !options.remote_exact {
+                empty_targets.push(url);
             }
             let jobs: Vec<Box<dyn Job>> = objects
                 .into_iter()

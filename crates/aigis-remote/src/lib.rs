@@ -156,6 +156,94 @@ impl RemoteScanner {
         Ok(objects)
     }
 
+    /// The objects `uris` name exactly (bucket objects by their full key, as a listing gave
+    /// them: a fleet worker's shard), without listing anything: each bucket's store is built
+    /// and its access configuration read once, and each object's size and ETag come from one
+    /// HEAD, made concurrently. Objects that no longer exist are left out. Other URLs (HTTPS,
+    /// the Hub) are listed as [`RemoteScanner::list`] lists them.
+    pub fn objects(&self, uris: &[String]) -> Result<Vec<RemoteObject>, Error> {
+        type Group<'a> = (Cloud, &'a str, Vec<String>);
+        let mut buckets: Vec<(String, Group<'_>)> = Vec::new();
+        let mut out = Vec::new();
+        for uri in uris {
+            match Target::parse(uri)? {
+                Target::Bucket {
+                    cloud,
+                    bucket,
+                    prefix,
+                    ..
+                } if !prefix.is_empty() => {
+                    let scheme = uri.split("://").next().unwrap_or("s3").to_ascii_lowercase();
+                    let group = format!("{scheme}://{bucket}");
+                    match buckets.iter_mut().find(|(g, _)| *g == group) {
+                        Some((_, (_, _, keys))) => keys.push(prefix),
+                        None => buckets.push((group, (cloud, uri.as_str(), vec![prefix]))),
+                    }
+                }
+                target => out.extend(self.collect(&target)?),
+            }
+        }
+        let limit = self.concurrency();
+        for (group, (cloud, url, keys)) in buckets {
+            let (scheme, bucket) = group.split_once("://").unwrap_or(("s3", &group));
+            let built = match cloud {
+                Cloud::S3 => stores::s3(bucket, &self.options)?,
+                Cloud::Gcs => stores::gcs(bucket, &self.options)?,
+                Cloud::Azure => stores::azure(url, bucket, &self.options)?,
+            };
+            let store = built.store.clone();
+            let (heads, exposure) = self.runtime.block_on(async {
+                let heads: Vec<(
+                    String,
+                    Result<object_store::ObjectMeta, object_store::Error>,
+                )> = futures_util::stream::iter(keys)
+                    .map(|key| {
+                        let store = store.clone();
+                        async move {
+                            let head = store.head(&Path::from(key.as_str())).await;
+                            (key, head)
+                        }
+                    })
+                    .buffer_unordered(limit)
+                    .collect()
+                    .await;
+                let exposure = built.access.read(&self.client).await;
+                (heads, exposure)
+            });
+            let exposure = Arc::new(exposure);
+            for (key, head) in heads {
+                let mut source = Map::new();
+                source.insert("kind".into(), json!(cloud.kind()));
+                source.insert("bucket".into(), json!(bucket));
+                source.insert("key".into(), json!(key));
+                let size = match head {
+                    Ok(meta) => {
+                        if let Some(etag) = &meta.e_tag {
+                            source.insert("etag".into(), json!(etag));
+                        }
+                        if let Some(version) = &meta.version {
+                            source.insert("version".into(), json!(version));
+                        }
+                        Some(meta.size)
+                    }
+                    Err(object_store::Error::NotFound { .. }) => continue,
+                    // Read when scanned, where the failure becomes the object's result.
+                    Err(_) => None,
+                };
+                out.push(RemoteObject {
+                    store: store.clone(),
+                    path: Path::from(key.as_str()),
+                    display: format!("{scheme}://{bucket}/{key}"),
+                    size,
+                    source,
+                    exposure: Some((exposure.clone(), key)),
+                });
+            }
+        }
+        out.sort_by(|a, b| a.display.cmp(&b.display));
+        Ok(out)
+    }
+
     /// Objects scanned at once (the caller's worker count for remote objects).
     pub fn concurrency(&self) -> usize {
         self.options.concurrency.clamp(1, 256)

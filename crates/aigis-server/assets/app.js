@@ -355,6 +355,31 @@ async function changesPage() {
   show(el("h1", null, "Changes"), changesTable(events.slice().reverse()));
 }
 
+async function jobsPage() {
+  const view = await api("jobs");
+  const queues = table(
+    ["Queue", "State", "Ready", "Delayed", "Running", "Lease expired", "Done", "Dead", "Files/s (5 min)", "Oldest ready"],
+    view.queues.map((q) => [q.queue, q.paused ? "paused" : "active", q.ready, q.delayed, q.running, q.expired,
+      q.done, q.dead, Number(q.files_per_second).toFixed(2),
+      q.oldest_ready_secs === null || q.oldest_ready_secs === undefined ? "—" : q.oldest_ready_secs + " s"]),
+    "queues");
+  const running = table(["Job", "Kind", "Target", "Objects", "Worker", "Attempt", "Lease until"],
+    view.running.map((j) => ["#" + Number(j.id), j.kind, j.target, j.objects, j.lease_owner || "—",
+      j.attempts + "/" + j.max_attempts, leaseUntil(j.lease_expires_ms)]), "running");
+  const dead = table(["Job", "Kind", "Target", "Objects", "Attempts", "Last error"],
+    view.dead.map((j) => ["#" + Number(j.id), j.kind, j.target, j.objects, j.attempts, j.last_error || "—"]), "dead");
+  show(el("h1", null, "Jobs"),
+    section("Queues", view.queues.length ? queues : el("p", "muted", "Nothing has been enqueued (aigis enqueue TARGET).")),
+    section("Running", view.running.length ? running : el("p", "muted", "No job is held by a worker now.")),
+    section("Dead-lettered", view.dead.length ? dead : el("p", "muted", "No job has used up its attempts."),
+      el("p", "muted", "Queue one again with: aigis jobs retry ID")));
+}
+
+function leaseUntil(millis) {
+  if (!Number.isFinite(millis) || millis <= 0) return "—";
+  return new Date(millis).toISOString().replace("T", " ").slice(0, 19) + " UTC";
+}
+
 // ---- the graph -----------------------------------------------------------------------------
 
 const SVG = "http://www.w3.org/2000/svg";
@@ -421,6 +446,7 @@ async function route() {
     else if (parts[0] === "model" && /^\d+$/.test(parts[1] || "")) await modelPage(Number(parts[1]));
     else if (parts[0] === "paths") await pathsPage();
     else if (parts[0] === "changes") await changesPage();
+    else if (parts[0] === "jobs") await jobsPage();
     else if (parts[0] === "token") show(el("h1", null, "Token"), section("API token", tokenForm()));
     else show(el("h1", null, "Not found"), el("p", null, link("Back to the overview", "")));
     document.body.dataset.loaded = location.hash || "#/";

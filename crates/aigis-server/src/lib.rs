@@ -13,8 +13,9 @@
 //!   client mistake; a 5xx means the database failed, never the input.
 
 use aigis_store::{
-    AttackPath, EventRow, FindingRow, Graph, IngestSummary, ModelDetail, ModelFilter, ModelRow,
-    Overview, Page, ScanDocument, ScanMeta, ScanRow, Since, Store, StoreError, TriageState,
+    AttackPath, EventRow, FindingRow, Graph, IngestSummary, JobRow, ModelDetail, ModelFilter,
+    ModelRow, Overview, Page, QueueStats, ScanDocument, ScanMeta, ScanRow, Since, Store,
+    StoreError, TriageState,
 };
 use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
 use axum::extract::{DefaultBodyLimit, Path, Query, State};
@@ -194,6 +195,7 @@ pub fn router(store: Store, config: ServerConfig) -> Router {
         .route("/api/v1/findings/{id}/triage", post(triage))
         .route("/api/v1/scans", get(list_scans).post(ingest))
         .route("/api/v1/changes", get(list_changes))
+        .route("/api/v1/jobs", get(list_jobs))
         .route("/api/v1/graph", get(graph))
         .route("/api/v1/paths", get(paths))
         .route(
@@ -427,6 +429,30 @@ async fn list_scans(
             .scans(query.limit.unwrap_or(50).clamp(1, 1000))
             .await?,
     ))
+}
+
+/// The fleet's work queues (`aigis worker`): depth, leases, throughput, failures.
+#[derive(serde::Serialize, ToSchema)]
+struct JobsView {
+    /// Each queue's counts and throughput.
+    queues: Vec<QueueStats>,
+    /// Jobs held under a lease now (newest first, at most 100).
+    running: Vec<JobRow>,
+    /// Dead-lettered jobs with their last error (newest first, at most 100).
+    dead: Vec<JobRow>,
+}
+
+#[utoipa::path(get, path = "/api/v1/jobs", tag = "fleet",
+    responses((status = 200, description = "The work queues, the jobs running and the dead-lettered ones", body = JobsView),
+              (status = 401, body = ErrorBody)),
+    security((), ("bearer" = [])))]
+async fn list_jobs(State(state): State<AppState>, headers: HeaderMap) -> ApiResult<JobsView> {
+    require(&state, &headers, "read").await?;
+    Ok(Json(JobsView {
+        queues: state.store.queue_stats().await?,
+        running: state.store.jobs(Some("running"), 100).await?,
+        dead: state.store.jobs(Some("dead"), 100).await?,
+    }))
 }
 
 /// Where a pushed report was made.
@@ -833,9 +859,9 @@ fn now() -> i64 {
 #[derive(OpenApi)]
 #[openapi(
     info(title = "aigis inventory API", description = "Models, content, findings, changes and attack paths recorded by aigis."),
-    paths(healthz, overview, list_models, get_model, list_findings, triage, list_scans, ingest, list_changes, graph, paths, export_bom, upload_bom, upload_bom_form, bom_token),
+    paths(healthz, overview, list_models, get_model, list_findings, triage, list_scans, ingest, list_changes, list_jobs, graph, paths, export_bom, upload_bom, upload_bom_form, bom_token),
     modifiers(&BearerAuth),
-    tags((name = "inventory"), (name = "graph"), (name = "bom"), (name = "server"))
+    tags((name = "inventory"), (name = "graph"), (name = "bom"), (name = "fleet"), (name = "server"))
 )]
 struct ApiDoc;
 

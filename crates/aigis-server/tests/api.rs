@@ -40,6 +40,9 @@ fn main() -> std::process::ExitCode {
             "the_dashboard_is_served_from_the_binary_under_a_strict_content_security_policy",
             || with_server(ServerConfig::default(), dashboard_assets),
         ),
+        Test::new("the_work_queues_show_depth_leases_and_dead_letters", || {
+            with_server(ServerConfig::default(), jobs_view)
+        }),
         Test::new("client_mistakes_are_json_4xx_never_5xx", || {
             with_server(ServerConfig::default(), client_mistakes)
         }),
@@ -172,7 +175,7 @@ async fn health_and_openapi(server: Server) {
     let (status, body) = server.get("/healthz", None).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(body["status"], "ok");
-    assert_eq!(body["schema_version"], 3);
+    assert_eq!(body["schema_version"], 4);
     let (status, doc) = server.get("/api/v1/openapi.json", None).await;
     assert_eq!(status, StatusCode::OK);
     assert!(
@@ -190,6 +193,7 @@ async fn health_and_openapi(server: Server) {
         "/api/v1/findings/{id}/triage",
         "/api/v1/scans",
         "/api/v1/changes",
+        "/api/v1/jobs",
         "/api/v1/graph",
         "/api/v1/paths",
         "/api/v1/bom",
@@ -737,4 +741,62 @@ async fn dashboard_assets(server: Server) {
     assert_eq!(status, StatusCode::OK);
     assert_eq!(overview["models"], 0);
     assert!(overview.get("last_scan").is_none());
+}
+
+async fn jobs_view(server: Server) {
+    use aigis_store::{JobKind, JobSpec};
+    let (status, empty) = server.get("/api/v1/jobs", None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(empty, json!({"queues": [], "running": [], "dead": []}));
+    let spec = |target: &str, max_attempts| JobSpec {
+        queue: "default".into(),
+        kind: JobKind::Target,
+        target: target.into(),
+        options: json!({}),
+        priority: 0,
+        max_attempts,
+        backoff_ms: 0,
+    };
+    for (target, attempts) in [("/srv/poison", 1), ("/srv/a", 3), ("/srv/b", 3)] {
+        server
+            .store
+            .enqueue(&spec(target, attempts))
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+    }
+    let poison = server
+        .store
+        .claim("default", "worker-1", 60_000)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+        .unwrap_or_else(|| panic!("no job"));
+    server
+        .store
+        .fail_job(&poison, "read failed: 403 InvalidObjectState")
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    server
+        .store
+        .claim("default", "worker-2", 60_000)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let (status, view) = server.get("/api/v1/jobs", None).await;
+    assert_eq!(status, StatusCode::OK, "{view}");
+    let queue = &view["queues"][0];
+    assert_eq!(
+        (
+            &queue["queue"],
+            &queue["ready"],
+            &queue["running"],
+            &queue["dead"]
+        ),
+        (&json!("default"), &json!(1), &json!(1), &json!(1)),
+        "{view}"
+    );
+    assert_eq!(view["running"][0]["lease_owner"], "worker-2");
+    assert_eq!(view["dead"][0]["target"], "/srv/poison");
+    assert_eq!(
+        view["dead"][0]["last_error"],
+        "read failed: 403 InvalidObjectState"
+    );
 }

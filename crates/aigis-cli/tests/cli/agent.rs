@@ -58,7 +58,8 @@ pub(crate) fn an_agent_pushes_changes_and_spools_them_while_the_server_is_down()
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
     let db = format!("sqlite:{}", dir.path().join("inventory.db").display());
     let root = dir.path().join("models");
-    let spool = dir.path().join("spool");
+    // Inside the covered folder: the agent's own files are not the host's content.
+    let spool = root.join("spool");
     std::fs::create_dir_all(&root).unwrap_or_else(|e| panic!("{e}"));
     let examples = repo_root().join("examples");
     for name in ["rigged-model.pkl", "resnet-tiny.pt"] {
@@ -146,4 +147,46 @@ pub(crate) fn an_agent_pushes_changes_and_spools_them_while_the_server_is_down()
     let said = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{said}");
     assert!(said.contains("refused the token (403)"), "{said}");
+
+    // In a container with the node's / mounted at a folder: read there, reported as the node
+    // names it, under the node's name.
+    std::fs::copy(
+        examples.join("rigged-model.pkl"),
+        root.join("rigged-model.pkl"),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let out = aigis_command()
+        .args([
+            "agent",
+            "--once",
+            "--no-policy",
+            "--server",
+            &url,
+            "--host",
+            "node-7",
+        ])
+        .arg("--spool")
+        .arg(dir.path().join("node-spool"))
+        .arg("--host-root")
+        .arg(dir.path())
+        .arg("/models")
+        .env("AIGIS_TOKEN", &secret)
+        .output()
+        .unwrap_or_else(|e| panic!("{e}"));
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{said}");
+    let out = aigis_command()
+        .env("AIGIS_DB", &db)
+        .args(["inventory", "changes", "--format", "json"])
+        .output()
+        .unwrap_or_else(|e| panic!("{e}"));
+    let changes = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        changes.contains("file://node-7/models/rigged-model.pkl"),
+        "{changes}"
+    );
+    assert!(
+        !changes.contains(&format!("node-7{}", dir.path().display())),
+        "{changes}"
+    );
 }
