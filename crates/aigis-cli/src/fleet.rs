@@ -454,9 +454,14 @@ pub fn worker(args: WorkerArgs) -> Result<ExitCode> {
     let url = args.db.clone();
     let store = connect(&rt, url.as_deref(), &name, args.poll)?;
     log(&name, &format!("working on queue {}", args.queue));
+    let stopping = stop_on_sigterm();
     let mut done_jobs = 0_u64;
     loop {
         if args.max_jobs.is_some_and(|max| done_jobs >= max) {
+            break;
+        }
+        if stopping.load(Ordering::SeqCst) {
+            log(&name, "SIGTERM: taking no more jobs");
             break;
         }
         match rt.block_on(store.fire_due_schedules(now_secs())) {
@@ -483,7 +488,7 @@ pub fn worker(args: WorkerArgs) -> Result<ExitCode> {
                     Err(err) => log(&name, &format!("{err}")),
                 }
             }
-            std::thread::sleep(args.poll);
+            sleep_unless(&stopping, args.poll);
             continue;
         };
         if let Some(previous) = &job.reclaimed_from {
@@ -510,6 +515,15 @@ pub fn worker(args: WorkerArgs) -> Result<ExitCode> {
         let heartbeat = Heartbeat::start(url.clone(), job.clone(), lease_ms, lost.clone());
         let outcome = work(&rt, &store, &job, &args, &policy, &name);
         heartbeat.stop();
+        if lost.load(Ordering::SeqCst) {
+            log(
+                &name,
+                &format!(
+                    "job {}: the lease could not be extended; another worker may hold it",
+                    job.id
+                ),
+            );
+        }
         done_jobs += 1;
         match outcome {
             Ok(message) => log(&name, &format!("job {} done: {message}", job.id)),
@@ -546,6 +560,49 @@ pub fn worker(args: WorkerArgs) -> Result<ExitCode> {
     rt.block_on(store.close());
     log(&name, &format!("stopping after {done_jobs} jobs"));
     Ok(ExitCode::SUCCESS)
+}
+
+/// A flag raised by SIGTERM (Kubernetes and systemd stopping the worker): the job under way
+/// is finished and recorded, then the worker stops, instead of dying with the job half done
+/// and leaving it to a lease expiry and another attempt.
+fn stop_on_sigterm() -> Arc<AtomicBool> {
+    let flag = Arc::new(AtomicBool::new(false));
+    let raised = flag.clone();
+    let (ready, listening) = std::sync::mpsc::channel::<bool>();
+    #[cfg(unix)]
+    std::thread::spawn(move || {
+        let Ok(rt) = inventory::runtime() else {
+            let _ = ready.send(false);
+            return;
+        };
+        rt.block_on(async {
+            use tokio::signal::unix::{SignalKind, signal};
+            let Ok(mut term) = signal(SignalKind::terminate()) else {
+                let _ = ready.send(false);
+                return;
+            };
+            let _ = ready.send(true);
+            if term.recv().await.is_some() {
+                raised.store(true, Ordering::SeqCst);
+            }
+        });
+    });
+    #[cfg(not(unix))]
+    let _ = (raised, ready.send(false));
+    // The handler is in place before the first job is claimed.
+    let _ = listening.recv_timeout(Duration::from_secs(5));
+    flag
+}
+
+/// Sleeps `duration`, waking early when the worker is asked to stop.
+fn sleep_unless(stopping: &AtomicBool, duration: Duration) {
+    let step = Duration::from_millis(50);
+    let mut left = duration;
+    while !left.is_zero() && !stopping.load(Ordering::SeqCst) {
+        let nap = left.min(step);
+        std::thread::sleep(nap);
+        left -= nap;
+    }
 }
 
 /// Opens the inventory, waiting for the database while it is unreachable.

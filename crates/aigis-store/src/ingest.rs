@@ -309,10 +309,25 @@ fn target_prefix(target: &str, meta: &ScanMeta) -> String {
     }
 }
 
+/// The identity of a result's content: its SHA-256; for an object aigis did not hash, what the
+/// store says identifies this content at this location (its version id, else its ETag and
+/// size), so an object replaced by content of the same size is new content; else the location
+/// and size.
 fn digest_of(result: &ResultDoc, uri: &str) -> String {
-    match &result.sha256 {
-        Some(sha) if !sha.is_empty() => format!("sha256:{}", sha.to_ascii_lowercase()),
-        _ => format!("unhashed:{uri}:{}", result.size),
+    if let Some(sha) = result.sha256.as_deref().filter(|s| !s.is_empty()) {
+        return format!("sha256:{}", sha.to_ascii_lowercase());
+    }
+    let source = result.source.as_ref().and_then(Value::as_object);
+    let text = |k: &str| {
+        source
+            .and_then(|s| s.get(k))
+            .and_then(Value::as_str)
+            .filter(|v| !v.is_empty())
+    };
+    match (text("version"), text("etag")) {
+        (Some(version), _) => format!("version:{uri}:{version}"),
+        (None, Some(etag)) => format!("etag:{uri}:{etag}:{}", result.size),
+        (None, None) => format!("unhashed:{uri}:{}", result.size),
     }
 }
 

@@ -280,3 +280,36 @@ pub async fn a_due_schedule_fires_once_however_many_workers_race(store: &Store) 
     ok(store.remove_schedule(id).await);
     assert!(ok(store.schedules().await).is_empty());
 }
+
+pub async fn an_object_replaced_by_content_of_the_same_size_is_new_content(store: &Store) {
+    let meta = |at| aigis_store::ScanMeta {
+        started_at: at,
+        host: "w".into(),
+        collector: "worker".into(),
+        arguments: vec![],
+        base_dir: None,
+    };
+    let doc = |etag: &str, severity: &str| -> aigis_store::ScanDocument {
+        serde_json::from_value(json!({
+            "tool": {"name": "aigis", "version": "0.1.0"},
+            "targets": [],
+            "results": [{
+                "path": "s3://fleet/m.pkl", "format": "pickle", "size": 10, "status": "ok",
+                "content_severity": severity,
+                "findings": if severity == "none" { json!([]) } else {
+                    json!([{"rule_id": "PICKLE-CALL-DANGEROUS", "severity": severity, "message": "calls os.system"}])
+                },
+                "source": {"kind": "s3", "bucket": "fleet", "key": "m.pkl", "etag": etag},
+            }],
+        }))
+        .unwrap_or_else(|e| panic!("{e}"))
+    };
+    ok(store.ingest(&doc("\"a\"", "none"), &meta(1)).await);
+    // The same ETag again: the same content, nothing new.
+    let again = ok(store.ingest(&doc("\"a\"", "none"), &meta(2)).await);
+    assert!(again.events.is_empty(), "{:?}", again.events);
+    // Same size, new ETag, now malicious: replaced.
+    let replaced = ok(store.ingest(&doc("\"b\"", "critical"), &meta(3)).await);
+    let kinds: Vec<&str> = replaced.events.iter().map(|e| e.kind.as_str()).collect();
+    assert!(kinds.contains(&"MODEL_REPLACED"), "{:?}", replaced.events);
+}

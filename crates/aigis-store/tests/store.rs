@@ -69,6 +69,7 @@ const SUITE: &[(&str, Both)] = both![
     failed_jobs_back_off_then_dead_letter_with_their_error,
     a_listing_becomes_shards_and_unchanged_objects_are_not_fetched_again,
     a_due_schedule_fires_once_however_many_workers_race,
+    an_object_replaced_by_content_of_the_same_size_is_new_content,
 ];
 
 fn block_on<F: std::future::Future<Output = ()>>(future: F) {

@@ -380,3 +380,66 @@ pub(crate) fn three_workers_survive_a_kill_and_a_postgres_restart_and_record_eac
         "2 1"
     );
 }
+
+/// A worker asked to stop (SIGTERM, as Kubernetes and systemd ask) finishes what it holds and
+/// exits 0; jobs it had not claimed stay queued for the others.
+pub(crate) fn a_worker_stops_cleanly_on_sigterm() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let db = format!("sqlite:{}", dir.path().join("inventory.db").display());
+    let models = repo_root().join("examples");
+    aigis(&db, &["enqueue", &models.to_string_lossy()]);
+    let (tx, rx) = mpsc::channel();
+    let mut child = aigis_command()
+        .args([
+            "worker",
+            "--poll",
+            "100ms",
+            "--no-policy",
+            "--name",
+            "w-term",
+        ])
+        .env("AIGIS_DB", &db)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("aigis worker: {e}"));
+    let stderr = child.stderr.take().unwrap_or_else(|| panic!("no stderr"));
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    let mut log = Vec::new();
+    // The one job is done; the worker then waits for more.
+    while !log.iter().any(|l: &String| l.contains(" done: ")) {
+        log.push(
+            rx.recv_timeout(Duration::from_secs(60))
+                .unwrap_or_else(|_| panic!("no job done: {log:#?}")),
+        );
+    }
+    aigis(
+        &db,
+        &["enqueue", "--priority", "-1", &models.to_string_lossy()],
+    );
+    aigis(&db, &["jobs", "pause", "default"]);
+    let killed = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap_or_else(|e| panic!("kill: {e}"));
+    assert!(killed.success());
+    let status = wait(
+        &mut child,
+        "the worker after SIGTERM",
+        Instant::now() + Duration::from_secs(30),
+    );
+    log.extend(rx.try_iter());
+    assert!(status.success(), "{status}: {log:#?}");
+    assert!(
+        log.iter()
+            .any(|l| l.contains("SIGTERM: taking no more jobs")),
+        "{log:#?}"
+    );
+    let queues = json(&aigis(&db, &["jobs", "--format", "json"]));
+    assert_eq!(queues["queues"][0]["ready"], 1, "{queues}");
+    assert_eq!(queues["queues"][0]["done"], 1, "{queues}");
+}

@@ -315,6 +315,11 @@ fn main() -> std::process::ExitCode {
         ),
         #[cfg(all(feature = "remote", feature = "inventory"))]
         Test::new(
+            "fleet::a_worker_stops_cleanly_on_sigterm",
+            fleet::a_worker_stops_cleanly_on_sigterm,
+        ),
+        #[cfg(all(feature = "remote", feature = "inventory"))]
+        Test::new(
             "fleet::three_workers_survive_a_kill_and_a_postgres_restart_and_record_each_object_once",
             fleet::three_workers_survive_a_kill_and_a_postgres_restart_and_record_each_object_once,
         )

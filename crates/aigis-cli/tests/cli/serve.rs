@@ -557,6 +557,34 @@ pub(crate) fn the_dashboard_shows_the_scenario_in_headless_chromium() {
         .unwrap_or_else(|| panic!("{model}"));
     assert_eq!(stored["triage"], "false_positive", "{stored}");
     assert_eq!(stored["triage_reason"], "our own test class", "{stored}");
+
+    // The fleet's page: a job that failed for good shows with its error, as text.
+    let missing = dir.path().join("<b>gone</b>");
+    for args in [
+        vec![
+            "enqueue",
+            "--max-attempts",
+            "1",
+            &*missing.to_string_lossy(),
+        ],
+        vec!["worker", "--until-idle", "--poll", "100ms", "--no-policy"],
+    ] {
+        let out = aigis_command()
+            .env("AIGIS_DB", &db)
+            .args(&args)
+            .output()
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    browser.open(&format!("{base}/#/jobs"));
+    let page = browser.wait_for("Dead-lettered");
+    assert!(page.contains("no such file or directory"), "{page}");
+    assert!(page.contains("&lt;b&gt;gone&lt;/b&gt;"), "{page}");
+    browser.screenshot("jobs");
 }
 
 /// `aigis watch --server`: each result it prints is also pushed to the inventory server, whose
