@@ -8,6 +8,7 @@ library only. Never points anywhere but the endpoint it is given.
   seed.py s3-bucket   --endpoint URL --bucket B
   seed.py s3-put      --endpoint URL --bucket B --key K --file F
   seed.py s3-policy   --endpoint URL --bucket B (--json POLICY | --delete)
+  seed.py s3-delete   --endpoint URL --bucket B --key K
   seed.py s3-big-torch --endpoint URL --bucket B --key K --pickle-from PT --size BYTES
         a PyTorch-style zip checkpoint: archive/data.pkl taken from the torch file PT (its
         `*/data.pkl` member), a stored archive/data/0 tensor storage of BYTES zero bytes,
@@ -109,6 +110,8 @@ def main():
         s3(a.endpoint).create_bucket(Bucket=a.bucket)
     elif a.command == "s3-put":
         s3(a.endpoint).upload_file(a.file, a.bucket, a.key)
+    elif a.command == "s3-delete":
+        s3(a.endpoint).delete_object(Bucket=a.bucket, Key=a.key)
     elif a.command == "s3-policy":
         client = s3(a.endpoint)
         if a.delete:

@@ -765,25 +765,35 @@ fn list(
         .get("full")
         .and_then(Value::as_bool)
         .unwrap_or(false);
-    let stamps: Vec<ObjectStamp> = objects
+    // Each object under the location URI the inventory records it at (`az://` objects are
+    // `azure://` locations, Hub files have no revision), beside the URI a shard reads it by.
+    let stamps: Vec<(String, ObjectStamp)> = objects
         .iter()
-        .map(|o| ObjectStamp {
-            uri: o.display().to_owned(),
-            etag: o.etag().map(str::to_owned),
-            version: o.version().map(str::to_owned),
-            size: o.size().unwrap_or(0),
+        .map(|o| {
+            let uri = aigis_store::remote_location(&Value::Object(o.source().clone()))
+                .unwrap_or_else(|| o.display().to_owned());
+            let stamp = ObjectStamp {
+                uri,
+                etag: o.etag().map(str::to_owned),
+                version: o.version().map(str::to_owned),
+                size: o.size().unwrap_or(0),
+            };
+            (o.display().to_owned(), stamp)
         })
         .collect();
+    let listed: std::collections::HashSet<String> =
+        stamps.iter().map(|(_, s)| s.uri.clone()).collect();
+    let stamps_only: Vec<ObjectStamp> = stamps.iter().map(|(_, s)| s.clone()).collect();
     let unchanged = if full {
         Default::default()
     } else {
-        retry_db(rt, name, || store.unchanged_objects(&stamps))
+        retry_db(rt, name, || store.unchanged_objects(&stamps_only))
             .map_err(|e| Stop::Failed(e.to_string()))?
     };
     let changed: Vec<String> = stamps
         .into_iter()
-        .map(|s| s.uri)
-        .filter(|uri| !unchanged.contains(uri))
+        .filter(|(_, stamp)| !unchanged.contains(&stamp.uri))
+        .map(|(display, _)| display)
         .collect();
     let size = job
         .options
@@ -793,8 +803,9 @@ fn list(
         .unwrap_or(100)
         .max(1);
     let shards: Vec<Vec<String>> = changed.chunks(size).map(<[String]>::to_vec).collect();
+    let meta = inventory::meta("worker");
     match retry_db(rt, name, || {
-        store.finish_listing(job, &shards, unchanged.len())
+        store.finish_listing(job, &shards, unchanged.len(), &listed, &meta)
     }) {
         Ok(ids) => Ok(format!(
             "{} objects listed, {} unchanged since last recorded, {} shards enqueued",

@@ -95,6 +95,12 @@ impl RemoteObject {
         self.size
     }
 
+    /// What the result's `source` will say of this object (kind, bucket and key, repository
+    /// and file, URL, ETag…), as listed.
+    pub fn source(&self) -> &Map<String, Value> {
+        &self.source
+    }
+
     /// The listing's ETag, when it gave one.
     pub fn etag(&self) -> Option<&str> {
         self.source.get("etag").and_then(Value::as_str)

@@ -64,6 +64,116 @@ fn not_fully_analysed(result: &ResultDoc) -> bool {
     result.incomplete.is_some() || matches!(result.status.as_str(), "error" | "invalid")
 }
 
+/// The inventory's location URI of a remote object, from its result's `source` (`kind`,
+/// `bucket`/`key`, `repo`/`file`, `url`): what a fleet listing compares its objects with.
+pub fn remote_location(source: &Value) -> Option<String> {
+    let doc = ResultDoc {
+        path: String::new(),
+        format: String::new(),
+        size: 0,
+        sha256: None,
+        status: String::new(),
+        content_severity: None,
+        findings: Vec::new(),
+        source: Some(source.clone()),
+        incomplete: None,
+    };
+    let meta = ScanMeta {
+        started_at: 0,
+        host: String::new(),
+        collector: String::new(),
+        arguments: Vec::new(),
+        base_dir: None,
+    };
+    let (uri, kind) = location_of(&doc, &meta);
+    (kind != "host").then_some(uri)
+}
+
+/// The URI prefix of the locations a remote target covers, written as the inventory writes
+/// them (`az://c/p` is `azure://c/p`; `gs://` stays, `s3a://` is `s3://`); `None` for targets
+/// whose locations are not written under their URL (Hub revisions, ABFS URLs with an account).
+pub(crate) fn remote_target_prefix(target: &str) -> Option<String> {
+    let (scheme, rest) = target.split_once("://")?;
+    let rest = rest.trim_end_matches('/');
+    let scheme = match scheme.to_ascii_lowercase().as_str() {
+        "s3" | "s3a" => "s3",
+        "gs" => "gs",
+        "az" | "azure" => "azure",
+        "hf" if !rest.contains('@') => "hf",
+        _ => return None,
+    };
+    (!rest.is_empty()).then(|| format!("{scheme}://{rest}"))
+}
+
+/// Marks gone what the inventory holds under a remote `target` that its complete listing
+/// (`listed`: location URIs) no longer has: `MODEL_DISAPPEARED` events, recorded as a scan of
+/// their own (made only when something is gone). Returns how many.
+pub(crate) async fn gone_under(
+    conn: &mut AnyConnection,
+    target: &str,
+    listed: &std::collections::HashSet<String>,
+    meta: &ScanMeta,
+) -> Result<usize> {
+    let Some(prefix) = remote_target_prefix(target) else {
+        return Ok(0);
+    };
+    let held = sqlx::query_as::<_, (i64, i64, i64, String, String)>(
+        "SELECT o.id, l.id, o.file_id, f.verdict, l.uri FROM occurrences o \
+         JOIN locations l ON l.id = o.location_id JOIN files f ON f.id = o.file_id \
+         WHERE o.current = 1 AND (l.uri = $1 OR substr(l.uri, 1, length($2)) = $2)",
+    )
+    .bind(&prefix)
+    .bind(format!("{prefix}/"))
+    .fetch_all(&mut *conn)
+    .await?;
+    let gone: Vec<_> = held
+        .into_iter()
+        .filter(|(_, _, _, _, uri)| !listed.contains(uri))
+        .collect();
+    if gone.is_empty() {
+        return Ok(0);
+    }
+    let scan_id: i64 = sqlx::query_scalar(
+        "INSERT INTO scans (started_at, host, collector, tool_version, ruleset_version, arguments, targets, files, incomplete) \
+         VALUES ($1, $2, $3, '', '', $4, $5, 0, 0) RETURNING id",
+    )
+    .bind(meta.started_at)
+    .bind(&meta.host)
+    .bind(&meta.collector)
+    .bind(serde_json::to_string(&meta.arguments).unwrap_or_default())
+    .bind(serde_json::to_string(&[target]).unwrap_or_default())
+    .fetch_one(&mut *conn)
+    .await?;
+    for (occurrence, location_id, file_id, old_verdict, uri) in &gone {
+        sqlx::query("UPDATE occurrences SET current = 0 WHERE id = $1")
+            .bind(occurrence)
+            .execute(&mut *conn)
+            .await?;
+        sqlx::query(
+            "UPDATE model_locations SET current = 0 WHERE current = 1 AND location_id = $1",
+        )
+        .bind(location_id)
+        .execute(&mut *conn)
+        .await?;
+        let message = format!("content rated {old_verdict} at {uri} is gone");
+        event(
+            conn,
+            scan_id,
+            meta.started_at,
+            "MODEL_DISAPPEARED",
+            "info",
+            *location_id,
+            Some(*file_id),
+            None,
+            Some(old_verdict),
+            None,
+            &message,
+        )
+        .await?;
+    }
+    Ok(gone.len())
+}
+
 /// Where a result's content is kept, as a URI, and what kind of place that is.
 pub(crate) fn location_of(result: &ResultDoc, meta: &ScanMeta) -> (String, String) {
     if let Some(source) = result.source.as_ref().and_then(Value::as_object) {

@@ -29,7 +29,7 @@ pub use document::{
     FindingDoc, ModelDoc, ModelFileDoc, ResultDoc, ScanDocument, ScanMeta, ToolDoc,
 };
 pub use graph::{AttackPath, Edge, Graph, Node};
-pub use ingest::IngestSummary;
+pub use ingest::{IngestSummary, remote_location};
 pub use pages::{Count, FindingFilter, ModelDetail, ModelFile, ModelFilter, Overview, Page, Place};
 pub use query::{EventRow, FindingRow, ModelRow, ScanRow, Since, TriageState};
 pub use queue::{

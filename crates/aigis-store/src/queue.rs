@@ -451,18 +451,25 @@ impl Store {
 
     /// Finishes a listing job: its shards are enqueued (inheriting its queue, options,
     /// priority and retry settings) in the transaction that marks it done, only if this claim
-    /// still holds it. `skipped`: objects left out as unchanged.
+    /// still holds it. `skipped`: objects left out as unchanged. `listed`: the location URIs of
+    /// every object the complete listing found: what the inventory holds under the target and
+    /// the listing no longer has is recorded as gone (`MODEL_DISAPPEARED`).
     pub async fn finish_listing(
         &self,
         job: &Job,
         shards: &[Vec<String>],
         skipped: usize,
+        listed: &HashSet<String>,
+        meta: &ScanMeta,
     ) -> Result<Vec<i64>> {
         let job = job.clone();
         let shards = shards.to_vec();
+        let listed = listed.clone();
+        let meta = meta.clone();
         self.transaction(move |conn| {
             Box::pin(async move {
                 fence_done(conn, job.id, job.fence).await?;
+                crate::ingest::gone_under(conn, &job.target, &listed, &meta).await?;
                 let files: usize = shards.iter().map(Vec::len).sum();
                 sqlx::query("UPDATE jobs SET files = $1, skipped = $2 WHERE id = $3")
                     .bind(i64::try_from(files).unwrap_or(i64::MAX))

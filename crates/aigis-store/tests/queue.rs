@@ -166,8 +166,6 @@ pub async fn a_listing_becomes_shards_and_unchanged_objects_are_not_fetched_agai
         ok(store.claim("default", "w1", 60_000).await).unwrap_or_else(|| panic!("no job"));
     let objects: Vec<String> = (0..3).map(|i| format!("s3://fleet/m{i}")).collect();
     let shards: Vec<Vec<String>> = objects.chunks(2).map(<[String]>::to_vec).collect();
-    let ids = ok(store.finish_listing(&listing, &shards, 0).await);
-    assert_eq!(ids.len(), 2);
     let meta = aigis_store::ScanMeta {
         started_at: 1,
         host: "w".into(),
@@ -175,6 +173,11 @@ pub async fn a_listing_becomes_shards_and_unchanged_objects_are_not_fetched_agai
         arguments: vec![],
         base_dir: None,
     };
+    let listed: std::collections::HashSet<String> = objects.iter().cloned().collect();
+    let ids = ok(store
+        .finish_listing(&listing, &shards, 0, &listed, &meta)
+        .await);
+    assert_eq!(ids.len(), 2);
     // The first shard: m0 recorded, m1 unreadable: queued again as a shard of its own that keeps
     // the attempt count.
     let shard = ok(store.claim("default", "w1", 60_000).await).unwrap_or_else(|| panic!("no job"));
@@ -240,6 +243,37 @@ pub async fn a_listing_becomes_shards_and_unchanged_objects_are_not_fetched_agai
     assert!(changed.is_empty(), "{changed:?}");
     let rows = ok(store.jobs(None, 10).await);
     assert_eq!(rows.iter().filter(|r| r.kind == "shard").count(), 3);
+
+    // The next listing no longer finds m0: it is gone from the inventory, once.
+    ok(store
+        .enqueue(&spec("s3://fleet/", JobKind::Listing, 0))
+        .await);
+    let again = ok(store.claim("default", "w1", 60_000).await).unwrap_or_else(|| panic!("no job"));
+    let now_listed: std::collections::HashSet<String> = ["s3://fleet/m1", "s3://fleet/m2"]
+        .map(str::to_owned)
+        .into_iter()
+        .collect();
+    ok(store
+        .finish_listing(&again, &[], 1, &now_listed, &meta)
+        .await);
+    let gone: Vec<_> = ok(store.changes(aigis_store::Since::Time(0)).await)
+        .into_iter()
+        .filter(|e| e.kind == "MODEL_DISAPPEARED")
+        .collect();
+    assert_eq!(gone.len(), 1, "{gone:?}");
+    assert_eq!(gone[0].location, "s3://fleet/m0");
+    ok(store
+        .enqueue(&spec("s3://fleet/", JobKind::Listing, 0))
+        .await);
+    let third = ok(store.claim("default", "w1", 60_000).await).unwrap_or_else(|| panic!("no job"));
+    ok(store
+        .finish_listing(&third, &[], 1, &now_listed, &meta)
+        .await);
+    let gone = ok(store.changes(aigis_store::Since::Time(0)).await)
+        .into_iter()
+        .filter(|e| e.kind == "MODEL_DISAPPEARED")
+        .count();
+    assert_eq!(gone, 1);
     let value: Value = serde_json::to_value(&rows).unwrap_or_default();
     assert!(value.to_string().contains("InvalidObjectState"));
 }

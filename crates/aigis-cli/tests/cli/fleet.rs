@@ -351,6 +351,19 @@ pub(crate) fn three_workers_survive_a_kill_and_a_postgres_restart_and_record_eac
             &replacement.to_string_lossy(),
         ],
     );
+    // And one object deleted.
+    seed(
+        &python,
+        &[
+            "s3-delete",
+            "--endpoint",
+            &endpoint,
+            "--bucket",
+            "fleet",
+            "--key",
+            "models/00001.pkl",
+        ],
+    );
     aigis(&pg.url, &enqueue);
     let (tx, rx) = mpsc::channel();
     let mut again = worker(&pg.url, 3, tx);
@@ -370,7 +383,7 @@ pub(crate) fn three_workers_survive_a_kill_and_a_postgres_restart_and_record_eac
         .iter()
         .find(|j| j["kind"] == "listing")
         .unwrap_or_else(|| panic!("no listing"));
-    assert_eq!(listing["skipped"], (OBJECTS - 1) as i64, "{listing}");
+    assert_eq!(listing["skipped"], (OBJECTS - 2) as i64, "{listing}");
     // The changed object and the poison object were handed out again, nothing else.
     assert_eq!(listing["files"], 2, "{listing}");
     assert_eq!(
@@ -378,6 +391,24 @@ pub(crate) fn three_workers_survive_a_kill_and_a_postgres_restart_and_record_eac
             "SELECT COUNT(*) || ' ' || SUM(o.current) {from} WHERE l.uri = 's3://fleet/models/00000.pkl'"
         )),
         "2 1"
+    );
+    // The deleted object is gone from the inventory: one event, nothing current there.
+    assert_eq!(
+        pg.value(
+            "SELECT COUNT(*) FROM events e JOIN locations l ON l.id = e.location_id \
+             WHERE e.kind = 'MODEL_DISAPPEARED' AND l.uri = 's3://fleet/models/00001.pkl'"
+        ),
+        "1"
+    );
+    assert_eq!(
+        pg.value("SELECT COUNT(*) FROM events WHERE kind = 'MODEL_DISAPPEARED'"),
+        "1"
+    );
+    assert_eq!(
+        pg.value(&format!(
+            "SELECT COALESCE(SUM(o.current), 0) {from} WHERE l.uri = 's3://fleet/models/00001.pkl'"
+        )),
+        "0"
     );
 }
 
