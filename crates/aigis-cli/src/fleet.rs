@@ -2,7 +2,7 @@
 //! `aigis worker` claims them under a lease (PostgreSQL for many workers on many hosts),
 //! `aigis jobs` shows the queues, `aigis schedule` enqueues targets every so often.
 //!
-//! A bucket prefix or hub repository is a *listing* job: the worker that claims it lists the
+//! A bucket prefix is a *listing* job: the worker that claims it lists the
 //! objects, leaves out those whose ETag (or version id) and size are what the inventory last
 //! recorded (unless `--full`), and enqueues the rest as *shards*. A shard, a path or one URL is
 //! scanned by the same engine run as `aigis scan` and recorded in the transaction that marks
@@ -205,11 +205,13 @@ fn millis(duration: Duration) -> i64 {
     i64::try_from(duration.as_millis()).unwrap_or(i64::MAX)
 }
 
-/// Whether a target is listed into shards (a bucket prefix, a hub repository) or scanned whole.
+/// Whether a target is listed into shards (a bucket prefix) or scanned whole (a Hub
+/// repository — its files are read at one revision, so they are scanned together —, a URL, a
+/// path).
 fn kind_of(target: &str) -> JobKind {
     let lower = target.to_ascii_lowercase();
     let listed = [
-        "s3://", "s3a://", "gs://", "az://", "azure://", "abfs://", "abfss://", "hf://",
+        "s3://", "s3a://", "gs://", "az://", "azure://", "abfs://", "abfss://",
     ];
     if listed.iter().any(|scheme| lower.starts_with(scheme)) {
         JobKind::Listing

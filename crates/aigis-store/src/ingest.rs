@@ -419,6 +419,12 @@ fn target_prefix(target: &str, meta: &ScanMeta) -> String {
     }
 }
 
+/// An ETag as a value to compare: stores quote it in one answer and not in another (Azure's
+/// listing and HEAD), and may mark it weak.
+pub(crate) fn etag_value(etag: &str) -> &str {
+    etag.trim().trim_start_matches("W/").trim_matches('"')
+}
+
 /// The identity of a result's content: its SHA-256; for an object aigis did not hash, what the
 /// store says identifies this content at this location (its version id, else its ETag and
 /// size), so an object replaced by content of the same size is new content; else the location
@@ -436,7 +442,7 @@ fn digest_of(result: &ResultDoc, uri: &str) -> String {
     };
     match (text("version"), text("etag")) {
         (Some(version), _) => format!("version:{uri}:{version}"),
-        (None, Some(etag)) => format!("etag:{uri}:{etag}:{}", result.size),
+        (None, Some(etag)) => format!("etag:{uri}:{}:{}", etag_value(etag), result.size),
         (None, None) => format!("unhashed:{uri}:{}", result.size),
     }
 }
@@ -633,7 +639,10 @@ pub(crate) async fn ingest_in(
                 continue;
             };
             let text = |k: &str| source.get(k).and_then(Value::as_str).map(str::to_owned);
-            let (etag, version) = (text("etag"), text("version"));
+            let (etag, version) = (
+                text("etag").map(|e| etag_value(&e).to_owned()),
+                text("version"),
+            );
             if (etag.is_none() && version.is_none()) || !seen.insert(row.uri.as_str()) {
                 continue;
             }

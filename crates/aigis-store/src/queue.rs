@@ -872,7 +872,9 @@ impl Store {
                 let same_size = i64::try_from(object.size).ok() == Some(size);
                 let same = match (&object.version, &version, &object.etag, &etag) {
                     (Some(a), Some(b), _, _) => a == b,
-                    (_, _, Some(a), Some(b)) => a == b,
+                    (_, _, Some(a), Some(b)) => {
+                        crate::ingest::etag_value(a) == crate::ingest::etag_value(b)
+                    }
                     _ => false,
                 };
                 if same && same_size {

@@ -5,7 +5,7 @@
 //! up in the inventory exactly once with its verdict, the poison object dead-lettered with its
 //! error, and a second run must fetch only the object that changed.
 
-use crate::remote::{free_port, moto, s3_env, seed};
+use crate::remote::{AZ_KEY, azurite, free_port, moto, s3_env, seed};
 use crate::support::{aigis_command, repo_root};
 use aigis_testkit::Tool;
 use serde_json::Value;
@@ -473,4 +473,89 @@ pub(crate) fn a_worker_stops_cleanly_on_sigterm() {
     let queues = json(&aigis(&db, &["jobs", "--format", "json"]));
     assert_eq!(queues["queues"][0]["ready"], 1, "{queues}");
     assert_eq!(queues["queues"][0]["done"], 1, "{queues}");
+}
+
+/// An Azure container through the queue (Azurite): its objects are recorded at the inventory's
+/// `azure://` locations, so the next listing finds them unchanged and fetches nothing.
+pub(crate) fn an_azure_container_is_listed_sharded_and_skipped_when_unchanged() {
+    let Some(server) = azurite() else {
+        return;
+    };
+    let endpoint = format!("http://127.0.0.1:{}/devstoreaccount1", server.port);
+    let python = std::path::Path::new("python3");
+    seed(
+        python,
+        &[
+            "az-container",
+            "--endpoint",
+            &endpoint,
+            "--container",
+            "models",
+        ],
+    );
+    let examples = repo_root().join("examples");
+    let names = [
+        "rigged-model.pkl",
+        "resnet-tiny.pt",
+        "sklearn-pipeline.joblib",
+    ];
+    for name in names {
+        seed(
+            python,
+            &[
+                "az-put",
+                "--endpoint",
+                &endpoint,
+                "--container",
+                "models",
+                "--name",
+                &format!("team/{name}"),
+                "--file",
+                &examples.join(name).to_string_lossy(),
+            ],
+        );
+    }
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let db = format!("sqlite:{}", dir.path().join("inventory.db").display());
+    let run = || {
+        aigis(
+            &db,
+            &[
+                "enqueue",
+                "az://models/team",
+                "--endpoint",
+                &endpoint,
+                "--shard-size",
+                "2",
+            ],
+        );
+        let out = aigis_command()
+            .args(["worker", "--until-idle", "--poll", "100ms", "--no-policy"])
+            .env("AIGIS_DB", &db)
+            .env("AZURE_STORAGE_ACCOUNT_NAME", "devstoreaccount1")
+            .env("AZURE_STORAGE_ACCOUNT_KEY", AZ_KEY)
+            .output()
+            .unwrap_or_else(|e| panic!("{e}"));
+        let said = String::from_utf8_lossy(&out.stderr).into_owned();
+        assert!(out.status.success(), "{said}");
+        said
+    };
+    let first = run();
+    assert!(
+        first.contains("3 objects listed, 0 unchanged since last recorded, 2 shards enqueued"),
+        "{first}"
+    );
+    let changes = aigis(&db, &["inventory", "changes", "--format", "json"]);
+    assert!(
+        changes.contains("azure://models/team/rigged-model.pkl"),
+        "{changes}"
+    );
+    let second = run();
+    assert!(
+        second.contains("3 objects listed, 3 unchanged since last recorded, 0 shards enqueued"),
+        "{second}"
+    );
+    let status = json(&aigis(&db, &["jobs", "--format", "json"]));
+    assert_eq!(status["queues"][0]["done"], 4, "{status}");
+    assert_eq!(status["queues"][0]["dead"], 0, "{status}");
 }

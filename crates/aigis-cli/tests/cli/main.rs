@@ -315,6 +315,12 @@ fn main() -> std::process::ExitCode {
         ),
         #[cfg(all(feature = "remote", feature = "inventory"))]
         Test::new(
+            "fleet::an_azure_container_is_listed_sharded_and_skipped_when_unchanged",
+            fleet::an_azure_container_is_listed_sharded_and_skipped_when_unchanged,
+        )
+        .needs(Tool::Azurite),
+        #[cfg(all(feature = "remote", feature = "inventory"))]
+        Test::new(
             "fleet::a_worker_stops_cleanly_on_sigterm",
             fleet::a_worker_stops_cleanly_on_sigterm,
         ),

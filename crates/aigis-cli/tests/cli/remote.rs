@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-const AZ_KEY: &str =
+pub(crate) const AZ_KEY: &str =
     "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==";
 
 /// Malicious fixtures of several formats, each made by the repo's generator scripts.
@@ -76,7 +76,7 @@ pub(crate) fn moto() -> Option<(Server, PathBuf)> {
     Some((start(cmd, port, dir, "moto_server"), python))
 }
 
-fn azurite() -> Option<Server> {
+pub(crate) fn azurite() -> Option<Server> {
     let bin = Tool::Azurite.path();
     let port = free_port();
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
