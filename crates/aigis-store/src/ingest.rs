@@ -117,7 +117,7 @@ pub(crate) async fn gone_under(
     let Some(prefix) = remote_target_prefix(target) else {
         return Ok(0);
     };
-    let held = sqlx::query_as::<_, (i64, i64, i64, String, String)>(
+    let held = sqlx::query_as::<_, Gone>(
         "SELECT o.id, l.id, o.file_id, f.verdict, l.uri FROM occurrences o \
          JOIN locations l ON l.id = o.location_id JOIN files f ON f.id = o.file_id \
          WHERE o.current = 1 AND (l.uri = $1 OR substr(l.uri, 1, length($2)) = $2)",
@@ -144,22 +144,33 @@ pub(crate) async fn gone_under(
     .bind(serde_json::to_string(&[target]).unwrap_or_default())
     .fetch_one(&mut *conn)
     .await?;
-    for (occurrence, location_id, file_id, old_verdict, uri) in &gone {
-        sqlx::query("UPDATE occurrences SET current = 0 WHERE id = $1")
-            .bind(occurrence)
-            .execute(&mut *conn)
-            .await?;
+    for (_, location_id, ..) in &gone {
         sqlx::query(
             "UPDATE model_locations SET current = 0 WHERE current = 1 AND location_id = $1",
         )
         .bind(location_id)
         .execute(&mut *conn)
         .await?;
+    }
+    record_gone(conn, scan_id, meta.started_at, &gone).await?;
+    Ok(gone.len())
+}
+
+/// Content a location held and no longer holds: (occurrence, location, file, its verdict, URI).
+type Gone = (i64, i64, i64, String, String);
+
+/// Ends each occurrence in `gone` and records a `MODEL_DISAPPEARED` event for it.
+async fn record_gone(conn: &mut AnyConnection, scan_id: i64, at: i64, gone: &[Gone]) -> Result<()> {
+    for (occurrence, location_id, file_id, old_verdict, uri) in gone {
+        sqlx::query("UPDATE occurrences SET current = 0 WHERE id = $1")
+            .bind(occurrence)
+            .execute(&mut *conn)
+            .await?;
         let message = format!("content rated {old_verdict} at {uri} is gone");
         event(
             conn,
             scan_id,
-            meta.started_at,
+            at,
             "MODEL_DISAPPEARED",
             "info",
             *location_id,
@@ -171,7 +182,7 @@ pub(crate) async fn gone_under(
         )
         .await?;
     }
-    Ok(gone.len())
+    Ok(())
 }
 
 /// Where a result's content is kept, as a URI, and what kind of place that is.
@@ -940,7 +951,7 @@ pub(crate) async fn ingest_in(
     // Content gone from under the targets this run covered.
     for target in &doc.targets {
         let prefix = target_prefix(target, meta);
-        let gone = sqlx::query_as::<_, (i64, i64, i64, String, String)>(
+        let gone = sqlx::query_as::<_, Gone>(
             "SELECT o.id, l.id, o.file_id, f.verdict, l.uri FROM occurrences o \
              JOIN locations l ON l.id = o.location_id JOIN files f ON f.id = o.file_id \
              WHERE o.current = 1 AND l.last_scan <> $1 \
@@ -951,27 +962,7 @@ pub(crate) async fn ingest_in(
         .bind(format!("{prefix}/"))
         .fetch_all(&mut *conn)
         .await?;
-        for (occurrence, location_id, file_id, old_verdict, uri) in gone {
-            sqlx::query("UPDATE occurrences SET current = 0 WHERE id = $1")
-                .bind(occurrence)
-                .execute(&mut *conn)
-                .await?;
-            let message = format!("content rated {old_verdict} at {uri} is gone");
-            event(
-                conn,
-                scan_id,
-                meta.started_at,
-                "MODEL_DISAPPEARED",
-                "info",
-                location_id,
-                Some(file_id),
-                None,
-                Some(&old_verdict),
-                None,
-                &message,
-            )
-            .await?;
-        }
+        record_gone(conn, scan_id, meta.started_at, &gone).await?;
     }
 
     // Models gone from under the targets: their folders were not seen by this run.
