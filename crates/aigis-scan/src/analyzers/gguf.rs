@@ -131,15 +131,17 @@ impl ValueType {
 enum Value {
     Int(i128),
     Str(String),
-    /// The strings of a string array outside the tokenizer's keys (at most
-    /// [`MAX_ARRAY_STRINGS`]), for the secret check.
+    /// The strings of a string array outside the tokenizer's keys that could hold a credential
+    /// or an address (`secrets::worth_checking`; at most [`MAX_ARRAY_STRINGS`]).
     Strings(Vec<String>),
     /// A string too long to keep, or any other value not kept.
     Other,
 }
 
-/// Strings kept per metadata array (`general.tags`, `general.datasets`…); vocabularies under
-/// `tokenizer.` are never kept. A longer array is still read to its end.
+/// Strings kept per metadata array (`general.tags`, `general.datasets`…) for the secret check:
+/// every string is looked at, only those that could hold a credential or an address are kept,
+/// and beyond this many the file is not fully analysed (a limit is no hiding place).
+/// Vocabularies under `tokenizer.` are never kept. A longer array is still read to its end.
 const MAX_ARRAY_STRINGS: usize = 4096;
 
 /// ggml tensor types: (id, name, elements per block, bytes per block).
@@ -394,6 +396,8 @@ struct Parser<'a> {
     refused: Vec<(String, u64)>,
     /// Keys seen (raw bytes).
     keys: HashSet<Vec<u8>>,
+    /// Strings worth a secret check past [`MAX_ARRAY_STRINGS`] in an array: not checked.
+    unchecked: u64,
 }
 
 impl Parser<'_> {
@@ -626,11 +630,16 @@ impl Parser<'_> {
                         for _ in 0..count {
                             if is_template {
                                 self.template(key)?;
-                            } else if keep && kept.len() < MAX_ARRAY_STRINGS {
+                            } else if keep {
                                 if let Some(text) =
                                     self.string("string array element", MAX_KEY_LEN)?
+                                    && crate::secrets::worth_checking(&text)
                                 {
-                                    kept.push(text);
+                                    if kept.len() < MAX_ARRAY_STRINGS {
+                                        kept.push(text);
+                                    } else {
+                                        self.unchecked += 1;
+                                    }
                                 }
                             } else {
                                 // Hot loop (vocabularies hold 100k+ strings): no allocation.
@@ -715,6 +724,7 @@ fn parse(
     source: &dyn ByteSource,
     templates: &mut Vec<(String, String, u64)>,
     refused: &mut Vec<(String, u64)>,
+    unchecked: &mut u64,
 ) -> (Header, Option<Stop>) {
     let mut header = Header::default();
     let mut p = Parser {
@@ -723,6 +733,7 @@ fn parse(
         templates: Vec::new(),
         refused: Vec::new(),
         keys: HashSet::new(),
+        unchecked: 0,
     };
     let stop = (|| -> Result<()> {
         p.r.take(4, "magic")?;
@@ -777,6 +788,7 @@ fn parse(
     .err();
     templates.append(&mut p.templates);
     refused.append(&mut p.refused);
+    *unchecked = p.unchecked;
     (header, stop)
 }
 
@@ -785,7 +797,8 @@ fn parse(
 pub(crate) fn analyze_source(source: &dyn ByteSource, base: u64, cx: &mut Context<'_>) {
     let mut templates = Vec::new();
     let mut refused = Vec::new();
-    let (header, stop) = parse(source, &mut templates, &mut refused);
+    let mut unchecked = 0;
+    let (header, stop) = parse(source, &mut templates, &mut refused, &mut unchecked);
     for (key, text, at) in &templates {
         for issue in chat_template::analyze(text) {
             let finding = Finding::new(issue.rule, format!("`{key}`: {}", issue.message));
@@ -794,6 +807,12 @@ pub(crate) fn analyze_source(source: &dyn ByteSource, base: u64, cx: &mut Contex
     }
     record_model(&header, cx);
     metadata_strings(&header, cx);
+    if unchecked > 0 {
+        cx.not_analysed(format!(
+            "gguf: {unchecked} metadata strings that could hold a credential or an address were \
+             not checked (more than {MAX_ARRAY_STRINGS} in one array)"
+        ));
+    }
     for (msg, at) in refused {
         cx.malformed(
             RuleId::FormatMalformed,
@@ -1209,6 +1228,56 @@ mod tests {
             "unredacted: {}",
             secrets[0].message
         );
+    }
+
+    #[test]
+    fn a_secret_past_thousands_of_tags_is_found_and_no_cap_hides_one() {
+        let array = |items: &[String]| {
+            let mut v = 8u32.to_le_bytes().to_vec();
+            v.extend((items.len() as u64).to_le_bytes());
+            for item in items {
+                v.extend(string(item));
+            }
+            v
+        };
+        let token = "hf_AbCdEfGhIjKlMnOpQrStUvWxYzAbCdEfGh".to_owned();
+        // Ten thousand plain tags, then the token: plain tags are not kept, so it is checked.
+        let mut tags: Vec<String> = (0..10_000).map(|i| format!("tag-{i}")).collect();
+        tags.push(token.clone());
+        let bytes = gguf(
+            &[
+                ("general.architecture", 8, string("llama")),
+                ("general.tags", 9, array(&tags)),
+            ],
+            &[("w", &[8], 0, 0)],
+            32,
+        );
+        let reg = registry();
+        let opts = AnalysisOptions::default();
+        let mut cx = Context::new(&reg, &opts);
+        analyze_source(&MemorySource::new(bytes), 0, &mut cx);
+        assert!(cx.incomplete().is_none(), "{:?}", cx.incomplete());
+        let (findings, _, _) = cx.finish();
+        assert!(
+            findings.iter().any(|f| f.rule_id == RuleId::MetadataSecret),
+            "{findings:?}"
+        );
+        // More strings worth a check than are kept: the file is not fully analysed.
+        let urls: Vec<String> = (0..=MAX_ARRAY_STRINGS)
+            .map(|i| format!("https://example.org/{i}"))
+            .collect();
+        let bytes = gguf(
+            &[
+                ("general.architecture", 8, string("llama")),
+                ("general.source.urls", 9, array(&urls)),
+            ],
+            &[("w", &[8], 0, 0)],
+            32,
+        );
+        let mut cx = Context::new(&reg, &opts);
+        analyze_source(&MemorySource::new(bytes), 0, &mut cx);
+        let why = cx.incomplete().unwrap_or_default().to_owned();
+        assert!(why.contains("1 metadata strings"), "{why}");
     }
 
     #[test]
