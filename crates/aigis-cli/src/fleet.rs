@@ -156,6 +156,12 @@ pub enum JobsCommand {
         /// Job id.
         id: i64,
     },
+    /// Delete finished jobs (their results stay in the inventory; dead-lettered ones stay).
+    Prune {
+        /// Those finished longer ago than this, e.g. `7d`.
+        #[arg(long, value_parser = duration)]
+        older_than: Duration,
+    },
 }
 
 /// `aigis schedule`.
@@ -427,6 +433,11 @@ pub fn jobs(args: JobsArgs) -> Result<ExitCode> {
         Some(JobsCommand::Retry { id }) => {
             rt.block_on(store.retry_job(id))?;
             println!("job {id} queued again");
+        }
+        Some(JobsCommand::Prune { older_than }) => {
+            let age = i64::try_from(older_than.as_secs()).unwrap_or(i64::MAX);
+            let pruned = rt.block_on(store.prune_jobs(now_secs().saturating_sub(age)))?;
+            println!("{pruned} finished jobs deleted");
         }
     }
     rt.block_on(store.close());

@@ -566,6 +566,16 @@ impl Store {
         }
     }
 
+    /// Deletes finished jobs that finished before `before` (seconds since the epoch); their
+    /// results stay in the inventory. Dead-lettered jobs are kept until retried. Returns how many.
+    pub async fn prune_jobs(&self, before: i64) -> Result<u64> {
+        let done = sqlx::query("DELETE FROM jobs WHERE state = 'done' AND finished_at < $1")
+            .bind(before)
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected())
+    }
+
     /// Whether `queue` has nothing left to do: no job queued (ready or backing off) or running.
     pub async fn queue_idle(&self, queue: &str) -> Result<bool> {
         let open: i64 = sqlx::query_scalar(

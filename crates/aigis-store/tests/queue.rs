@@ -99,6 +99,11 @@ pub async fn an_expired_lease_is_taken_over_and_the_old_claim_records_nothing(st
     let done = ok(store.jobs(Some("done"), 10).await);
     assert_eq!((done.len(), done[0].scan_id), (1, Some(summary.scan_id)));
     assert!(ok(store.queue_idle("default").await));
+    // Pruning keeps what finished after the cut-off, and the inventory keeps the results.
+    assert_eq!(ok(store.prune_jobs(0).await), 0);
+    assert_eq!(ok(store.prune_jobs(i64::MAX).await), 1);
+    assert!(ok(store.jobs(None, 10).await).is_empty());
+    assert_eq!(ok(store.scans(10).await).len(), 1);
 }
 
 pub async fn failed_jobs_back_off_then_dead_letter_with_their_error(store: &Store) {
