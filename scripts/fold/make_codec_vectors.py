@@ -1,7 +1,9 @@
 #!/usr/bin/env python3
 """Test vectors for crates/aigis-pickle/src/fold.rs, computed by CPython's own functions.
 
-Each line: `function<TAB>codec<TAB>input hex<TAB>output hex`, where text is UTF-8 hex.
+Each line: `function<TAB>codec<TAB>input hex<TAB>output hex`, where text is UTF-8 hex; an output
+`!` means the fold must refuse: CPython raises (or, for the codecs of `extra_codecs`, returns a
+str holding a lone surrogate, which the fold cannot hold).
 Run: python3 scripts/fold/make_codec_vectors.py > crates/aigis-pickle/tests/data/codec_vectors.tsv
 """
 
@@ -84,6 +86,7 @@ def main():
     line("lzma.decompress", "", lzma.compress(blob, format=lzma.FORMAT_ALONE), blob)
     escape_codecs()
     cjk_codecs()
+    extra_codecs()
 
 
 def cjk_codecs():
@@ -155,6 +158,162 @@ def escape_codecs():
             if any(0xD800 <= ord(c) <= 0xDFFF for c in out):
                 continue
             line("decode", codec, data, out)
+
+
+def refusing(fn, codec, data, call):
+    """One vector of `call(data)`, `!` when CPython raises or returns a lone surrogate."""
+    try:
+        out = call(data)
+    except Exception:  # noqa: BLE001 -- whatever CPython raises, the fold refuses
+        print(f"{fn}\t{codec}\t{(data.encode() if isinstance(data, str) else data).hex()}\t!")
+        return None
+    if isinstance(out, str) and any(0xD800 <= ord(c) <= 0xDFFF for c in out):
+        print(f"{fn}\t{codec}\t{data.hex()}\t!")
+        return None
+    line(fn, codec, data, out)
+    return out
+
+
+def extra_codecs():
+    """UTF-7, punycode, HZ, quopri and uu (crates/aigis-pickle/src/textcodecs.rs): fixed texts and
+    bytes at the edges of each format, seeded random strings both ways, and malformed input."""
+    import random
+    rng = random.Random(7)
+    ascii_all = "".join(map(chr, range(128)))
+
+    def rand_text(alphabet, n_max):
+        return "".join(rng.choice(alphabet) for _ in range(rng.randrange(0, n_max)))
+
+    def rand_bytes(alphabet, n_max):
+        return b"".join(rng.choice(alphabet) for _ in range(rng.randrange(0, n_max)))
+
+    # UTF-7: every ASCII character alone, before and after a base64 run; random mixes.
+    texts = ["", "abc", SAMPLE, "+", "a+b", "++", "~\\", "\u00e9", "\u00e9-", "\u00e9a", "\u00e9.",
+             "\u00e9 ", "\U0001F600", "\U0001F600\U0010FFFF\uffff", "\x00", ascii_all, "\u00e9" * 7,
+             "Hi Mom -\u263a-!", "\u65e5\u672c\u8a9e", "A\u2262\u0391."]
+    for c in ascii_all:
+        texts += [c, "\u00e9" + c, c + "\u00e9", "\u00e9\u00e9" + c + "\u00e9"]
+    u7_alphabet = list("aZ09+/-. ~\\!\n\t\x00") + ["\u00e9", "\u20ac", "\U0001F600", "\uffff",
+                                                   "\u0100", "\U00010000"]
+    texts += [rand_text(u7_alphabet, 12) for _ in range(400)]
+    encoded = []
+    for i, text in enumerate(texts):
+        codec = ["utf-7", "utf7", "U7", "unicode-1-1-utf-7"][i % 4]
+        out = codecs.encode(text, codec)
+        line("encode", codec, text, out)
+        encoded.append(out)
+    for data in encoded[::3]:
+        refusing("decode", "utf_7", data, lambda d: codecs.decode(d, "utf-7"))
+    fixed = [b"+", b"+-", b"+!", b"+-+", b"+AOk", b"+AOk-", b"+AOkA", b"+AOk.", b"+AOl-", b"+AOkA-",
+             b"+2D3eAA-", b"+2D0-", b"+2D0A-", b"+3gA-", b"+2D3YPQ-", b"\x80", b"a\x80", b"+AOk\x80",
+             b"+2D3eAA", b"+2D0", b"+A", b"+AA", b"+AAA", b"+AAA-", b"+AB-", b"+ZeVnLIqe-", b"~\\",
+             b"+AGEAYgBj-", b"+/v8-", b"+//8-", b"+AAAAAAAA-", b"+2D3eAA2D3eAA-"]
+    b64 = [bytes([c]) for c in b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"]
+    noise = [b"+", b"+", b"-", b"-", b".", b" ", b"\x80", b"~", b"A", b"/", b"2", b"D", b"3"]
+    randoms = [rand_bytes(noise + b64[:4] + b64[-4:], 14) for _ in range(300)]
+    randoms += [b"+" + rand_bytes(b64, 12) + rng.choice([b"", b"-", b".", b"-a"]) for _ in range(300)]
+    for data in fixed + randoms:
+        refusing("decode", "utf-7", data, lambda d: codecs.decode(d, "utf-7"))
+
+    # punycode.
+    texts = ["", "abc", "-", "a-b", "\u00fc", "\u00fc-", "b\u00fccher", "\U0001F600", "\U0010FFFF",
+             "\u0080", "\uffff", "\u4ed6\u4eec\u4e3a\u4ec0\u4e48\u4e0d\u8bf4\u4e2d\u6587", SAMPLE,
+             "M\u00fcnchen-Ost", "\u00e9" * 40 + "a" * 40, "cos\nsystem\n"]
+    p_alphabet = list("ab-Z9 \n") + ["\u00e9", "\u00fc", "\u20ac", "\u4e2d", "\U0001F600",
+                                     "\U0010FFFF", "\u0080"]
+    texts += [rand_text(p_alphabet, 16) for _ in range(300)]
+    encoded = []
+    for text in texts:
+        out = codecs.encode(text, "punycode")
+        line("encode", "punycode", text, out)
+        encoded.append(out)
+    fixed = [b"", b"-", b"--", b"abc", b"abc-", b"-abc", b"bcher-KVA", b"BCHER-kva", b"a-b-kva",
+             b"!", b"abc-!", b"\x80", b"\xe9-kva", b"kva-\x80", b"99999999", b"a-99999999999",
+             b"a-9", b"a-zz", b"ls8h", b"LS8H", b"a-sa", b"zzzzzzzzzzzz", b"a-" + b"9" * 40 + b"a",
+             b"ihqwcrb4cv8a8dqg056pqjye", b"9gac", b"9hac", b"b-ae", b"uaa", b"nva"]
+    randoms = [rand_bytes([bytes([c]) for c in b"abz09KZ-"] + [b"!", b"\xe9"], 10)
+               for _ in range(300)]
+    for data in encoded[::2] + fixed + randoms:
+        refusing("decode", "punycode", data, lambda d: codecs.decode(d, "punycode"))
+
+    # HZ: every GB2312 pair decoded in runs and encoded back, then edges and random mixes.
+    pairs = []
+    for hi in range(0x21, 0x7F):
+        for lo in range(0x21, 0x7F):
+            try:
+                if len(codecs.decode(b"~{" + bytes([hi, lo]), "hz")) != 1:
+                    continue
+            except UnicodeDecodeError:
+                continue
+            pairs.append(bytes([hi, lo]))
+    for i in range(0, len(pairs), 40):
+        data = b"~{" + b"".join(pairs[i:i + 40]) + b"~}"
+        text = codecs.decode(data, "hz")
+        line("decode", "hz", data, text)
+        line("encode", "hz", text, codecs.encode(text, "hz"))
+    gb_chars = [codecs.decode(b"~{" + p, "hz") for p in pairs[::97]]
+    texts = ["", "abc", "~", "~~", "~{", "\u4e2d~\u4e2d", "a\u4e2d\n", "\u4e2d", SAMPLE, "\u00b7",
+             "\U0001F600", "\u00e9", "\u20ac", "~}\u4e2d~{", ascii_all]
+    texts += [rand_text(gb_chars + list("a~{}\n ") + ["\u00b7", "\u20ac"], 10) for _ in range(300)]
+    encoded = []
+    for i, text in enumerate(texts):
+        codec = ["hz", "HZ-GB-2312", "hzgb", "hz_gb"][i % 4]
+        out = refusing("encode", codec, text, lambda t: codecs.encode(t, codec))
+        if out is not None:
+            encoded.append(out)
+    fixed = [b"~{VP~}", b"~{VP", b"~{V", b"~", b"~x", b"~}", b"~{~{", b"~\nab", b"~{VP~\nVP~}",
+             b"~{VP~~VP~}", b"~{\n~}", b"~{\xd6\xd0~}", b"\xd6\xd0", b"~{!!~}", b"~{!\x7f~}", b"~~",
+             b"a~\n", b"~{~}", b"~{~}~{~}", b"~{VP~}~", b"~{ VP~}"]
+    hz_noise = [b"~", b"~", b"{", b"}", b"\n", b"V", b"P", b"!", b"\x7f", b"\x80", b"A", b"0", b" "]
+    randoms = [rand_bytes(hz_noise, 12) for _ in range(300)]
+    randoms += [b"~{" + rand_bytes([rng.choice(pairs) for _ in range(8)] + [b"~}", b"~{"], 6)
+                for _ in range(100)]
+    for data in encoded[::2] + fixed + randoms:
+        refusing("decode", "hz", data, lambda d: codecs.decode(d, "hz"))
+
+    # quoted-printable (bytes to bytes).
+    blobs = [b"", b"abc", b"=", b"a=b \t\n", b" ", b"\t", b"a \n", b"a\t\r\n", b".", b".\n", b"a\n.\n",
+             b".a", b"\r", b"a\rb", b"a\r\nb\nc", b"a\nb\r\n", bytes(range(256)), b"x" * 75, b"x" * 76,
+             b"x" * 77, b"x" * 200, b"x" * 75 + b"\n" + b"y" * 80, b"x" * 73 + b"=", b"x" * 74 + b"\xff",
+             b"x" * 76 + b"\r\n", b"x" * 80 + b"\r\n" + b"y" * 80, b".\x00", b"\x00."]
+    qp_alphabet = [b"a", b"a", b"a", b"a", b" ", b"\t", b"\r", b"\n", b"=", b".", b"\x00", b"\xff", b"~",
+                   b"\x7f", b"\r\n"]
+    blobs += [rand_bytes(qp_alphabet, 200) for _ in range(300)]
+    encoded = []
+    for i, data in enumerate(blobs):
+        codec = ["quopri", "quopri_codec", "quoted-printable", "QuotedPrintable"][i % 4]
+        out = codecs.encode(data, codec)
+        line("encode", codec, data, out)
+        encoded.append(out)
+    fixed = [b"=", b"a=", b"=3d", b"=3D", b"=3", b"=g1", b"=\n", b"=\r\n", b"=\rx\ny", b"=\r", b"==",
+             b"===", b"=4=", b"a_b", b"=20\n", b"=0a=0D", b"\xff=ff"]
+    randoms = [rand_bytes([b"=", b"=", b"A", b"f", b"3", b"D", b"\r", b"\n", b" ", b"g", b"x", b"\xe9"], 12)
+               for _ in range(300)]
+    for data in encoded[::2] + fixed + randoms:
+        refusing("decode", "quopri", data, lambda d: codecs.decode(d, "quopri"))
+
+    # uuencode (bytes to bytes).
+    blobs = [b"", b"a", b"ab", b"abc", b"\x00", bytes(range(256)), b"x" * 44, b"x" * 45, b"x" * 46,
+             b"x" * 90, b"x" * 91, b"cos\nsystem\n"]
+    blobs += [bytes(rng.randrange(256) for _ in range(rng.randrange(0, 140))) for _ in range(150)]
+    encoded = []
+    for i, data in enumerate(blobs):
+        codec = ["uu", "uu_codec", "UU"][i % 3]
+        out = codecs.encode(data, codec)
+        line("encode", codec, data, out)
+        encoded.append(out)
+    fixed = [b"", b"begin\n", b"begin\nend\n", b"begin\n\nend\n", b"begin\n \nend", b"xbegin\nend\n",
+             b"junk\nbegin 644 f\n#86)C\n \nend\n", b"begin\n#86)C\nend\n", b"begin\n#86)\nend\n",
+             b"begin\n#86)C  \r\nend\n", b"begin\n#86)C``\nend\n", b"begin\n#86)Cx\nend\n",
+             b"begin\n#86)Cxyz\nend\n", b"begin\n#8~)C\nend\n", b"begin\n#86)C\nend\nmore\n",
+             b"begin\n#86)C\nEND\n", b"begin\n#86)C\nend \n", b"begin\nend", b"begin\r\nend\r\n",
+             b"begin\n`\nend\n", b"begin\n\x7f\nend\n", b"begin\nM" + b"a" * 60 + b"\nend\n",
+             b"begin\n!" + b"\x00" + b"\nend\n"]
+    uu_pieces = [b"begin\n", b"end\n", b"\n", b"#86)C", b"!", b"`", b" ", b"~", b"a", b"\r", b"M", b"x"]
+    randoms = [b"begin 666 <data>\n" + rand_bytes(uu_pieces, 10) + rng.choice([b"", b"end\n"])
+               for _ in range(300)]
+    for data in encoded[::2] + fixed + randoms:
+        refusing("decode", "uu", data, lambda d: codecs.decode(d, "uu"))
 
 
 if __name__ == "__main__":

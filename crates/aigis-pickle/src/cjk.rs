@@ -180,6 +180,17 @@ impl Table {
         Some(out)
     }
 
+    /// The code point one sequence (its bytes big-endian) decodes to, if the table has it.
+    pub(crate) fn decode_seq(&self, key: u32) -> Option<u32> {
+        lookup_run(&self.runs, key)
+    }
+
+    /// The sequence (big-endian) CPython's encoder writes for code point `cp` from the
+    /// table's runs and exceptions (not GB18030's four-byte ranges); `None` if it has none.
+    pub(crate) fn encode_cp(&self, cp: u32) -> Option<u32> {
+        *self.encode.get(&cp)?
+    }
+
     /// `str.encode(codec)`; `None` where CPython raises.
     pub(crate) fn encode(&self, s: &str) -> Option<Vec<u8>> {
         let mut out = Vec::with_capacity(s.len() * 2);

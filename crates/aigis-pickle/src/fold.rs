@@ -12,13 +12,14 @@
 //! single-byte codepage CPython ships (tables generated from Python by
 //! `scripts/fold/gen_codepages.py`), rot13, and the bytes-to-bytes codecs `hex`, `base64`,
 //! `zlib`, `bz2` (decoding), `unicode_escape` and `raw_unicode_escape` (both ways), and the
-//! stateless CJK codecs (`crate::cjk`, CPython's tables). The stateful ISO-2022/HZ codecs, JIS X
-//! 0213, Big5-HKSCS and `\N{name}` escapes are not folded: a loader given their output is
-//! reported.
+//! stateless CJK codecs (`crate::cjk`, CPython's tables), and UTF-7, punycode, HZ, `quopri`
+//! and `uu` (`crate::textcodecs`). The stateful ISO-2022 codecs, JIS X 0213, Big5-HKSCS, IDNA
+//! and `\N{name}` escapes are not folded: a loader given their output is reported.
 
 use std::io::Read;
 
 use crate::codepages;
+use crate::textcodecs;
 use crate::value::{Arena, Blob, CallKind, Id, Value};
 
 /// Largest folded result, in bytes.
@@ -559,6 +560,11 @@ pub(crate) enum Codec {
     Bz2,
     UnicodeEscape,
     RawUnicodeEscape,
+    Utf7,
+    Punycode,
+    Hz,
+    Quopri,
+    Uu,
     Table(&'static [u16; 256]),
     /// A stateless CJK codec ([`crate::cjk`]), by its module name.
     Cjk(&'static str),
@@ -613,6 +619,11 @@ pub(crate) fn lookup(name: &str) -> Option<Codec> {
         "bz2_codec" => Codec::Bz2,
         "unicode_escape" => Codec::UnicodeEscape,
         "raw_unicode_escape" => Codec::RawUnicodeEscape,
+        "utf_7" => Codec::Utf7,
+        "punycode" => Codec::Punycode,
+        "hz" => Codec::Hz,
+        "quopri_codec" => Codec::Quopri,
+        "uu_codec" => Codec::Uu,
         m => match crate::cjk::NAMES.iter().find(|n| **n == m) {
             Some(name) => Codec::Cjk(name),
             None => Codec::Table(
@@ -655,6 +666,13 @@ fn codec_encode(obj: Data, codec: Codec, errors: &str) -> Option<Value> {
             }
             bytes_value(out, false)
         }
+        // `quopri_codec` and `uu_codec` assert that `errors` is 'strict'.
+        (Data::Bytes(b), Codec::Quopri) if errors == "strict" => {
+            bytes_value(textcodecs::qp_encode(&b)?, false)
+        }
+        (Data::Bytes(b), Codec::Uu) if errors == "strict" => {
+            bytes_value(textcodecs::uu_encode(&b)?, false)
+        }
         _ => None,
     }
 }
@@ -672,6 +690,13 @@ fn codec_decode(obj: Data, codec: Codec, errors: &str) -> Option<Value> {
         (obj, Codec::Base64) => bytes_value(b64decode(&ascii_data(obj)?, false)?, false),
         (Data::Bytes(b), Codec::Zlib) => bytes_value(zlib_decompress(&b, 15)?, false),
         (Data::Bytes(b), Codec::Bz2) => bytes_value(bz2_decompress(&b)?, false),
+        (Data::Bytes(b), Codec::Quopri) if errors == "strict" => {
+            bytes_value(textcodecs::qp_decode(&b), false)
+        }
+        (Data::Bytes(b), Codec::Uu) if errors == "strict" => {
+            bytes_value(textcodecs::uu_decode(&b)?, false)
+        }
+        (Data::Bytes(_), Codec::Quopri | Codec::Uu) => None,
         (Data::Bytes(b), c) => str_value(text_decode(&b, c, errors)?),
         _ => None,
     }
@@ -741,7 +766,16 @@ pub(crate) fn text_encode(s: &str, codec: Codec, errors: &str) -> Option<Vec<u8>
         Codec::UnicodeEscape => unicode_escape_encode(s),
         Codec::RawUnicodeEscape => raw_unicode_escape_encode(s),
         Codec::Cjk(name) => crate::cjk::table(name)?.encode(s)?,
-        Codec::Rot13 | Codec::Hex | Codec::Base64 | Codec::Zlib | Codec::Bz2 => return None,
+        Codec::Utf7 => textcodecs::utf7_encode(s),
+        Codec::Punycode => textcodecs::punycode_encode(s)?,
+        Codec::Hz => textcodecs::hz_encode(s)?,
+        Codec::Rot13
+        | Codec::Hex
+        | Codec::Base64
+        | Codec::Zlib
+        | Codec::Bz2
+        | Codec::Quopri
+        | Codec::Uu => return None,
     };
     (out.len() <= MAX_FOLD).then_some(out)
 }
@@ -821,7 +855,19 @@ pub(crate) fn text_decode(b: &[u8], codec: Codec, errors: &str) -> Option<String
         Codec::UnicodeEscape => unicode_escape_decode(b),
         Codec::RawUnicodeEscape => crate::text::raw_unicode_escape(b, None).ok(),
         Codec::Cjk(name) => crate::cjk::table(name)?.decode(b),
-        Codec::Rot13 | Codec::Hex | Codec::Base64 | Codec::Zlib | Codec::Bz2 => None,
+        Codec::Utf7 => textcodecs::utf7_decode(b),
+        // punycode's decoder rejects other handlers up front.
+        Codec::Punycode => matches!(errors, "strict" | "replace" | "ignore")
+            .then(|| textcodecs::punycode_decode(b))
+            .flatten(),
+        Codec::Hz => textcodecs::hz_decode(b),
+        Codec::Rot13
+        | Codec::Hex
+        | Codec::Base64
+        | Codec::Zlib
+        | Codec::Bz2
+        | Codec::Quopri
+        | Codec::Uu => None,
     }
 }
 
@@ -1119,6 +1165,17 @@ mod tests {
         assert!(matches!(lookup("koi8_r"), Some(Codec::Table(_))));
         assert_eq!(lookup("SJIS"), Some(Codec::Cjk("shift_jis")));
         assert_eq!(lookup("gb18030-2000"), Some(Codec::Cjk("gb18030")));
+        assert_eq!(lookup("UTF-7"), Some(Codec::Utf7));
+        assert_eq!(lookup("u7"), Some(Codec::Utf7));
+        assert_eq!(lookup("unicode-1-1-utf-7"), Some(Codec::Utf7));
+        assert_eq!(lookup("punycode"), Some(Codec::Punycode));
+        assert_eq!(lookup("HZ-GB-2312"), Some(Codec::Hz));
+        assert_eq!(lookup("hzgb"), Some(Codec::Hz));
+        assert_eq!(lookup("quoted-printable"), Some(Codec::Quopri));
+        assert_eq!(lookup("qp"), None); // not an alias CPython knows
+        assert_eq!(lookup("quopri"), Some(Codec::Quopri));
+        assert_eq!(lookup("uu"), Some(Codec::Uu));
+        assert_eq!(lookup("idna"), None);
         // Stateful and two-code-point codecs are not folded.
         assert_eq!(lookup("iso2022_jp"), None);
         assert_eq!(lookup("big5hkscs"), None);
@@ -1200,7 +1257,7 @@ mod tests {
             let [func, codec, input, output] = f[..] else {
                 panic!("bad line {line}");
             };
-            // `!`: CPython raises, and the fold must refuse.
+            // `!`: CPython raises (or returns a lone surrogate), and the fold must refuse.
             let refused = output == "!";
             let (input, want) = (
                 unhex_vec(input),
@@ -1210,7 +1267,8 @@ mod tests {
             let got = match func {
                 "encode" | "decode" => {
                     let c = lookup(codec).unwrap_or_else(|| panic!("codec {codec}"));
-                    let text_in = (func == "encode" && !matches!(c, Codec::Hex | Codec::Base64))
+                    let text_in = (func == "encode"
+                        && !matches!(c, Codec::Hex | Codec::Base64 | Codec::Quopri | Codec::Uu))
                         || c == Codec::Rot13;
                     let data = if text_in {
                         Data::Str(text())
@@ -1253,7 +1311,7 @@ mod tests {
             }
             n += 1;
         }
-        assert!(n > 150, "{n} vectors");
+        assert!(n > 6000, "{n} vectors");
     }
 
     #[test]

@@ -36,6 +36,7 @@ mod opcodes;
 mod reader;
 mod sweep;
 mod text;
+mod textcodecs;
 mod value;
 
 pub use callables::Category;
