@@ -666,13 +666,11 @@ fn codec_encode(obj: Data, codec: Codec, errors: &str) -> Option<Value> {
             }
             bytes_value(out, false)
         }
-        // `quopri_codec` and `uu_codec` assert that `errors` is 'strict'.
-        (Data::Bytes(b), Codec::Quopri) if errors == "strict" => {
-            bytes_value(textcodecs::qp_encode(&b)?, false)
-        }
-        (Data::Bytes(b), Codec::Uu) if errors == "strict" => {
-            bytes_value(textcodecs::uu_encode(&b)?, false)
-        }
+        // `quopri_codec` and `uu_codec` (like `base64_codec`) assert that `errors` is 'strict'
+        // and otherwise ignore it: under `python -O` the assert is gone and the bytes are
+        // made, the reading that runs more code.
+        (Data::Bytes(b), Codec::Quopri) => bytes_value(textcodecs::qp_encode(&b)?, false),
+        (Data::Bytes(b), Codec::Uu) => bytes_value(textcodecs::uu_encode(&b)?, false),
         _ => None,
     }
 }
@@ -690,13 +688,9 @@ fn codec_decode(obj: Data, codec: Codec, errors: &str) -> Option<Value> {
         (obj, Codec::Base64) => bytes_value(b64decode(&ascii_data(obj)?, false)?, false),
         (Data::Bytes(b), Codec::Zlib) => bytes_value(zlib_decompress(&b, 15)?, false),
         (Data::Bytes(b), Codec::Bz2) => bytes_value(bz2_decompress(&b)?, false),
-        (Data::Bytes(b), Codec::Quopri) if errors == "strict" => {
-            bytes_value(textcodecs::qp_decode(&b), false)
-        }
-        (Data::Bytes(b), Codec::Uu) if errors == "strict" => {
-            bytes_value(textcodecs::uu_decode(&b)?, false)
-        }
-        (Data::Bytes(_), Codec::Quopri | Codec::Uu) => None,
+        // As in `codec_encode`: `errors` is asserted, then ignored.
+        (Data::Bytes(b), Codec::Quopri) => bytes_value(textcodecs::qp_decode(&b), false),
+        (Data::Bytes(b), Codec::Uu) => bytes_value(textcodecs::uu_decode(&b)?, false),
         (Data::Bytes(b), c) => str_value(text_decode(&b, c, errors)?),
         _ => None,
     }
@@ -1248,6 +1242,25 @@ mod tests {
 
     /// Every vector CPython computed (`scripts/fold/make_codec_vectors.py`) folds to the
     /// same bytes.
+    #[test]
+    fn bytes_codecs_ignore_the_errors_argument_as_python_o_does() {
+        // `codecs.encode(b'a=b', 'quopri', 'ignore')` under `python -O`: b'a=3Db'.
+        for errors in ["strict", "ignore"] {
+            let quoted = out_bytes(codec_encode(
+                Data::Bytes(b"a=b".to_vec()),
+                Codec::Quopri,
+                errors,
+            ));
+            assert_eq!(quoted.as_deref(), Some(&b"a=3Db"[..]), "{errors}");
+            let uu = out_bytes(codec_decode(
+                Data::Bytes(b"begin 666 <data>\n#86)C\n \nend\n".to_vec()),
+                Codec::Uu,
+                errors,
+            ));
+            assert_eq!(uu.as_deref(), Some(&b"abc"[..]), "{errors}");
+        }
+    }
+
     #[test]
     fn matches_cpython_byte_for_byte() {
         let vectors = include_str!("../tests/data/codec_vectors.tsv");
