@@ -9,7 +9,14 @@ sequence for a code point, then the four-byte ranges); the code points where tha
 what CPython's encoder does are listed as exceptions, so the pair reproduces CPython exactly.
 What is not in the table is refused, so a fold of it fails closed.
 
-Left out (a loader given their output stays unverified): the stateful ISO-2022 and HZ codecs,
+The ISO-2022 codecs (crates/aigis-pickle/src/iso2022.rs) get the 94x94 character sets they
+designate as four more tables (after the codecs, named as in `CHARSETS`): every pair CPython's
+ISO-2022 decoder reads in that set (keys are the two bytes as written, high bits clear), and as
+encode exceptions the code points where CPython's ISO-2022 encoders do not write the lowest pair
+(or cannot use the set at all), found by encoding every code point with each ISO-2022 codec.
+
+Left out (a loader given their output stays unverified): the stateful HZ codec (built on the
+gb2312 table),
 the JIS X 0213 and Big5-HKSCS codecs (a sequence may decode to two code points), and EUC-KR's
 eight-byte Hangul make-up sequences (which start with A4D4, refused here).
 
@@ -22,7 +29,9 @@ string, the number of codecs, then per codec: its module name as a string; the d
 (count, then each as: sequence delta from the previous run's start, first code point, length);
 the four-byte linear-index ranges (count, then each as: linear start, first code point, length;
 GB18030 only); the encode exceptions (count, then each as: code point, sequence + 1, or 0 when
-CPython cannot encode it). A string is a length and UTF-8 bytes.
+CPython cannot encode it). A string is a length and UTF-8 bytes. The entries of the ISO-2022 sets
+(`CHARSETS`) have the same layout, but their decode runs hold only the pairs that differ from
+the ones derived from the stateless codec's table (see `derived`), and no four-byte ranges.
 """
 
 import bisect
@@ -31,6 +40,123 @@ import sys
 
 CODECS = ["shift_jis", "cp932", "euc_jp", "gb2312", "gbk", "gb18030", "big5", "cp950",
           "euc_kr", "cp949", "johab"]
+
+# The ISO-2022 double-byte sets: name -> (codec, escape sequence designating it in G0, the
+# stateless codec whose table it is derived from, the lead byte of those sequences (0: two-byte
+# sequences with both bytes from 0xA1)). cjk.rs derives each set from its codec's table (the
+# sequences with the high bits cleared) and the differences stored in the file.
+CHARSETS = {
+    "jisx0208": ("iso2022_jp", b"\x1b$B", "euc_jp", 0),
+    "jisx0212": ("iso2022_jp_1", b"\x1b$(D", "euc_jp", 0x8F),
+    "ksx1001": ("iso2022_kr", b"\x1b$(C", "euc_kr", 0),
+    "gb2312_iso": ("iso2022_jp_2", b"\x1b$A", "gb2312", 0),
+}
+
+
+def derived(name):
+    """The pairs cjk.rs derives for an ISO-2022 set from its stateless codec's table."""
+    _, _, source, lead = CHARSETS[name]
+    out = {}
+    for k, v in tables(source)[0].items():
+        if lead and k >> 16 == lead:
+            k &= 0xFFFF
+        elif lead or k >> 16 or k < 0x8000:
+            continue
+        if k >> 8 >= 0xA1 and k & 0xFF >= 0xA1:
+            out[k & 0x7F7F] = v
+    return out
+
+# Each ISO-2022 codec's encoder: the sets it tries, in CPython's order (`_codecs_iso2022.c`;
+# "jisx0201_r" and "jisx0201_k" are JIS X 0201 Roman and Katakana, one byte).
+ISO2022 = {
+    "iso2022_jp": ["jisx0208", "jisx0201_r"],
+    "iso2022_jp_1": ["jisx0208", "jisx0212", "jisx0201_r"],
+    "iso2022_jp_2": ["jisx0208", "jisx0212", "ksx1001", "gb2312_iso", "jisx0201_r"],
+    "iso2022_jp_ext": ["jisx0208", "jisx0212", "jisx0201_r", "jisx0201_k"],
+    "iso2022_kr": ["ksx1001"],
+}
+
+# How each set's character is written by the encoders (the escape before the bytes).
+ISO2022_ESCAPES = {
+    b"\x1b$B": "jisx0208", b"\x1b$(D": "jisx0212", b"\x1b$(C": "ksx1001", b"\x1b$(A": "gb2312_iso",
+    b"\x1b$)C\x0e": "ksx1001", b"\x1b(J": "jisx0201_r", b"\x1b(I": "jisx0201_k",
+}
+
+
+def single_set(name, cp):
+    """JIS X 0201 Roman / Katakana as CPython's macros encode them (iso2022.rs mirrors them)."""
+    if name == "jisx0201_r":
+        return {0xA5: 0x5C, 0x203E: 0x7E}.get(cp, cp if cp < 0x80 and cp not in (0x5C, 0x7E) else None)
+    return cp - 0xFEC0 - 0x80 if 0xFF61 <= cp <= 0xFF9F else None
+
+
+def iso2022_written(codec, cp):
+    """(set, key) CPython's `codec` writes `chr(cp)` in, or None when it raises."""
+    try:
+        e = chr(cp).encode(codec)
+    except UnicodeEncodeError:
+        return None
+    for esc, cs in ISO2022_ESCAPES.items():
+        if e.startswith(esc):
+            body = e[len(esc):]
+            tail = b"\x0f" if esc.endswith(b"\x0e") else b"\x1b(B"
+            assert body.endswith(tail) and len(body) - len(tail) in (1, 2), (codec, hex(cp), e)
+            return cs, int.from_bytes(body[:-len(tail)], "big")
+    raise AssertionError((codec, hex(cp), e))
+
+
+def charset_tables():
+    """Every ISO-2022 double-byte set's decode table (as CPython's ISO-2022 decoder reads it) and
+    its encode exceptions against the lowest pair, from every ISO-2022 codec's encoder."""
+    decode = {}
+    for name, (codec, esc, _, _) in CHARSETS.items():
+        table = {}
+        for a in range(0x20, 0x80):
+            for b in range(256):
+                c = dec(esc + bytes([a, b]), codec)
+                if c is not None:
+                    table[(a << 8) | b] = ord(c)
+        decode[name] = table
+    inverse = {name: {} for name in CHARSETS}
+    for name, table in decode.items():
+        for k, v in sorted(table.items()):
+            inverse[name].setdefault(v, k)
+    # What each set's encoder does with a code point, as seen through the codecs trying it.
+    seen = {name: {} for name in CHARSETS}
+    written = {}
+    for codec, order in ISO2022.items():
+        for cp in range(0x80, 0x110000):
+            if 0xD800 <= cp < 0xE000:
+                continue
+            w = iso2022_written(codec, cp)
+            written[(codec, cp)] = w
+            for cs in order:
+                if w is not None and cs == w[0]:
+                    if cs in seen:
+                        assert seen[cs].get(cp, w[1]) == w[1]
+                        seen[cs][cp] = w[1]
+                    break
+                if cs in seen:
+                    assert seen[cs].get(cp) is None
+                    seen[cs][cp] = None
+    exceptions = {}
+    for name in CHARSETS:
+        exceptions[name] = {cp: k for cp, k in sorted(seen[name].items())
+                            if inverse[name].get(cp) != k}
+    # The model (first set in order that encodes, by table + exceptions) is CPython's encoder.
+    for (codec, cp), w in written.items():
+        got = None
+        for cs in ISO2022[codec]:
+            if cs in CHARSETS:
+                ex = exceptions[cs]
+                k = ex[cp] if cp in ex else inverse[cs].get(cp)
+            else:
+                k = single_set(cs, cp)
+            if k is not None:
+                got = (cs, k)
+                break
+        assert got == w, (codec, hex(cp), got, w)
+    return decode, exceptions
 
 
 def leb(n):
@@ -140,7 +266,7 @@ def model_encode(table_inverse, by_cp, cp):
 def main():
     out = bytearray(b"AIGISCJK1")
     out += text(sys.version.split()[0])
-    out += leb(len(CODECS))
+    out += leb(len(CODECS) + len(CHARSETS))
     for name in CODECS:
         table, quads = tables(name)
         out += text(name)
@@ -177,6 +303,24 @@ def main():
             out += leb(cp) + leb(v)
         print(f"{name}: {len(table)} sequences in {len(dr)} runs, {len(qr)} four-byte ranges, "
               f"{len(exceptions)} encode exceptions", file=sys.stderr)
+    decode, exceptions = charset_tables()
+    for name in CHARSETS:
+        out += text(name)
+        base = derived(name)
+        assert set(base) <= set(decode[name]), name
+        diff = {k: v for k, v in decode[name].items() if base.get(k) != v}
+        dr = runs(sorted(diff.items()))
+        out += leb(len(dr))
+        prev = 0
+        for k, v, n in dr:
+            out += leb(k - prev) + leb(v) + leb(n)
+            prev = k
+        out += leb(0)
+        out += leb(len(exceptions[name]))
+        for cp, k in exceptions[name].items():
+            out += leb(cp) + leb(0 if k is None else k + 1)
+        print(f"{name}: {len(decode[name])} pairs, {len(diff)} apart from {CHARSETS[name][2]}, "
+              f"{len(exceptions[name])} encode exceptions", file=sys.stderr)
     with open(sys.argv[1], "wb") as f:
         f.write(out)
     print(f"{len(out)} bytes", file=sys.stderr)

@@ -28,6 +28,17 @@ pub(crate) const NAMES: &[&str] = &[
     "johab",
 ];
 
+/// The ISO-2022 double-byte sets ([`crate::iso2022`]), by the name the file gives them: each
+/// `(name, stateless codec it is derived from, lead byte of those sequences or 0)`. A set's
+/// pairs are its codec's two-byte sequences with both bytes from 0xA1 (after the lead, for
+/// JIS X 0212's three-byte EUC-JP ones), high bits cleared, plus the file's differences.
+pub(crate) const CHARSETS: &[(&str, &str, u32)] = &[
+    ("jisx0208", "euc_jp", 0),
+    ("jisx0212", "euc_jp", 0x8F),
+    ("ksx1001", "euc_kr", 0),
+    ("gb2312_iso", "gb2312", 0),
+];
+
 /// One codec's tables.
 pub(crate) struct Table {
     /// Decode runs `(first sequence, first code point, length)`, by sequence.
@@ -95,8 +106,16 @@ fn parse() -> Option<HashMap<&'static str, Table>> {
     let mut out = HashMap::new();
     for _ in 0..count {
         let name = text(data, &mut at)?;
-        let name = *NAMES.iter().find(|n| **n == name)?;
-        let runs = triples(data, &mut at, true)?;
+        let mut runs = triples(data, &mut at, true)?;
+        let name = match NAMES.iter().find(|n| **n == name) {
+            Some(name) => *name,
+            None => {
+                let &(name, source, lead) = CHARSETS.iter().find(|c| c.0 == name)?;
+                let source: &Table = out.get(source)?;
+                runs = derive(&source.runs, lead, &runs)?;
+                name
+            }
+        };
         let quads = triples(data, &mut at, false)?;
         let mut quads_by_cp: Vec<(u32, u32, u32)> =
             quads.iter().map(|&(lin, cp, n)| (cp, lin, n)).collect();
@@ -126,7 +145,45 @@ fn parse() -> Option<HashMap<&'static str, Table>> {
     (at == data.len()).then_some(out)
 }
 
-/// The table of `name` (a CPython module name from [`NAMES`]).
+/// The runs of an ISO-2022 set: the pairs of `source` (a stateless codec's runs) whose bytes
+/// (after `lead`, when not 0) are both from 0xA1, high bits cleared, overridden by `diff`.
+fn derive(
+    source: &[(u32, u32, u32)],
+    lead: u32,
+    diff: &[(u32, u32, u32)],
+) -> Option<Vec<(u32, u32, u32)>> {
+    let mut pairs: std::collections::BTreeMap<u32, u32> = std::collections::BTreeMap::new();
+    for &(seq, cp, n) in source {
+        for i in 0..n {
+            let k = seq.checked_add(i)?;
+            let k = match (lead, k >> 16) {
+                (0, 0) if k >= 0x8000 => k,
+                (0, _) => continue,
+                (l, h) if h == l => k & 0xFFFF,
+                _ => continue,
+            };
+            if k >> 8 >= 0xA1 && k & 0xFF >= 0xA1 {
+                pairs.insert(k & 0x7F7F, cp.checked_add(i)?);
+            }
+        }
+    }
+    for &(seq, cp, n) in diff {
+        for i in 0..n {
+            pairs.insert(seq.checked_add(i)?, cp.checked_add(i)?);
+        }
+    }
+    let mut runs: Vec<(u32, u32, u32)> = Vec::new();
+    for (k, v) in pairs {
+        match runs.last_mut() {
+            Some(last) if k == last.0 + last.2 && v == last.1 + last.2 => last.2 += 1,
+            _ => runs.push((k, v, 1)),
+        }
+    }
+    Some(runs)
+}
+
+/// The table of `name` (a CPython module name from [`NAMES`], or an ISO-2022 set's name from
+/// [`CHARSETS`]).
 pub(crate) fn table(name: &str) -> Option<&'static Table> {
     tables()?.get(name)
 }
@@ -231,8 +288,8 @@ mod tests {
     #[test]
     fn the_committed_tables_parse_whole() {
         let t = tables().expect("data/cjk.bin parses");
-        assert_eq!(t.len(), NAMES.len());
-        for name in NAMES {
+        assert_eq!(t.len(), NAMES.len() + CHARSETS.len());
+        for name in NAMES.iter().chain(CHARSETS.iter().map(|c| &c.0)) {
             assert!(t[name].runs.len() > 1000, "{name}");
         }
         assert!(t["gb18030"].quads.len() > 100);
