@@ -87,6 +87,7 @@ def main():
     escape_codecs()
     cjk_codecs()
     extra_codecs()
+    iso2022_codecs()
 
 
 def cjk_codecs():
@@ -314,6 +315,95 @@ def extra_codecs():
                for _ in range(300)]
     for data in encoded[::2] + fixed + randoms:
         refusing("decode", "uu", data, lambda d: codecs.decode(d, "uu"))
+
+
+def iso2022_codecs():
+    """The ISO-2022 codecs (crates/aigis-pickle/src/iso2022.rs): every pair of each double-byte
+    set decoded in runs of 40 (in full once, every 11th pair in the other codecs designating the
+    set) and encoded back, the one-byte sets and G2 single shifts byte by byte, fixed edge cases,
+    seeded random strings over what each codec encodes, and random valid and invalid bytes."""
+    import random
+    import gen_cjk
+    rng = random.Random(2022)
+    esc = {"jisx0208": b"\x1b$B", "jisx0212": b"\x1b$(D", "ksx1001": b"\x1b$(C",
+           "gb2312_iso": b"\x1b$A"}
+    full = {"jisx0208": "iso2022_jp", "jisx0212": "iso2022_jp_1", "ksx1001": "iso2022_kr",
+            "gb2312_iso": "iso2022_jp_2"}
+    pairs = {}
+    for name, (codec, prefix, _, _) in gen_cjk.CHARSETS.items():
+        pairs[name] = [bytes([a, b]) for a in range(0x21, 0x7F) for b in range(0x21, 0x7F)
+                       if gen_cjk.dec(prefix + bytes([a, b]), codec) is not None]
+    chars = {}
+    for codec, order in gen_cjk.ISO2022.items():
+        pool = []
+        for name in order:
+            if name not in pairs:
+                continue
+            step = 1 if full[name] == codec else 11
+            seqs = pairs[name][::step]
+            for i in range(0, len(seqs), 40):
+                if codec == "iso2022_kr":
+                    data = b"\x1b$)C\x0e" + b"".join(seqs[i:i + 40]) + b"\x0f"
+                else:
+                    data = esc[name] + b"".join(seqs[i:i + 40]) + b"\x1b(B"
+                text = refusing("decode", codec, data, lambda d: codecs.decode(d, codec))
+                if text is not None:
+                    refusing("encode", codec, text, lambda t: codecs.encode(t, codec))
+            pool += [codecs.decode(esc[name] + p, codec) for p in pairs[name][::53]]
+        chars[codec] = pool
+    # The one-byte sets and G2, every byte.
+    for codec, prefix in [("iso2022_jp", b"\x1b(J"), ("iso2022_jp_ext", b"\x1b(I"),
+                          ("iso2022_jp_ext", b"\x1b(J"), ("iso2022_jp_2", b"\x1b(J")]:
+        for b in range(256):
+            refusing("decode", codec, prefix + bytes([b]), lambda d: codecs.decode(d, codec))
+    for prefix in [b"", b"\x1b.A", b"\x1b.F", b"\x1b.B", b"\x1b.J", b"\x1b.A\x1b.B"]:
+        for b in range(256):
+            data = prefix + b"\x1bN" + bytes([b])
+            refusing("decode", "iso2022_jp_2", data, lambda d: codecs.decode(d, "iso2022_jp_2"))
+    kana = [chr(c) for c in range(0xFF61, 0xFFA0)]
+    chars["iso2022_jp_ext"] += kana
+    ones = ["\u00a5", "\u203e", "\\", "~"]
+    for codec in chars:
+        if codec != "iso2022_kr":
+            chars[codec] += ones
+    extra = ["\u00e9", "\u00a0", "\u0391", "\uac00", "\u4e2d", "\uff3c", "\uff5e", "\u2225",
+             "\u3164", "\u00b7", "\u2015", "\u2014", "\U0001F600", "\u20ac", "\uff61", "\u00a5",
+             "\u203e", "\u00ff", "\ufffd", "\x1b", "\x0e", "\x0f", "\x80"]
+    texts = ["", "abc", "cos\nsystem\n(S'id'\ntR.", "\n", "\u65e5\u672c\n\u8a9ea",
+             "\uac00\n\uac00a", "a\u00a5b\u203ec\\~", "\uff71\u65e5", "\u00e9\u65e5\uac00\u4e2d",
+             "\u65e5\u00e9\u65e5", "\u00a5\u65e5\u00a5", "\uac00\u00a5", SAMPLE,
+             "".join(map(chr, range(128)))] + extra
+    for codec in gen_cjk.ISO2022:
+        alphabet = chars[codec] + list("a \n~\\\x1b\x0e\x0f") + extra[:12]
+        randoms = [rand for rand in ("".join(rng.choice(alphabet) for _ in range(rng.randrange(0, 12)))
+                                     for _ in range(300))]
+        encoded = []
+        for text in texts + randoms:
+            out = refusing("encode", codec, text, lambda t: codecs.encode(t, codec))
+            if out is not None:
+                encoded.append(out)
+        fixed = [b"", b"\x1b", b"\x1b(", b"\x1b$", b"\x1b$(", b"\x1b(B", b"\x1b(Z", b"\x1b)B",
+                 b"\x1b.A", b"\x1b.F", b"\x1bN", b"\x1bNa", b"\x1b$B", b"\x1b$BF", b"\x1b$BF|",
+                 b"\x1b$B\nF|", b"\x1b$BF\n", b"\x1b$B F|", b"\x1b$BF\xfc", b"\x1b$@F|",
+                 b"\x1b$(BF|", b"\x1b$(@F|", b"\x1b&@\x1b$BF|", b"\x1b&@", b"\x1b&@\x1b$A",
+                 b"\x1b&\x1b$B", b"\x1b$(DF|", b"\x1b$DF|", b"\x1b$)DF|", b"\x1b$AF|",
+                 b"\x1b$(AF|", b"\x1b$(CF|", b"\x1b$CF|", b"\x1b$)C\x0eF|\x0fF|", b"\x0eF|",
+                 b"\x1b$)C\x0eF|\nF|", b"\x1b$)C\x0e\x1b$)CF|\x0f", b"\x1b(I1", b"\x1b(J\\~",
+                 b"\x1b(A1", b"\x1b)A1", b"\x1b(F1", b"\x1bx\xff\x80A\xff", b"\x1bx\xff",
+                 b"\x1b\x1b$B", b"\x1bN\x1b", b"\x80", b"a\xff", b"\x1b$B\x1b(B\x80",
+                 b"\x1b(ABCDEFGHIJKLMNOP", b"\x1b" + b"(" * 20 + b"B", b"\x1b" + b"(" * 14 + b"B",
+                 b"\x1b" + b"(" * 15 + b"B", b"\x1b$B!!!", b"\x1b$B!\x7f", b"\x1b$B\x7f!",
+                 b"\x1b$B\x0e!!", b"\x1b$B!\x0e", b"\x1b$B!\x1b(B", b"\x1b(J\x7f\x20",
+                 b"\x1b(I\x7f\x20\x5f\x60", b"\x1b$B$\"\x1b$A$\"\x1b$(C$\"\x1b$(D$\""]
+        pieces = [b"\x1b", b"\x1b", b"(", b")", b"$", b".", b"&", b"@", b"B", b"J", b"I", b"A",
+                  b"C", b"D", b"F", b"N", b"\x0e", b"\x0f", b"\n", b"!", b"$\"", b"0!", b"F|",
+                  b"a", b" ", b"\x7f", b"\x80", b"\xe1", b"~", b"\\"]
+        randoms = [b"".join(rng.choice(pieces) for _ in range(rng.randrange(1, 14)))
+                   for _ in range(300)]
+        for data in encoded[::2] + fixed + randoms:
+            refusing("decode", codec, data, lambda d: codecs.decode(d, codec))
+    for alias in ["csISO2022JP", "ISO-2022-JP-1", "iso2022jp_2", "ISO2022-JP-EXT", "csISO2022KR"]:
+        line("encode", alias, "cos\nsystem\n", codecs.encode("cos\nsystem\n", alias))
 
 
 if __name__ == "__main__":

@@ -13,8 +13,9 @@
 //! `scripts/fold/gen_codepages.py`), rot13, and the bytes-to-bytes codecs `hex`, `base64`,
 //! `zlib`, `bz2` (decoding), `unicode_escape` and `raw_unicode_escape` (both ways), and the
 //! stateless CJK codecs (`crate::cjk`, CPython's tables), and UTF-7, punycode, HZ, `quopri`
-//! and `uu` (`crate::textcodecs`). The stateful ISO-2022 codecs, JIS X 0213, Big5-HKSCS, IDNA
-//! and `\N{name}` escapes are not folded: a loader given their output is reported.
+//! and `uu` (`crate::textcodecs`), and the ISO-2022 codecs (`crate::iso2022`). JIS X 0213
+//! (with `iso2022_jp_2004` and `iso2022_jp_3`), Big5-HKSCS, IDNA and `\N{name}` escapes are
+//! not folded: a loader given their output is reported.
 
 use std::io::Read;
 
@@ -568,6 +569,8 @@ pub(crate) enum Codec {
     Table(&'static [u16; 256]),
     /// A stateless CJK codec ([`crate::cjk`]), by its module name.
     Cjk(&'static str),
+    /// An ISO-2022 codec ([`crate::iso2022`]).
+    Iso2022(crate::iso2022::Variant),
 }
 
 /// `codecs.lookup(name)`, for the codecs implemented here.
@@ -626,12 +629,15 @@ pub(crate) fn lookup(name: &str) -> Option<Codec> {
         "uu_codec" => Codec::Uu,
         m => match crate::cjk::NAMES.iter().find(|n| **n == m) {
             Some(name) => Codec::Cjk(name),
-            None => Codec::Table(
-                codepages::TABLES
-                    .iter()
-                    .find(|(n, _)| *n == m)
-                    .map(|(_, t)| t)?,
-            ),
+            None => match crate::iso2022::Variant::from_module(m) {
+                Some(v) => Codec::Iso2022(v),
+                None => Codec::Table(
+                    codepages::TABLES
+                        .iter()
+                        .find(|(n, _)| *n == m)
+                        .map(|(_, t)| t)?,
+                ),
+            },
         },
     })
 }
@@ -763,6 +769,7 @@ pub(crate) fn text_encode(s: &str, codec: Codec, errors: &str) -> Option<Vec<u8>
         Codec::Utf7 => textcodecs::utf7_encode(s),
         Codec::Punycode => textcodecs::punycode_encode(s)?,
         Codec::Hz => textcodecs::hz_encode(s)?,
+        Codec::Iso2022(v) => crate::iso2022::encode(v, s)?,
         Codec::Rot13
         | Codec::Hex
         | Codec::Base64
@@ -855,6 +862,7 @@ pub(crate) fn text_decode(b: &[u8], codec: Codec, errors: &str) -> Option<String
             .then(|| textcodecs::punycode_decode(b))
             .flatten(),
         Codec::Hz => textcodecs::hz_decode(b),
+        Codec::Iso2022(v) => crate::iso2022::decode(v, b),
         Codec::Rot13
         | Codec::Hex
         | Codec::Base64
@@ -1170,8 +1178,17 @@ mod tests {
         assert_eq!(lookup("quopri"), Some(Codec::Quopri));
         assert_eq!(lookup("uu"), Some(Codec::Uu));
         assert_eq!(lookup("idna"), None);
-        // Stateful and two-code-point codecs are not folded.
-        assert_eq!(lookup("iso2022_jp"), None);
+        assert_eq!(
+            lookup("csISO2022JP"),
+            Some(Codec::Iso2022(crate::iso2022::Variant::Jp))
+        );
+        assert_eq!(
+            lookup("ISO-2022-KR"),
+            Some(Codec::Iso2022(crate::iso2022::Variant::Kr))
+        );
+        // JIS X 0213 and two-code-point codecs are not folded.
+        assert_eq!(lookup("iso2022_jp_2004"), None);
+        assert_eq!(lookup("iso2022_jp_3"), None);
         assert_eq!(lookup("big5hkscs"), None);
         assert_eq!(lookup("no-such-codec"), None);
     }

@@ -29,6 +29,7 @@ pub mod effects;
 mod feed;
 mod fold;
 mod ioc;
+mod iso2022;
 mod joblib;
 mod known;
 mod machine;
