@@ -15,10 +15,10 @@ ISO-2022 decoder reads in that set (keys are the two bytes as written, high bits
 encode exceptions the code points where CPython's ISO-2022 encoders do not write the lowest pair
 (or cannot use the set at all), found by encoding every code point with each ISO-2022 codec.
 
-Left out (a loader given their output stays unverified): the stateful HZ codec (built on the
-gb2312 table),
-the JIS X 0213 and Big5-HKSCS codecs (a sequence may decode to two code points), and EUC-KR's
-eight-byte Hangul make-up sequences (which start with A4D4, refused here).
+Not in the file: the HZ codec (textcodecs.rs, on the gb2312 table) and EUC-KR's eight-byte
+Hangul make-up sequences (which start with A4D4; cjk.rs reads and writes them as CPython's
+`_codecs_kr.c` does). Left out (a loader given their output stays unverified): the JIS X 0213
+and Big5-HKSCS codecs (a sequence may decode to two code points).
 
 Run with any CPython 3 (the table is CPython's; re-run when CPython changes a codec):
 

@@ -88,6 +88,7 @@ def main():
     cjk_codecs()
     extra_codecs()
     iso2022_codecs()
+    euc_kr_makeup()
 
 
 def cjk_codecs():
@@ -404,6 +405,34 @@ def iso2022_codecs():
             refusing("decode", codec, data, lambda d: codecs.decode(d, codec))
     for alias in ["csISO2022JP", "ISO-2022-JP-1", "iso2022jp_2", "ISO2022-JP-EXT", "csISO2022KR"]:
         line("encode", alias, "cos\nsystem\n", codecs.encode("cos\nsystem\n", alias))
+
+
+def euc_kr_makeup():
+    """EUC-KR's eight-byte make-up sequences (cjk.rs): every Hangul syllable encoded in runs of
+    40 and decoded back, each jamo byte of a sequence tried with all 256 values, and truncated or
+    broken sequences."""
+    syllables = "".join(chr(c) for c in range(0xAC00, 0xD7A4))
+    for i in range(0, len(syllables), 40):
+        text = syllables[i:i + 40]
+        data = codecs.encode(text, "euc_kr")
+        line("encode", "euc_kr", text, data)
+        line("decode", "euc_kr", data, codecs.decode(data, "euc_kr"))
+    base = bytearray(codecs.encode("\ub620", "euc_kr"))
+    assert len(base) == 8
+    for at in range(8):
+        for b in range(256):
+            data = bytearray(base)
+            data[at] = b
+            refusing("decode", "euc_kr", bytes(data), lambda d: codecs.decode(d, "euc_kr"))
+    for n in range(8):
+        refusing("decode", "euc_kr", bytes(base[:n]), lambda d: codecs.decode(d, "euc_kr"))
+        refusing("decode", "euc_kr", b"a" + bytes(base[:n]) + b"\xb0\xa1",
+                 lambda d: codecs.decode(d, "euc_kr"))
+    for data in [b"\xa4\xd4\xa4\xd4\xa4\xd4\xa4\xd4", b"\xa4\xd4\xa4\xa1\xa4\xbf\xa4\xd4" * 2,
+                 b"\xa4\xd4\xb0\xa1\xb0\xa1\xb0\xa1", b"\xa4\xd3\xa4\xd4"]:
+        refusing("decode", "euc_kr", data, lambda d: codecs.decode(d, "euc_kr"))
+    for text in ["\u3164", "\u3164a", "a\ub620b\uac00", "\u1100", "\u3131\u314f"]:
+        refusing("encode", "euc_kr", text, lambda t: codecs.encode(t, "euc_kr"))
 
 
 if __name__ == "__main__":

@@ -6,7 +6,9 @@
 //! `scripts/fold/gen_cjk.py` (its docstring gives the format): every sequence each decoder
 //! accepts, GB18030's four-byte ranges, and the code points where CPython's encoder does not
 //! pick the lowest sequence that decodes to them. A sequence outside the table, or a code point
-//! CPython cannot encode, is refused (`None`): the fold then fails closed.
+//! CPython cannot encode, is refused (`None`): the fold then fails closed. EUC-KR's eight-byte
+//! Hangul make-up sequences (KS X 1001:1998 Annex 3) are read and written by code, as CPython's
+//! `_codecs_kr.c` does.
 
 use std::collections::HashMap;
 use std::sync::OnceLock;
@@ -50,6 +52,66 @@ pub(crate) struct Table {
     /// Code point → sequence (the lowest that decodes to it, then CPython's exceptions;
     /// `None`: CPython cannot encode it).
     encode: HashMap<u32, Option<u32>>,
+    /// EUC-KR: Hangul syllables outside KS X 1001 are written and read as eight-byte make-up
+    /// sequences (KS X 1001:1998 Annex 3, CPython's `_codecs_kr.c`).
+    makeup: bool,
+}
+
+/// The make-up sequences' lead byte and filler (`A4 D4` starts one).
+const JAMO_LEAD: u8 = 0xA4;
+const JAMO_FILLER: u8 = 0xD4;
+/// Initial consonants (choseong) by syllable index, as CPython's `u2cgk_choseong`.
+const CHOSEONG: [u8; 19] = [
+    0xA1, 0xA2, 0xA4, 0xA7, 0xA8, 0xA9, 0xB1, 0xB2, 0xB3, 0xB5, 0xB6, 0xB7, 0xB8, 0xB9, 0xBA, 0xBB,
+    0xBC, 0xBD, 0xBE,
+];
+/// Final consonants (jongseong) by syllable index (0: none, the filler), as `u2cgk_jongseong`.
+const JONGSEONG: [u8; 28] = [
+    0xD4, 0xA1, 0xA2, 0xA3, 0xA4, 0xA5, 0xA6, 0xA7, 0xA9, 0xAA, 0xAB, 0xAC, 0xAD, 0xAE, 0xAF, 0xB0,
+    0xB1, 0xB2, 0xB4, 0xB5, 0xB6, 0xB7, 0xB8, 0xBA, 0xBB, 0xBC, 0xBD, 0xBE,
+];
+
+/// The syllable an EUC-KR make-up sequence (`A4 D4 A4 cho A4 jung A4 jong`, at the start of
+/// `b`) decodes to; `None` where CPython raises (fewer than eight bytes, a byte other than A4
+/// where one is due, a jamo outside the tables).
+fn makeup_decode(b: &[u8]) -> Option<u32> {
+    let &[
+        JAMO_LEAD,
+        JAMO_FILLER,
+        JAMO_LEAD,
+        cho,
+        JAMO_LEAD,
+        jung,
+        JAMO_LEAD,
+        jong,
+    ] = b.get(..8)?
+    else {
+        return None;
+    };
+    let cho = CHOSEONG.iter().position(|&x| x == cho)?;
+    let jung = (0xBF..=0xD3)
+        .contains(&jung)
+        .then(|| usize::from(jung - 0xBF))?;
+    let jong = JONGSEONG.iter().position(|&x| x == jong)?;
+    u32::try_from(0xAC00 + cho * 588 + jung * 28 + jong).ok()
+}
+
+/// The make-up sequence CPython's EUC-KR encoder writes for Hangul syllable `cp`.
+fn makeup_encode(cp: u32) -> Option<[u8; 8]> {
+    let i = usize::try_from(cp.checked_sub(0xAC00)?).ok()?;
+    if i >= 11172 {
+        return None;
+    }
+    Some([
+        JAMO_LEAD,
+        JAMO_FILLER,
+        JAMO_LEAD,
+        *CHOSEONG.get(i / 588)?,
+        JAMO_LEAD,
+        0xBF + u8::try_from((i / 28) % 21).ok()?,
+        JAMO_LEAD,
+        *JONGSEONG.get(i % 28)?,
+    ])
 }
 
 fn leb(data: &[u8], at: &mut usize) -> Option<u32> {
@@ -139,6 +201,7 @@ fn parse() -> Option<HashMap<&'static str, Table>> {
                 quads,
                 quads_by_cp,
                 encode,
+                makeup: name == "euc_kr",
             },
         );
     }
@@ -215,6 +278,11 @@ impl Table {
         let mut out = String::with_capacity(b.len());
         let mut i = 0;
         while i < b.len() {
+            if self.makeup && b.get(i..i + 2) == Some(&[JAMO_LEAD, JAMO_FILLER][..]) {
+                out.push(char::from_u32(makeup_decode(&b[i..])?)?);
+                i += 8;
+                continue;
+            }
             let mut done = false;
             // The table is prefix-free: the first length that matches is the decoder's.
             for n in 1..=3usize {
@@ -255,6 +323,11 @@ impl Table {
             let cp = u32::from(c);
             let seq = match self.encode.get(&cp) {
                 Some(seq) => (*seq)?,
+                // Not in the table: a Hangul syllable outside KS X 1001.
+                None if self.makeup => {
+                    out.extend(makeup_encode(cp)?);
+                    continue;
+                }
                 None => {
                     let i = self
                         .quads_by_cp
@@ -309,7 +382,14 @@ mod tests {
         );
         assert_eq!(gb.encode("😀").as_deref(), Some(&b"\x949\xfc6"[..]));
         assert_eq!(gb.decode(b"\x949\xfc6").as_deref(), Some("😀"));
-        // EUC-KR's eight-byte make-up sequences are refused (fail closed).
-        assert_eq!(table("euc_kr").and_then(|t| t.encode("똠")), None);
+        // EUC-KR's eight-byte make-up sequences: '똠'.encode('euc_kr') ==
+        // b'\xa4\xd4\xa4\xa8\xa4\xc7\xa4\xb1', and b'\xa4\xd4'.decode('euc_kr') raises
+        // though '\u3164'.encode('euc_kr') == b'\xa4\xd4'.
+        let kr = table("euc_kr").expect("table");
+        let ttom = b"\xa4\xd4\xa4\xa8\xa4\xc7\xa4\xb1";
+        assert_eq!(kr.encode("똠").as_deref(), Some(&ttom[..]));
+        assert_eq!(kr.decode(ttom).as_deref(), Some("똠"));
+        assert_eq!(kr.decode(b"\xa4\xd4"), None);
+        assert_eq!(kr.encode("\u{3164}").as_deref(), Some(&b"\xa4\xd4"[..]));
     }
 }
