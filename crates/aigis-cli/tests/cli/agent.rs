@@ -44,6 +44,16 @@ fn scans(db: &str) -> Vec<Value> {
         .unwrap_or_else(|| panic!("scans: {}", String::from_utf8_lossy(&out.stdout)))
 }
 
+/// `aigis inventory changes --format json` of `db`.
+fn changes_of(db: &str) -> String {
+    let out = aigis_command()
+        .env("AIGIS_DB", db)
+        .args(["inventory", "changes", "--format", "json"])
+        .output()
+        .unwrap_or_else(|e| panic!("{e}"));
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
 fn spooled(spool: &Path) -> usize {
     std::fs::read_dir(spool)
         .map(|d| {
@@ -100,12 +110,7 @@ pub(crate) fn an_agent_pushes_changes_and_spools_them_while_the_server_is_down()
     assert_eq!(spooled(&spool), 0);
     let all = scans(&db);
     assert_eq!(all.len(), 2, "{all:?}");
-    let out = aigis_command()
-        .env("AIGIS_DB", &db)
-        .args(["inventory", "changes", "--format", "json"])
-        .output()
-        .unwrap_or_else(|e| panic!("{e}"));
-    let changes = String::from_utf8_lossy(&out.stdout);
+    let changes = changes_of(&db);
     assert!(
         changes.contains("MODEL_REPLACED") && changes.contains("resnet-tiny.pt"),
         "{changes}"
@@ -118,12 +123,7 @@ pub(crate) fn an_agent_pushes_changes_and_spools_them_while_the_server_is_down()
         said.contains("pushed: whole report (1 files, 1 gone)"),
         "{said}"
     );
-    let out = aigis_command()
-        .env("AIGIS_DB", &db)
-        .args(["inventory", "changes", "--format", "json"])
-        .output()
-        .unwrap_or_else(|e| panic!("{e}"));
-    let changes = String::from_utf8_lossy(&out.stdout);
+    let changes = changes_of(&db);
     assert!(changes.contains("MODEL_DISAPPEARED"), "{changes}");
 
     // A token without the ingest scope is an error, and the report is not lost.
@@ -175,12 +175,7 @@ pub(crate) fn an_agent_pushes_changes_and_spools_them_while_the_server_is_down()
         .unwrap_or_else(|e| panic!("{e}"));
     let said = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(0), "{said}");
-    let out = aigis_command()
-        .env("AIGIS_DB", &db)
-        .args(["inventory", "changes", "--format", "json"])
-        .output()
-        .unwrap_or_else(|e| panic!("{e}"));
-    let changes = String::from_utf8_lossy(&out.stdout);
+    let changes = changes_of(&db);
     assert!(
         changes.contains("file://node-7/models/rigged-model.pkl"),
         "{changes}"

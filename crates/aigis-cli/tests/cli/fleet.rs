@@ -5,7 +5,7 @@
 //! up in the inventory exactly once with its verdict, the poison object dead-lettered with its
 //! error, and a second run must fetch only the object that changed.
 
-use crate::remote::{AZ_KEY, azurite, free_port, moto, s3_env, seed};
+use crate::remote::{AZ_KEY, az_put, azurite, free_port, moto, s3_env, seed};
 use crate::support::{aigis_command, repo_root};
 use aigis_testkit::Tool;
 use serde_json::Value;
@@ -497,19 +497,11 @@ pub(crate) fn an_azure_container_is_listed_sharded_and_skipped_when_unchanged() 
         "sklearn-pipeline.joblib",
     ];
     for name in names {
-        seed(
-            python,
-            &[
-                "az-put",
-                "--endpoint",
-                &endpoint,
-                "--container",
-                "models",
-                "--name",
-                &format!("team/{name}"),
-                "--file",
-                &examples.join(name).to_string_lossy(),
-            ],
+        az_put(
+            &endpoint,
+            "models",
+            &format!("team/{name}"),
+            &examples.join(name),
         );
     }
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));

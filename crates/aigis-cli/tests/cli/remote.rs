@@ -109,6 +109,24 @@ fn hub(root: &Path, token: Option<&str>) -> Server {
     start(cmd, port, dir, "hf_hub_server.py")
 }
 
+/// Uploads `file` as blob `name` of `container` on the Azurite at `endpoint`.
+pub(crate) fn az_put(endpoint: &str, container: &str, name: &str, file: &Path) {
+    seed(
+        Path::new("python3"),
+        &[
+            "az-put",
+            "--endpoint",
+            endpoint,
+            "--container",
+            container,
+            "--name",
+            name,
+            "--file",
+            &file.to_string_lossy(),
+        ],
+    );
+}
+
 pub(crate) fn seed(python: &Path, args: &[&str]) {
     let out = Command::new(python)
         .arg(repo_root().join("scripts/remote/seed.py"))
@@ -502,20 +520,7 @@ pub(crate) fn same_findings_from_local_disk_s3_azure_and_the_hub() {
             ],
         );
         for file in TABLE {
-            seed(
-                python,
-                &[
-                    "az-put",
-                    "--endpoint",
-                    &endpoint,
-                    "--container",
-                    "models",
-                    "--name",
-                    &flat(file),
-                    "--file",
-                    &fixtures.join(file).to_string_lossy(),
-                ],
-            );
+            az_put(&endpoint, "models", &flat(file), &fixtures.join(file));
         }
         let env = [
             ("AZURE_STORAGE_ACCOUNT_NAME", "devstoreaccount1"),
