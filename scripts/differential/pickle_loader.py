@@ -19,12 +19,21 @@ identifiers, an attribute that is not an identifier) fail as the real import or 
 does, and a stand-in otherwise; out-of-band buffers are provided. The loaders run with the most
 permissive settings a real loader uses: `encoding='latin1'` and no limit on integer digits.
 
+An extension code (EXT1/2/4) that nothing registered is read as a loading process that did
+register it (`copyreg.add_extension` in any module it imported earlier) reads it: the load is
+repeated with each such code in copyreg's registry, naming the stand-in `__aigis_ext__.code_N`
+(left out of the name comparison). `copyreg.add_extension(module, name, code)` called by the
+pickle with constant strings and an int is the real function (it only fills the registry),
+undone after the load. That is the reading that runs more code, and the one aigis
+answers for: it rates the lookup high and reads on.
+
 A file-object or `BytesIO` reading calls `load()` again while bytes remain (a legacy `torch.save`
 file is pickles back to back); a `bytes` reading loads one pickle, as `pickle.loads` does.
 """
 
 import _pickle
 import builtins
+import copyreg
 import io
 import os
 import pickle
@@ -94,6 +103,7 @@ class _Record:
         self.derived = 0  # calls of objects computed at load time
         self.methods = 0  # extend/append/add the unpickler called on objects
         self.persistent = 0  # persistent_load calls
+        self.extensions = []  # codes this load registered through copyreg.add_extension
         self.standins = {}
         self.fake_modules = {}
         self.saved = {}
@@ -124,6 +134,18 @@ class _Meta(type):
 
     def __call__(cls, *args, **kwargs):
         _REC.calls.append((cls._aigis_m, cls._aigis_q, not kwargs and _constant(args)))
+        if (
+            (cls._aigis_m, cls._aigis_q) == ("copyreg", "add_extension")
+            and not kwargs
+            and len(args) == 3
+            and type(args[0]) is str
+            and type(args[1]) is str
+            and type(args[2]) is int
+        ):
+            # The real registry update (it imports and calls nothing); undone after the load.
+            copyreg.add_extension(*args)
+            _REC.extensions.append(args[2])
+            return None
         if (
             (cls._aigis_m, cls._aigis_q) in _GETATTR
             and len(args) in (2, 3)
@@ -228,14 +250,30 @@ def _standin(module, qualname):
     return cls
 
 
+# A module's own metadata: what its repr and the import system ask a stand-in module for.
+_MODULE_METADATA = frozenset(
+    ("__loader__", "__spec__", "__file__", "__path__", "__package__", "__cached__", "__name__",
+     "__doc__", "__dict__", "__class__")
+)
+
+
 class _FakeModule(_ModuleType):
     def __getattr__(self, attr):
-        # Dunders are the module's own (its repr asks for `__file__`); a module's
-        # `__builtins__` is a real attribute a pickle can reach.
-        if not attr.isidentifier() or (
-            attr.startswith("__") and attr.endswith("__") and attr != "__builtins__"
-        ):
+        # A dotted name under protocol < 4 is one `getattr`: answered as a module whose
+        # `__getattr__` (PEP 562, the lazy modules of transformers and others) resolves it, the
+        # reading that runs more code. A dunder is answered where the real module, when this
+        # process already has it, defines it (`builtins.__import__`); a module's `__builtins__`
+        # is a real attribute a pickle can reach.
+        if not _importable(attr):
             raise AttributeError(attr)
+        if attr.startswith("__") and attr.endswith("__") and attr != "__builtins__":
+            real = _REC.saved.get(self.__name__, _MISSING) if _REC is not None else _MISSING
+            if (
+                attr in _MODULE_METADATA
+                or not isinstance(real, _ModuleType)
+                or attr not in real.__dict__
+            ):
+                raise AttributeError(attr)
         return _standin(self.__name__, attr)
 
 
@@ -330,6 +368,10 @@ def _run(way, data, path):
             error = "<unprintable>"
     finally:
         builtins.__import__ = _REAL_IMPORT
+        for code in rec.extensions:
+            key = copyreg._inverted_registry.pop(code, None)
+            copyreg._extension_registry.pop(key, None)
+            copyreg._extension_cache.pop(code, None)
         for name, module in rec.saved.items():
             if module is _MISSING:
                 _MODULES.pop(name, None)
@@ -339,6 +381,35 @@ def _run(way, data, path):
         if f is not None:
             f.close()
     return rec, pickles, error
+
+
+# The module an unregistered extension code is registered to (see the module docstring).
+EXT_MODULE = "__aigis_ext__"
+# Codes registered for one reading at most (each costs a repeated load).
+MAX_EXTENSIONS = 8
+
+
+def _run_registered(way, data, path):
+    """`_run`, with every extension code the load asks for registered to a stand-in."""
+    import re
+
+    added = []
+    try:
+        for _ in range(MAX_EXTENSIONS + 1):
+            rec, pickles, error = _run(way, data, path)
+            m = re.fullmatch(r"unregistered extension code (-?\d+)", error)
+            if m is None or len(added) == MAX_EXTENSIONS:
+                return rec, pickles, error
+            code = int(m.group(1))
+            if code in copyreg._inverted_registry:
+                return rec, pickles, error
+            copyreg._inverted_registry[code] = (EXT_MODULE, "code_%d" % code)
+            added.append(code)
+        return rec, pickles, error
+    finally:
+        for code in added:
+            copyreg._inverted_registry.pop(code, None)
+            copyreg._extension_cache.pop(code, None)
 
 
 def _reading(rec, pickles, error):
@@ -361,7 +432,7 @@ def read_all_ways(data, path):
         f.write(data)
     merged = []
     for way in WAYS:
-        reading = _reading(*_run(way, data, path))
+        reading = _reading(*_run_registered(way, data, path))
         for seen in merged:
             if all(seen[k] == reading[k] for k in reading):
                 seen["w"].append(way)
