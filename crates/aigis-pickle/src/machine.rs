@@ -1365,6 +1365,14 @@ impl<'c, 'o, 'i> Machine<'c, 'o, 'i> {
             op::NEXT_BUFFER => self.push_value(Value::Buffer { readonly: false })?,
             op::READONLY_BUFFER => {
                 let t = self.pop()?;
+                // `memoryview(obj)`: both unpicklers fail on an object without the buffer API.
+                if let Some(ty) = builtin_type(self.arena.get(t))
+                    && !matches!(ty, "bytes" | "bytearray")
+                {
+                    return Err(ProblemKind::BadArgument(format!(
+                        "memoryview: a bytes-like object is required, not '{ty}'"
+                    )));
+                }
                 let v = match self.arena.get(t) {
                     Value::Buffer { .. } => Value::Buffer { readonly: true },
                     other => other.clone(),
@@ -1381,6 +1389,7 @@ impl<'c, 'o, 'i> Machine<'c, 'o, 'i> {
             op::APPEND => {
                 let v = self.pop()?;
                 let list = self.top()?;
+                self.lacks_method(list, "append", &["list", "bytearray"])?;
                 if matches!(self.arena.get(list), Value::List(_)) {
                     self.extend_container(list, vec![v], Vec::new());
                 } else {
@@ -1390,6 +1399,10 @@ impl<'c, 'o, 'i> Machine<'c, 'o, 'i> {
             op::APPENDS => {
                 let items = self.pop_mark()?;
                 let list = self.top()?;
+                // The C unpickler does nothing for no items (the pure-Python one fails first).
+                if !items.is_empty() {
+                    self.lacks_method(list, "append", &["list", "bytearray"])?;
+                }
                 if matches!(self.arena.get(list), Value::List(_)) {
                     self.extend_container(list, items, Vec::new());
                 } else {
@@ -1415,23 +1428,34 @@ impl<'c, 'o, 'i> Machine<'c, 'o, 'i> {
             op::DICT => {
                 let items = self.pop_mark()?;
                 let pairs = pairs(items)?;
+                let keys: Vec<Id> = pairs.iter().map(|&(k, _)| k).collect();
+                self.hashable(&keys)?;
                 self.push_value(Value::Dict(pairs))?;
             }
             op::SETITEM => {
                 let v = self.pop()?;
                 let k = self.pop()?;
                 let d = self.top()?;
+                self.set_items_on(d, &[k])?;
                 self.extend_container(d, Vec::new(), vec![(k, v)]);
             }
             op::SETITEMS => {
                 let items = self.pop_mark()?;
                 let new = pairs(items)?;
                 let d = self.top()?;
+                let keys: Vec<Id> = new.iter().map(|&(k, _)| k).collect();
+                self.set_items_on(d, &keys)?;
                 self.extend_container(d, Vec::new(), new);
             }
             op::ADDITEMS => {
                 let items = self.pop_mark()?;
                 let s = self.top()?;
+                if !items.is_empty() {
+                    self.lacks_method(s, "add", &["set"])?;
+                    if matches!(self.arena.get(s), Value::Set(_)) {
+                        self.hashable(&items)?;
+                    }
+                }
                 if matches!(self.arena.get(s), Value::Set(_)) {
                     self.extend_container(s, items, Vec::new());
                 } else if let Some(&first) = items.first() {
@@ -1440,6 +1464,7 @@ impl<'c, 'o, 'i> Machine<'c, 'o, 'i> {
             }
             op::FROZENSET => {
                 let items = self.pop_mark()?;
+                self.hashable(&items)?;
                 self.push_value(Value::FrozenSet(items))?;
             }
             op::GET => {
@@ -1789,7 +1814,7 @@ impl<'c, 'o, 'i> Machine<'c, 'o, 'i> {
         }
         self.eventful = true;
         let id = match self.ctx.extensions.get(&code).cloned() {
-            Some((m, n)) => self.import(off, &m, &n)?,
+            Some((m, n)) => self.import_named(off, &m, &n)?,
             None => {
                 self.verdict(
                     Risk::High,
@@ -2884,6 +2909,50 @@ impl<'c, 'o, 'i> Machine<'c, 'o, 'i> {
 
     /// APPEND/APPENDS on an object that is not a list: the unpickler calls its `extend`
     /// (with the list of items) or else its `append` (per item).
+    /// Fails as both unpicklers do when `obj` is a builtin value whose type is none of `types`,
+    /// the types with the `method` the unpickler calls (`list.append`, `set.add`).
+    fn lacks_method(&self, obj: Id, method: &str, types: &[&str]) -> Res<()> {
+        match builtin_type(self.arena.get(obj)) {
+            Some(ty) if !types.contains(&ty) => Err(ProblemKind::BadArgument(format!(
+                "'{ty}' object has no attribute '{method}'"
+            ))),
+            _ => Ok(()),
+        }
+    }
+
+    /// SETITEM(S): `obj[key] = value` fails on a builtin value without item assignment, and a
+    /// dict refuses an unhashable key.
+    fn set_items_on(&self, obj: Id, keys: &[Id]) -> Res<()> {
+        if keys.is_empty() {
+            return Ok(());
+        }
+        match builtin_type(self.arena.get(obj)) {
+            Some("dict") => self.hashable(keys),
+            Some("list" | "bytearray") | None => Ok(()),
+            Some(ty) => Err(ProblemKind::BadArgument(format!(
+                "'{ty}' object does not support item assignment"
+            ))),
+        }
+    }
+
+    /// Fails when one of `keys` is a list, dict, set or bytearray (or a tuple holding one):
+    /// `hash()` refuses it, and a dict or set key is hashed.
+    fn hashable(&self, keys: &[Id]) -> Res<()> {
+        fn unhashable(m: &Machine<'_, '_, '_>, id: Id, depth: u32) -> Option<&'static str> {
+            match m.arena.get(id) {
+                Value::Tuple(items) if depth < 8 => {
+                    items.iter().find_map(|&i| unhashable(m, i, depth + 1))
+                }
+                v => builtin_type(v)
+                    .filter(|ty| matches!(*ty, "list" | "dict" | "set" | "bytearray")),
+            }
+        }
+        match keys.iter().find_map(|&k| unhashable(self, k, 0)) {
+            Some(ty) => Err(ProblemKind::BadArgument(format!("unhashable type: '{ty}'"))),
+            None => Ok(()),
+        }
+    }
+
     fn append_to_object(&mut self, off: u64, obj: Id, items: Vec<Id>) -> Res<()> {
         if self.injected_method(obj, "extend").is_some() {
             let list = self.value(Value::List(items))?;
@@ -3138,6 +3207,26 @@ fn import_text(module: &str, name: &str) -> String {
         None => format!("from {module} import {name}"),
         Some(_) => format!("import {module}  # then .{name}"),
     }
+}
+
+/// The Python type of a value the machine holds as a builtin one (`None` for globals, call
+/// results, attributes, buffers and elided data, whose type it does not know).
+fn builtin_type(v: &Value) -> Option<&'static str> {
+    Some(match v {
+        Value::None => "NoneType",
+        Value::Bool(_) => "bool",
+        Value::Int(_) | Value::BigInt(_) => "int",
+        Value::Float(_) => "float",
+        Value::Str(_) | Value::BigStr { .. } => "str",
+        Value::Bytes(_) => "bytes",
+        Value::ByteArray(_) => "bytearray",
+        Value::Tuple(_) => "tuple",
+        Value::List(_) => "list",
+        Value::Dict(_) => "dict",
+        Value::Set(_) => "set",
+        Value::FrozenSet(_) => "frozenset",
+        _ => return None,
+    })
 }
 
 fn bad(why: &str) -> ProblemKind {

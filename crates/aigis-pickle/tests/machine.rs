@@ -1937,3 +1937,79 @@ fn newobj_ex_keyword_object_has_its_keys_called() {
         r.verdicts
     );
 }
+
+/// Opcodes that call a method on the object below them, or hash or view it, on a builtin value
+/// that fails there: both CPython unpicklers raise, so the stream ends, and what follows (an
+/// `os.system` call here) is never loaded. Each stream was run through `pickle.loads` and
+/// `pickle._loads` (CPython 3.11), with the error quoted.
+#[test]
+fn builtin_values_fail_where_the_unpicklers_fail() {
+    let payload = b"cos\nsystem\n(S'id'\ntR.";
+    for (stream, cpython) in [
+        (&b")\x88a"[..], "'tuple' object has no attribute 'append'"),
+        (b"N(K\x01e", "'NoneType' object has no attribute 'append'"),
+        (b"}K\x01a", "'dict' object has no attribute 'append'"),
+        (b")K\x01K\x02s", "'tuple' object does not support item assignment"),
+        (b"\x8f(K\x01K\x02u", "'set' object does not support item assignment"),
+        (b"](K\x01\x90", "'list' object has no attribute 'add'"),
+        (b"(K\x01\x91(K\x02\x90", "'frozenset' object has no attribute 'add'"),
+        (b"N\x98", "memoryview: a bytes-like object is required, not 'NoneType'"),
+        (b"(]K\x01d", "unhashable type: 'list'"),
+        (b"}(]\x85K\x01u", "unhashable type: 'list'"),
+        (b"(}\x91", "unhashable type: 'dict'"),
+    ] {
+        let mut bytes = b"\x80\x05".to_vec();
+        bytes.extend_from_slice(stream);
+        bytes.extend_from_slice(payload);
+        let r = scan(&bytes[..], 0, &Options::default());
+        match r.problem.as_ref().map(|p| &p.kind) {
+            Some(ProblemKind::BadArgument(why)) => assert_eq!(why, cpython, "{stream:?}"),
+            other => panic!("{stream:?}: {other:?}"),
+        }
+        assert!(critical(&r).is_empty(), "{stream:?}: {:?}", critical(&r));
+    }
+    // What the unpicklers accept stays a pickle that reaches the payload: no items (the C
+    // unpickler does nothing), a bytearray's append, a list's item assignment, a set's add,
+    // a bytes view, a tuple key.
+    for stream in [
+        &b")(e"[..],
+        b")(u",
+        b")(\x90",
+        b"\x96\x00\x00\x00\x00\x00\x00\x00\x00K\x01a",
+        b"]K\x01aK\x00K\x02s",
+        b"\x8f(K\x01\x90",
+        b"C\x01x\x98",
+        b"}(K\x01\x85K\x01u",
+    ] {
+        let mut bytes = b"\x80\x05".to_vec();
+        bytes.extend_from_slice(stream);
+        bytes.extend_from_slice(payload);
+        let r = scan(&bytes[..], 0, &Options::default());
+        assert_eq!(r.problem, None, "{stream:?}");
+        assert!(!critical(&r).is_empty(), "{stream:?}");
+    }
+}
+
+/// An extension code registered to a name no module can have fails in `find_class`, as a
+/// GLOBAL of that name does.
+#[test]
+fn extension_registered_to_an_impossible_module_name_fails_there() {
+    let p = P::new()
+        .proto(2)
+        .global("copyreg", "add_extension")
+        .ustr("o?s")
+        .ustr("system")
+        .int(66)
+        .tuple3()
+        .reduce()
+        .op(b'0')
+        .raw(&[0x82, 66])
+        .ustr("id")
+        .tuple1()
+        .reduce()
+        .stop();
+    let r = run(&p);
+    assert!(
+        matches!(r.problem.map(|p| p.kind), Some(ProblemKind::BadArgument(ref why)) if why.contains("o?s")),
+    );
+}
