@@ -152,9 +152,14 @@ class _Meta(type):
             and not kwargs
             and isinstance(args[0], _Meta)
             and type(args[1]) is str
-            and args[1].isidentifier()
         ):
-            # getattr(stand-in, name) is what the real getattr returns: that attribute.
+            # getattr(stand-in, name) is what the real getattr returns: that attribute. A dotted
+            # name is answered as by a module's `__getattr__` (as `find_class` is, above); a name
+            # that no attribute path can have fails as the real getattr does.
+            if not _importable(args[1]):
+                if len(args) == 3:
+                    return args[2]
+                raise AttributeError(args[1])
             return _standin(args[0]._aigis_m, args[0]._aigis_q + "." + args[1])
         resolver = _resolver(cls._aigis_m + "." + cls._aigis_q)
         if (
