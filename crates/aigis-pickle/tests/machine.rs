@@ -241,13 +241,13 @@ fn proto2_newobj_classes() {
     assert_clean(&run(&p));
 }
 
-#[test]
-fn ext1_resolved_through_add_extension() {
-    let p = P::new()
+/// `copyreg.add_extension(module, name, 66)`, then EXT1 66 called with `'id'`.
+fn registered_extension_call(module: &str, name: &str) -> P {
+    P::new()
         .proto(2)
         .global("copyreg", "add_extension")
-        .ustr("os")
-        .ustr("system")
+        .ustr(module)
+        .ustr(name)
         .int(66)
         .tuple3()
         .reduce()
@@ -256,8 +256,12 @@ fn ext1_resolved_through_add_extension() {
         .ustr("id")
         .tuple1()
         .reduce()
-        .stop();
-    let r = run(&p);
+        .stop()
+}
+
+#[test]
+fn ext1_resolved_through_add_extension() {
+    let r = run(&registered_extension_call("os", "system"));
     let c = critical(&r);
     assert!(
         c.iter()
@@ -1949,11 +1953,23 @@ fn builtin_values_fail_where_the_unpicklers_fail() {
         (&b")\x88a"[..], "'tuple' object has no attribute 'append'"),
         (b"N(K\x01e", "'NoneType' object has no attribute 'append'"),
         (b"}K\x01a", "'dict' object has no attribute 'append'"),
-        (b")K\x01K\x02s", "'tuple' object does not support item assignment"),
-        (b"\x8f(K\x01K\x02u", "'set' object does not support item assignment"),
+        (
+            b")K\x01K\x02s",
+            "'tuple' object does not support item assignment",
+        ),
+        (
+            b"\x8f(K\x01K\x02u",
+            "'set' object does not support item assignment",
+        ),
         (b"](K\x01\x90", "'list' object has no attribute 'add'"),
-        (b"(K\x01\x91(K\x02\x90", "'frozenset' object has no attribute 'add'"),
-        (b"N\x98", "memoryview: a bytes-like object is required, not 'NoneType'"),
+        (
+            b"(K\x01\x91(K\x02\x90",
+            "'frozenset' object has no attribute 'add'",
+        ),
+        (
+            b"N\x98",
+            "memoryview: a bytes-like object is required, not 'NoneType'",
+        ),
         (b"(]K\x01d", "unhashable type: 'list'"),
         (b"}(]\x85K\x01u", "unhashable type: 'list'"),
         (b"(}\x91", "unhashable type: 'dict'"),
@@ -1994,21 +2010,7 @@ fn builtin_values_fail_where_the_unpicklers_fail() {
 /// GLOBAL of that name does.
 #[test]
 fn extension_registered_to_an_impossible_module_name_fails_there() {
-    let p = P::new()
-        .proto(2)
-        .global("copyreg", "add_extension")
-        .ustr("o?s")
-        .ustr("system")
-        .int(66)
-        .tuple3()
-        .reduce()
-        .op(b'0')
-        .raw(&[0x82, 66])
-        .ustr("id")
-        .tuple1()
-        .reduce()
-        .stop();
-    let r = run(&p);
+    let r = run(&registered_extension_call("o?s", "system"));
     assert!(
         matches!(r.problem.map(|p| p.kind), Some(ProblemKind::BadArgument(ref why)) if why.contains("o?s")),
     );
