@@ -54,6 +54,8 @@ struct Reading {
     modules: Vec<String>,
     globals: Vec<(String, String)>,
     calls: Vec<(String, String, bool)>,
+    /// Classes constructed with `cls.__new__` (NEWOBJ, NEWOBJ_EX).
+    news: Vec<(String, String)>,
     derived: u64,
     pickles: Vec<String>,
 }
@@ -110,6 +112,7 @@ fn parse_case(line: &str) -> Case {
                     ))
                 })
                 .collect(),
+            news: pairs(&r["n"]),
             derived: r["d"].as_u64().unwrap_or(0),
             pickles: strings(&r["p"]),
         })
@@ -132,13 +135,17 @@ fn loader_danger(case: &Case, r: &Reading) -> Option<String> {
     if let Some(name) = case.dangerous.first() {
         return Some(format!("reaches {name}"));
     }
-    // An unregistered extension code: the object depends on the loading process. The reading
-    // that registered it runs code when it calls that object or loads the pickle to its end.
-    if let Some((_, code)) = r.globals.iter().find(|(m, _)| m == EXT_MODULE)
-        && (r.calls.iter().any(|(m, ..)| m == EXT_MODULE)
-            || r.pickles.first().is_some_and(|p| p == "ok"))
+    // An unregistered extension code: the object depends on the loading process (whatever it
+    // registered, from its own modules). The reading that registered it runs code with the
+    // pickle's arguments when it calls or constructs that object.
+    if let Some((_, code)) = r
+        .calls
+        .iter()
+        .map(|(m, q, _)| (m, q))
+        .chain(r.news.iter().map(|(m, q)| (m, q)))
+        .find(|(m, _)| *m == EXT_MODULE)
     {
-        return Some(format!("loads extension {code}, which nothing registers"));
+        return Some(format!("calls extension {code}, which nothing registers"));
     }
     for (m, q) in &r.globals {
         if aigis_pickle::dangerous_callable(m, q).is_some() {
