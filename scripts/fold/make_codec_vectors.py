@@ -89,6 +89,7 @@ def main():
     extra_codecs()
     iso2022_codecs()
     euc_kr_makeup()
+    pair_codecs()
 
 
 def cjk_codecs():
@@ -124,7 +125,9 @@ def cjk_codecs():
                 codecs.encode(text, name)
             except UnicodeEncodeError:
                 print(f"encode\t{name}\t{text.encode().hex()}\t!")
-    for alias in ["sjis", "ms932", "EUC-JP", "936", "gb18030-2000", "big5-tw", "ks_c_5601-1987"]:
+    for alias in ["sjis", "ms932", "EUC-JP", "936", "gb18030-2000", "big5-tw", "ks_c_5601-1987",
+                  "jisx0213", "eucjis2004", "s_jis_2004", "sjisx0213", "eucjisx0213", "hkscs",
+                  "big5-hkscs"]:
         line("encode", alias, "cos\nsystem\n", codecs.encode("cos\nsystem\n", alias))
 
 
@@ -433,6 +436,68 @@ def euc_kr_makeup():
         refusing("decode", "euc_kr", data, lambda d: codecs.decode(d, "euc_kr"))
     for text in ["\u3164", "\u3164a", "a\ub620b\uac00", "\u1100", "\u3131\u314f"]:
         refusing("encode", "euc_kr", text, lambda t: codecs.encode(t, "euc_kr"))
+
+
+def pair_codecs():
+    """The codecs where a sequence may stand for two code points (JIS X 0213, Big5-HKSCS;
+    cjk.rs): every two-code-point sequence decoded, its text encoded alone, before and after
+    other characters, with its second doubled or taken from another plane (CPython's encoders
+    compare the character after a first in 16 bits); every first alone, at the end, before an
+    ASCII letter, twice; truncated sequences at the end of input; seeded random strings of
+    firsts, seconds and other characters encoded (and decoded back); seeded random bytes from
+    pieces of sequences decoded."""
+    import random
+    import gen_cjk
+    rng = random.Random(213)
+    for name in gen_cjk.PAIR_CODECS:
+        table, _ = gen_cjk.tables(name)
+        dp = gen_cjk.dec_pairs(name)
+
+        def seq(k):
+            return k.to_bytes(1 if k < 0x100 else 2 if k < 0x10000 else 3, "big")
+
+        def enc(t):
+            return refusing("encode", name, t, lambda x: codecs.encode(x, name))
+
+        def dec(d):
+            return refusing("decode", name, d, lambda x: codecs.decode(x, name))
+
+        firsts = sorted({a for a, _ in dp.values()})
+        seconds = sorted({b for _, b in dp.values()})
+        for k, (a, b) in sorted(dp.items()):
+            dec(seq(k))
+            dec(b"a" + seq(k) + seq(k))
+            pair = chr(a) + chr(b)
+            for t in [pair, pair + "a", "a" + pair, pair + chr(b), chr(a) + pair,
+                      chr(a) + chr(b | 0x10000), chr(a) + chr(b | 0x20000), pair + chr(a)]:
+                enc(t)
+        for a in firsts:
+            for t in [chr(a), chr(a) + "a", "a" + chr(a), chr(a) * 2, chr(a) + "\u3042",
+                      chr(a) + "\x00", chr(a) + "\x00a", chr(a) + "\U00010000"]:
+                enc(t)
+        for b in seconds:
+            for t in [chr(b), "a" + chr(b), chr(b | 0x10000)]:
+                enc(t)
+        multi = [seq(k) for k in sorted(table)[::97] if k >= 0x100] + [seq(k) for k in sorted(dp)]
+        for s in multi[::3]:
+            for n in range(1, len(s)):
+                dec(s[:n])
+                dec(b"a" + s[:n])
+                dec(s[:n] + b"a")
+        others = [table[k] for k in sorted(table)[::211]]
+        alphabet = ([chr(c) for c in firsts] * 3 + [chr(c) for c in seconds] * 3
+                    + [chr(c | 0x10000) for c in seconds] + [chr(c) for c in others]
+                    + list("a \n\x00") + ["\U0001F600", "\U00010000", "\u0100", "\u00ca", "\u00ea", "\u304b",
+                                      "\u0304", "\u030c", "\u309a", "\u02e5", "\u02e9"])
+        for _ in range(300):
+            t = "".join(rng.choice(alphabet) for _ in range(rng.randrange(0, 12)))
+            out = enc(t)
+            if out is not None:
+                dec(out)
+        pieces = ([seq(k) for k in dp] + multi[::5] + [m[:1] for m in multi[::7]]
+                  + [b"a", b"\n", b"\x80", b"\xff", b"\x8f", b"\xa1"])
+        for _ in range(300):
+            dec(b"".join(rng.choice(pieces) for _ in range(rng.randrange(1, 10))))
 
 
 if __name__ == "__main__":
