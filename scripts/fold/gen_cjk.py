@@ -24,11 +24,14 @@ designate as four more tables (after the codecs, named as in `CHARSETS`): every 
 ISO-2022 decoder reads in that set (keys are the two bytes as written, high bits clear), and as
 encode exceptions the code points where CPython's ISO-2022 encoders do not write the lowest pair
 (or cannot use the set at all), found by encoding every code point with each ISO-2022 codec.
+The JIS X 0213 sets of `iso2022_jp_2004` and `iso2022_jp_3` (plane 1 as 2004 and as 2000, plane
+2) are derived from `euc_jis_2004` and `euc_jisx0213` (plane 2 is stored whole: no source); plane 1 carries its EUC codec's pairs
+(high bits cleared), which CPython's ISO-2022 encoder writes before trying any other set
+(`iso2022_pairs` checks both directions against CPython).
 
 Not in the file: the HZ codec (textcodecs.rs, on the gb2312 table) and EUC-KR's eight-byte
 Hangul make-up sequences (which start with A4D4; cjk.rs reads and writes them as CPython's
-`_codecs_kr.c` does). Left out (a loader given their output stays unverified): the ISO-2022
-codecs on JIS X 0213 (`iso2022_jp_2004`, `iso2022_jp_3`).
+`_codecs_kr.c` does).
 
 Run with any CPython 3 (the table is CPython's; re-run when CPython changes a codec):
 
@@ -43,12 +46,13 @@ CPython cannot encode it); the two-code-point sequences (count, then each as: se
 code point, second code point); the pairs encoded as one sequence (count, then each as: first
 code point, second code point's low 16 bits, sequence). A string is a length and UTF-8 bytes. The entries of the ISO-2022 sets
 (`CHARSETS`) have the same layout, but their decode runs hold only the pairs that differ from
-the ones derived from the stateless codec's table (see `derived`), no four-byte ranges and no
-pairs.
+the ones derived from the stateless codec's table (see `derived`), no four-byte ranges, and
+pairs only in the JIS X 0213 plane 1 sets (keys with the high bits cleared).
 """
 
 import bisect
 import codecs
+import functools
 import sys
 
 CODECS = ["shift_jis", "cp932", "euc_jp", "gb2312", "gbk", "gb18030", "big5", "cp950",
@@ -68,13 +72,27 @@ CHARSETS = {
     "jisx0212": ("iso2022_jp_1", b"\x1b$(D", "euc_jp", 0x8F),
     "ksx1001": ("iso2022_kr", b"\x1b$(C", "euc_kr", 0),
     "gb2312_iso": ("iso2022_jp_2", b"\x1b$A", "gb2312", 0),
+    "jisx0213_2004_1": ("iso2022_jp_2004", b"\x1b$(Q", "euc_jis_2004", 0),
+    "jisx0213_2000_1": ("iso2022_jp_3", b"\x1b$(O", "euc_jisx0213", 0),
+    # Plane 2 is stored whole (EUC's 0x8F sequences also read JIS X 0212, which ISO-2022 does not).
+    "jisx0213_2": ("iso2022_jp_2004", b"\x1b$(P", None, 0),
+    # Plane 2 as iso2022_jp_3 writes it (it reads it as iso2022_jp_2004 does, checked, but
+    # writes U+9B1D as 7D3B, which reads as U+9B1C).
+    "jisx0213_2_2000": ("iso2022_jp_3", b"\x1b$(P", None, 0),
 }
+
+# The JIS X 0213 plane 1 sets hold the two-code-point pairs, written and read as their
+# stateless EUC codec's (high bits cleared); `iso2022_pairs` proves it against CPython. Plane 2
+# reads the same in both codecs (checked); iso2022_jp_3 writes it as `jisx0213_2_2000`.
+PAIR_SETS = {"jisx0213_2004_1": "euc_jis_2004", "jisx0213_2000_1": "euc_jisx0213"}
 
 
 def derived(name):
     """The pairs cjk.rs derives for an ISO-2022 set from its stateless codec's table."""
     _, _, source, lead = CHARSETS[name]
     out = {}
+    if source is None:
+        return out
     for k, v in tables(source)[0].items():
         if lead and k >> 16 == lead:
             k &= 0xFFFF
@@ -92,12 +110,16 @@ ISO2022 = {
     "iso2022_jp_2": ["jisx0208", "jisx0212", "ksx1001", "gb2312_iso", "jisx0201_r"],
     "iso2022_jp_ext": ["jisx0208", "jisx0212", "jisx0201_r", "jisx0201_k"],
     "iso2022_kr": ["ksx1001"],
+    # After the pairs (CPython's `_PAIRONLY` designation, the plane 1 set, tried first).
+    "iso2022_jp_2004": ["jisx0208", "jisx0213_2004_1", "jisx0213_2"],
+    "iso2022_jp_3": ["jisx0208", "jisx0213_2000_1", "jisx0213_2_2000"],
 }
 
 # How each set's character is written by the encoders (the escape before the bytes).
 ISO2022_ESCAPES = {
     b"\x1b$B": "jisx0208", b"\x1b$(D": "jisx0212", b"\x1b$(C": "ksx1001", b"\x1b$(A": "gb2312_iso",
     b"\x1b$)C\x0e": "ksx1001", b"\x1b(J": "jisx0201_r", b"\x1b(I": "jisx0201_k",
+    b"\x1b$(Q": "jisx0213_2004_1", b"\x1b$(O": "jisx0213_2000_1", b"\x1b$(P": "jisx0213_2",
 }
 
 
@@ -108,13 +130,21 @@ def single_set(name, cp):
     return cp - 0xFEC0 - 0x80 if 0xFF61 <= cp <= 0xFF9F else None
 
 
+def escapes(codec):
+    """The escape sequences `codec` writes, by the set they designate."""
+    out = dict(ISO2022_ESCAPES)
+    if codec == "iso2022_jp_3":
+        out[b"\x1b$(P"] = "jisx0213_2_2000"
+    return out
+
+
 def iso2022_written(codec, cp):
     """(set, key) CPython's `codec` writes `chr(cp)` in, or None when it raises."""
     try:
         e = chr(cp).encode(codec)
     except UnicodeEncodeError:
         return None
-    for esc, cs in ISO2022_ESCAPES.items():
+    for esc, cs in escapes(codec).items():
         if e.startswith(esc):
             body = e[len(esc):]
             tail = b"\x0f" if esc.endswith(b"\x0e") else b"\x1b(B"
@@ -135,6 +165,10 @@ def charset_tables():
                 if c is not None:
                     table[(a << 8) | b] = ord(c)
         decode[name] = table
+    for a in range(0x20, 0x80):
+        for b in range(256):
+            c = bytes([a, b])
+            assert dec(b"\x1b$(P" + c, "iso2022_jp_3") == dec(b"\x1b$(P" + c, "iso2022_jp_2004")
     inverse = {name: {} for name in CHARSETS}
     for name, table in decode.items():
         for k, v in sorted(table.items()):
@@ -174,7 +208,73 @@ def charset_tables():
                 got = (cs, k)
                 break
         assert got == w, (codec, hex(cp), got, w)
-    return decode, exceptions
+    return decode, exceptions, written
+
+
+def iso2022_model(codec, text, written, pairs, pair_set):
+    """What iso2022.rs writes for `text` (`written`: (codec, code point) -> (set, key) of
+    `charset_tables`; `pairs`: the pair set's (first, second's low 16 bits) -> key)."""
+    escape = {cs: esc for esc, cs in escapes(codec).items() if not esc.endswith(b"\x0e")}
+    out, g0, i = b"", None, 0
+    while i < len(text):
+        cp = ord(text[i])
+        if cp < 0x80:
+            if g0 is not None:
+                out += b"\x1b(B"
+                g0 = None
+            out += bytes([cp])
+            i += 1
+            continue
+        if i + 1 < len(text) and (cp, ord(text[i + 1]) & 0xFFFF) in pairs:
+            cs, k, n = pair_set, pairs[(cp, ord(text[i + 1]) & 0xFFFF)], 2
+        else:
+            w = written.get((codec, cp))
+            if w is None:
+                return None
+            (cs, k), n = w, 1
+        if g0 != cs:
+            out += escape[cs]
+            g0 = cs
+        out += k.to_bytes(2 if cs in CHARSETS else 1, "big")
+        i += n
+    return out + (b"\x1b(B" if g0 is not None else b"")
+
+
+def iso2022_pairs(written):
+    """The pairs of each JIS X 0213 plane 1 set: decoded (every key CPython's ISO-2022 decoder
+    reads as two code points) and encoded (the stateless EUC codec's, high bits cleared). The
+    encoding is proved against CPython's ISO-2022 encoder: every code point before every second
+    (and U+0000), and every first before every BMP code point and every plane's seconds, encode
+    as `iso2022_model` says."""
+    out = {}
+    for name, source in PAIR_SETS.items():
+        codec, esc = CHARSETS[name][0], CHARSETS[name][1]
+        decp = {}
+        for a in range(0x20, 0x80):
+            for b in range(256):
+                try:
+                    t = (esc + bytes([a, b])).decode(codec)
+                except UnicodeDecodeError:
+                    continue
+                if len(t) == 2:
+                    decp[(a << 8) | b] = (ord(t[0]), ord(t[1]))
+        assert decp == {k & 0x7F7F: v for k, v in dec_pairs(source).items()}, name
+        encp = {k: v & 0x7F7F for k, v in enc_pairs(source).items()}
+        mods = sorted({m for _, m in encp})
+        for cp in range(0x80, 0x110000):
+            if 0xD800 <= cp < 0xE000:
+                continue
+            for m in mods:
+                t = chr(cp) + chr(m)
+                assert enc(t, codec) == iso2022_model(codec, t, written, encp, name), (codec, t)
+        seconds = [c for c in range(0x10000) if not 0xD800 <= c < 0xE000]
+        seconds += [p << 16 | m for p in range(1, 17) for m in mods]
+        for cp in sorted({cp for cp, _ in encp}):
+            for c2 in seconds:
+                t = chr(cp) + chr(c2)
+                assert enc(t, codec) == iso2022_model(codec, t, written, encp, name), (codec, t)
+        out[name] = (decp, encp)
+    return out
 
 
 def leb(n):
@@ -202,6 +302,7 @@ def dec(seq, name):
     return s if len(s) == 1 else None
 
 
+@functools.lru_cache(maxsize=None)
 def dec_pairs(name):
     """Every sequence CPython's `name` decodes to two code points: sequence -> (first, second).
     Together with `tables(name)` the sequences are prefix-free (checked)."""
@@ -236,6 +337,7 @@ def enc(s, name):
         return None
 
 
+@functools.lru_cache(maxsize=None)
 def enc_pairs(name):
     """The pairs CPython's `name` encoder writes as one sequence: (first, second & 0xFFFF) ->
     sequence. The encoder looks ahead after a character that can start a pair and compares
@@ -286,6 +388,7 @@ def linear(b):
     return (((b[0] - 0x81) * 10 + (b[1] - 0x30)) * 126 + (b[2] - 0x81)) * 10 + (b[3] - 0x30)
 
 
+@functools.lru_cache(maxsize=None)
 def tables(name):
     singles = {}
     for b in range(256):
@@ -410,7 +513,8 @@ def main():
         print(f"{name}: {len(table)} sequences in {len(dr)} runs, {len(qr)} four-byte ranges, "
               f"{len(exceptions)} encode exceptions, {len(dp)} two-code-point sequences, "
               f"{len(ep)} encoded pairs", file=sys.stderr)
-    decode, exceptions = charset_tables()
+    decode, exceptions, written = charset_tables()
+    set_pairs = iso2022_pairs(written)
     for name in CHARSETS:
         out += text(name)
         base = derived(name)
@@ -426,7 +530,13 @@ def main():
         out += leb(len(exceptions[name]))
         for cp, k in exceptions[name].items():
             out += leb(cp) + leb(0 if k is None else k + 1)
-        out += leb(0) + leb(0)
+        decp, encp = set_pairs.get(name, ({}, {}))
+        out += leb(len(decp))
+        for k, (a, b) in sorted(decp.items()):
+            out += leb(k) + leb(a) + leb(b)
+        out += leb(len(encp))
+        for (a, b), k in sorted(encp.items()):
+            out += leb(a) + leb(b) + leb(k)
         print(f"{name}: {len(decode[name])} pairs, {len(diff)} apart from {CHARSETS[name][2]}, "
               f"{len(exceptions[name])} encode exceptions", file=sys.stderr)
     with open(sys.argv[1], "wb") as f:

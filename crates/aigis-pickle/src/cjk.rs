@@ -45,12 +45,19 @@ pub(crate) const NAMES: &[&str] = &[
 /// The ISO-2022 double-byte sets ([`crate::iso2022`]), by the name the file gives them: each
 /// `(name, stateless codec it is derived from, lead byte of those sequences or 0)`. A set's
 /// pairs are its codec's two-byte sequences with both bytes from 0xA1 (after the lead, for
-/// JIS X 0212's three-byte EUC-JP ones), high bits cleared, plus the file's differences.
+/// JIS X 0212's three-byte EUC-JP ones), high bits cleared, plus the file's differences; a
+/// set with no codec (`""`: JIS X 0213 plane 2, as `iso2022_jp_2004` reads and writes it and as
+/// `iso2022_jp_3` writes it) is whole in the file. The JIS X 0213 plane 1 sets also carry their
+/// EUC codec's two-code-point pairs.
 pub(crate) const CHARSETS: &[(&str, &str, u32)] = &[
     ("jisx0208", "euc_jp", 0),
     ("jisx0212", "euc_jp", 0x8F),
     ("ksx1001", "euc_kr", 0),
     ("gb2312_iso", "gb2312", 0),
+    ("jisx0213_2004_1", "euc_jis_2004", 0),
+    ("jisx0213_2000_1", "euc_jisx0213", 0),
+    ("jisx0213_2", "", 0),
+    ("jisx0213_2_2000", "", 0),
 ];
 
 /// One codec's tables.
@@ -184,7 +191,7 @@ fn parse() -> Option<HashMap<&'static str, Table>> {
     at += 9;
     text(data, &mut at)?;
     let count = leb(data, &mut at)?;
-    let mut out = HashMap::new();
+    let mut out: HashMap<&'static str, Table> = HashMap::new();
     for _ in 0..count {
         let name = text(data, &mut at)?;
         let mut runs = triples(data, &mut at, true)?;
@@ -192,8 +199,12 @@ fn parse() -> Option<HashMap<&'static str, Table>> {
             Some(name) => *name,
             None => {
                 let &(name, source, lead) = CHARSETS.iter().find(|c| c.0 == name)?;
-                let source: &Table = out.get(source)?;
-                runs = derive(&source.runs, lead, &runs)?;
+                // No source (JIS X 0213 plane 2): the file holds the whole set.
+                let source: &[(u32, u32, u32)] = match source {
+                    "" => &[],
+                    s => &out.get(s)?.runs,
+                };
+                runs = derive(source, lead, &runs)?;
                 name
             }
         };
@@ -350,6 +361,17 @@ impl Table {
         lookup_run(&self.runs, key)
     }
 
+    /// The two code points one sequence (its bytes big-endian) decodes to, if it is a pair.
+    pub(crate) fn decode_pair(&self, key: u32) -> Option<(u32, u32)> {
+        self.pair_decode.get(&key).copied()
+    }
+
+    /// The sequence CPython's encoder writes for `first` followed by `next` as one pair (the
+    /// next character compared in its low 16 bits, as CPython does), if any.
+    pub(crate) fn encode_pair(&self, first: u32, next: u32) -> Option<u32> {
+        self.pair_encode.get(&(first, next & 0xFFFF)).copied()
+    }
+
     /// The sequence (big-endian) CPython's encoder writes for code point `cp` from the
     /// table's runs and exceptions (not GB18030's four-byte ranges); `None` if it has none.
     pub(crate) fn encode_cp(&self, cp: u32) -> Option<u32> {
@@ -365,8 +387,8 @@ impl Table {
             // A first of a pair followed by its second: one sequence (greedy, as CPython).
             let pair = chars
                 .peek()
-                .and_then(|&next| self.pair_encode.get(&(cp, u32::from(next) & 0xFFFF)));
-            if let Some(&seq) = pair {
+                .and_then(|&next| self.encode_pair(cp, u32::from(next)));
+            if let Some(seq) = pair {
                 chars.next();
                 push_seq(&mut out, seq);
                 continue;

@@ -15,9 +15,9 @@
 //! stateless CJK codecs (`crate::cjk`, CPython's tables), and UTF-7, punycode, HZ, `quopri`
 //! and `uu` (`crate::textcodecs`), and the ISO-2022 codecs (`crate::iso2022`). The stateless
 //! JIS X 0213 codecs (`euc_jis_2004`, `shift_jis_2004`, `euc_jisx0213`, `shift_jisx0213`) and
-//! `big5hkscs` are CJK codecs too (with their two-code-point sequences). `iso2022_jp_2004`,
-//! `iso2022_jp_3`, IDNA and `\N{name}` escapes are not folded: a loader given their output
-//! is reported.
+//! `big5hkscs` are CJK codecs too (with their two-code-point sequences), and `iso2022_jp_2004`
+//! and `iso2022_jp_3` ISO-2022 codecs. IDNA and `\N{name}` escapes are not folded: a loader
+//! given their output is reported.
 
 use std::io::Read;
 
@@ -1208,9 +1208,21 @@ mod tests {
         ] {
             assert_eq!(lookup(alias), Some(Codec::Cjk(module)), "{alias}");
         }
-        // The ISO-2022 codecs on JIS X 0213 are not folded.
-        assert_eq!(lookup("iso2022_jp_2004"), None);
-        assert_eq!(lookup("iso2022_jp_3"), None);
+        // The ISO-2022 codecs on JIS X 0213.
+        for alias in ["iso2022_jp_2004", "ISO-2022-JP-2004", "iso2022jp_2004"] {
+            assert_eq!(
+                lookup(alias),
+                Some(Codec::Iso2022(crate::iso2022::Variant::Jp2004)),
+                "{alias}"
+            );
+        }
+        for alias in ["iso2022_jp_3", "ISO-2022-JP-3", "iso2022jp_3"] {
+            assert_eq!(
+                lookup(alias),
+                Some(Codec::Iso2022(crate::iso2022::Variant::Jp3)),
+                "{alias}"
+            );
+        }
         assert_eq!(lookup("no-such-codec"), None);
     }
 
