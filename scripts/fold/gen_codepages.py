@@ -21,7 +21,8 @@ BUILTIN = {
     "utf_8", "utf_8_sig", "utf_16", "utf_16_le", "utf_16_be", "utf_32", "utf_32_le",
     "utf_32_be", "latin_1", "ascii", "rot_13", "hex_codec", "base64_codec", "zlib_codec",
     "bz2_codec", "utf_7", "punycode", "hz", "quopri_codec", "uu_codec", "iso2022_jp",
-    "iso2022_jp_1", "iso2022_jp_2", "iso2022_jp_ext", "iso2022_kr",
+    "iso2022_jp_1", "iso2022_jp_2", "iso2022_jp_ext", "iso2022_kr", "iso2022_jp_2004",
+    "iso2022_jp_3",
 }
 
 

@@ -89,6 +89,7 @@ def main():
     extra_codecs()
     iso2022_codecs()
     euc_kr_makeup()
+    pair_codecs()
 
 
 def cjk_codecs():
@@ -124,7 +125,9 @@ def cjk_codecs():
                 codecs.encode(text, name)
             except UnicodeEncodeError:
                 print(f"encode\t{name}\t{text.encode().hex()}\t!")
-    for alias in ["sjis", "ms932", "EUC-JP", "936", "gb18030-2000", "big5-tw", "ks_c_5601-1987"]:
+    for alias in ["sjis", "ms932", "EUC-JP", "936", "gb18030-2000", "big5-tw", "ks_c_5601-1987",
+                  "jisx0213", "eucjis2004", "s_jis_2004", "sjisx0213", "eucjisx0213", "hkscs",
+                  "big5-hkscs"]:
         line("encode", alias, "cos\nsystem\n", codecs.encode("cos\nsystem\n", alias))
 
 
@@ -327,9 +330,14 @@ def iso2022_codecs():
     import gen_cjk
     rng = random.Random(2022)
     esc = {"jisx0208": b"\x1b$B", "jisx0212": b"\x1b$(D", "ksx1001": b"\x1b$(C",
-           "gb2312_iso": b"\x1b$A"}
+           "gb2312_iso": b"\x1b$A", "jisx0213_2004_1": b"\x1b$(Q",
+           "jisx0213_2000_1": b"\x1b$(O", "jisx0213_2": b"\x1b$(P",
+           "jisx0213_2_2000": b"\x1b$(P"}
+    # JIS X 0213: plane 2 in full once (iso2022_jp_2004), plane 1 every 2nd pair there; as
+    # iso2022_jp_3 reads them, every 4th pair (the sets with no codec named, at `sparse` steps).
     full = {"jisx0208": "iso2022_jp", "jisx0212": "iso2022_jp_1", "ksx1001": "iso2022_kr",
-            "gb2312_iso": "iso2022_jp_2"}
+            "gb2312_iso": "iso2022_jp_2", "jisx0213_2004_1": None,
+            "jisx0213_2000_1": None, "jisx0213_2": "iso2022_jp_2004", "jisx0213_2_2000": None}
     pairs = {}
     for name, (codec, prefix, _, _) in gen_cjk.CHARSETS.items():
         pairs[name] = [bytes([a, b]) for a in range(0x21, 0x7F) for b in range(0x21, 0x7F)
@@ -340,7 +348,8 @@ def iso2022_codecs():
         for name in order:
             if name not in pairs:
                 continue
-            step = 1 if full[name] == codec else 11
+            sparse = {"jisx0213_2004_1": 2, "jisx0213_2000_1": 4, "jisx0213_2_2000": 4}
+            step = 1 if full[name] == codec else sparse.get(name, 11)
             seqs = pairs[name][::step]
             for i in range(0, len(seqs), 40):
                 if codec == "iso2022_kr":
@@ -403,7 +412,8 @@ def iso2022_codecs():
                    for _ in range(300)]
         for data in encoded[::2] + fixed + randoms:
             refusing("decode", codec, data, lambda d: codecs.decode(d, codec))
-    for alias in ["csISO2022JP", "ISO-2022-JP-1", "iso2022jp_2", "ISO2022-JP-EXT", "csISO2022KR"]:
+    for alias in ["csISO2022JP", "ISO-2022-JP-1", "iso2022jp_2", "ISO2022-JP-EXT", "csISO2022KR",
+                  "ISO-2022-JP-2004", "iso2022jp_3"]:
         line("encode", alias, "cos\nsystem\n", codecs.encode("cos\nsystem\n", alias))
 
 
@@ -433,6 +443,111 @@ def euc_kr_makeup():
         refusing("decode", "euc_kr", data, lambda d: codecs.decode(d, "euc_kr"))
     for text in ["\u3164", "\u3164a", "a\ub620b\uac00", "\u1100", "\u3131\u314f"]:
         refusing("encode", "euc_kr", text, lambda t: codecs.encode(t, "euc_kr"))
+
+
+def pair_codecs():
+    """The codecs where a sequence may stand for two code points (JIS X 0213, Big5-HKSCS;
+    cjk.rs): every two-code-point sequence decoded, its text encoded alone, before and after
+    other characters, with its second doubled or taken from another plane (CPython's encoders
+    compare the character after a first in 16 bits); every first alone, at the end, before an
+    ASCII letter, twice; truncated sequences at the end of input; seeded random strings of
+    firsts, seconds and other characters encoded (and decoded back); seeded random bytes from
+    pieces of sequences decoded. The same for the pairs of `iso2022_jp_2004` and `iso2022_jp_3`
+    (in context of escapes and JIS X 0208)."""
+    import random
+    import gen_cjk
+    rng = random.Random(213)
+    for name in gen_cjk.PAIR_CODECS:
+        table, _ = gen_cjk.tables(name)
+        dp = gen_cjk.dec_pairs(name)
+
+        def seq(k):
+            return k.to_bytes(1 if k < 0x100 else 2 if k < 0x10000 else 3, "big")
+
+        def enc(t):
+            return refusing("encode", name, t, lambda x: codecs.encode(x, name))
+
+        def dec(d):
+            return refusing("decode", name, d, lambda x: codecs.decode(x, name))
+
+        firsts = sorted({a for a, _ in dp.values()})
+        seconds = sorted({b for _, b in dp.values()})
+        for k, (a, b) in sorted(dp.items()):
+            dec(seq(k))
+            dec(b"a" + seq(k) + seq(k))
+            pair = chr(a) + chr(b)
+            for t in [pair, pair + "a", "a" + pair, pair + chr(b), chr(a) + pair,
+                      chr(a) + chr(b | 0x10000), chr(a) + chr(b | 0x20000), pair + chr(a)]:
+                enc(t)
+        for a in firsts:
+            for t in [chr(a), chr(a) + "a", "a" + chr(a), chr(a) * 2, chr(a) + "\u3042",
+                      chr(a) + "\x00", chr(a) + "\x00a", chr(a) + "\U00010000"]:
+                enc(t)
+        for b in seconds:
+            for t in [chr(b), "a" + chr(b), chr(b | 0x10000)]:
+                enc(t)
+        multi = [seq(k) for k in sorted(table)[::97] if k >= 0x100] + [seq(k) for k in sorted(dp)]
+        for s in multi[::3]:
+            for n in range(1, len(s)):
+                dec(s[:n])
+                dec(b"a" + s[:n])
+                dec(s[:n] + b"a")
+        others = [table[k] for k in sorted(table)[::211]]
+        alphabet = ([chr(c) for c in firsts] * 3 + [chr(c) for c in seconds] * 3
+                    + [chr(c | 0x10000) for c in seconds] + [chr(c) for c in others]
+                    + list("a \n\x00") + ["\U0001F600", "\U00010000", "\u0100", "\u00ca", "\u00ea", "\u304b",
+                                      "\u0304", "\u030c", "\u309a", "\u02e5", "\u02e9"])
+        for _ in range(300):
+            t = "".join(rng.choice(alphabet) for _ in range(rng.randrange(0, 12)))
+            out = enc(t)
+            if out is not None:
+                dec(out)
+        pieces = ([seq(k) for k in dp] + multi[::5] + [m[:1] for m in multi[::7]]
+                  + [b"a", b"\n", b"\x80", b"\xff", b"\x8f", b"\xa1"])
+        for _ in range(300):
+            dec(b"".join(rng.choice(pieces) for _ in range(rng.randrange(1, 10))))
+    # The ISO-2022 codecs on JIS X 0213: plane 1's pairs (ESC $ ( Q in iso2022_jp_2004, O in
+    # iso2022_jp_3), as the stateless EUC codecs' with the high bits cleared.
+    for codec, source, esc in [("iso2022_jp_2004", "euc_jis_2004", b"\x1b$(Q"),
+                               ("iso2022_jp_3", "euc_jisx0213", b"\x1b$(O")]:
+        dp = gen_cjk.dec_pairs(source)
+
+        def enc(t):
+            return refusing("encode", codec, t, lambda x: codecs.encode(x, codec))
+
+        def dec(d):
+            return refusing("decode", codec, d, lambda x: codecs.decode(x, codec))
+
+        firsts = sorted({a for a, _ in dp.values()})
+        seconds = sorted({b for _, b in dp.values()})
+        keys = [(k & 0x7F7F).to_bytes(2, "big") for k in sorted(dp)]
+        for key, (a, b) in zip(keys, (dp[k] for k in sorted(dp))):
+            dec(esc + key + b"\x1b(B")
+            dec(b"a" + esc + key + key + b"\x1b$B$+" + esc + key)
+            dec(esc + key[:1])
+            pair = chr(a) + chr(b)
+            for t in [pair, pair + "a", "a" + pair, pair + chr(b), chr(a) + pair,
+                      chr(a) + chr(b | 0x10000), pair + chr(a), pair + "\u3042", "\u3042" + pair]:
+                enc(t)
+        for a in firsts:
+            for t in [chr(a), chr(a) + "a", "a" + chr(a), chr(a) * 2, chr(a) + "\u3042",
+                      chr(a) + "\x00", chr(a) + "\x00a", chr(a) + "\U00010000"]:
+                enc(t)
+        for b in seconds:
+            enc(chr(b))
+        alphabet = ([chr(c) for c in firsts] * 3 + [chr(c) for c in seconds] * 3
+                    + [chr(c | 0x10000) for c in seconds]
+                    + list("a \n\x00\x1b") + ["\u3042", "\u4e02", "\u4ff1", "\U00020089",
+                                            "\U00020b9f", "\uff5e", "\u00a5", "\U0001F600"])
+        for _ in range(300):
+            t = "".join(rng.choice(alphabet) for _ in range(rng.randrange(0, 12)))
+            out = enc(t)
+            if out is not None:
+                dec(out)
+        pieces = keys + [esc, esc, b"\x1b$B", b"\x1b$(P", b"\x1b(B", b"$+", b"!!", b".!", b"a",
+                         b"\n", b"\x1b$(O", b"\x1b$(Q", b"\x7f", b"\x80"]
+        for _ in range(300):
+            dec(b"".join(rng.choice(pieces) for _ in range(rng.randrange(1, 10))))
 
 
 if __name__ == "__main__":

@@ -13,9 +13,11 @@
 //! `scripts/fold/gen_codepages.py`), rot13, and the bytes-to-bytes codecs `hex`, `base64`,
 //! `zlib`, `bz2` (decoding), `unicode_escape` and `raw_unicode_escape` (both ways), and the
 //! stateless CJK codecs (`crate::cjk`, CPython's tables), and UTF-7, punycode, HZ, `quopri`
-//! and `uu` (`crate::textcodecs`), and the ISO-2022 codecs (`crate::iso2022`). JIS X 0213
-//! (with `iso2022_jp_2004` and `iso2022_jp_3`), Big5-HKSCS, IDNA and `\N{name}` escapes are
-//! not folded: a loader given their output is reported.
+//! and `uu` (`crate::textcodecs`), and the ISO-2022 codecs (`crate::iso2022`). The stateless
+//! JIS X 0213 codecs (`euc_jis_2004`, `shift_jis_2004`, `euc_jisx0213`, `shift_jisx0213`) and
+//! `big5hkscs` are CJK codecs too (with their two-code-point sequences), and `iso2022_jp_2004`
+//! and `iso2022_jp_3` ISO-2022 codecs. IDNA and `\N{name}` escapes are not folded: a loader
+//! given their output is reported.
 
 use std::io::Read;
 
@@ -1186,10 +1188,41 @@ mod tests {
             lookup("ISO-2022-KR"),
             Some(Codec::Iso2022(crate::iso2022::Variant::Kr))
         );
-        // JIS X 0213 and two-code-point codecs are not folded.
-        assert_eq!(lookup("iso2022_jp_2004"), None);
-        assert_eq!(lookup("iso2022_jp_3"), None);
-        assert_eq!(lookup("big5hkscs"), None);
+        // The stateless JIS X 0213 codecs and Big5-HKSCS under CPython's aliases.
+        for (alias, module) in [
+            ("big5hkscs", "big5hkscs"),
+            ("big5-hkscs", "big5hkscs"),
+            ("HKSCS", "big5hkscs"),
+            ("euc_jis_2004", "euc_jis_2004"),
+            ("jisx0213", "euc_jis_2004"),
+            ("eucjis2004", "euc_jis_2004"),
+            ("euc-jis2004", "euc_jis_2004"),
+            ("EUC-JISX0213", "euc_jisx0213"),
+            ("shift_jis_2004", "shift_jis_2004"),
+            ("s_jis_2004", "shift_jis_2004"),
+            ("sjis-2004", "shift_jis_2004"),
+            ("shiftjis2004", "shift_jis_2004"),
+            ("shift-jisx0213", "shift_jisx0213"),
+            ("sjisx0213", "shift_jisx0213"),
+            ("s_jisx0213", "shift_jisx0213"),
+        ] {
+            assert_eq!(lookup(alias), Some(Codec::Cjk(module)), "{alias}");
+        }
+        // The ISO-2022 codecs on JIS X 0213.
+        for alias in ["iso2022_jp_2004", "ISO-2022-JP-2004", "iso2022jp_2004"] {
+            assert_eq!(
+                lookup(alias),
+                Some(Codec::Iso2022(crate::iso2022::Variant::Jp2004)),
+                "{alias}"
+            );
+        }
+        for alias in ["iso2022_jp_3", "ISO-2022-JP-3", "iso2022jp_3"] {
+            assert_eq!(
+                lookup(alias),
+                Some(Codec::Iso2022(crate::iso2022::Variant::Jp3)),
+                "{alias}"
+            );
+        }
         assert_eq!(lookup("no-such-codec"), None);
     }
 

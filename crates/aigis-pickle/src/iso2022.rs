@@ -1,12 +1,17 @@
 //! CPython's ISO-2022 codecs (`iso2022_jp`, `iso2022_jp_1`, `iso2022_jp_2`, `iso2022_jp_ext`,
-//! `iso2022_kr`), as `Modules/cjkcodecs/_codecs_iso2022.c` computes them: stateful codecs whose
-//! escape sequences designate character sets into G0/G1 (and G2 for `iso2022_jp_2`).
+//! `iso2022_kr`, `iso2022_jp_2004`, `iso2022_jp_3`), as `Modules/cjkcodecs/_codecs_iso2022.c`
+//! computes them: stateful codecs whose escape sequences designate character sets into G0/G1
+//! (and G2 for `iso2022_jp_2`).
 //!
-//! The double-byte sets (JIS X 0208, JIS X 0212, KS X 1001, GB2312) are tables of
+//! The double-byte sets (JIS X 0208, JIS X 0212, KS X 1001, GB2312, JIS X 0213 planes 1 (2000
+//! and 2004) and 2) are tables of
 //! [`crate::cjk`] (derived from the stateless EUC codecs' tables and checked against CPython's
 //! ISO-2022 codecs, pair by pair and code point by code point, by `scripts/fold/gen_cjk.py`);
 //! the one-byte sets (JIS X 0201 Roman and Katakana, ISO 8859-1 and 8859-7 in G2) follow
-//! CPython's macros. Whatever CPython refuses is refused (`None`), so a fold fails closed.
+//! CPython's macros. JIS X 0213 plane 1 has two-code-point pairs: read as two characters, and
+//! written as one when the second follows the first (compared in 16 bits, as CPython does),
+//! before any other set is tried (CPython's `_PAIRONLY` designation). Whatever CPython refuses
+//! is refused (`None`), so a fold fails closed.
 
 use crate::cjk;
 
@@ -18,6 +23,8 @@ pub(crate) enum Variant {
     Jp2,
     JpExt,
     Kr,
+    Jp2004,
+    Jp3,
 }
 
 const ESC: u8 = 0x1B;
@@ -37,6 +44,9 @@ const JISX0208: u8 = b'B' | 0x80;
 const KSX1001: u8 = b'C' | 0x80;
 const JISX0212: u8 = b'D' | 0x80;
 const JISX0208_O: u8 = b'@' | 0x80;
+const JISX0213_2000_1: u8 = b'O' | 0x80;
+const JISX0213_2: u8 = b'P' | 0x80;
+const JISX0213_2004_1: u8 = b'Q' | 0x80;
 
 impl Variant {
     /// The codec of a CPython module name.
@@ -47,6 +57,8 @@ impl Variant {
             "iso2022_jp_2" => Variant::Jp2,
             "iso2022_jp_ext" => Variant::JpExt,
             "iso2022_kr" => Variant::Kr,
+            "iso2022_jp_2004" => Variant::Jp2004,
+            "iso2022_jp_3" => Variant::Jp3,
             _ => return None,
         })
     }
@@ -61,6 +73,17 @@ impl Variant {
             ],
             Variant::JpExt => &[JISX0208, JISX0212, JISX0201_R, JISX0201_K, JISX0208_O],
             Variant::Kr => &[KSX1001],
+            Variant::Jp2004 => &[JISX0208, JISX0213_2004_1, JISX0213_2],
+            Variant::Jp3 => &[JISX0208, JISX0213_2000_1, JISX0213_2],
+        }
+    }
+
+    /// The set whose pairs are written first (JIS X 0213 plane 1), if the codec has one.
+    fn pair_set(self) -> Option<u8> {
+        match self {
+            Variant::Jp2004 => Some(JISX0213_2004_1),
+            Variant::Jp3 => Some(JISX0213_2000_1),
+            _ => None,
         }
     }
 
@@ -87,13 +110,16 @@ fn dbcs_table(mark: u8) -> Option<&'static str> {
         JISX0212 => "jisx0212",
         KSX1001 => "ksx1001",
         GB2312 => "gb2312_iso",
+        JISX0213_2004_1 => "jisx0213_2004_1",
+        JISX0213_2000_1 => "jisx0213_2000_1",
+        JISX0213_2 => "jisx0213_2",
         _ => return None,
     })
 }
 
 /// What the set `mark`'s encoder writes for `cp` (one byte, or two as a big-endian pair);
 /// `None` when the set does not have it (CPython's dummy encoders of ISO 8859-1/-7 never do).
-fn encode_in(mark: u8, cp: u32) -> Option<u32> {
+fn encode_in(variant: Variant, mark: u8, cp: u32) -> Option<u32> {
     match mark {
         JISX0201_R => match cp {
             0xA5 => Some(0x5C),
@@ -102,8 +128,16 @@ fn encode_in(mark: u8, cp: u32) -> Option<u32> {
             _ => None,
         },
         JISX0201_K => (0xFF61..=0xFF9F).contains(&cp).then(|| cp - 0xFF40),
+        // iso2022_jp_3 reads plane 2 as iso2022_jp_2004 does but writes U+9B1D as 7D3B.
+        JISX0213_2 if variant == Variant::Jp3 => cjk::table("jisx0213_2_2000")?.encode_cp(cp),
         _ => cjk::table(dbcs_table(mark)?)?.encode_cp(cp),
     }
+}
+
+/// The two code points the set `mark` reads from the pair `b` (JIS X 0213 plane 1), if any.
+fn decode_pair_in(mark: u8, b: &[u8]) -> Option<(u32, u32)> {
+    let &[a, b2] = b else { return None };
+    cjk::table(dbcs_table(mark)?)?.decode_pair((u32::from(a) << 8) | u32::from(b2))
 }
 
 /// The code point the set `mark` reads from `b` (its width's worth of bytes).
@@ -136,7 +170,8 @@ fn width(mark: u8) -> usize {
 pub(crate) fn encode(variant: Variant, s: &str) -> Option<Vec<u8>> {
     let mut out = Vec::with_capacity(s.len() * 2);
     let (mut g0, mut g1, mut shifted) = (ASCII, ASCII, false);
-    for c in s.chars() {
+    let mut chars = s.chars().peekable();
+    while let Some(c) = chars.next() {
         let cp = u32::from(c);
         if cp < 0x80 {
             if g0 != ASCII {
@@ -150,10 +185,20 @@ pub(crate) fn encode(variant: Variant, s: &str) -> Option<Vec<u8>> {
             out.push(c as u8);
             continue;
         }
-        let (mark, code) = variant
-            .designations()
-            .iter()
-            .find_map(|&m| encode_in(m, cp).map(|code| (m, code)))?;
+        let pair = variant.pair_set().and_then(|m| {
+            let next = u32::from(*chars.peek()?);
+            Some((m, cjk::table(dbcs_table(m)?)?.encode_pair(cp, next)?))
+        });
+        let (mark, code) = match pair {
+            Some(found) => {
+                chars.next();
+                found
+            }
+            None => variant
+                .designations()
+                .iter()
+                .find_map(|&m| encode_in(variant, m, cp).map(|code| (m, code)))?,
+        };
         if variant == Variant::Kr {
             // KS X 1001 is iso2022_kr's G1 set.
             if g1 != mark {
@@ -350,7 +395,15 @@ pub(crate) fn decode(variant: Variant, b: &[u8]) -> Option<String> {
                     continue;
                 }
                 let n = width(mark);
-                push(&mut out, decode_in(mark, b.get(i..i + n)?)?)?;
+                let seq = b.get(i..i + n)?;
+                match decode_in(mark, seq) {
+                    Some(cp) => push(&mut out, cp)?,
+                    None => {
+                        let (first, second) = decode_pair_in(mark, seq)?;
+                        push(&mut out, first)?;
+                        push(&mut out, second)?;
+                    }
+                }
                 i += n;
             }
         }
@@ -386,5 +439,37 @@ mod tests {
             Some("\u{1b}x\u{ff}\u{80}A")
         );
         assert_eq!(decode(Variant::Jp, b"\x1b"), None);
+    }
+
+    #[test]
+    fn jis_x_0213_pairs_are_cpythons() {
+        // 'か\u309a'.encode('iso2022_jp_2004') == b'\x1b$(Q$w\x1b(B', 'か'.encode(...) ==
+        // b'\x1b$B$+\x1b(B', 'か\x00'.encode(...) == b'\x1b$(Q$+\x1b(B' (the NUL is dropped),
+        // b'\x1b$(Q$w'.decode(...) == 'か\u309a'; iso2022_jp_3 writes ESC $ ( O instead.
+        for (v, esc) in [
+            (Variant::Jp2004, &b"\x1b$(Q"[..]),
+            (Variant::Jp3, b"\x1b$(O"),
+        ] {
+            let pair = [esc, b"$w\x1b(B"].concat();
+            assert_eq!(encode(v, "か\u{309a}").as_deref(), Some(&pair[..]));
+            assert_eq!(encode(v, "か\u{1309a}").as_deref(), Some(&pair[..]));
+            assert_eq!(decode(v, &pair).as_deref(), Some("か\u{309a}"));
+            assert_eq!(encode(v, "か").as_deref(), Some(&b"\x1b$B$+\x1b(B"[..]));
+            let nul = [esc, b"$+\x1b(B"].concat();
+            assert_eq!(encode(v, "か\u{0}").as_deref(), Some(&nul[..]));
+            // '\xe6\u0300'.encode(...) == ESC $ ( Q/O + b'+D\x1b(B'
+            let ae = [esc, b"+D\x1b(B"].concat();
+            assert_eq!(encode(v, "\u{e6}\u{300}").as_deref(), Some(&ae[..]));
+            assert_eq!(decode(v, &ae).as_deref(), Some("\u{e6}\u{300}"));
+        }
+        // b'\x1b$(O$w'.decode('iso2022_jp_2004') raises, as b'\x1b$(Q$w' in iso2022_jp_3.
+        assert_eq!(decode(Variant::Jp2004, b"\x1b$(O$w"), None);
+        assert_eq!(decode(Variant::Jp3, b"\x1b$(Q$w"), None);
+        // '\u4ff1'.encode('iso2022_jp_2004') == b'\x1b$(Q.!\x1b(B'; iso2022_jp_3 raises.
+        assert_eq!(
+            encode(Variant::Jp2004, "\u{4ff1}").as_deref(),
+            Some(&b"\x1b$(Q.!\x1b(B"[..])
+        );
+        assert_eq!(encode(Variant::Jp3, "\u{4ff1}"), None);
     }
 }
