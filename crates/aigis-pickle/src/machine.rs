@@ -1389,7 +1389,9 @@ impl<'c, 'o, 'i> Machine<'c, 'o, 'i> {
             op::APPEND => {
                 let v = self.pop()?;
                 let list = self.top()?;
-                self.lacks_method(list, "append", &["list", "bytearray"])?;
+                self.lacks_method(list, "append", |v| {
+                    matches!(v, Value::List(_) | Value::ByteArray(_))
+                })?;
                 if matches!(self.arena.get(list), Value::List(_)) {
                     self.extend_container(list, vec![v], Vec::new());
                 } else {
@@ -1401,7 +1403,9 @@ impl<'c, 'o, 'i> Machine<'c, 'o, 'i> {
                 let list = self.top()?;
                 // The C unpickler does nothing for no items (the pure-Python one fails first).
                 if !items.is_empty() {
-                    self.lacks_method(list, "append", &["list", "bytearray"])?;
+                    self.lacks_method(list, "append", |v| {
+                        matches!(v, Value::List(_) | Value::ByteArray(_))
+                    })?;
                 }
                 if matches!(self.arena.get(list), Value::List(_)) {
                     self.extend_container(list, items, Vec::new());
@@ -1428,32 +1432,30 @@ impl<'c, 'o, 'i> Machine<'c, 'o, 'i> {
             op::DICT => {
                 let items = self.pop_mark()?;
                 let pairs = pairs(items)?;
-                let keys: Vec<Id> = pairs.iter().map(|&(k, _)| k).collect();
-                self.hashable(&keys)?;
+                self.hashable(pairs.iter().map(|&(k, _)| k))?;
                 self.push_value(Value::Dict(pairs))?;
             }
             op::SETITEM => {
                 let v = self.pop()?;
                 let k = self.pop()?;
                 let d = self.top()?;
-                self.set_items_on(d, &[k])?;
+                self.set_items_on(d, std::iter::once(k))?;
                 self.extend_container(d, Vec::new(), vec![(k, v)]);
             }
             op::SETITEMS => {
                 let items = self.pop_mark()?;
                 let new = pairs(items)?;
                 let d = self.top()?;
-                let keys: Vec<Id> = new.iter().map(|&(k, _)| k).collect();
-                self.set_items_on(d, &keys)?;
+                self.set_items_on(d, new.iter().map(|&(k, _)| k))?;
                 self.extend_container(d, Vec::new(), new);
             }
             op::ADDITEMS => {
                 let items = self.pop_mark()?;
                 let s = self.top()?;
                 if !items.is_empty() {
-                    self.lacks_method(s, "add", &["set"])?;
+                    self.lacks_method(s, "add", |v| matches!(v, Value::Set(_)))?;
                     if matches!(self.arena.get(s), Value::Set(_)) {
-                        self.hashable(&items)?;
+                        self.hashable(items.iter().copied())?;
                     }
                 }
                 if matches!(self.arena.get(s), Value::Set(_)) {
@@ -1464,7 +1466,7 @@ impl<'c, 'o, 'i> Machine<'c, 'o, 'i> {
             }
             op::FROZENSET => {
                 let items = self.pop_mark()?;
-                self.hashable(&items)?;
+                self.hashable(items.iter().copied())?;
                 self.push_value(Value::FrozenSet(items))?;
             }
             op::GET => {
@@ -2909,11 +2911,13 @@ impl<'c, 'o, 'i> Machine<'c, 'o, 'i> {
 
     /// APPEND/APPENDS on an object that is not a list: the unpickler calls its `extend`
     /// (with the list of items) or else its `append` (per item).
-    /// Fails as both unpicklers do when `obj` is a builtin value whose type is none of `types`,
-    /// the types with the `method` the unpickler calls (`list.append`, `set.add`).
-    fn lacks_method(&self, obj: Id, method: &str, types: &[&str]) -> Res<()> {
-        match builtin_type(self.arena.get(obj)) {
-            Some(ty) if !types.contains(&ty) => Err(ProblemKind::BadArgument(format!(
+    /// Fails as both unpicklers do when `obj` is a builtin value that does not `have` the
+    /// `method` the unpickler calls (`list.append`, `set.add`).
+    #[inline]
+    fn lacks_method(&self, obj: Id, method: &str, have: impl Fn(&Value) -> bool) -> Res<()> {
+        let v = self.arena.get(obj);
+        match builtin_type(v) {
+            Some(ty) if !have(v) => Err(ProblemKind::BadArgument(format!(
                 "'{ty}' object has no attribute '{method}'"
             ))),
             _ => Ok(()),
@@ -2922,32 +2926,47 @@ impl<'c, 'o, 'i> Machine<'c, 'o, 'i> {
 
     /// SETITEM(S): `obj[key] = value` fails on a builtin value without item assignment, and a
     /// dict refuses an unhashable key.
-    fn set_items_on(&self, obj: Id, keys: &[Id]) -> Res<()> {
-        if keys.is_empty() {
+    #[inline]
+    fn set_items_on(&self, obj: Id, mut keys: impl Iterator<Item = Id> + Clone) -> Res<()> {
+        if keys.clone().next().is_none() {
             return Ok(());
         }
-        match builtin_type(self.arena.get(obj)) {
-            Some("dict") => self.hashable(keys),
-            Some("list" | "bytearray") | None => Ok(()),
-            Some(ty) => Err(ProblemKind::BadArgument(format!(
-                "'{ty}' object does not support item assignment"
-            ))),
+        match self.arena.get(obj) {
+            Value::Dict(_) => self.hashable(keys.by_ref()),
+            Value::List(_) | Value::ByteArray(_) => Ok(()),
+            v => match builtin_type(v) {
+                Some(ty) => Err(ProblemKind::BadArgument(format!(
+                    "'{ty}' object does not support item assignment"
+                ))),
+                None => Ok(()),
+            },
         }
     }
 
     /// Fails when one of `keys` is a list, dict, set or bytearray (or a tuple holding one):
     /// `hash()` refuses it, and a dict or set key is hashed.
-    fn hashable(&self, keys: &[Id]) -> Res<()> {
+    #[inline]
+    fn hashable(&self, mut keys: impl Iterator<Item = Id>) -> Res<()> {
         fn unhashable(m: &Machine<'_, '_, '_>, id: Id, depth: u32) -> Option<&'static str> {
             match m.arena.get(id) {
                 Value::Tuple(items) if depth < 8 => {
                     items.iter().find_map(|&i| unhashable(m, i, depth + 1))
                 }
-                v => builtin_type(v)
-                    .filter(|ty| matches!(*ty, "list" | "dict" | "set" | "bytearray")),
+                v @ (Value::List(_) | Value::Dict(_) | Value::Set(_) | Value::ByteArray(_)) => {
+                    builtin_type(v)
+                }
+                _ => None,
             }
         }
-        match keys.iter().find_map(|&k| unhashable(self, k, 0)) {
+        // The first level inline: keys are nearly always strings and numbers.
+        let found = keys.find_map(|k| match self.arena.get(k) {
+            Value::Tuple(_) => unhashable(self, k, 0),
+            v @ (Value::List(_) | Value::Dict(_) | Value::Set(_) | Value::ByteArray(_)) => {
+                builtin_type(v)
+            }
+            _ => None,
+        });
+        match found {
             Some(ty) => Err(ProblemKind::BadArgument(format!("unhashable type: '{ty}'"))),
             None => Ok(()),
         }
