@@ -179,6 +179,18 @@ def refusing(fn, codec, data, call):
     return out
 
 
+def codec_vectors(codec):
+    """`(enc, dec)`: one vector each of CPython's `codecs.encode` / `codecs.decode` with `codec`,
+    returning the output (None where CPython refuses)."""
+    def enc(text):
+        return refusing("encode", codec, text, lambda x: codecs.encode(x, codec))
+
+    def dec(data):
+        return refusing("decode", codec, data, lambda x: codecs.decode(x, codec))
+
+    return enc, dec
+
+
 def extra_codecs():
     """UTF-7, punycode, HZ, quopri and uu (crates/aigis-pickle/src/textcodecs.rs): fixed texts and
     bytes at the edges of each format, seeded random strings both ways, and malformed input."""
@@ -464,11 +476,7 @@ def pair_codecs():
         def seq(k):
             return k.to_bytes(1 if k < 0x100 else 2 if k < 0x10000 else 3, "big")
 
-        def enc(t):
-            return refusing("encode", name, t, lambda x: codecs.encode(x, name))
-
-        def dec(d):
-            return refusing("decode", name, d, lambda x: codecs.decode(x, name))
+        enc, dec = codec_vectors(name)
 
         firsts = sorted({a for a, _ in dp.values()})
         seconds = sorted({b for _, b in dp.values()})
@@ -512,11 +520,7 @@ def pair_codecs():
                                ("iso2022_jp_3", "euc_jisx0213", b"\x1b$(O")]:
         dp = gen_cjk.dec_pairs(source)
 
-        def enc(t):
-            return refusing("encode", codec, t, lambda x: codecs.encode(x, codec))
-
-        def dec(d):
-            return refusing("decode", codec, d, lambda x: codecs.decode(x, codec))
+        enc, dec = codec_vectors(codec)
 
         firsts = sorted({a for a, _ in dp.values()})
         seconds = sorted({b for _, b in dp.values()})

@@ -5,7 +5,7 @@
 //! up in the inventory exactly once with its verdict, the poison object dead-lettered with its
 //! error, and a second run must fetch only the object that changed.
 
-use crate::remote::{AZ_KEY, az_put, azurite, free_port, moto, s3_env, seed};
+use crate::remote::{AZ_KEY, az_container, az_put, azurite, free_port, moto, s3_env, seed};
 use crate::support::{aigis_command, repo_root};
 use aigis_testkit::Tool;
 use serde_json::Value;
@@ -479,17 +479,7 @@ pub(crate) fn an_azure_container_is_listed_sharded_and_skipped_when_unchanged() 
         return;
     };
     let endpoint = format!("http://127.0.0.1:{}/devstoreaccount1", server.port);
-    let python = std::path::Path::new("python3");
-    seed(
-        python,
-        &[
-            "az-container",
-            "--endpoint",
-            &endpoint,
-            "--container",
-            "models",
-        ],
-    );
+    az_container(&endpoint, "models", None);
     let examples = repo_root().join("examples");
     let names = [
         "rigged-model.pkl",

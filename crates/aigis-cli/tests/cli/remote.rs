@@ -127,6 +127,22 @@ pub(crate) fn az_put(endpoint: &str, container: &str, name: &str, file: &Path) {
     );
 }
 
+/// Creates `container` on the Azurite at `endpoint`, with `public` access (`container`, `blob`)
+/// or private.
+pub(crate) fn az_container(endpoint: &str, container: &str, public: Option<&str>) {
+    let mut args = vec![
+        "az-container",
+        "--endpoint",
+        endpoint,
+        "--container",
+        container,
+    ];
+    if let Some(access) = public {
+        args.extend(["--public", access]);
+    }
+    seed(Path::new("python3"), &args);
+}
+
 pub(crate) fn seed(python: &Path, args: &[&str]) {
     let out = Command::new(python)
         .arg(repo_root().join("scripts/remote/seed.py"))
@@ -509,16 +525,7 @@ pub(crate) fn same_findings_from_local_disk_s3_azure_and_the_hub() {
     if let Some(server) = &azurite {
         let endpoint = format!("http://127.0.0.1:{}/devstoreaccount1", server.port);
         let python = Path::new("python3");
-        seed(
-            python,
-            &[
-                "az-container",
-                "--endpoint",
-                &endpoint,
-                "--container",
-                "models",
-            ],
-        );
+        az_container(&endpoint, "models", None);
         for file in TABLE {
             az_put(&endpoint, "models", &flat(file), &fixtures.join(file));
         }
@@ -539,18 +546,7 @@ pub(crate) fn same_findings_from_local_disk_s3_azure_and_the_hub() {
             );
         }
         // The same container made publicly readable.
-        seed(
-            python,
-            &[
-                "az-container",
-                "--endpoint",
-                &endpoint,
-                "--container",
-                "public",
-                "--public",
-                "container",
-            ],
-        );
+        az_container(&endpoint, "public", Some("container"));
         let file = fixtures.join(TABLE[0]);
         seed(
             python,
