@@ -54,6 +54,7 @@ impl Category {
 }
 
 use Category::*;
+use crate::compat_pickle::{IMPORT_MAPPING, NAME_MAPPING};
 
 /// Dangerous primitives, by category.
 pub(crate) const DANGEROUS: &[(Category, &[&str])] = &[
@@ -790,26 +791,45 @@ pub(crate) const NAME_COLLISIONS: &[&str] = &[
     "torch.utils.data._utils.signal_handling",
 ];
 
-/// Maps Python-2 module names to their Python-3 names (as `pickle`'s `fix_imports` does),
-/// and `__builtins__` spellings to `builtins`.
-pub(crate) fn normalize_module(component: &str) -> &str {
-    match component {
-        "__builtin__" | "__builtins__" | "exceptions" => "builtins",
-        "copy_reg" => "copyreg",
-        "cPickle" => "pickle",
+/// Maps Python-2 module names to their Python-3 names (`_compat_pickle.IMPORT_MAPPING`, what
+/// `fix_imports` does under protocol < 3), and other spellings of a module to the module
+/// (`__builtins__`, the `os.path` implementations). Classification applies it whatever the
+/// protocol: the reading that runs more code.
+pub(crate) fn normalize_module(module: &str) -> &str {
+    match module {
+        "__builtins__" | "exceptions" => "builtins",
         "_compat_pickle" => "pickle",
-        "commands" => "subprocess",
-        "urllib2" => "urllib",
-        "httplib" => "http",
-        "cStringIO" | "StringIO" => "io",
-        "UserDict" | "UserList" | "UserString" => "collections",
-        "thread" => "_thread",
-        "Queue" => "queue",
-        "SocketServer" => "socketserver",
-        "xmlrpclib" => "xmlrpc",
         "posixpath" | "ntpath" | "genericpath" | "os.path" => "os",
-        other => other,
+        other => import_mapping(other).unwrap_or(other),
     }
+}
+
+/// `_compat_pickle.IMPORT_MAPPING[module]`.
+fn import_mapping(module: &str) -> Option<&'static str> {
+    IMPORT_MAPPING
+        .binary_search_by(|(k, _)| (*k).cmp(module))
+        .ok()
+        .and_then(|i| IMPORT_MAPPING.get(i))
+        .map(|(_, v)| *v)
+}
+
+/// `_compat_pickle.NAME_MAPPING[(module, name)]`.
+pub(crate) fn name_mapping(module: &str, name: &str) -> Option<(&'static str, &'static str)> {
+    NAME_MAPPING
+        .binary_search_by(|((m, n), _)| (*m, *n).cmp(&(module, name)))
+        .ok()
+        .and_then(|i| NAME_MAPPING.get(i))
+        .map(|(_, v)| *v)
+}
+
+/// What `find_class(module, name)` imports under protocol < 3 with `fix_imports` (CPython's
+/// default, both unpicklers): the pair `NAME_MAPPING` maps it to, else the module
+/// `IMPORT_MAPPING` maps it to; `None` when neither rewrites it.
+pub(crate) fn fix_imports(module: &str, name: &str) -> Option<(String, String)> {
+    if let Some((m, n)) = name_mapping(module, name) {
+        return Some((m.to_owned(), n.to_owned()));
+    }
+    import_mapping(module).map(|m| (m.to_owned(), name.to_owned()))
 }
 
 /// Python-2 builtin names remapped by `fix_imports`.
@@ -827,6 +847,28 @@ pub(crate) fn normalize_builtin(name: &str) -> &str {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn fix_imports_rewrites_as_compat_pickle_does() {
+        assert_eq!(
+            fix_imports("__builtin__", "reduce"),
+            Some(("functools".into(), "reduce".into()))
+        );
+        assert_eq!(
+            fix_imports("copy_reg", "_reconstructor"),
+            Some(("copyreg".into(), "_reconstructor".into()))
+        );
+        assert_eq!(
+            fix_imports("SimpleHTTPServer", "test"),
+            Some(("http.server".into(), "test".into()))
+        );
+        assert_eq!(fix_imports("builtins", "reduce"), None);
+        assert_eq!(fix_imports("exceptions", "NoSuchError"), None);
+        assert_eq!(normalize_module("dbhash"), "dbm.bsd");
+        assert_eq!(normalize_module("os.path"), "os");
+        assert!(IMPORT_MAPPING.windows(2).all(|w| w[0].0 < w[1].0));
+        assert!(NAME_MAPPING.windows(2).all(|w| w[0].0 < w[1].0));
+    }
 
     #[test]
     fn allow_list_has_no_dangerous_entry() {

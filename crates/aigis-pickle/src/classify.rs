@@ -3,7 +3,7 @@
 use crate::Options;
 use crate::callables::{
     ALLOWED_CALLS, Category, DANGEROUS, DATA_ONLY_CALLS, NAME_COLLISIONS, TRUSTED_NAMESPACES,
-    normalize_builtin, normalize_module,
+    name_mapping, normalize_builtin, normalize_module,
 };
 
 /// How a name is judged.
@@ -20,6 +20,16 @@ pub(crate) enum NameClass {
 /// The dotted components of `module.qualname`, Python-2 names normalized.
 fn components(module: &str, qualname: &str) -> Vec<String> {
     let mut out: Vec<String> = Vec::new();
+    // `fix_imports` renames some Python-2 pairs (`__builtin__.reduce` is `functools.reduce`).
+    let (first, rest) = qualname.split_once('.').map_or((qualname, None), |(f, r)| (f, Some(r)));
+    let renamed = name_mapping(module, first).map(|(m, n)| match rest {
+        Some(r) => (m, format!("{n}.{r}")),
+        None => (m, n.to_owned()),
+    });
+    let (module, qualname) = match &renamed {
+        Some((m, q)) => (*m, q.as_str()),
+        None => (module, qualname),
+    };
     let module = normalize_module(module);
     // An empty qualname names the module itself (`importlib.import_module('os')`).
     let qualname_parts = qualname.split('.').filter(|_| !qualname.is_empty());

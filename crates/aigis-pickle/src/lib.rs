@@ -25,6 +25,7 @@ mod callables;
 mod cjk;
 mod classify;
 mod codepages;
+mod compat_pickle;
 pub mod effects;
 mod feed;
 mod fold;

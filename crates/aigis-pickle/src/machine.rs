@@ -9,7 +9,7 @@ use std::collections::{HashMap, HashSet};
 
 use compact_str::CompactString;
 
-use crate::callables::{BYTES_FILES, FORWARDERS, NESTED_LOADERS};
+use crate::callables::{BYTES_FILES, FORWARDERS, NESTED_LOADERS, fix_imports};
 use crate::classify::{self, NameClass};
 use crate::effects::{self, Effect, Method};
 use crate::feed::{Feed, FrameNote, Line, Request};
@@ -1743,10 +1743,25 @@ impl<'c, 'o, 'i> Machine<'c, 'o, 'i> {
 
     /// Imports `module.name` (GLOBAL, INST, STACK_GLOBAL, EXT).
     fn import(&mut self, off: u64, module: &str, name: &str) -> Res<Id> {
+        self.import_resolved(off, module, name, None)
+    }
+
+    /// [`Self::import`] of a name `find_class` rewrites to `resolved` (`fix_imports`).
+    fn import_resolved(
+        &mut self,
+        off: u64,
+        module: &str,
+        name: &str,
+        resolved: Option<(String, String)>,
+    ) -> Res<Id> {
         self.trace(off, StepKind::Import, |_| import_text(module, name));
         self.eventful = true;
         self.ctx.note_global(module, name);
-        let id = self.value(Value::global(module, name))?;
+        let mut value = Value::global(module, name);
+        if let (Value::Global(g), Some(r)) = (&mut value, resolved) {
+            g.resolved = Some(Box::new(r));
+        }
+        let id = self.value(value)?;
         self.keep(id);
         self.global_sites.push((id, off));
         Ok(id)
@@ -1772,7 +1787,13 @@ impl<'c, 'o, 'i> Machine<'c, 'o, 'i> {
                 "module {module} is imported, but no attribute can be named {shown}"
             )));
         }
-        self.import(off, module, name)
+        // Under protocol < 3 both unpicklers rewrite Python-2 names (`fix_imports`).
+        let resolved = if self.protocol < 3 {
+            fix_imports(module, name)
+        } else {
+            None
+        };
+        self.import_resolved(off, module, name, resolved)
     }
 
     fn stack_global(&mut self, off: u64, module: Id, name: Id) -> Res<Id> {
@@ -2156,7 +2177,13 @@ impl<'c, 'o, 'i> Machine<'c, 'o, 'i> {
                 let Some(attr) = self.arena.as_str(attr).map(str::to_owned) else {
                     return Ok(None);
                 };
-                if let Some((m, q)) = self.global_of(target) {
+                // The attribute of the object the loader holds: named as `find_class`
+                // resolved it (`copy_reg._reconstructor` is `copyreg._reconstructor`).
+                let loader_name = self
+                    .arena
+                    .loader_name(target)
+                    .map(|(m, q)| (m.to_owned(), q.to_owned()));
+                if let Some((m, q)) = loader_name {
                     self.mark_used(target);
                     let q = if q.is_empty() {
                         attr

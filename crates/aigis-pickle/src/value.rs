@@ -100,6 +100,9 @@ impl Value {
 pub(crate) struct GlobalName {
     pub(crate) module: String,
     pub(crate) qualname: String,
+    /// The name `find_class` resolved it to where `fix_imports` rewrote it (protocol < 3:
+    /// `copy_reg._reconstructor` is `copyreg._reconstructor`).
+    pub(crate) resolved: Option<Box<(String, String)>>,
 }
 
 impl Value {
@@ -108,6 +111,7 @@ impl Value {
         Value::Global(Box::new(GlobalName {
             module: module.to_owned(),
             qualname: qualname.to_owned(),
+            resolved: None,
         }))
     }
 }
@@ -174,6 +178,18 @@ impl Arena {
     pub(crate) fn global_name(&self, id: Id) -> Option<(&str, &str)> {
         match self.get(id) {
             Value::Global(g) => Some((&g.module, &g.qualname)),
+            _ => None,
+        }
+    }
+
+    /// `module.qualname` of the object a global value is in the loading process: the name
+    /// `fix_imports` rewrote it to, else as the pickle spells it.
+    pub(crate) fn loader_name(&self, id: Id) -> Option<(&str, &str)> {
+        match self.get(id) {
+            Value::Global(g) => Some(match g.resolved.as_deref() {
+                Some((m, q)) => (m, q),
+                None => (&g.module, &g.qualname),
+            }),
             _ => None,
         }
     }
