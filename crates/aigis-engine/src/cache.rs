@@ -433,16 +433,23 @@ fn absolute_key(path: &Path) -> String {
         .into_owned()
 }
 
+/// The place key of bytes with no place of their own, shown as `name` (an image member, a
+/// remote object).
+fn detached_key(name: &str) -> String {
+    format!("detached:{name}")
+}
+
 /// Which analyses of the same bytes a cached result stands for.
 enum Place<'a> {
-    /// A local file whose analysis did not look at where it was: valid for the same bytes
-    /// anywhere.
+    /// A local file whose analysis did not look at where it was or what it is called: valid
+    /// for the same bytes anywhere.
     Anywhere,
     /// Bytes with no place of their own (an image member, a remote object): analyzers that
     /// look around a file had nothing to look at, so the result is not valid for a local file.
     Detached,
     /// A local file whose analysis depended on where it was (an MLflow code file judged by the
-    /// `MLmodel` beside it): valid for that path only.
+    /// `MLmodel` beside it) or on its name (content no analyzer claims, `invalid` under a
+    /// model's name and `unsupported` under another): valid for that path only.
     At(&'a str),
 }
 
@@ -467,8 +474,14 @@ impl Cache {
     }
 
     /// A result recorded for these bytes (lower-case hex SHA-256), read from the local file
-    /// `on_disk` if they were (a result that depended on its file's place is only reused there).
-    pub fn by_content(&self, sha256: &str, on_disk: Option<&Path>) -> Option<FileResult> {
+    /// `on_disk` if they were, else shown as `name` (a result that depended on its file's place
+    /// or name is only reused there).
+    pub fn by_content(
+        &self,
+        sha256: &str,
+        on_disk: Option<&Path>,
+        name: &str,
+    ) -> Option<FileResult> {
         let result = match on_disk {
             Some(path) => {
                 let key = absolute_key(path);
@@ -476,7 +489,8 @@ impl Cache {
                     .or_else(|| self.load(sha256, &Place::Anywhere))
             }
             None => self
-                .load(sha256, &Place::Anywhere)
+                .load(sha256, &Place::At(&detached_key(name)))
+                .or_else(|| self.load(sha256, &Place::Anywhere))
                 .or_else(|| self.load(sha256, &Place::Detached)),
         }?;
         self.hits.fetch_add(1, Ordering::Relaxed);
@@ -489,7 +503,13 @@ impl Cache {
         let Some(sha) = result.sha256.as_deref() else {
             return;
         };
-        let key = on_disk.map(|(path, _)| absolute_key(path));
+        let key = match on_disk {
+            Some((path, _)) => Some(absolute_key(path)),
+            // Bytes with no place whose result depended on their name (content no analyzer
+            // claims, judged by what its name says it is): kept under that name.
+            None if result.location_dependent => Some(detached_key(&result.path)),
+            None => None,
+        };
         let place = match (&key, result.location_dependent) {
             (Some(key), true) => Place::At(key),
             (Some(_), false) => Place::Anywhere,

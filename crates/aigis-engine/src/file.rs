@@ -222,7 +222,7 @@ impl RunCx {
         };
         if let Some(cached) = sha
             .as_deref()
-            .and_then(|sha| self.cache.as_ref()?.by_content(sha, None))
+            .and_then(|sha| self.cache.as_ref()?.by_content(sha, None, &display))
         {
             return Some(FileResult {
                 path: display,
@@ -276,7 +276,7 @@ impl RunCx {
             };
             if let Some(cached) = sha
                 .as_deref()
-                .and_then(|sha| cache?.by_content(sha, Some(real)))
+                .and_then(|sha| cache?.by_content(sha, Some(real), &display))
             {
                 cache.inspect(|c| c.record(Some((real, metadata)), &cached));
                 return Some(FileResult {

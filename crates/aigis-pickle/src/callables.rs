@@ -53,8 +53,8 @@ impl Category {
     }
 }
 
-use Category::*;
 use crate::compat_pickle::{IMPORT_MAPPING, NAME_MAPPING};
+use Category::*;
 
 /// Dangerous primitives, by category.
 pub(crate) const DANGEROUS: &[(Category, &[&str])] = &[

@@ -21,7 +21,9 @@ pub(crate) enum NameClass {
 fn components(module: &str, qualname: &str) -> Vec<String> {
     let mut out: Vec<String> = Vec::new();
     // `fix_imports` renames some Python-2 pairs (`__builtin__.reduce` is `functools.reduce`).
-    let (first, rest) = qualname.split_once('.').map_or((qualname, None), |(f, r)| (f, Some(r)));
+    let (first, rest) = qualname
+        .split_once('.')
+        .map_or((qualname, None), |(f, r)| (f, Some(r)));
     let renamed = name_mapping(module, first).map(|(m, n)| match rest {
         Some(r) => (m, format!("{n}.{r}")),
         None => (m, n.to_owned()),

@@ -113,8 +113,12 @@ impl Scanner {
             cx.set_file_path(on_disk);
         }
         let format = self.registry.analyze(source, None, &mut cx);
-        if format == Format::Unknown && cx.findings().is_empty() && !cx.read_failed() {
-            // The name matters only now: content no analyzer claims, under a model's name.
+        // The name matters only now: content no analyzer claims, under a model's name. The
+        // result then holds for these bytes under this name only (`x.pkl` is `invalid` where
+        // the same bytes as `x` are `unsupported`), so a cache must not hand it to other names.
+        let name_dependent =
+            format == Format::Unknown && cx.findings().is_empty() && !cx.read_failed();
+        if name_dependent {
             match source.read_vec(0, CLAIM_HEAD) {
                 Ok(head) => crate::claimed::judge_unrecognised(&path, &head, source.len(), &mut cx),
                 Err(err) => cx.read_error(&err),
@@ -129,7 +133,7 @@ impl Scanner {
         } else {
             Status::Ok
         };
-        let location_dependent = cx.depends_on_location();
+        let location_dependent = cx.depends_on_location() || name_dependent;
         let timed_out = cx.timed_out().then(|| cx.limits().time_limit);
         let consulted = cx.consulted().to_vec();
         let read_failed = cx.read_failed();

@@ -115,6 +115,50 @@ pub(crate) fn changed_and_corrupt_entries_are_rescanned() {
     assert_eq!(allowed["results"][0]["format"], "pytorch-zip");
 }
 
+/// Bytes no analyzer claims are `unsupported` under a neutral name and `invalid` under a
+/// model's name: a result for the first is never the answer for the second, in the same run
+/// (identical bytes are otherwise analysed once) or from an earlier run's cache.
+pub(crate) fn a_model_name_is_judged_whatever_the_cache_holds() {
+    let cache = temp_dir();
+    let work = temp_dir();
+    // An extension code first, then bytes no loader gets far in: no format aigis reads.
+    let bytes = b"\x82\x01\x8c\x05numpS\"ndarray\"\n\x93(NtR.";
+    let neutral = work.path().join("blob");
+    let named = work.path().join("weights.pkl");
+    std::fs::write(&neutral, bytes).unwrap_or_else(|e| panic!("{e}"));
+    let status = |doc: &Value, name: &str| {
+        doc["results"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|r| r["path"].as_str().is_some_and(|p| p.ends_with(name)))
+            .map(|r| {
+                let rules: Vec<String> = r["findings"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|f| f["rule_id"].as_str().map(str::to_owned))
+                    .collect();
+                (r["status"].as_str().unwrap_or_default().to_owned(), rules)
+            })
+            .unwrap_or_else(|| panic!("no result for {name}: {doc}"))
+    };
+    let (first, _) = scan(cache.path(), &[&neutral], &[]);
+    assert_eq!(status(&first, "blob").0, "unsupported", "{first}");
+    std::fs::write(&named, bytes).unwrap_or_else(|e| panic!("{e}"));
+    let claimed = ("invalid".to_owned(), vec!["MODEL-UNRECOGNISED".to_owned()]);
+    // The neutral file's result is in the cache: the model-named copy is judged by its name.
+    let (second, _) = scan(cache.path(), &[&named], &[]);
+    assert_eq!(status(&second, "weights.pkl"), claimed, "{second}");
+    // Both in one run, and again from the cache that run left.
+    let fresh = temp_dir();
+    for _ in 0..2 {
+        let (both, _) = scan(fresh.path(), &[work.path()], &[]);
+        assert_eq!(status(&both, "weights.pkl"), claimed, "{both}");
+        assert_eq!(status(&both, "blob").0, "unsupported", "{both}");
+    }
+}
+
 fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
     let mut out = Vec::new();
     for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {

@@ -211,6 +211,10 @@ fn main() -> std::process::ExitCode {
             cache::changed_and_corrupt_entries_are_rescanned,
         ),
         Test::new(
+            "cache::a_model_name_is_judged_whatever_the_cache_holds",
+            cache::a_model_name_is_judged_whatever_the_cache_holds,
+        ),
+        Test::new(
             "contract::json_has_contract_fields_and_exit_code_reflects_threshold",
             contract::json_has_contract_fields_and_exit_code_reflects_threshold,
         ),
