@@ -35,9 +35,13 @@ def main(out):
     lines += [
         "];",
         "",
+        "/// A `(module, name)` pair.",
+        "pub(crate) type Name = (&'static str, &'static str);",
+        "",
         "/// `_compat_pickle.NAME_MAPPING`: Python-2 `(module, name)` → Python-3 `(module, name)`,",
         "/// sorted.",
-        "pub(crate) static NAME_MAPPING: &[((&str, &str), (&str, &str))] = &[",
+        "#[rustfmt::skip]",
+        "pub(crate) static NAME_MAPPING: &[(Name, Name)] = &[",
     ]
     for (km, kn), (vm, vn) in sorted(_compat_pickle.NAME_MAPPING.items()):
         lines.append(

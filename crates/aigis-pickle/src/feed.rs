@@ -13,17 +13,48 @@
 //!   a FRAME reaching past the current one is read from the current frame's end; the next pickle
 //!   starts at the frame end;
 //! - **pure Python** (`pickle._Unpickler`, joblib, dill): a request running past the frame end
-//!   fails, a FRAME declaring more bytes than remain is read short and loading goes on, and a
-//!   final text line without a newline is read as it is.
+//!   fails, a FRAME inside a frame with bytes left fails, a FRAME declaring more bytes than
+//!   remain is read short and loading goes on, a final text line without a newline is read as it
+//!   is, and the next pickle starts at the frame end.
 //!
-//! Where the readings disagree about a frame, the feed meets a *decision point* and asks its plan
-//! whether this frame is held in a buffer. The machine reads the stream once with every frame
-//! linear and again for each combination of decisions it met (up to a cap), so it sees what each
-//! reader sees. The pure-Python reading needs no run of its own: where it goes further than the
-//! C readers (a short frame, a final line without newline) the feed goes with it, and where it
-//! stops (a request across a frame end) it reads less than one of them.
+//! Where the C readings disagree about a frame, the feed meets a *decision point* and asks its
+//! plan whether this frame is held in a buffer. The machine reads the stream once with every
+//! frame linear and again for each combination of decisions it met (up to a cap), so it sees
+//! what each C reader sees; each of these readings refuses what the C unpickler refuses (a short
+//! FRAME, a final line without newline, a text argument in Python's grammar only). The
+//! pure-Python reading is a run of its own ([`Loader::Py`]), followed when a C reading ended in
+//! a refusal: only there can it read further. So no reading combines one unpickler's framing
+//! with the other's leniency, which no loader does.
 
 use crate::reader::{Cursor, ReadAt, ReadError};
+
+/// Which unpickler a reading follows where CPython's two disagree.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Loader {
+    /// The C `_pickle.Unpickler` (`pickle.load`, `pickle.loads`, `torch.load`): a FRAME is
+    /// linear or buffered (the plan's decisions), a FRAME needing more bytes than remain and
+    /// a final line without a newline end the stream, text arguments are read as C reads them.
+    C,
+    /// The pure-Python `pickle._Unpickler` (joblib, dill, `pickle._loads`): a request across a
+    /// frame's end and a FRAME inside a frame with bytes left end the stream, a FRAME needing
+    /// more bytes than remain is read short, a final line without a newline is read as it is,
+    /// text arguments are read as `int()`/`float()` read them.
+    Py,
+    /// Whatever either accepts (nested pickles, whose loader is not known).
+    Either,
+}
+
+impl Loader {
+    /// Whether this reading accepts what the C unpickler accepts.
+    pub(crate) fn c(self) -> bool {
+        self != Loader::Py
+    }
+
+    /// Whether this reading accepts what the pure-Python unpickler accepts.
+    pub(crate) fn py(self) -> bool {
+        self != Loader::C
+    }
+}
 
 /// How the unpickler asks for an opcode's argument.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -70,6 +101,7 @@ pub(crate) struct Feed<'a> {
     cur: Cursor<'a>,
     frame: Option<Frame>,
     plan: Vec<bool>,
+    loader: Loader,
     /// Decision points met so far.
     pub(crate) events: usize,
     /// FRAME opcodes this reading held in a buffer where that mattered.
@@ -88,11 +120,18 @@ pub(crate) struct Resume {
 
 impl<'a> Feed<'a> {
     /// A feed at `start` with every frame linear unless `plan` says otherwise.
-    pub(crate) fn new(input: &'a dyn ReadAt, start: u64, max_read: u64, plan: Vec<bool>) -> Self {
+    pub(crate) fn new(
+        input: &'a dyn ReadAt,
+        start: u64,
+        max_read: u64,
+        plan: Vec<bool>,
+        loader: Loader,
+    ) -> Self {
         Self {
             cur: Cursor::new(input, start, max_read),
             frame: None,
             plan,
+            loader,
             events: 0,
             buffered: Vec::new(),
             notes: Vec::new(),
@@ -102,6 +141,11 @@ impl<'a> Feed<'a> {
 
     pub(crate) fn pos(&self) -> u64 {
         self.cur.pos()
+    }
+
+    /// The unpickler this reading follows.
+    pub(crate) fn loader(&self) -> Loader {
+        self.loader
     }
 
     pub(crate) fn remaining(&self) -> u64 {
@@ -170,9 +214,21 @@ impl<'a> Feed<'a> {
         if self.leave_frame() {
             return;
         }
+        if self.loader == Loader::Py {
+            // "pickle exhausted before end of frame": nothing more is read.
+            self.exhaust();
+            return;
+        }
         if how == Request::Read && self.decide(f.at) {
             self.cur.seek(f.end);
         }
+    }
+
+    /// Ends the reading here: every later request fails as truncated.
+    fn exhaust(&mut self) {
+        let end = self.cur.pos().saturating_add(self.cur.remaining());
+        self.cur.seek(end);
+        self.frame = None;
     }
 
     /// One byte (an opcode or a one-byte argument).
@@ -226,6 +282,10 @@ impl<'a> Feed<'a> {
         let Some((data, at_eof)) = self.cur.line_or_eof(max)? else {
             return Ok(None);
         };
+        if at_eof && !self.loader.py() {
+            // The C unpickler needs the newline.
+            return Err(ReadError::Truncated);
+        }
         let Some(f) = frame else {
             return Ok(Some(Line { data, at_eof }));
         };
@@ -244,6 +304,10 @@ impl<'a> Feed<'a> {
                 .cur
                 .line_or_eof(max)?
                 .map(|(data, at_eof)| Line { data, at_eof }));
+        }
+        if self.loader == Loader::Py {
+            self.exhaust();
+            return Err(ReadError::Truncated);
         }
         if !self.decide(f.at) {
             return Ok(Some(Line { data, at_eof }));
@@ -268,6 +332,11 @@ impl<'a> Feed<'a> {
                 at,
                 outer: outer.at,
             });
+            if self.loader == Loader::Py {
+                // "beginning of a new frame before end of current frame".
+                self.exhaust();
+                return Err(ReadError::Truncated);
+            }
             if q.saturating_add(len) <= outer.end {
                 // Inside the outer frame's bytes: the C readers go on in the outer frame.
                 return Ok(());
@@ -294,6 +363,9 @@ impl<'a> Feed<'a> {
                 declared: len,
                 available: input_len.saturating_sub(q),
             });
+            if !self.loader.py() {
+                return Err(ReadError::Truncated);
+            }
         }
         self.frame = Some(Frame {
             at,
@@ -315,7 +387,8 @@ impl<'a> Feed<'a> {
             return None;
         }
         let left = f.end - pos;
-        if self.cur.remaining() > 0 && self.decide(f.at) {
+        // The pure-Python unpickler read the frame whole from the file.
+        if self.cur.remaining() > 0 && (self.loader == Loader::Py || self.decide(f.at)) {
             self.cur.seek(f.end);
         }
         Some((f.at, left))
@@ -394,7 +467,7 @@ mod tests {
     const DATA: &[u8] = b"Jaabb\x00\x00XYZW";
 
     fn feed(plan: Vec<bool>) -> Feed<'static> {
-        let mut f = Feed::new(&DATA, 0, u64::MAX, plan);
+        let mut f = Feed::new(&DATA, 0, u64::MAX, plan, Loader::Either);
         f.frame(0, 3).expect("frame");
         f
     }
@@ -433,7 +506,7 @@ mod tests {
 
     #[test]
     fn lines_at_the_end_of_input_are_returned_as_they_are() {
-        let mut f = Feed::new(b"os\nsys", 0, u64::MAX, Vec::new());
+        let mut f = Feed::new(b"os\nsys", 0, u64::MAX, Vec::new(), Loader::Either);
         let first = f.line(64).ok().flatten().map(|l| (l.data, l.at_eof));
         assert_eq!(first, Some((b"os".to_vec(), false)));
         let last = f.line(64).ok().flatten().map(|l| (l.data, l.at_eof));

@@ -12,7 +12,7 @@ use compact_str::CompactString;
 use crate::callables::{BYTES_FILES, FORWARDERS, NESTED_LOADERS, fix_imports};
 use crate::classify::{self, NameClass};
 use crate::effects::{self, Effect, Method};
-use crate::feed::{Feed, FrameNote, Line, Request};
+use crate::feed::{Feed, FrameNote, Line, Loader, Request};
 use crate::opcodes as op;
 use crate::reader::{Cursor, ReadAt, ReadError, SubRange};
 use crate::text;
@@ -292,7 +292,7 @@ pub(crate) fn scan_input(input: &dyn ReadAt, start: u64, opts: &Options) -> Pick
             unexplored = plans.len() + 1;
             break;
         }
-        let r = read_once(&mut ctx, input, start, plan, false, &mut fetched);
+        let r = read_once(&mut ctx, input, start, plan, Loader::C, false, &mut fetched);
         if ctx.needs_detail {
             break;
         }
@@ -305,8 +305,38 @@ pub(crate) fn scan_input(input: &dyn ReadAt, start: u64, opts: &Options) -> Pick
         }
         readings.push(r);
     }
+    // The pure-Python unpickler reads on only where the C one refuses something (a text
+    // argument in Python's grammar, a list as call arguments, a short FRAME, a final line
+    // without newline, ...): its reading is followed when a C reading ended in such a refusal.
+    let c_refused = readings.iter().any(|r| {
+        [&r.out.problem, &r.out.after_stop]
+            .into_iter()
+            .flatten()
+            .any(|p| !unfollowed(p))
+    });
+    if c_refused && !past_deadline() && !ctx.needs_detail {
+        let r = read_once(
+            &mut ctx,
+            input,
+            start,
+            Vec::new(),
+            Loader::Py,
+            false,
+            &mut fetched,
+        );
+        readings.push(r);
+    }
     if readings.iter().any(|r| r.joblib_seen) && !past_deadline() && !ctx.needs_detail {
-        let r = read_once(&mut ctx, input, start, Vec::new(), true, &mut fetched);
+        // joblib's unpickler is the pure-Python one.
+        let r = read_once(
+            &mut ctx,
+            input,
+            start,
+            Vec::new(),
+            Loader::Py,
+            true,
+            &mut fetched,
+        );
         readings.push(r);
     }
     if ctx.needs_detail && opts.limits.detail_values < opts.limits.max_values {
@@ -322,12 +352,14 @@ pub(crate) fn scan_input(input: &dyn ReadAt, start: u64, opts: &Options) -> Pick
     scan
 }
 
-/// One reading: every pickle of the input with the frame decisions of `plan`.
+/// One reading: every pickle of the input as `loader` reads it, with the frame decisions of
+/// `plan` (the C unpickler's).
 fn read_once(
     ctx: &mut Ctx<'_>,
     input: &dyn ReadAt,
     start: u64,
     plan: Vec<bool>,
+    loader: Loader,
     joblib: bool,
     fetched: &mut u64,
 ) -> Reading {
@@ -339,7 +371,7 @@ fn read_once(
     ctx.joblib_seen = false;
     ctx.program.clear();
     ctx.program_truncated = false;
-    let mut feed = Feed::new(input, start, ctx.opts.limits.max_read, plan.clone());
+    let mut feed = Feed::new(input, start, ctx.opts.limits.max_read, plan.clone(), loader);
     let mut out = ctx.scan_streams(&mut feed, 0);
     if !ctx.needs_detail {
         sweep_after_limit(input, feed.fetched(), &mut out, ctx);
@@ -1254,7 +1286,7 @@ impl<'c, 'o, 'i> Machine<'c, 'o, 'i> {
             }
             op::FLOAT => {
                 let line = self.line(feed)?;
-                let v = text::float_arg(&line.data, line.at_eof)
+                let v = text::float_arg(&line.data, line.at_eof, feed.loader())
                     .ok_or_else(|| bad("could not convert the FLOAT argument"))?;
                 self.push_value(Value::Float(v))?;
             }
@@ -1264,13 +1296,13 @@ impl<'c, 'o, 'i> Machine<'c, 'o, 'i> {
             }
             op::INT => {
                 let line = self.line(feed)?;
-                let v = text::int_arg(&line.data, line.at_eof)
+                let v = text::int_arg(&line.data, line.at_eof, feed.loader())
                     .ok_or_else(|| bad("could not convert the INT argument"))?;
                 self.push_value(v)?;
             }
             op::LONG => {
                 let line = self.line(feed)?;
-                let v = text::long_arg(&line.data, line.at_eof)
+                let v = text::long_arg(&line.data, line.at_eof, feed.loader())
                     .ok_or_else(|| bad("could not convert the LONG argument"))?;
                 self.push_value(v)?;
             }
@@ -1471,8 +1503,8 @@ impl<'c, 'o, 'i> Machine<'c, 'o, 'i> {
             }
             op::GET => {
                 let line = self.line(feed)?;
-                let idx =
-                    text::index_arg(&line.data, line.at_eof).ok_or_else(|| bad("bad GET index"))?;
+                let idx = text::index_arg(&line.data, line.at_eof, feed.loader())
+                    .ok_or_else(|| bad("bad GET index"))?;
                 self.memo_get(idx)?;
             }
             op::BINGET => {
@@ -1485,7 +1517,7 @@ impl<'c, 'o, 'i> Machine<'c, 'o, 'i> {
             }
             op::PUT => {
                 let line = self.line(feed)?;
-                let idx = text::index_arg(&line.data, line.at_eof)
+                let idx = text::index_arg(&line.data, line.at_eof, feed.loader())
                     .ok_or_else(|| bad("bad or negative PUT index"))?;
                 let t = self.top()?;
                 self.memo_put(idx, t)?;
@@ -1517,7 +1549,11 @@ impl<'c, 'o, 'i> Machine<'c, 'o, 'i> {
                 self.push(g)?;
             }
             op::INST => {
-                // The pure-Python unpickler imports the class before it looks for the MARK.
+                // The pure-Python unpickler imports the class before it looks for the MARK,
+                // the C one looks for the MARK first.
+                if !feed.loader().py() && self.marks.is_empty() {
+                    return Err(ProblemKind::NoMark);
+                }
                 let (module, name) = self.name_lines(feed, true)?;
                 let cls = self.import_named(off, &module, &name)?;
                 let args = self.pop_mark()?;
@@ -1540,6 +1576,8 @@ impl<'c, 'o, 'i> Machine<'c, 'o, 'i> {
                 let callee = self.pop()?;
                 self.check_callable(callee)?;
                 self.check_iterable(args, "REDUCE arguments")?;
+                // `PyObject_CallObject`: "argument list must be a tuple".
+                self.check_tuple(feed, args, "REDUCE arguments")?;
                 self.trace(off, StepKind::Call, |m| {
                     m.render_call(callee, args, None, CallKind::Call)
                 });
@@ -1551,6 +1589,7 @@ impl<'c, 'o, 'i> Machine<'c, 'o, 'i> {
                 let cls = self.pop()?;
                 self.check_callable(cls)?;
                 self.check_iterable(args, "NEWOBJ arguments")?;
+                self.check_tuple(feed, args, "NEWOBJ arguments")?;
                 let r = self.construct(off, cls, args, None)?;
                 self.push(r)?;
             }
@@ -1562,11 +1601,20 @@ impl<'c, 'o, 'i> Machine<'c, 'o, 'i> {
                 // `kwargs` that is no dict is read as a mapping, its `keys()` called, before
                 // anything checks `cls` (the C unpickler refuses first). The reading that runs
                 // more code counts.
-                if !self.is_plain_data(kwargs) {
+                if feed.loader().py() && !self.is_plain_data(kwargs) {
                     self.mapping_protocol(off, kwargs)?;
                 }
                 self.check_callable(cls)?;
                 self.check_iterable(args, "NEWOBJ_EX arguments")?;
+                // The C unpickler hands a tuple and a dict to `tp_new` and refuses anything
+                // else it can tell apart.
+                self.check_tuple(feed, args, "NEWOBJ_EX arguments")?;
+                if !feed.loader().py()
+                    && self.known_type(kwargs)
+                    && !matches!(self.arena.get(kwargs), Value::Dict(_))
+                {
+                    return Err(bad("NEWOBJ_EX kwargs argument must be a dict"));
+                }
                 if self.is_plain_data(kwargs) && !matches!(self.arena.get(kwargs), Value::Dict(_)) {
                     return Err(bad("NEWOBJ_EX keyword arguments are not a mapping"));
                 }
@@ -1684,6 +1732,33 @@ impl<'c, 'o, 'i> Machine<'c, 'o, 'i> {
     fn check_callable(&self, id: Id) -> Res<()> {
         if self.is_plain_data(id) {
             return Err(bad("calls an object that is not callable"));
+        }
+        Ok(())
+    }
+
+    /// Whether `id`'s Python type is known: a constant or a container the stream built (not an
+    /// imported object or a call's result, which may be a tuple or dict subclass).
+    fn known_type(&self, id: Id) -> bool {
+        self.arena.get(id).is_scalar()
+            || matches!(
+                self.arena.get(id),
+                Value::Tuple(_)
+                    | Value::List(_)
+                    | Value::Dict(_)
+                    | Value::Set(_)
+                    | Value::FrozenSet(_)
+                    | Value::Buffer { .. }
+            )
+    }
+
+    /// The C unpickler's reading: call arguments must be a tuple (the pure-Python one unpacks
+    /// any iterable).
+    fn check_tuple(&self, feed: &Feed<'_>, id: Id, what: &str) -> Res<()> {
+        if !feed.loader().py()
+            && self.known_type(id)
+            && !matches!(self.arena.get(id), Value::Tuple(_))
+        {
+            return Err(ProblemKind::BadArgument(format!("{what} must be a tuple")));
         }
         Ok(())
     }
@@ -3085,7 +3160,7 @@ impl<'c, 'o, 'i> Machine<'c, 'o, 'i> {
         };
         let out = match &blob {
             Blob::Inline { data, .. } => {
-                let mut c = Feed::new(data, 0, self.limits().max_read, Vec::new());
+                let mut c = Feed::new(data, 0, self.limits().max_read, Vec::new(), Loader::Either);
                 let out = self.ctx.scan_streams(&mut c, self.depth + 1);
                 self.ctx.nested_fetched = self.ctx.nested_fetched.saturating_add(c.fetched());
                 out
@@ -3096,7 +3171,7 @@ impl<'c, 'o, 'i> Machine<'c, 'o, 'i> {
                     start: *at,
                     len: *len,
                 };
-                let mut c = Feed::new(&sub, 0, self.limits().max_read, Vec::new());
+                let mut c = Feed::new(&sub, 0, self.limits().max_read, Vec::new(), Loader::Either);
                 let out = self.ctx.scan_streams(&mut c, self.depth + 1);
                 self.ctx.nested_fetched = self.ctx.nested_fetched.saturating_add(c.fetched());
                 out

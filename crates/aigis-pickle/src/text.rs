@@ -6,9 +6,10 @@
 //! slicing off its last byte (`readline()[:-1]`, which at the end of the input, where the line has
 //! no newline, drops a real character). The two grammars differ (`010` is an octal 8 in C and an
 //! error in Python; `1_0.5` and `1e999` are floats only in Python; `5\0junk` is 5 only in C), so
-//! an argument is accepted when either unpickler accepts it: what one loader reads past, the
-//! machine must read past too.
+//! each reading parses with its own unpickler's grammar ([`Loader`]): what one loader reads past,
+//! that loader's reading reads past too.
 
+use crate::feed::Loader;
 use crate::value::Value;
 
 /// A parsed integer: small, or decimal digits.
@@ -225,18 +226,18 @@ fn plain_digits(line: &[u8]) -> Option<i64> {
 }
 
 /// INT: C `strtol` then `PyLong_FromString(s, 0)`; Python `int(line, 0)` (newline included).
-pub(crate) fn int_arg(line: &[u8], at_eof: bool) -> Option<Value> {
+pub(crate) fn int_arg(line: &[u8], at_eof: bool, loader: Loader) -> Option<Value> {
     if !at_eof && let Some(v) = plain_digits(line) {
         return Some(Value::Int(v));
     }
-    if !at_eof && !line.is_empty() {
-        // `I00` and `I01` are False and True; the rest is an int either way.
-        if line == b"00" {
-            return Some(Value::Bool(false));
-        }
-        if line == b"01" {
-            return Some(Value::Bool(true));
-        }
+    // `I00` and `I01` are False and True to both unpicklers; the rest is an int.
+    if !at_eof && line == b"00" {
+        return Some(Value::Bool(false));
+    }
+    if !at_eof && line == b"01" {
+        return Some(Value::Bool(true));
+    }
+    if loader.c() && !at_eof && !line.is_empty() {
         let cstr = c_line(line);
         if let Some(v) = strtol_whole(&cstr) {
             return Some(Value::Int(v));
@@ -244,6 +245,9 @@ pub(crate) fn int_arg(line: &[u8], at_eof: bool) -> Option<Value> {
         if let Some(n) = py_int(&cstr, 0) {
             return Some(n.into_value());
         }
+    }
+    if !loader.py() {
+        return None;
     }
     let mut py = line.to_vec();
     if !at_eof {
@@ -254,8 +258,8 @@ pub(crate) fn int_arg(line: &[u8], at_eof: bool) -> Option<Value> {
 
 /// LONG: C drops a final `L` (by ending the string there) and calls `PyLong_FromString(s, 0)`;
 /// Python slices the newline, then one `L`, and calls `int(…, 0)`.
-pub(crate) fn long_arg(line: &[u8], at_eof: bool) -> Option<Value> {
-    if !at_eof && !line.is_empty() {
+pub(crate) fn long_arg(line: &[u8], at_eof: bool, loader: Loader) -> Option<Value> {
+    if loader.c() && !at_eof && !line.is_empty() {
         let c = match line.split_last() {
             Some((b'L', rest)) => rest.to_vec(),
             _ => c_line(line),
@@ -264,6 +268,9 @@ pub(crate) fn long_arg(line: &[u8], at_eof: bool) -> Option<Value> {
             return Some(n.into_value());
         }
     }
+    if !loader.py() {
+        return None;
+    }
     let py = py_chopped(line, at_eof);
     let py = py.strip_suffix(b"L").unwrap_or(py);
     py_int(py, 0).map(Num::into_value)
@@ -271,14 +278,19 @@ pub(crate) fn long_arg(line: &[u8], at_eof: bool) -> Option<Value> {
 
 /// A memo index (GET/PUT): C `PyLong_FromString(s, 10)`, Python `int(readline()[:-1])`.
 /// Negative or too large indices are `None` (a PUT refuses them; a GET finds nothing).
-pub(crate) fn index_arg(line: &[u8], at_eof: bool) -> Option<u64> {
+pub(crate) fn index_arg(line: &[u8], at_eof: bool, loader: Loader) -> Option<u64> {
     if !at_eof && let Some(v) = plain_digits(line) {
         return u64::try_from(v).ok();
     }
-    let c = (!at_eof && !line.is_empty())
+    let c = (loader.c() && !at_eof && !line.is_empty())
         .then(|| py_int(&c_line(line), 10))
         .flatten();
-    let n = c.or_else(|| py_int(py_chopped(line, at_eof), 10))?;
+    let n = c.or_else(|| {
+        loader
+            .py()
+            .then(|| py_int(py_chopped(line, at_eof), 10))
+            .flatten()
+    })?;
     if n.is_negative() {
         return None;
     }
@@ -330,12 +342,15 @@ fn float_literal(s: &[u8]) -> Option<bool> {
 /// FLOAT: C `PyOS_string_to_double` (no whitespace, no underscores, overflow refused, ends at
 /// the newline or a NUL); Python `float(readline()[:-1])` (whitespace, underscores between
 /// digits, overflow to `inf`).
-pub(crate) fn float_arg(line: &[u8], at_eof: bool) -> Option<f64> {
-    if !at_eof && !line.is_empty() {
+pub(crate) fn float_arg(line: &[u8], at_eof: bool, loader: Loader) -> Option<f64> {
+    if loader.c() && !at_eof && !line.is_empty() {
         let c = c_string(line);
         if float_literal(c) == Some(true) {
             return Some(float_value(c));
         }
+    }
+    if !loader.py() {
+        return None;
     }
     let py = trim(py_chopped(line, at_eof));
     if py.contains(&0) {
@@ -544,7 +559,7 @@ mod tests {
     use super::*;
 
     fn int(s: &[u8]) -> Option<String> {
-        int_arg(s, false).map(|v| format!("{v:?}"))
+        int_arg(s, false, Loader::Either).map(|v| format!("{v:?}"))
     }
 
     #[test]
@@ -585,7 +600,7 @@ mod tests {
         }
         // At the end of the input only Python reads, and int() gets the line as it is.
         assert_eq!(
-            int_arg(b"12", true).map(|v| format!("{v:?}")),
+            int_arg(b"12", true, Loader::Py).map(|v| format!("{v:?}")),
             Some("Int(12)".into())
         );
     }
@@ -598,7 +613,7 @@ mod tests {
             (b"123456789012345678", 123_456_789_012_345_678),
         ] {
             assert_eq!(plain_digits(s), Some(v));
-            assert_eq!(index_arg(s, false), u64::try_from(v).ok());
+            assert_eq!(index_arg(s, false, Loader::Either), u64::try_from(v).ok());
         }
         for s in [
             &b"00"[..],
@@ -629,20 +644,20 @@ mod tests {
             b"-0L",
             b"5 L",
         ] {
-            assert!(long_arg(s, false).is_some(), "{s:?}");
+            assert!(long_arg(s, false, Loader::Either).is_some(), "{s:?}");
         }
         for s in [&b"010L"[..], b"L", b"5LL", b"5l"] {
-            assert!(long_arg(s, false).is_none(), "{s:?}");
+            assert!(long_arg(s, false, Loader::Either).is_none(), "{s:?}");
         }
-        assert_eq!(index_arg(b"-0", false), Some(0));
-        assert_eq!(index_arg(b"0_0", false), Some(0));
-        assert_eq!(index_arg(b" 3 ", false), Some(3));
-        assert_eq!(index_arg(b"3\0x", false), Some(3));
-        assert_eq!(index_arg(b"007", false), Some(7));
-        assert_eq!(index_arg(b"-1", false), None);
-        assert_eq!(index_arg(b"0x0", false), None);
+        assert_eq!(index_arg(b"-0", false, Loader::Either), Some(0));
+        assert_eq!(index_arg(b"0_0", false, Loader::Either), Some(0));
+        assert_eq!(index_arg(b" 3 ", false, Loader::Either), Some(3));
+        assert_eq!(index_arg(b"3\0x", false, Loader::Either), Some(3));
+        assert_eq!(index_arg(b"007", false, Loader::Either), Some(7));
+        assert_eq!(index_arg(b"-1", false, Loader::Either), None);
+        assert_eq!(index_arg(b"0x0", false, Loader::Either), None);
         // `p12` at the end of the input: Python slices the `2` off.
-        assert_eq!(index_arg(b"12", true), Some(1));
+        assert_eq!(index_arg(b"12", true, Loader::Either), Some(1));
     }
 
     #[test]
@@ -660,7 +675,7 @@ mod tests {
             b".5",
             b"1.5\0x",
         ] {
-            assert!(float_arg(s, false).is_some(), "{s:?}");
+            assert!(float_arg(s, false, Loader::Either).is_some(), "{s:?}");
         }
         for s in [
             &b"0x1p3"[..],
@@ -672,8 +687,32 @@ mod tests {
             b"1.5e",
             b".",
         ] {
-            assert!(float_arg(s, false).is_none(), "{s:?}");
+            assert!(float_arg(s, false, Loader::Either).is_none(), "{s:?}");
         }
+    }
+
+    #[test]
+    fn each_unpickler_reads_with_its_own_grammar() {
+        // Octal and a NUL end are C's; underscores in a float, overflow to inf and a final
+        // line without its newline are Python's.
+        for loader in [Loader::C, Loader::Py] {
+            assert_eq!(
+                int_arg(b"01", false, loader).map(|v| format!("{v:?}")),
+                Some("Bool(true)".into())
+            );
+        }
+        assert!(int_arg(b"010", false, Loader::C).is_some());
+        assert!(int_arg(b"010", false, Loader::Py).is_none());
+        assert!(int_arg(b"5\0junk", false, Loader::Py).is_none());
+        assert!(int_arg(b"12", true, Loader::C).is_none());
+        assert!(float_arg(b"1e999", false, Loader::C).is_none());
+        assert!(float_arg(b"1e999", false, Loader::Py).is_some());
+        assert!(float_arg(b"1_0.5", false, Loader::C).is_none());
+        assert!(float_arg(b"1.5\0x", false, Loader::Py).is_none());
+        assert!(float_arg(b"1.5\0x", false, Loader::C).is_some());
+        assert!(long_arg(b"5", true, Loader::C).is_none());
+        assert_eq!(index_arg(b"3\0x", false, Loader::Py), None);
+        assert_eq!(index_arg(b"12", true, Loader::C), None);
     }
 
     #[test]
