@@ -3,7 +3,9 @@
 
 Each line: `function<TAB>codec<TAB>input hex<TAB>output hex`, where text is UTF-8 hex; an output
 `!` means the fold must refuse: CPython raises (or, for the codecs of `extra_codecs`, returns a
-str holding a lone surrogate, which the fold cannot hold).
+str holding a lone surrogate, which the fold cannot hold); an output `?` means the fold must
+refuse although CPython has a value, because the fold does not compute that case (`idna` labels
+that need nameprep or are ACE labels, see `idna_codec`).
 Run: python3 scripts/fold/make_codec_vectors.py > crates/aigis-pickle/tests/data/codec_vectors.tsv
 """
 
@@ -90,6 +92,7 @@ def main():
     iso2022_codecs()
     euc_kr_makeup()
     pair_codecs()
+    idna_codec()
 
 
 def cjk_codecs():
@@ -552,6 +555,71 @@ def pair_codecs():
                          b"\n", b"\x1b$(O", b"\x1b$(Q", b"\x7f", b"\x80"]
         for _ in range(300):
             dec(b"".join(rng.choice(pieces) for _ in range(rng.randrange(1, 10))))
+
+
+
+def idna_codec():
+    """`idna` (textcodecs.rs): folded where no label needs nameprep. Encoding: text of ASCII and
+    the IDNA dots (U+3002, U+FF0E, U+FF61), labels of 0, 1, 63 and 64 characters; decoding:
+    ASCII without an ACE label. Text with any other non-ASCII character, or bytes with a label
+    starting with `xn--` in any case (CPython 3.13 compares lowercased), are `?` where CPython
+    has a value: the fold refuses them."""
+    import random
+    rng = random.Random(9)
+    dots = "\u3002\uff0e\uff61"
+
+    def needs_nameprep(text):
+        return any(ord(c) > 127 and c not in dots for c in text)
+
+    def ace(data):
+        return any(label.lower().startswith(b"xn--") for label in data.split(b"."))
+
+    def vector(fn, codec, data, call, refused):
+        try:
+            out = call(data)
+        except UnicodeError:
+            print(f"{fn}\t{codec}\t{(data.encode() if isinstance(data, str) else data).hex()}\t!")
+            return
+        if refused(data):
+            print(f"{fn}\t{codec}\t{(data.encode() if isinstance(data, str) else data).hex()}\t?")
+            return
+        line(fn, codec, data, out)
+
+    def enc(text, codec="idna"):
+        vector("encode", codec, text, lambda t: codecs.encode(t, codec), needs_nameprep)
+
+    def dec(data, codec="idna"):
+        vector("decode", codec, data, lambda d: codecs.decode(d, codec), ace)
+
+    a63, a64 = "a" * 63, "a" * 64
+    texts = ["", "a", ".", "..", "a.", ".a", "a..b", "Example.COM", "example.com.",
+             "cos\nsystem\n(S'id'\ntR.", a63, a64, a63 + ".", a64 + ".", a63 + "." + a63,
+             a63 + "." + a64, a64 + ".b", "a\u3002b", "a\uff0eb\uff61", "\u3002", "a\u3002\u3002b",
+             a63 + "\u3002", a64 + "\uff61", "xn--abc", "XN--abc.de", "b\u00fccher.de",
+             "\u00fc", "m\u00fcnchen\u3002de", "\u00ad", "a\u00adb", "\u0627\u0644", "xn--\u00fc",
+             "\U0001F600", "\u00c0.\u00e9.", "\u200b", "a\u200bb"]
+    for text in texts:
+        enc(text)
+    for codec in ["IDNA", " idna "]:
+        enc("cos\nsystem\n", codec)
+        dec(b"cos\nsystem\n", codec)
+    alphabet = ["a", "Z", "0", "-", ".", ".", " ", "\n", "xn--", "\u3002", "\uff0e", "\uff61",
+                "\u00fc", "\u00df", "\u00ad", "a" * 30, "a" * 63]
+    for _ in range(120):
+        enc("".join(rng.choice(alphabet) for _ in range(rng.randrange(1, 7))))
+    b63, b64 = b"a" * 63, b"a" * 64
+    datas = [b"", b"a", b".", b"..", b"a..b.", b"Example..COM.", b"cos\nsystem\n(S'id'\ntR.",
+             b64 + b"." + b64, b"a" * 1100, b"xn--" + b"a" * 1100, b"axn--b", b"a.bxn--c.",
+             b"xn--bcher-kva.de", b"XN--BCHER-KVA", b"Xn--bcher-kva", b"xn--abc-", b"xn--",
+             b"xn--.a", b"xn--mnchen-3ya.de.", b"xn--zz", b"xn--a-\xfc", b"b\xfccher", b"\xff",
+             b"a.xn--tda", b"xn--tda.xn--tda", b"xn--ls8h", b"xn--" + b"a" * 70]
+    for data in datas:
+        dec(data)
+    pieces = [b"a", b"B", b"0", b"-", b".", b".", b" ", b"\n", b"xn--", b"XN--", b"xN--",
+              b"tda", b"kva", b"\xfc", b"\x80", b63]
+    for _ in range(120):
+        dec(b"".join(rng.choice(pieces) for _ in range(rng.randrange(1, 7))))
+
 
 
 if __name__ == "__main__":
