@@ -93,6 +93,7 @@ def main():
     euc_kr_makeup()
     pair_codecs()
     idna_codec()
+    named_escapes()
 
 
 def cjk_codecs():
@@ -620,6 +621,53 @@ def idna_codec():
     for _ in range(120):
         dec(b"".join(rng.choice(pieces) for _ in range(rng.randrange(1, 7))))
 
+
+def named_escapes():
+    """`\\N{name}` in unicode_escape (names.rs, table by scripts/fold/gen_names.py): names,
+    aliases, Hangul syllables and unified ideographs as given, lowercased and mangled, the
+    malformed escapes, and random strings of escape pieces; raw_unicode_escape (every third fixed one)
+    leaves `\\N` as it is."""
+    import random
+    import unicodedata
+    rng = random.Random(13)
+    named = [cp for cp in range(0x110000) if unicodedata.name(chr(cp), None)]
+    names = [unicodedata.name(chr(cp)) for cp in named[::1999]]
+    names += ["BOM", "ZWNBSP", "LF", "NEL", "BYTE ORDER MARK", "LINE FEED", "NULL", "DELETE",
+              "REVERSE SOLIDUS", "RIGHT CURLY BRACKET", "HANGUL SYLLABLE GA",
+              "HANGUL SYLLABLE HIH", "HANGUL SYLLABLE A", "HANGUL SYLLABLE GGAG",
+              "CJK UNIFIED IDEOGRAPH-4E00", "CJK UNIFIED IDEOGRAPH-04E00",
+              "CJK UNIFIED IDEOGRAPH-3134A", "CJK COMPATIBILITY IDEOGRAPH-F900",
+              "LATIN SMALL LETTER A", "latin small letter a", "Latin Small Letter A"]
+    bad = ["", "NOPE", "LATIN SMALL LETTER A ", " LATIN SMALL LETTER A", "LATIN_SMALL_LETTER_A",
+           "LATIN  SMALL LETTER A", "LATIN SMALL LETTER", "hangul syllable ga",
+           "HANGUL SYLLABLE ga", "HANGUL SYLLABLE ", "HANGUL SYLLABLE GAX", "HANGUL SYLLABLE",
+           "CJK UNIFIED IDEOGRAPH-4e00", "cjk unified ideograph-4E00",
+           "CJK UNIFIED IDEOGRAPH-004E00", "CJK UNIFIED IDEOGRAPH-4DC0",
+           "CJK UNIFIED IDEOGRAPH-31350", "CJK UNIFIED IDEOGRAPH-2EBF0",
+           "LATIN CAPITAL LETTER A WITH MACRON AND GRAVE", "KEYCAP NUMBER SIGN",
+           "TANGUT IDEOGRAPH-17000", "<noncharacter-FFFE>", "<control>", "\\N{SPACE"]
+    inputs = []
+    for n in names:
+        inputs += [b"\\N{" + n.encode() + b"}", b"x\\N{" + n.lower().encode() + b"}y"]
+    for n in bad:
+        inputs.append(b"\\N{" + n.encode() + b"}")
+    inputs += [b"\\N", b"\\Nx", b"\\N{", b"\\N{SPACE", b"\\N{}", b"\\N }", b"\\\\N{SPACE}",
+               b"\\N{SPACE}}", b"\\N{LATIN SMALL LETTER A\x00}", b"\\N{LATIN SMALL LETTER \xc1}",
+               b"\\N{SPACE}\\N{SPACE}\\x41\\u00e9\\N{bom}"]
+    pieces = [b"\\N{", b"\\N{", b"}", b"}", b"SPACE", b"space", b"LATIN SMALL LETTER A", b"\\",
+              b"N", b"{", b"x", b"HANGUL SYLLABLE ", b"GA", b"G", b"CJK UNIFIED IDEOGRAPH-",
+              b"4E00", b"4e00", b"bom", b"\\x41", b"\\u00e9", b" ", b"\xe9"]
+    fixed = list(inputs)
+    for _ in range(100):
+        inputs.append(b"".join(rng.choice(pieces) for _ in range(rng.randrange(1, 8))))
+    for codec, datas in [("unicode_escape", inputs), ("raw_unicode_escape", fixed[::3])]:
+        for data in datas:
+            try:
+                out = codecs.decode(data, codec)
+            except UnicodeDecodeError:
+                print(f"decode\t{codec}\t{data.hex()}\t!")
+                continue
+            line("decode", codec, data, out)
 
 
 if __name__ == "__main__":

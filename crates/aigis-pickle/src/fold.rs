@@ -18,8 +18,9 @@
 //! `big5hkscs` are CJK codecs too (with their two-code-point sequences), and `iso2022_jp_2004`
 //! and `iso2022_jp_3` ISO-2022 codecs. `idna` is folded where no label needs nameprep (ASCII
 //! text and the IDNA dots to encode, ASCII without an `xn--` label to decode); anything else
-//! it is given is refused, so a loader given its output is reported. `\N{name}` escapes are
-//! not folded: a loader given their output is reported.
+//! it is given is refused, so a loader given its output is reported. `unicode_escape` reads
+//! `\N{name}` with CPython's character names and aliases (`crate::names`, from `unicodedata`);
+//! a name the table does not have is refused the same way.
 
 use std::io::Read;
 
@@ -935,8 +936,9 @@ fn hex_escape(b: &[u8], at: usize, count: usize) -> Option<char> {
 }
 
 /// `bytes.decode('unicode_escape')`, as CPython's decoder reads it: the escapes of a Python
-/// string literal (`\N{name}` is not folded), an unknown escape kept with its backslash, every
-/// other byte as Latin-1; `None` where CPython raises.
+/// string literal (`\N{name}` with the names of `crate::names`, CPython's `unicodedata`), an
+/// unknown escape kept with its backslash, every other byte as Latin-1; `None` where CPython
+/// raises (or the name is one the table does not have).
 fn unicode_escape_decode(b: &[u8]) -> Option<String> {
     let mut out = String::with_capacity(b.len());
     let mut i = 0;
@@ -990,7 +992,20 @@ fn unicode_escape_decode(b: &[u8]) -> Option<String> {
                 out.push(hex_escape(b, i, count)?);
                 i += count;
             }
-            b'N' => return None,
+            // `\N{name}`: the name runs to the first `}`; a missing brace, an empty name or
+            // one unicodedata does not know raises.
+            b'N' => {
+                if b.get(i) != Some(&b'{') {
+                    return None;
+                }
+                let start = i + 1;
+                let len = b.get(start..)?.iter().position(|&c| c == b'}')?;
+                if len == 0 {
+                    return None;
+                }
+                out.push(crate::names::lookup(&b[start..start + len])?);
+                i = start + len + 1;
+            }
             _ => {
                 out.push('\\');
                 out.push(char::from(e));
@@ -1395,6 +1410,49 @@ mod tests {
             n += 1;
         }
         assert!(n > 6000, "{n} vectors");
+    }
+
+    #[test]
+    fn unicode_escape_reads_names_as_cpython_does() {
+        // Checked against CPython 3.11: codecs.decode(b, 'unicode_escape').
+        let dec = |b: &[u8]| text_decode(b, Codec::UnicodeEscape, "strict");
+        for (input, want) in [
+            (&b"\\N{LATIN SMALL LETTER C}os"[..], Some("cos")),
+            (b"\\N{latin small letter c}\\N{LF}", Some("c\n")),
+            (b"a\\N{SPACE}b\\N{bom}", Some("a b\u{feff}")),
+            (
+                b"\\N{HANGUL SYLLABLE GAG}\\N{CJK UNIFIED IDEOGRAPH-2A6DF}",
+                Some("\u{ac01}\u{2a6df}"),
+            ),
+            (b"\\N{REVERSE SOLIDUS}N{SPACE}", Some("\\N{SPACE}")),
+            (b"\\\\N{SPACE}", Some("\\N{SPACE}")),
+            (b"\\N{NULL}\\N{DELETE}", Some("\0\u{7f}")),
+            // 'malformed \N character escape'
+            (b"\\N", None),
+            (b"\\Nx", None),
+            (b"\\N{", None),
+            (b"\\N{SPACE", None),
+            (b"\\N{}", None),
+            // 'unknown Unicode character name'
+            (b"\\N{NOPE}", None),
+            (b"\\N{LATIN CAPITAL LETTER A WITH MACRON AND GRAVE}", None),
+            (b"\\N{hangul syllable ga}", None),
+            (b"\\N{CJK UNIFIED IDEOGRAPH-4e00}", None),
+            (b"\\N{\\N{SPACE}}", None),
+            (b"\\N{SPACE }", None),
+        ] {
+            assert_eq!(
+                dec(input).as_deref(),
+                want,
+                "{}",
+                String::from_utf8_lossy(input)
+            );
+        }
+        // raw_unicode_escape has no \N: the bytes stay.
+        assert_eq!(
+            text_decode(b"\\N{SPACE}", Codec::RawUnicodeEscape, "strict").as_deref(),
+            Some("\\N{SPACE}")
+        );
     }
 
     #[test]

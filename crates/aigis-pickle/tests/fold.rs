@@ -209,6 +209,18 @@ fn codecs_of_every_kind() {
             "idna",
         );
     }
+    // `\N{name}` escapes (names in any case, aliases such as LF), decoded with unicode_escape.
+    let named = "\\N{latin small letter c}\\N{LATIN SMALL LETTER O}\\N{Latin Small Letter S}\\N{LF}\
+                 system\\N{LINE FEED}(S'id'\\N{line feed}tR\\N{FULL STOP}";
+    let decoded = P::call(
+        "_codecs",
+        "decode",
+        &[b(named.as_bytes()), s("unicode_escape")],
+    );
+    assert_nested_found(
+        &P::load(P::call("_codecs", "encode", &[decoded, s("latin-1")])),
+        "unicode_escape names",
+    );
     // raw_unicode_escape on str: the latin-1 text comes out as its bytes.
     assert_nested_found(
         &P::load(P::call(
