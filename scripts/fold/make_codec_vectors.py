@@ -3,7 +3,9 @@
 
 Each line: `function<TAB>codec<TAB>input hex<TAB>output hex`, where text is UTF-8 hex; an output
 `!` means the fold must refuse: CPython raises (or, for the codecs of `extra_codecs`, returns a
-str holding a lone surrogate, which the fold cannot hold).
+str holding a lone surrogate, which the fold cannot hold); an output `?` means the fold must
+refuse although CPython has a value, because the fold does not compute that case (`idna` labels
+that need nameprep or are ACE labels, see `idna_codec`).
 Run: python3 scripts/fold/make_codec_vectors.py > crates/aigis-pickle/tests/data/codec_vectors.tsv
 """
 
@@ -90,6 +92,8 @@ def main():
     iso2022_codecs()
     euc_kr_makeup()
     pair_codecs()
+    idna_codec()
+    named_escapes()
 
 
 def cjk_codecs():
@@ -552,6 +556,118 @@ def pair_codecs():
                          b"\n", b"\x1b$(O", b"\x1b$(Q", b"\x7f", b"\x80"]
         for _ in range(300):
             dec(b"".join(rng.choice(pieces) for _ in range(rng.randrange(1, 10))))
+
+
+
+def idna_codec():
+    """`idna` (textcodecs.rs): folded where no label needs nameprep. Encoding: text of ASCII and
+    the IDNA dots (U+3002, U+FF0E, U+FF61), labels of 0, 1, 63 and 64 characters; decoding:
+    ASCII without an ACE label. Text with any other non-ASCII character, or bytes with a label
+    starting with `xn--` in any case (CPython 3.13 compares lowercased), are `?` where CPython
+    has a value: the fold refuses them."""
+    import random
+    rng = random.Random(9)
+    dots = "\u3002\uff0e\uff61"
+
+    def needs_nameprep(text):
+        return any(ord(c) > 127 and c not in dots for c in text)
+
+    def ace(data):
+        return any(label.lower().startswith(b"xn--") for label in data.split(b"."))
+
+    def vector(fn, codec, data, call, refused):
+        try:
+            out = call(data)
+        except UnicodeError:
+            print(f"{fn}\t{codec}\t{(data.encode() if isinstance(data, str) else data).hex()}\t!")
+            return
+        if refused(data):
+            print(f"{fn}\t{codec}\t{(data.encode() if isinstance(data, str) else data).hex()}\t?")
+            return
+        line(fn, codec, data, out)
+
+    def enc(text, codec="idna"):
+        vector("encode", codec, text, lambda t: codecs.encode(t, codec), needs_nameprep)
+
+    def dec(data, codec="idna"):
+        vector("decode", codec, data, lambda d: codecs.decode(d, codec), ace)
+
+    a63, a64 = "a" * 63, "a" * 64
+    texts = ["", "a", ".", "..", "a.", ".a", "a..b", "Example.COM", "example.com.",
+             "cos\nsystem\n(S'id'\ntR.", a63, a64, a63 + ".", a64 + ".", a63 + "." + a63,
+             a63 + "." + a64, a64 + ".b", "a\u3002b", "a\uff0eb\uff61", "\u3002", "a\u3002\u3002b",
+             a63 + "\u3002", a64 + "\uff61", "xn--abc", "XN--abc.de", "b\u00fccher.de",
+             "\u00fc", "m\u00fcnchen\u3002de", "\u00ad", "a\u00adb", "\u0627\u0644", "xn--\u00fc",
+             "\U0001F600", "\u00c0.\u00e9.", "\u200b", "a\u200bb"]
+    for text in texts:
+        enc(text)
+    for codec in ["IDNA", " idna "]:
+        enc("cos\nsystem\n", codec)
+        dec(b"cos\nsystem\n", codec)
+    alphabet = ["a", "Z", "0", "-", ".", ".", " ", "\n", "xn--", "\u3002", "\uff0e", "\uff61",
+                "\u00fc", "\u00df", "\u00ad", "a" * 30, "a" * 63]
+    for _ in range(120):
+        enc("".join(rng.choice(alphabet) for _ in range(rng.randrange(1, 7))))
+    b63, b64 = b"a" * 63, b"a" * 64
+    datas = [b"", b"a", b".", b"..", b"a..b.", b"Example..COM.", b"cos\nsystem\n(S'id'\ntR.",
+             b64 + b"." + b64, b"a" * 1100, b"xn--" + b"a" * 1100, b"axn--b", b"a.bxn--c.",
+             b"xn--bcher-kva.de", b"XN--BCHER-KVA", b"Xn--bcher-kva", b"xn--abc-", b"xn--",
+             b"xn--.a", b"xn--mnchen-3ya.de.", b"xn--zz", b"xn--a-\xfc", b"b\xfccher", b"\xff",
+             b"a.xn--tda", b"xn--tda.xn--tda", b"xn--ls8h", b"xn--" + b"a" * 70]
+    for data in datas:
+        dec(data)
+    pieces = [b"a", b"B", b"0", b"-", b".", b".", b" ", b"\n", b"xn--", b"XN--", b"xN--",
+              b"tda", b"kva", b"\xfc", b"\x80", b63]
+    for _ in range(120):
+        dec(b"".join(rng.choice(pieces) for _ in range(rng.randrange(1, 7))))
+
+
+def named_escapes():
+    """`\\N{name}` in unicode_escape (names.rs, table by scripts/fold/gen_names.py): names,
+    aliases, Hangul syllables and unified ideographs as given, lowercased and mangled, the
+    malformed escapes, and random strings of escape pieces; raw_unicode_escape (every third fixed one)
+    leaves `\\N` as it is."""
+    import random
+    import unicodedata
+    rng = random.Random(13)
+    named = [cp for cp in range(0x110000) if unicodedata.name(chr(cp), None)]
+    names = [unicodedata.name(chr(cp)) for cp in named[::1999]]
+    names += ["BOM", "ZWNBSP", "LF", "NEL", "BYTE ORDER MARK", "LINE FEED", "NULL", "DELETE",
+              "REVERSE SOLIDUS", "RIGHT CURLY BRACKET", "HANGUL SYLLABLE GA",
+              "HANGUL SYLLABLE HIH", "HANGUL SYLLABLE A", "HANGUL SYLLABLE GGAG",
+              "CJK UNIFIED IDEOGRAPH-4E00", "CJK UNIFIED IDEOGRAPH-04E00",
+              "CJK UNIFIED IDEOGRAPH-3134A", "CJK COMPATIBILITY IDEOGRAPH-F900",
+              "LATIN SMALL LETTER A", "latin small letter a", "Latin Small Letter A"]
+    bad = ["", "NOPE", "LATIN SMALL LETTER A ", " LATIN SMALL LETTER A", "LATIN_SMALL_LETTER_A",
+           "LATIN  SMALL LETTER A", "LATIN SMALL LETTER", "hangul syllable ga",
+           "HANGUL SYLLABLE ga", "HANGUL SYLLABLE ", "HANGUL SYLLABLE GAX", "HANGUL SYLLABLE",
+           "CJK UNIFIED IDEOGRAPH-4e00", "cjk unified ideograph-4E00",
+           "CJK UNIFIED IDEOGRAPH-004E00", "CJK UNIFIED IDEOGRAPH-4DC0",
+           "CJK UNIFIED IDEOGRAPH-31350", "CJK UNIFIED IDEOGRAPH-2EBF0",
+           "LATIN CAPITAL LETTER A WITH MACRON AND GRAVE", "KEYCAP NUMBER SIGN",
+           "TANGUT IDEOGRAPH-17000", "<noncharacter-FFFE>", "<control>", "\\N{SPACE"]
+    inputs = []
+    for n in names:
+        inputs += [b"\\N{" + n.encode() + b"}", b"x\\N{" + n.lower().encode() + b"}y"]
+    for n in bad:
+        inputs.append(b"\\N{" + n.encode() + b"}")
+    inputs += [b"\\N", b"\\Nx", b"\\N{", b"\\N{SPACE", b"\\N{}", b"\\N }", b"\\\\N{SPACE}",
+               b"\\N{SPACE}}", b"\\N{LATIN SMALL LETTER A\x00}", b"\\N{LATIN SMALL LETTER \xc1}",
+               b"\\N{SPACE}\\N{SPACE}\\x41\\u00e9\\N{bom}"]
+    pieces = [b"\\N{", b"\\N{", b"}", b"}", b"SPACE", b"space", b"LATIN SMALL LETTER A", b"\\",
+              b"N", b"{", b"x", b"HANGUL SYLLABLE ", b"GA", b"G", b"CJK UNIFIED IDEOGRAPH-",
+              b"4E00", b"4e00", b"bom", b"\\x41", b"\\u00e9", b" ", b"\xe9"]
+    fixed = list(inputs)
+    for _ in range(100):
+        inputs.append(b"".join(rng.choice(pieces) for _ in range(rng.randrange(1, 8))))
+    for codec, datas in [("unicode_escape", inputs), ("raw_unicode_escape", fixed[::3])]:
+        for data in datas:
+            try:
+                out = codecs.decode(data, codec)
+            except UnicodeDecodeError:
+                print(f"decode\t{codec}\t{data.hex()}\t!")
+                continue
+            line("decode", codec, data, out)
 
 
 if __name__ == "__main__":

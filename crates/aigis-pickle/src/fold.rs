@@ -16,8 +16,11 @@
 //! and `uu` (`crate::textcodecs`), and the ISO-2022 codecs (`crate::iso2022`). The stateless
 //! JIS X 0213 codecs (`euc_jis_2004`, `shift_jis_2004`, `euc_jisx0213`, `shift_jisx0213`) and
 //! `big5hkscs` are CJK codecs too (with their two-code-point sequences), and `iso2022_jp_2004`
-//! and `iso2022_jp_3` ISO-2022 codecs. IDNA and `\N{name}` escapes are not folded: a loader
-//! given their output is reported.
+//! and `iso2022_jp_3` ISO-2022 codecs. `idna` is folded where no label needs nameprep (ASCII
+//! text and the IDNA dots to encode, ASCII without an `xn--` label to decode); anything else
+//! it is given is refused, so a loader given its output is reported. `unicode_escape` reads
+//! `\N{name}` with CPython's character names and aliases (`crate::names`, from `unicodedata`);
+//! a name the table does not have is refused the same way.
 
 use std::io::Read;
 
@@ -565,6 +568,8 @@ pub(crate) enum Codec {
     RawUnicodeEscape,
     Utf7,
     Punycode,
+    /// `idna`: the labels that need no nameprep ([`textcodecs::idna_encode`]).
+    Idna,
     Hz,
     Quopri,
     Uu,
@@ -626,6 +631,7 @@ pub(crate) fn lookup(name: &str) -> Option<Codec> {
         "raw_unicode_escape" => Codec::RawUnicodeEscape,
         "utf_7" => Codec::Utf7,
         "punycode" => Codec::Punycode,
+        "idna" => Codec::Idna,
         "hz" => Codec::Hz,
         "quopri_codec" => Codec::Quopri,
         "uu_codec" => Codec::Uu,
@@ -770,6 +776,10 @@ pub(crate) fn text_encode(s: &str, codec: Codec, errors: &str) -> Option<Vec<u8>
         Codec::Cjk(name) => crate::cjk::table(name)?.encode(s)?,
         Codec::Utf7 => textcodecs::utf7_encode(s),
         Codec::Punycode => textcodecs::punycode_encode(s)?,
+        // IDNA raises for any handler but 'strict'.
+        Codec::Idna => (errors == "strict")
+            .then(|| textcodecs::idna_encode(s))
+            .flatten()?,
         Codec::Hz => textcodecs::hz_encode(s)?,
         Codec::Iso2022(v) => crate::iso2022::encode(v, s)?,
         Codec::Rot13
@@ -863,6 +873,9 @@ pub(crate) fn text_decode(b: &[u8], codec: Codec, errors: &str) -> Option<String
         Codec::Punycode => matches!(errors, "strict" | "replace" | "ignore")
             .then(|| textcodecs::punycode_decode(b))
             .flatten(),
+        Codec::Idna => (errors == "strict")
+            .then(|| textcodecs::idna_decode(b))
+            .flatten(),
         Codec::Hz => textcodecs::hz_decode(b),
         Codec::Iso2022(v) => crate::iso2022::decode(v, b),
         Codec::Rot13
@@ -923,8 +936,9 @@ fn hex_escape(b: &[u8], at: usize, count: usize) -> Option<char> {
 }
 
 /// `bytes.decode('unicode_escape')`, as CPython's decoder reads it: the escapes of a Python
-/// string literal (`\N{name}` is not folded), an unknown escape kept with its backslash, every
-/// other byte as Latin-1; `None` where CPython raises.
+/// string literal (`\N{name}` with the names of `crate::names`, CPython's `unicodedata`), an
+/// unknown escape kept with its backslash, every other byte as Latin-1; `None` where CPython
+/// raises (or the name is one the table does not have).
 fn unicode_escape_decode(b: &[u8]) -> Option<String> {
     let mut out = String::with_capacity(b.len());
     let mut i = 0;
@@ -978,7 +992,20 @@ fn unicode_escape_decode(b: &[u8]) -> Option<String> {
                 out.push(hex_escape(b, i, count)?);
                 i += count;
             }
-            b'N' => return None,
+            // `\N{name}`: the name runs to the first `}`; a missing brace, an empty name or
+            // one unicodedata does not know raises.
+            b'N' => {
+                if b.get(i) != Some(&b'{') {
+                    return None;
+                }
+                let start = i + 1;
+                let len = b.get(start..)?.iter().position(|&c| c == b'}')?;
+                if len == 0 {
+                    return None;
+                }
+                out.push(crate::names::lookup(&b[start..start + len])?);
+                i = start + len + 1;
+            }
             _ => {
                 out.push('\\');
                 out.push(char::from(e));
@@ -1179,7 +1206,14 @@ mod tests {
         assert_eq!(lookup("qp"), None); // not an alias CPython knows
         assert_eq!(lookup("quopri"), Some(Codec::Quopri));
         assert_eq!(lookup("uu"), Some(Codec::Uu));
-        assert_eq!(lookup("idna"), None);
+        // No alias names idna (`encodings.aliases` has none); `codecs.lookup` finds it under
+        // any case and with punctuation at the ends only.
+        for name in ["idna", "IDNA", " Idna ", "-idna-"] {
+            assert_eq!(lookup(name), Some(Codec::Idna), "{name}");
+        }
+        for name in ["i-dna", "id_na", "idna.", "id.na", "i dna"] {
+            assert_eq!(lookup(name), None, "{name}");
+        }
         assert_eq!(
             lookup("csISO2022JP"),
             Some(Codec::Iso2022(crate::iso2022::Variant::Jp))
@@ -1320,8 +1354,9 @@ mod tests {
             let [func, codec, input, output] = f[..] else {
                 panic!("bad line {line}");
             };
-            // `!`: CPython raises (or returns a lone surrogate), and the fold must refuse.
-            let refused = output == "!";
+            // `!`: CPython raises (or returns a lone surrogate), and the fold must refuse; `?`:
+            // CPython has a value the fold does not compute (idna with nameprep), it refuses.
+            let refused = output == "!" || output == "?";
             let (input, want) = (
                 unhex_vec(input),
                 unhex_vec(if refused { "" } else { output }),
@@ -1368,13 +1403,86 @@ mod tests {
                 other => panic!("unknown function {other}"),
             };
             if refused {
-                assert_eq!(got, None, "{func} {codec} {input:?}: CPython raises");
+                assert_eq!(got, None, "{func} {codec} {input:?}: refused ({output})");
             } else {
                 assert_eq!(got.as_deref(), Some(&want[..]), "{func} {codec} {input:?}");
             }
             n += 1;
         }
         assert!(n > 6000, "{n} vectors");
+    }
+
+    #[test]
+    fn unicode_escape_reads_names_as_cpython_does() {
+        // Checked against CPython 3.11: codecs.decode(b, 'unicode_escape').
+        let dec = |b: &[u8]| text_decode(b, Codec::UnicodeEscape, "strict");
+        for (input, want) in [
+            (&b"\\N{LATIN SMALL LETTER C}os"[..], Some("cos")),
+            (b"\\N{latin small letter c}\\N{LF}", Some("c\n")),
+            (b"a\\N{SPACE}b\\N{bom}", Some("a b\u{feff}")),
+            (
+                b"\\N{HANGUL SYLLABLE GAG}\\N{CJK UNIFIED IDEOGRAPH-2A6DF}",
+                Some("\u{ac01}\u{2a6df}"),
+            ),
+            (b"\\N{REVERSE SOLIDUS}N{SPACE}", Some("\\N{SPACE}")),
+            (b"\\\\N{SPACE}", Some("\\N{SPACE}")),
+            (b"\\N{NULL}\\N{DELETE}", Some("\0\u{7f}")),
+            // 'malformed \N character escape'
+            (b"\\N", None),
+            (b"\\Nx", None),
+            (b"\\N{", None),
+            (b"\\N{SPACE", None),
+            (b"\\N{}", None),
+            // 'unknown Unicode character name'
+            (b"\\N{NOPE}", None),
+            (b"\\N{LATIN CAPITAL LETTER A WITH MACRON AND GRAVE}", None),
+            (b"\\N{hangul syllable ga}", None),
+            (b"\\N{CJK UNIFIED IDEOGRAPH-4e00}", None),
+            (b"\\N{\\N{SPACE}}", None),
+            (b"\\N{SPACE }", None),
+        ] {
+            assert_eq!(
+                dec(input).as_deref(),
+                want,
+                "{}",
+                String::from_utf8_lossy(input)
+            );
+        }
+        // raw_unicode_escape has no \N: the bytes stay.
+        assert_eq!(
+            text_decode(b"\\N{SPACE}", Codec::RawUnicodeEscape, "strict").as_deref(),
+            Some("\\N{SPACE}")
+        );
+    }
+
+    #[test]
+    fn idna_folds_only_without_nameprep_and_strict() {
+        // Checked against CPython 3.11: s.encode('idna'), b.decode('idna').
+        let c = lookup("IDNA").unwrap_or(Codec::Ascii);
+        assert_eq!(c, Codec::Idna);
+        assert_eq!(
+            text_encode("cos\nsystem\n", c, "strict"),
+            Some(b"cos\nsystem\n".to_vec())
+        );
+        assert_eq!(
+            text_encode("a\u{3002}b", c, "strict"),
+            Some(b"a.b".to_vec())
+        );
+        assert_eq!(text_encode("", c, "strict"), Some(Vec::new()));
+        // 'unsupported error handling ignore'
+        assert_eq!(text_encode("abc", c, "ignore"), None);
+        assert_eq!(text_decode(b"abc", c, "replace"), None);
+        assert_eq!(text_encode("a..b", c, "strict"), None);
+        assert_eq!(text_encode("m\u{fc}nchen", c, "strict"), None);
+        assert_eq!(text_decode(b"a.b.", c, "strict").as_deref(), Some("a.b."));
+        assert_eq!(text_decode(b"xn--mnchen-3ya", c, "strict"), None);
+        // codecs.encode(b'a', 'idna') raises (bytes have no .encode); decode of a str likewise.
+        assert!(codec_encode(Data::Bytes(b"a".to_vec()), c, "strict").is_none());
+        assert!(codec_decode(Data::Str("a".into()), c, "strict").is_none());
+        assert_eq!(
+            out_bytes(codec_encode(Data::Str("a.b".into()), c, "strict")),
+            Some(b"a.b".to_vec())
+        );
     }
 
     #[test]

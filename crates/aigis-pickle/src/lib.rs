@@ -34,6 +34,7 @@ mod iso2022;
 mod joblib;
 mod known;
 mod machine;
+mod names;
 mod opcodes;
 mod reader;
 mod sweep;

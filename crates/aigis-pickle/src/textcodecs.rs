@@ -1,9 +1,10 @@
-//! CPython's UTF-7, punycode and HZ text codecs and its quoted-printable and uuencode
-//! bytes-to-bytes codecs, computed exactly as CPython 3.11 does (`Objects/unicodeobject.c`,
-//! `Lib/encodings/punycode.py`, `Modules/cjkcodecs/_codecs_cn.c`, `Modules/binascii.c`,
-//! `Lib/encodings/uu_codec.py`) for [`crate::fold`]. Every function returns `None` where CPython
-//! raises, where its result would hold a lone surrogate (a Rust string cannot), or where the
-//! input is past what is folded: the caller then fails closed.
+//! CPython's UTF-7, punycode, HZ and IDNA (the labels that need no nameprep) text codecs and
+//! its quoted-printable and uuencode bytes-to-bytes codecs, computed exactly as CPython 3.11
+//! does (`Objects/unicodeobject.c`, `Lib/encodings/punycode.py`, `Lib/encodings/idna.py`,
+//! `Modules/cjkcodecs/_codecs_cn.c`, `Modules/binascii.c`, `Lib/encodings/uu_codec.py`) for
+//! [`crate::fold`]. Every function returns `None` where CPython raises, where its result would
+//! hold a lone surrogate (a Rust string cannot), or where the input is past what is folded: the
+//! caller then fails closed.
 
 use crate::fold::MAX_FOLD;
 
@@ -607,9 +608,94 @@ pub(crate) fn uu_decode(data: &[u8]) -> Option<Vec<u8>> {
     None
 }
 
+// ---- IDNA (RFC 3490, `Lib/encodings/idna.py`) -------------------------------------------
+
+/// The label separators of IDNA section 3.1 (`idna.dots`) other than '.'.
+const IDNA_DOTS: [char; 3] = ['\u{3002}', '\u{FF0E}', '\u{FF61}'];
+
+/// `str.encode('idna')` where no label needs nameprep: every character ASCII or one of the
+/// IDNA dots. CPython's ASCII fast path (and, for input with U+3002, U+FF0E or U+FF61, its
+/// per-label `ToASCII`, which returns an ASCII label as it is) gives the labels joined by '.',
+/// each 1 to 63 bytes but the last, which may be empty (a trailing dot); otherwise it raises.
+/// A label with any other non-ASCII character goes through nameprep: `None`. CPython 3.11 to
+/// 3.13 agree on all of this.
+pub(crate) fn idna_encode(s: &str) -> Option<Vec<u8>> {
+    let mut out = Vec::with_capacity(s.len());
+    for c in s.chars() {
+        if c.is_ascii() {
+            out.push(c as u8);
+        } else if IDNA_DOTS.contains(&c) {
+            out.push(b'.');
+        } else {
+            return None;
+        }
+    }
+    if out.is_empty() {
+        return Some(out);
+    }
+    let labels: Vec<&[u8]> = out.split(|&c| c == b'.').collect();
+    let (last, rest) = labels.split_last()?;
+    if rest.iter().any(|l| l.is_empty() || l.len() >= 64) || last.len() >= 64 {
+        return None;
+    }
+    Some(out)
+}
+
+/// `bytes.decode('idna')` where no label is an ACE label: ASCII input in which no label starts
+/// with `xn--` in any case comes back as it is (CPython 3.11/3.12's fast path for input without
+/// `b"xn--"`, 3.13's for input without it in any case, and otherwise every version's `ToUnicode`
+/// of a label without the prefix; 3.12 and later raise for such a label past 1024 bytes on that
+/// slow path, 3.11 returns it: the reading that produces the value). An ACE label needs
+/// punycode and then nameprep to check the round trip: `None`; so does non-ASCII input, which
+/// CPython refuses.
+pub(crate) fn idna_decode(b: &[u8]) -> Option<String> {
+    if !b.is_ascii() {
+        return None;
+    }
+    let ace = b
+        .split(|&c| c == b'.')
+        .any(|l| l.len() >= 4 && l[..4].eq_ignore_ascii_case(b"xn--"));
+    if ace {
+        return None;
+    }
+    String::from_utf8(b.to_vec()).ok()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn idna_without_nameprep_is_cpythons() {
+        // Checked against CPython 3.11-3.13: codecs.encode(s, 'idna') / codecs.decode(b, 'idna').
+        let enc = |s: &str| idna_encode(s);
+        assert_eq!(enc(""), Some(Vec::new()));
+        assert_eq!(enc("Example.COM."), Some(b"Example.COM.".to_vec()));
+        assert_eq!(enc("cos\nsystem\n"), Some(b"cos\nsystem\n".to_vec()));
+        assert_eq!(enc("a\u{3002}b\u{ff0e}c\u{ff61}"), Some(b"a.b.c.".to_vec()));
+        let l63 = "a".repeat(63);
+        assert_eq!(enc(&format!("{l63}.{l63}")).map(|v| v.len()), Some(127));
+        // An empty label but the last, a label of 64, the lone dot: UnicodeError.
+        assert_eq!(enc("a..b"), None);
+        assert_eq!(enc("."), None);
+        assert_eq!(enc("\u{3002}"), None);
+        assert_eq!(enc(&"a".repeat(64)), None);
+        assert_eq!(enc(&format!("{}.", "a".repeat(64))), None);
+        // Non-ASCII labels need nameprep: not folded.
+        assert_eq!(enc("b\u{fc}cher.de"), None);
+        assert_eq!(enc("\u{00ad}"), None);
+        let dec = |b: &[u8]| idna_decode(b);
+        assert_eq!(dec(b"").as_deref(), Some(""));
+        assert_eq!(dec(b"Example..COM.").as_deref(), Some("Example..COM."));
+        assert_eq!(dec(b"axn--b.c").as_deref(), Some("axn--b.c"));
+        let long = "a".repeat(2000);
+        assert_eq!(dec(long.as_bytes()).as_deref(), Some(long.as_str()));
+        // ACE labels (any case: 3.13 compares lowercased) and non-ASCII bytes: not folded.
+        assert_eq!(dec(b"xn--bcher-kva.de"), None);
+        assert_eq!(dec(b"a.XN--abc"), None);
+        assert_eq!(dec(b"Xn--"), None);
+        assert_eq!(dec(b"b\xfccher"), None);
+    }
 
     #[test]
     fn spot_values_are_cpythons() {

@@ -232,7 +232,7 @@ fn setstate_that_unpickles_data_it_cannot_see_is_high() {
         )
         .empty_tuple()
         .newobj()
-        // Bytes the machine does not compute (a codec it does not fold: IDNA).
+        // Bytes the machine does not compute (IDNA of a label that needs nameprep).
         .global("_codecs", "encode")
         .ustr("\u{3042}payload")
         .ustr("idna")

@@ -198,6 +198,29 @@ fn codecs_of_every_kind() {
         &P::load(P::call("_codecs", "encode", &[decoded, s("latin-1")])),
         "unicode_escape",
     );
+    // idna of ASCII text is the text (labels between dots of at most 63 characters); an IDNA
+    // dot (U+3002) comes out as '.', so the text need not hold the protocol-0 STOP.
+    for text in [
+        "cos\nsystem\n(S'id'\ntR.",
+        "cos\nsystem\n(S'id'\ntR\u{3002}",
+    ] {
+        assert_nested_found(
+            &P::load(P::call("_codecs", "encode", &[s(text), s("idna")])),
+            "idna",
+        );
+    }
+    // `\N{name}` escapes (names in any case, aliases such as LF), decoded with unicode_escape.
+    let named = "\\N{latin small letter c}\\N{LATIN SMALL LETTER O}\\N{Latin Small Letter S}\\N{LF}\
+                 system\\N{LINE FEED}(S'id'\\N{line feed}tR\\N{FULL STOP}";
+    let decoded = P::call(
+        "_codecs",
+        "decode",
+        &[b(named.as_bytes()), s("unicode_escape")],
+    );
+    assert_nested_found(
+        &P::load(P::call("_codecs", "encode", &[decoded, s("latin-1")])),
+        "unicode_escape names",
+    );
     // raw_unicode_escape on str: the latin-1 text comes out as its bytes.
     assert_nested_found(
         &P::load(P::call(
@@ -275,11 +298,12 @@ fn uncomputable_input_is_high() {
     let v = v.unwrap_or_else(|| panic!("{:#?}", r.verdicts));
     assert_eq!(v.risk, Risk::High);
     assert!(v.message.contains("computed at load time"), "{}", v.message);
-    // A codec that is not folded (idna) is not silence either.
+    // A codec input that is not folded (idna of a label that needs nameprep) is not silence
+    // either.
     let r = run(&P::load(P::call(
         "_codecs",
         "encode",
-        &[s("abc"), s("idna")],
+        &[s("\u{e9}abc"), s("idna")],
     )));
     assert!(
         r.verdicts
