@@ -235,6 +235,9 @@ struct Streams {
     problem: Option<Problem>,
     /// Bytes after the last complete pickle that are no pickle.
     after_stop: Option<Problem>,
+    /// A pickle after the first failed where the loader refuses it (also past a legacy
+    /// `torch.save` file's pickles, whose raw data is expected to fail).
+    later_refused: bool,
 }
 
 /// One reading of the input: how its frames were resolved, whether joblib's.
@@ -309,10 +312,11 @@ pub(crate) fn scan_input(input: &dyn ReadAt, start: u64, opts: &Options) -> Pick
     // argument in Python's grammar, a list as call arguments, a short FRAME, a final line
     // without newline, ...): its reading is followed when a C reading ended in such a refusal.
     let c_refused = readings.iter().any(|r| {
-        [&r.out.problem, &r.out.after_stop]
-            .into_iter()
-            .flatten()
-            .any(|p| !unfollowed(p))
+        r.out.later_refused
+            || [&r.out.problem, &r.out.after_stop]
+                .into_iter()
+                .flatten()
+                .any(|p| !unfollowed(p))
     });
     if c_refused && !past_deadline() && !ctx.needs_detail {
         let r = read_once(
@@ -600,6 +604,7 @@ impl Ctx<'_> {
             verdicts: Vec::new(),
             problem: None,
             after_stop: None,
+            later_refused: false,
         };
         loop {
             if feed.remaining() == 0 {
@@ -639,6 +644,7 @@ impl Ctx<'_> {
                     }
                 }
                 Err(p) => {
+                    out.later_refused = !out.streams.is_empty() && !unfollowed(&p);
                     if out.streams.is_empty() || matches!(p.kind, ProblemKind::LimitExceeded { .. })
                     {
                         out.problem = Some(p);
