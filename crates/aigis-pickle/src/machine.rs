@@ -243,6 +243,7 @@ struct Streams {
 /// One reading of the input: how its frames were resolved, whether joblib's.
 struct Reading {
     out: Streams,
+    loader: Loader,
     plan: Vec<bool>,
     joblib: bool,
     events: usize,
@@ -383,6 +384,7 @@ fn read_once(
     *fetched = fetched.saturating_add(feed.fetched());
     Reading {
         out,
+        loader,
         plan,
         joblib,
         events: feed.events,
@@ -520,6 +522,13 @@ fn merge(mut readings: Vec<Reading>, unexplored: usize) -> PickleScan {
 fn reading_label(r: &Reading, joblib_file: bool) -> Option<String> {
     if r.joblib {
         return Some("as joblib.load reads it (array data skipped)".to_owned());
+    }
+    if r.loader == Loader::Py {
+        return Some(
+            "as the pure-Python unpickler reads it (pickle._Unpickler, as dill and joblib use it, \
+             or pickle.load where the C module is missing)"
+                .to_owned(),
+        );
     }
     if r.buffered.is_empty() {
         return Some(if joblib_file {
