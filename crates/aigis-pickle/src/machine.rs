@@ -1821,10 +1821,19 @@ impl<'c, 'o, 'i> Machine<'c, 'o, 'i> {
     }
 
     /// The two lines of GLOBAL (UTF-8) or INST (ASCII).
+    /// The C unpickler refuses an empty line there ("pickle data was truncated") before it
+    /// imports anything; the pure-Python one hands `''` to `find_class`.
     fn name_lines(&mut self, feed: &mut Feed<'_>, ascii: bool) -> Res<(String, String)> {
+        let c_only = !feed.loader().py();
         let module = self.line(feed)?;
+        if c_only && module.data.is_empty() {
+            return Err(ProblemKind::Truncated);
+        }
         let module = text::name_arg(&module.data, module.at_eof, ascii).map_err(bad)?;
         let name = self.line(feed)?;
+        if c_only && name.data.is_empty() {
+            return Err(ProblemKind::Truncated);
+        }
         let name = text::name_arg(&name.data, name.at_eof, ascii).map_err(bad)?;
         Ok((module, name))
     }
@@ -1870,8 +1879,19 @@ impl<'c, 'o, 'i> Machine<'c, 'o, 'i> {
         if !dotted_identifiers(name) {
             // Protocol 4 resolves a dotted name one attribute at a time: every leading part
             // that can be an attribute is reached (`torch` + `os.system ` reaches `torch.os`).
-            let reached: Vec<&str> = name.split('.').take_while(|p| importable_part(p)).collect();
-            self.import(off, module, &reached.join("."))?;
+            let reached = name
+                .split('.')
+                .take_while(|p| importable_part(p))
+                .collect::<Vec<&str>>()
+                .join(".");
+            // `fix_imports` still rewrites the module under protocol < 3 (no `NAME_MAPPING`
+            // pair has such a name): the module imported is the one listed.
+            let fixed = if self.protocol < 3 {
+                fix_imports(module, "").map(|(m, _)| m)
+            } else {
+                None
+            };
+            self.import(off, fixed.as_deref().unwrap_or(module), &reached)?;
             let shown = crate::value::truncate_chars(name.escape_debug().to_string(), 80);
             return Err(ProblemKind::BadArgument(format!(
                 "module {module} is imported, but no attribute can be named {shown}"

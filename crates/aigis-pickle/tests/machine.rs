@@ -2015,3 +2015,39 @@ fn extension_registered_to_an_impossible_module_name_fails_there() {
         matches!(r.problem.map(|p| p.kind), Some(ProblemKind::BadArgument(ref why)) if why.contains("o?s")),
     );
 }
+
+/// A GLOBAL whose name line is empty: the C unpickler refuses the line before it imports
+/// anything ("pickle data was truncated"), the pure-Python one imports the module and then fails
+/// on the attribute `''`. Here the line is read from the end of a 3-byte FRAME (the C unpickler
+/// on a buffered frame), where the pure-Python unpickler fails first: no loader imports `os`.
+#[test]
+fn an_empty_global_line_is_refused_by_the_c_unpickler_before_any_import() {
+    let crossing = b"\x80\x02\x95\x03\x00\x00\x00\x00\x00\x00\x00cxxos\n\nVimport os\n\x85R.";
+    let r = scan(&crossing[..], 0, &Options::default());
+    assert!(
+        r.globals.iter().all(|g| g.module != "os"),
+        "{:?}",
+        r.globals
+    );
+    // Outside a frame the pure-Python unpickler reaches the module.
+    let plain = b"cos\n\n)R.";
+    let r = scan(&plain[..], 0, &Options::default());
+    assert!(
+        r.globals.iter().any(|g| g.module == "os"),
+        "{:?}",
+        r.globals
+    );
+}
+
+/// Under protocol < 3 `find_class` rewrites a Python-2 module name before it imports, also when
+/// the attribute then cannot exist: `UserDict` + `x y` imports `collections`, and the listed
+/// import says so. Under protocol 3 the spelled module is imported.
+#[test]
+fn a_partial_import_under_protocol_2_lists_the_module_fix_imports_imports() {
+    let r = scan(&b"\x80\x02cUserDict\nx y\n."[..], 0, &Options::default());
+    let modules: Vec<&str> = r.globals.iter().map(|g| g.module.as_str()).collect();
+    assert_eq!(modules, ["collections"], "{:?}", r.globals);
+    let r = scan(&b"\x80\x03cUserDict\nx y\n."[..], 0, &Options::default());
+    let modules: Vec<&str> = r.globals.iter().map(|g| g.module.as_str()).collect();
+    assert_eq!(modules, ["UserDict"], "{:?}", r.globals);
+}
