@@ -216,6 +216,13 @@ fn user_allows(extra: &[String], name: &str) -> bool {
     })
 }
 
+/// Whether the user's allow-list names `module.qualname`, as written or normalized.
+pub(crate) fn user_allows_name(extra: &[String], module: &str, qualname: &str) -> bool {
+    !extra.is_empty()
+        && (user_allows(extra, &format!("{module}.{qualname}"))
+            || user_allows(extra, &full_name(module, qualname)))
+}
+
 /// Whether a user deny-list entry covers `module.qualname`, as written or normalized
 /// (`__builtin__.eval` is `builtins.eval`).
 fn user_denies(denied: &[String], module: &str, qualname: &str) -> bool {

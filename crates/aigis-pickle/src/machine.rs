@@ -3252,6 +3252,49 @@ impl<'c, 'o, 'i> Machine<'c, 'o, 'i> {
 
     // ---- references ----------------------------------------------------------------
 
+    /// A function of a trusted namespace held (not called) whose generated effects attack the
+    /// host: whatever receives it can call it, as with a dangerous name. Code, processes and
+    /// unpickling are high; writing files, the network and computed imports medium; a
+    /// forwarder alone (it calls what it is given) nothing, since its argument decides.
+    /// Whether it judged one.
+    fn effectful_reference(&mut self, off: u64, m: &str, q: &str) -> bool {
+        let name = classify::full_name(m, q);
+        if classify::user_allows_name(&self.ctx.opts.extra_allowed, m, q) {
+            return false;
+        }
+        let Some(sig) = effects::function(&name) else {
+            return false;
+        };
+        let worst = sig
+            .effects
+            .iter()
+            .copied()
+            .filter(|e| !matches!(e, Effect::Calls(_)))
+            .fold(None, worse);
+        let Some(e) = worst else {
+            return false;
+        };
+        let risk = match e {
+            Effect::Exec(_) | Effect::Spawn | Effect::Loads(_) => Risk::High,
+            _ => Risk::Medium,
+        };
+        self.verdict(
+            risk,
+            VerdictKind::DangerousReference,
+            off,
+            Some(name.clone()),
+            None,
+            format!(
+                "loading imports {name} without calling it directly; it {} (its code calls {}), \
+                 and whatever receives it can call it",
+                e.label(),
+                effects::evidence(&name)
+            ),
+            Vec::new(),
+        );
+        true
+    }
+
     /// Judges every imported name that was never invoked or constructed.
     fn finish_references(&mut self) {
         let sites = std::mem::take(&mut self.global_sites);
@@ -3263,7 +3306,9 @@ impl<'c, 'o, 'i> Machine<'c, 'o, 'i> {
                 continue;
             };
             match classify::construction_or_reference(&m, &q, self.ctx.opts) {
-                NameClass::Allowed => {}
+                NameClass::Allowed => {
+                    self.effectful_reference(off, &m, &q);
+                }
                 NameClass::Dangerous(cat) => self.verdict(
                     // A name the user's policy denies is critical however it is used.
                     if cat == Category::Denied {
@@ -3283,6 +3328,7 @@ impl<'c, 'o, 'i> Machine<'c, 'o, 'i> {
                     ),
                     Vec::new(),
                 ),
+                NameClass::Unknown if self.effectful_reference(off, &m, &q) => {}
                 NameClass::Unknown => self.verdict(
                     Risk::Medium,
                     VerdictKind::UnknownReference,

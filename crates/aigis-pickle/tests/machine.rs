@@ -2051,3 +2051,55 @@ fn a_partial_import_under_protocol_2_lists_the_module_fix_imports_imports() {
     let modules: Vec<&str> = r.globals.iter().map(|g| g.module.as_str()).collect();
     assert_eq!(modules, ["UserDict"], "{:?}", r.globals);
 }
+
+/// A trusted-namespace function held as data (never called in the file) is judged by its
+/// generated effects, as a dangerous name held as data is: whatever receives it can call it.
+/// Code, processes and unpickling are high; a forwarder alone is not (its argument decides);
+/// the user's allow-list of the name wins.
+#[test]
+fn a_held_function_is_judged_by_its_effects_not_its_namespace() {
+    let held = |module: &str, name: &str| {
+        P::new()
+            .proto(2)
+            .op(b']')
+            .global(module, name)
+            .op(b'a')
+            .stop()
+    };
+    for (module, name) in [
+        ("torch.jit.annotations", "parse_type_line"), // exec
+        ("statsmodels.tsa.x13", "run_spec"),          // spawn
+        ("torch.distributed.distributed_c10d", "_tensor_to_object"), // loads
+    ] {
+        let r = run(&held(module, name));
+        assert!(
+            r.verdicts.iter().any(|v| v.risk >= Risk::High
+                && v.kind == VerdictKind::DangerousReference
+                && v.message.contains(name)),
+            "{module}.{name}: {:#?}",
+            r.verdicts
+        );
+    }
+    // A forwarder held is no threat by itself.
+    let r = run(&held("numpy.random._pickle", "__randomstate_ctor"));
+    assert!(
+        r.verdicts.iter().all(|v| v.risk < Risk::High),
+        "{:#?}",
+        r.verdicts
+    );
+    // The user allowed it.
+    let opts = Options {
+        extra_allowed: vec!["torch.jit.annotations.*".into()],
+        ..Options::default()
+    };
+    let r = scan(
+        &held("torch.jit.annotations", "parse_type_line").0[..],
+        0,
+        &opts,
+    );
+    assert!(
+        r.verdicts.iter().all(|v| v.risk < Risk::High),
+        "{:#?}",
+        r.verdicts
+    );
+}

@@ -18,7 +18,7 @@ impl Analyzer for PickleAnalyzer {
     }
 
     fn version(&self) -> u32 {
-        8
+        9
     }
 
     /// `pickle.load`, `torch.load`, `joblib.load` and `numpy.load` accept any opcode first
