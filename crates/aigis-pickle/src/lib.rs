@@ -80,6 +80,16 @@ pub fn call_risk(module: &str, qualname: &str, constant_args: bool) -> Option<Ri
     }
 }
 
+/// Whether the pickle allow-list (reviewed, derived from the libraries' files) admits calling
+/// `module.qualname` as a harmless rebuilder; `false` for names evaluated symbolically
+/// (`getattr`, codec calls), unknown or dangerous ones.
+pub fn allowed_call(module: &str, qualname: &str) -> bool {
+    let name = classify::full_name(module, qualname);
+    !machine::is_evaluated(&name)
+        && classify::invocation(module, qualname, &Options::default())
+            == classify::NameClass::Allowed
+}
+
 /// Whether `name` can be imported by `find_class` as a module or attribute path: dotted
 /// identifiers (non-ASCII letters and marks included).
 pub fn importable_name(name: &str) -> bool {

@@ -322,7 +322,7 @@ rules! {
     /// A Hydra `_target_` in a model config names code outside the known frameworks.
     HydraTarget = "HYDRA-TARGET", Medium,
         "Model config instantiates code outside the known frameworks",
-        "Hydra/OmegaConf model configs (NeMo `.nemo`) name classes and functions in `_target_` keys that are imported and called when the model is built. A target outside NeMo, PyTorch and their libraries needs trust; a command, code or file primitive attacks the host.",
+        "Hydra/OmegaConf model configs (NeMo `.nemo`) name classes and functions in `_target_` keys that are imported and called when the model is built. A target outside NeMo, PyTorch and their libraries needs trust; a standard-library reflection or forwarding helper (`builtins.getattr`, `operator.getitem`, `builtins.sorted` with a key) reaches any object; a command, code or file primitive attacks the host. Dotted paths are resolved as Hydra's `_locate` resolves them, attribute by attribute (`torch.serialization.os.system` is `os.system`).",
         "Review every `_target_`; do not restore models whose targets you do not recognise.",
         SUPPLY_CHAIN;
     /// A skops schema loads a function, method or type outside the trusted set.

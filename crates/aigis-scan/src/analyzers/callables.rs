@@ -52,6 +52,42 @@ pub(crate) fn judge(module: &str, name: &str, trusted_tops: &[&str]) -> Trust {
     }
 }
 
+const STDLIB_MODULES: &str = include_str!("data/stdlib_modules.txt");
+
+/// Whether `module` is in the Python standard library (its top-level package is one of
+/// `sys.stdlib_module_names`; Python-2 spellings included).
+pub(crate) fn is_stdlib_module(module: &str) -> bool {
+    let top = module.split('.').next().unwrap_or(module);
+    let top = match top {
+        "__builtin__" | "__builtins__" | "exceptions" => "builtins",
+        "copy_reg" => "copyreg",
+        other => other,
+    };
+    STDLIB_MODULES
+        .lines()
+        .any(|line| !line.starts_with('#') && line == top)
+}
+
+/// Judges a dotted path as Hydra's `_locate` resolves it: only the first component is imported
+/// outright; every later one is first looked up as an attribute (a submodule is imported only
+/// when no attribute has the name), so `torch.serialization.os.system` is `os.system`, as
+/// protocol 4's `find_class('torch', 'serialization.os.system')` is. The worse of that reading
+/// and the plain `module.name` one.
+pub(crate) fn judge_located(path: &str, trusted_tops: &[&str]) -> Trust {
+    let (module, name) = split_dotted(path);
+    let direct = judge(module, name, trusted_tops);
+    if matches!(direct, Trust::Dangerous(_)) {
+        return direct;
+    }
+    match path
+        .split_once('.')
+        .and_then(|(top, rest)| aigis_pickle::dangerous_callable(top, rest))
+    {
+        Some(category) => Trust::Dangerous(category.label()),
+        None => direct,
+    }
+}
+
 /// `" (`m.n` is `os.makedirs`)"` when `module.name` re-exports a dangerous standard-library
 /// object (generated alias table), else empty.
 pub(crate) fn alias_note(module: &str, name: &str) -> String {

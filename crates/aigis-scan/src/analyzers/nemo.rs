@@ -9,7 +9,8 @@
 
 use crate::analyzer::{Analyzer, Context, Input};
 use crate::analyzers::callables::{
-    Trust, alias_note, clip, config_gadget, judge, report_with, split_dotted,
+    Trust, alias_note, clip, config_gadget, is_stdlib_module, judge_located, report_with,
+    split_dotted,
 };
 use crate::analyzers::yaml::{self, Yaml};
 use crate::{Format, RuleId, Severity};
@@ -298,7 +299,7 @@ fn check_target(
         report_with(cx, RuleId::HydraTarget, Severity::Critical, msg);
         return;
     }
-    match judge(module, name, TRUSTED) {
+    match judge_located(target.trim(), TRUSTED) {
         Trust::Trusted if is_function_name(name) => {
             // Instantiating a function calls it with the config's arguments: its namespace
             // alone does not clear it.
@@ -325,6 +326,17 @@ fn check_target(
                 alias_note(module, name)
             );
             report_with(cx, RuleId::HydraTarget, Severity::Critical, msg);
+        }
+        Trust::Unknown if is_stdlib_module(module) && !aigis_pickle::allowed_call(module, name) => {
+            // Not the user's own code: a standard-library helper (reflection, a forwarder
+            // that calls what it is given), judged as the pickle machine judges the call.
+            let msg = format!(
+                "`{path}` instantiates `{}`, a standard-library callable no model needs \
+                 (reflection or a forwarder): restoring the model calls it with the config's \
+                 arguments, which can reach any object",
+                clip(target, 200)
+            );
+            report_with(cx, RuleId::HydraTarget, Severity::High, msg);
         }
         Trust::Unknown => {
             let files = local.judge(target, cx);
@@ -431,7 +443,7 @@ fn check_resolver(
     let (module, name) = split_dotted(resolved);
     let verdict = match config_gadget(module, name) {
         Some(effect) => Some((Severity::Critical, effect.to_string())),
-        None => match judge(module, name, TRUSTED) {
+        None => match judge_located(resolved, TRUSTED) {
             Trust::Trusted => None,
             Trust::Effect(label) => Some((Severity::High, label.to_string())),
             Trust::Dangerous(label) => Some((Severity::Critical, label.to_string())),
@@ -719,7 +731,7 @@ impl Analyzer for HydraConfigAnalyzer {
     }
 
     fn version(&self) -> u32 {
-        3
+        4
     }
 
     fn sniff(&self, head: &[u8], _len: u64) -> bool {
@@ -842,6 +854,67 @@ mod tests {
             "m:\n  _target_: nemo.core.ModelPT.restore_from\n  restore_path: x.nemo\n",
         );
         assert_eq!(found[0].0, Severity::Critical);
+    }
+
+    /// Hydra's `_locate` imports the first component and looks every later one up as an
+    /// attribute first: a module a trusted package imported is reachable through it.
+    #[test]
+    fn targets_are_located_attribute_by_attribute_as_hydra_does() {
+        for text in [
+            "m:\n  _target_: torch.serialization.os.system\n  _args_: [id]\n",
+            "m:\n  _target_: transformers.utils.hub.subprocess.run\n",
+            "m:\n  _target_: hydra.utils.get_method\n  path: torch.serialization.pickle.loads\n",
+            "m:\n  _target_: hydra.utils.get_method\n  _args_: [numpy.lib.npyio.os.system]\n",
+        ] {
+            let found = target_findings(text);
+            assert!(
+                found.iter().any(|(s, _)| *s == Severity::Critical),
+                "{text}: {found:?}"
+            );
+        }
+        // Real submodules of a trusted package stay what they are.
+        for text in [
+            "m:\n  _target_: torch.nn.modules.linear.Linear\n",
+            "m:\n  _target_: torch.optim.lr_scheduler.StepLR\n",
+            "m:\n  _target_: hydra.utils.get_class\n  path: torch.nn.modules.conv.Conv2d\n",
+        ] {
+            let found = target_findings(text);
+            assert!(found.is_empty(), "{text}: {found:?}");
+        }
+    }
+
+    /// A standard-library helper is not the user's own code: reflection and forwarders are
+    /// judged as the pickle machine judges the call (high), data constructors pass.
+    #[test]
+    fn standard_library_targets_are_judged_as_pickle_calls() {
+        let chain = "m:\n  _target_: builtins.sorted\n  _args_: [[id]]\n  key:\n    \
+                     _target_: builtins.getattr\n    _args_:\n      - _target_: operator.getitem\n        \
+                     _args_: [{_target_: builtins.vars, _args_: [{_target_: torch.nn.Linear}]}, a]\n      \
+                     - b\n";
+        let found = target_findings(chain);
+        for helper in [
+            "builtins.sorted",
+            "builtins.getattr",
+            "operator.getitem",
+            "builtins.vars",
+        ] {
+            assert!(
+                found
+                    .iter()
+                    .any(|(s, m)| *s >= Severity::High && m.contains(&format!("`{helper}`"))),
+                "{helper}: {found:?}"
+            );
+        }
+        for text in [
+            "m:\n  _target_: collections.OrderedDict\n",
+            "m:\n  _target_: __builtin__.set\n",
+        ] {
+            let found = target_findings(text);
+            assert!(
+                found.iter().all(|(s, _)| *s < Severity::High),
+                "{text}: {found:?}"
+            );
+        }
     }
 
     #[test]
