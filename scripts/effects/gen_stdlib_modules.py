@@ -1,14 +1,15 @@
 #!/usr/bin/env python3
-"""Generates crates/aigis-scan/src/analyzers/data/stdlib_modules.txt: the top-level modules of
+"""Generates crates/aigis-pickle/data/stdlib_modules.txt: the top-level modules of
 the Python standard library (`sys.stdlib_module_names` of the running interpreter; developer
 tool, the output is committed):
 
-    python3 scripts/effects/gen_stdlib_modules.py > crates/aigis-scan/src/analyzers/data/stdlib_modules.txt
+    python3 scripts/effects/gen_stdlib_modules.py > crates/aigis-pickle/data/stdlib_modules.txt
 
-Config instantiation (Hydra/NeMo `_target_`) judges a standard-library callable as the pickle
-machine judges it: a model config has no reason to call reflection or forwarding helpers
-(`builtins.getattr`, `operator.getitem`, `builtins.sorted` with a key), so one outside the pickle
-allow-list is high, not "your own code" (medium).
+The standard library is never "the user's own code": config instantiation (Hydra/NeMo
+`_target_`) judges a standard-library callable as the pickle machine judges it (reflection and
+forwarding helpers such as `builtins.getattr`, `operator.getitem`, `builtins.sorted` with a key
+are high), and the pickle machine rates a class outside the known frameworks built from
+constants medium only when it is not the standard library's.
 """
 import platform
 import sys

@@ -782,6 +782,69 @@ pub(crate) const BYTES_FILES: &[&str] = &[
     "StringIO.StringIO",
 ];
 
+/// Third-party packages whose classes act on the host, the network, containers or the cloud
+/// when constructed (a process spawner's constructor runs its command: `pexpect.popen_spawn.
+/// PopenSpawn('id')`, `psutil.Popen`). Their classes are never "the user's own code", so one
+/// built from constants stays high. Reviewed by hand: these libraries are not among the ones
+/// `scripts/effects/introspect.py` reads.
+pub(crate) const HOST_LIBRARIES: &[&str] = &[
+    "ansible",
+    "asyncssh",
+    "aiohttp",
+    "azure",
+    "boto",
+    "boto3",
+    "botocore",
+    "celery",
+    "comtypes",
+    "delegator",
+    "docker",
+    "envoy",
+    "execnet",
+    "fabric",
+    "fsspec",
+    "gcsfs",
+    "git",
+    "google",
+    "grpc",
+    "httpx",
+    "invoke",
+    "kombu",
+    "kubernetes",
+    "paramiko",
+    "pexpect",
+    "pip",
+    "pkg_resources",
+    "playwright",
+    "plumbum",
+    "psutil",
+    "ptyprocess",
+    "pwn",
+    "pwnlib",
+    "pysftp",
+    "pythoncom",
+    "redis",
+    "requests",
+    "s3fs",
+    "salt",
+    "sarge",
+    "selenium",
+    "setuptools",
+    "sh",
+    "smart_open",
+    "spur",
+    "twisted",
+    "urllib3",
+    "virtualenv",
+    "websocket",
+    "websockets",
+    "win32api",
+    "win32com",
+    "win32process",
+    "wmi",
+    "zmq",
+];
+
 /// Framework subpackages whose name collides with a dangerous stdlib module; a dangerous
 /// whole-module entry does not match *inside* them.
 pub(crate) const NAME_COLLISIONS: &[&str] = &[

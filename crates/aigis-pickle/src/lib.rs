@@ -68,7 +68,8 @@ pub fn call_risk(module: &str, qualname: &str, constant_args: bool) -> Option<Ri
         classify::NameClass::Allowed => None,
         classify::NameClass::Dangerous(_) => Some(Risk::Critical),
         classify::NameClass::Unknown => {
-            let rebuilt_value = classify::is_trusted_namespace(module)
+            let rebuilt_value = (classify::is_trusted_namespace(module)
+                || classify::is_users_code(module))
                 && classify::looks_like_class(qualname)
                 && constant_args;
             Some(if rebuilt_value {
@@ -88,6 +89,11 @@ pub fn allowed_call(module: &str, qualname: &str) -> bool {
     !machine::is_evaluated(&name)
         && classify::invocation(module, qualname, &Options::default())
             == classify::NameClass::Allowed
+}
+
+/// Whether `module` is in the Python standard library (`sys.stdlib_module_names`).
+pub fn is_stdlib_module(module: &str) -> bool {
+    classify::is_stdlib_module(module)
 }
 
 /// Whether `name` can be imported by `find_class` as a module or attribute path: dotted

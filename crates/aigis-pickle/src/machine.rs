@@ -2150,17 +2150,25 @@ impl<'c, 'o, 'i> Machine<'c, 'o, 'i> {
                 );
             }
             NameClass::Unknown => {
-                let rebuilt_value = classify::is_trusted_namespace(&module)
-                    && classify::looks_like_class(&qualname)
+                let from_constants = classify::looks_like_class(&qualname)
                     && kwargs.is_none()
                     && self.is_constant(args);
                 let iocs = self.iocs(&[args]);
-                let (risk, msg) = if rebuilt_value {
+                let (risk, msg) = if from_constants && classify::is_trusted_namespace(&module) {
                     (
                         Risk::Medium,
                         format!(
                             "{verb} {shown}: a framework class rebuilt from constants (such as \
                              an enum member), not on the known-safe list"
+                        ),
+                    )
+                } else if from_constants && classify::is_users_code(&module) {
+                    (
+                        Risk::Medium,
+                        format!(
+                            "{verb} {shown}: a class outside the known frameworks built from \
+                             constants (your own code, such as an enum or a config class; its \
+                             code must be trusted)"
                         ),
                     )
                 } else {

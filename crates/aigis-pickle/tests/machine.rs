@@ -2103,3 +2103,51 @@ fn a_held_function_is_judged_by_its_effects_not_its_namespace() {
         r.verdicts
     );
 }
+
+/// A class of the user's own code rebuilt from constants (an enum member, a config class) is
+/// medium, as the issue of noise on real files asks; the standard library, the packages whose
+/// classes act on the host when constructed, and a callable among the arguments stay high.
+#[test]
+fn a_users_class_built_from_constants_is_medium_and_nothing_else_is() {
+    let built = |module: &str, name: &str, arg: &str| {
+        P::new()
+            .proto(2)
+            .global(module, name)
+            .int(1)
+            .ustr(arg)
+            .tuple2()
+            .reduce()
+            .stop()
+    };
+    let worst = |r: &PickleScan| r.verdicts.iter().map(|v| v.risk).max();
+    for (module, name) in [("__main__", "Net"), ("myproject.models", "Config")] {
+        let r = run(&built(module, name, "a"));
+        assert_eq!(
+            worst(&r),
+            Some(Risk::Medium),
+            "{module}.{name}: {:#?}",
+            r.verdicts
+        );
+    }
+    for (module, name) in [
+        ("sched", "Scheduler"),
+        ("pexpect.popen_spawn", "PopenSpawn"),
+        ("psutil", "Popen"),
+    ] {
+        let r = run(&built(module, name, "id"));
+        assert!(
+            worst(&r) >= Some(Risk::High),
+            "{module}.{name}: {:#?}",
+            r.verdicts
+        );
+    }
+    let handed_a_function = P::new()
+        .proto(2)
+        .global("__main__", "Net")
+        .global("mypkg", "fn")
+        .tuple1()
+        .reduce()
+        .stop();
+    let r = run(&handed_a_function);
+    assert!(worst(&r) >= Some(Risk::High), "{:#?}", r.verdicts);
+}

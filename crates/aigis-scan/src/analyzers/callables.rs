@@ -52,20 +52,9 @@ pub(crate) fn judge(module: &str, name: &str, trusted_tops: &[&str]) -> Trust {
     }
 }
 
-const STDLIB_MODULES: &str = include_str!("data/stdlib_modules.txt");
-
-/// Whether `module` is in the Python standard library (its top-level package is one of
-/// `sys.stdlib_module_names`; Python-2 spellings included).
+/// Whether `module` is in the Python standard library.
 pub(crate) fn is_stdlib_module(module: &str) -> bool {
-    let top = module.split('.').next().unwrap_or(module);
-    let top = match top {
-        "__builtin__" | "__builtins__" | "exceptions" => "builtins",
-        "copy_reg" => "copyreg",
-        other => other,
-    };
-    STDLIB_MODULES
-        .lines()
-        .any(|line| !line.starts_with('#') && line == top)
+    aigis_pickle::is_stdlib_module(module)
 }
 
 /// Judges a dotted path as Hydra's `_locate` resolves it: only the first component is imported
