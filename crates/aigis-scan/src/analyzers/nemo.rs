@@ -327,7 +327,12 @@ fn check_target(
             );
             report_with(cx, RuleId::HydraTarget, Severity::Critical, msg);
         }
-        Trust::Unknown if is_stdlib_module(module) && !aigis_pickle::allowed_call(module, name) => {
+        Trust::Unknown
+            if target.trim().contains('.')
+                && aigis_pickle::importable_name(target.trim())
+                && is_stdlib_module(module)
+                && !aigis_pickle::allowed_call(module, name) =>
+        {
             // Not the user's own code: a standard-library helper (reflection, a forwarder
             // that calls what it is given), judged as the pickle machine judges the call.
             let msg = format!(
@@ -905,9 +910,13 @@ mod tests {
                 "{helper}: {found:?}"
             );
         }
+        // `_locate` imports a bare name as a module: `getattr` alone is no builtin, and a
+        // name no module can have imports nothing.
         for text in [
             "m:\n  _target_: collections.OrderedDict\n",
             "m:\n  _target_: __builtin__.set\n",
+            "m:\n  _target_: getattr\n",
+            "m:\n  _target_: '>-'\n",
         ] {
             let found = target_findings(text);
             assert!(
