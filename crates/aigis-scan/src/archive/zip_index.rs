@@ -725,7 +725,7 @@ fn check_overlaps(entries: &BTreeMap<u64, ZipEntry>, index: &mut ZipIndex) {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
 
     #[test]
     fn signature_search_finds_what_a_substring_search_finds() {

@@ -448,6 +448,56 @@ mod tests {
         assert!(files >= 15, "fixtures missing: {files}");
     }
 
+    /// Numbers padding a `config.json` past the size read whole (the shape a fuzzer found slow)
+    /// neither hide the Lambda layer after them nor cost more than a scan of the text.
+    #[test]
+    fn a_config_padded_past_the_whole_read_is_walked_to_its_layers() {
+        use crate::archive::zip_index::tests::stored_zip;
+        use crate::{MemorySource, ScanOptions, Scanner, Severity};
+        use std::io::Write;
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../fixtures/keras/lambda_os_system.keras");
+        let source = MemorySource::new(std::fs::read(&path).unwrap_or_default());
+        let index = zip_index::read_index(&source, 100);
+        let read = |name: &str| {
+            root_member(&index, name)
+                .and_then(|e| member::read_to_vec(&source, e, 64 << 20).ok())
+                .unwrap_or_default()
+        };
+        let (config, metadata, weights) = (
+            read("config.json"),
+            read("metadata.json"),
+            read("model.weights.h5"),
+        );
+        assert!(config.starts_with(b"{") && !weights.is_empty(), "{path:?}");
+        let mut padded = b"{\"padding\": [".to_vec();
+        let mut i = 0u64;
+        while (padded.len() as u64) < MAX_CONFIG_BYTES + (1 << 20) {
+            let _ = write!(padded, "{i}, ");
+            i += 1;
+        }
+        padded.extend_from_slice(b"0], ");
+        padded.extend_from_slice(&config[1..]);
+        let zip = stored_zip(&[
+            ("metadata.json", "metadata.json", &metadata),
+            ("config.json", "config.json", &padded),
+            ("model.weights.h5", "model.weights.h5", &weights),
+        ]);
+        let result = Scanner::new(ScanOptions::default())
+            .scan_source("padded.keras".into(), &MemorySource::new(zip));
+        assert_eq!(result.format, Format::KerasV3);
+        assert!(
+            result
+                .findings
+                .iter()
+                .any(|f| f.rule_id == RuleId::KerasLambda
+                    && f.severity == Severity::Critical
+                    && f.message.contains("evil_lambda")),
+            "{:#?}",
+            result.findings
+        );
+    }
+
     #[test]
     fn hdf5_magic_at_user_block_offsets() {
         let mut head = vec![0u8; 600];

@@ -85,12 +85,12 @@ pub(crate) fn prune(reader: impl Read, depth_limit: usize, max_input: u64) -> Pr
         }
         if skipping > 0 {
             match byte {
-                b'"' => {
-                    read_string(&mut input, &mut out, &mut Vec::new());
-                }
+                b'"' => skip_string(&mut input, &mut out),
                 b'[' | b'{' => skipping += 1,
                 b']' | b'}' => skipping -= 1,
-                _ => {}
+                _ => {
+                    skip_plain(&mut input, &mut out);
+                }
             }
             continue;
         }
@@ -155,8 +155,17 @@ pub(crate) fn prune(reader: impl Read, depth_limit: usize, max_input: u64) -> Pr
                     b"NaN" | b"Infinity" | b"-Infinity" => b"null",
                     other => other,
                 };
-                let literal = literal.to_vec();
-                write_value(&mut out, &mut stack, &literal, true);
+                write_value(&mut out, &mut stack, literal, true);
+                // Past the kept values of an array, the plain values up to the next string or
+                // container are dropped a buffer at a time (a padded config costs a scan).
+                if let Some(frame) = stack.last_mut()
+                    && frame.array
+                    && frame.plain >= KEEP_SCALARS
+                {
+                    let dropped = skip_plain(&mut input, &mut out);
+                    frame.plain = frame.plain.saturating_add(dropped as usize);
+                    out.dropped += dropped;
+                }
             }
         }
         if out.text.len() > MAX_OUTPUT {
@@ -181,21 +190,108 @@ fn next(input: &mut impl BufRead, out: &mut Pruned) -> Option<u8> {
     Some(byte)
 }
 
+/// Where the first byte that ends a run of plain values is: a string, or a container opening or
+/// closing. Searched a window at a time, so a call costs the distance to what it finds.
+fn find_structural(buf: &[u8]) -> Option<usize> {
+    const WINDOW: usize = 512;
+    buf.chunks(WINDOW).enumerate().find_map(|(i, window)| {
+        let opening = memchr::memchr3(b'"', b'[', b'{', window);
+        let closing = memchr::memchr2(b']', b'}', &window[..opening.unwrap_or(window.len())]);
+        closing.or(opening).map(|at| i * WINDOW + at)
+    })
+}
+
+/// Consumes plain values (numbers, literals, separators) up to the next string or container
+/// byte, which is left unread; returns how many values followed the one just read (the commas
+/// that are followed by a value in the run).
+fn skip_plain(input: &mut impl BufRead, out: &mut Pruned) -> u64 {
+    let mut values = 0u64;
+    // A comma was read and no value after it yet.
+    let mut pending_comma = false;
+    while let Ok(buf) = input.fill_buf() {
+        if buf.is_empty() {
+            break;
+        }
+        let end = find_structural(buf);
+        let run = &buf[..end.unwrap_or(buf.len())];
+        // A byte other than whitespace after a comma starts a value.
+        for &byte in run {
+            if byte == b',' {
+                pending_comma = true;
+            } else if pending_comma && !byte.is_ascii_whitespace() {
+                values += 1;
+                pending_comma = false;
+            }
+        }
+        let len = run.len();
+        input.consume(len);
+        out.read += len as u64;
+        if end.is_some() {
+            break;
+        }
+    }
+    values
+}
+
+/// Consumes the rest of a string literal (the opening quote is consumed) without keeping it.
+fn skip_string(input: &mut impl BufRead, out: &mut Pruned) {
+    loop {
+        let Ok(buf) = input.fill_buf() else { return };
+        if buf.is_empty() {
+            return;
+        }
+        match memchr::memchr2(b'"', b'\\', buf) {
+            Some(at) => {
+                let quote = buf[at] == b'"';
+                input.consume(at + 1);
+                out.read += at as u64 + 1;
+                if quote {
+                    return;
+                }
+                // The escaped byte.
+                if next(input, out).is_none() {
+                    return;
+                }
+            }
+            None => {
+                let len = buf.len();
+                input.consume(len);
+                out.read += len as u64;
+            }
+        }
+    }
+}
+
 /// Reads the rest of a string literal (the opening quote is consumed), appending it (closing
 /// quote included) to `token`, cut at [`MAX_STRING`] bytes on a character boundary.
 fn read_string(input: &mut impl BufRead, out: &mut Pruned, token: &mut Vec<u8>) {
     let mut cut = false;
-    while let Some(byte) = next(input, out) {
-        if byte == b'"' {
+    while let Ok(buf) = input.fill_buf() {
+        if buf.is_empty() {
             break;
         }
-        let escaped = if byte == b'\\' {
-            next(input, out)
-        } else {
-            None
+        let at = memchr::memchr2(b'"', b'\\', buf);
+        let plain = &buf[..at.unwrap_or(buf.len())];
+        let room = MAX_STRING.saturating_sub(token.len());
+        if plain.len() > room {
+            cut = true;
+        }
+        token.extend_from_slice(&plain[..plain.len().min(room)]);
+        let Some(at) = at else {
+            let len = buf.len();
+            input.consume(len);
+            out.read += len as u64;
+            continue;
         };
+        let quote = buf[at] == b'"';
+        input.consume(at + 1);
+        out.read += at as u64 + 1;
+        if quote {
+            break;
+        }
+        let escaped = next(input, out);
         if token.len() < MAX_STRING {
-            token.push(byte);
+            token.push(b'\\');
             if let Some(e) = escaped {
                 token.push(e);
             }
@@ -289,6 +385,60 @@ mod tests {
         assert!(layers[1]["x"].is_null());
         assert_eq!(out.dropped, 5000 - KEEP_SCALARS as u64);
         assert!(!out.capped && !out.too_deep);
+    }
+
+    /// A reader that hands out one byte per read: every value and string crosses a buffer end.
+    struct ByteAtATime<'a>(&'a [u8]);
+
+    impl Read for ByteAtATime<'_> {
+        fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+            match (self.0.split_first(), buf.first_mut()) {
+                (Some((byte, rest)), Some(slot)) => {
+                    *slot = *byte;
+                    self.0 = rest;
+                    Ok(1)
+                }
+                _ => Ok(0),
+            }
+        }
+    }
+
+    #[test]
+    fn dropped_runs_are_counted_and_end_where_a_name_or_object_starts() {
+        let numbers: Vec<String> = (0..10_000).map(|i| format!("{i}.5e-3")).collect();
+        let text = format!(
+            r#"{{"a": [{} , "os.system", {{"class_name": "Lambda", "s": "x\"]}}"}}, true,null , -1, NaN,
+            [7], 8 ], "b": [1, 2,], "c": "tail\\"}}"#,
+            numbers.join(" ,\n")
+        );
+        let whole = prune(text.as_bytes(), 100, u64::MAX);
+        let by_byte = prune(ByteAtATime(text.as_bytes()), 100, u64::MAX);
+        assert_eq!(whole.text, by_byte.text);
+        assert_eq!((whole.dropped, whole.read), (by_byte.dropped, by_byte.read));
+        assert_eq!(whole.read, text.len() as u64);
+        // 10,000 numbers, then true, null, -1, NaN and 8 past the kept ones.
+        assert_eq!(whole.dropped, 10_000 + 5 - KEEP_SCALARS as u64);
+        let value: serde_json::Value = serde_json::from_slice(&whole.text)
+            .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&whole.text)));
+        let a = value["a"].as_array().cloned().unwrap_or_default();
+        assert_eq!(a.len(), KEEP_SCALARS + 3);
+        assert_eq!(a[KEEP_SCALARS], "os.system");
+        assert_eq!(a[KEEP_SCALARS + 1]["s"], "x\"]}");
+        assert_eq!(a[KEEP_SCALARS + 2], serde_json::json!([7]));
+        assert_eq!(value["b"], serde_json::json!([1, 2]));
+        assert_eq!(value["c"], "tail\\");
+    }
+
+    #[test]
+    fn a_string_past_the_cap_is_cut_wherever_the_buffers_end() {
+        let long = "é".repeat(MAX_STRING / 2 + 3);
+        let text = format!(r#"{{"k": "{long}", "after": "os.system"}}"#);
+        let whole = prune(text.as_bytes(), 100, u64::MAX);
+        assert_eq!(whole.cut, 1);
+        let value: serde_json::Value =
+            serde_json::from_slice(&whole.text).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(value["after"], "os.system");
+        assert!(value["k"].as_str().is_some_and(|k| k.len() <= MAX_STRING));
     }
 
     #[test]
