@@ -5,6 +5,8 @@ use crate::callables::{
     ALLOWED_CALLS, Category, DANGEROUS, DATA_ONLY_CALLS, HOST_LIBRARIES, NAME_COLLISIONS,
     TRUSTED_NAMESPACES, name_mapping, normalize_builtin, normalize_module,
 };
+use std::collections::HashSet;
+use std::sync::LazyLock;
 
 /// How a name is judged.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -206,9 +208,13 @@ const STDLIB_MODULES: &str = include_str!("../data/stdlib_modules.txt");
 pub(crate) fn is_stdlib_module(module: &str) -> bool {
     let top = normalize_module(module.split('.').next().unwrap_or(module));
     let top = top.split('.').next().unwrap_or(top);
-    STDLIB_MODULES
-        .lines()
-        .any(|line| !line.starts_with('#') && line == top)
+    static NAMES: LazyLock<HashSet<&'static str>> = LazyLock::new(|| {
+        STDLIB_MODULES
+            .lines()
+            .filter(|line| !line.starts_with('#'))
+            .collect()
+    });
+    NAMES.contains(top)
 }
 
 /// Whether classes of `module` can be the user's own code, which a model file legitimately

@@ -52,11 +52,6 @@ pub(crate) fn judge(module: &str, name: &str, trusted_tops: &[&str]) -> Trust {
     }
 }
 
-/// Whether `module` is in the Python standard library.
-pub(crate) fn is_stdlib_module(module: &str) -> bool {
-    aigis_pickle::is_stdlib_module(module)
-}
-
 /// Judges a dotted path as Hydra's `_locate` resolves it: only the first component is imported
 /// outright; every later one is first looked up as an attribute (a submodule is imported only
 /// when no attribute has the name), so `torch.serialization.os.system` is `os.system`, as

@@ -9,8 +9,7 @@
 
 use crate::analyzer::{Analyzer, Context, Input};
 use crate::analyzers::callables::{
-    Trust, alias_note, clip, config_gadget, is_stdlib_module, judge_located, report_with,
-    split_dotted,
+    Trust, alias_note, clip, config_gadget, judge_located, report_with, split_dotted,
 };
 use crate::analyzers::yaml::{self, Yaml};
 use crate::{Format, RuleId, Severity};
@@ -331,7 +330,7 @@ fn check_target(
         Trust::Unknown
             if target.trim().contains('.')
                 && aigis_pickle::importable_name(target.trim())
-                && is_stdlib_module(module)
+                && aigis_pickle::is_stdlib_module(module)
                 && !aigis_pickle::allowed_call(module, name) =>
         {
             // Not the user's own code: a standard-library helper (reflection, a forwarder
