@@ -58,9 +58,19 @@ fn root_member<'a>(index: &'a ZipIndex, name: &str) -> Option<&'a ZipEntry> {
     index.entries_named(name).into_iter().next()
 }
 
+/// A config member read whole, or `TooLarge` without inflating it when its declared size is
+/// already past [`MAX_CONFIG_BYTES`] (the caller then walks it as a stream, once). A member
+/// whose declared size understates it is still cut at the cap by the read.
+fn read_config(source: &dyn ByteSource, entry: &ZipEntry) -> Result<Vec<u8>, member::MemberError> {
+    if entry.uncompressed_size > MAX_CONFIG_BYTES {
+        return Err(member::MemberError::TooLarge(MAX_CONFIG_BYTES));
+    }
+    member::read_to_vec(source, entry, MAX_CONFIG_BYTES)
+}
+
 fn json_member(source: &dyn ByteSource, index: &ZipIndex, name: &str) -> Option<Value> {
     let entry = root_member(index, name)?;
-    let bytes = member::read_to_vec(source, entry, MAX_CONFIG_BYTES).ok()?;
+    let bytes = read_config(source, entry).ok()?;
     parse_python_json(&bytes).ok().map(|(value, _)| value)
 }
 
@@ -80,14 +90,15 @@ pub(crate) fn is_keras_zip(source: &dyn ByteSource, index: &ZipIndex) -> bool {
     let version = json_member(source, index, "metadata.json")
         .is_some_and(|m| m.get("keras_version").and_then(Value::as_str).is_some());
     version
-        || index.entries_named("config.json").into_iter().any(|e| {
-            match member::read_to_vec(source, e, MAX_CONFIG_BYTES) {
+        || index
+            .entries_named("config.json")
+            .into_iter()
+            .any(|e| match read_config(source, e) {
                 Ok(bytes) => parse_python_json(&bytes)
                     .is_ok_and(|(v, _)| v.get("class_name").is_some() && v.get("config").is_some()),
                 Err(member::MemberError::TooLarge(_)) => true,
                 Err(_) => false,
-            }
-        })
+            })
 }
 
 fn record_facts(facts: &config::ConfigFacts, cx: &mut Context<'_>) {
@@ -138,7 +149,7 @@ impl Analyzer for KerasV3Analyzer {
         let configs: Vec<(&ZipEntry, Result<Vec<u8>, member::MemberError>)> = index
             .entries_named("config.json")
             .into_iter()
-            .map(|e| (e, member::read_to_vec(source, e, MAX_CONFIG_BYTES)))
+            .map(|e| (e, read_config(source, e)))
             .collect();
         let zipfile_config = index.zipfile_entry("config.json");
         // `keras.saving.load_model` deserializes `config.json` before it looks at anything
@@ -483,19 +494,32 @@ mod tests {
             ("config.json", "config.json", &padded),
             ("model.weights.h5", "model.weights.h5", &weights),
         ]);
-        let result = Scanner::new(ScanOptions::default())
-            .scan_source("padded.keras".into(), &MemorySource::new(zip));
-        assert_eq!(result.format, Format::KerasV3);
-        assert!(
-            result
-                .findings
-                .iter()
-                .any(|f| f.rule_id == RuleId::KerasLambda
-                    && f.severity == Severity::Critical
-                    && f.message.contains("evil_lambda")),
-            "{:#?}",
-            result.findings
-        );
+        // The same zip with the central directory declaring 100 bytes for `config.json`: a
+        // size that understates the member does not let it skip the cap.
+        let mut understated = zip.clone();
+        let at = understated
+            .windows(4)
+            .enumerate()
+            .filter(|(_, w)| *w == b"PK\x01\x02")
+            .map(|(i, _)| i)
+            .find(|&i| understated.get(i + 46..i + 57) == Some(&b"config.json"[..]))
+            .expect("central entry of config.json");
+        understated[at + 24..at + 28].copy_from_slice(&100u32.to_le_bytes());
+        for zip in [zip, understated] {
+            let result = Scanner::new(ScanOptions::default())
+                .scan_source("padded.keras".into(), &MemorySource::new(zip));
+            assert_eq!(result.format, Format::KerasV3);
+            assert!(
+                result
+                    .findings
+                    .iter()
+                    .any(|f| f.rule_id == RuleId::KerasLambda
+                        && f.severity == Severity::Critical
+                        && f.message.contains("evil_lambda")),
+                "{:#?}",
+                result.findings
+            );
+        }
     }
 
     #[test]
