@@ -21,8 +21,18 @@
 //! it is given is refused, so a loader given its output is reported. `unicode_escape` reads
 //! `\N{name}` with CPython's character names and aliases (`crate::names`, from `unicodedata`);
 //! a name the table does not have is refused the same way.
+//!
+//! Methods and operators ([`methods`]): `replace`, `strip`, `translate` with the tables
+//! `maketrans` makes, ASCII case changes, `removeprefix`/`removesuffix`, repetition, `%`
+//! formatting and `str.format` with plain fields, `reversed` where `bytes()` or `join`
+//! consume it; and the Ascii85, base85 and base32 decoders ([`basen`]).
 
 use std::io::Read;
+
+mod basen;
+mod methods;
+#[cfg(test)]
+mod vectors;
 
 use crate::codepages;
 use crate::textcodecs;
@@ -147,15 +157,18 @@ impl<'a> Args<'a> {
 
 /// The result of calling `name` (a normalized `module.qualname`) with `args` (a tuple) and
 /// `kwargs`, when the callee is a pure transformation and every operand is a constant.
-pub(crate) fn call(arena: &Arena, name: &str, args: Id, kwargs: Option<Id>) -> Option<Value> {
+pub(crate) fn call(arena: &mut Arena, name: &str, args: Id, kwargs: Option<Id>) -> Option<Value> {
     let pos = arena.tuple_items(args)?.to_vec();
+    if name == "builtins.str.maketrans" {
+        return methods::maketrans_str(arena, &pos, kwargs.is_some());
+    }
     let a = Args::new(arena, pos, kwargs)?;
     fold_call(&a, name)
 }
 
 /// The result of calling method `method` of the constant `base` (`getattr(b'..', 'decode')`).
 pub(crate) fn method(
-    arena: &Arena,
+    arena: &mut Arena,
     base: Id,
     method: &str,
     args: Id,
@@ -167,6 +180,10 @@ pub(crate) fn method(
         Value::Str(_) => "str",
         _ => return None,
     };
+    // `maketrans` is a static method: the instance it is read from is not an argument.
+    if method == "maketrans" {
+        return call(arena, &format!("builtins.{ty}.maketrans"), args, kwargs);
+    }
     let mut pos = vec![base];
     pos.extend_from_slice(arena.tuple_items(args)?);
     let a = Args::new(arena, pos, kwargs)?;
@@ -175,9 +192,21 @@ pub(crate) fn method(
 
 fn fold_call(a: &Args<'_>, name: &str) -> Option<Value> {
     let arena = a.arena;
-    let name = name
+    // `_operator.add`, `operator.__add__` and `_operator.__add__` are `operator.add`.
+    let name = match name
         .strip_prefix("_operator.")
-        .map_or_else(|| name.to_owned(), |rest| format!("operator.{rest}"));
+        .or_else(|| name.strip_prefix("operator."))
+    {
+        Some(rest) => {
+            let rest = rest
+                .strip_prefix("__")
+                .and_then(|r| r.strip_suffix("__"))
+                .filter(|r| !r.is_empty())
+                .unwrap_or(rest);
+            format!("operator.{rest}")
+        }
+        None => name.to_owned(),
+    };
     match name.as_str() {
         "builtins.bytes" | "builtins.bytearray" => {
             let ba = name == "builtins.bytearray";
@@ -264,22 +293,11 @@ fn fold_call(a: &Args<'_>, name: &str) -> Option<Value> {
             let ([sep, items], true) = (a.pos.as_slice(), a.kw.is_empty()) else {
                 return None;
             };
-            let items = seq_items(arena, *items)?;
-            if name == "builtins.str.join" {
-                let sep = str_of(arena, *sep)?;
-                let parts = items
-                    .iter()
-                    .map(|&i| str_of(arena, i))
-                    .collect::<Option<Vec<_>>>()?;
-                str_value(parts.join(sep))
-            } else {
-                let sep = bytes_of(arena, *sep)?;
-                let parts = items
-                    .iter()
-                    .map(|&i| bytes_of(arena, i))
-                    .collect::<Option<Vec<_>>>()?;
-                bytes_value(parts.join(sep), name.contains("bytearray"))
+            let ty = methods::Ty::of_name(&name)?.0;
+            if !ty.holds(arena, *sep) {
+                return None;
             }
+            join(arena, *sep, *items, ty)
         }
         "operator.add"
         | "operator.concat"
@@ -411,7 +429,21 @@ fn fold_call(a: &Args<'_>, name: &str) -> Option<Value> {
             };
             bytes_value(lzma_decompress(bytes_of(arena, *d)?)?, false)
         }
-        _ => None,
+        "operator.mul" | "operator.imul" => methods::mul(a),
+        "operator.mod" | "operator.imod" => {
+            let ([fmt, args], true) = (a.pos.as_slice(), a.kw.is_empty()) else {
+                return None;
+            };
+            methods::percent(arena, *fmt, *args)
+        }
+        "base64.a85decode" => basen::a85decode(a),
+        "base64.b85decode" => basen::b85decode(a),
+        "base64.b32decode" => basen::b32decode(a, false),
+        "base64.b32hexdecode" => basen::b32decode(a, true),
+        other => {
+            let (ty, method) = methods::Ty::of_name(other)?;
+            methods::call(a, ty, method)
+        }
     }
 }
 
@@ -423,7 +455,8 @@ fn seq_items(arena: &Arena, id: Id) -> Option<&[Id]> {
     }
 }
 
-/// `bytes(x)` for one argument: a size, a bytes-like, or an iterable of ints in 0..256.
+/// `bytes(x)` for one argument: a size, a bytes-like, or an iterable of ints in 0..256 (a
+/// list or tuple, or `reversed` of one or of a bytes-like).
 fn bytes_from(arena: &Arena, src: Id) -> Option<Vec<u8>> {
     if let Some(b) = bytes_of(arena, src) {
         return Some(b.to_vec());
@@ -432,11 +465,71 @@ fn bytes_from(arena: &Arena, src: Id) -> Option<Vec<u8>> {
         let n = usize::try_from(n).ok().filter(|&n| n <= MAX_FOLD)?;
         return Some(vec![0; n]);
     }
-    let items = seq_items(arena, src)?;
-    items
-        .iter()
-        .map(|&i| int_of(arena, i).and_then(|v| u8::try_from(v).ok()))
-        .collect()
+    let ints = |items: &mut dyn Iterator<Item = &Id>| -> Option<Vec<u8>> {
+        items
+            .map(|&i| int_of(arena, i).and_then(|v| u8::try_from(v).ok()))
+            .collect()
+    };
+    match methods::reversed_of(arena, src) {
+        Some(methods::Reversed::Ids(items)) => ints(&mut items.iter().rev()),
+        Some(methods::Reversed::Bytes(b)) => Some(b.iter().rev().copied().collect()),
+        // A str's items are strs, not ints; an empty one has none.
+        Some(methods::Reversed::Str(s)) => s.is_empty().then(Vec::new),
+        None => ints(&mut seq_items(arena, src)?.iter()),
+    }
+}
+
+/// `sep.join(items)`: `items` a list or tuple of `sep`'s kind, a str (its characters, for a
+/// str `sep`), or `reversed` of one of these.
+fn join(arena: &Arena, sep: Id, items: Id, ty: methods::Ty) -> Option<Value> {
+    let (ids, chars, rev): (&[Id], Option<&str>, bool) = match methods::reversed_of(arena, items) {
+        Some(methods::Reversed::Ids(ids)) => (ids, None, true),
+        Some(methods::Reversed::Str(s)) => (&[], Some(s), true),
+        // The ints of a bytes-like are not parts; an empty one has none.
+        Some(methods::Reversed::Bytes([])) => (&[], None, true),
+        Some(methods::Reversed::Bytes(_)) => return None,
+        None => match arena.get(items) {
+            Value::Str(_) => (&[], Some(str_of(arena, items)?), false),
+            _ => (seq_items(arena, items)?, None, false),
+        },
+    };
+    if ty == methods::Ty::Str {
+        let sep = str_of(arena, sep)?;
+        let mut parts: Vec<String> = match chars {
+            Some(s) => s.chars().map(String::from).collect(),
+            None => ids
+                .iter()
+                .map(|&i| str_of(arena, i).map(str::to_owned))
+                .collect::<Option<_>>()?,
+        };
+        if rev {
+            parts.reverse();
+        }
+        let total =
+            parts.iter().map(String::len).sum::<usize>() + sep.len().saturating_mul(parts.len());
+        if total > MAX_FOLD {
+            return None;
+        }
+        str_value(parts.join(sep))
+    } else {
+        if chars.is_some() {
+            return None;
+        }
+        let sep = bytes_of(arena, sep)?;
+        let mut parts = ids
+            .iter()
+            .map(|&i| bytes_of(arena, i))
+            .collect::<Option<Vec<_>>>()?;
+        if rev {
+            parts.reverse();
+        }
+        let total =
+            parts.iter().map(|p| p.len()).sum::<usize>() + sep.len().saturating_mul(parts.len());
+        if total > MAX_FOLD {
+            return None;
+        }
+        bytes_value(parts.join(sep), ty == methods::Ty::ByteArray)
+    }
 }
 
 /// `x + y` for two bytes-likes (the left one's type) or two strs.

@@ -45,7 +45,7 @@ impl Machine<'_, '_, '_> {
     fn charged(
         &mut self,
         operands: &[Option<Id>],
-        f: impl FnOnce(&Arena) -> Option<Value>,
+        f: impl FnOnce(&mut Arena) -> Option<Value>,
     ) -> Option<Value> {
         let cost: u64 = operands
             .iter()
@@ -57,7 +57,7 @@ impl Machine<'_, '_, '_> {
             return None;
         }
         self.ctx.folded = spent;
-        let v = f(&self.arena)?;
+        let v = f(&mut self.arena)?;
         let produced = match &v {
             Value::Bytes(b) | Value::ByteArray(b) => match &**b {
                 Blob::Inline { data, .. } => data.len(),
