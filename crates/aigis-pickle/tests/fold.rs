@@ -383,6 +383,59 @@ fn folding_is_bounded() {
     );
 }
 
+/// A stream that calls `str.maketrans(<4,000 chars>, <4,000 chars>)` `tables` times (its
+/// operands from the memo), then hands a folded nested pickle to a loader.
+fn many_tables(tables: usize) -> P {
+    let from: String = (0..4000u32)
+        .filter_map(|i| char::from_u32(0x4E00 + i))
+        .collect();
+    let to: String = (0..4000u32)
+        .filter_map(|i| char::from_u32(0x6000 + i))
+        .collect();
+    let maketrans = P::call(
+        "builtins",
+        "getattr",
+        &[P::default().global("builtins", "str"), s("maketrans")],
+    );
+    let mut p = P::default()
+        .raw(&[0x80, 2])
+        .raw(&maketrans.0)
+        .raw(b"q\x00")
+        .ustr(&from)
+        .raw(b"q\x01")
+        .ustr(&to)
+        .raw(b"q\x02000")
+        .mark();
+    for _ in 0..tables {
+        p = p.raw(b"h\x00(h\x01h\x02tR");
+    }
+    let arg = P::call("_codecs", "encode", &[s(&latin1(&payload())), s("latin1")]);
+    p.list()
+        .op(b'0')
+        .global("torch.storage", "_load_from_bytes")
+        .mark()
+        .raw(&arg.0)
+        .tuple()
+        .reduce()
+        .op(b'.')
+}
+
+#[test]
+fn translation_tables_are_charged_to_the_budget() {
+    // Each table writes 4,000 entries into the arena: a few are computed and the nested
+    // pickle after them is found; 600 run out of the per-reading budget (about 125 fit), so
+    // what follows is not computed and the loader that receives it is reported.
+    assert_nested_found(&many_tables(10), "10 tables");
+    let r = run(&many_tables(600));
+    assert!(
+        r.verdicts
+            .iter()
+            .any(|v| v.kind == VerdictKind::UnverifiedInput && v.risk == Risk::High),
+        "{:#?}",
+        r.verdicts
+    );
+}
+
 #[test]
 fn literal_and_benign_inputs_unchanged() {
     // Literal bytes stay a nested pickle; folded benign bytes are scanned without findings.

@@ -14,6 +14,10 @@ use crate::{Risk, VerdictKind};
 /// values stay uncomputed, and a loader that receives one is reported.
 pub(super) const FOLD_BUDGET: u64 = 128 << 20;
 
+/// Budget charged per entry of a folded translation table: at most half a million entries
+/// (a million arena values) per reading, whatever the stream repeats.
+const TABLE_ENTRY_COST: usize = 256;
+
 impl Machine<'_, '_, '_> {
     /// The result of calling `name` when it is a pure transformation of constants, within
     /// the reading's folding budget.
@@ -64,6 +68,9 @@ impl Machine<'_, '_, '_> {
                 Blob::External { .. } => 0,
             },
             Value::Str(s) => s.len(),
+            // A table `str.maketrans` wrote into the arena (two values per entry): charged so
+            // that repeated calls cannot fill the arena past what the budget allows.
+            Value::Dict(pairs) => pairs.len().saturating_mul(TABLE_ENTRY_COST),
             _ => 0,
         };
         let spent = self.ctx.folded.saturating_add(produced as u64);
