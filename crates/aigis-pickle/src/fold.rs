@@ -572,27 +572,34 @@ fn index(i: i64, len: usize) -> Option<usize> {
     (0..len).contains(&i).then(|| usize::try_from(i).ok())?
 }
 
-/// `slice(stop)`, `slice(start, stop[, step])` as built by `builtins.slice`.
-fn slice_of(arena: &Arena, key: Id) -> Option<(Option<i64>, Option<i64>, Option<i64>)> {
+/// The positional arguments of `id` when it is a call of the builtin `name` (a normalized
+/// `module.qualname`) without keywords: a value the machine left uncomputed.
+fn builtin_call_args<'a>(arena: &'a Arena, id: Id, name: &str) -> Option<&'a [Id]> {
     let Value::Call {
         callee,
         args,
         kwargs: None,
         kind: CallKind::Call,
         ..
-    } = arena.get(key)
+    } = arena.get(id)
     else {
         return None;
     };
     let (m, q) = arena.global_name(*callee)?;
-    if crate::classify::full_name(m, q) != "builtins.slice" {
+    if crate::classify::full_name(m, q) != name {
         return None;
     }
+    arena.tuple_items(*args)
+}
+
+/// `slice(stop)`, `slice(start, stop[, step])` as built by `builtins.slice`.
+fn slice_of(arena: &Arena, key: Id) -> Option<(Option<i64>, Option<i64>, Option<i64>)> {
+    let args = builtin_call_args(arena, key, "builtins.slice")?;
     let opt = |id: Id| match arena.get(id) {
         Value::None => Some(None),
         _ => int_of(arena, id).map(Some),
     };
-    match arena.tuple_items(*args)? {
+    match args {
         [stop] => Some((None, opt(*stop)?, None)),
         [start, stop] => Some((opt(*start)?, opt(*stop)?, None)),
         [start, stop, step] => Some((opt(*start)?, opt(*stop)?, opt(*step)?)),

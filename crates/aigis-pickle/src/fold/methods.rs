@@ -9,7 +9,7 @@
 use std::collections::{HashMap, HashSet};
 
 use super::{Args, MAX_FOLD, bytes_of, bytes_value, int_of, seq_items, str_of, str_value};
-use crate::value::{Arena, CallKind, Id, Value};
+use crate::value::{Arena, Id, Value};
 
 /// What a method is called on: `builtins.<ty>.<method>` checks the type of `self` exactly
 /// (`bytes.replace(bytearray(...), ...)` raises).
@@ -33,14 +33,19 @@ impl Ty {
         Some((ty, method))
     }
 
+    /// The type of `id`, when it is a bytes, bytearray or str.
+    fn of_value(arena: &Arena, id: Id) -> Option<Ty> {
+        match arena.get(id) {
+            Value::Bytes(_) => Some(Ty::Bytes),
+            Value::ByteArray(_) => Some(Ty::ByteArray),
+            Value::Str(_) => Some(Ty::Str),
+            _ => None,
+        }
+    }
+
     /// Whether `id` is a value of this type exactly.
     pub(super) fn holds(self, arena: &Arena, id: Id) -> bool {
-        matches!(
-            (self, arena.get(id)),
-            (Ty::Bytes, Value::Bytes(_))
-                | (Ty::ByteArray, Value::ByteArray(_))
-                | (Ty::Str, Value::Str(_))
-        )
+        Ty::of_value(arena, id) == Some(self)
     }
 }
 
@@ -147,9 +152,7 @@ pub(super) fn mul(a: &Args<'_>) -> Option<Value> {
         Some(n) => (*x, n),
         None => (*y, int_of(arena, *x)?),
     };
-    let ty = [Ty::Bytes, Ty::ByteArray, Ty::Str]
-        .into_iter()
-        .find(|t| t.holds(arena, seq))?;
+    let ty = Ty::of_value(arena, seq)?;
     out(ty, repeat(operand(arena, seq, ty)?, n)?)
 }
 
@@ -536,21 +539,7 @@ pub(super) enum Reversed<'a> {
 }
 
 pub(super) fn reversed_of(arena: &Arena, id: Id) -> Option<Reversed<'_>> {
-    let Value::Call {
-        callee,
-        args,
-        kwargs: None,
-        kind: CallKind::Call,
-        ..
-    } = arena.get(id)
-    else {
-        return None;
-    };
-    let (m, q) = arena.global_name(*callee)?;
-    if crate::classify::full_name(m, q) != "builtins.reversed" {
-        return None;
-    }
-    let [x] = arena.tuple_items(*args)? else {
+    let [x] = super::builtin_call_args(arena, id, "builtins.reversed")? else {
         return None;
     };
     if let Some(items) = seq_items(arena, *x) {
@@ -597,9 +586,7 @@ fn radix(n: i64, conv: char) -> String {
 /// `fmt % args` for a str or bytes `fmt`, with the conversions `s`, `d`, `i`, `u`, `x`, `X`,
 /// `o`, `c` (and `b` for bytes) and `%%`, no flags, width, precision or mapping keys.
 pub(super) fn percent(arena: &Arena, fmt: Id, args: Id) -> Option<Value> {
-    let ty = [Ty::Bytes, Ty::ByteArray, Ty::Str]
-        .into_iter()
-        .find(|t| t.holds(arena, fmt))?;
+    let ty = Ty::of_value(arena, fmt)?;
     let values: Vec<Id> = match arena.get(args) {
         Value::Tuple(items) => items.clone(),
         Value::Str(_)
